@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// he-tool: a pure-Swift homomorphic-encryption inference engine.
+// Targets follow DESIGN.md §2; arrows point down only (CGMP ← HEMath ← … ← HETool).
+import PackageDescription
+
+/// Release builds of our own targets: no exclusivity checks in kernels (they work on
+/// unsafe buffers they own), and cross-module optimisation so generic kernels specialise.
+let fastSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"],
+                 .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "he-tool",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "he-tool", targets: ["HETool"]),
+        .library(name: "HEMath", targets: ["HEMath"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGMP",
+            pkgConfig: "gmp",
+            providers: [.apt(["libgmp-dev"])]
+        ),
+        .target(
+            name: "HEMath",
+            dependencies: ["CGMP"],
+            swiftSettings: fastSettings
+        ),
+        .executableTarget(
+            name: "HETool",
+            dependencies: [
+                "HEMath",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fastSettings
+        ),
+        .testTarget(
+            name: "HEMathTests",
+            dependencies: ["HEMath", "CGMP"],
+            swiftSettings: fastSettings
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)
