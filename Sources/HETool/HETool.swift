@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `he-tool` command line: parsing, file I/O and printing only; arithmetic lives below.
+@main
+struct HETool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "he-tool",
+        abstract: "Homomorphic-encryption inference engine (RNS-CKKS).",
+        version: "0.1.0",
+        subcommands: []
+    )
+}
