@@ -1,0 +1,134 @@
+/// The negacyclic NTT kernels: in place, no allocation, no bit-reversal pass.
+extension NTTTables {
+    /// Forward negacyclic NTT of N coefficients in place (Cooley–Tukey, Harvey's lazy butterflies).
+    ///
+    /// Input: N values in [0, 4q) (reduced coefficients are fine). Output: the evaluations
+    /// a(ψ^(2·br(i)+1)) in bit-reversed order, reduced to [0, q).
+    ///
+    /// Correctness: stage m (m = 1, 2, …, N/2) applies the butterflies (X, Y) → (X + W·Y, X − W·Y)
+    /// with W = ψ^br(m+i), the standard iterative negacyclic CT transform (Longa–Naehrig). Harvey's
+    /// range invariant: operands enter a butterfly in [0, 4q); X is brought to [0, 2q) by one
+    /// conditional subtraction, W·Y is computed lazily in [0, 2q) by Shoup, and the outputs
+    /// X + W·Y and X − W·Y + 2q are again in [0, 4q) < 2^64 (q < 2^62). The last stage
+    /// finishes with two conditional subtractions to [0, q).
+    @inlinable
+    public func forward(_ a: UnsafeMutablePointer<UInt64>) {
+        let q = modulus.value
+        let twoQ = q &<< 1
+        var t = degree >> 1
+        var m = 1
+        while t > 1 {
+            var x = a
+            for i in 0..<m {
+                let w = rootPowers[m &+ i]
+                let ws = rootPowersShoup[m &+ i]
+                var y = x + t
+                let end = y
+                while x < end {
+                    var u = x.pointee
+                    u = u >= twoQ ? u &- twoQ : u
+                    let v = modulus.multiplyShoupLazy(y.pointee, by: w, shoup: ws)
+                    x.pointee = u &+ v
+                    y.pointee = u &- v &+ twoQ
+                    x += 1
+                    y += 1
+                }
+                x = y
+            }
+            m &<<= 1
+            t &>>= 1
+        }
+        // Last stage (t = 1): adjacent pairs, then reduce [0, 4q) → [0, q).
+        var x = a
+        for i in 0..<m {
+            let w = rootPowers[m &+ i]
+            let ws = rootPowersShoup[m &+ i]
+            var u = x[0]
+            u = u >= twoQ ? u &- twoQ : u
+            let v = modulus.multiplyShoupLazy(x[1], by: w, shoup: ws)
+            var s = u &+ v
+            var d = u &- v &+ twoQ
+            s = s >= twoQ ? s &- twoQ : s
+            d = d >= twoQ ? d &- twoQ : d
+            x[0] = s >= q ? s &- q : s
+            x[1] = d >= q ? d &- q : d
+            x += 2
+        }
+    }
+
+    /// Inverse negacyclic NTT in place (Gentleman–Sande, Harvey's lazy butterflies, N^−1 folded in).
+    ///
+    /// Input: N evaluations in bit-reversed order (as `forward` leaves them), values in [0, 2q).
+    /// Output: the coefficients, reduced to [0, q).
+    ///
+    /// Correctness: stage h = N/2, N/4, …, 1 applies (X, Y) → (X + Y, (X − Y)·W) with
+    /// W = ψ^−br(h+i), which undoes the forward stages in reverse order; the last stage multiplies
+    /// both outputs by N^−1 (with W·N^−1 precomputed as one Shoup constant). Range invariant:
+    /// operands in [0, 2q); X + Y is brought back to [0, 2q) by one conditional subtraction and
+    /// X − Y + 2q ∈ [0, 4q) is fed to the lazy Shoup product, which returns [0, 2q).
+    @inlinable
+    public func inverse(_ a: UnsafeMutablePointer<UInt64>) {
+        let q = modulus.value
+        let twoQ = q &<< 1
+        var t = 1
+        var h = degree >> 1
+        while h > 1 {
+            var x = a
+            for i in 0..<h {
+                let w = inverseRootPowers[h &+ i]
+                let ws = inverseRootPowersShoup[h &+ i]
+                var y = x + t
+                let end = y
+                while x < end {
+                    let u = x.pointee
+                    let v = y.pointee
+                    let s = u &+ v
+                    x.pointee = s >= twoQ ? s &- twoQ : s
+                    y.pointee = modulus.multiplyShoupLazy(u &- v &+ twoQ, by: w, shoup: ws)
+                    x += 1
+                    y += 1
+                }
+                x = y
+            }
+            h &>>= 1
+            t &<<= 1
+        }
+        // Last stage (h = 1, t = N/2), with N^−1 folded into both outputs; results reduced.
+        let n1 = inverseDegree, n1s = inverseDegreeShoup
+        let w = inverseDegreeRoot, ws = inverseDegreeRootShoup
+        var x = a
+        var y = a + t
+        for _ in 0..<t {
+            let u = x.pointee
+            let v = y.pointee
+            x.pointee = modulus.multiplyShoup(u &+ v, by: n1, shoup: n1s)
+            y.pointee = modulus.multiplyShoup(u &- v &+ twoQ, by: w, shoup: ws)
+            x += 1
+            y += 1
+        }
+    }
+
+    /// Forward NTT of a buffer of N values (see `forward(_:)` for ranges).
+    @inlinable
+    public func forward(_ a: UnsafeMutableBufferPointer<UInt64>) {
+        precondition(a.count == degree, "NTT buffer must hold N values")
+        forward(a.baseAddress!)
+    }
+
+    /// Inverse NTT of a buffer of N values (see `inverse(_:)` for ranges).
+    @inlinable
+    public func inverse(_ a: UnsafeMutableBufferPointer<UInt64>) {
+        precondition(a.count == degree, "NTT buffer must hold N values")
+        inverse(a.baseAddress!)
+    }
+
+    /// Forward NTT of an array of N values.
+    public func forward(_ a: inout [UInt64]) {
+        a.withUnsafeMutableBufferPointer { forward($0) }
+    }
+
+    /// Inverse NTT of an array of N values.
+    public func inverse(_ a: inout [UInt64]) {
+        a.withUnsafeMutableBufferPointer { inverse($0) }
+    }
+}
