@@ -19,11 +19,17 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     /// An Int64 whose magnitude has a random bit length (so small and large values, and
-    /// interesting quotients, are all common), with a random sign.
+    /// interesting quotients, are all common), with a random sign; now and then Int64.min
+    /// or Int64.max, the values where overflow lurks.
     mutating func mixedInt64() -> Int64 {
-        let bits = Int.random(in: 0...64, using: &self)
-        let raw = bits == 0 ? 0 : next() >> (64 - bits)
-        return Int64(bitPattern: raw)  // bit 63 set gives a negative value
+        switch next() % 64 {
+        case 0: return .min
+        case 1: return .max
+        default:
+            let bits = Int.random(in: 0...63, using: &self)
+            let magnitude = bits == 0 ? 0 : Int64(next() >> UInt64(64 - bits))
+            return Bool.random(using: &self) ? -magnitude : magnitude
+        }
     }
 
     /// Little-endian limbs of a random magnitude with exactly `bits` bits (top bit set).
