@@ -48,7 +48,7 @@ extension BigInteger {
 
     /// The x in [0, |m|) with `self * x ≡ 1 (mod m)`. Throws `.divisionByZero` for m = 0 and
     /// `.notInvertible` when gcd(self, m) ≠ 1. Modulo ±1 every value is invertible and the
-    /// inverse is 0 (GMP itself reports "no inverse" there).
+    /// inverse is 0; answered here because older GMP releases (5.x) report "no inverse" there.
     public func inverse(modulo m: BigInteger) throws -> BigInteger {
         try BigInteger.checkNonzero(m)
         if m.bitWidth == 1 { return BigInteger() }
