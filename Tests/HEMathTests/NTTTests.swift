@@ -29,7 +29,7 @@ final class NTTTests: XCTestCase {
     }
 
     func testProductsEqualSchoolbook() throws {
-        var rng = SeededGenerator(seed: 10)
+        var rng = SplitMix64(seed: 10)
         for (logN, bits) in [(2, 10), (3, 20), (4, 30), (6, 40), (8, 50), (10, 60), (11, 62), (12, 45)] {
             let n = 1 << logN
             for q in try PrimeSearch.nttPrimes(bitSizes: [bits, bits], degree: n) {
@@ -47,7 +47,7 @@ final class NTTTests: XCTestCase {
     }
 
     func testRoundTripAllDegreesAndLazyInputs() throws {
-        var rng = SeededGenerator(seed: 11)
+        var rng = SplitMix64(seed: 11)
         for logN in 1...17 {
             let n = 1 << logN
             let bits = max(logN + 3, 61)

@@ -41,7 +41,7 @@ final class PrimeSearchTests: XCTestCase {
         for p: UInt64 in [2, 3, 65537, (1 << 31) - 1, (1 << 61) - 1, UInt64.max - 58] {
             XCTAssertTrue(PrimeSearch.isProvenPrime(p), "\(p)")
         }
-        var rng = SeededGenerator(seed: 12)
+        var rng = SplitMix64(seed: 12)
         for _ in 0..<3000 {
             let n = rng.next() >> 40
             XCTAssertEqual(PrimeSearch.isProvenPrime(n), isPrimeByTrialDivision(n), "\(n)")
