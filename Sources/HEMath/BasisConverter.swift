@@ -1,0 +1,96 @@
+/// Fast basis conversion (approximate base extension) from a basis B = {q_0 … q_(k−1)} with
+/// product Q to a basis C = {p_0 … p_(m−1)}, the step that key switching (ModUp/ModDown) and
+/// rescaling by several primes are built from (Bajard–Eynard–Hasan–Zucca; Halevi–Polyakov–Shoup).
+///
+/// For x given by reduced residues x_i = x mod q_i, with x the representative in [0, Q):
+///
+///     y_i = [x_i · (Q/q_i)^−1]_(q_i),   out_j = Σ_i y_i · [Q/q_i]_(p_j)  mod p_j.
+///
+/// Error bound: Σ_i y_i·(Q/q_i) ≡ x (mod Q) and lies in [0, k·Q), so it equals x + u·Q for one
+/// integer u with 0 ≤ u ≤ k − 1, the same for every output prime: the output is the residue of
+/// x + u·Q, not of x. Callers either tolerate u·Q (it vanishes after a later division by Q, up to
+/// a rounding error below k) or correct it.
+public final class BasisConverter: @unchecked Sendable {
+    /// The basis converted from (B) and to (C).
+    public let source: RNSBasis
+    public let target: RNSBasis
+    /// [Q/q_i]_(p_j) stored target-major: entry j·k + i.
+    @usableFromInline let puncturedInTarget: [UInt64]
+
+    /// Precomputes the constants; throws unless both bases have the same degree.
+    public init(from source: RNSBasis, to target: RNSBasis) throws {
+        guard source.degree == target.degree else {
+            throw HEMathError.mismatch("basis conversion between degrees \(source.degree) and \(target.degree)")
+        }
+        self.source = source
+        self.target = target
+        var constants: [UInt64] = []
+        constants.reserveCapacity(source.count * target.count)
+        for p in target.moduli {
+            for punctured in source.puncturedProducts {
+                constants.append(punctured.remainder(modulo: p.value))
+            }
+        }
+        self.puncturedInTarget = constants
+    }
+
+    /// Converts k·N residues (limb-major, coefficient form) into m·N residues (limb-major).
+    ///
+    /// `scratch` must hold k·N words; nothing is allocated. Input residues must be reduced;
+    /// outputs are reduced. The 128-bit accumulator takes at most 16 products of two values
+    /// below 2^62 before it is reduced (16·2^124 = 2^128), so any k is handled.
+    @inlinable
+    public func convert(_ input: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
+                        scratch y: UnsafeMutablePointer<UInt64>) {
+        let n = source.degree
+        let k = source.count
+        for i in 0..<k {
+            let q = source.moduli[i]
+            let w = source.puncturedInverses[i]
+            let s = source.puncturedInversesShoup[i]
+            let x = input + i * n
+            let yi = y + i * n
+            for c in 0..<n { yi[c] = q.multiplyShoup(x[c], by: w, shoup: s) }
+        }
+        puncturedInTarget.withUnsafeBufferPointer { constants in
+            for j in 0..<target.count {
+                let p = target.moduli[j]
+                let row = constants.baseAddress! + j * k
+                let out = output + j * n
+                for c in 0..<n {
+                    var high: UInt64 = 0
+                    var low: UInt64 = 0
+                    var i = 0
+                    while i < k {
+                        let product = y[i * n + c].multipliedFullWidth(by: row[i])
+                        let (sum, carry) = low.addingReportingOverflow(product.low)
+                        low = sum
+                        high &+= product.high &+ (carry ? 1 : 0)
+                        i += 1
+                        if i & 15 == 0 && i < k {
+                            low = p.reduce(high: high, low: low)
+                            high = 0
+                        }
+                    }
+                    out[c] = p.reduce(high: high, low: low)
+                }
+            }
+        }
+    }
+
+    /// The converted polynomial (allocating form of `convert(_:into:scratch:)`).
+    /// - Throws: `mismatch` when `x` is not over the source basis.
+    public func convert(_ x: RNSPolynomial<Coefficient>) throws -> RNSPolynomial<Coefficient> {
+        guard x.basis.isSame(as: source) else { throw HEMathError.mismatch("polynomial is not over the converter's source basis") }
+        var result = RNSPolynomial<Coefficient>(zeroIn: target)
+        var scratch = [UInt64](repeating: 0, count: source.count * source.degree)
+        x.withUnsafeLimbs { input in
+            result.withUnsafeMutableLimbs { output in
+                scratch.withUnsafeMutableBufferPointer { s in
+                    convert(input.baseAddress!, into: output.baseAddress!, scratch: s.baseAddress!)
+                }
+            }
+        }
+        return result
+    }
+}
