@@ -13,21 +13,26 @@ extension NTTTables {
     /// finishes with two conditional subtractions to [0, q).
     @inlinable
     public func forward(_ a: UnsafeMutablePointer<UInt64>) {
+        // Constants in locals: stores through `a` could alias the tables' fields as far as the
+        // compiler knows, so reading them through `self` would reload them every butterfly.
         let q = modulus.value
         let twoQ = q &<< 1
+        let roots = rootPowers
+        let shoups = rootPowersShoup
         var t = degree >> 1
         var m = 1
         while t > 1 {
             var x = a
             for i in 0..<m {
-                let w = rootPowers[m &+ i]
-                let ws = rootPowersShoup[m &+ i]
+                let w = roots[m &+ i]
+                let ws = shoups[m &+ i]
                 var y = x + t
                 let end = y
                 while x < end {
-                    var u = x.pointee
-                    u = u >= twoQ ? u &- twoQ : u
-                    let v = modulus.multiplyShoupLazy(y.pointee, by: w, shoup: ws)
+                    let u0 = x.pointee
+                    let u = u0.reducedOnce(twoQ)
+                    let y0 = y.pointee
+                    let v = y0 &* w &- y0.multipliedFullWidth(by: ws).high &* q
                     x.pointee = u &+ v
                     y.pointee = u &- v &+ twoQ
                     x += 1
@@ -41,17 +46,14 @@ extension NTTTables {
         // Last stage (t = 1): adjacent pairs, then reduce [0, 4q) → [0, q).
         var x = a
         for i in 0..<m {
-            let w = rootPowers[m &+ i]
-            let ws = rootPowersShoup[m &+ i]
-            var u = x[0]
-            u = u >= twoQ ? u &- twoQ : u
-            let v = modulus.multiplyShoupLazy(x[1], by: w, shoup: ws)
-            var s = u &+ v
-            var d = u &- v &+ twoQ
-            s = s >= twoQ ? s &- twoQ : s
-            d = d >= twoQ ? d &- twoQ : d
-            x[0] = s >= q ? s &- q : s
-            x[1] = d >= q ? d &- q : d
+            let w = roots[m &+ i]
+            let ws = shoups[m &+ i]
+            let u0 = x[0]
+            let u = u0.reducedOnce(twoQ)
+            let y0 = x[1]
+            let v = y0 &* w &- y0.multipliedFullWidth(by: ws).high &* q
+            x[0] = (u &+ v).reducedOnce(twoQ).reducedOnce(q)
+            x[1] = (u &- v &+ twoQ).reducedOnce(twoQ).reducedOnce(q)
             x += 2
         }
     }
@@ -70,21 +72,24 @@ extension NTTTables {
     public func inverse(_ a: UnsafeMutablePointer<UInt64>) {
         let q = modulus.value
         let twoQ = q &<< 1
+        let roots = inverseRootPowers
+        let shoups = inverseRootPowersShoup
         var t = 1
         var h = degree >> 1
         while h > 1 {
             var x = a
             for i in 0..<h {
-                let w = inverseRootPowers[h &+ i]
-                let ws = inverseRootPowersShoup[h &+ i]
+                let w = roots[h &+ i]
+                let ws = shoups[h &+ i]
                 var y = x + t
                 let end = y
                 while x < end {
                     let u = x.pointee
                     let v = y.pointee
                     let s = u &+ v
-                    x.pointee = s >= twoQ ? s &- twoQ : s
-                    y.pointee = modulus.multiplyShoupLazy(u &- v &+ twoQ, by: w, shoup: ws)
+                    x.pointee = s.reducedOnce(twoQ)
+                    let d = u &- v &+ twoQ
+                    y.pointee = d &* w &- d.multipliedFullWidth(by: ws).high &* q
                     x += 1
                     y += 1
                 }
