@@ -74,8 +74,23 @@ extension NTTTables {
         let twoQ = q &<< 1
         let roots = inverseRootPowers
         let shoups = inverseRootPowersShoup
-        var t = 1
         var h = degree >> 1
+        // First stage (t = 1) unrolled: adjacent pairs, one twiddle each.
+        if h > 1 {
+            var x = a
+            for i in 0..<h {
+                let w = roots[h &+ i]
+                let ws = shoups[h &+ i]
+                let u = x[0]
+                let v = x[1]
+                x[0] = (u &+ v).reducedOnce(twoQ)
+                let d = u &- v &+ twoQ
+                x[1] = d &* w &- d.multipliedFullWidth(by: ws).high &* q
+                x += 2
+            }
+            h &>>= 1
+        }
+        var t = degree > 2 ? 2 : 1
         while h > 1 {
             var x = a
             for i in 0..<h {
