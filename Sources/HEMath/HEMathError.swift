@@ -3,6 +3,9 @@
 public enum HEMathError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A modulus outside the supported range (2 ≤ q < 2^62), or not prime where a prime is needed.
     case invalidModulus(modulus: UInt64, reason: String)
+    /// A multi-word modulus (in decimal) that is unusable, e.g. a big NTT prime P that is not
+    /// prime or not ≡ 1 (mod 2N), or a ring modulus Q below 2.
+    case invalidBigModulus(modulus: String, reason: String)
     /// A ring degree that is not a power of two in the supported range.
     case invalidDegree(degree: Int, reason: String)
     /// Division or reduction by zero.
@@ -23,6 +26,9 @@ public enum HEMathError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .invalidModulus(q, reason): return "invalid modulus \(q): \(reason)"
+        case let .invalidBigModulus(m, reason):
+            let shown = m.count <= 48 ? m : "\(m.prefix(20))…\(m.suffix(20)) (\(m.count) digits)"
+            return "invalid modulus \(shown): \(reason)"
         case let .invalidDegree(n, reason): return "invalid ring degree \(n): \(reason)"
         case .divisionByZero: return "division by zero"
         case let .notInvertible(v, m): return "\(v) has no inverse modulo \(m) (they share a factor)"
