@@ -9,6 +9,8 @@ struct BenchReport {
     let threads: Int
     let reps: Int
     var rows: [(key: String, summary: Stopwatch.Summary)] = []
+    /// Lines printed under the table (not in the JSON).
+    var notes: [String] = []
 
     func table() -> String {
         var lines = [title]
@@ -20,7 +22,7 @@ struct BenchReport {
                          + "  " + String(format: "%.3f", row.summary.median).leftPadded(12)
                          + "  " + String(format: "%.3f", row.summary.minimum).leftPadded(10))
         }
-        return lines.joined(separator: "\n")
+        return (lines + notes).joined(separator: "\n")
     }
 
     func json() -> String {

@@ -32,7 +32,26 @@ enum NTTBenchmarks {
         }
     }
 
+    /// The reference ring's kernel: GMP integers modulo one prime P > 2·N·Q², Q = ∏ primes.
     static func bigint(degree n: Int, primes: [UInt64], reps: Int, into report: inout BenchReport) throws {
-        throw HEMathError.outOfRange("the bigint kernel is not available yet")
+        let ring = try BigIntegerRing(degree: n, primes: primes)
+        let ntt = ring.ntt
+        let words = ntt.modulus.bitWidth / 64 + 1
+        var rng = SystemRandomNumberGenerator()
+        func randomVector() throws -> BigIntegerPolynomialBuffer {
+            try ntt.buffer(from: (0..<n).map { _ in BigInteger(magnitude: (0..<words).map { _ in rng.next() }) })
+        }
+        let a = try randomVector()
+        let b = try randomVector()
+        // The kernels keep values in [0, P), so repeating them in place times the same work.
+        var failure: Error?
+        func timed(_ body: () throws -> Void) -> Stopwatch.Summary {
+            Stopwatch.measure(reps: reps) { do { try body() } catch { failure = error } }
+        }
+        report.rows.append(("ntt_forward", timed { try ntt.forward(a) }))
+        report.rows.append(("ntt_inverse", timed { try ntt.inverse(a) }))
+        report.rows.append(("mul_pointwise", timed { try ntt.multiplyPointwise(a, b, into: a) }))
+        if let failure { throw failure }
+        report.notes.append("P has \(ntt.modulus.bitWidth) bits (P > 2·N·Q², Q of \(ring.modulus.bitWidth) bits)")
     }
 }
