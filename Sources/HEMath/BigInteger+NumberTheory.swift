@@ -15,7 +15,7 @@ public enum Primality: Sendable {
 extension BigInteger {
     /// `self` raised to a non-negative power. Throws `.invalidExponent` for a negative
     /// exponent, or when the result would exceed GMP's size limit (GMP would abort).
-    public func power(_ exponent: Int) throws -> BigInteger {
+    public func pow(_ exponent: Int) throws -> BigInteger {
         guard exponent >= 0 else {
             throw HEMathError.invalidExponent("negative exponent \(exponent) has no integer power")
         }
@@ -35,7 +35,7 @@ extension BigInteger {
     /// `self^exponent mod |modulus|`, in [0, |modulus|). A negative exponent means a power of
     /// the inverse, so it throws `.notInvertible` when `self` has none; a zero modulus throws
     /// `.divisionByZero`.
-    public func power(_ exponent: BigInteger, modulus: BigInteger) throws -> BigInteger {
+    public func pow(_ exponent: BigInteger, modulus: BigInteger) throws -> BigInteger {
         try BigInteger.checkNonzero(modulus)
         // GMP would divide by zero (crash) for a negative exponent without inverse; check first.
         let base = exponent.isNegative ? try inverse(modulo: modulus) : self

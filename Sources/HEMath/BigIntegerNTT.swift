@@ -119,8 +119,8 @@ public final class BigIntegerNTT: @unchecked Sendable {
         let minusOne = P - 1
         var x = BigInteger(2)
         while x < P && x < 1000 {
-            let r = try x.power(exponent, modulus: P)
-            if try r.power(BigInteger(degree), modulus: P) == minusOne { return r }
+            let r = try x.pow(exponent, modulus: P)
+            if try r.pow(BigInteger(degree), modulus: P) == minusOne { return r }
             x += 1
         }
         throw HEMathError.invalidBigModulus(

@@ -53,6 +53,24 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
         return d &+ (value & (0 &- (d >> 63)))
     }
 
+    /// a + b without reduction, for lazy a, b in [0, 2q): output in [0, 4q) (fits a word, q < 2^62).
+    @inlinable @inline(__always)
+    public func addLazy(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        a &+ b
+    }
+
+    /// a − b + 2q without reduction, for lazy a, b in [0, 2q): output in (0, 4q).
+    @inlinable @inline(__always)
+    public func subtractLazy(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        a &- b &+ (value &<< 1)
+    }
+
+    /// Maps a lazy value in [0, 4q) to [0, q) with two branch-free conditional subtractions.
+    @inlinable @inline(__always)
+    public func reduceFromLazy4(_ a: UInt64) -> UInt64 {
+        a.reducedOnce(value &<< 1).reducedOnce(value)
+    }
+
     /// −a mod q for reduced a. Output reduced (−0 is 0).
     @inlinable @inline(__always)
     public func negate(_ a: UInt64) -> UInt64 {

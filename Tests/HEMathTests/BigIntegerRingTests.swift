@@ -77,12 +77,12 @@ final class BigIntegerRingTests: XCTestCase {
         let n = 16, logN = 4
         let P = try BigIntegerNTT.nttPrime(atLeastBits: 220, degree: n)
         let ntt = try BigIntegerNTT(degree: n, modulus: P)
-        XCTAssertEqual(try ntt.root.power(BigInteger(n), modulus: P), P - 1, "ψ^N = −1")
+        XCTAssertEqual(try ntt.root.pow(BigInteger(n), modulus: P), P - 1, "ψ^N = −1")
         let a = try (0..<n).map { _ in try randomBelow(P, &rng) }
         let buffer = try ntt.buffer(from: a)
         try ntt.forward(buffer)
         for i in 0..<n {
-            let point = try ntt.root.power(BigInteger(2 * NTTTables.bitReverse(i, bits: logN) + 1), modulus: P)
+            let point = try ntt.root.pow(BigInteger(2 * NTTTables.bitReverse(i, bits: logN) + 1), modulus: P)
             var value = BigInteger(0), power = BigInteger(1)
             for coefficient in a {
                 value = try (value + coefficient * power).modulo(P)

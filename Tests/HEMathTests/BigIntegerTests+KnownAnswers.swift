@@ -12,16 +12,16 @@ extension BigIntegerTests {
 
     func testKnownModularAnswers() throws {
         let p = Self.p25519
-        XCTAssertEqual(try BigInteger(3).power(BigInteger(1000), modulus: p),
+        XCTAssertEqual(try BigInteger(3).pow(BigInteger(1000), modulus: p),
                        big("26861199423405837205760586864374375141953558457119776897943336769698788448569"))
         let a = big("12345678901234567890")
         XCTAssertEqual(try a.inverse(modulo: p),
                        big("55335905831616906258934597032528017175332098981730720091099231045619009907308"))
-        XCTAssertEqual(try a.power(BigInteger(-5), modulus: p),
+        XCTAssertEqual(try a.pow(BigInteger(-5), modulus: p),
                        big("8023045631441679133122947912594132018021530503491185004103548357543956599922"))
-        XCTAssertEqual(try BigInteger(5).power(BigInteger(-3), modulus: 1_000_000_007), 856_000_006)
-        XCTAssertEqual(try BigInteger(-7).power(BigInteger(13), modulus: 10), 3)
-        XCTAssertEqual(try BigInteger(-7).power(BigInteger(13), modulus: -10), 3)
+        XCTAssertEqual(try BigInteger(5).pow(BigInteger(-3), modulus: 1_000_000_007), 856_000_006)
+        XCTAssertEqual(try BigInteger(-7).pow(BigInteger(13), modulus: 10), 3)
+        XCTAssertEqual(try BigInteger(-7).pow(BigInteger(13), modulus: -10), 3)
         XCTAssertEqual(try BigInteger(-3).inverse(modulo: 7), 2)
         XCTAssertEqual(try BigInteger(3).inverse(modulo: -7), 5)
         let n = big("-1265920084956219801845594656212667013779059121279797803581676132203066454800697164735778912395765916167094304900489893063378312638135244509086393695494584508159315613204686173943845941968317322967515953904399416")
@@ -50,7 +50,7 @@ extension BigIntegerTests {
         XCTAssertEqual(factorial.description, "93326215443944152681699238856266700490715968264381621468592963895217599993229915608941463976156518286253697920827223758251185210916864000000000000000000000000")
         XCTAssertEqual(((BigInteger(1) << 127) - 1).description, "170141183460469231731687303715884105727")
         XCTAssertEqual(((BigInteger(1) << 521) - 1).toString(radix: 16), "1" + String(repeating: "f", count: 130))
-        let three50 = try BigInteger(3).power(50), three80 = try BigInteger(3).power(80)
+        let three50 = try BigInteger(3).pow(50), three80 = try BigInteger(3).pow(80)
         XCTAssertEqual(BigInteger.gcd((BigInteger(1) << 300) * three50 * 7, (BigInteger(1) << 120) * three80 * 11),
                        big("954250103357665420071674605767760682672681396811237817319424"))
     }
@@ -147,10 +147,10 @@ extension BigIntegerTests {
         XCTAssertEqual(BigInteger.gcd(zero, zero), zero)
         XCTAssertEqual(BigInteger.gcd(zero, -12), 12)
         XCTAssertEqual(BigInteger.gcd(-12, 18), 6)
-        XCTAssertEqual(try zero.power(0), 1)
-        XCTAssertEqual(try BigInteger(5).power(BigInteger(0), modulus: 1), 0)
-        XCTAssertEqual(try BigInteger(5).power(BigInteger(0), modulus: -1), 0)
-        XCTAssertEqual(try BigInteger(5).power(BigInteger(-3), modulus: 1), 0)
+        XCTAssertEqual(try zero.pow(0), 1)
+        XCTAssertEqual(try BigInteger(5).pow(BigInteger(0), modulus: 1), 0)
+        XCTAssertEqual(try BigInteger(5).pow(BigInteger(0), modulus: -1), 0)
+        XCTAssertEqual(try BigInteger(5).pow(BigInteger(-3), modulus: 1), 0)
         XCTAssertEqual(try BigInteger(0).inverse(modulo: 1), 0)
         XCTAssertEqual(try BigInteger(9).inverse(modulo: -1), 0)
     }
@@ -164,18 +164,18 @@ extension BigIntegerTests {
         assertThrows(.divisionByZero, try a.flooredQuotientAndRemainder(dividingBy: zero))
         assertThrows(.divisionByZero, try a.modulo(zero))
         assertThrows(.divisionByZero, try a.inverse(modulo: zero))
-        assertThrows(.divisionByZero, try a.power(BigInteger(3), modulus: zero))
-        assertThrows(.divisionByZero, try a.power(BigInteger(-3), modulus: zero))
+        assertThrows(.divisionByZero, try a.pow(BigInteger(3), modulus: zero))
+        assertThrows(.divisionByZero, try a.pow(BigInteger(-3), modulus: zero))
     }
 
     func testNonInvertibleThrows() {
         assertThrows(.notInvertible(value: "6", modulus: "9"), try BigInteger(6).inverse(modulo: 9))
         assertThrows(.notInvertible(value: "0", modulus: "7"), try BigInteger(0).inverse(modulo: 7))
         assertThrows(.notInvertible(value: "-4", modulus: "-8"), try BigInteger(-4).inverse(modulo: -8))
-        assertThrows(.notInvertible(value: "3", modulus: "9"), try BigInteger(3).power(BigInteger(-1), modulus: 9))
+        assertThrows(.notInvertible(value: "3", modulus: "9"), try BigInteger(3).pow(BigInteger(-1), modulus: 9))
         let p = Self.p25519
         XCTAssertThrowsError(try (p * 5).inverse(modulo: p))
-        XCTAssertEqual(try BigInteger(3).power(BigInteger(0), modulus: 9), 1)  // not an inverse
+        XCTAssertEqual(try BigInteger(3).pow(BigInteger(0), modulus: 9), 1)  // not an inverse
     }
 
     func testBadStringsAreRejected() {
@@ -282,15 +282,15 @@ extension BigIntegerTests {
     }
 
     func testPowerEdgeCases() throws {
-        assertThrows(.invalidExponent("negative exponent -1 has no integer power"), try BigInteger(2).power(-1))
-        XCTAssertThrowsError(try BigInteger(2).power(Int.max))
-        XCTAssertThrowsError(try BigInteger(3).power(1 << 40))
-        XCTAssertEqual(try BigInteger(1).power(Int.max), 1)
-        XCTAssertEqual(try BigInteger(-1).power(Int.max), -1)
-        XCTAssertEqual(try BigInteger(-1).power(1 << 40), 1)
-        XCTAssertEqual(try BigInteger(0).power(Int.max), 0)
-        XCTAssertEqual(try BigInteger(-3).power(3), -27)
-        XCTAssertEqual(try BigInteger(2).power(1000), BigInteger(1) << 1000)
+        assertThrows(.invalidExponent("negative exponent -1 has no integer power"), try BigInteger(2).pow(-1))
+        XCTAssertThrowsError(try BigInteger(2).pow(Int.max))
+        XCTAssertThrowsError(try BigInteger(3).pow(1 << 40))
+        XCTAssertEqual(try BigInteger(1).pow(Int.max), 1)
+        XCTAssertEqual(try BigInteger(-1).pow(Int.max), -1)
+        XCTAssertEqual(try BigInteger(-1).pow(1 << 40), 1)
+        XCTAssertEqual(try BigInteger(0).pow(Int.max), 0)
+        XCTAssertEqual(try BigInteger(-3).pow(3), -27)
+        XCTAssertEqual(try BigInteger(2).pow(1000), BigInteger(1) << 1000)
     }
 
     func testShiftEdgeCases() {

@@ -168,7 +168,7 @@ final class BigIntegerTests: XCTestCase {
         var rng = SplitMix64(seed: 8)
         for _ in 0..<300 {
             let a = rng.bigInteger(bits: 200...2000), k = Int.random(in: 0...700, using: &rng)
-            let powerOfTwo = try BigInteger(2).power(k)
+            let powerOfTwo = try BigInteger(2).pow(k)
             XCTAssertEqual((a << k) >> k, a)
             XCTAssertEqual(a << k, a * powerOfTwo)
             XCTAssertEqual(a >> k, try a.flooredQuotientAndRemainder(dividingBy: powerOfTwo).quotient)
@@ -237,14 +237,14 @@ final class BigIntegerTests: XCTestCase {
         for _ in 0..<100 {
             let base = rng.bigInteger(bits: 200...600), m = rng.bigInteger(bits: 100...400)
             let e = Int.random(in: 0...40, using: &rng)
-            let viaPower = try base.power(e).modulo(m)
-            XCTAssertEqual(try base.power(BigInteger(e), modulus: m), viaPower)
+            let viaPower = try base.pow(e).modulo(m)
+            XCTAssertEqual(try base.pow(BigInteger(e), modulus: m), viaPower)
             if BigInteger.gcd(base, m) == 1 {
                 let inverse = try base.inverse(modulo: m)
                 XCTAssertFalse(inverse.isNegative)
                 XCTAssertLessThan(inverse, m.magnitude)
                 XCTAssertEqual(try (base * inverse).modulo(m), 1)
-                let negative = try base.power(BigInteger(-e), modulus: m)
+                let negative = try base.pow(BigInteger(-e), modulus: m)
                 XCTAssertEqual(try (negative * viaPower).modulo(m), try BigInteger(1).modulo(m))
             } else {
                 XCTAssertThrowsError(try base.inverse(modulo: m))

@@ -53,6 +53,14 @@ final class ModulusTests: XCTestCase {
                 XCTAssertEqual(m.add(m.negate(a), a), 0)
             }
             XCTAssertEqual(m.reduce(UInt64.max), UInt64.max % q)
+            // Lazy [0, 2q) inputs give [0, 4q) outputs that reduce to the right residue.
+            for _ in 0..<500 {
+                let a = rng.next() % (2 * q), b = rng.next() % (2 * q)
+                let sum = m.addLazy(a, b), difference = m.subtractLazy(a, b)
+                XCTAssertTrue(sum < 4 * q && difference < 4 * q)
+                XCTAssertEqual(m.reduceFromLazy4(sum), (a % q + b % q) % q)
+                XCTAssertEqual(m.reduceFromLazy4(difference), (a % q + q - b % q) % q)
+            }
         }
     }
 
