@@ -16,9 +16,11 @@ let package = Package(
     products: [
         .executable(name: "he-tool", targets: ["HETool"]),
         .library(name: "HEMath", targets: ["HEMath"]),
+        .library(name: "CKKS", targets: ["CKKS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -31,10 +33,20 @@ let package = Package(
             dependencies: ["CGMP"],
             swiftSettings: fastSettings
         ),
+        .target(
+            name: "CKKS",
+            dependencies: [
+                "HEMath",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: fastSettings
+        ),
         .executableTarget(
             name: "HETool",
             dependencies: [
                 "HEMath",
+                "CKKS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastSettings
@@ -42,6 +54,11 @@ let package = Package(
         .testTarget(
             name: "HEMathTests",
             dependencies: ["HEMath", "CGMP"],
+            swiftSettings: fastSettings
+        ),
+        .testTarget(
+            name: "CKKSTests",
+            dependencies: ["CKKS", "HEMath"],
             swiftSettings: fastSettings
         ),
     ],
