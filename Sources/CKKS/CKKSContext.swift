@@ -18,6 +18,8 @@ public final class CKKSContext: @unchecked Sendable {
     let extendedBases: [RNSBasis]
     /// Level l ↦ the key-switching plan at that level.
     let keySwitchPlans: [KeySwitchPlan]
+    /// Level l ≥ 1 ↦ (q_l^−1 mod q_j, Shoup constant) for j < l: the constants of rescaling.
+    let rescaleInverses: [[(UInt64, UInt64)]]
 
     private let galoisLock = NSLock()
     private var galoisPermutations: [UInt64: [Int32]] = [:]
@@ -43,6 +45,13 @@ public final class CKKSContext: @unchecked Sendable {
             keySwitchPlans = try (0..<qCount).map { l in
                 try KeySwitchPlan(level: l, parameters: parameters, levelBasis: levels[l],
                                   extendedBasis: extended[l], specialBasis: special)
+            }
+            let moduli = keyBasis.moduli
+            rescaleInverses = try (0..<qCount).map { l in
+                try (0..<l).map { j in
+                    let inverse = try moduli[j].inverse(moduli[l].value % moduli[j].value)
+                    return (inverse, moduli[j].shoupConstant(inverse))
+                }
             }
         } catch let error as HEMathError {
             throw CKKSError.math(error)

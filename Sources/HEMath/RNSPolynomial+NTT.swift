@@ -9,7 +9,7 @@ extension RNSPolynomial where Form == Coefficient {
         var data = (consume self).storage
         data.withUnsafeMutableBufferPointer { a in
             let base = a.baseAddress!
-            RNSPolynomial.forEachLimb(count: tables.count, degree: n) { i in
+            RNSParallelism.forEachLimb(count: tables.count, degree: n) { i in
                 tables[i].forward(base + i * n)
             }
         }
@@ -26,7 +26,7 @@ extension RNSPolynomial where Form == Evaluation {
         var data = (consume self).storage
         data.withUnsafeMutableBufferPointer { a in
             let base = a.baseAddress!
-            RNSPolynomial.forEachLimb(count: tables.count, degree: n) { i in
+            RNSParallelism.forEachLimb(count: tables.count, degree: n) { i in
                 tables[i].inverse(base + i * n)
             }
         }

@@ -77,21 +77,23 @@ public struct RNSPolynomial<Form: PolynomialForm>: @unchecked Sendable {
         }
     }
 
-    /// Runs `body(i)` for every limb i, in parallel when the work is large enough to pay for threads.
-    @inlinable
-    static func forEachLimb(count: Int, degree: Int, _ body: (Int) -> Void) {
-        if count > 1 && count * degree >= RNSParallelism.minimumResidues {
-            DispatchQueue.concurrentPerform(iterations: count, execute: body)
-        } else {
-            for i in 0..<count { body(i) }
-        }
-    }
 }
 
 /// When limb-level parallelism starts to pay: below this many residues one thread is faster.
 public enum RNSParallelism {
     /// Total residues (limbs × N) from which limbs are processed concurrently.
     public static let minimumResidues = 1 << 15
+
+    /// Runs `body(i)` for i in 0..<count (one call per limb of N residues), concurrently when the
+    /// work is large enough to pay for threads. `body` must only touch limb i's data.
+    @inlinable
+    public static func forEachLimb(count: Int, degree: Int, _ body: (Int) -> Void) {
+        if count > 1 && count * degree >= minimumResidues {
+            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        } else {
+            for i in 0..<count { body(i) }
+        }
+    }
 }
 
 extension RNSPolynomial: Equatable {

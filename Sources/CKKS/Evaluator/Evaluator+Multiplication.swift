@@ -1,0 +1,114 @@
+import HEMath
+
+/// Products: by plaintexts, constants and integers, and ciphertext × ciphertext with
+/// relinearization.
+extension Evaluator {
+    /// a · p for a plaintext at a level ≥ a's; scale becomes a.scale · p.scale.
+    public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
+        var x = a
+        try multiplyInPlace(&x, p)
+        return x
+    }
+
+    /// a ·= p; allocates nothing when p is at a's level.
+    public func multiplyInPlace(_ a: inout Ciphertext, _ p: Plaintext) throws {
+        try check(a)
+        let m = try polynomial(of: p, atLevel: a.level)
+        for i in a.components.indices { try a.components[i].multiply(m) }
+        a.scale *= p.scale
+        a.seed = nil
+    }
+
+    /// a · k for an integer k: no level is consumed and the scale is unchanged.
+    public func multiply(_ a: Ciphertext, integer k: Int64) throws -> Ciphertext {
+        var x = a
+        try multiplyInPlace(&x, integer: k)
+        return x
+    }
+
+    /// a ·= k for an integer k.
+    public func multiplyInPlace(_ a: inout Ciphertext, integer k: Int64) throws {
+        try check(a)
+        for i in a.components.indices { try a.components[i].multiply(byScalar: k) }
+        a.seed = nil
+    }
+
+    /// a · c for a real constant c, encoded at `constantScale` (by default the prime q_level that
+    /// the next rescale divides by, so that rescaling returns exactly to a's scale).
+    public func multiply(_ a: Ciphertext, constant c: Double, constantScale: Double? = nil) throws -> Ciphertext {
+        var x = a
+        try multiplyInPlace(&x, constant: c, constantScale: constantScale)
+        return x
+    }
+
+    /// a ·= c.
+    public func multiplyInPlace(_ a: inout Ciphertext, constant c: Double, constantScale: Double? = nil) throws {
+        try check(a)
+        let basis = try context.basis(atLevel: a.level)
+        let scale = constantScale ?? Double(basis.moduli[a.level].value)
+        let residues = try ConstantEncoding.residues(of: c, scale: scale, basis: basis)
+        for i in a.components.indices { try a.components[i].multiply(byScalarResidues: residues) }
+        a.scale *= scale
+        a.seed = nil
+    }
+
+    /// a · b: the three-component product (a_0b_0, a_0b_1 + a_1b_0, a_1b_1); relinearize next.
+    public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
+        let (x, y) = try aligned(a, b)
+        guard x.componentCount == 2, y.componentCount == 2 else {
+            throw CKKSError.componentCount(expected: 2, actual: max(x.componentCount, y.componentCount))
+        }
+        var c0 = x.components[0]
+        try c0.multiply(y.components[0])
+        var c1 = x.components[0]
+        try c1.multiply(y.components[1])
+        try c1.addProduct(x.components[1], y.components[0])
+        var c2 = x.components[1]
+        try c2.multiply(y.components[1])
+        return Ciphertext(context: context, components: [c0, c1, c2], level: x.level, scale: x.scale * y.scale)
+    }
+
+    /// a²: three components, one product fewer than `multiplyWithoutRelinearization(a, a)`.
+    public func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {
+        try check(a)
+        guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
+        var c0 = a.components[0]
+        try c0.multiply(a.components[0])
+        var c1 = a.components[0]
+        try c1.multiply(a.components[1])
+        try c1.multiply(byScalar: 2)
+        var c2 = a.components[1]
+        try c2.multiply(a.components[1])
+        return Ciphertext(context: context, components: [c0, c1, c2], level: a.level, scale: a.scale * a.scale)
+    }
+
+    /// a · b, relinearized to two components (no rescale).
+    public func multiply(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
+        try relinearize(multiplyWithoutRelinearization(a, b))
+    }
+
+    /// a², relinearized (no rescale).
+    public func square(_ a: Ciphertext) throws -> Ciphertext {
+        try relinearize(squareWithoutRelinearization(a))
+    }
+
+    /// Relinearization: (c_0, c_1, c_2) ↦ (c_0, c_1) + KeySwitch_(s²→s)(c_2).
+    public func relinearize(_ a: Ciphertext) throws -> Ciphertext {
+        var x = a
+        try relinearizeInPlace(&x)
+        return x
+    }
+
+    /// In-place relinearization; a two-component ciphertext is left as it is.
+    public func relinearizeInPlace(_ a: inout Ciphertext) throws {
+        try check(a)
+        if a.componentCount == 2 { return }
+        guard a.componentCount == 3 else { throw CKKSError.componentCount(expected: 3, actual: a.componentCount) }
+        guard let key = keys?.relinearization else { throw CKKSError.missingRelinearizationKey }
+        let (k0, k1) = context.keySwitch(a.components[2], key: key, level: a.level)
+        a.components.removeLast()
+        try a.components[0].add(k0)
+        try a.components[1].add(k1)
+        a.seed = nil
+    }
+}

@@ -1,0 +1,76 @@
+import HEMath
+
+/// Rescaling and level dropping.
+extension Evaluator {
+    /// Divides by the last prime q_l with rounding: c ↦ round(c / q_l) over q_0 … q_(l−1), and
+    /// scale ↦ scale / q_l (the actual prime, so the scale stays exact).
+    public func rescale(_ a: Ciphertext) throws -> Ciphertext {
+        var x = a
+        try rescaleInPlace(&x)
+        return x
+    }
+
+    /// In-place rescale.
+    ///
+    /// Per component: r = [c]_(q_l), centred in (−q_l/2, q_l/2], is brought to every q_j (j < l)
+    /// and to NTT form; then c_j ↦ (c_j − r_j)·q_l^−1 mod q_j. Since c − r is divisible by q_l
+    /// and |r| ≤ q_l/2, the result is c/q_l rounded to nearest.
+    public func rescaleInPlace(_ a: inout Ciphertext) throws {
+        try check(a)
+        let l = a.level
+        guard l >= 1 else { throw CKKSError.levelMismatch("cannot rescale at level 0: no prime left to divide by") }
+        let n = context.degree
+        let basis = try context.basis(atLevel: l)
+        let lower = try context.basis(atLevel: l - 1)
+        let last = basis.moduli[l]
+        let half = last.value >> 1
+        let inverses = context.rescaleInverses[l]
+        var r = [UInt64](repeating: 0, count: n)
+        var rj = [UInt64](repeating: 0, count: n)
+        for index in a.components.indices {
+            var result = RNSPolynomial<Evaluation>(zeroIn: lower)
+            a.components[index].withUnsafeLimbs { c in
+                r.withUnsafeMutableBufferPointer { rb in
+                    rb.baseAddress!.update(from: c.baseAddress! + l * n, count: n)
+                    basis.ntt[l].inverse(rb.baseAddress!)
+                    rj.withUnsafeMutableBufferPointer { tb in
+                        result.withUnsafeMutableLimbs { out in
+                            for j in 0..<l {
+                                let m = basis.moduli[j]
+                                let lastModJ = m.reduce(last.value)
+                                for t in 0..<n {
+                                    let v = m.reduce(rb[t])
+                                    tb[t] = rb[t] > half ? m.subtract(v, lastModJ) : v
+                                }
+                                basis.ntt[j].forward(tb.baseAddress!)
+                                let (w, ws) = inverses[j]
+                                let src = c.baseAddress! + j * n
+                                let dst = out.baseAddress! + j * n
+                                for t in 0..<n {
+                                    dst[t] = m.multiplyShoup(m.subtract(src[t], tb[t]), by: w, shoup: ws)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            a.components[index] = result
+        }
+        a.level = l - 1
+        a.scale /= Double(last.value)
+        a.seed = nil
+    }
+
+    /// The same ciphertext at a lower level: primes above `level` are dropped (no division; the
+    /// scale is unchanged). Dropping to the current level returns it as it is.
+    public func droppingLevel(_ a: Ciphertext, to level: Int) throws -> Ciphertext {
+        try check(a)
+        guard (0...a.level).contains(level) else {
+            throw CKKSError.levelMismatch("cannot drop a level-\(a.level) ciphertext to level \(level)")
+        }
+        if level == a.level { return a }
+        let basis = try context.basis(atLevel: level)
+        return Ciphertext(context: context, components: try a.components.map { try $0.restricted(to: basis) },
+                          level: level, scale: a.scale)
+    }
+}

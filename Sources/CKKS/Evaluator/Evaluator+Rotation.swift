@@ -1,0 +1,57 @@
+import HEMath
+
+/// Slot rotations and conjugation through Galois automorphisms and key switching.
+extension Evaluator {
+    /// Rotates the slots left by `step` (slot i moves to slot i − step; negative rotates right).
+    public func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext {
+        try rotations(of: a, by: [step])[step]!
+    }
+
+    /// Complex conjugation of every slot.
+    public func conjugate(_ a: Ciphertext) throws -> Ciphertext {
+        try automorphisms(of: a, elements: [(context.conjugationElement, "conjugation")])[0]
+    }
+
+    /// Hoisted rotations: c_1 is decomposed (ModUp) once and every step reuses it, applying its
+    /// automorphism to the decomposed digits; each step then costs only the key products and
+    /// ModDown. Returns step ↦ rotated ciphertext (step 0 maps to `a` itself).
+    public func rotations(of a: Ciphertext, by steps: [Int]) throws -> [Int: Ciphertext] {
+        let unique = Array(Set(steps)).sorted()
+        let elements = unique.map { (context.galoisElement(forStep: $0), "rotation by \($0)") }
+        let rotated = try automorphisms(of: a, elements: elements)
+        return Dictionary(uniqueKeysWithValues: zip(unique, rotated))
+    }
+
+    /// Σ_(i < span) rotate(a, i·stride), by log2(span) rotate-and-add steps; every slot of the
+    /// result holds the sum of `span` slots spaced `stride` apart (span a power of two). Needs
+    /// the keys for the steps stride·2^k, k < log2(span).
+    public func rotateAndSum(_ a: Ciphertext, span: Int, stride: Int = 1) throws -> Ciphertext {
+        guard span >= 1, span & (span - 1) == 0, span * stride <= context.slotCount, stride >= 1 else {
+            throw CKKSError.outOfRange("rotate-and-sum span \(span) × stride \(stride) must be a power-of-two span within \(context.slotCount) slots")
+        }
+        var acc = a
+        var k = 1
+        while k < span {
+            try addInPlace(&acc, rotate(acc, by: k * stride))
+            k <<= 1
+        }
+        return acc
+    }
+
+    /// Applies the automorphisms X ↦ X^g for each element to a, sharing one decomposition.
+    func automorphisms(of a: Ciphertext, elements: [(UInt64, String)]) throws -> [Ciphertext] {
+        try check(a)
+        guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
+        let keys = try elements.map { g, name in g == 1 ? nil : try galoisKey(g, step: name) }
+        guard elements.contains(where: { $0.0 != 1 }) else { return elements.map { _ in a } }
+        let decomposition = context.decompose(a.components[1], level: a.level)
+        return try zip(elements, keys).map { element, key in
+            guard let key else { return a }
+            let perm = context.galoisPermutation(element.0)
+            let (k0, k1) = context.keySwitchProducts(decomposition, key: key, permutation: perm)
+            var c0 = a.components[0].permuted(by: perm)
+            try c0.add(k0)
+            return Ciphertext(context: context, components: [c0, k1], level: a.level, scale: a.scale)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import HEMath
+
+/// The public key (b, a) = (−a·s + e, a) over the ciphertext primes q_0 … q_L, NTT form.
+public struct PublicKey: Sendable {
+    public let context: CKKSContext
+    public internal(set) var b: RNSPolynomial<Evaluation>
+    public internal(set) var a: RNSPolynomial<Evaluation>
+}
+
+/// A key-switching key from a secret s′ to s, one pair per digit of the top level's hybrid
+/// decomposition: (b_d, a_d) = (−a_d·s + e_d + [P]_(q_i)·s′ on the digit's primes, a_d), over
+/// the whole key basis, NTT form. It holds encryptions of multiples of s′, never s or s′.
+public struct KeySwitchKey: Sendable {
+    public let context: CKKSContext
+    /// Number of digits (the top level's dnum).
+    public let digitCount: Int
+    /// b_0 … b_(dnum−1), digit-major: digit d, key limb i, coefficient j at (d·K + i)·N + j,
+    /// where K is the key basis size.
+    var b: [UInt64]
+    /// a_0 … a_(dnum−1), same layout.
+    var a: [UInt64]
+
+    /// The pair (b_d, a_d) as polynomials over the key basis (for files and tests).
+    public func digit(_ d: Int) throws -> (b: RNSPolynomial<Evaluation>, a: RNSPolynomial<Evaluation>) {
+        guard (0..<digitCount).contains(d) else { throw CKKSError.outOfRange("digit \(d) of \(digitCount)") }
+        let size = context.keyBasis.count * context.degree
+        let range = (d * size)..<((d + 1) * size)
+        return (try RNSPolynomial(basis: context.keyBasis, residues: Array(b[range])),
+                try RNSPolynomial(basis: context.keyBasis, residues: Array(a[range])))
+    }
+}
+
+/// What the server needs to evaluate: the relinearization key and the Galois keys for exactly
+/// the rotations (and conjugation) asked for. Never the secret key.
+public struct EvaluationKeys: Sendable {
+    public let context: CKKSContext
+    /// Switches s² to s, for relinearization.
+    public internal(set) var relinearization: KeySwitchKey?
+    /// Galois element g ↦ the key switching σ_g(s) to s.
+    public internal(set) var galois: [UInt64: KeySwitchKey]
+
+    public init(context: CKKSContext, relinearization: KeySwitchKey?, galois: [UInt64: KeySwitchKey]) {
+        self.context = context
+        self.relinearization = relinearization
+        self.galois = galois
+    }
+
+    /// The Galois key for element g, or a typed error naming the missing step.
+    func galoisKey(_ g: UInt64, step: String) throws -> KeySwitchKey {
+        guard let key = galois[g] else { throw CKKSError.missingGaloisKey(step: step) }
+        return key
+    }
+}
