@@ -1,0 +1,166 @@
+import XCTest
+@testable import CKKS
+import HEMath
+
+/// The scheme checked on raw integer coefficients against exact oracles (the GMP reference ring
+/// for products, coefficient permutations for automorphisms), independent of the encoder.
+final class SchemeCoefficientTests: XCTestCase {
+    func testEncryptDecryptPublicAndSymmetric() throws {
+        let context = try TestParameters.small()
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let pk = try keygen.publicKey(for: sk)
+        var rng = TestRNG(state: 1)
+        for level in [2, 0] {
+            let m = randomCoefficients(count: context.degree, bits: 30, using: &rng)
+            let pt = try plaintext(m, context: context, level: level)
+            for encryptor in [Encryptor(publicKey: pk), Encryptor(secretKey: sk)] {
+                let ct = try encryptor.encrypt(pt)
+                XCTAssertEqual(ct.level, level)
+                let decrypted = try coefficients(Decryptor(secretKey: sk).decrypt(ct))
+                // Fresh noise: |e_0 + e·u + e_1·s| is far below 2^20 for N = 1024, σ = 3.2.
+                XCTAssertLessThan(maxDistance(decrypted, m), BigInteger(1 << 20))
+                XCTAssertGreaterThan(maxDistance(decrypted, m), 0, "no noise at all: encryption is not randomised")
+            }
+        }
+        // The symmetric ciphertext keeps its seed; the public one does not.
+        XCTAssertNotNil(try Encryptor(secretKey: sk).encrypt(plaintext([1], context: context, level: 0, padTo: context.degree)).seed)
+    }
+
+    func testProductRelinearizationAndRescaleAgainstReferenceRing() throws {
+        for digits in [3, 1] {
+            // digits = 1 needs P to cover all of Q: use two special primes with digits = 1 on [45, 40, 40].
+            let context = digits == 3 ? try TestParameters.small()
+                                      : try TestParameters.small(primeBits: [45, 40, 40], specialPrimeBits: [61, 61, 61], digits: 1)
+            let keygen = KeyGenerator(context: context)
+            let sk = keygen.secretKey()
+            let keys = try keygen.evaluationKeys(for: sk)
+            let evaluator = Evaluator(context: context, keys: keys)
+            let encryptor = Encryptor(publicKey: try keygen.publicKey(for: sk))
+            let decryptor = Decryptor(secretKey: sk)
+            var rng = TestRNG(state: 2)
+            let level = 2
+            let m1 = randomCoefficients(count: context.degree, bits: 25, using: &rng)
+            let m2 = randomCoefficients(count: context.degree, bits: 25, using: &rng)
+            let c1 = try encryptor.encrypt(plaintext(m1, context: context, level: level))
+            let c2 = try encryptor.encrypt(plaintext(m2, context: context, level: level))
+            let basis = try context.basis(atLevel: level)
+            let ring = try BigIntegerRing(degree: context.degree, modulus: basis.product)
+            let exact = try ring.centered(ring.multiply(m1, m2))
+
+            // Three components decrypt with s², then relinearization keeps the product.
+            let three = try evaluator.multiplyWithoutRelinearization(c1, c2)
+            XCTAssertEqual(three.componentCount, 3)
+            let noise3 = maxDistance(try coefficients(decryptor.decrypt(three)), exact)
+            let relinearized = try evaluator.relinearize(three)
+            XCTAssertEqual(relinearized.componentCount, 2)
+            let noise2 = maxDistance(try coefficients(decryptor.decrypt(relinearized)), exact)
+            // |m|·|e|·N ≈ 2^25·2^5·2^10 = 2^40 bounds the product noise; key switching adds little.
+            XCTAssertLessThan(noise3, BigInteger(1) << 42, "digits \(digits)")
+            XCTAssertLessThan(noise2, BigInteger(1) << 42, "digits \(digits): key switching blew up the noise")
+
+            // Squaring equals multiplying by itself.
+            let square = try evaluator.square(c1)
+            let exactSquare = try ring.centered(ring.multiply(m1, m1))
+            XCTAssertLessThan(maxDistance(try coefficients(decryptor.decrypt(square)), exactSquare), BigInteger(1) << 42)
+
+            // Rescale divides by q_2 with rounding.
+            let rescaled = try evaluator.rescale(relinearized)
+            XCTAssertEqual(rescaled.level, 1)
+            let q2 = BigInteger(basis.moduli[2].value)
+            let expected = try exact.map { x in try (x + (q2 >> 1)).flooredQuotientAndRemainder(dividingBy: q2).quotient }
+            XCTAssertLessThan(maxDistance(try coefficients(decryptor.decrypt(rescaled)), expected), BigInteger(1 << 12))
+            XCTAssertEqual(rescaled.scale, 1 / Double(basis.moduli[2].value))
+        }
+    }
+
+    func testRotationsAndConjugationAreCoefficientAutomorphisms() throws {
+        let context = try TestParameters.small()
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let steps = [1, 2, 5, -1, 100]
+        let keys = try keygen.evaluationKeys(for: sk, rotations: steps, conjugation: true, relinearization: false)
+        XCTAssertEqual(keys.galois.count, steps.count + 1)
+        let evaluator = Evaluator(context: context, keys: keys)
+        let decryptor = Decryptor(secretKey: sk)
+        var rng = TestRNG(state: 3)
+        for level in [2, 1] {
+            let m = randomCoefficients(count: context.degree, bits: 30, using: &rng)
+            let ct = try Encryptor(secretKey: sk).encrypt(plaintext(m, context: context, level: level))
+            let hoisted = try evaluator.rotations(of: ct, by: steps + [0])
+            for k in steps {
+                let expected = coefficientAutomorphism(m, context.galoisElement(forStep: k))
+                let single = try evaluator.rotate(ct, by: k)
+                XCTAssertLessThan(maxDistance(try coefficients(decryptor.decrypt(single)), expected), BigInteger(1 << 20), "step \(k)")
+                XCTAssertLessThan(maxDistance(try coefficients(decryptor.decrypt(hoisted[k]!)), expected), BigInteger(1 << 20), "hoisted \(k)")
+            }
+            XCTAssertEqual(try coefficients(decryptor.decrypt(hoisted[0]!)), try coefficients(decryptor.decrypt(ct)))
+            let conjugated = try evaluator.conjugate(ct)
+            XCTAssertLessThan(maxDistance(try coefficients(decryptor.decrypt(conjugated)),
+                                          coefficientAutomorphism(m, context.conjugationElement)), BigInteger(1 << 20))
+        }
+        XCTAssertThrowsError(try evaluator.rotate(try Encryptor(secretKey: sk).encrypt(plaintext([1], context: context, level: 0, padTo: context.degree)), by: 3)) { error in
+            XCTAssertEqual(error as? CKKSError, .missingGaloisKey(step: "rotation by 3"))
+        }
+    }
+
+    func testKeySwitchingAgainstReferenceRing() throws {
+        // Switching an arbitrary polynomial c with the relinearization key gives (k0, k1) with
+        // k0 + k1·s ≈ c·s², where c·s² is computed exactly by the GMP reference ring.
+        let context = try TestParameters.small(primeBits: [60, 40, 40, 40], specialPrimeBits: [60, 60], digits: 2)
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let key = try keygen.relinearizationKey(for: sk)
+        var rng = TestRNG(state: 4)
+        for level in [3, 2, 0] {
+            let basis = try context.basis(atLevel: level)
+            let residues = basis.moduli.flatMap { m in (0..<context.degree).map { _ in UInt64.random(in: 0..<m.value, using: &rng) } }
+            let c = try RNSPolynomial<Coefficient>(basis: basis, residues: residues)
+            let (k0, k1) = context.keySwitch(c.forwardNTT(), key: key, level: level)
+            let s = sk.secret(limbs: Array(0..<basis.count), basis: basis)
+            var combined = k1
+            try combined.multiply(s)
+            try combined.add(k0)
+            let got = try basis.coefficients(of: combined.inverseNTT())
+            let ring = try BigIntegerRing(degree: context.degree, modulus: basis.product)
+            let sCoefficients = try basis.coefficients(of: s.inverseNTT())
+            let sSquared = try ring.multiply(sCoefficients, sCoefficients)
+            let expected = try ring.centered(ring.multiply(basis.coefficients(of: c), sSquared))
+            let difference = try ring.centered(ring.subtract(got, expected))
+            let worst = difference.map(\.magnitude).max()!
+            // Error ≈ N·σ·(digit product)/P + rounding: far below 2^30 here, while c·s² is ~Q.
+            XCTAssertLessThan(worst, BigInteger(1) << 30, "level \(level): key-switching error \(worst)")
+        }
+    }
+
+    func testTypedErrors() throws {
+        let context = try TestParameters.small()
+        let other = try TestParameters.small(primeBits: [60, 40, 41])
+        let sk = KeyGenerator(context: context).secretKey()
+        let ct = try Encryptor(secretKey: sk).encrypt(plaintext([1], context: context, level: 2, padTo: context.degree))
+        let evaluator = Evaluator(context: context)
+        XCTAssertThrowsError(try evaluator.relinearize(evaluator.multiplyWithoutRelinearization(ct, ct))) {
+            XCTAssertEqual($0 as? CKKSError, .missingRelinearizationKey)
+        }
+        XCTAssertThrowsError(try Evaluator(context: other).add(ct, ct)) { error in
+            guard case CKKSError.parameterMismatch = error else { return XCTFail("\(error)") }
+        }
+        var low = try evaluator.rescale(evaluator.multiply(ct, integer: 3))
+        low = try evaluator.droppingLevel(low, to: 0)
+        XCTAssertThrowsError(try evaluator.rescale(low))
+        // Different scales do not add; different levels align.
+        let rescaledScale = try evaluator.multiply(ct, constant: 0.5)
+        XCTAssertThrowsError(try evaluator.add(ct, rescaledScale)) { error in
+            guard case CKKSError.scaleMismatch = error else { return XCTFail("\(error)") }
+        }
+        let dropped = try evaluator.droppingLevel(ct, to: 1)
+        XCTAssertEqual(try evaluator.add(ct, dropped).level, 1)
+        XCTAssertThrowsError(try Decryptor(secretKey: KeyGenerator(context: other).secretKey()).decrypt(ct))
+    }
+}
+
+extension XCTestCase {
+    func plaintext(_ head: [BigInteger], context: CKKSContext, level: Int, padTo n: Int) throws -> Plaintext {
+        try plaintext(head + [BigInteger](repeating: 0, count: n - head.count), context: context, level: level)
+    }
+}
