@@ -1,0 +1,108 @@
+import XCTest
+@testable import CKKS
+import HEMath
+
+/// Every operation against plaintext arithmetic on the decoded slots, precision in bits:
+/// −log2 of the largest absolute error over all slots, inputs uniform in [−1, 1].
+final class PrecisionTests: XCTestCase {
+    private func bits(_ got: [Double], _ want: [Double]) -> Double {
+        let worst = zip(got, want).map { abs($0 - $1) }.max()!
+        return -log2(max(worst, 0x1p-60))
+    }
+
+    private func random(_ count: Int, _ rng: inout TestRNG) -> [Double] {
+        (0..<count).map { _ in Double.random(in: -1...1, using: &rng) }
+    }
+
+    func testN8192FreshAndProductPrecision() throws {
+        let context = try CKKSContext(parameters: ParameterPreset.named("n8192-l2").parameters())
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let keys = try keygen.evaluationKeys(for: sk, rotations: [1, 3, -2, 7], conjugation: true)
+        let encoder = Encoder(context: context)
+        let evaluator = Evaluator(context: context, keys: keys)
+        let decryptor = Decryptor(secretKey: sk)
+        let n = context.slotCount
+        var rng = TestRNG(state: 7)
+        let a = random(n, &rng), b = random(n, &rng)
+        let scale = context.parameters.scale
+        let pa = try encoder.encode(a, scale: scale, level: 2)
+        let pb = try encoder.encode(b, scale: scale, level: 2)
+        func decrypt(_ c: Ciphertext) throws -> [Double] { try encoder.decode(decryptor.decrypt(c)) }
+
+        for encryptor in [Encryptor(publicKey: try keygen.publicKey(for: sk)), Encryptor(secretKey: sk)] {
+            let ca = try encryptor.encrypt(pa)
+            let cb = try encryptor.encrypt(pb)
+            let fresh = bits(try decrypt(ca), a)
+            XCTAssertGreaterThanOrEqual(fresh, 20, "fresh encrypt/decrypt: \(fresh) bits")
+
+            let sum = bits(try decrypt(evaluator.add(ca, cb)), zip(a, b).map(+))
+            XCTAssertGreaterThanOrEqual(sum, 20, "add: \(sum) bits")
+            XCTAssertGreaterThanOrEqual(bits(try decrypt(evaluator.subtract(ca, cb)), zip(a, b).map(-)), 20)
+            XCTAssertGreaterThanOrEqual(bits(try decrypt(evaluator.negate(ca)), a.map(-)), 20)
+            XCTAssertGreaterThanOrEqual(bits(try decrypt(evaluator.add(ca, pb)), zip(a, b).map(+)), 20)
+            XCTAssertGreaterThanOrEqual(bits(try decrypt(evaluator.add(ca, constant: 0.25)), a.map { $0 + 0.25 }), 20)
+            XCTAssertGreaterThanOrEqual(bits(try decrypt(evaluator.multiply(ca, integer: -3)), a.map { -3 * $0 }), 18)
+
+            let product = try evaluator.rescale(evaluator.multiply(ca, cb))
+            let productBits = bits(try decrypt(product), zip(a, b).map(*))
+            XCTAssertGreaterThanOrEqual(productBits, 18, "multiply + relinearize + rescale: \(productBits) bits")
+            XCTAssertGreaterThanOrEqual(bits(try decrypt(evaluator.rescale(evaluator.square(ca))), a.map { $0 * $0 }), 18)
+            XCTAssertGreaterThanOrEqual(bits(try decrypt(evaluator.rescale(evaluator.multiply(ca, pb))), zip(a, b).map(*)), 18)
+            XCTAssertGreaterThanOrEqual(bits(try decrypt(evaluator.rescale(evaluator.multiply(ca, constant: 0.75))), a.map { 0.75 * $0 }), 18)
+
+            for k in [1, 3, -2, 7] {
+                let rotated = (0..<n).map { a[(($0 + k) % n + n) % n] }
+                XCTAssertGreaterThanOrEqual(bits(try decrypt(evaluator.rotate(ca, by: k)), rotated), 20, "rotate \(k)")
+            }
+            let hoisted = try evaluator.rotations(of: ca, by: [1, 3, -2, 7])
+            for (k, c) in hoisted {
+                XCTAssertGreaterThanOrEqual(bits(try decrypt(c), (0..<n).map { a[(($0 + k) % n + n) % n] }), 20, "hoisted \(k)")
+            }
+            // Conjugation of a real vector is the identity on the real parts, and negates imaginary parts.
+            let complex = try encoder.encode(real: a, imaginary: b, scale: scale, level: 2)
+            let conjugated = try encoder.decodeComplex(decryptor.decrypt(evaluator.conjugate(encryptor.encrypt(complex))))
+            XCTAssertGreaterThanOrEqual(bits(conjugated.real, a), 20)
+            XCTAssertGreaterThanOrEqual(bits(conjugated.imaginary, b.map(-)), 20)
+        }
+    }
+
+    func testRotateAndSum() throws {
+        let context = try CKKSContext(parameters: ParameterPreset.named("n8192-l2").parameters())
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let keys = try keygen.evaluationKeys(for: sk, rotations: [1, 2, 4, 8])
+        let encoder = Encoder(context: context)
+        var rng = TestRNG(state: 8)
+        let a = random(context.slotCount, &rng)
+        let ct = try Encryptor(secretKey: sk).encrypt(encoder.encode(a, scale: context.parameters.scale, level: 2))
+        let summed = try Evaluator(context: context, keys: keys).rotateAndSum(ct, span: 16)
+        let got = try encoder.decode(Decryptor(secretKey: sk).decrypt(summed))
+        let n = context.slotCount
+        let want = (0..<n).map { i in (0..<16).reduce(0.0) { $0 + a[(i + $1) % n] } }
+        XCTAssertGreaterThanOrEqual(bits(got, want), 16)
+    }
+
+    func testEveryLevelOfN16384L6KeepsFifteenBits() throws {
+        // x ↦ x·y per level, rescaling each time: uses all six levels of the preset.
+        let context = try CKKSContext(parameters: ParameterPreset.named("n16384-l6").parameters())
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let evaluator = Evaluator(context: context, keys: try keygen.evaluationKeys(for: sk))
+        let encoder = Encoder(context: context)
+        let encryptor = Encryptor(publicKey: try keygen.publicKey(for: sk))
+        var rng = TestRNG(state: 9)
+        let n = context.slotCount
+        var plain = random(n, &rng)
+        var ct = try encryptor.encrypt(encoder.encode(plain, scale: context.parameters.scale, level: context.maxLevel))
+        while ct.level > 0 {
+            let y = random(n, &rng)
+            let cy = try encryptor.encrypt(encoder.encode(y, scale: context.parameters.scale, level: ct.level))
+            ct = try evaluator.rescale(evaluator.multiply(ct, cy))
+            plain = zip(plain, y).map(*)
+        }
+        XCTAssertEqual(ct.level, 0)
+        let precision = bits(try encoder.decode(Decryptor(secretKey: sk).decrypt(ct)), plain)
+        XCTAssertGreaterThanOrEqual(precision, 15, "after six multiplications: \(precision) bits")
+    }
+}
