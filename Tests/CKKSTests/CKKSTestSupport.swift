@@ -16,6 +16,7 @@ enum TestParameters {
 /// A seeded generator for reproducible test inputs (not for keys).
 struct TestRNG: RandomNumberGenerator {
     var state: UInt64
+    init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

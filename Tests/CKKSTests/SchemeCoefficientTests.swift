@@ -10,7 +10,7 @@ final class SchemeCoefficientTests: XCTestCase {
         let keygen = KeyGenerator(context: context)
         let sk = keygen.secretKey()
         let pk = try keygen.publicKey(for: sk)
-        var rng = TestRNG(state: 1)
+        var rng = TestRNG(seed: 1)
         for level in [2, 0] {
             let m = randomCoefficients(count: context.degree, bits: 30, using: &rng)
             let pt = try plaintext(m, context: context, level: level)
@@ -38,7 +38,7 @@ final class SchemeCoefficientTests: XCTestCase {
             let evaluator = Evaluator(context: context, keys: keys)
             let encryptor = Encryptor(publicKey: try keygen.publicKey(for: sk))
             let decryptor = Decryptor(secretKey: sk)
-            var rng = TestRNG(state: 2)
+            var rng = TestRNG(seed: 2)
             let level = 2
             let m1 = randomCoefficients(count: context.degree, bits: 25, using: &rng)
             let m2 = randomCoefficients(count: context.degree, bits: 25, using: &rng)
@@ -83,7 +83,7 @@ final class SchemeCoefficientTests: XCTestCase {
         XCTAssertEqual(keys.galois.count, steps.count + 1)
         let evaluator = Evaluator(context: context, keys: keys)
         let decryptor = Decryptor(secretKey: sk)
-        var rng = TestRNG(state: 3)
+        var rng = TestRNG(seed: 3)
         for level in [2, 1] {
             let m = randomCoefficients(count: context.degree, bits: 30, using: &rng)
             let ct = try Encryptor(secretKey: sk).encrypt(plaintext(m, context: context, level: level))
@@ -111,7 +111,7 @@ final class SchemeCoefficientTests: XCTestCase {
         let keygen = KeyGenerator(context: context)
         let sk = keygen.secretKey()
         let key = try keygen.relinearizationKey(for: sk)
-        var rng = TestRNG(state: 4)
+        var rng = TestRNG(seed: 4)
         for level in [3, 2, 0] {
             let basis = try context.basis(atLevel: level)
             let residues = basis.moduli.flatMap { m in (0..<context.degree).map { _ in UInt64.random(in: 0..<m.value, using: &rng) } }
@@ -127,7 +127,7 @@ final class SchemeCoefficientTests: XCTestCase {
             let sSquared = try ring.multiply(sCoefficients, sCoefficients)
             let expected = try ring.centered(ring.multiply(basis.coefficients(of: c), sSquared))
             let difference = try ring.centered(ring.subtract(got, expected))
-            let worst = difference.map(\.magnitude).max()!
+            let worst = difference.map { $0.magnitude }.max()!
             // Error ≈ N·σ·(digit product)/P + rounding: far below 2^30 here, while c·s² is ~Q.
             XCTAssertLessThan(worst, BigInteger(1) << 30, "level \(level): key-switching error \(worst)")
         }
