@@ -13,8 +13,8 @@ struct Decomposition {
 /// rotations can share one decomposition (hoisting).
 ///
 /// For c over Q_l = q_0 … q_l with digits D_0, D_1, … of the level's primes, ModUp raises each
-/// [c]_(D_d) to the extended basis Q_l·P by fast basis conversion: c̃_d ≡ c (mod ∏D_d) up to a
-/// multiple u·∏D_d, u < |D_d|. Since the key's gadget factor is P on D_d and 0 elsewhere,
+/// [c]_(D_d) to the extended basis Q_l·P by centred fast basis conversion: c̃_d is the centred
+/// representative of c mod ∏D_d up to a multiple u·∏D_d, u < |D_d|. Since the key's gadget factor is P on D_d and 0 elsewhere,
 /// Σ_d c̃_d·(b_d, a_d) = (−a·s + P·c·s′ + Σ c̃_d·e_d, a) mod Q_l·P, and ModDown's division by P
 /// leaves (k_0, k_1) with k_0 + k_1·s ≈ c·s′, error about N·σ·Σ∏D_d / P + k (small when P
 /// covers a digit, which the parameters require).
@@ -33,7 +33,7 @@ extension CKKSContext {
         let e = extended.count
         let coefficients = c.inverseNTT()
         var storage = [UInt64](repeating: 0, count: plan.digits.count * e * n)
-        var scratch = [UInt64](repeating: 0, count: plan.digits.map(\.count).max()! * n)
+        var scratch = [UInt64](repeating: 0, count: 2 * plan.digits.map(\.count).max()! * n)
         var converted = [UInt64](repeating: 0, count: e * n)
         storage.withUnsafeMutableBufferPointer { out in
             coefficients.withUnsafeLimbs { input in
@@ -42,8 +42,8 @@ extension CKKSContext {
                         scratch.withUnsafeMutableBufferPointer { s in
                             for (d, digit) in plan.digits.enumerated() {
                                 let base = out.baseAddress! + d * e * n
-                                plan.modUp[d].convert(input.baseAddress! + digit.lowerBound * n,
-                                                      into: conv.baseAddress!, scratch: s.baseAddress!)
+                                plan.modUp[d].convertCentered(input.baseAddress! + digit.lowerBound * n,
+                                                              into: conv.baseAddress!, scratch: s.baseAddress!)
                                 for j in digit {
                                     (base + j * n).update(from: original.baseAddress! + j * n, count: n)
                                 }
@@ -115,8 +115,9 @@ extension CKKSContext {
         return (modDown(acc0, level: level), modDown(acc1, level: level))
     }
 
-    /// ModDown: x over Q_l·P (NTT form) ↦ (x − Conv_(P→Q_l)([x]_P)) · P^−1 over Q_l, which is x/P
-    /// up to an error below the number of special primes (the conversion's u·P term divides out).
+    /// ModDown: x over Q_l·P (NTT form) ↦ (x − Conv_(P→Q_l)([x]_P)) · P^−1 over Q_l. With the
+    /// centred conversion [x]_P lies in (−P/2, P/2], so this is x/P rounded to nearest, up to an
+    /// error below the number of special primes (the conversion's u·P term divides out).
     func modDown(_ x: RNSPolynomial<Evaluation>, level: Int) -> RNSPolynomial<Evaluation> {
         let plan = keySwitchPlans[level]
         let n = degree
@@ -126,7 +127,7 @@ extension CKKSContext {
         let l1 = level + 1
         var special = [UInt64](repeating: 0, count: specialCount * n)
         var converted = [UInt64](repeating: 0, count: l1 * n)
-        var scratch = [UInt64](repeating: 0, count: specialCount * n)
+        var scratch = [UInt64](repeating: 0, count: 2 * specialCount * n)
         var result = RNSPolynomial<Evaluation>(zeroIn: levelBasis)
         x.withUnsafeLimbs { input in
             special.withUnsafeMutableBufferPointer { sp in
@@ -137,7 +138,7 @@ extension CKKSContext {
                 }
                 converted.withUnsafeMutableBufferPointer { conv in
                     scratch.withUnsafeMutableBufferPointer { s in
-                        plan.modDown.convert(sp.baseAddress!, into: conv.baseAddress!, scratch: s.baseAddress!)
+                        plan.modDown.convertCentered(sp.baseAddress!, into: conv.baseAddress!, scratch: s.baseAddress!)
                     }
                     result.withUnsafeMutableLimbs { out in
                         let c0 = conv.baseAddress!, src0 = input.baseAddress!, dst0 = out.baseAddress!

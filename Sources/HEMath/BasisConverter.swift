@@ -16,6 +16,9 @@ public final class BasisConverter: @unchecked Sendable {
     public let target: RNSBasis
     /// [Q/q_i]_(p_j) stored target-major: entry j·k + i.
     @usableFromInline let puncturedInTarget: [UInt64]
+    /// ⌊Q/2⌋ mod q_i (source primes) and ⌊Q/2⌋ mod p_j (target primes), for the centred conversion.
+    @usableFromInline let halfInSource: [UInt64]
+    @usableFromInline let halfInTarget: [UInt64]
 
     /// Precomputes the constants; throws unless both bases have the same degree.
     public init(from source: RNSBasis, to target: RNSBasis) throws {
@@ -32,6 +35,8 @@ public final class BasisConverter: @unchecked Sendable {
             }
         }
         self.puncturedInTarget = constants
+        self.halfInSource = source.decompose(source.halfProduct)
+        self.halfInTarget = target.decompose(source.halfProduct)
     }
 
     /// Converts k·N residues (limb-major, coefficient form) into m·N residues (limb-major).
@@ -75,6 +80,35 @@ public final class BasisConverter: @unchecked Sendable {
                     out[c] = p.reduce(high: high, low: low)
                 }
             }
+        }
+    }
+
+    /// The centred conversion: like `convert(_:into:scratch:)`, but of the representative x_c of x
+    /// in (−Q/2, Q/2] instead of [0, Q): the output is the residue of x_c + u·Q, 0 ≤ u ≤ k − 1.
+    ///
+    /// It converts x + ⌊Q/2⌋ (shifting the source residues) and subtracts ⌊Q/2⌋ from the result.
+    /// Key switching needs this: digits in [0, q) have mean q/2, and that constant offset times
+    /// the key's error adds up coherently in the slots near ζ; centred digits have mean 0.
+    /// `scratch` must hold 2·k·N words (the shifted input and the conversion's own scratch).
+    @inlinable
+    public func convertCentered(_ input: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
+                                scratch: UnsafeMutablePointer<UInt64>) {
+        let n = source.degree
+        let k = source.count
+        let shifted = scratch + k * n
+        for i in 0..<k {
+            let q = source.moduli[i]
+            let h = halfInSource[i]
+            let x = input + i * n
+            let y = shifted + i * n
+            for c in 0..<n { y[c] = q.add(x[c], h) }
+        }
+        convert(shifted, into: output, scratch: scratch)
+        for j in 0..<target.count {
+            let p = target.moduli[j]
+            let h = halfInTarget[j]
+            let out = output + j * n
+            for c in 0..<n { out[c] = p.subtract(out[c], h) }
         }
     }
 

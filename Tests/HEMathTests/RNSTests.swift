@@ -126,6 +126,30 @@ final class RNSTests: XCTestCase {
             XCTAssertTrue(seen.contains(0))
             if k >= 3 { XCTAssertTrue(seen.count > 1, "a test that never sees u > 0 cannot catch a wrong bound") }
         }
+        // The centred conversion: out ≡ x_c + u·Q with x_c the representative in (−Q/2, Q/2].
+        let primes = try PrimeSearch.nttPrimes(bitSizes: [50, 50, 50, 55, 55], degree: n)
+        let source = try RNSBasis(degree: n, primes: Array(primes.prefix(3)))
+        let target = try RNSBasis(degree: n, primes: Array(primes.suffix(2)))
+        let converter = try BasisConverter(from: source, to: target)
+        let half = source.halfProduct
+        var xs = try (0..<n).map { _ in try randomBig(below: source.product, using: &rng) - half }
+        xs[0] = half
+        xs[1] = -half
+        let input = try source.polynomial(coefficients: xs)
+        var out = [UInt64](repeating: 0, count: 2 * n)
+        var scratch = [UInt64](repeating: 0, count: 6 * n)
+        input.withUnsafeLimbs { i in
+            out.withUnsafeMutableBufferPointer { o in
+                scratch.withUnsafeMutableBufferPointer { s in converter.convertCentered(i.baseAddress!, into: o.baseAddress!, scratch: s.baseAddress!) }
+            }
+        }
+        for (c, x) in xs.enumerated() {
+            let ok = (0..<3).contains { u in
+                (0..<2).allSatisfy { j in out[j * n + c] == (x + source.product * BigInteger(u)).remainder(modulo: target.moduli[j].value) }
+            }
+            XCTAssertTrue(ok, "centred conversion of coefficient \(c) is not x_c + u·Q")
+        }
+
         let a = try RNSBasis(degree: 16, primes: PrimeSearch.nttPrimes(bitSizes: [30], degree: 16))
         let b = try RNSBasis(degree: 32, primes: PrimeSearch.nttPrimes(bitSizes: [30], degree: 32))
         XCTAssertThrowsError(try BasisConverter(from: a, to: b))
