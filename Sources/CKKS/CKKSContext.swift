@@ -21,6 +21,9 @@ public final class CKKSContext: @unchecked Sendable {
     /// Level l ≥ 1 ↦ (q_l^−1 mod q_j, Shoup constant) for j < l: the constants of rescaling.
     let rescaleInverses: [[(UInt64, UInt64)]]
 
+    /// Buffers reused by key switching (see `ScratchPool`).
+    let scratch = ScratchPool()
+
     private let galoisLock = NSLock()
     private var galoisPermutations: [UInt64: [Int32]] = [:]
 

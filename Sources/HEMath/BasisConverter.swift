@@ -57,6 +57,18 @@ public final class BasisConverter: @unchecked Sendable {
             let yi = y + i * n
             for c in 0..<n { yi[c] = q.multiplyShoup(x[c], by: w, shoup: s) }
         }
+        if k == 1 {
+            // One source prime: out_j = y_0·[Q/q_0]_(p_j) = y_0·1 mod p_j. A Shoup product by the
+            // constant (any 64-bit y_0 is a valid Shoup input) replaces the 128-bit accumulation.
+            for j in 0..<target.count {
+                let p = target.moduli[j]
+                let w = p.reduce(puncturedInTarget[j])
+                let ws = p.shoupConstant(w)
+                let out = output + j * n
+                for c in 0..<n { out[c] = p.multiplyShoup(y[c], by: w, shoup: ws) }
+            }
+            return
+        }
         puncturedInTarget.withUnsafeBufferPointer { constants in
             for j in 0..<target.count {
                 let p = target.moduli[j]

@@ -25,6 +25,18 @@ public struct RNSPolynomial<Form: PolynomialForm>: @unchecked Sendable {
         self.storage = [UInt64](repeating: 0, count: basis.count * basis.degree)
     }
 
+    /// A polynomial whose residues `initializer` writes, every one of the k·N of them (no zero fill
+    /// first). For kernels that overwrite their whole output; the residues must end up reduced.
+    @inlinable
+    public init(basis: RNSBasis, initializingWith initializer: (UnsafeMutableBufferPointer<UInt64>) -> Void) {
+        self.basis = basis
+        let count = basis.count * basis.degree
+        self.storage = [UInt64](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initializer(buffer)
+            initialized = count
+        }
+    }
+
     /// A polynomial from limb-major residues; throws unless there are k·N reduced residues.
     public init(basis: RNSBasis, residues: [UInt64]) throws {
         guard residues.count == basis.count * basis.degree else {

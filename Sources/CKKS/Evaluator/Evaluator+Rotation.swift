@@ -45,13 +45,28 @@ extension Evaluator {
         let keys = try elements.map { g, name in g == 1 ? nil : try galoisKey(g, step: name) }
         guard elements.contains(where: { $0.0 != 1 }) else { return elements.map { _ in a } }
         let decomposition = context.decompose(a.components[1], level: a.level)
-        return try zip(elements, keys).map { element, key in
+        defer { context.release(decomposition) }
+        let moduli = try context.basis(atLevel: a.level).moduli
+        let n = context.degree
+        return zip(elements, keys).map { element, key in
             guard let key else { return a }
             let perm = context.galoisPermutation(element.0)
-            let (k0, k1) = context.keySwitchProducts(decomposition, key: key, permutation: perm)
-            var c0 = a.components[0].permuted(by: perm)
-            try c0.add(k0)
-            return Ciphertext(context: context, components: [c0, k1], level: a.level, scale: a.scale)
+            let (k0, c1) = context.keySwitchProducts(decomposition, key: key, permutation: perm)
+            var c0 = k0
+            // c0 += σ_g(a_0), permuting on the fly.
+            a.components[0].withUnsafeLimbs { source in
+                c0.withUnsafeMutableLimbs { out in
+                    perm.withUnsafeBufferPointer { p in
+                        for i in moduli.indices {
+                            let m = moduli[i]
+                            let src = source.baseAddress! + i * n
+                            let dst = out.baseAddress! + i * n
+                            for j in 0..<n { dst[j] = m.add(dst[j], src[Int(p[j])]) }
+                        }
+                    }
+                }
+            }
+            return Ciphertext(context: context, components: [c0, c1], level: a.level, scale: a.scale)
         }
     }
 }
