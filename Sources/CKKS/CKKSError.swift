@@ -25,6 +25,9 @@ public enum CKKSError: Error, Equatable, Sendable, CustomStringConvertible {
     case outOfRange(String)
     /// A file or buffer that is malformed; the message says which field.
     case invalidFormat(String)
+    /// A file that cannot be read or written (missing, too large, no permission, disk full);
+    /// the message names the path.
+    case fileSystem(String)
     /// An error of the arithmetic layer below.
     case math(HEMathError)
 
@@ -42,6 +45,7 @@ public enum CKKSError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .encoding(why): return "cannot encode: \(why)"
         case let .outOfRange(why): return "out of range: \(why)"
         case let .invalidFormat(why): return "invalid file: \(why)"
+        case let .fileSystem(why): return "file error: \(why)"
         case let .math(e): return e.description
         }
     }
