@@ -49,12 +49,31 @@ extension CKKSContext {
                         scratch.with(2 * plan.digits.map(\.count).max()! * n) { s in
                             for (d, digit) in plan.digits.enumerated() {
                                 let base = base0 + d * e * n
-                                plan.modUp[d].convertCentered(coefficients + digit.lowerBound * n,
-                                                              into: converted, scratch: s)
                                 for j in digit {
                                     (base + j * n).update(from: source + j * n, count: n)
                                 }
                                 let complement = plan.complementIndices[d]
+                                if digit.count == 1 {
+                                    // One prime q: the centred digit is v or v − q, reduced
+                                    // straight into each complement limb (no conversion buffer).
+                                    let v = UnsafePointer(coefficients + digit.lowerBound * n)
+                                    let q = levelBasis.moduli[digit.lowerBound].value
+                                    RNSParallelism.forEachLimb(count: complement.count, degree: n) { t in
+                                        let j = complement[t]
+                                        let p = extended.moduli[j]
+                                        let qModP = p.reduce(q)
+                                        let half = q >> 1
+                                        let dst = base + j * n
+                                        for c in 0..<n {
+                                            let r = p.reduce(v[c])
+                                            dst[c] = v[c] > half ? p.subtract(r, qModP) : r
+                                        }
+                                        extended.ntt[j].forward(dst)
+                                    }
+                                    continue
+                                }
+                                plan.modUp[d].convertCentered(coefficients + digit.lowerBound * n,
+                                                              into: converted, scratch: s)
                                 RNSParallelism.forEachLimb(count: complement.count, degree: n) { t in
                                     let j = complement[t]
                                     let dst = base + j * n
@@ -157,14 +176,67 @@ extension CKKSContext {
 /// mod m, with x_d read through an optional slot permutation. Products of two values below
 /// 2^62 are accumulated in 128 bits and reduced once per 16 digits (16·2^124 ≤ 2^128).
 enum KeySwitchInnerProduct {
+    /// Coefficients per tile of the in-order path: 4 accumulator words each, 16 KiB in all, so
+    /// the accumulators stay in L1 while each digit's x, b and a stream through once.
+    static let tile = 512
+
     @inline(__always)
     static func limb(modulus m: Modulus, degree n: Int, digits: Int,
                      x: UnsafePointer<UInt64>, xStride: Int,
                      b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
                      permutation: UnsafePointer<Int32>?,
                      out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
+        if let permutation {
+            permuted(modulus: m, degree: n, digits: digits, x: x, xStride: xStride, b: b, a: a,
+                     keyStride: keyStride, permutation: permutation, out0: out0, out1: out1)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * tile) { acc in
+            let h0 = acc.baseAddress!, l0 = h0 + tile, h1 = l0 + tile, l1 = h1 + tile
+            var start = 0
+            while start < n {
+                let count = min(tile, n - start)
+                h0.initialize(repeating: 0, count: 4 * tile)
+                for d in 0..<digits {
+                    let xd = x + d * xStride + start
+                    let bd = b + d * keyStride + start
+                    let ad = a + d * keyStride + start
+                    for c in 0..<count {
+                        let xv = xd[c]
+                        let p0 = xv.multipliedFullWidth(by: bd[c])
+                        let p1 = xv.multipliedFullWidth(by: ad[c])
+                        let (s0, c0) = l0[c].addingReportingOverflow(p0.low)
+                        let (s1, c1) = l1[c].addingReportingOverflow(p1.low)
+                        l0[c] = s0
+                        h0[c] &+= p0.high &+ (c0 ? 1 : 0)
+                        l1[c] = s1
+                        h1[c] &+= p1.high &+ (c1 ? 1 : 0)
+                    }
+                    if d & 15 == 15 {
+                        for c in 0..<count {
+                            l0[c] = m.reduce(high: h0[c], low: l0[c]); h0[c] = 0
+                            l1[c] = m.reduce(high: h1[c], low: l1[c]); h1[c] = 0
+                        }
+                    }
+                }
+                for c in 0..<count {
+                    out0[start + c] = m.reduce(high: h0[c], low: l0[c])
+                    out1[start + c] = m.reduce(high: h1[c], low: l1[c])
+                }
+                start += count
+            }
+        }
+    }
+
+    /// The hoisted path: x_d read through the permutation, accumulated per coefficient.
+    @inline(__always)
+    static func permuted(modulus m: Modulus, degree n: Int, digits: Int,
+                         x: UnsafePointer<UInt64>, xStride: Int,
+                         b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
+                         permutation: UnsafePointer<Int32>,
+                         out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
         for c in 0..<n {
-            let src = permutation.map { Int($0[c]) } ?? c
+            let src = Int(permutation[c])
             var h0: UInt64 = 0, l0: UInt64 = 0, h1: UInt64 = 0, l1: UInt64 = 0
             var xd = x + src
             var bd = b + c

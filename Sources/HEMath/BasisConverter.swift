@@ -107,6 +107,22 @@ public final class BasisConverter: @unchecked Sendable {
                                 scratch: UnsafeMutablePointer<UInt64>) {
         let n = source.degree
         let k = source.count
+        if k == 1 {
+            // One source prime q: x_c is v or v − q (v > q/2), so out_j = [v]_(p_j) − [q]_(p_j)·[v > q/2].
+            let q = source.moduli[0].value
+            let half = q >> 1
+            for j in 0..<target.count {
+                let p = target.moduli[j]
+                let qModP = p.reduce(q)
+                let out = output + j * n
+                for c in 0..<n {
+                    let v = input[c]
+                    let r = p.reduce(v)
+                    out[c] = v > half ? p.subtract(r, qModP) : r
+                }
+            }
+            return
+        }
         let shifted = scratch + k * n
         for i in 0..<k {
             let q = source.moduli[i]

@@ -29,7 +29,7 @@ final class SerializationTests: XCTestCase {
             let sk = keygen.secretKey()
             let pk = try keygen.publicKey(for: sk)
             let keys = try keygen.evaluationKeys(for: sk, rotations: [1, -3], conjugation: true)
-            var rng = TestRNG(state: 7)
+            var rng = TestRNG(seed: 7)
             let basis = try context.basis(atLevel: 2)
             let m = (0..<context.degree).map { _ in BigInteger(Int.random(in: -(1 << 30)...(1 << 30), using: &rng)) }
             let pt = try Plaintext(context: context, polynomial: basis.polynomial(coefficients: m).forwardNTT(),
@@ -232,7 +232,7 @@ final class SerializationTests: XCTestCase {
     }
 
     func testTruncationsAreRejected() throws {
-        var rng = TestRNG(state: 11)
+        var rng = TestRNG(seed: 11)
         for (name, bytes, read) in try kinds() {
             XCTAssertNoThrow(try read(bytes, f.context), name)
             var lengths = Array(0..<min(64, bytes.count))
@@ -245,7 +245,7 @@ final class SerializationTests: XCTestCase {
     }
 
     func testByteFlipsThrowOrDecodeToValidObjects() throws {
-        var rng = TestRNG(state: 12)
+        var rng = TestRNG(seed: 12)
         for (name, bytes, read) in try kinds() {
             let content = try Self.contentRanges(bytes)
             var accepted = 0

@@ -4,12 +4,45 @@ import HEMath
 extension Evaluator {
     /// Rotates the slots left by `step` (slot i moves to slot i − step; negative rotates right).
     public func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext {
-        try rotations(of: a, by: [step])[step]!
+        try automorphism(of: a, element: context.galoisElement(forStep: step), name: "rotation by \(step)")
     }
 
     /// Complex conjugation of every slot.
     public func conjugate(_ a: Ciphertext) throws -> Ciphertext {
-        try automorphisms(of: a, elements: [(context.conjugationElement, "conjugation")])[0]
+        try automorphism(of: a, element: context.conjugationElement, name: "conjugation")
+    }
+
+    /// One automorphism: σ_g is applied to c_1 before the decomposition, so the key products
+    /// read the digits in order (the hoisted path reads them through the permutation instead).
+    func automorphism(of a: Ciphertext, element g: UInt64, name: String) throws -> Ciphertext {
+        try check(a)
+        guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
+        if g == 1 { return a }
+        let key = try galoisKey(g, step: name)
+        let perm = context.galoisPermutation(g)
+        let (k0, c1) = context.keySwitch(a.components[1].permuted(by: perm), key: key, level: a.level)
+        var c0 = k0
+        try addPermuted(a.components[0], perm, into: &c0, level: a.level)
+        return Ciphertext(context: context, components: [c0, c1], level: a.level, scale: a.scale)
+    }
+
+    /// out += σ(x) for the slot permutation of σ, without materialising σ(x).
+    private func addPermuted(_ x: RNSPolynomial<Evaluation>, _ perm: [Int32], into out: inout RNSPolynomial<Evaluation>,
+                             level: Int) throws {
+        let moduli = try context.basis(atLevel: level).moduli
+        let n = context.degree
+        x.withUnsafeLimbs { source in
+            out.withUnsafeMutableLimbs { target in
+                perm.withUnsafeBufferPointer { p in
+                    for i in moduli.indices {
+                        let m = moduli[i]
+                        let src = source.baseAddress! + i * n
+                        let dst = target.baseAddress! + i * n
+                        for j in 0..<n { dst[j] = m.add(dst[j], src[Int(p[j])]) }
+                    }
+                }
+            }
+        }
     }
 
     /// Hoisted rotations: c_1 is decomposed (ModUp) once and every step reuses it, applying its
@@ -46,26 +79,12 @@ extension Evaluator {
         guard elements.contains(where: { $0.0 != 1 }) else { return elements.map { _ in a } }
         let decomposition = context.decompose(a.components[1], level: a.level)
         defer { context.release(decomposition) }
-        let moduli = try context.basis(atLevel: a.level).moduli
-        let n = context.degree
-        return zip(elements, keys).map { element, key in
+        return try zip(elements, keys).map { element, key in
             guard let key else { return a }
             let perm = context.galoisPermutation(element.0)
             let (k0, c1) = context.keySwitchProducts(decomposition, key: key, permutation: perm)
             var c0 = k0
-            // c0 += σ_g(a_0), permuting on the fly.
-            a.components[0].withUnsafeLimbs { source in
-                c0.withUnsafeMutableLimbs { out in
-                    perm.withUnsafeBufferPointer { p in
-                        for i in moduli.indices {
-                            let m = moduli[i]
-                            let src = source.baseAddress! + i * n
-                            let dst = out.baseAddress! + i * n
-                            for j in 0..<n { dst[j] = m.add(dst[j], src[Int(p[j])]) }
-                        }
-                    }
-                }
-            }
+            try addPermuted(a.components[0], perm, into: &c0, level: a.level)
             return Ciphertext(context: context, components: [c0, c1], level: a.level, scale: a.scale)
         }
     }
