@@ -11,16 +11,21 @@ struct BenchReport {
     var rows: [(key: String, summary: Stopwatch.Summary)] = []
     /// Lines printed under the table (not in the JSON).
     var notes: [String] = []
+    /// Object sizes in bytes (JSON key `bytes`).
+    var sizes: [(key: String, bytes: Int)] = []
 
     func table() -> String {
         var lines = [title]
-        let width = max(14, rows.map(\.key.count).max() ?? 0)
+        let width = max(14, (rows.map(\.key.count) + sizes.map(\.key.count)).max() ?? 0)
         lines.append("operation".padding(toLength: width, withPad: " ", startingAt: 0)
                      + "  " + "median (us)".leftPadded(12) + "  " + "min (us)".leftPadded(10))
         for row in rows {
             lines.append(row.key.padding(toLength: width, withPad: " ", startingAt: 0)
                          + "  " + String(format: "%.3f", row.summary.median).leftPadded(12)
                          + "  " + String(format: "%.3f", row.summary.minimum).leftPadded(10))
+        }
+        for size in sizes {
+            lines.append(size.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + "\(size.bytes) bytes".leftPadded(12))
         }
         return (lines + notes).joined(separator: "\n")
     }
@@ -39,7 +44,7 @@ struct BenchReport {
             ("reps", "\(reps)"),
             ("median", object(rows.map { ($0.key, number($0.summary.median)) })),
             ("min", object(rows.map { ($0.key, number($0.summary.minimum)) })),
-        ])
+        ] + (sizes.isEmpty ? [] : [("bytes", object(sizes.map { ($0.key, "\($0.bytes)") }))]))
     }
 }
 

@@ -19,7 +19,7 @@ enum OpsBenchmarks {
 
         let keygen = KeyGenerator(context: context)
         let keygenReps = max(1, min(reps, 10))
-        time("keygen", reps: keygenReps) { _ = keygen.secretKey() }
+        time("keygen", reps: keygenReps) { _ = try keygen.publicKey(for: keygen.secretKey()) }
         let sk = keygen.secretKey()
         let pk = try keygen.publicKey(for: sk)
         let hoistedSteps = Array(1...8)
@@ -50,6 +50,17 @@ enum OpsBenchmarks {
         time("rotate") { _ = try evaluator.rotate(ca, by: 1) }
         time("rotate_hoisted_8") { _ = try evaluator.rotations(of: ca, by: hoistedSteps) }
         if let failure { throw failure }
+
+        // Sizes of the files a client uploads and downloads.
+        let oneGalois = EvaluationKeys(context: context, relinearization: nil,
+                                       galois: keys.galois.filter { $0.key == context.galoisElement(forStep: 1) })
+        let relinOnly = EvaluationKeys(context: context, relinearization: keys.relinearization, galois: [:])
+        report.sizes = [
+            ("ciphertext", try CKKSFile.serialize(ca).count),
+            ("ciphertext_seeded", try CKKSFile.serialize(symmetricEncryptor.encrypt(pa)).count),
+            ("relin_key", try CKKSFile.serialize(relinOnly).count),
+            ("galois_key", try CKKSFile.serialize(oneGalois).count),
+        ]
 
         // Sanity: the timed pipeline decrypts correctly (as seal_ops.py checks).
         let check = try evaluator.rotate(evaluator.rescale(product), by: 1)
