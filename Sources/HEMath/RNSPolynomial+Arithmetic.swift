@@ -4,13 +4,21 @@ extension RNSPolynomial {
     /// self += other (mod each q_i). Any form, both operands in the same form.
     public mutating func add(_ other: RNSPolynomial) throws {
         try requireSameBasis(other)
+        combine(other) { m, x, y, n in for j in 0..<n { x[j] = m.add(x[j], y[j]) } }
+    }
+
+    /// Applies `body(modulus, limb of self, limb of other, N)` to every limb, limbs in parallel
+    /// when the polynomial is large (`RNSParallelism`).
+    @inlinable
+    mutating func combine(_ other: RNSPolynomial,
+                          _ body: (Modulus, UnsafeMutablePointer<UInt64>, UnsafePointer<UInt64>, Int) -> Void) {
         let n = degree
         let moduli = basis.moduli
         other.withUnsafeLimbs { b in
             withUnsafeMutableLimbs { a in
-                for i in 0..<moduli.count {
-                    let m = moduli[i]
-                    for j in (i * n)..<((i + 1) * n) { a[j] = m.add(a[j], b[j]) }
+                let x = a.baseAddress!, y = b.baseAddress!
+                RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
+                    body(moduli[i], x + i * n, y + i * n, n)
                 }
             }
         }
@@ -19,16 +27,7 @@ extension RNSPolynomial {
     /// self −= other (mod each q_i).
     public mutating func subtract(_ other: RNSPolynomial) throws {
         try requireSameBasis(other)
-        let n = degree
-        let moduli = basis.moduli
-        other.withUnsafeLimbs { b in
-            withUnsafeMutableLimbs { a in
-                for i in 0..<moduli.count {
-                    let m = moduli[i]
-                    for j in (i * n)..<((i + 1) * n) { a[j] = m.subtract(a[j], b[j]) }
-                }
-            }
-        }
+        combine(other) { m, x, y, n in for j in 0..<n { x[j] = m.subtract(x[j], y[j]) } }
     }
 
     /// self = −self (mod each q_i).
@@ -86,16 +85,7 @@ extension RNSPolynomial where Form == Evaluation {
     /// self ·= other pointwise (Barrett): the negacyclic product, both in NTT form.
     public mutating func multiply(_ other: RNSPolynomial) throws {
         try requireSameBasis(other)
-        let n = degree
-        let moduli = basis.moduli
-        other.withUnsafeLimbs { b in
-            withUnsafeMutableLimbs { a in
-                for i in 0..<moduli.count {
-                    let m = moduli[i]
-                    for j in (i * n)..<((i + 1) * n) { a[j] = m.multiply(a[j], b[j]) }
-                }
-            }
-        }
+        combine(other) { m, x, y, n in for j in 0..<n { x[j] = m.multiply(x[j], y[j]) } }
     }
 
     /// self += x · y pointwise, the multiply-accumulate of key switching and inner products.
@@ -107,9 +97,10 @@ extension RNSPolynomial where Form == Evaluation {
         x.withUnsafeLimbs { xb in
             y.withUnsafeLimbs { yb in
                 withUnsafeMutableLimbs { a in
-                    for i in 0..<moduli.count {
+                    let out = a.baseAddress!, u = xb.baseAddress!, v = yb.baseAddress!
+                    RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
                         let m = moduli[i]
-                        for j in (i * n)..<((i + 1) * n) { a[j] = m.add(a[j], m.multiply(xb[j], yb[j])) }
+                        for j in (i * n)..<((i + 1) * n) { out[j] = m.add(out[j], m.multiply(u[j], v[j])) }
                     }
                 }
             }
@@ -117,8 +108,56 @@ extension RNSPolynomial where Form == Evaluation {
     }
 
     public static func * (lhs: RNSPolynomial, rhs: RNSPolynomial) throws -> RNSPolynomial {
-        var r = lhs
-        try r.multiply(rhs)
-        return r
+        try product(lhs, rhs)
+    }
+
+    /// x ⊙ y into fresh storage (no copy of x first), limbs in parallel when large.
+    public static func product(_ x: RNSPolynomial, _ y: RNSPolynomial) throws -> RNSPolynomial {
+        try x.requireSameBasis(y)
+        let n = x.degree
+        let moduli = x.basis.moduli
+        return RNSPolynomial(basis: x.basis) { out in
+            x.withUnsafeLimbs { xb in
+                y.withUnsafeLimbs { yb in
+                    let o = out.baseAddress!, u = xb.baseAddress!, v = yb.baseAddress!
+                    RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
+                        let m = moduli[i]
+                        for j in (i * n)..<((i + 1) * n) { o[j] = m.multiply(u[j], v[j]) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// x0 ⊙ y0 + x1 ⊙ y1 into fresh storage with one reduction per residue: the sum of two
+    /// products of reduced values is below 2·2^124 < 2^128, so it is accumulated in 128 bits.
+    public static func sumOfProducts(_ x0: RNSPolynomial, _ y0: RNSPolynomial,
+                                     _ x1: RNSPolynomial, _ y1: RNSPolynomial) throws -> RNSPolynomial {
+        try x0.requireSameBasis(y0)
+        try x0.requireSameBasis(x1)
+        try x0.requireSameBasis(y1)
+        let n = x0.degree
+        let moduli = x0.basis.moduli
+        return RNSPolynomial(basis: x0.basis) { out in
+            x0.withUnsafeLimbs { a in
+                y0.withUnsafeLimbs { b in
+                    x1.withUnsafeLimbs { c in
+                        y1.withUnsafeLimbs { d in
+                            let o = out.baseAddress!, pa = a.baseAddress!, pb = b.baseAddress!
+                            let pc = c.baseAddress!, pd = d.baseAddress!
+                            RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
+                                let m = moduli[i]
+                                for j in (i * n)..<((i + 1) * n) {
+                                    let p = pa[j].multipliedFullWidth(by: pb[j])
+                                    let q = pc[j].multipliedFullWidth(by: pd[j])
+                                    let (low, carry) = p.low.addingReportingOverflow(q.low)
+                                    o[j] = m.reduce(high: p.high &+ q.high &+ (carry ? 1 : 0), low: low)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -58,13 +58,9 @@ extension Evaluator {
         guard x.componentCount == 2, y.componentCount == 2 else {
             throw CKKSError.componentCount(expected: 2, actual: max(x.componentCount, y.componentCount))
         }
-        var c0 = x.components[0]
-        try c0.multiply(y.components[0])
-        var c1 = x.components[0]
-        try c1.multiply(y.components[1])
-        try c1.addProduct(x.components[1], y.components[0])
-        var c2 = x.components[1]
-        try c2.multiply(y.components[1])
+        let c0 = try RNSPolynomial.product(x.components[0], y.components[0])
+        let c1 = try RNSPolynomial.sumOfProducts(x.components[0], y.components[1], x.components[1], y.components[0])
+        let c2 = try RNSPolynomial.product(x.components[1], y.components[1])
         return Ciphertext(context: context, components: [c0, c1, c2], level: x.level, scale: x.scale * y.scale)
     }
 
@@ -72,13 +68,9 @@ extension Evaluator {
     public func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {
         try check(a)
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
-        var c0 = a.components[0]
-        try c0.multiply(a.components[0])
-        var c1 = a.components[0]
-        try c1.multiply(a.components[1])
-        try c1.multiply(byScalar: 2)
-        var c2 = a.components[1]
-        try c2.multiply(a.components[1])
+        let c0 = try RNSPolynomial.product(a.components[0], a.components[0])
+        let c1 = try RNSPolynomial.sumOfProducts(a.components[0], a.components[1], a.components[0], a.components[1])
+        let c2 = try RNSPolynomial.product(a.components[1], a.components[1])
         return Ciphertext(context: context, components: [c0, c1, c2], level: a.level, scale: a.scale * a.scale)
     }
 

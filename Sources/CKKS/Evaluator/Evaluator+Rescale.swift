@@ -25,30 +25,27 @@ extension Evaluator {
         let last = basis.moduli[l]
         let half = last.value >> 1
         let inverses = context.rescaleInverses[l]
-        var r = [UInt64](repeating: 0, count: n)
-        var rj = [UInt64](repeating: 0, count: n)
         for index in a.components.indices {
-            var result = RNSPolynomial<Evaluation>(zeroIn: lower)
-            a.components[index].withUnsafeLimbs { c in
-                r.withUnsafeMutableBufferPointer { rb in
-                    rb.baseAddress!.update(from: c.baseAddress! + l * n, count: n)
-                    basis.ntt[l].inverse(rb.baseAddress!)
-                    rj.withUnsafeMutableBufferPointer { tb in
-                        result.withUnsafeMutableLimbs { out in
-                            for j in 0..<l {
-                                let m = basis.moduli[j]
-                                let lastModJ = m.reduce(last.value)
-                                for t in 0..<n {
-                                    let v = m.reduce(rb[t])
-                                    tb[t] = rb[t] > half ? m.subtract(v, lastModJ) : v
-                                }
-                                basis.ntt[j].forward(tb.baseAddress!)
-                                let (w, ws) = inverses[j]
-                                let src = c.baseAddress! + j * n
-                                let dst = out.baseAddress! + j * n
-                                for t in 0..<n {
-                                    dst[t] = m.multiplyShoup(m.subtract(src[t], tb[t]), by: w, shoup: ws)
-                                }
+            let result = RNSPolynomial<Evaluation>(basis: lower) { out in
+                a.components[index].withUnsafeLimbs { c in
+                    context.scratch.with((l + 1) * n) { work in
+                        let r = work, temporaries = work + n
+                        r.update(from: c.baseAddress! + l * n, count: n)
+                        basis.ntt[l].inverse(r)
+                        RNSParallelism.forEachLimb(count: l, degree: n) { j in
+                            let m = basis.moduli[j]
+                            let lastModJ = m.reduce(last.value)
+                            let tb = temporaries + j * n
+                            for t in 0..<n {
+                                let v = m.reduce(r[t])
+                                tb[t] = r[t] > half ? m.subtract(v, lastModJ) : v
+                            }
+                            basis.ntt[j].forward(tb)
+                            let (w, ws) = inverses[j]
+                            let src = c.baseAddress! + j * n
+                            let dst = out.baseAddress! + j * n
+                            for t in 0..<n {
+                                dst[t] = m.multiplyShoup(m.subtract(src[t], tb[t]), by: w, shoup: ws)
                             }
                         }
                     }
