@@ -28,15 +28,20 @@ extension NTTTables {
                 let ws = shoups[m &+ i]
                 var y = x + t
                 let end = y
+                // t is even here (t ≥ 2): two independent butterflies per iteration overlap
+                // their multiplications.
                 while x < end {
-                    let u0 = x.pointee
-                    let u = u0.reducedOnce(twoQ)
-                    let y0 = y.pointee
-                    let v = y0 &* w &- y0.multipliedFullWidth(by: ws).high &* q
-                    x.pointee = u &+ v
-                    y.pointee = u &- v &+ twoQ
-                    x += 1
-                    y += 1
+                    let ua = x[0].reducedOnce(twoQ)
+                    let ub = x[1].reducedOnce(twoQ)
+                    let ya = y[0], yb = y[1]
+                    let va = ya &* w &- ya.multipliedFullWidth(by: ws).high &* q
+                    let vb = yb &* w &- yb.multipliedFullWidth(by: ws).high &* q
+                    x[0] = ua &+ va
+                    x[1] = ub &+ vb
+                    y[0] = ua &- va &+ twoQ
+                    y[1] = ub &- vb &+ twoQ
+                    x += 2
+                    y += 2
                 }
                 x = y
             }
@@ -98,15 +103,18 @@ extension NTTTables {
                 let ws = shoups[h &+ i]
                 var y = x + t
                 let end = y
+                // t is even here (t ≥ 2): two butterflies per iteration.
                 while x < end {
-                    let u = x.pointee
-                    let v = y.pointee
-                    let s = u &+ v
-                    x.pointee = s.reducedOnce(twoQ)
-                    let d = u &- v &+ twoQ
-                    y.pointee = d &* w &- d.multipliedFullWidth(by: ws).high &* q
-                    x += 1
-                    y += 1
+                    let ua = x[0], ub = x[1]
+                    let va = y[0], vb = y[1]
+                    x[0] = (ua &+ va).reducedOnce(twoQ)
+                    x[1] = (ub &+ vb).reducedOnce(twoQ)
+                    let da = ua &- va &+ twoQ
+                    let db = ub &- vb &+ twoQ
+                    y[0] = da &* w &- da.multipliedFullWidth(by: ws).high &* q
+                    y[1] = db &* w &- db.multipliedFullWidth(by: ws).high &* q
+                    x += 2
+                    y += 2
                 }
                 x = y
             }
