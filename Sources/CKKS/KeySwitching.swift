@@ -28,6 +28,11 @@ extension CKKSContext {
     /// ModUp: the digits of c (NTT form over Q_l), each raised to Q_l·P in NTT form. The storage
     /// comes from the scratch pool: hand it back with `release(_:)` when done.
     func decompose(_ c: RNSPolynomial<Evaluation>, level: Int) -> Decomposition {
+        c.withUnsafeLimbs { decompose($0.baseAddress!, level: level) }
+    }
+
+    /// ModUp of c given as (l + 1)·N residues in NTT form, limb-major.
+    func decompose(_ source: UnsafePointer<UInt64>, level: Int) -> Decomposition {
         let plan = keySwitchPlans[level]
         let n = degree
         let extended = plan.extendedBasis
@@ -37,8 +42,7 @@ extension CKKSContext {
         var storage = scratch.take(plan.digits.count * e * n)
         storage.withUnsafeMutableBufferPointer { out in
             let base0 = out.baseAddress!
-            c.withUnsafeLimbs { original in
-                let source = original.baseAddress!
+            do {
                 scratch.with(l1 * n) { coefficients in
                     // c in coefficient form, limb by limb.
                     coefficients.update(from: source, count: l1 * n)
@@ -99,13 +103,25 @@ extension CKKSContext {
     /// hoisted rotation applies its automorphism to a shared decomposition.
     func keySwitchProducts(_ decomposition: Decomposition, key: KeySwitchKey, permutation perm: [Int32]? = nil)
         -> (RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>) {
+        let basis = levelBases[decomposition.level]
+        var k0 = RNSPolynomial<Evaluation>(basis: basis) { _ in }
+        var k1 = RNSPolynomial<Evaluation>(basis: basis) { _ in }
+        keySwitchProducts(decomposition, key: key, permutation: perm, into: &k0, &k1, adding: false)
+        return (k0, k1)
+    }
+
+    /// The same, writing (or, with `adding`, adding) the pair into caller-owned polynomials over
+    /// Q_l: nothing is allocated (transients come from the scratch pool).
+    func keySwitchProducts(_ decomposition: Decomposition, key: KeySwitchKey, permutation perm: [Int32]?,
+                           into k0: inout RNSPolynomial<Evaluation>, _ k1: inout RNSPolynomial<Evaluation>,
+                           adding: Bool) {
         let level = decomposition.level
         let extended = keySwitchPlans[level].extendedBasis
         let n = degree
         let e = extended.count
         let keyLimbs = keyBasis.count
         let digits = decomposition.digitCount
-        return scratch.with(2 * e * n) { acc in
+        scratch.with(2 * e * n) { acc in
             let out0 = acc, out1 = acc + e * n
             decomposition.storage.withUnsafeBufferPointer { xs in
                 key.b.withUnsafeBufferPointer { kb in
@@ -126,7 +142,8 @@ extension CKKSContext {
                     }
                 }
             }
-            return (modDown(UnsafePointer(out0), level: level), modDown(UnsafePointer(out1), level: level))
+            k0.withUnsafeMutableLimbs { modDown(UnsafePointer(out0), level: level, into: $0.baseAddress!, adding: adding) }
+            k1.withUnsafeMutableLimbs { modDown(UnsafePointer(out1), level: level, into: $0.baseAddress!, adding: adding) }
         }
     }
 
@@ -134,30 +151,36 @@ extension CKKSContext {
     /// With the centred conversion [x]_P lies in (−P/2, P/2], so this is x/P rounded to nearest,
     /// up to an error below the number of special primes (the conversion's u·P term divides out).
     func modDown(_ input: UnsafePointer<UInt64>, level: Int) -> RNSPolynomial<Evaluation> {
+        RNSPolynomial<Evaluation>(basis: levelBases[level]) { out in
+            modDown(input, level: level, into: out.baseAddress!, adding: false)
+        }
+    }
+
+    /// ModDown writing the result into `output` (l + 1 limbs), or adding it when `adding`.
+    func modDown(_ input: UnsafePointer<UInt64>, level: Int, into output: UnsafeMutablePointer<UInt64>, adding: Bool) {
         let plan = keySwitchPlans[level]
         let n = degree
         let levelBasis = levelBases[level]
         let extended = plan.extendedBasis
         let specialCount = specialBasis.count
         let l1 = level + 1
-        return RNSPolynomial<Evaluation>(basis: levelBasis) { out in
-            scratch.with((3 * specialCount + l1) * n) { work in
-                let special = work, s = work + specialCount * n, converted = work + 3 * specialCount * n
-                special.update(from: input + l1 * n, count: specialCount * n)
-                for t in 0..<specialCount { extended.ntt[l1 + t].inverse(special + t * n) }
-                plan.modDown.convertCentered(special, into: converted, scratch: s)
-                let dst0 = out.baseAddress!
-                RNSParallelism.forEachLimb(count: l1, degree: n) { i in
-                    let m = levelBasis.moduli[i]
-                    let c = converted + i * n
-                    levelBasis.ntt[i].forward(c)
-                    let w = plan.inverseSpecialProduct[i]
-                    let ws = plan.inverseSpecialProductShoup[i]
-                    let src = input + i * n
-                    let dst = dst0 + i * n
-                    for j in 0..<n {
-                        dst[j] = m.multiplyShoup(m.subtract(src[j], c[j]), by: w, shoup: ws)
-                    }
+        scratch.with((3 * specialCount + l1) * n) { work in
+            let special = work, s = work + specialCount * n, converted = work + 3 * specialCount * n
+            special.update(from: input + l1 * n, count: specialCount * n)
+            for t in 0..<specialCount { extended.ntt[l1 + t].inverse(special + t * n) }
+            plan.modDown.convertCentered(special, into: converted, scratch: s)
+            RNSParallelism.forEachLimb(count: l1, degree: n) { i in
+                let m = levelBasis.moduli[i]
+                let c = converted + i * n
+                levelBasis.ntt[i].forward(c)
+                let w = plan.inverseSpecialProduct[i]
+                let ws = plan.inverseSpecialProductShoup[i]
+                let src = input + i * n
+                let dst = output + i * n
+                if adding {
+                    for j in 0..<n { dst[j] = m.add(dst[j], m.multiplyShoup(m.subtract(src[j], c[j]), by: w, shoup: ws)) }
+                } else {
+                    for j in 0..<n { dst[j] = m.multiplyShoup(m.subtract(src[j], c[j]), by: w, shoup: ws) }
                 }
             }
         }

@@ -12,6 +12,17 @@ extension RNSPolynomial {
         return RNSPolynomial(basis: prefix, storage: Array(storage[0..<(prefix.count * degree)]))
     }
 
+    /// Drops the trailing limbs in place, keeping the buffer (no allocation): afterwards the
+    /// polynomial is over `prefix`, which must be a prefix of its basis.
+    public mutating func restrict(to prefix: RNSBasis) throws {
+        guard prefix.degree == degree, prefix.count <= limbCount,
+              Array(basis.moduli.prefix(prefix.count)) == prefix.moduli else {
+            throw HEMathError.mismatch("a basis of \(prefix.count) primes is not a prefix of this polynomial's basis")
+        }
+        storage.removeLast((limbCount - prefix.count) * degree)
+        storedBasis = prefix
+    }
+
     /// Writes into `output` the permutation output[i] = self[perm[i]] of every limb. With the
     /// permutation of a Galois element in NTT order this applies the automorphism X ↦ X^g.
     /// - Precondition: `perm` is a permutation of 0..<N and `output` is over the same basis.

@@ -15,13 +15,14 @@ public enum Evaluation: PolynomialForm {}
 /// write into existing storage and allocate nothing.
 public struct RNSPolynomial<Form: PolynomialForm>: @unchecked Sendable {
     /// The basis the residues are taken over.
-    public let basis: RNSBasis
+    @inlinable public var basis: RNSBasis { storedBasis }
+    @usableFromInline var storedBasis: RNSBasis
     /// limbs × N residues, limb-major.
     @usableFromInline var storage: [UInt64]
 
     /// The zero polynomial over `basis`.
     public init(zeroIn basis: RNSBasis) {
-        self.basis = basis
+        self.storedBasis = basis
         self.storage = [UInt64](repeating: 0, count: basis.count * basis.degree)
     }
 
@@ -29,7 +30,7 @@ public struct RNSPolynomial<Form: PolynomialForm>: @unchecked Sendable {
     /// first). For kernels that overwrite their whole output; the residues must end up reduced.
     @inlinable
     public init(basis: RNSBasis, initializingWith initializer: (UnsafeMutableBufferPointer<UInt64>) -> Void) {
-        self.basis = basis
+        self.storedBasis = basis
         let count = basis.count * basis.degree
         self.storage = [UInt64](unsafeUninitializedCapacity: count) { buffer, initialized in
             initializer(buffer)
@@ -48,12 +49,12 @@ public struct RNSPolynomial<Form: PolynomialForm>: @unchecked Sendable {
                 throw HEMathError.outOfRange("residue \(j) of limb \(i) is not reduced modulo \(q)")
             }
         }
-        self.basis = basis
+        self.storedBasis = basis
         self.storage = residues
     }
 
     @inlinable init(basis: RNSBasis, storage: [UInt64]) {
-        self.basis = basis
+        self.storedBasis = basis
         self.storage = storage
     }
 

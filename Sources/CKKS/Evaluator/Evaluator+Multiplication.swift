@@ -91,16 +91,25 @@ extension Evaluator {
         return x
     }
 
-    /// In-place relinearization; a two-component ciphertext is left as it is.
+    /// In-place relinearization; a two-component ciphertext is left as it is. The key-switched
+    /// pair is added straight into c_0 and c_1, so nothing is allocated when a owns its storage.
     public func relinearizeInPlace(_ a: inout Ciphertext) throws {
         try check(a)
         if a.componentCount == 2 { return }
         guard a.componentCount == 3 else { throw CKKSError.componentCount(expected: 3, actual: a.componentCount) }
         guard let key = keys?.relinearization else { throw CKKSError.missingRelinearizationKey }
-        let (k0, k1) = context.keySwitch(a.components[2], key: key, level: a.level)
-        a.components.removeLast()
-        try a.components[0].add(k0)
-        try a.components[1].add(k1)
+        // Move the components out so that c_0 and c_1 are uniquely owned (no copy on write).
+        var parts = a.components
+        a.components = []
+        let c2 = parts.removeLast()
+        var c1 = parts.removeLast()
+        var c0 = parts.removeLast()
+        let decomposition = context.decompose(c2, level: a.level)
+        defer { context.release(decomposition) }
+        context.keySwitchProducts(decomposition, key: key, permutation: nil, into: &c0, &c1, adding: true)
+        parts.append(c0)
+        parts.append(c1)
+        a.components = parts
         a.seed = nil
     }
 }

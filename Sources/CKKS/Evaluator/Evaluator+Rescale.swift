@@ -26,35 +26,46 @@ extension Evaluator {
         let half = last.value >> 1
         let inverses = context.rescaleInverses[l]
         for index in a.components.indices {
-            let result = RNSPolynomial<Evaluation>(basis: lower) { out in
-                a.components[index].withUnsafeLimbs { c in
-                    context.scratch.with((l + 1) * n) { work in
-                        let r = work, temporaries = work + n
-                        r.update(from: c.baseAddress! + l * n, count: n)
-                        basis.ntt[l].inverse(r)
-                        RNSParallelism.forEachLimb(count: l, degree: n) { j in
-                            let m = basis.moduli[j]
-                            let lastModJ = m.reduce(last.value)
-                            let tb = temporaries + j * n
-                            for t in 0..<n {
-                                let v = m.reduce(r[t])
-                                tb[t] = r[t] > half ? m.subtract(v, lastModJ) : v
-                            }
-                            basis.ntt[j].forward(tb)
-                            let (w, ws) = inverses[j]
-                            let src = c.baseAddress! + j * n
-                            let dst = out.baseAddress! + j * n
-                            for t in 0..<n {
-                                dst[t] = m.multiplyShoup(m.subtract(src[t], tb[t]), by: w, shoup: ws)
-                            }
+            // Limb j < l reads only itself and the last limb, so it is rewritten in place; the
+            // last limb is then dropped without reallocating.
+            a.components[index].withUnsafeMutableLimbs { c in
+                context.scratch.with((l + 1) * n) { work in
+                    let r = work, temporaries = work + n
+                    r.update(from: c.baseAddress! + l * n, count: n)
+                    basis.ntt[l].inverse(r)
+                    RNSParallelism.forEachLimb(count: l, degree: n) { j in
+                        let m = basis.moduli[j]
+                        let lastModJ = m.reduce(last.value)
+                        let tb = temporaries + j * n
+                        for t in 0..<n {
+                            let v = m.reduce(r[t])
+                            tb[t] = r[t] > half ? m.subtract(v, lastModJ) : v
+                        }
+                        basis.ntt[j].forward(tb)
+                        let (w, ws) = inverses[j]
+                        let limb = c.baseAddress! + j * n
+                        for t in 0..<n {
+                            limb[t] = m.multiplyShoup(m.subtract(limb[t], tb[t]), by: w, shoup: ws)
                         }
                     }
                 }
             }
-            a.components[index] = result
+            try a.components[index].restrict(to: lower)
         }
         a.level = l - 1
         a.scale /= Double(last.value)
+        a.seed = nil
+    }
+
+    /// Drops primes above `level` in place (no allocation; the scale is unchanged).
+    public func dropLevelInPlace(_ a: inout Ciphertext, to level: Int) throws {
+        try check(a)
+        guard (0...a.level).contains(level) else {
+            throw CKKSError.levelMismatch("cannot drop a level-\(a.level) ciphertext to level \(level)")
+        }
+        let basis = try context.basis(atLevel: level)
+        for i in a.components.indices { try a.components[i].restrict(to: basis) }
+        a.level = level
         a.seed = nil
     }
 

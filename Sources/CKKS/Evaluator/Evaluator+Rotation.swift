@@ -4,42 +4,79 @@ import HEMath
 extension Evaluator {
     /// Rotates the slots left by `step` (slot i moves to slot i − step; negative rotates right).
     public func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext {
-        try automorphism(of: a, element: context.galoisElement(forStep: step), name: "rotation by \(step)")
+        var x = a
+        try rotateInPlace(&x, by: step)
+        return x
+    }
+
+    /// Rotation in place; allocates nothing when `a` owns its storage.
+    public func rotateInPlace(_ a: inout Ciphertext, by step: Int) throws {
+        try automorphismInPlace(&a, element: context.galoisElement(forStep: step), name: "rotation by \(step)")
     }
 
     /// Complex conjugation of every slot.
     public func conjugate(_ a: Ciphertext) throws -> Ciphertext {
-        try automorphism(of: a, element: context.conjugationElement, name: "conjugation")
+        var x = a
+        try conjugateInPlace(&x)
+        return x
     }
 
-    /// One automorphism: σ_g is applied to c_1 before the decomposition, so the key products
-    /// read the digits in order (the hoisted path reads them through the permutation instead).
-    func automorphism(of a: Ciphertext, element g: UInt64, name: String) throws -> Ciphertext {
+    /// Conjugation in place.
+    public func conjugateInPlace(_ a: inout Ciphertext) throws {
+        try automorphismInPlace(&a, element: context.conjugationElement, name: "conjugation")
+    }
+
+    /// One automorphism in place: σ_g(c_1) is gathered into a pooled buffer and decomposed, the key
+    /// products are written straight into c_0 and c_1, and σ_g(c_0) is added from a pooled copy.
+    func automorphismInPlace(_ a: inout Ciphertext, element g: UInt64, name: String) throws {
         try check(a)
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
-        if g == 1 { return a }
+        if g == 1 { return }
         let key = try galoisKey(g, step: name)
         let perm = context.galoisPermutation(g)
-        let (k0, c1) = context.keySwitch(a.components[1].permuted(by: perm), key: key, level: a.level)
-        var c0 = k0
-        try addPermuted(a.components[0], perm, into: &c0, level: a.level)
-        return Ciphertext(context: context, components: [c0, c1], level: a.level, scale: a.scale)
+        let level = a.level
+        let n = context.degree
+        let l1 = level + 1
+        var parts = a.components
+        a.components = []
+        var c1 = parts.removeLast()
+        var c0 = parts.removeLast()
+        let scratch = context.scratch
+        try scratch.with(2 * l1 * n) { work in
+            let rotated1 = work, original0 = work + l1 * n
+            perm.withUnsafeBufferPointer { p in
+                c1.withUnsafeLimbs { source in
+                    for i in 0..<l1 {
+                        let src = source.baseAddress! + i * n
+                        let dst = rotated1 + i * n
+                        for j in 0..<n { dst[j] = src[Int(p[j])] }
+                    }
+                }
+            }
+            c0.withUnsafeLimbs { original0.update(from: $0.baseAddress!, count: l1 * n) }
+            let decomposition = context.decompose(UnsafePointer(rotated1), level: level)
+            defer { context.release(decomposition) }
+            context.keySwitchProducts(decomposition, key: key, permutation: nil, into: &c0, &c1, adding: false)
+            try addPermuted(UnsafePointer(original0), perm, into: &c0, level: level)
+        }
+        parts.append(c0)
+        parts.append(c1)
+        a.components = parts
+        a.seed = nil
     }
 
-    /// out += σ(x) for the slot permutation of σ, without materialising σ(x).
-    private func addPermuted(_ x: RNSPolynomial<Evaluation>, _ perm: [Int32], into out: inout RNSPolynomial<Evaluation>,
+    /// out += σ(x) for the slot permutation of σ, x given as limb-major residues at out's level.
+    private func addPermuted(_ x: UnsafePointer<UInt64>, _ perm: [Int32], into out: inout RNSPolynomial<Evaluation>,
                              level: Int) throws {
         let moduli = try context.basis(atLevel: level).moduli
         let n = context.degree
-        x.withUnsafeLimbs { source in
-            out.withUnsafeMutableLimbs { target in
-                perm.withUnsafeBufferPointer { p in
-                    for i in moduli.indices {
-                        let m = moduli[i]
-                        let src = source.baseAddress! + i * n
-                        let dst = target.baseAddress! + i * n
-                        for j in 0..<n { dst[j] = m.add(dst[j], src[Int(p[j])]) }
-                    }
+        out.withUnsafeMutableLimbs { target in
+            perm.withUnsafeBufferPointer { p in
+                for i in moduli.indices {
+                    let m = moduli[i]
+                    let src = x + i * n
+                    let dst = target.baseAddress! + i * n
+                    for j in 0..<n { dst[j] = m.add(dst[j], src[Int(p[j])]) }
                 }
             }
         }
@@ -84,7 +121,7 @@ extension Evaluator {
             let perm = context.galoisPermutation(element.0)
             let (k0, c1) = context.keySwitchProducts(decomposition, key: key, permutation: perm)
             var c0 = k0
-            try addPermuted(a.components[0], perm, into: &c0, level: a.level)
+            try a.components[0].withUnsafeLimbs { try addPermuted($0.baseAddress!, perm, into: &c0, level: a.level) }
             return Ciphertext(context: context, components: [c0, c1], level: a.level, scale: a.scale)
         }
     }
