@@ -113,12 +113,20 @@ extension RNSPolynomial where Form == Evaluation {
 
     /// x ⊙ y into fresh storage (no copy of x first), limbs in parallel when large.
     public static func product(_ x: RNSPolynomial, _ y: RNSPolynomial) throws -> RNSPolynomial {
-        try x.requireSameBasis(y)
-        let n = x.degree
-        let moduli = x.basis.moduli
-        return RNSPolynomial(basis: x.basis) { out in
-            x.withUnsafeLimbs { xb in
-                y.withUnsafeLimbs { yb in
+        var result = RNSPolynomial(basis: x.basis) { _ in }
+        try result.setProduct(x, y)
+        return result
+    }
+
+    /// self = x ⊙ y, written into this polynomial's buffer (no allocation).
+    public mutating func setProduct(_ x: RNSPolynomial, _ y: RNSPolynomial) throws {
+        try requireSameBasis(x)
+        try requireSameBasis(y)
+        let n = degree
+        let moduli = basis.moduli
+        x.withUnsafeLimbs { xb in
+            y.withUnsafeLimbs { yb in
+                withUnsafeMutableLimbs { out in
                     let o = out.baseAddress!, u = xb.baseAddress!, v = yb.baseAddress!
                     RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
                         let m = moduli[i]
@@ -129,20 +137,17 @@ extension RNSPolynomial where Form == Evaluation {
         }
     }
 
-    /// x0 ⊙ y0 + x1 ⊙ y1 into fresh storage with one reduction per residue: the sum of two
-    /// products of reduced values is below 2·2^124 < 2^128, so it is accumulated in 128 bits.
-    public static func sumOfProducts(_ x0: RNSPolynomial, _ y0: RNSPolynomial,
-                                     _ x1: RNSPolynomial, _ y1: RNSPolynomial) throws -> RNSPolynomial {
-        try x0.requireSameBasis(y0)
-        try x0.requireSameBasis(x1)
-        try x0.requireSameBasis(y1)
-        let n = x0.degree
-        let moduli = x0.basis.moduli
-        return RNSPolynomial(basis: x0.basis) { out in
-            x0.withUnsafeLimbs { a in
-                y0.withUnsafeLimbs { b in
-                    x1.withUnsafeLimbs { c in
-                        y1.withUnsafeLimbs { d in
+    /// self = x0 ⊙ y0 + x1 ⊙ y1, written into this polynomial's buffer (one reduction per residue).
+    public mutating func setSumOfProducts(_ x0: RNSPolynomial, _ y0: RNSPolynomial,
+                                          _ x1: RNSPolynomial, _ y1: RNSPolynomial) throws {
+        for p in [x0, y0, x1, y1] { try requireSameBasis(p) }
+        let n = degree
+        let moduli = basis.moduli
+        x0.withUnsafeLimbs { a in
+            y0.withUnsafeLimbs { b in
+                x1.withUnsafeLimbs { c in
+                    y1.withUnsafeLimbs { d in
+                        withUnsafeMutableLimbs { out in
                             let o = out.baseAddress!, pa = a.baseAddress!, pb = b.baseAddress!
                             let pc = c.baseAddress!, pd = d.baseAddress!
                             RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
@@ -159,5 +164,14 @@ extension RNSPolynomial where Form == Evaluation {
                 }
             }
         }
+    }
+
+    /// x0 ⊙ y0 + x1 ⊙ y1 into fresh storage with one reduction per residue: the sum of two
+    /// products of reduced values is below 2·2^124 < 2^128, so it is accumulated in 128 bits.
+    public static func sumOfProducts(_ x0: RNSPolynomial, _ y0: RNSPolynomial,
+                                     _ x1: RNSPolynomial, _ y1: RNSPolynomial) throws -> RNSPolynomial {
+        var result = RNSPolynomial(basis: x0.basis) { _ in }
+        try result.setSumOfProducts(x0, y0, x1, y1)
+        return result
     }
 }

@@ -47,5 +47,16 @@ final class InPlaceTests: XCTestCase {
         XCTAssertEqual(addresses(product), Array(productAddresses.prefix(2)), "relinearizeInPlace reallocated")
         let squared = try decode(evaluator.rescale(product))
         XCTAssertLessThan(zip(squared, a.map { $0 * $0 }).map { abs($0 - $1) }.max()!, 1e-5)
+
+        // The ciphertext product into caller-owned storage.
+        var out = try evaluator.multiplyWithoutRelinearization(y, y)
+        let outAddresses = addresses(out)
+        let z = try Encryptor(secretKey: sk).encrypt(encoder.encode(a.map { -$0 }, scale: 0x1p40, level: 2))
+        try evaluator.multiplyWithoutRelinearization(y, z, into: &out)
+        XCTAssertEqual(addresses(out), outAddresses, "product into out reallocated")
+        let negSquared = try decode(evaluator.rescale(evaluator.relinearize(out)))
+        XCTAssertLessThan(zip(negSquared, a.map { -$0 * $0 }).map { abs($0 - $1) }.max()!, 1e-5)
+        var wrongLevel = try evaluator.droppingLevel(out, to: 1)
+        XCTAssertThrowsError(try evaluator.multiplyWithoutRelinearization(y, z, into: &wrongLevel))
     }
 }

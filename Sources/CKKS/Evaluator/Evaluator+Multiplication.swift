@@ -64,6 +64,26 @@ extension Evaluator {
         return Ciphertext(context: context, components: [c0, c1, c2], level: x.level, scale: x.scale * y.scale)
     }
 
+    /// a · b into a caller-owned three-component ciphertext at the operands' level, reusing its
+    /// buffers (no allocation). Operands must share level and parameters; `out` is overwritten.
+    public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext, into out: inout Ciphertext) throws {
+        try check(a)
+        try check(b)
+        try check(out)
+        guard a.level == b.level, out.level == a.level else {
+            throw CKKSError.levelMismatch("in-place product needs operands and output at one level (\(a.level), \(b.level), \(out.level))")
+        }
+        guard a.componentCount == 2, b.componentCount == 2 else {
+            throw CKKSError.componentCount(expected: 2, actual: max(a.componentCount, b.componentCount))
+        }
+        guard out.componentCount == 3 else { throw CKKSError.componentCount(expected: 3, actual: out.componentCount) }
+        try out.components[0].setProduct(a.components[0], b.components[0])
+        try out.components[1].setSumOfProducts(a.components[0], b.components[1], a.components[1], b.components[0])
+        try out.components[2].setProduct(a.components[1], b.components[1])
+        out.scale = a.scale * b.scale
+        out.seed = nil
+    }
+
     /// a²: three components, one product fewer than `multiplyWithoutRelinearization(a, a)`.
     public func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {
         try check(a)
