@@ -96,12 +96,16 @@ extension Evaluator {
 
     /// a · b, relinearized to two components (no rescale).
     public func multiply(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
-        try relinearize(multiplyWithoutRelinearization(a, b))
+        var product = try multiplyWithoutRelinearization(a, b)
+        try relinearizeInPlace(&product)   // the product is ours alone: no copy on write
+        return product
     }
 
     /// a², relinearized (no rescale).
     public func square(_ a: Ciphertext) throws -> Ciphertext {
-        try relinearize(squareWithoutRelinearization(a))
+        var product = try squareWithoutRelinearization(a)
+        try relinearizeInPlace(&product)
+        return product
     }
 
     /// Relinearization: (c_0, c_1, c_2) ↦ (c_0, c_1) + KeySwitch_(s²→s)(c_2).

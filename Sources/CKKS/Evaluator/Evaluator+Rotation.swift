@@ -4,9 +4,7 @@ import HEMath
 extension Evaluator {
     /// Rotates the slots left by `step` (slot i moves to slot i − step; negative rotates right).
     public func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext {
-        var x = a
-        try rotateInPlace(&x, by: step)
-        return x
+        try automorphism(of: a, element: context.galoisElement(forStep: step), name: "rotation by \(step)")
     }
 
     /// Rotation in place; allocates nothing when `a` owns its storage.
@@ -16,9 +14,7 @@ extension Evaluator {
 
     /// Complex conjugation of every slot.
     public func conjugate(_ a: Ciphertext) throws -> Ciphertext {
-        var x = a
-        try conjugateInPlace(&x)
-        return x
+        try automorphism(of: a, element: context.conjugationElement, name: "conjugation")
     }
 
     /// Conjugation in place.
@@ -26,43 +22,72 @@ extension Evaluator {
         try automorphismInPlace(&a, element: context.conjugationElement, name: "conjugation")
     }
 
-    /// One automorphism in place: σ_g(c_1) is gathered into a pooled buffer and decomposed, the key
-    /// products are written straight into c_0 and c_1, and σ_g(c_0) is added from a pooled copy.
+    /// σ_g(a) into fresh output polynomials (the input is only read).
+    func automorphism(of a: Ciphertext, element g: UInt64, name: String) throws -> Ciphertext {
+        try check(a)
+        guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
+        if g == 1 { return a }
+        let key = try galoisKey(g, step: name)
+        let basis = try context.basis(atLevel: a.level)
+        var c0 = RNSPolynomial<Evaluation>(basis: basis) { _ in }   // fully written below
+        var c1 = RNSPolynomial<Evaluation>(basis: basis) { _ in }
+        try a.components[0].withUnsafeLimbs { x0 in
+            try a.components[1].withUnsafeLimbs { x1 in
+                try applyAutomorphism(g, key: key, level: a.level, c0: x0.baseAddress!, c1: x1.baseAddress!,
+                                      into: &c0, &c1)
+            }
+        }
+        return Ciphertext(context: context, components: [c0, c1], level: a.level, scale: a.scale)
+    }
+
+    /// σ_g(a) written into a's own buffers (its inputs are first copied to pooled scratch).
     func automorphismInPlace(_ a: inout Ciphertext, element g: UInt64, name: String) throws {
         try check(a)
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
         if g == 1 { return }
         let key = try galoisKey(g, step: name)
-        let perm = context.galoisPermutation(g)
-        let level = a.level
         let n = context.degree
-        let l1 = level + 1
+        let l1 = a.level + 1
         var parts = a.components
         a.components = []
         var c1 = parts.removeLast()
         var c0 = parts.removeLast()
-        let scratch = context.scratch
-        try scratch.with(2 * l1 * n) { work in
-            let rotated1 = work, original0 = work + l1 * n
-            perm.withUnsafeBufferPointer { p in
-                c1.withUnsafeLimbs { source in
-                    for i in 0..<l1 {
-                        let src = source.baseAddress! + i * n
-                        let dst = rotated1 + i * n
-                        for j in 0..<n { dst[j] = src[Int(p[j])] }
-                    }
-                }
-            }
-            c0.withUnsafeLimbs { original0.update(from: $0.baseAddress!, count: l1 * n) }
-            let decomposition = context.decompose(UnsafePointer(rotated1), level: level)
-            defer { context.release(decomposition) }
-            context.keySwitchProducts(decomposition, key: key, permutation: nil, into: &c0, &c1, adding: false)
-            try addPermuted(UnsafePointer(original0), perm, into: &c0, level: level)
+        try context.scratch.with(2 * l1 * n) { work in
+            let copy0 = work, copy1 = work + l1 * n
+            c0.withUnsafeLimbs { copy0.update(from: $0.baseAddress!, count: l1 * n) }
+            c1.withUnsafeLimbs { copy1.update(from: $0.baseAddress!, count: l1 * n) }
+            try applyAutomorphism(g, key: key, level: a.level, c0: copy0, c1: copy1, into: &c0, &c1)
         }
         parts.append(c0)
         parts.append(c1)
         a.components = parts
         a.seed = nil
+    }
+
+    /// The automorphism's core: σ_g(c_1) is gathered into pooled scratch and decomposed, the key
+    /// products are written into out0/out1 (not added), and σ_g(c_0) is added to out0. The inputs
+    /// must not alias the outputs. Limbs run in parallel when large.
+    private func applyAutomorphism(_ g: UInt64, key: KeySwitchKey, level: Int,
+                                   c0: UnsafePointer<UInt64>, c1: UnsafePointer<UInt64>,
+                                   into out0: inout RNSPolynomial<Evaluation>,
+                                   _ out1: inout RNSPolynomial<Evaluation>) throws {
+        let perm = context.galoisPermutation(g)
+        let n = context.degree
+        let l1 = level + 1
+        try context.scratch.with(l1 * n) { rotated1 in
+            perm.withUnsafeBufferPointer { p in
+                let pp = p.baseAddress!
+                RNSParallelism.forEachLimb(count: l1, degree: n) { i in
+                    let src = c1 + i * n
+                    let dst = rotated1 + i * n
+                    for j in 0..<n { dst[j] = src[Int(pp[j])] }
+                }
+            }
+            let decomposition = context.decompose(UnsafePointer(rotated1), level: level)
+            defer { context.release(decomposition) }
+            context.keySwitchProducts(decomposition, key: key, permutation: nil, into: &out0, &out1, adding: false)
+            try addPermuted(c0, perm, into: &out0, level: level)
+        }
     }
 
     /// out += σ(x) for the slot permutation of σ, x given as limb-major residues at out's level.
@@ -72,11 +97,12 @@ extension Evaluator {
         let n = context.degree
         out.withUnsafeMutableLimbs { target in
             perm.withUnsafeBufferPointer { p in
-                for i in moduli.indices {
+                let pp = p.baseAddress!, base = target.baseAddress!
+                RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
                     let m = moduli[i]
                     let src = x + i * n
-                    let dst = target.baseAddress! + i * n
-                    for j in 0..<n { dst[j] = m.add(dst[j], src[Int(p[j])]) }
+                    let dst = base + i * n
+                    for j in 0..<n { dst[j] = m.add(dst[j], src[Int(pp[j])]) }
                 }
             }
         }
