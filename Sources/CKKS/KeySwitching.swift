@@ -150,13 +150,7 @@ extension CKKSContext {
     /// ModDown: x over Q_l·P (NTT form, limb-major) ↦ (x − Conv_(P→Q_l)([x]_P)) · P^−1 over Q_l.
     /// With the centred conversion [x]_P lies in (−P/2, P/2], so this is x/P rounded to nearest,
     /// up to an error below the number of special primes (the conversion's u·P term divides out).
-    func modDown(_ input: UnsafePointer<UInt64>, level: Int) -> RNSPolynomial<Evaluation> {
-        RNSPolynomial<Evaluation>(basis: levelBases[level]) { out in
-            modDown(input, level: level, into: out.baseAddress!, adding: false)
-        }
-    }
-
-    /// ModDown writing the result into `output` (l + 1 limbs), or adding it when `adding`.
+    /// The result is written into `output` (l + 1 limbs), or added to it when `adding`.
     func modDown(_ input: UnsafePointer<UInt64>, level: Int, into output: UnsafeMutablePointer<UInt64>, adding: Bool) {
         let plan = keySwitchPlans[level]
         let n = degree

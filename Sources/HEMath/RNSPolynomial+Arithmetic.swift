@@ -90,20 +90,8 @@ extension RNSPolynomial where Form == Evaluation {
 
     /// self += x · y pointwise, the multiply-accumulate of key switching and inner products.
     public mutating func addProduct(_ x: RNSPolynomial, _ y: RNSPolynomial) throws {
-        try requireSameBasis(x)
-        try requireSameBasis(y)
-        let n = degree
-        let moduli = basis.moduli
-        x.withUnsafeLimbs { xb in
-            y.withUnsafeLimbs { yb in
-                withUnsafeMutableLimbs { a in
-                    let out = a.baseAddress!, u = xb.baseAddress!, v = yb.baseAddress!
-                    RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
-                        let m = moduli[i]
-                        for j in (i * n)..<((i + 1) * n) { out[j] = m.add(out[j], m.multiply(u[j], v[j])) }
-                    }
-                }
-            }
+        try combine(x, y) { m, o, u, v, range in
+            for j in range { o[j] = m.add(o[j], m.multiply(u[j], v[j])) }
         }
     }
 
@@ -120,6 +108,17 @@ extension RNSPolynomial where Form == Evaluation {
 
     /// self = x ⊙ y, written into this polynomial's buffer (no allocation).
     public mutating func setProduct(_ x: RNSPolynomial, _ y: RNSPolynomial) throws {
+        try combine(x, y) { m, o, u, v, range in
+            for j in range { o[j] = m.multiply(u[j], v[j]) }
+        }
+    }
+
+    /// Applies `body(modulus, self, x, y, residue range of limb i)` to every limb i, limbs in
+    /// parallel when large; self, x and y must share the basis.
+    @inlinable
+    mutating func combine(_ x: RNSPolynomial, _ y: RNSPolynomial,
+                          _ body: (Modulus, UnsafeMutablePointer<UInt64>, UnsafePointer<UInt64>,
+                                   UnsafePointer<UInt64>, Range<Int>) -> Void) throws {
         try requireSameBasis(x)
         try requireSameBasis(y)
         let n = degree
@@ -129,8 +128,7 @@ extension RNSPolynomial where Form == Evaluation {
                 withUnsafeMutableLimbs { out in
                     let o = out.baseAddress!, u = xb.baseAddress!, v = yb.baseAddress!
                     RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
-                        let m = moduli[i]
-                        for j in (i * n)..<((i + 1) * n) { o[j] = m.multiply(u[j], v[j]) }
+                        body(moduli[i], o, u, v, (i * n)..<((i + 1) * n))
                     }
                 }
             }
