@@ -64,14 +64,8 @@ extension CKKSContext {
                                     let q = levelBasis.moduli[digit.lowerBound].value
                                     RNSParallelism.forEachLimb(count: complement.count, degree: n) { t in
                                         let j = complement[t]
-                                        let p = extended.moduli[j]
-                                        let qModP = p.reduce(q)
-                                        let half = q >> 1
                                         let dst = base + j * n
-                                        for c in 0..<n {
-                                            let r = p.reduce(v[c])
-                                            dst[c] = v[c] > half ? p.subtract(r, qModP) : r
-                                        }
+                                        KeySwitchDigit.centred(v, modulus: q, into: dst, modulo: extended.moduli[j], degree: n)
                                         extended.ntt[j].forward(dst)
                                     }
                                     continue
@@ -180,12 +174,39 @@ extension CKKSContext {
         }
     }
 
-    /// Key switching of one polynomial: (k_0, k_1) with k_0 + k_1·s ≈ c·s′.
+    /// Key switching of one polynomial through a materialised decomposition: (k_0, k_1) with
+    /// k_0 + k_1·s ≈ c·s′. The evaluator uses the pointer form (fused for single-prime digits);
+    /// this one is the reference the tests hold it to.
     func keySwitch(_ c: RNSPolynomial<Evaluation>, key: KeySwitchKey, level: Int)
         -> (RNSPolynomial<Evaluation>, RNSPolynomial<Evaluation>) {
         let decomposition = decompose(c, level: level)
         defer { release(decomposition) }
         return keySwitchProducts(decomposition, key: key)
+    }
+}
+
+/// The centred residues of a single-prime digit in another prime.
+enum KeySwitchDigit {
+    /// dst = [v]_q centred (v − q when v > q/2), reduced mod p, for v in [0, q).
+    /// Correctness: the centred value is v or v − q; mod p that is r = v mod p or r − (q mod p).
+    /// When q < 2p, v mod p is v with one conditional subtraction; otherwise Barrett.
+    @inline(__always)
+    static func centred(_ v: UnsafePointer<UInt64>, modulus q: UInt64, into dst: UnsafeMutablePointer<UInt64>,
+                        modulo p: Modulus, degree n: Int) {
+        let qModP = p.reduce(q)
+        let half = q >> 1
+        if q < p.value &<< 1 {
+            let pv = p.value
+            for c in 0..<n {
+                let r = v[c].reducedOnce(pv)
+                dst[c] = v[c] > half ? p.subtract(r, qModP) : r
+            }
+        } else {
+            for c in 0..<n {
+                let r = p.reduce(v[c])
+                dst[c] = v[c] > half ? p.subtract(r, qModP) : r
+            }
+        }
     }
 }
 
@@ -206,6 +227,11 @@ enum KeySwitchInnerProduct {
         if let permutation {
             permuted(modulus: m, degree: n, digits: digits, x: x, xStride: xStride, b: b, a: a,
                      keyStride: keyStride, permutation: permutation, out0: out0, out1: out1)
+            return
+        }
+        if digits <= 16 {
+            registers(modulus: m, degree: n, digits: digits, x: x, xStride: xStride, b: b, a: a,
+                      keyStride: keyStride, out0: out0, out1: out1)
             return
         }
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * tile) { acc in
@@ -242,6 +268,37 @@ enum KeySwitchInnerProduct {
                 }
                 start += count
             }
+        }
+    }
+
+    /// At most 16 digits: per coefficient, every digit's products accumulated in registers
+    /// (two 128-bit sums) and reduced once; the 3·digits input streams are read in order.
+    @inline(__always)
+    static func registers(modulus m: Modulus, degree n: Int, digits: Int,
+                          x: UnsafePointer<UInt64>, xStride: Int,
+                          b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
+                          out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
+        for c in 0..<n {
+            var h0: UInt64 = 0, l0: UInt64 = 0, h1: UInt64 = 0, l1: UInt64 = 0
+            var xd = x + c
+            var bd = b + c
+            var ad = a + c
+            for _ in 0..<digits {
+                let xv = xd.pointee
+                let p0 = xv.multipliedFullWidth(by: bd.pointee)
+                let p1 = xv.multipliedFullWidth(by: ad.pointee)
+                let (s0, c0) = l0.addingReportingOverflow(p0.low)
+                let (s1, c1) = l1.addingReportingOverflow(p1.low)
+                l0 = s0
+                h0 &+= p0.high &+ (c0 ? 1 : 0)
+                l1 = s1
+                h1 &+= p1.high &+ (c1 ? 1 : 0)
+                xd += xStride
+                bd += keyStride
+                ad += keyStride
+            }
+            out0[c] = m.reduce(high: h0, low: l0)
+            out1[c] = m.reduce(high: h1, low: l1)
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import CKKS
 import HEMath
 
@@ -24,6 +25,9 @@ struct BenchOpsCommand: ParsableCommand {
     @Option(help: "Timed repetitions per operation (default 200 / 100 / 30 for N = 8192 / 16384 / 32768).")
     var reps: Int?
 
+    @Option(help: "Comma-separated keys to time (e.g. rotate,relin); default: all.")
+    var only: String?
+
     @Flag(help: "Print one JSON object in the schema of shared/bench instead of a table.")
     var json = false
 
@@ -45,7 +49,14 @@ struct BenchOpsCommand: ParsableCommand {
                      ("scale_bits", "\(parameters.logScale)"),
                      ("preset", "\"\(preset.name)\"")],
             threads: threads, reps: reps)
-        try OpsBenchmarks.run(parameters: parameters, reps: reps, into: &report)
+        let selected = only.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+        if let selected {
+            let unknown = selected.subtracting(OpsBenchmarks.keys)
+            guard unknown.isEmpty else {
+                throw ValidationError("--only: unknown key(s) \(unknown.sorted().joined(separator: ", ")); known: \(OpsBenchmarks.keys.sorted().joined(separator: ", "))")
+            }
+        }
+        try OpsBenchmarks.run(parameters: parameters, reps: reps, only: selected, into: &report)
         print(json ? report.json() : report.table())
     }
 }

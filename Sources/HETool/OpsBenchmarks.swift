@@ -3,7 +3,13 @@ import HEMath
 
 /// The timed bodies of `bench ops`, in the order and with the keys of shared/bench.
 enum OpsBenchmarks {
-    static func run(parameters: CKKSParameters, reps: Int, into report: inout BenchReport) throws {
+    /// Every timed key, in order.
+    static let keys: Set<String> = ["keygen", "encode", "encrypt_pk", "encrypt_sk", "decrypt", "decode", "add",
+                                    "mul_plain", "mul_relin", "relin", "rescale", "rotate", "rotate_hoisted_8"]
+
+    /// Times the operations (all, or those in `only`) and records the object sizes.
+    static func run(parameters: CKKSParameters, reps: Int, only: Set<String>? = nil,
+                    into report: inout BenchReport) throws {
         let context = try CKKSContext(parameters: parameters)
         let level = context.maxLevel
         let scale = parameters.scale
@@ -12,6 +18,8 @@ enum OpsBenchmarks {
         let b = (0..<context.slotCount).map { _ in Double.random(in: -1...1, using: &rng) }
         var failure: Error?
         func time(_ key: String, reps: Int = reps, _ body: () throws -> Void) {
+            precondition(OpsBenchmarks.keys.contains(key), "benchmark key \(key) missing from OpsBenchmarks.keys")
+            if let only, !only.contains(key) { return }
             report.rows.append((key, Stopwatch.measure(reps: reps) {
                 do { try body() } catch { failure = failure ?? error }
             }))

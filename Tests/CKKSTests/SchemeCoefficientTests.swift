@@ -107,7 +107,15 @@ final class SchemeCoefficientTests: XCTestCase {
     func testKeySwitchingAgainstReferenceRing() throws {
         // Switching an arbitrary polynomial c with the relinearization key gives (k0, k1) with
         // k0 + k1·s ≈ c·s², where c·s² is computed exactly by the GMP reference ring.
-        let context = try TestParameters.small(primeBits: [60, 40, 40, 40], specialPrimeBits: [60, 60], digits: 2)
+        // Two primes per digit (decomposition path) and one (fused path).
+        for (special, digits) in [([60, 60], 2), ([60], 4)] {
+            let context = try TestParameters.small(primeBits: [60, 40, 40, 40], specialPrimeBits: special, digits: digits)
+            XCTAssertEqual(context.usesFusedKeySwitch(level: 3), digits == 4)
+            try checkKeySwitching(context)
+        }
+    }
+
+    private func checkKeySwitching(_ context: CKKSContext) throws {
         let keygen = KeyGenerator(context: context)
         let sk = keygen.secretKey()
         let key = try keygen.relinearizationKey(for: sk)
@@ -117,6 +125,13 @@ final class SchemeCoefficientTests: XCTestCase {
             let residues = basis.moduli.flatMap { m in (0..<context.degree).map { _ in UInt64.random(in: 0..<m.value, using: &rng) } }
             let c = try RNSPolynomial<Coefficient>(basis: basis, residues: residues)
             let (k0, k1) = context.keySwitch(c.forwardNTT(), key: key, level: level)
+            // The entry point the evaluator uses (fused when digits are single primes) agrees
+            // with the decomposition path residue for residue.
+            var f0 = RNSPolynomial<Evaluation>(basis: basis) { _ in }
+            var f1 = RNSPolynomial<Evaluation>(basis: basis) { _ in }
+            c.forwardNTT().withUnsafeLimbs { context.keySwitch($0.baseAddress!, level: level, key: key, into: &f0, &f1, adding: false) }
+            XCTAssertEqual(f0, k0, "level \(level): k0")
+            XCTAssertEqual(f1, k1, "level \(level): k1")
             let s = sk.secret(limbs: Array(0..<basis.count), basis: basis)
             var combined = k1
             try combined.multiply(s)

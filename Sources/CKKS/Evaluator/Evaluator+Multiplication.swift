@@ -128,9 +128,7 @@ extension Evaluator {
         let c2 = parts.removeLast()
         var c1 = parts.removeLast()
         var c0 = parts.removeLast()
-        let decomposition = context.decompose(c2, level: a.level)
-        defer { context.release(decomposition) }
-        context.keySwitchProducts(decomposition, key: key, permutation: nil, into: &c0, &c1, adding: true)
+        c2.withUnsafeLimbs { context.keySwitch($0.baseAddress!, level: a.level, key: key, into: &c0, &c1, adding: true) }
         parts.append(c0)
         parts.append(c1)
         a.components = parts

@@ -64,7 +64,7 @@ extension Evaluator {
         a.seed = nil
     }
 
-    /// The automorphism's core: σ_g(c_1) is gathered into pooled scratch and decomposed, the key
+    /// The automorphism's core: σ_g(c_1) is gathered into pooled scratch and key-switched, the key
     /// products are written into out0/out1 (not added), and σ_g(c_0) is added to out0. The inputs
     /// must not alias the outputs. Limbs run in parallel when large.
     private func applyAutomorphism(_ g: UInt64, key: KeySwitchKey, level: Int,
@@ -83,9 +83,7 @@ extension Evaluator {
                     for j in 0..<n { dst[j] = src[Int(pp[j])] }
                 }
             }
-            let decomposition = context.decompose(UnsafePointer(rotated1), level: level)
-            defer { context.release(decomposition) }
-            context.keySwitchProducts(decomposition, key: key, permutation: nil, into: &out0, &out1, adding: false)
+            context.keySwitch(UnsafePointer(rotated1), level: level, key: key, into: &out0, &out1, adding: false)
             try addPermuted(c0, perm, into: &out0, level: level)
         }
     }
