@@ -1,0 +1,66 @@
+"""Network surgery for HE: MaxPool to AvgPool, ReLU to polynomial, and the depth report."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from .activations import PolyActivation, ReLUToPoly
+
+
+def maxpool_to_avgpool(model: nn.Module) -> nn.Module:
+    """Replaces every MaxPool2d by an AvgPool2d of the same window, stride and padding (in place).
+
+    Average pooling is linear, so it costs no multiplicative depth under CKKS; max is not
+    evaluable at all. Fine-tune afterwards: the network's statistics change.
+    """
+    for name, child in list(model.named_children()):
+        if isinstance(child, nn.MaxPool2d):
+            if child.dilation not in (1, (1, 1)) or child.ceil_mode:
+                raise ValueError(f"{name}: MaxPool2d with dilation or ceil_mode has no AvgPool2d equivalent")
+            setattr(model, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding,
+                                              count_include_pad=True))
+        else:
+            maxpool_to_avgpool(child)
+    return model
+
+
+def replace_relu(model: nn.Module, factory: Callable[[str, int], nn.Module], channels: dict[str, int]) -> nn.Module:
+    """Replaces each nn.ReLU named in `channels` by factory(name, channel count) (in place)."""
+    def walk(module: nn.Module, prefix: str):
+        for name, child in list(module.named_children()):
+            full = f"{prefix}{name}"
+            if isinstance(child, nn.ReLU):
+                if full not in channels:
+                    raise ValueError(f"{full}: no channel count given for this ReLU")
+                setattr(module, name, factory(full, channels[full]))
+            else:
+                walk(child, full + ".")
+    walk(model, "")
+    return model
+
+
+def multiplicative_depth(model: nn.Module) -> dict:
+    """The levels a CKKS evaluation of the model consumes, layer by layer.
+
+    Convention (he-tool's): a convolution or dense layer is one plaintext product (1 level);
+    pooling, flatten and batch norm fold into neighbours (0); a polynomial of degree d costs
+    ceil(log2 d) levels for its powers plus one for its coefficients (folded into the next
+    linear layer where possible, so reported separately); ReLU and MaxPool are not evaluable.
+    """
+    layers, depth, foldable = [], 0, 0
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            layers.append((name, type(module).__name__, 1))
+            depth += 1
+        elif isinstance(module, (PolyActivation, ReLUToPoly)):
+            poly = module.poly if isinstance(module, ReLUToPoly) else module
+            levels = (poly.degree - 1).bit_length()
+            layers.append((name, f"poly{poly.degree}", levels))
+            depth += levels
+            foldable += 1
+        elif isinstance(module, (nn.ReLU, nn.MaxPool2d)):
+            layers.append((name, type(module).__name__ + " (not HE-evaluable)", None))
+    return {"layers": layers, "depth": depth, "coefficient_levels": foldable,
+            "depth_without_folding": depth + foldable}

@@ -1,0 +1,196 @@
+"""Fast tests of the training toolkit: tiny networks, a few hundred images, seconds in all.
+
+Skipped cleanly when PyTorch (or onnx/onnxruntime for the export tests) is not installed.
+Run from Examples/training:  python -m pytest -q tests
+"""
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from hetrain import data as datasets  # noqa: E402
+from hetrain.activations import PolyActivation, ReLUToPoly, activation_modules, finalize, set_transition  # noqa: E402
+from hetrain.convert import maxpool_to_avgpool, multiplicative_depth, replace_relu  # noqa: E402
+from hetrain.distill import distillation_loss  # noqa: E402
+from hetrain.fitting import collect_preactivations, fit_relu, fitted_activation  # noqa: E402
+from hetrain.models import HENet  # noqa: E402
+from hetrain.ranges import RangeMonitor  # noqa: E402
+
+DATA = datasets.DEFAULT_DATA
+needs_data = pytest.mark.skipif(not (DATA / "mnist").exists(), reason="shared MNIST data not present")
+
+
+def test_quadratic_activation_is_per_channel_a_x2_b_x_c():
+    coefficients = torch.tensor([[0.1, 0.5, 0.25], [-1.0, 2.0, 3.0]])
+    act = PolyActivation(channels=2, degree=2, coefficients=coefficients)
+    x = torch.randn(4, 2, 3, 3)
+    expected = torch.stack([coefficients[c, 2] * x[:, c] ** 2 + coefficients[c, 1] * x[:, c] + coefficients[c, 0]
+                            for c in range(2)], dim=1)
+    assert torch.allclose(act(x), expected, atol=1e-6)
+    dense = torch.randn(5, 2)
+    assert act(dense).shape == (5, 2)
+
+
+def test_higher_degree_and_shared_coefficients():
+    coefficients = torch.tensor([[0.5, -1.0, 0.25, 0.125, -0.0625]])
+    act = PolyActivation(channels=1, degree=4, coefficients=coefficients)
+    x = torch.linspace(-2, 2, 11)
+    expected = sum(coefficients[0, k] * x ** k for k in range(5))
+    assert torch.allclose(act(x.view(1, 1, 11)).view(-1), expected, atol=1e-5)
+    with pytest.raises(ValueError):
+        PolyActivation(degree=9)
+    with pytest.raises(ValueError):
+        PolyActivation(channels=3, degree=2, coefficients=torch.zeros(2, 3))
+
+
+def test_transition_mixes_relu_and_polynomial():
+    poly = PolyActivation(channels=1, degree=2, coefficients=torch.tensor([[0.3, 0.2, 0.1]]))
+    mixed = ReLUToPoly(poly)
+    x = torch.linspace(-3, 3, 13)
+    set_transition(mixed, 0.0)
+    assert torch.equal(mixed(x), torch.relu(x))
+    set_transition(mixed, 0.25)
+    assert torch.allclose(mixed(x), 0.75 * torch.relu(x) + 0.25 * poly(x))
+    set_transition(mixed, 7.0)  # clamped to 1
+    assert torch.allclose(mixed(x), poly(x))
+    model = nn.Sequential(nn.Linear(2, 2), mixed)
+    finalize(model)
+    assert isinstance(model[1], PolyActivation)
+
+
+def test_distribution_aware_fit_beats_a_uniform_fit_where_the_data_is():
+    rng = np.random.default_rng(0)
+    samples = rng.normal(0.5, 0.7, 20000)
+    samples[:20] = rng.uniform(-6, 6, 20)  # a few outliers widen the support
+    dapa = fit_relu(samples, 2)
+    grid = np.linspace(samples.min(), samples.max(), 2001)
+    uniform = fit_relu(grid, 2)
+    def mse(c):
+        return float(np.mean((np.polyval(c[::-1], samples) - np.maximum(samples, 0)) ** 2))
+    assert mse(dapa) < 0.5 * mse(uniform)
+    # Higher degrees fit better on the same distribution.
+    assert mse(fit_relu(samples, 6)) < mse(dapa)
+    with pytest.raises(ValueError):
+        fit_relu(np.array([1.0, 2.0]), 4)
+
+
+def test_collect_and_fit_per_channel():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU())
+    batches = [torch.randn(8, 1, 6, 6) for _ in range(3)]
+    samples = collect_preactivations(model, [model[1]], batches, per_channel_limit=100)
+    assert len(samples) == 1 and len(samples[0]) == 3
+    assert all(len(s) == 100 for s in samples[0])
+    act = fitted_activation(samples[0], degree=2)
+    assert act.coefficients.shape == (3, 3)
+    shared = fitted_activation(samples[0], degree=2, shared=True)
+    assert shared.coefficients.shape == (1, 3)
+
+
+def test_distillation_loss():
+    torch.manual_seed(0)
+    s, t = torch.randn(6, 10), torch.randn(6, 10)
+    y = torch.randint(0, 10, (6,))
+    ce = nn.functional.cross_entropy(s, y)
+    assert torch.allclose(distillation_loss(s, t, y, temperature=3.0, weight=0.0), ce)
+    assert torch.allclose(distillation_loss(s, s, y, temperature=3.0, weight=1.0), torch.zeros(()), atol=1e-6)
+    assert distillation_loss(s, t, y, 3.0, 1.0) > 0
+    with pytest.raises(ValueError):
+        distillation_loss(s, t, y, temperature=0.0)
+
+
+def test_range_monitor_penalises_only_escaping_inputs():
+    act = PolyActivation()
+    monitor = RangeMonitor([act], bound=2.0)
+    monitor.penalise = True
+    monitor.start_batch()
+    act(torch.tensor([[-1.5, 0.5, 1.9]]))
+    assert float(monitor.penalty) == 0.0
+    assert monitor.max_abs[0] == pytest.approx(1.9)
+    monitor.start_batch()
+    act(torch.tensor([[3.0, 0.0]]))
+    assert float(monitor.penalty) == pytest.approx(0.5)  # mean of (3 - 2)^2 and 0
+    monitor.close()
+
+
+def test_maxpool_becomes_avgpool_and_depth_report():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
+    maxpool_to_avgpool(net)
+    assert isinstance(net[2], nn.AvgPool2d)
+    x = torch.randn(1, 1, 4, 4)
+    conv = net[1](net[0](x))
+    assert torch.allclose(net[2](conv), nn.functional.avg_pool2d(conv, 2))
+    report = multiplicative_depth(net)
+    assert any("not HE-evaluable" in kind for _, kind, _ in report["layers"])
+    replace_relu(net, lambda _n, c: PolyActivation(), {"1": 2})
+    report = multiplicative_depth(net)
+    assert report["depth"] == 3  # conv, x^2, dense
+    assert report["depth_without_folding"] == 4
+
+
+def test_henet_student_conversion():
+    teacher = HENet(1, 12, 2, 3, 4)
+    student = replace_relu(HENet(1, 12, 2, 3, 4), lambda _n, c: ReLUToPoly(PolyActivation(c)),
+                           teacher.activation_channels)
+    names = [n for n, _ in activation_modules(student)]
+    assert names == ["act1", "act2", "act3"]
+    assert student(torch.randn(2, 1, 12, 12)).shape == (2, 10)
+
+
+@needs_data
+def test_idx_reader_on_real_mnist_and_bad_files(tmp_path):
+    images, labels = datasets.load_split("mnist", "test")
+    assert images.shape == (10000, 1, 28, 28)
+    assert list(labels[:10]) == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert list(np.bincount(labels)) == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    raw = gzip.decompress((DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (tmp_path / "short").write_bytes(raw[:-1])
+    with pytest.raises(datasets.DataError, match="expected"):
+        datasets.read_idx(tmp_path / "short")
+    (tmp_path / "magic").write_bytes(b"\x01" + raw[1:])
+    with pytest.raises(datasets.DataError, match="not an IDX"):
+        datasets.read_idx(tmp_path / "magic")
+    with pytest.raises(datasets.DataError, match="no such file"):
+        datasets.read_idx(tmp_path / "missing.gz")
+
+
+def test_cmnist32_is_deterministic():
+    rng = np.random.default_rng(3)
+    digits = (rng.random((4, 1, 28, 28)) * 255).astype(np.uint8)
+    a = datasets.colour_mnist(digits, np.zeros(4), seed=5)
+    b = datasets.colour_mnist(digits, np.zeros(4), seed=5)
+    c = datasets.colour_mnist(digits, np.zeros(4), seed=6)
+    assert a.shape == (4, 3, 32, 32) and a.dtype == np.uint8
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+@needs_data
+def test_end_to_end_tiny_run_exports_a_checked_model(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import onnx
+    from hetrain.train import main
+
+    summary = main(["--dataset", "mnist", "--out", str(tmp_path), "--limit", "2000", "--test-limit", "200",
+                    "--epochs-teacher", "1", "--epochs-student", "2", "--transition-epochs", "1",
+                    "--width1", "4", "--width2", "8", "--hidden", "16", "--images", "2"])
+    model = onnx.load(tmp_path / "model.onnx")
+    ops = {n.op_type for n in model.graph.node}
+    assert "Relu" not in ops and {"Conv", "Gemm", "Mul", "Add"} <= ops
+    assert model.opset_import[0].version == 17
+    meta = {p.key: json.loads(p.value) for p in model.metadata_props}
+    assert meta["he_tool.preprocess"]["input_shape"] == [1, 28, 28]
+    assert len(meta["he_tool.class_names"]) == 10
+    assert [r["layer"] for r in meta["he_tool.activation_ranges"]] == ["act1", "act2", "act3"]
+    assert summary["onnxruntime_accuracy"] == summary["student_accuracy_torch"]
+    assert summary["onnxruntime_accuracy"] > 0.3  # well above chance (0.1) after 2000 images
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["test-00-label-7.png", "test-01-label-2.png"]
+    assert Path(tmp_path / "training-summary.json").exists()
+    card = (tmp_path / "model-card.md").read_text()
+    assert "onnxruntime" in card and "act3" in card and "Seed 1" in card
