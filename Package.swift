@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "he-tool", targets: ["HETool"]),
         .library(name: "HEMath", targets: ["HEMath"]),
         .library(name: "CKKS", targets: ["CKKS"]),
+        .library(name: "Compiler", targets: ["Compiler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,11 +45,17 @@ let package = Package(
             ],
             swiftSettings: fastSettings
         ),
+        .target(
+            name: "Compiler",
+            dependencies: ["CKKS"],
+            swiftSettings: fastSettings
+        ),
         .executableTarget(
             name: "HETool",
             dependencies: [
                 "HEMath",
                 "CKKS",
+                "Compiler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastSettings
@@ -61,6 +68,11 @@ let package = Package(
         .testTarget(
             name: "CKKSTests",
             dependencies: ["CKKS", "HEMath"],
+            swiftSettings: fastSettings
+        ),
+        .testTarget(
+            name: "CompilerTests",
+            dependencies: ["Compiler", "CKKS"],
             swiftSettings: fastSettings
         ),
     ],

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compiler
 
 /// The `he-tool` command line: parsing, file I/O and printing only; arithmetic lives below.
 @main
@@ -6,7 +7,7 @@ struct HETool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "he-tool",
         abstract: "Homomorphic-encryption inference engine (RNS-CKKS).",
-        version: "0.1.0",
-        subcommands: [BenchCommand.self]
+        version: EngineVersion.string,
+        subcommands: [BenchCommand.self, CalibrateCommand.self]
     )
 }

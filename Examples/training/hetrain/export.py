@@ -75,6 +75,7 @@ def export_onnx(model: torch.nn.Module, input_shape: tuple[int, int, int], path:
                 worst = max(worst, float(np.abs(got - expected).max()) / scale)
         if worst > tolerance:
             raise ExportError(f"onnxruntime differs from PyTorch by {worst:.2e} (relative), above {tolerance:.0e}")
+        os.chmod(tmp, 0o644)  # a model is not a secret; mkstemp made it owner-only
         os.replace(tmp, path)
         return worst
     finally:

@@ -1,0 +1,80 @@
+import CKKS
+import Foundation
+
+/// The calibration table on disk: one JSON file per engine version and thread count under the
+/// user's cache directory ($HE_TOOL_CACHE, else $XDG_CACHE_HOME/he-tool, else ~/.cache/he-tool),
+/// holding the machine it was measured on. A table from another machine or version is not used.
+public struct CalibrationCache {
+    public let directory: URL
+    public let threads: Int
+
+    public init(directory: URL? = nil, threads: Int) {
+        self.directory = directory ?? CalibrationCache.defaultDirectory
+        self.threads = threads
+    }
+
+    public static var defaultDirectory: URL {
+        let env = ProcessInfo.processInfo.environment
+        if let path = env["HE_TOOL_CACHE"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        if let path = env["XDG_CACHE_HOME"], !path.isEmpty { return URL(fileURLWithPath: path).appendingPathComponent("he-tool") }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/he-tool")
+    }
+
+    public var file: URL {
+        directory.appendingPathComponent("calibration-\(EngineVersion.string)-\(threads)t.json")
+    }
+
+    /// The cached table for this machine, version and thread count; nil when there is none (or
+    /// it was measured elsewhere). A damaged file is an error naming it.
+    public func load() throws -> CostTable? {
+        guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
+        let table: CostTable
+        do {
+            table = try JSONDecoder().decode(CostTable.self, from: data)
+        } catch {
+            throw CompilerError.invalidCalibration("\(file.path) is not a calibration table (\(error)); delete it or run `he-tool calibrate`")
+        }
+        do { try table.validate() } catch let error as CompilerError {
+            throw CompilerError.invalidCalibration("\(file.path): \(error); delete it or run `he-tool calibrate`")
+        }
+        guard table.machine == MachineIdentity.current, table.engineVersion == EngineVersion.string,
+              table.threads == threads else { return nil }
+        return table
+    }
+
+    /// Writes the table atomically (temporary file, then rename).
+    public func save(_ table: CostTable) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(table).write(to: file, options: .atomic)
+        } catch {
+            throw CompilerError.fileSystem("cannot write the calibration cache \(file.path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The table with every requested preset calibrated: cached ones are reused, missing ones are
+    /// measured now (`progress` is told, so the caller can say so) and the cache is updated.
+    /// A damaged cache is replaced after a note through `progress`.
+    public func ensure(_ presets: [ParameterPreset], calibrator: Calibrator = Calibrator(),
+                       progress: (String) -> Void = { _ in }) throws -> CostTable {
+        var table: CostTable
+        do {
+            table = try load() ?? CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
+        } catch {
+            progress("\(error); measuring afresh")
+            table = CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
+        }
+        var changed = false
+        for preset in presets {
+            let parameters = try preset.parameters()
+            if table.costs(fingerprint: parameters.fingerprintHex) != nil { continue }
+            progress("calibrating \(preset.name) on this machine (once; cached in \(file.path))")
+            table.merge(try calibrator.calibrate(name: preset.name, parameters: parameters, progress: progress))
+            changed = true
+        }
+        if changed { try save(table) }
+        return table
+    }
+}

@@ -1,0 +1,22 @@
+/// The CKKS operations the cost model prices: what a plan's operation counts are multiplied by.
+public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
+    /// Ciphertext + ciphertext.
+    case add
+    /// Ciphertext × plaintext (no rescale).
+    case multiplyPlain = "multiply_plain"
+    /// Ciphertext × ciphertext followed by relinearization.
+    case multiplyRelinearize = "multiply_relinearize"
+    /// Division by the last prime.
+    case rescale
+    /// One rotation by a step with its own key switch.
+    case rotate
+    /// Each further step of a hoisted rotation set (the decomposition is shared): a set of k
+    /// steps costs rotate + (k − 1) · hoisted_rotation.
+    case hoistedRotation = "hoisted_rotation"
+    /// Encoding a vector of slot values into a plaintext at the level.
+    case encode
+
+    public static func < (a: Primitive, b: Primitive) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
