@@ -59,7 +59,8 @@ def render(summary: dict, architecture: str, command: list[str]) -> str:
         "## Activation ranges",
         "",
         "The interval each polynomial was trained for (recorded in the ONNX `metadata_props` key "
-        "`he_tool.activation_ranges`, which `he-tool audit` reads) and the largest |x| that reached it:",
+        "`he_tool.activation_ranges`, which `he-tool audit` reads) and the largest |x| that reached it "
+        "(`he_tool.activation_observed_max` holds the training-set column):",
         "",
         "| layer | trained range | max abs, training set | max abs, test set |",
         "|---|---|---|---|",

@@ -1,13 +1,13 @@
 """ONNX export (opset 17, batch 1) with the metadata he-tool reads, checked by onnxruntime.
 
 metadata_props written (every value is JSON):
-  he_tool.preprocess         {"scale": 1/255, "mean": [...], "std": [...], "layout": "NCHW",
-                              "input_shape": [C, H, W]}: x = (pixel * scale - mean) / std
-  he_tool.class_names        ["0", "1", ...], one per output
-  he_tool.activation_ranges  [{"layer": "act1", "range": [-B, B], "observed_max_abs": m}, ...]
-                             one per polynomial activation, in network order: the interval the
-                             polynomial was trained for and the largest |x| seen on training data
-  he_tool.toolkit            the toolkit version that wrote the file
+  he_tool.preprocessing            {"scale": 1/255, "mean": [...], "std": [...], "layout": "NCHW",
+                                    "input_shape": [C, H, W]}: x = (pixel * scale - mean) / std
+  he_tool.class_names              ["0", "1", ...], one per output
+  he_tool.activation_ranges        [B1, B2, ...]: each polynomial activation (network order) was
+                                   trained for inputs in [-B, B]; he-tool's range audit reads it
+  he_tool.activation_observed_max  [m1, m2, ...]: the largest |x| each saw on the training set
+  he_tool.toolkit                  the toolkit version that wrote the file
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ def export_onnx(model: torch.nn.Module, input_shape: tuple[int, int, int], path:
                           output_names=["logits"], do_constant_folding=True, dynamo=False)
         proto = onnx.load(tmp)
         metadata = {
-            "he_tool.preprocess": preprocess,
+            "he_tool.preprocessing": preprocess,
             "he_tool.class_names": class_names,
-            "he_tool.activation_ranges": activation_ranges,
+            "he_tool.activation_ranges": [r["range"][1] for r in activation_ranges],
+            "he_tool.activation_observed_max": [r["observed_max_abs"] for r in activation_ranges],
             "he_tool.toolkit": __version__,
         }
         for key, value in metadata.items():

@@ -185,9 +185,11 @@ def test_end_to_end_tiny_run_exports_a_checked_model(tmp_path):
     assert "Relu" not in ops and {"Conv", "Gemm", "Mul", "Add"} <= ops
     assert model.opset_import[0].version == 17
     meta = {p.key: json.loads(p.value) for p in model.metadata_props}
-    assert meta["he_tool.preprocess"]["input_shape"] == [1, 28, 28]
+    assert meta["he_tool.preprocessing"]["input_shape"] == [1, 28, 28]
+    assert meta["he_tool.preprocessing"]["mean"] == [0.1307]
     assert len(meta["he_tool.class_names"]) == 10
-    assert [r["layer"] for r in meta["he_tool.activation_ranges"]] == ["act1", "act2", "act3"]
+    assert meta["he_tool.activation_ranges"] == [8.0, 8.0, 8.0]
+    assert len(meta["he_tool.activation_observed_max"]) == 3
     assert summary["onnxruntime_accuracy"] == summary["student_accuracy_torch"]
     assert summary["onnxruntime_accuracy"] > 0.3  # well above chance (0.1) after 2000 images
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["test-00-label-7.png", "test-01-label-2.png"]
