@@ -9,8 +9,9 @@ extension NTTTables {
     /// with W = ψ^br(m+i), the standard iterative negacyclic CT transform (Longa–Naehrig). Harvey's
     /// range invariant: operands enter a butterfly in [0, 4q); X is brought to [0, 2q) by one
     /// conditional subtraction, W·Y is computed lazily in [0, 2q) by Shoup, and the outputs
-    /// X + W·Y and X − W·Y + 2q are again in [0, 4q) < 2^64 (q < 2^62). The last stage
-    /// finishes with two conditional subtractions to [0, q).
+    /// X + W·Y and X − W·Y + 2q are again in [0, 4q) < 2^64 (q < 2^62). The last two stages
+    /// run fused on blocks of four values (same butterflies, same twiddles, same ranges), and the
+    /// last finishes with two conditional subtractions to [0, q).
     @inlinable
     public func forward(_ a: UnsafeMutablePointer<UInt64>) {
         // Constants in locals: stores through `a` could alias the tables' fields as far as the
@@ -21,7 +22,9 @@ extension NTTTables {
         let shoups = rootPowersShoup
         var t = degree >> 1
         var m = 1
-        while t > 1 {
+        // Stages with t ≥ 4 (or t ≥ 2 when N < 4 leaves no pair of final stages to fuse).
+        let stop = degree >= 4 ? 2 : 1
+        while t > stop {
             var x = a
             for i in 0..<m {
                 let w = roots[m &+ i]
@@ -48,7 +51,32 @@ extension NTTTables {
             m &<<= 1
             t &>>= 1
         }
-        // Last stage (t = 1): adjacent pairs, then reduce [0, 4q) → [0, q).
+        if stop == 2 {
+            // The last two stages fused (t = 2, then t = 1) on blocks of four: each value is
+            // loaded and stored once for both, and the final reduction to [0, q) follows.
+            var x = a
+            for i in 0..<m {
+                let w = roots[m &+ i], ws = shoups[m &+ i]
+                let u0 = x[0].reducedOnce(twoQ), u1 = x[1].reducedOnce(twoQ)
+                let y2 = x[2], y3 = x[3]
+                let v2 = y2 &* w &- y2.multipliedFullWidth(by: ws).high &* q
+                let v3 = y3 &* w &- y3.multipliedFullWidth(by: ws).high &* q
+                let a0 = (u0 &+ v2).reducedOnce(twoQ), a1 = u1 &+ v3
+                let a2 = (u0 &- v2 &+ twoQ).reducedOnce(twoQ), a3 = u1 &- v3 &+ twoQ
+                let j = (m &+ i) &<< 1
+                let w0 = roots[j], ws0 = shoups[j]
+                let w1 = roots[j &+ 1], ws1 = shoups[j &+ 1]
+                let b1 = a1 &* w0 &- a1.multipliedFullWidth(by: ws0).high &* q
+                let b3 = a3 &* w1 &- a3.multipliedFullWidth(by: ws1).high &* q
+                x[0] = (a0 &+ b1).reducedOnce(twoQ).reducedOnce(q)
+                x[1] = (a0 &- b1 &+ twoQ).reducedOnce(twoQ).reducedOnce(q)
+                x[2] = (a2 &+ b3).reducedOnce(twoQ).reducedOnce(q)
+                x[3] = (a2 &- b3 &+ twoQ).reducedOnce(twoQ).reducedOnce(q)
+                x += 4
+            }
+            return
+        }
+        // N = 2: the single stage (t = 1), then reduce [0, 4q) → [0, q).
         var x = a
         for i in 0..<m {
             let w = roots[m &+ i]
@@ -80,8 +108,36 @@ extension NTTTables {
         let roots = inverseRootPowers
         let shoups = inverseRootPowersShoup
         var h = degree >> 1
-        // First stage (t = 1) unrolled: adjacent pairs, one twiddle each.
-        if h > 1 {
+        var t = 1
+        if degree >= 8 {
+            // The first two stages fused (t = 1, then t = 2) on blocks of four values: each is
+            // loaded and stored once for both. Same butterflies, twiddles and ranges as below.
+            let h2 = h >> 1
+            var x = a
+            for i in 0..<h2 {
+                let j = (h2 &+ i) &<< 1
+                let wa = roots[j], wsa = shoups[j]
+                let wb = roots[j &+ 1], wsb = shoups[j &+ 1]
+                let x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3]
+                let s0 = (x0 &+ x1).reducedOnce(twoQ)
+                let d0 = x0 &- x1 &+ twoQ
+                let t1 = d0 &* wa &- d0.multipliedFullWidth(by: wsa).high &* q
+                let s2 = (x2 &+ x3).reducedOnce(twoQ)
+                let d2 = x2 &- x3 &+ twoQ
+                let t3 = d2 &* wb &- d2.multipliedFullWidth(by: wsb).high &* q
+                let w = roots[h2 &+ i], ws = shoups[h2 &+ i]
+                x[0] = (s0 &+ s2).reducedOnce(twoQ)
+                x[1] = (t1 &+ t3).reducedOnce(twoQ)
+                let e0 = s0 &- s2 &+ twoQ
+                let e1 = t1 &- t3 &+ twoQ
+                x[2] = e0 &* w &- e0.multipliedFullWidth(by: ws).high &* q
+                x[3] = e1 &* w &- e1.multipliedFullWidth(by: ws).high &* q
+                x += 4
+            }
+            h &>>= 2
+            t = 4
+        } else if h > 1 {
+            // First stage (t = 1) alone: adjacent pairs, one twiddle each.
             var x = a
             for i in 0..<h {
                 let w = roots[h &+ i]
@@ -94,8 +150,8 @@ extension NTTTables {
                 x += 2
             }
             h &>>= 1
+            t = 2
         }
-        var t = degree > 2 ? 2 : 1
         while h > 1 {
             var x = a
             for i in 0..<h {
