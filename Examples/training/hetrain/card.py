@@ -71,7 +71,7 @@ def render(summary: dict, architecture: str, command: list[str]) -> str:
         "",
         "## Input",
         "",
-        "pixel / 255, then (x − mean) / std per channel (`he_tool.preprocess` in the metadata), NCHW, batch 1.",
+        "pixel / 255, then (x − mean) / std per channel (`he_tool.preprocessing` in the metadata), NCHW, batch 1.",
         "The PNG files here are the first images of the test split, named with their labels.",
         "",
         "## How it was trained",

@@ -30,8 +30,10 @@ class RangeMonitor:
             x = inputs[0]
             self.max_abs[index] = max(self.max_abs[index], float(x.detach().abs().max()))
             if self.penalise:
+                # Summed over each sample's elements (a mean over all of them would drown the
+                # few escaping values that matter), averaged over the batch.
                 excess = torch.relu(x.abs() - self.bound)
-                self.penalty = self.penalty + (excess * excess).mean()
+                self.penalty = self.penalty + (excess * excess).sum() / x.shape[0]
         return record
 
     def start_batch(self) -> None:

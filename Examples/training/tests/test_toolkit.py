@@ -114,8 +114,8 @@ def test_range_monitor_penalises_only_escaping_inputs():
     assert float(monitor.penalty) == 0.0
     assert monitor.max_abs[0] == pytest.approx(1.9)
     monitor.start_batch()
-    act(torch.tensor([[3.0, 0.0]]))
-    assert float(monitor.penalty) == pytest.approx(0.5)  # mean of (3 - 2)^2 and 0
+    act(torch.tensor([[3.0, 0.0], [-4.5, 1.0]]))
+    assert float(monitor.penalty) == pytest.approx((1.0 + 6.25) / 2)  # per-sample sums, batch mean
     monitor.close()
 
 
