@@ -116,6 +116,8 @@ def main(argv=None):
     p.add_argument("--distill-weight", type=float, default=0.7)
     p.add_argument("--range-bound", type=float, default=8.0, help="target interval [-B, B] of every activation input")
     p.add_argument("--range-weight", type=float, default=1.0)
+    p.add_argument("--range-margin", type=float, default=0.8,
+                   help="the loss pushes inputs inside margin*B, so unseen inputs keep headroom below B")
     p.add_argument("--degree", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only this many training images (tests)")
     p.add_argument("--test-limit", type=int, default=0)
@@ -164,7 +166,9 @@ def main(argv=None):
     set_transition(student, 1.0)
     log(f"DaPa-initialised polynomial student (no fine-tuning) test accuracy {accuracy(student, xt, yt):.4f}")
 
-    monitor = RangeMonitor([m for _, m in activation_modules(student)], args.range_bound)
+    if not 0 < args.range_margin <= 1:
+        raise SystemExit("--range-margin must lie in (0, 1]")
+    monitor = RangeMonitor([m for _, m in activation_modules(student)], args.range_margin * args.range_bound)
     fine_tune_student(student, teacher, x, y, args.epochs_student, args.lr_student, generator, monitor, args, log)
     finalize(student)
     student.eval()
