@@ -224,14 +224,9 @@ enum KeySwitchInnerProduct {
                      b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
                      permutation: UnsafePointer<Int32>?,
                      out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
-        if let permutation {
-            permuted(modulus: m, degree: n, digits: digits, x: x, xStride: xStride, b: b, a: a,
-                     keyStride: keyStride, permutation: permutation, out0: out0, out1: out1)
-            return
-        }
-        if digits <= 16 {
-            registers(modulus: m, degree: n, digits: digits, x: x, xStride: xStride, b: b, a: a,
-                      keyStride: keyStride, out0: out0, out1: out1)
+        if permutation != nil || digits <= 16 {
+            perCoefficient(modulus: m, degree: n, digits: digits, x: x, xStride: xStride, b: b, a: a,
+                           keyStride: keyStride, permutation: permutation, out0: out0, out1: out1)
             return
         }
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 4 * tile) { acc in
@@ -271,48 +266,18 @@ enum KeySwitchInnerProduct {
         }
     }
 
-    /// At most 16 digits: per coefficient, every digit's products accumulated in registers
-    /// (two 128-bit sums) and reduced once; the 3·digits input streams are read in order.
+    /// Per coefficient, every digit's two products accumulated in registers (two 128-bit sums,
+    /// reduced every 16 digits and at the end), x_d read at c or, for a hoisted rotation, through
+    /// the slot permutation. Used for the hoisted path and whenever digits ≤ 16.
     @inline(__always)
-    static func registers(modulus m: Modulus, degree n: Int, digits: Int,
-                          x: UnsafePointer<UInt64>, xStride: Int,
-                          b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
-                          out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
+    static func perCoefficient(modulus m: Modulus, degree n: Int, digits: Int,
+                               x: UnsafePointer<UInt64>, xStride: Int,
+                               b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
+                               permutation: UnsafePointer<Int32>?,
+                               out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
         for c in 0..<n {
             var h0: UInt64 = 0, l0: UInt64 = 0, h1: UInt64 = 0, l1: UInt64 = 0
-            var xd = x + c
-            var bd = b + c
-            var ad = a + c
-            for _ in 0..<digits {
-                let xv = xd.pointee
-                let p0 = xv.multipliedFullWidth(by: bd.pointee)
-                let p1 = xv.multipliedFullWidth(by: ad.pointee)
-                let (s0, c0) = l0.addingReportingOverflow(p0.low)
-                let (s1, c1) = l1.addingReportingOverflow(p1.low)
-                l0 = s0
-                h0 &+= p0.high &+ (c0 ? 1 : 0)
-                l1 = s1
-                h1 &+= p1.high &+ (c1 ? 1 : 0)
-                xd += xStride
-                bd += keyStride
-                ad += keyStride
-            }
-            out0[c] = m.reduce(high: h0, low: l0)
-            out1[c] = m.reduce(high: h1, low: l1)
-        }
-    }
-
-    /// The hoisted path: x_d read through the permutation, accumulated per coefficient.
-    @inline(__always)
-    static func permuted(modulus m: Modulus, degree n: Int, digits: Int,
-                         x: UnsafePointer<UInt64>, xStride: Int,
-                         b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
-                         permutation: UnsafePointer<Int32>,
-                         out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
-        for c in 0..<n {
-            let src = Int(permutation[c])
-            var h0: UInt64 = 0, l0: UInt64 = 0, h1: UInt64 = 0, l1: UInt64 = 0
-            var xd = x + src
+            var xd = x + (permutation.map { Int($0[c]) } ?? c)
             var bd = b + c
             var ad = a + c
             for d in 0..<digits {

@@ -37,8 +37,8 @@ extension NTTTables {
                     let ua = x[0].reducedOnce(twoQ)
                     let ub = x[1].reducedOnce(twoQ)
                     let ya = y[0], yb = y[1]
-                    let va = ya &* w &- ya.multipliedFullWidth(by: ws).high &* q
-                    let vb = yb &* w &- yb.multipliedFullWidth(by: ws).high &* q
+                    let va = ya.shoupLazyProduct(w, ws, q)
+                    let vb = yb.shoupLazyProduct(w, ws, q)
                     x[0] = ua &+ va
                     x[1] = ub &+ vb
                     y[0] = ua &- va &+ twoQ
@@ -59,15 +59,15 @@ extension NTTTables {
                 let w = roots[m &+ i], ws = shoups[m &+ i]
                 let u0 = x[0].reducedOnce(twoQ), u1 = x[1].reducedOnce(twoQ)
                 let y2 = x[2], y3 = x[3]
-                let v2 = y2 &* w &- y2.multipliedFullWidth(by: ws).high &* q
-                let v3 = y3 &* w &- y3.multipliedFullWidth(by: ws).high &* q
+                let v2 = y2.shoupLazyProduct(w, ws, q)
+                let v3 = y3.shoupLazyProduct(w, ws, q)
                 let a0 = (u0 &+ v2).reducedOnce(twoQ), a1 = u1 &+ v3
                 let a2 = (u0 &- v2 &+ twoQ).reducedOnce(twoQ), a3 = u1 &- v3 &+ twoQ
                 let j = (m &+ i) &<< 1
                 let w0 = roots[j], ws0 = shoups[j]
                 let w1 = roots[j &+ 1], ws1 = shoups[j &+ 1]
-                let b1 = a1 &* w0 &- a1.multipliedFullWidth(by: ws0).high &* q
-                let b3 = a3 &* w1 &- a3.multipliedFullWidth(by: ws1).high &* q
+                let b1 = a1.shoupLazyProduct(w0, ws0, q)
+                let b3 = a3.shoupLazyProduct(w1, ws1, q)
                 x[0] = (a0 &+ b1).reducedOnce(twoQ).reducedOnce(q)
                 x[1] = (a0 &- b1 &+ twoQ).reducedOnce(twoQ).reducedOnce(q)
                 x[2] = (a2 &+ b3).reducedOnce(twoQ).reducedOnce(q)
@@ -84,7 +84,7 @@ extension NTTTables {
             let u0 = x[0]
             let u = u0.reducedOnce(twoQ)
             let y0 = x[1]
-            let v = y0 &* w &- y0.multipliedFullWidth(by: ws).high &* q
+            let v = y0.shoupLazyProduct(w, ws, q)
             x[0] = (u &+ v).reducedOnce(twoQ).reducedOnce(q)
             x[1] = (u &- v &+ twoQ).reducedOnce(twoQ).reducedOnce(q)
             x += 2
@@ -118,20 +118,11 @@ extension NTTTables {
                 let j = (h2 &+ i) &<< 1
                 let wa = roots[j], wsa = shoups[j]
                 let wb = roots[j &+ 1], wsb = shoups[j &+ 1]
-                let x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3]
-                let s0 = (x0 &+ x1).reducedOnce(twoQ)
-                let d0 = x0 &- x1 &+ twoQ
-                let t1 = d0 &* wa &- d0.multipliedFullWidth(by: wsa).high &* q
-                let s2 = (x2 &+ x3).reducedOnce(twoQ)
-                let d2 = x2 &- x3 &+ twoQ
-                let t3 = d2 &* wb &- d2.multipliedFullWidth(by: wsb).high &* q
+                let (s0, t1) = UInt64.gentlemanSande(x[0], x[1], wa, wsa, q, twoQ)
+                let (s2, t3) = UInt64.gentlemanSande(x[2], x[3], wb, wsb, q, twoQ)
                 let w = roots[h2 &+ i], ws = shoups[h2 &+ i]
-                x[0] = (s0 &+ s2).reducedOnce(twoQ)
-                x[1] = (t1 &+ t3).reducedOnce(twoQ)
-                let e0 = s0 &- s2 &+ twoQ
-                let e1 = t1 &- t3 &+ twoQ
-                x[2] = e0 &* w &- e0.multipliedFullWidth(by: ws).high &* q
-                x[3] = e1 &* w &- e1.multipliedFullWidth(by: ws).high &* q
+                (x[0], x[2]) = UInt64.gentlemanSande(s0, s2, w, ws, q, twoQ)
+                (x[1], x[3]) = UInt64.gentlemanSande(t1, t3, w, ws, q, twoQ)
                 x += 4
             }
             h &>>= 2
@@ -142,11 +133,7 @@ extension NTTTables {
             for i in 0..<h {
                 let w = roots[h &+ i]
                 let ws = shoups[h &+ i]
-                let u = x[0]
-                let v = x[1]
-                x[0] = (u &+ v).reducedOnce(twoQ)
-                let d = u &- v &+ twoQ
-                x[1] = d &* w &- d.multipliedFullWidth(by: ws).high &* q
+                (x[0], x[1]) = UInt64.gentlemanSande(x[0], x[1], w, ws, q, twoQ)
                 x += 2
             }
             h &>>= 1
@@ -161,14 +148,11 @@ extension NTTTables {
                 let end = y
                 // t is even here (t ≥ 2): two butterflies per iteration.
                 while x < end {
-                    let ua = x[0], ub = x[1]
-                    let va = y[0], vb = y[1]
-                    x[0] = (ua &+ va).reducedOnce(twoQ)
-                    x[1] = (ub &+ vb).reducedOnce(twoQ)
-                    let da = ua &- va &+ twoQ
-                    let db = ub &- vb &+ twoQ
-                    y[0] = da &* w &- da.multipliedFullWidth(by: ws).high &* q
-                    y[1] = db &* w &- db.multipliedFullWidth(by: ws).high &* q
+                    // All four loads before any store: x and y may alias as far as the
+                    // compiler knows, and this keeps the two butterflies independent.
+                    let ua = x[0], ub = x[1], va = y[0], vb = y[1]
+                    (x[0], y[0]) = UInt64.gentlemanSande(ua, va, w, ws, q, twoQ)
+                    (x[1], y[1]) = UInt64.gentlemanSande(ub, vb, w, ws, q, twoQ)
                     x += 2
                     y += 2
                 }
@@ -214,5 +198,22 @@ extension NTTTables {
     /// Inverse NTT of an array of N values.
     public func inverse(_ a: inout [UInt64]) {
         a.withUnsafeMutableBufferPointer { inverse($0) }
+    }
+}
+
+extension UInt64 {
+    /// The inverse transform's butterfly (X, Y) → (X + Y, (X − Y)·W) on values in [0, 2q):
+    /// outputs in [0, 2q) (one conditional subtraction, and Shoup's lazy product of X − Y + 2q).
+    @inlinable @inline(__always)
+    static func gentlemanSande(_ u: UInt64, _ v: UInt64, _ w: UInt64, _ shoup: UInt64, _ q: UInt64,
+                               _ twoQ: UInt64) -> (UInt64, UInt64) {
+        ((u &+ v).reducedOnce(twoQ), (u &- v &+ twoQ).shoupLazyProduct(w, shoup, q))
+    }
+
+    /// self · w mod q lazily, in [0, 2q), with w' = ⌊w·2^64/q⌋ (Shoup): any self < 2^64, w < q.
+    /// Written out here (not through `Modulus`) so that the kernels keep q in a register.
+    @inlinable @inline(__always)
+    func shoupLazyProduct(_ w: UInt64, _ shoup: UInt64, _ q: UInt64) -> UInt64 {
+        self &* w &- self.multipliedFullWidth(by: shoup).high &* q
     }
 }
