@@ -2,15 +2,16 @@
 stated accuracy with he-tool (the engine reads .npy tensors as they are):
 
     python -m hetrain.testset --dataset cmnist32 --out /tmp/cmnist32
-    he-tool predict ../cmnist32/model.onnx /tmp/cmnist32/images.npy --labels /tmp/cmnist32/labels.npy
+    he-tool predict ../cmnist32/model.onnx /tmp/cmnist32/images.npy --labels /tmp/cmnist32/labels-idx1-ubyte
 
 images.npy: float32 N x C x H x W, preprocessed exactly as the model's metadata says;
-labels.npy: int64 N.
+labels-idx1-ubyte: the labels as an IDX file (magic 2049, big-endian count, one byte each).
 """
 
 from __future__ import annotations
 
 import argparse
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,8 @@ def main(argv=None):
     x = (x - np.array(mean, dtype=np.float32).reshape(1, -1, 1, 1)) / np.array(std, dtype=np.float32).reshape(1, -1, 1, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     np.save(args.out / "images.npy", x.astype(np.float32))
-    np.save(args.out / "labels.npy", labels.astype(np.int64))
+    header = struct.pack(">II", 2049, len(labels))
+    (args.out / "labels-idx1-ubyte").write_bytes(header + labels.astype(np.uint8).tobytes())
     print(f"wrote {len(x)} images {x.shape[1:]} and labels to {args.out}")
 
 
