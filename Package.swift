@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "he-tool", targets: ["HETool"]),
         .library(name: "HEMath", targets: ["HEMath"]),
         .library(name: "CKKS", targets: ["CKKS"]),
+        .library(name: "Model", targets: ["Model"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,11 +45,33 @@ let package = Package(
             ],
             swiftSettings: fastSettings
         ),
+        // Model layer (DESIGN.md §7): ONNX import, network IR, plaintext executor, range audit,
+        // image and tensor inputs. Pure Swift + SwiftProtobuf; libpng and zlib read inputs.
+        .systemLibrary(
+            name: "CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "Model",
+            dependencies: [
+                "CPNG",
+                "CZlib",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: fastSettings
+        ),
         .executableTarget(
             name: "HETool",
             dependencies: [
                 "HEMath",
                 "CKKS",
+                "Model",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastSettings
@@ -61,6 +84,12 @@ let package = Package(
         .testTarget(
             name: "CKKSTests",
             dependencies: ["CKKS", "HEMath"],
+            swiftSettings: fastSettings
+        ),
+        .testTarget(
+            name: "ModelTests",
+            dependencies: ["Model", "CPNG"],
+            exclude: ["Fixtures"],
             swiftSettings: fastSettings
         ),
     ],
