@@ -10,6 +10,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A node or attribute that is valid ONNX but outside what the importer supports (grouped
     /// convolutions, dilation, a reshape that mixes the batch axis, …).
     case unsupportedFeature(node: String, position: Int, what: String)
+    /// A model whose default-domain opset is outside the range the importer reads (11…21).
+    case unsupportedOpset(Int)
     /// A tensor the graph refers to but nobody produces (no initializer, no node output).
     case missingTensor(name: String, node: String)
     /// Shapes that do not fit together; the message names the tensor and both shapes.
@@ -28,6 +30,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
             return "unsupported operator \(op) at node \(position) ('\(node)'): \(advice)"
         case let .unsupportedFeature(node, position, what):
             return "unsupported at node \(position) ('\(node)'): \(what)"
+        case let .unsupportedOpset(v):
+            return "the model uses ONNX opset \(v); he-tool imports opsets 11…21. Re-export it with torch.onnx.export(..., opset_version=17)"
         case let .missingTensor(name, node):
             return "tensor '\(name)' used by node '\(node)' is neither an initializer, a graph input nor the output of an earlier node; the file is incomplete (re-export it with torch.onnx.export)"
         case let .shapeMismatch(why): return "shape mismatch: \(why)"
