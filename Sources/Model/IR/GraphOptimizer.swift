@@ -19,7 +19,7 @@ public enum GraphOptimizer {
                     if foldPadding(&g, i, p, counts) { changed = true }
                 default: break
                 }
-                if changed { break }
+                if changed { g = pruned(g); break }
             }
         }
         return g

@@ -45,10 +45,14 @@ final class ONNXGraphBuilder {
     }
 
     /// Input `i` as a constant list of integers (shapes, axes, pads).
-    func integers(_ ctx: ONNXNodeContext, _ i: Int, role: String) throws -> [Int] {
+    /// With `clamping`, huge values (Slice's INT64_MAX meaning "to the end") become ±2^31.
+    func integers(_ ctx: ONNXNodeContext, _ i: Int, role: String, clamping: Bool = false) throws -> [Int] {
         let t = try constant(ctx, i, role: role)
         return try t.values.map { v in
-            guard v == v.rounded(), abs(v) <= Double(Int32.max) else { throw ctx.invalid("\(role) holds \(v), not an integer") }
+            guard v == v.rounded() else { throw ctx.invalid("\(role) holds \(v), not an integer") }
+            let bound = Double(Int32.max)
+            if clamping { return Int(min(max(v, -bound), bound)) }
+            guard abs(v) <= bound else { throw ctx.invalid("\(role) holds \(v), out of range") }
             return Int(v)
         }
     }

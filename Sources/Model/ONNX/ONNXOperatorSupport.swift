@@ -16,6 +16,7 @@ enum ONNXOperatorSupport {
         "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Pow", "Neg", "AveragePool",
         "GlobalAveragePool", "ReduceMean", "BatchNormalization", "Flatten", "Reshape", "Constant",
         "Identity", "Dropout", "Cast", "Pad", "Squeeze", "Unsqueeze", "Shape", "Gather", "Concat",
+        "Slice", "Transpose", "ConstantOfShape",
     ]
 
     /// Softmax-like operators that may end a network: dropped, since argmax does not change.
