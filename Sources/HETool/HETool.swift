@@ -7,6 +7,6 @@ struct HETool: ParsableCommand {
         commandName: "he-tool",
         abstract: "Homomorphic-encryption inference engine (RNS-CKKS).",
         version: "0.1.0",
-        subcommands: [BenchCommand.self]
+        subcommands: [BenchCommand.self, InspectCommand.self, PredictCommand.self, AuditCommand.self]
     )
 }

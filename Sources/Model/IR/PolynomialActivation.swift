@@ -62,10 +62,11 @@ public struct PolynomialActivation: Equatable, Sendable {
     public var formula: String {
         func term(_ c: Double, _ k: Int) -> String {
             let coefficient = formatNumber(c)
+            let factor = c == 1 ? "" : c == -1 ? "-" : "\(coefficient)·"
             switch k {
             case 0: return coefficient
-            case 1: return "\(coefficient)·x"
-            default: return "\(coefficient)·x\(superscript(k))"
+            case 1: return "\(factor)x"
+            default: return "\(factor)x\(superscript(k))"
             }
         }
         func text(channel: Int) -> String {
