@@ -38,6 +38,7 @@ enum ConstantFolding {
         var values: [Double] = []
         for o in 0..<outer {
             for raw in indices.values {
+                guard raw.isFinite, abs(raw) <= Double(Int32.max) else { throw ctx.invalid("Gather index \(raw) is not an index") }
                 var i = Int(raw)
                 if i < 0 { i += extent }
                 guard i >= 0, i < extent else { throw ctx.invalid("Gather index \(Int(raw)) is out of range for an axis of \(extent)") }

@@ -65,8 +65,26 @@ public enum ONNXImporter {
         for entry in model.metadataProps { metadata[entry.key] = entry.value }
         var result = Graph(layers: builder.layers, output: output, batchSize: batch, inputName: inputs[0].name,
                            outputName: outputName, notes: builder.notes, metadata: metadata)
+        try checkSizes(result)
         if options.foldLinearLayers { result = GraphOptimizer.foldLinearLayers(result) }
         return GraphOptimizer.pruned(result)
+    }
+
+    /// Largest number of elements in one sample of any layer's output (a corrupted shape must
+    /// be an error here, not an allocation failure in the executor).
+    public static let maximumSampleElements = 1 << 26
+
+    private static func checkSizes(_ graph: Graph) throws {
+        for layer in graph.layers {
+            var count = 1
+            for d in layer.shape {
+                let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                guard d > 0, !overflow, p <= maximumSampleElements else {
+                    throw ModelError.shapeMismatch("the output of '\(layer.name)' would have shape N×\(layer.shape.map(String.init).joined(separator: "×")), empty or more than \(maximumSampleElements) elements per sample; the file is corrupted or the model is far larger than he-tool runs")
+                }
+                count = p
+            }
+        }
     }
 
     static func parse(_ data: Data, fileName: String) throws -> Onnx_ModelProto {
