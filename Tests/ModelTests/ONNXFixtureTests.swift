@@ -51,8 +51,19 @@ final class ONNXFixtureTests: XCTestCase {
         XCTAssertEqual(unfolded.layers.filter { $0.operation.kind == "affine" }.count, 2)
     }
 
+    func testTheDynamoExportImportsToTheSameLayers() throws {
+        for (legacy, dynamo) in [("conv_bn_poly_op17", "conv_bn_poly_dynamo_op20"), ("pad_reshape_op11", "pad_reshape_dynamo_op20"),
+                                 ("mlp_spellings_op11", "mlp_spellings_dynamo_op20")] {
+            let a = try ONNXImporter.load(contentsOf: Fixtures.onnx(legacy))
+            let b = try ONNXImporter.load(contentsOf: Fixtures.onnx(dynamo))
+            XCTAssertEqual(a.layers.map(\.operation.kind), b.layers.map(\.operation.kind), dynamo)
+            XCTAssertEqual(a.layers.map(\.shape), b.layers.map(\.shape), dynamo)
+            XCTAssertEqual(a.multiplicativeDepth, b.multiplicativeDepth, dynamo)
+        }
+    }
+
     func testEveryActivationSpellingFuses() throws {
-        for name in ["mlp_spellings_op11", "mlp_spellings_op20"] {
+        for name in ["mlp_spellings_op11", "mlp_spellings_op20", "mlp_spellings_dynamo_op20"] {
             let graph = try ONNXImporter.load(contentsOf: Fixtures.onnx(name))
             XCTAssertEqual(graph.layers.map(\.operation.kind),
                            ["input", "dense", "polynomial", "dense", "polynomial", "dense", "polynomial", "dense"], name)

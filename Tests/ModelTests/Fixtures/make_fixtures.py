@@ -235,22 +235,31 @@ def randomize_bn(model, seed):
             m.bias.data.copy_(0.1 * torch.randn(n, generator=g))
 
 
-def export(name, model, shape, opset, batch=3, dynamic=True, metadata=None, seed=0, run=True):
+def export(name, model, shape, opset, batch=3, dynamic=True, metadata=None, seed=0, run=True, dynamo=False):
     torch.manual_seed(seed)
+    if not isinstance(model, nn.Module):  # a class: built after seeding, so weights are reproducible
+        model = model()
     model.eval()
     randomize_bn(model, seed + 1)
     g = torch.Generator().manual_seed(seed + 2)
     x = torch.randn((batch,) + shape, generator=g)
     path = os.path.join(ONNX_DIR, name + ".onnx")
-    torch.onnx.export(
-        model, (x,), path, opset_version=opset, dynamo=False, do_constant_folding=False,
-        input_names=["input"], output_names=["output"],
-        dynamic_axes={"input": {0: "N"}, "output": {0: "N"}} if dynamic else None)
+    if dynamo:  # the torch.export-based exporter (onnxscript), default since torch 2.9
+        torch.onnx.export(model, (x,), path, opset_version=opset, dynamo=True, verbose=False,
+                          input_names=["input"], output_names=["output"],
+                          dynamic_shapes=({0: torch.export.Dim("N")},) if dynamic else None)
+    else:  # the TorchScript exporter, unfolded so that BatchNormalization and Constants stay
+        torch.onnx.export(
+            model, (x,), path, opset_version=opset, dynamo=False, do_constant_folding=False,
+            input_names=["input"], output_names=["output"],
+            dynamic_axes={"input": {0: "N"}, "output": {0: "N"}} if dynamic else None)
     m = onnx.load(path)
     for key, value in (metadata or {}).items():
         entry = m.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx.save(m, path)
+    onnx.save(m, path)  # weights inline: the dynamo exporter writes them to <name>.onnx.data
+    if os.path.exists(path + ".data"):
+        os.remove(path + ".data")
     onnx.checker.check_model(m)
     record = {"model": name + ".onnx", "opset": opset, "nodes": [n.op_type for n in m.graph.node]}
     if run:
@@ -325,25 +334,29 @@ def write_npys():
 
 def main():
     os.makedirs(ONNX_DIR, exist_ok=True)
-    export("conv_square_op11", ConvSquare(), (1, 8, 8), 11, seed=1)
-    export("conv_square_op13", ConvSquare(), (1, 8, 8), 13, seed=1)
-    export("conv_square_op17_batch2", ConvSquare(), (1, 8, 8), 17, batch=2, dynamic=False, seed=1)
+    export("conv_square_op11", ConvSquare, (1, 8, 8), 11, seed=1)
+    export("conv_square_op13", ConvSquare, (1, 8, 8), 13, seed=1)
+    export("conv_square_op17_batch2", ConvSquare, (1, 8, 8), 17, batch=2, dynamic=False, seed=1)
     ranges = json.dumps([4.0, 4.0])
-    export("conv_bn_poly_op17", ConvBNPoly(), (3, 8, 7), 17, seed=2,
+    export("conv_bn_poly_op17", ConvBNPoly, (3, 8, 7), 17, seed=2,
            metadata={"he_tool.activation_ranges": ranges,
                      "he_tool.preprocessing": json.dumps({"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})})
-    export("conv_bn_poly_op13_tight", ConvBNPoly(), (3, 8, 7), 13, seed=2,
+    export("conv_bn_poly_op13_tight", ConvBNPoly, (3, 8, 7), 13, seed=2,
            metadata={"he_tool.activation_ranges": json.dumps(0.5)})
-    export("mlp_spellings_op11", MLPSpellings(), (12,), 11, seed=3)
-    export("mlp_spellings_op20", MLPSpellings(), (12,), 20, seed=3)
-    export("residual_op18", Residual(), (2, 6, 6), 18, seed=4)
-    export("residual_op13", Residual(), (2, 6, 6), 13, seed=4)
-    export("pad_reshape_op11", PadReshape(), (1, 6, 6), 11, seed=5)
-    export("pad_reshape_op19", PadReshape(), (1, 6, 6), 19, seed=5)
-    export("final_softmax_op13", FinalSoftmax(), (1, 6, 6), 13, seed=6)
-    export("relu_op13", ReluNet(), (1, 6, 6), 13, seed=7, run=False)
-    export("maxpool_op11", MaxPoolNet(), (1, 6, 6), 11, seed=8, run=False)
-    export("sigmoid_op17", SigmoidNet(), (4,), 17, seed=9, run=False)
+    export("mlp_spellings_op11", MLPSpellings, (12,), 11, seed=3)
+    export("mlp_spellings_op20", MLPSpellings, (12,), 20, seed=3)
+    export("residual_op18", Residual, (2, 6, 6), 18, seed=4)
+    export("residual_op13", Residual, (2, 6, 6), 13, seed=4)
+    export("pad_reshape_op11", PadReshape, (1, 6, 6), 11, seed=5)
+    export("pad_reshape_op19", PadReshape, (1, 6, 6), 19, seed=5)
+    export("residual_op21", Residual, (2, 6, 6), 21, seed=4)
+    export("conv_bn_poly_dynamo_op20", ConvBNPoly, (3, 8, 7), 20, seed=2, dynamo=True)
+    export("mlp_spellings_dynamo_op20", MLPSpellings, (12,), 20, seed=3, dynamo=True)
+    export("pad_reshape_dynamo_op20", PadReshape, (1, 6, 6), 20, seed=5, dynamo=True)
+    export("final_softmax_op13", FinalSoftmax, (1, 6, 6), 13, seed=6)
+    export("relu_op13", ReluNet, (1, 6, 6), 13, seed=7, run=False)
+    export("maxpool_op11", MaxPoolNet, (1, 6, 6), 11, seed=8, run=False)
+    export("sigmoid_op17", SigmoidNet, (4,), 17, seed=9, run=False)
     mnist = train_mnist()
     export("mnist_square_op13", mnist, (1, 28, 28), 13, seed=10,
            metadata={"he_tool.preprocessing": json.dumps({"mean": [0.1307], "std": [0.3081]}),
