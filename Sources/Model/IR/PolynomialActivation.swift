@@ -60,21 +60,24 @@ public struct PolynomialActivation: Equatable, Sendable {
 
     /// Readable form, e.g. `0.25·x² + 0.5·x + 0.1` or `per-channel (8): …` with the first set.
     public var formula: String {
+        /// |c|·x^k without its sign.
         func term(_ c: Double, _ k: Int) -> String {
-            let coefficient = formatNumber(c)
-            let factor = c == 1 ? "" : c == -1 ? "-" : "\(coefficient)·"
+            let magnitude = abs(c)
+            let factor = magnitude == 1 && k > 0 ? "" : formatNumber(magnitude) + (k > 0 ? "·" : "")
             switch k {
-            case 0: return coefficient
+            case 0: return factor
             case 1: return "\(factor)x"
             default: return "\(factor)x\(superscript(k))"
             }
         }
         func text(channel: Int) -> String {
-            let terms = stride(from: degree, through: 0, by: -1).compactMap { k -> String? in
+            var out = ""
+            for k in stride(from: degree, through: 0, by: -1) {
                 let c = coefficient(k, channel: channel)
-                return c == 0 ? nil : term(c, k)
+                if c == 0 { continue }
+                if out.isEmpty { out = (c < 0 ? "-" : "") + term(c, k) } else { out += (c < 0 ? " - " : " + ") + term(c, k) }
             }
-            return terms.isEmpty ? "0" : terms.joined(separator: " + ")
+            return out.isEmpty ? "0" : out
         }
         if isShared { return text(channel: 0) }
         return "per-channel (\(channelCount) sets), channel 0: \(text(channel: 0))"

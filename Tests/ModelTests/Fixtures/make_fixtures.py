@@ -4,7 +4,7 @@ fixed inputs, small PNG and .npy files with known values. Run once by whoever ch
 fixtures (the tests never run Python):
 
     python3 -m venv /tmp/fixvenv
-    /tmp/fixvenv/bin/pip install torch==2.13.0+cpu onnx onnxruntime numpy pillow
+    /tmp/fixvenv/bin/pip install torch==2.13.0+cpu onnx onnxruntime onnxscript numpy pillow
     /tmp/fixvenv/bin/python Tests/ModelTests/Fixtures/make_fixtures.py
 
 Writes into this script's directory: onnx/<name>.onnx with onnx/<name>.json (input, output,
