@@ -25,6 +25,12 @@ final class InputTests: XCTestCase {
         }
     }
 
+    func testOneBitGreyPNGExpandsTo8Bits() throws {
+        let g1 = try png("gray1")
+        XCTAssertEqual([g1.width, g1.height, g1.channels, g1.maxValue], [5, 3, 1, 255])
+        for y in 0..<3 { for x in 0..<5 { XCTAssertEqual(g1.sample(x: x, y: y, channel: 0), (x + y) % 2 == 0 ? 255 : 0) } }
+    }
+
     func testRGBRGBAAndPalettePNG() throws {
         let rgb = try png("rgb8"), rgba = try png("rgba8"), palette = try png("palette")
         XCTAssertEqual([rgb.channels, rgba.channels], [3, 4])

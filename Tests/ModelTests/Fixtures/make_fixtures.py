@@ -317,6 +317,8 @@ def write_pngs():
     palette_image = Image.fromarray(np.array([[(x + y) % 4 for x in range(w)] for y in range(h)], np.uint8), "P")
     palette_image.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30])
     palette_image.save(os.path.join(PNG_DIR, "palette.png"))
+    checker = np.array([[(x + y) % 2 == 0 for x in range(w)] for y in range(h)], bool)
+    Image.fromarray(checker).convert("1").save(os.path.join(PNG_DIR, "gray1.png"))  # 1-bit grey
     # A 28x28 grey image: the first MNIST test digit (a 7), for the CLI and preprocessing tests.
     digit = load_idx("t10k-images-idx3-ubyte.gz")[0, 0]
     Image.fromarray(digit, "L").save(os.path.join(PNG_DIR, "mnist_test0_label7.png"))
