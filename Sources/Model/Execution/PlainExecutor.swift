@@ -16,6 +16,9 @@ public enum PlainExecutor {
               Array(input.shape.dropFirst()) == graph.inputShape else {
             throw ModelError.inputMismatch("the model expects samples of shape \(formatShape(graph.inputShape)) (batch first: N×\(formatShape(graph.inputShape))), got a tensor of shape \(formatShape(input.shape))")
         }
+        guard input.values.count == Tensor.count(of: input.shape) else {
+            throw ModelError.inputMismatch("the input tensor of shape \(formatShape(input.shape)) holds \(input.values.count) values instead of \(Tensor.count(of: input.shape))")
+        }
         let batch = input.shape[0]
         if let fixed = graph.batchSize, fixed != batch {
             throw ModelError.inputMismatch("the model was exported with a fixed batch of \(fixed), got \(batch) samples; re-export with a dynamic batch axis or pass \(fixed) samples")
