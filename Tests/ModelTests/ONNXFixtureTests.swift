@@ -95,6 +95,21 @@ final class ONNXFixtureTests: XCTestCase {
         XCTAssertEqual(conv.padding, Padding2d(top: 2, left: 1, bottom: 1, right: 0))
     }
 
+    func testAffineAfterPoolingFoldsThroughFlattenIntoDense() throws {
+        let graph = try ONNXImporter.load(contentsOf: Fixtures.onnx("pool_bn_dense_op15"))
+        XCTAssertEqual(graph.layers.map(\.operation.kind), ["input", "conv2d", "polynomial", "averagePool", "flatten", "dense"])
+        XCTAssertTrue(graph.layers[5].name.contains("BatchNormalization"), graph.layers[5].name)
+    }
+
+    func testPerFeatureQuadraticOnADenseLayer() throws {
+        let graph = try ONNXImporter.load(contentsOf: Fixtures.onnx("mlp_per_feature_op12"))
+        XCTAssertEqual(graph.layers.map(\.operation.kind), ["input", "dense", "polynomial", "dense"])
+        guard case let .polynomial(p) = graph.layers[2].operation else { return XCTFail() }
+        XCTAssertEqual(p.degree, 2)
+        XCTAssertEqual(p.channelCount, 5)
+        XCTAssertEqual(p.coefficients.map(\.count), [5, 5, 5])
+    }
+
     func testFinalSoftmaxIsDroppedWithANote() throws {
         let graph = try ONNXImporter.load(contentsOf: Fixtures.onnx("final_softmax_op13"))
         XCTAssertEqual(graph.notes.count, 1)

@@ -169,6 +169,34 @@ class PadReshape(nn.Module):
         return self.fc(x.reshape(-1, 3 * 4 * 6))
 
 
+class PoolBNDense(nn.Module):
+    """BatchNorm after an average pool: folds forward through Flatten into the Linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3)
+        self.pool = nn.AvgPool2d(2)
+        self.bn = nn.BatchNorm2d(3)
+        self.fc = nn.Linear(3 * 2 * 2, 4)
+
+    def forward(self, x):
+        x = self.pool(torch.pow(self.conv(x), 2))
+        return self.fc(torch.flatten(self.bn(x) * 2.0, 1))
+
+
+class MLPPerFeature(nn.Module):
+    """a*x*x + b*x + c with one (a, b, c) per feature of a dense layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 5)
+        self.act = QuadPerChannel(5, spatial=False)
+        self.fc2 = nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
 class FinalSoftmax(nn.Module):
     def __init__(self):
         super().__init__()
@@ -355,6 +383,8 @@ def main():
     export("conv_bn_poly_dynamo_op20", ConvBNPoly, (3, 8, 7), 20, seed=2, dynamo=True)
     export("mlp_spellings_dynamo_op20", MLPSpellings, (12,), 20, seed=3, dynamo=True)
     export("pad_reshape_dynamo_op20", PadReshape, (1, 6, 6), 20, seed=5, dynamo=True)
+    export("pool_bn_dense_op15", PoolBNDense, (1, 6, 6), 15, seed=11)
+    export("mlp_per_feature_op12", MLPPerFeature, (6,), 12, seed=12)
     export("final_softmax_op13", FinalSoftmax, (1, 6, 6), 13, seed=6)
     export("relu_op13", ReluNet, (1, 6, 6), 13, seed=7, run=False)
     export("maxpool_op11", MaxPoolNet, (1, 6, 6), 11, seed=8, run=False)
