@@ -116,3 +116,33 @@ final class ONNXErrorTests: XCTestCase {
         }
     }
 }
+
+/// Hand-built models for the folding rules torch's fixtures do not reach.
+final class FoldingTests: XCTestCase {
+    /// Gemm → y*y → Mul by per-feature constants → Gemm: the factors move into the second Gemm's
+    /// weights, the activation becomes x² (depth 1 instead of 2), and the outputs are unchanged.
+    func testActivationFactorMovesIntoTheNextDenseLayer() throws {
+        let w1 = ONNXBuilder.floats("w1", [3, 4], (0..<12).map { Float($0) / 8 - 0.5 })
+        let w2 = ONNXBuilder.floats("w2", [2, 3], [0.5, -1, 2, 1.5, 0.25, -0.75])
+        let b = ONNXBuilder.floats("b", [3], [0.1, -0.2, 0.3])
+        let b2 = ONNXBuilder.floats("b2", [2], [1, -1])
+        let factor = ONNXBuilder.floats("f", [3], [0.5, -2, 3])
+        let nodes = [
+            ONNXBuilder.node("Gemm", ["x", "w1", "b"], ["y"], name: "fc1", attributes: [ONNXBuilder.intAttribute("transB", 1)]),
+            ONNXBuilder.node("Mul", ["y", "y"], ["sq"], name: "square"),
+            ONNXBuilder.node("Mul", ["f", "sq"], ["act"], name: "scale"),
+            ONNXBuilder.node("Gemm", ["act", "w2", "b2"], ["z"], name: "fc2", attributes: [ONNXBuilder.intAttribute("transB", 1)]),
+        ]
+        let data = try ONNXBuilder.model(nodes: nodes, initializers: [w1, w2, b, b2, factor], inputs: [ONNXBuilder.valueInfo("x", [nil, 4])], output: "z")
+        let folded = try ONNXImporter.load(data: data)
+        let unfolded = try ONNXImporter.load(data: data, options: ImportOptions(foldLinearLayers: false))
+        guard case let .polynomial(p) = folded.layers[2].operation, case let .polynomial(q) = unfolded.layers[2].operation else {
+            return XCTFail("\(folded.layers)")
+        }
+        XCTAssertEqual(p.coefficients, [[0], [0], [1]])
+        XCTAssertEqual(q.coefficients, [[0], [0], [0.5, -2, 3]])
+        XCTAssertEqual(folded.multiplicativeDepth, unfolded.multiplicativeDepth - 1)
+        let x = Tensor(shape: [2, 4], values: [1, -2, 0.5, 3, 0, 1, 2, -1])
+        XCTAssertLessThan(maxRelativeError(try PlainExecutor.run(folded, input: x).values, try PlainExecutor.run(unfolded, input: x).values), 1e-12)
+    }
+}

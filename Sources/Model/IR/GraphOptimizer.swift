@@ -1,7 +1,8 @@
 /// Rewrites of a `Graph` that keep its outputs (up to rounding) and save levels under CKKS:
 /// affine layers (BatchNorm, constant scalings) fold into the convolution or dense layer before
-/// or after them, consecutive affine layers merge, and zero padding folds into the next
-/// convolution. `pruned` drops layers nothing reads.
+/// or after them, consecutive affine layers merge, zero padding folds into the next convolution,
+/// and the constant factor of an activation c·x² moves into the next linear layer. `pruned`
+/// drops layers nothing reads.
 public enum GraphOptimizer {
     /// Folds every affine layer and zero padding that has a linear neighbour to fold into.
     public static func foldLinearLayers(_ graph: Graph) -> Graph {
@@ -17,6 +18,8 @@ public enum GraphOptimizer {
                     if foldBackward(&g, i, a, counts) || foldForward(&g, i, a, counts) { changed = true }
                 case let .zeroPad(p):
                     if foldPadding(&g, i, p, counts) { changed = true }
+                case let .polynomial(p):
+                    if foldMonomialFactor(&g, i, p, counts) { changed = true }
                 default: break
                 }
                 if changed { g = pruned(g); break }
@@ -58,12 +61,22 @@ public enum GraphOptimizer {
     /// Affine read only by a conv2d (exact when the shift is zero or the convolution has no
     /// padding), a dense layer, or a flatten read only by a dense layer: scale the reader's inputs.
     private static func foldForward(_ g: inout Graph, _ i: Int, _ a: ChannelAffine, _ counts: [Int]) -> Bool {
-        guard counts[i] == 1, i != g.output, let k = g.layers.indices.first(where: { g.layers[$0].inputs.contains(i) }) else { return false }
-        let source = g.layers[i].inputs[0]
+        guard let (k, target) = scaleReader(&g, of: i, by: a, counts) else { return false }
+        g.layers[k].inputs = [g.layers[i].inputs[0]]
+        g.layers[target].name = g.layers[i].name + " + " + g.layers[target].name
+        return true
+    }
+
+    /// Multiplies the inputs of the sole reader of layer `i` by the affine map `a` (per channel of
+    /// `i`'s output) by changing the reader's weights: a conv2d (shift only without padding), a
+    /// dense layer, or a flatten whose sole reader is dense. Returns the reader and the layer
+    /// whose weights changed, or nil (nothing changed) when there is no such reader.
+    private static func scaleReader(_ g: inout Graph, of i: Int, by a: ChannelAffine, _ counts: [Int]) -> (reader: Int, changed: Int)? {
+        guard counts[i] == 1, i != g.output, let k = g.layers.indices.first(where: { g.layers[$0].inputs.contains(i) }) else { return nil }
         let shape = g.layers[i].shape
         switch g.layers[k].operation {
         case var .conv2d(c):
-            guard c.padding.isZero || a.shift.allSatisfy({ $0 == 0 }) else { return false }
+            guard c.padding.isZero || a.shift.allSatisfy({ $0 == 0 }) else { return nil }
             let taps = c.kernelH * c.kernelW
             for o in 0..<c.outChannels {
                 for ch in 0..<c.inChannels {
@@ -75,22 +88,32 @@ public enum GraphOptimizer {
                 }
             }
             g.layers[k].operation = .conv2d(c)
-            g.layers[k].inputs = [source]
+            return (k, k)
         case let .dense(d):
             g.layers[k].operation = .dense(foldIntoDense(d, a, channelBlock: 1, channels: shape[0]))
-            g.layers[k].inputs = [source]
+            return (k, k)
         case .flatten:
             guard counts[k] == 1, k != g.output, let m = g.layers.indices.first(where: { g.layers[$0].inputs.contains(k) }),
-                  case let .dense(d) = g.layers[m].operation else { return false }
+                  case let .dense(d) = g.layers[m].operation else { return nil }
             let block = shape.dropFirst().reduce(1, *)
             g.layers[m].operation = .dense(foldIntoDense(d, a, channelBlock: block, channels: shape[0]))
-            g.layers[k].inputs = [source]
-            g.layers[m].name = g.layers[i].name + " + " + g.layers[m].name
-            return true
+            return (k, m)
         default:
-            return false
+            return nil
         }
-        g.layers[k].name = g.layers[i].name + " + " + g.layers[k].name
+    }
+
+    /// A polynomial c·x^(2^k) (c per channel, no other terms) read only by a linear layer: the
+    /// factor c moves into that layer's weights and the activation becomes the bare power, which
+    /// saves one level (x² has depth 1, c·x² depth 2).
+    private static func foldMonomialFactor(_ g: inout Graph, _ i: Int, _ p: PolynomialActivation, _ counts: [Int]) -> Bool {
+        let d = p.degree
+        guard d >= 1, d & (d - 1) == 0, p.multiplicativeDepth > ceilLog2(d),
+              (0..<d).allSatisfy({ k in p.coefficients[k].allSatisfy { $0 == 0 } }),
+              !p.coefficients[d].contains(0) else { return false }
+        guard let (_, target) = scaleReader(&g, of: i, by: ChannelAffine(scale: p.coefficients[d], shift: [0]), counts) else { return false }
+        g.layers[i].operation = .polynomial(PolynomialActivation(coefficients: [[Double]](repeating: [0], count: d) + [[1]]))
+        g.layers[target].name += " (× the activation's factor)"
         return true
     }
 

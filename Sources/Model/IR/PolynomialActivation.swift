@@ -9,9 +9,10 @@ public struct PolynomialActivation: Equatable, Sendable {
     public var coefficients: [[Double]]
 
     /// Coefficients by power (rows) and channel (columns, 1 = shared). Trailing all-zero
-    /// powers are removed so that `degree` is the true degree.
+    /// powers are removed so that `degree` is the true degree, and a row equal in every channel
+    /// is stored once.
     public init(coefficients: [[Double]]) {
-        var rows = coefficients
+        var rows = coefficients.map { row in row.allSatisfy({ $0 == row.first }) && !row.isEmpty ? [row[0] == 0 ? 0 : row[0]] : row }
         while rows.count > 1, rows[rows.count - 1].allSatisfy({ $0 == 0 }) { rows.removeLast() }
         self.coefficients = rows.isEmpty ? [[0]] : rows
     }
