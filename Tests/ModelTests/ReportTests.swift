@@ -47,3 +47,22 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(PolynomialActivation(coefficients: [[0.125], [-1], [0.25], [0]]).degree, 2)
     }
 }
+
+final class GraphValidationTests: XCTestCase {
+    func testMalformedHandBuiltGraphsAreErrorsNotCrashes() throws {
+        let input = Layer(name: "x", operation: .input, inputs: [], shape: [4])
+        let dense = Layer(name: "fc", operation: .dense(Dense(weights: Tensor(zeros: [2, 4]), bias: [0, 0])), inputs: [0], shape: [2])
+        XCTAssertNoThrow(try Graph(layers: [input, dense], output: 1, batchSize: nil, inputName: "x", outputName: "y").validate())
+        let cases: [Graph] = [
+            Graph(layers: [input, dense], output: 5, batchSize: nil, inputName: "x", outputName: "y"),
+            Graph(layers: [input, Layer(name: "fc", operation: dense.operation, inputs: [1], shape: [2])], output: 1, batchSize: nil, inputName: "x", outputName: "y"),
+            Graph(layers: [input, Layer(name: "fc", operation: dense.operation, inputs: [0], shape: [3])], output: 1, batchSize: nil, inputName: "x", outputName: "y"),
+            Graph(layers: [input, Layer(name: "sum", operation: .add, inputs: [0], shape: [4])], output: 1, batchSize: nil, inputName: "x", outputName: "y"),
+        ]
+        for g in cases {
+            XCTAssertThrowsError(try PlainExecutor.run(g, input: Tensor(zeros: [1, 4]))) { error in
+                XCTAssertTrue("\(error)".contains("malformed graph"), "\(error)")
+            }
+        }
+    }
+}

@@ -80,8 +80,8 @@ public enum RangeAudit {
             }
             start = end
         }
-        return polys.enumerated().map { k, p in
-            guard case let .polynomial(poly) = graph.layers[p].operation else { fatalError("polynomialLayers lists a non-polynomial layer") }
+        return polys.enumerated().compactMap { k, p in
+            guard case let .polynomial(poly) = graph.layers[p].operation else { return nil }
             return Row(layer: p, name: graph.layers[p].name, degree: poly.degree, observedMaximum: maxima[k],
                        worstInput: worst[k], trainedBound: bounds?[k])
         }

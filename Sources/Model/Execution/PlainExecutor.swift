@@ -12,6 +12,7 @@ public enum PlainExecutor {
     /// each of shape [N] + that layer's shape. Intermediate outputs not kept are freed as soon
     /// as their last reader has run.
     public static func runRecordingAll(_ graph: Graph, input: Tensor, keep: Set<Int>? = nil) throws -> [Int: Tensor] {
+        try graph.validate()
         guard input.shape.count == graph.inputShape.count + 1,
               Array(input.shape.dropFirst()) == graph.inputShape else {
             throw ModelError.inputMismatch("the model expects samples of shape \(formatShape(graph.inputShape)) (batch first: N×\(formatShape(graph.inputShape))), got a tensor of shape \(formatShape(input.shape))")

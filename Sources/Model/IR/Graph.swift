@@ -77,3 +77,51 @@ public struct Graph: Equatable, Sendable {
         layers.indices.filter { if case .polynomial = layers[$0].operation { return true } else { return false } }
     }
 }
+
+extension Graph {
+    /// Checks what the executor relies on: layer 0 is the only input, every layer reads earlier
+    /// layers in the number its operation takes, the output exists, and weights fit the shapes.
+    /// Graphs from the importer always pass; a hand-built graph may not.
+    public func validate() throws {
+        func fail(_ why: String) -> ModelError { .invalidArgument("malformed graph: \(why)") }
+        guard let first = layers.first, first.operation == .input, first.inputs.isEmpty else { throw fail("layer 0 must be the input") }
+        guard layers.indices.contains(output) else { throw fail("output \(output) is not a layer") }
+        for (i, layer) in layers.enumerated() where i > 0 {
+            let arity: Int
+            switch layer.operation {
+            case .input: throw fail("layer \(i) is a second input")
+            case .add: arity = 2
+            default: arity = 1
+            }
+            guard layer.inputs.count == arity, layer.inputs.allSatisfy({ $0 >= 0 && $0 < i }) else {
+                throw fail("layer \(i) ('\(layer.name)') must read \(arity) earlier layer(s), reads \(layer.inputs)")
+            }
+            let inShape = layers[layer.inputs[0]].shape
+            let ok: Bool
+            switch layer.operation {
+            case let .conv2d(c):
+                ok = c.weights.shape.count == 4 && inShape.count == 3 && c.inChannels == inShape[0] && c.bias.count == c.outChannels
+                    && layer.shape.count == 3 && layer.shape[0] == c.outChannels && c.strideH > 0 && c.strideW > 0
+                    && layer.shape[1] == (inShape[1] + c.padding.top + c.padding.bottom - c.kernelH) / c.strideH + 1
+                    && layer.shape[2] == (inShape[2] + c.padding.left + c.padding.right - c.kernelW) / c.strideW + 1
+            case let .dense(d):
+                ok = d.weights.shape.count == 2 && inShape == [d.inFeatures] && layer.shape == [d.outFeatures] && d.bias.count == d.outFeatures
+            case let .affine(a):
+                ok = inShape == layer.shape && [1, inShape.first ?? 1].contains(a.scale.count) && [1, inShape.first ?? 1].contains(a.shift.count)
+            case let .polynomial(p):
+                ok = inShape == layer.shape && p.coefficients.allSatisfy { [1, inShape.first ?? 1].contains($0.count) }
+            case let .averagePool(p):
+                ok = inShape.count == 3 && layer.shape.count == 3 && layer.shape[0] == inShape[0] && p.strideH > 0 && p.strideW > 0
+                    && layer.shape[1] == (inShape[1] + p.padding.top + p.padding.bottom - p.kernelH) / p.strideH + 1
+                    && layer.shape[2] == (inShape[2] + p.padding.left + p.padding.right - p.kernelW) / p.strideW + 1
+            case .globalAveragePool: ok = inShape.count == 3 && layer.shape == [inShape[0], 1, 1]
+            case .flatten, .reshape: ok = inShape.reduce(1, *) == layer.shape.reduce(1, *)
+            case let .zeroPad(p):
+                ok = inShape.count == 3 && layer.shape == [inShape[0], inShape[1] + p.top + p.bottom, inShape[2] + p.left + p.right]
+            case .add: ok = inShape == layer.shape && layers[layer.inputs[1]].shape == layer.shape
+            case .input: ok = false
+            }
+            guard ok else { throw fail("layer \(i) ('\(layer.name)', \(layer.operation.kind)) does not fit its input of shape \(formatShape(inShape)) and output \(formatShape(layer.shape))") }
+        }
+    }
+}

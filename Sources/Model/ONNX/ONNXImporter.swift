@@ -67,7 +67,9 @@ public enum ONNXImporter {
                            outputName: outputName, notes: builder.notes, metadata: metadata)
         try checkSizes(result)
         if options.foldLinearLayers { result = GraphOptimizer.foldLinearLayers(result) }
-        return GraphOptimizer.pruned(result)
+        result = GraphOptimizer.pruned(result)
+        try result.validate()
+        return result
     }
 
     /// Largest number of elements in one sample of any layer's output (a corrupted shape must
