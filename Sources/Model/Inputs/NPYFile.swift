@@ -4,6 +4,8 @@ import Foundation
 /// big-endian. Values are read as `Double` and kept as they are (an `.npy` input is already in
 /// the model's input space).
 public enum NPYFile {
+    /// Decodes a whole `.npy` file held in memory into a tensor of the array's shape.
+    /// - Throws: `ModelError.invalidFile` naming what is wrong (magic, header, dtype, length).
     public static func decode(_ data: Data, name: String = "array") throws -> Tensor {
         let b = [UInt8](data)
         let magic: [UInt8] = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] // \x93NUMPY

@@ -9,6 +9,8 @@ public enum PNGDecoder {
     /// Largest number of samples decoded (a corrupted header must not allocate gigabytes).
     public static let maximumSamples = 1 << 28
 
+    /// Decodes a whole PNG file held in memory; `name` appears in error messages.
+    /// - Throws: `ModelError.invalidFile` with libpng's reason for a truncated or corrupted file.
     public static func decode(_ data: Data, name: String = "image") throws -> DecodedImage {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)

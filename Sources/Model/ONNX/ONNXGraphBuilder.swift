@@ -17,8 +17,6 @@ final class ONNXGraphBuilder {
     }
 
     func setConstant(_ name: String, _ tensor: Tensor) { values[name] = .constant(tensor) }
-    func set(_ name: String, _ value: ImportValue) { values[name] = value }
-    func has(_ name: String) -> Bool { values[name] != nil }
 
     /// The value of input `i` of the node; throws when it is missing.
     func value(_ ctx: ONNXNodeContext, _ i: Int) throws -> ImportValue {
