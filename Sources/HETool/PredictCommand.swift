@@ -24,6 +24,9 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Print {\"outputs\": [{\"input\", \"logits\", \"top\"}, …]} instead of text.")
     var json = false
 
+    @Option(help: "An IDX labels file (idx1) for the inputs, in order: prints the accuracy after the table.")
+    var labels: String?
+
     func validate() throws {
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
         guard !inputs.isEmpty else { throw ValidationError("give at least one input file") }
@@ -38,5 +41,13 @@ struct PredictCommand: ParsableCommand {
         let logits = try PlainExecutor.run(g, input: InputLoader.batch(samples))
         let report = PredictionReport(names: samples.map(\.name), logits: logits, k: top)
         print(json ? report.json() : report.text())
+        if let labels, !json {
+            let file = try IDXFile(contentsOf: URL(fileURLWithPath: labels))
+            guard file.dimensions.count == 1, file.count >= samples.count else {
+                throw ModelError.inputMismatch("\(labels) holds \(file.count) labels of rank \(file.dimensions.count); need an idx1 file with at least \(samples.count)")
+            }
+            let accuracy = Classification.accuracy(logits, labels: file.labels)
+            print(String(format: "accuracy: %.2f%% on %d inputs", 100 * accuracy, samples.count))
+        }
     }
 }

@@ -120,6 +120,7 @@ final class InputTests: XCTestCase {
         let predictions = Classification.topK(logits, k: 1).map { $0[0].0 }
         let accuracy = Double(zip(predictions, labels).filter { $0 == $1 }.count) / 500
         XCTAssertGreaterThan(accuracy, 0.9, "accuracy \(accuracy)")
+        XCTAssertEqual(Classification.accuracy(logits, labels: labels), accuracy)
         // The same digits as a normalized float32 .npy give the same logits.
         let npy = try InputLoader.load(Fixtures.url("npy/mnist_test0to3_normalized.npy"), sampleShape: graph.inputShape, preprocessing: .unitRange)
         let npyLogits = try PlainExecutor.run(graph, input: InputLoader.batch(npy))

@@ -12,4 +12,12 @@ public enum Classification {
             return order.prefix(max(0, k)).map { ($0, row[$0]) }
         }
     }
+
+    /// The fraction of rows whose top class equals the label (rows beyond the labels are ignored).
+    public static func accuracy(_ logits: Tensor, labels: [Int]) -> Double {
+        let predictions = topK(logits, k: 1).map { $0.first?.0 ?? -1 }
+        let n = min(predictions.count, labels.count)
+        guard n > 0 else { return 0 }
+        return Double(zip(predictions.prefix(n), labels.prefix(n)).filter { $0 == $1 }.count) / Double(n)
+    }
 }
