@@ -51,3 +51,37 @@ final class FusionPatternTests: XCTestCase {
         }
     }
 }
+
+/// The pass-through and constant-only operators torch's eval-mode exports rarely contain.
+final class PassThroughTests: XCTestCase {
+    func testDropoutIdentityAndConstantSqueezeUnsqueeze() throws {
+        let w = ONNXBuilder.floats("w", [3, 4], (0..<12).map { Float($0) / 4 })
+        let b = ONNXBuilder.floats("b", [3], [0, 1, 2])
+        let target = ONNXBuilder.floats("target", [1, 2, 1], [1, 3]) // Squeeze → [1, 3] → Reshape x to N×3
+        let axes = ONNXBuilder.floats("axes", [1], [2])
+        var axesInt = axes; axesInt.dataType = 7; axesInt.floatData = []; axesInt.int64Data = [2]
+        var targetInt = target; targetInt.dataType = 7; targetInt.floatData = []; targetInt.int64Data = [-1, 3]
+        let nodes = [
+            ONNXBuilder.node("Gemm", ["x", "w", "b"], ["y"], name: "fc", attributes: [ONNXBuilder.intAttribute("transB", 1)]),
+            ONNXBuilder.node("Dropout", ["y"], ["d", "mask"], name: "drop"),
+            ONNXBuilder.node("Identity", ["d"], ["i"], name: "id"),
+            ONNXBuilder.node("Squeeze", ["target", "axes"], ["shape"], name: "squeeze"),
+            ONNXBuilder.node("Unsqueeze", ["shape", "axes"], ["shape3"], name: "unsqueeze"),
+            ONNXBuilder.node("Squeeze", ["shape3", "axes"], ["shape2"], name: "squeeze2"),
+            ONNXBuilder.node("Reshape", ["i", "shape2"], ["z"], name: "reshape"),
+        ]
+        let data = try ONNXBuilder.model(nodes: nodes, initializers: [w, b, targetInt, axesInt],
+                                         inputs: [ONNXBuilder.valueInfo("x", [nil, 4])], output: "z", opset: 13)
+        let graph = try ONNXImporter.load(data: data)
+        XCTAssertEqual(graph.layers.map(\.operation.kind), ["input", "dense"])
+        let y = try PlainExecutor.run(graph, input: Tensor(shape: [1, 4], values: [1, 0, 0, 0]))
+        XCTAssertEqual(y.values, [0, 2, 4])
+        // Squeeze of a computed tensor is refused with the node's name.
+        let bad = ONNXBuilder.node("Squeeze", ["y", "axes"], ["z"], name: "squeeze-x")
+        let badData = try ONNXBuilder.model(nodes: [nodes[0], bad], initializers: [w, b, axesInt],
+                                            inputs: [ONNXBuilder.valueInfo("x", [nil, 4])], output: "z", opset: 13)
+        XCTAssertThrowsError(try ONNXImporter.load(data: badData)) { error in
+            guard case ModelError.unsupportedFeature("squeeze-x", 1, _) = error else { return XCTFail("\(error)") }
+        }
+    }
+}
