@@ -19,9 +19,11 @@ struct InspectCommand: ParsableCommand {
             print(GraphDescription.text(graph, fileName: url.lastPathComponent))
         } catch let error as ModelError {
             print("\(url.lastPathComponent) cannot be imported: \(error)")
-            if case .unsupportedOperator = error, let data = try? Data(contentsOf: url),
-               let refusals = try? ONNXImporter.refusals(data: data, fileName: url.lastPathComponent), refusals.count > 1 {
-                print("every refused node:")
+            // The import stops at the first problem; list every operator that would be refused.
+            if let data = try? Data(contentsOf: url),
+               let refusals = try? ONNXImporter.refusals(data: data, fileName: url.lastPathComponent),
+               !refusals.isEmpty, refusals != [error] {
+                print("refused operators in the file:")
                 for r in refusals { print("  \(r)") }
             }
             throw ExitCode.failure

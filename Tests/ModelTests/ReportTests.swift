@@ -23,6 +23,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(text.contains("parameters: \(graph.parameterCount), multiplicative depth: 7"), text)
         XCTAssertTrue(text.contains("degree 2, depth 1, x²"), text)
         XCTAssertTrue(text.contains("/conv1/Conv + /bn1/BatchNormalization"), text)
+        XCTAssertTrue(text.contains("metadata he_tool.activation_ranges: [4.0, 4.0]"), text)
         // 6·3·3·3 + 6 (conv1) + 18 (a, b, c per channel) + 8·6·3·3 + 8 (conv2) + 3 (x²) + 5·8 + 5 (fc)
         XCTAssertEqual(graph.parameterCount, 168 + 18 + 440 + 3 + 45)
     }

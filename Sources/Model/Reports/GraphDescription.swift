@@ -20,6 +20,9 @@ public enum GraphDescription {
             guard case let .polynomial(poly) = graph.layers[p].operation else { continue }
             lines.append("  layer \(p) (\(graph.layers[p].name)): degree \(poly.degree), depth \(poly.multiplicativeDepth), \(poly.formula)")
         }
+        for key in [Preprocessing.metadataKey, RangeAudit.metadataKey] {
+            if let value = graph.metadata[key] { lines.append("metadata \(key): \(value)") }
+        }
         for note in graph.notes { lines.append("note: \(note)") }
         return lines.joined(separator: "\n")
     }
