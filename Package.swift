@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "he-tool", targets: ["HETool"]),
         .library(name: "HEMath", targets: ["HEMath"]),
         .library(name: "CKKS", targets: ["CKKS"]),
+        .library(name: "Model", targets: ["Model"]),
         .library(name: "Compiler", targets: ["Compiler"]),
     ],
     dependencies: [
@@ -45,6 +46,27 @@ let package = Package(
             ],
             swiftSettings: fastSettings
         ),
+        // Model layer (DESIGN.md §7): ONNX import, network IR, plaintext executor, range audit,
+        // image and tensor inputs. Pure Swift + SwiftProtobuf; libpng and zlib read inputs.
+        .systemLibrary(
+            name: "CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "Model",
+            dependencies: [
+                "CPNG",
+                "CZlib",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: fastSettings
+        ),
         .target(
             name: "Compiler",
             dependencies: ["CKKS"],
@@ -55,6 +77,7 @@ let package = Package(
             dependencies: [
                 "HEMath",
                 "CKKS",
+                "Model",
                 "Compiler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -68,6 +91,12 @@ let package = Package(
         .testTarget(
             name: "CKKSTests",
             dependencies: ["CKKS", "HEMath"],
+            swiftSettings: fastSettings
+        ),
+        .testTarget(
+            name: "ModelTests",
+            dependencies: ["Model", "CPNG"],
+            exclude: ["Fixtures"],
             swiftSettings: fastSettings
         ),
         .testTarget(

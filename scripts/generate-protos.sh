@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates Sources/CKKS/Generated/he_tool.pb.swift from Protos/he_tool.proto.
+# Regenerates the committed Swift code of the protobuf schemas:
+#   Sources/CKKS/Generated/he_tool.pb.swift   from Protos/he_tool.proto   (he-tool's file format)
+#   Sources/Model/Generated/onnx.pb.swift     from Protos/onnx/onnx.proto (the ONNX format, as
+#     published by the ONNX project; copied unchanged from the `onnx` 1.23.2 Python wheel)
 #
 # The generated file is committed: building he-tool needs neither protoc nor the plugin. Run
 # this only after changing the schema (and bump format_version for any change to what a file
@@ -19,7 +22,6 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="$root/Sources/CKKS/Generated"
 
 if ! command -v protoc >/dev/null 2>&1; then
   echo "generate-protos: protoc not found; install it (Debian: apt-get install -y protobuf-compiler)" >&2
@@ -35,11 +37,17 @@ if [ -z "$plugin" ] || [ ! -x "$plugin" ]; then
   exit 1
 fi
 
-mkdir -p "$out"
-protoc \
-  --plugin=protoc-gen-swift="$plugin" \
-  --proto_path="$root/Protos" \
-  --swift_out="$out" \
-  --swift_opt=Visibility=Internal \
-  "$root/Protos/he_tool.proto"
-echo "generate-protos: wrote ${out#"$root"/}/he_tool.pb.swift ($(protoc --version), $("$plugin" --version 2>/dev/null || echo 'protoc-gen-swift'))"
+generate() { # generate PROTO_DIR PROTO_FILE OUT_DIR
+  local dir="$1" file="$2" out="$3"
+  mkdir -p "$out"
+  protoc \
+    --plugin=protoc-gen-swift="$plugin" \
+    --proto_path="$dir" \
+    --swift_out="$out" \
+    --swift_opt=Visibility=Internal \
+    "$dir/$file"
+  echo "generate-protos: wrote ${out#"$root"/}/${file%.proto}.pb.swift ($(protoc --version), $("$plugin" --version 2>/dev/null || echo 'protoc-gen-swift'))"
+}
+
+generate "$root/Protos" he_tool.proto "$root/Sources/CKKS/Generated"
+generate "$root/Protos/onnx" onnx.proto "$root/Sources/Model/Generated"
