@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "he-tool", targets: ["HETool"]),
         .library(name: "HEMath", targets: ["HEMath"]),
         .library(name: "CKKS", targets: ["CKKS"]),
+        .library(name: "TileTensors", targets: ["TileTensors"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,6 +45,11 @@ let package = Package(
             ],
             swiftSettings: fastSettings
         ),
+        .target(
+            name: "TileTensors",
+            dependencies: ["CKKS", "HEMath"],
+            swiftSettings: fastSettings
+        ),
         .executableTarget(
             name: "HETool",
             dependencies: [
@@ -61,6 +67,11 @@ let package = Package(
         .testTarget(
             name: "CKKSTests",
             dependencies: ["CKKS", "HEMath"],
+            swiftSettings: fastSettings
+        ),
+        .testTarget(
+            name: "TileTensorsTests",
+            dependencies: ["TileTensors", "CKKS"],
             swiftSettings: fastSettings
         ),
     ],
