@@ -36,7 +36,7 @@ public final class MockBackend: TensorBackend {
         self.slotCount = slotCount
         degree = 2 * slotCount
         defaultScale = parameters.scale
-        primes = parameters.ciphertextPrimes.map(Double.init)
+        primes = parameters.ciphertextPrimes.map { Double($0) }
     }
 
     public var maxLevel: Int { primes.count - 1 }
