@@ -56,15 +56,21 @@ final class ConvTests: XCTestCase {
 
     func testInterleavedConvOnRandomShapes() throws {
         var rng = TestRNG(seed: 31)
-        for trial in 0..<14 {
-            let slots = trial < 12 ? 32 : 512
+        for trial in 0..<24 {
+            let slots = trial < 20 ? 64 : 512
             let nb = Int.random(in: 1...3, using: &rng), c = Int.random(in: 1...5, using: &rng), f = Int.random(in: 1...5, using: &rng)
             let k = Int.random(in: 1...3, using: &rng), s = Int.random(in: 1...2, using: &rng), p = Int.random(in: 0..<k, using: &rng)
             let h = Int.random(in: k...6, using: &rng), w = Int.random(in: k...6, using: &rng)
             let cd = trial % 2, fd = 1 - cd
+            // Half the trials one tile per pixel (closed-form counts), half interleaved or plain image tiles.
+            let onePerPixel = trial % 4 < 2
+            let tx = onePerPixel ? 1 : 1 << Int.random(in: 0...2, using: &rng), ty = onePerPixel ? 1 : 1 << Int.random(in: 0...2, using: &rng)
+            let interleaved = Bool.random(using: &rng)
             var t = [1, 1, 1]
-            for _ in 0..<slots.trailingZeroBitCount { t[Int.random(in: 0..<3, using: &rng)] *= 2 }
-            var dims = [try TileDimension.replicated(tile: t[0]), try .replicated(tile: t[1]), try .plain(h, tile: 1), try .plain(w, tile: 1), try .plain(nb, tile: t[2])]
+            for _ in 0..<(slots / tx / ty).trailingZeroBitCount { t[Int.random(in: 0..<3, using: &rng)] *= 2 }
+            var dims = [try TileDimension.replicated(tile: t[0]), try .replicated(tile: t[1]),
+                        try TileDimension(size: h, tileSize: tx, interleaved: interleaved), try TileDimension(size: w, tileSize: ty, interleaved: interleaved),
+                        try .plain(nb, tile: t[2])]
             dims[cd] = try .plain(c, tile: t[cd])
             let shape = try TileShape(dims)
             let x = Fixtures.random([nb, c, h, w], &rng), filters = Fixtures.random([f, c, k, k], &rng)
@@ -83,11 +89,15 @@ final class ConvTests: XCTestCase {
             let eC = (c + t[cd] - 1) / t[cd], eF = (f + t[fd] - 1) / t[fd], eB = (nb + t[2] - 1) / t[2]
             let v = validTaps(h, k, s, p) * validTaps(w, k, s, p), o = oh * ow * eF * eB, l = t[cd].trailingZeroBitCount
             var counts = OperationCounts()
-            counts.encodes = k * k * eC * eF + (bias == nil ? 0 : eF * eB)
-            counts.plainMultiplications = v * eC * eF * eB
-            counts.additions = v * eC * eF * eB - o + o * l + (bias == nil ? 0 : o)
-            counts.rescales = o
-            counts.rotations = o * l
+            if !onePerPixel { counts = mock.counts }   // closed form below is for one tile per pixel
+            counts.encodes = onePerPixel ? k * k * eC * eF + (bias == nil ? 0 : eF * eB) : counts.encodes
+            if onePerPixel {
+                counts.plainMultiplications = v * eC * eF * eB
+                counts.additions = v * eC * eF * eB - o + o * l + (bias == nil ? 0 : o)
+            }
+            let outTiles = onePerPixel ? o : out.shape.tileCount
+            counts.rescales = outTiles
+            counts.rotations = outTiles * l
             XCTAssertEqual(mock.counts, counts, "\(shape) conv \(filters.shape) s\(s) p\(p)")
 
             let want = ConvTests.naiveConv(x, filters, bias, stride: s, padding: p)
@@ -257,5 +267,57 @@ final class ConvTests: XCTestCase {
         for (i, name) in ["avgpool 2/2", "avgpool 3/1", "global avgpool", "x²", "ax²+bx+c shared", "ax²+bx+c per channel"].enumerated() {
             assertAgree(name, reference: want[i], mock: m[i], ckks: ck[i])
         }
+    }
+
+    /// Interleaved stride-1 "same" conv with H = e_X·t_X: only the tiles within p of either end
+    /// rotate; the counts equal the closed form of the doc comment.
+    func testInterleavedSameConvCountsAndWrappingTiles() throws {
+        var rng = TestRNG(seed: 36)
+        for (c, f, k, ex, ey, tx, ty, tc, tb) in [(2, 3, 3, 4, 3, 2, 4, 2, 2), (1, 2, 5, 5, 4, 2, 2, 1, 8), (3, 1, 3, 2, 2, 4, 2, 4, 1)] {
+            let p = (k - 1) / 2, h = ex * tx, w = ey * ty, nb = 2
+            let slots = tc * 2 * tx * ty * tb
+            let shape = try TileShape([.plain(c, tile: tc), .replicated(tile: 2), .interleaved(h, tile: tx), .interleaved(w, tile: ty), .plain(nb, tile: tb)])
+            let x = Fixtures.random([nb, c, h, w], &rng), filters = Fixtures.random([f, c, k, k], &rng)
+            let mock = Fixtures.mock(slots: slots)
+            let tx0 = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: shape, backend: mock)
+            mock.resetCounts()
+            let out = try tx0.conv2dInterleaved(filters: filters, stride: 1, padding: p)
+            let eC = (c + tc - 1) / tc, eF = (f + 1) / 2, eB = (nb + tb - 1) / tb, l = tc.trailingZeroBitCount
+            let o = ex * ey * eF * eB, g = ex * ey * k * k * eC * eF * eB
+            XCTAssertEqual(mock.counts.plainMultiplications, g)
+            XCTAssertEqual(mock.counts.additions, g - o + o * l)
+            XCTAssertEqual(mock.counts.rescales, o)
+            XCTAssertEqual(mock.counts.rotations, o * l)
+            XCTAssertEqual(mock.counts.hoistedRotations, eC * eB * ((ex + 2 * p) * (ey + 2 * p) - ex * ey))
+            XCTAssertEqual(mock.counts.hoistedRotationSets, eC * eB * (ex * ey - max(ex - 2 * p, 0) * max(ey - 2 * p, 0)))
+            XCTAssertEqual(out.shape.dimensions[2].description, "\(h)~/\(tx)")
+            let want = ConvTests.naiveConv(x, filters, nil, stride: 1, padding: p)
+            assertAgree("interleaved same conv", reference: want, mock: ConvTests.fromTiles(try out.decrypt(), channelsIn: 1), ckks: nil)
+        }
+    }
+
+    /// Two stacked interleaved convs (t_X = t_Y = 2, stride 1 then 2) with x² between, on CKKS:
+    /// the first output is the second's input as it is.
+    func testStackedInterleavedConvsOnCKKS() throws {
+        var rng = TestRNG(seed: 37)
+        let nb = 1, h = 8
+        let x = Fixtures.random([nb, 2, h, h], &rng)
+        let w1 = Fixtures.random([3, 2, 3, 3], &rng), w2 = Fixtures.random([2, 3, 3, 3], &rng), b2 = Fixtures.random([2], &rng).values
+        let shape = try TileShape(parsing: "[2/4, */4, 8~/2, 8~/2, 1/8]")
+        func run<B: TensorBackend>(_ backend: B) throws -> (TileTensor<B>, TileTensor<B>) {
+            let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: shape, backend: backend)
+            let c1 = try t.conv2dInterleaved(filters: w1, stride: 1, padding: 1)
+            return (c1, try c1.squared().conv2dInterleaved(filters: w2, bias: b2, stride: 2, padding: 1))
+        }
+        let mock = Fixtures.mock()
+        let (c1, m) = try run(mock)
+        XCTAssertEqual(c1.shape.description, "[*/4, 3/4, 8~/2, 8~/2, 1/8]")
+        XCTAssertEqual(m.shape.description, "[2/4, 1?/4, 4~/2, 4~/2, 1/8]")
+        var want = ConvTests.naiveConv(x, w1, nil, stride: 1, padding: 1)
+        want.values = want.values.map { $0 * $0 }
+        want = ConvTests.naiveConv(want, w2, b2, stride: 2, padding: 1)
+        let (_, c) = try run(Fixtures.ckks(rotations: mock.rotationSteps))
+        assertAgree("interleaved conv-x²-conv (t = 2)", reference: want, mock: ConvTests.fromTiles(try m.decrypt(), channelsIn: 0),
+                    ckks: ConvTests.fromTiles(try c.decrypt(), channelsIn: 0), bits: 15)
     }
 }
