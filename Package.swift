@@ -55,6 +55,7 @@ let package = Package(
             dependencies: [
                 "HEMath",
                 "CKKS",
+                "TileTensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastSettings
