@@ -28,18 +28,23 @@ public enum LayoutChoice {
     }
 
     /// Polyphase input of `conv2dSIMD` for one image: `[C/t_c, s/s, s/s, U/t_U, V/t_V]` with
-    /// U = ⌈H/s⌉, t_U and t_V the powers of two that hold both the input and the output rows.
-    /// - Throws: `invalidArgument` when the image and its channels do not fit one ciphertext.
+    /// U = ⌈H/s⌉, t_c the power of two ≥ C (so the channel sum takes log2(t_c·s²) rotations, no
+    /// more), and t_U, t_V at least the input and output rows, enlarged to fill the slots.
+    /// - Throws: `invalidArgument` when the image and its channels do not fit one ciphertext
+    ///   (s must be a power of two).
     public static func simdConvInput(channels c: Int, height h: Int, width w: Int, kernel k: Int, stride s: Int,
                                      padding p: Int, slots: Int) throws -> TileShape {
         let u = (h + s - 1) / s, v = (w + s - 1) / s
         let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
-        let tu = powerOfTwo(atLeast: max(u, oh)), tv = powerOfTwo(atLeast: max(v, ow))
-        let plane = s * s * tu * tv
-        guard plane <= slots, slots / plane >= c else {
+        let tc = powerOfTwo(atLeast: c)
+        var tu = powerOfTwo(atLeast: max(u, oh)), tv = powerOfTwo(atLeast: max(v, ow))
+        guard tc * s * s * tu * tv <= slots, slots % (tc * s * s * tu * tv) == 0 else {
             throw TileTensorError.invalidArgument("\(c) channels of \(h)×\(w) (stride \(s)) do not fit one ciphertext of \(slots) slots")
         }
-        return try TileShape([.plain(c, tile: slots / plane), .plain(s, tile: s), .plain(s, tile: s), .plain(u, tile: tu), .plain(v, tile: tv)])
+        while tc * s * s * tu * tv < slots {
+            if tv <= tu { tv *= 2 } else { tu *= 2 }
+        }
+        return try TileShape([.plain(c, tile: tc), .plain(s, tile: s), .plain(s, tile: s), .plain(u, tile: tu), .plain(v, tile: tv)])
     }
 
     /// Row-vector input of `dense`: `[*/t0, n/t1]` with t1 = the power of two ≥ n (at most the slots).

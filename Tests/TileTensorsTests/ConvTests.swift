@@ -321,3 +321,47 @@ final class ConvTests: XCTestCase {
                     ckks: ConvTests.fromTiles(try c.decrypt(), channelsIn: 0), bits: 15)
     }
 }
+
+/// Polynomials up to degree 15 at depth ⌈log2(d + 1)⌉: mock = Horner = CKKS, counts for d = 15.
+final class PolynomialTests: XCTestCase {
+    func testPolynomialsAtMinimalDepth() throws {
+        let parameters = try CKKSParameters(logDegree: 10, primeBits: [60] + Array(repeating: 40, count: 4), specialPrimeBits: [60],
+                                            logScale: 40, security: .insecureTestingOnly)
+        var rng = TestRNG(seed: 51)
+        let shape = try TileShape(parsing: "[5/4, 70/128]")
+        let x = Fixtures.random([5, 70], &rng)
+        let keygen = KeyGenerator(context: try CKKSContext(parameters: parameters))
+        let sk = keygen.secretKey()
+        let ckks = CKKSBackend(context: keygen.context, keys: try keygen.evaluationKeys(for: sk), encryptor: Encryptor(secretKey: sk),
+                               decryptor: Decryptor(secretKey: sk))
+        for d in [1, 2, 3, 4, 5, 7, 8, 11, 15] {
+            var c = (0...d).map { _ in Double.random(in: -1...1, using: &rng) / 2 }
+            if d == 11 { c[3] = 0; c[8] = 0 }
+            if d == 5 { c[0] = 0 }
+            let want = try Tensor(shape: x.shape, values: x.values.map { v in c.reversed().reduce(0) { $0 * v + $1 } })
+            let mock = MockBackend(slotCount: 512, parameters: parameters)
+            let tm = try TileTensor(encrypting: x, shape: shape, backend: mock)
+            mock.resetCounts()
+            let m = try tm.polynomial(coefficients: c)
+            let depth = Int(ceil(log2(Double(d + 1))))
+            XCTAssertEqual(m.level, 4 - depth, "degree \(d)")
+            if d == 15 {
+                let tiles = shape.tileCount
+                var counts = OperationCounts()
+                counts.multiplications = (3 + 7) * tiles
+                counts.relinearizations = (3 + 7) * tiles
+                counts.plainMultiplications = 8 * tiles
+                counts.rescales = (3 + 15) * tiles
+                counts.additions = 15 * tiles
+                XCTAssertEqual(mock.counts, counts)
+            }
+            let ct = try TileTensor(encrypting: x, shape: shape, backend: ckks).polynomial(coefficients: c)
+            XCTAssertEqual(ct.level, m.level)
+            XCTAssertEqual(ct.scale, m.scale)
+            assertAgree("polynomial degree \(d)", reference: want, mock: try m.decrypt(), ckks: try ct.decrypt(), bits: 14)
+        }
+        let t = try TileTensor(encrypting: x, shape: shape, backend: ckks)
+        XCTAssertThrowsError(try t.polynomial(coefficients: [1, 0, 0]))
+        XCTAssertThrowsError(try t.polynomial(coefficients: Array(repeating: 0.1, count: 32)))   // degree 31 needs 5 levels
+    }
+}
