@@ -48,6 +48,9 @@ public final class CKKSBackend: TensorBackend {
 
     public func add(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try evaluator.add(a, b) }
     public func subtract(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try evaluator.subtract(a, b) }
+    public func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws {
+        if a.level == b.level { try evaluator.addInPlace(&a, b) } else { a = try evaluator.add(a, b) }
+    }
     public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext { try evaluator.add(a, p) }
     public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext { try evaluator.add(a, constant: c) }
     public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext { try evaluator.multiply(a, p) }

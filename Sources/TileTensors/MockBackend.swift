@@ -78,6 +78,7 @@ public final class MockBackend: TensorBackend {
 
     public func add(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try combine(a, b, +) }
     public func subtract(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try combine(a, b, -) }
+    public func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws { a = try combine(a, b, +) }
 
     public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }

@@ -34,6 +34,8 @@ public protocol TensorBackend: AnyObject {
     func componentCount(of ciphertext: Ciphertext) -> Int
 
     func add(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
+    /// a += b, reusing a's storage when it can (same level); counted as one addition.
+    func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws
     func subtract(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
     func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext
     /// a + c in every slot (encoded at a's scale; no level).
@@ -56,6 +58,15 @@ extension TensorBackend {
     /// a · b relinearized (one multiplication and one relinearization).
     public func multiply(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
         try relinearize(multiplyWithoutRelinearization(a, b))
+    }
+
+    /// acc += term, or acc = term when acc is nil. Moves acc out first so that the in-place
+    /// addition owns its storage (no copy on write).
+    public func accumulate(_ acc: inout Ciphertext?, _ term: Ciphertext) throws {
+        guard var a = acc else { acc = term; return }
+        acc = nil
+        try addInPlace(&a, term)
+        acc = a
     }
 
     /// Bytes of a ciphertext: components × (level + 1) primes × N residues × 8.

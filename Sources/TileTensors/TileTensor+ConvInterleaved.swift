@@ -145,7 +145,7 @@ extension TileTensor {
         var accumulators = [Backend.Ciphertext?](repeating: nil, count: outShape.tileCount)
         for term in terms {
             let product = try backend.multiply(rotated[term.source]![term.delta]!, plaintext(term.plaintext))
-            accumulators[term.output] = try accumulators[term.output].map { try backend.add($0, product) } ?? product
+            try backend.accumulate(&accumulators[term.output], product)
         }
         var outTiles: [Backend.Ciphertext?] = []
         for (tile, acc) in accumulators.enumerated() {

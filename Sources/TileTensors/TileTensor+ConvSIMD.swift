@@ -108,7 +108,7 @@ extension TileTensor {
                 }
                 guard any else { continue }
                 let term = try backend.multiply(rotated[delta]!, backend.encode(mask, scale: q, level: l))
-                acc = try acc.map { try backend.add($0, term) } ?? term
+                try backend.accumulate(&acc, term)
             }
             guard let sum = acc else { throw TileTensorError.invalidArgument("filter \(fi) is all zeros") }
             var map = try rotateAndAdd(backend.rescale(sum), span: block, stride: strides[2])

@@ -88,7 +88,7 @@ extension TileTensor {
                 var acc: Backend.Ciphertext?
                 for j in 0..<e1 {
                     let term = try backend.multiplyWithoutRelinearization(a.tiles[i * e1 + j], b.tiles[j * e2 + k])
-                    acc = try acc.map { try backend.add($0, term) } ?? term
+                    try backend.accumulate(&acc, term)
                 }
                 let summed = try backend.rescale(backend.relinearize(acc!))
                 tiles.append(try a.rotateAndAdd(summed, span: t1, stride: sa.slotStrides[1]))

@@ -53,10 +53,10 @@ extension TileTensor {
                 // rot(diag_i, −g·n1), repeated over all slots.
                 let plain = (0..<slots).map { s in diagonals[i][((s - g * n1) % d + d) % d] }
                 let term = try backend.multiply(babies[i % n1]!, backend.encode(plain, scale: q, level: l))
-                inner = try inner.map { try backend.add($0, term) } ?? term
+                try backend.accumulate(&inner, term)
             }
             let rotated = try backend.rotate(backend.rescale(inner!), by: g * n1)
-            y = try y.map { try backend.add($0, rotated) } ?? rotated
+            try backend.accumulate(&y, rotated)
         }
         guard var result = y else {
             throw TileTensorError.invalidArgument("W is all zeros; the product is the zero vector (encode it instead)")

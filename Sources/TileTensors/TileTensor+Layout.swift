@@ -131,7 +131,7 @@ extension TileTensor {
                 var mask = [Double](repeating: 0, count: slots)
                 for slot in groups[key]! { mask[slot] = 1 }
                 let term = try backend.multiply(rotated[key.source]![key.delta]!, backend.encode(mask, scale: q, level: l))
-                acc = try acc.map { try backend.add($0, term) } ?? term
+                try backend.accumulate(&acc, term)
             }
             if acc == nil {   // an all-zero tile: any tile times the zero mask
                 acc = try backend.multiply(tiles[0], backend.encode([], scale: q, level: l))

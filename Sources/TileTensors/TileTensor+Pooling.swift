@@ -29,7 +29,7 @@ extension TileTensor {
             for dy in 0..<k {
                 for dx in 0..<k {
                     let t = tiles[base + (index[h] * s + dy) * strides[h] + (index[w] * s + dx) * strides[w]]
-                    acc = try acc.map { try backend.add($0, t) } ?? t
+                    try backend.accumulate(&acc, t)
                 }
             }
             result.append(acc!)

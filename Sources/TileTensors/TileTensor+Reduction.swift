@@ -27,7 +27,7 @@ extension TileTensor {
         var result: [Backend.Ciphertext] = []
         for tile in 0..<shape.tileCount where Tensor.unflatten(tile, counts)[d] == 0 {
             var acc = tiles[tile]
-            for k in 1..<max(dim.tileCount, 1) { acc = try backend.add(acc, tiles[tile + k * stride]) }
+            for k in 1..<max(dim.tileCount, 1) { try backend.addInPlace(&acc, tiles[tile + k * stride]) }
             if rescaleBeforeRotations { acc = try backend.rescale(acc) }
             acc = try rotateAndAdd(acc, span: dim.tileSize, stride: slotStride)
             result.append(acc)
@@ -73,7 +73,8 @@ extension TileTensor {
         var acc = x
         var k = 1
         while k < span {
-            acc = try backend.add(acc, backend.rotate(acc, by: k * stride))
+            let rotated = try backend.rotate(acc, by: k * stride)
+            try backend.addInPlace(&acc, rotated)
             k <<= 1
         }
         return acc
