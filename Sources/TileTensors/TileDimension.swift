@@ -22,8 +22,8 @@ public struct TileDimension: Hashable, Sendable, CustomStringConvertible {
                 unknowns: Bool = false) throws {
         guard tileSize >= 1 else { throw TileTensorError.invalidNotation("tile size \(tileSize) must be at least 1") }
         guard size >= 1 else { throw TileTensorError.invalidNotation("dimension size \(size) must be at least 1") }
-        guard !replicated || (size == 1 && !interleaved) else {
-            throw TileTensorError.invalidNotation("a replicated dimension has logical size 1 and is not interleaved")
+        guard !replicated || (size == 1 && !interleaved && !unknowns) else {
+            throw TileTensorError.invalidNotation("a replicated dimension has logical size 1, its value in every slot: it is neither interleaved nor unknown")
         }
         self.size = size
         self.tileSize = tileSize

@@ -8,7 +8,7 @@ final class TileShapeTests: XCTestCase {
             XCTAssertEqual(try TileShape(parsing: text).description, text)
         }
         XCTAssertEqual(try TileShape(parsing: " 5 / 2 ,6~/4 ").description, "[5/2, 6~/4]")
-        for bad in ["", "[]", "[5]", "[5/0]", "[0/4]", "[*~/4]", "[x/4]", "[5/2,]", "[5/2/3]"] {
+        for bad in ["", "[]", "[5]", "[5/0]", "[0/4]", "[*~/4]", "[*?/4]", "[x/4]", "[5/2,]", "[5/2/3]"] {
             XCTAssertThrowsError(try TileShape(parsing: bad), bad) { error in
                 guard case TileTensorError.invalidNotation = error else { return XCTFail("\(bad): \(error)") }
             }
