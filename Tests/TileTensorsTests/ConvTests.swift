@@ -440,3 +440,32 @@ final class StackedSIMDConvTests: XCTestCase {
         XCTAssertEqual(mock.counts, counts)
     }
 }
+
+/// Per-channel polynomial coefficients (plaintext tiles) at minimal depth.
+final class PerChannelPolynomialTests: XCTestCase {
+    func testPerChannelPolynomials() throws {
+        var rng = TestRNG(seed: 81)
+        let shape = try TileShape(parsing: "[3/4, */2, 5~/2, 7/8, 2/4]")   // [C, 1, H, W, B]
+        let coefficientShape = try TileShape(parsing: "[3/4, */2, */2, */8, */4]")
+        let x = Fixtures.random([3, 1, 5, 7, 2], &rng)
+        for d in [2, 5, 7] {
+            var c = (0...d).map { _ in Fixtures.random([3, 1, 1, 1, 1], &rng, range: -0.5...0.5) }
+            if d == 5 { c[2] = try Tensor(zeros: [3, 1, 1, 1, 1]) }
+            let want = try Tensor(shape: x.shape, values: (0..<x.values.count).map { o in
+                let ch = x.index(ofOffset: o)[0], v = x.values[o]
+                return c.reversed().reduce(0) { $0 * v + $1.values[ch] }
+            })
+            func run<B: TensorBackend>(_ backend: B) throws -> TileTensor<B> {
+                try TileTensor(encrypting: x, shape: shape, backend: backend).polynomial(coefficients: c, coefficientShape: coefficientShape)
+            }
+            let mock = Fixtures.mock()
+            let m = try run(mock)
+            XCTAssertEqual(m.level, 4 - Int(ceil(log2(Double(d + 1)))))
+            let ck = try run(Fixtures.ckks(rotations: []))
+            assertAgree("per-channel polynomial degree \(d)", reference: want, mock: try m.decrypt(), ckks: try ck.decrypt(), bits: 15)
+            // Padding reads garbage (c_0): a later sum over the padded W dimension still matches.
+            let summed = try m.summed(over: 3).decrypt()
+            assertAgree("per-channel polynomial then sum", reference: Naive.sum(want, over: 3), mock: summed, ckks: nil)
+        }
+    }
+}
