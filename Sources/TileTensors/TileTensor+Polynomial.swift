@@ -23,4 +23,14 @@ extension TileTensor {
         let u = try multiplied(byPlain: a, shape: coefficientShape).adding(plain: b, shape: coefficientShape)
         return try u.multiplied(by: self).adding(plain: c, shape: coefficientShape)
     }
+
+    /// x ⊙ (x + β) for a plaintext shift β packed in `coefficientShape` (per channel, say): one
+    /// level. With β = b/a and the factor a (and the constant c) folded into the next linear
+    /// layer's weights (w′[f][ch] = a_ch·w[f][ch], bias′ = bias + Σ_ch w[f][ch]·c_ch), this is
+    /// a·x² + b·x + c at one level instead of two (channels with a = 0 cannot be folded this way).
+    /// Counts per tile: the encodes of β's tiles, 1 addition, 1 multiplication, 1 relinearization,
+    /// 1 rescale.
+    public func multipliedByShifted(_ beta: Tensor, coefficientShape: TileShape) throws -> TileTensor {
+        try multiplied(by: adding(plain: beta, shape: coefficientShape))
+    }
 }

@@ -242,7 +242,8 @@ final class ConvTests: XCTestCase {
                         t.globalAveragePooled(dimensions: 2, 3).decrypt(),
                         t.squared().decrypt(),
                         t.quadratic(a: 0.5, b: -0.25, c: 0.125).decrypt(),
-                        t.quadratic(a: a, b: b, c: c, coefficientShape: coefficientShape).decrypt()]
+                        t.quadratic(a: a, b: b, c: c, coefficientShape: coefficientShape).decrypt(),
+                        t.multipliedByShifted(b, coefficientShape: coefficientShape).decrypt()]
         }
         func pool(_ k: Int, _ s: Int) -> Tensor {
             let oh = (5 - k) / s + 1, ow = (4 - k) / s + 1
@@ -259,12 +260,16 @@ final class ConvTests: XCTestCase {
             let v = x.values[o], ch = x.index(ofOffset: o)[0]
             return a.values[ch] * v * v + b.values[ch] * v + c.values[ch]
         })
+        let shifted = try Tensor(shape: x.shape, values: (0..<x.values.count).map { o in
+            let v = x.values[o]
+            return v * (v + b.values[x.index(ofOffset: o)[0]])
+        })
         let want = [pool(2, 2), pool(3, 1), global, try Tensor(shape: x.shape, values: x.values.map { $0 * $0 }),
-                    try Tensor(shape: x.shape, values: x.values.map { 0.5 * $0 * $0 - 0.25 * $0 + 0.125 }), perChannel]
+                    try Tensor(shape: x.shape, values: x.values.map { 0.5 * $0 * $0 - 0.25 * $0 + 0.125 }), perChannel, shifted]
         let mock = Fixtures.mock()
         let m = try run(mock)
         let ck = try run(Fixtures.ckks(rotations: mock.rotationSteps))
-        for (i, name) in ["avgpool 2/2", "avgpool 3/1", "global avgpool", "x²", "ax²+bx+c shared", "ax²+bx+c per channel"].enumerated() {
+        for (i, name) in ["avgpool 2/2", "avgpool 3/1", "global avgpool", "x²", "ax²+bx+c shared", "ax²+bx+c per channel", "x(x+β), one level"].enumerated() {
             assertAgree(name, reference: want[i], mock: m[i], ckks: ck[i])
         }
     }
@@ -461,6 +466,8 @@ final class PerChannelPolynomialTests: XCTestCase {
             let mock = Fixtures.mock()
             let m = try run(mock)
             XCTAssertEqual(m.level, 4 - Int(ceil(log2(Double(d + 1)))))
+            let folded = try TileTensor(encrypting: x, shape: shape, backend: mock).multipliedByShifted(c[1], coefficientShape: coefficientShape)
+            XCTAssertEqual(folded.level, 3, "x ⊙ (x + β) takes one level")
             let ck = try run(Fixtures.ckks(rotations: []))
             assertAgree("per-channel polynomial degree \(d)", reference: want, mock: try m.decrypt(), ckks: try ck.decrypt(), bits: 15)
             // Padding reads garbage (c_0): a later sum over the padded W dimension still matches.
