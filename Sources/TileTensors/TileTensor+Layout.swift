@@ -73,11 +73,12 @@ extension TileTensor {
     /// Each target slot σ reads source tile S at slot σ′; slots are grouped by (S, δ = σ′ − σ).
     /// Target tile R = Σ_groups mask_group ⊙ rot(tile S, δ), the rotations of one source tile
     /// hoisted together; the masked products are added and rescaled once. When every target tile
-    /// is one whole source tile with δ = 0 no mask or level is spent.
+    /// is one whole source tile rotated by one δ (a whole-tile move, or a cyclic rotation of the
+    /// outermost dimension) no mask or level is spent: only the rotations with δ ≠ 0.
     ///
     /// Counts (G groups, R target tiles, H source tiles with a nonzero δ, D distinct nonzero
     /// (S, δ)): G encodes, G plaintext products, G − R additions, R rescales, H hoisted sets of
-    /// D rotations in all; no masks: nothing at all.
+    /// D rotations in all; without masks only the H hoisted sets of D rotations.
     func remapped(to target: TileShape, source: ([Int]) -> [Int]?) throws -> TileTensor {
         guard target.slotsPerTile == backend.slotCount else {
             throw TileTensorError.slotMismatch(tileSlots: target.slotsPerTile, backendSlots: backend.slotCount)
@@ -100,19 +101,24 @@ extension TileTensor {
         }
         if let failure { throw failure }
 
-        // Whole tiles moved without rotation: no masks.
+        // Every target tile is one source tile rotated by one step, covering all its elements:
+        // no masks, no level (a cyclic rotation of the outermost dimension, a whole-tile move).
         let wholeTiles = (0..<target.tileCount).allSatisfy { r in
             let keys = order.filter { $0.target == r }
-            return keys.count == 1 && keys[0].delta == 0 && groups[keys[0]]!.count == validPerTile[r]
+            return keys.count == 1 && groups[keys[0]]!.count == validPerTile[r]
         }
         if wholeTiles {
-            let moved = (0..<target.tileCount).map { r in tiles[order.first { $0.target == r }!.source] }
-            // Target padding holds what the source tile has there: zero only when the source is
-            // known and its valid slots are exactly the target's.
-            let sourceValid = shape.validityMasks().map { $0.reduce(0, +) }
-            let garbage = shape.hasUnknowns || (0..<target.tileCount).contains { r in
-                Int(sourceValid[order.first { $0.target == r }!.source]) != validPerTile[r]
+            let keys = (0..<target.tileCount).map { r in order.first { $0.target == r }! }
+            var rotated: [Int: [Int: Backend.Ciphertext]] = [:]
+            for s in Set(keys.map(\.source)) {
+                rotated[s] = try backend.rotations(of: tiles[s], by: Array(Set(keys.filter { $0.source == s }.map(\.delta))))
             }
+            let moved = keys.map { rotated[$0.source]![$0.delta]! }
+            // Target padding holds what the source tile has there: zero only when nothing moved
+            // within the tile, the source is known and its valid slots are exactly the target's.
+            let sourceValid = shape.validityMasks().map { $0.reduce(0, +) }
+            let garbage = shape.hasUnknowns || keys.contains { $0.delta != 0 }
+                || (0..<target.tileCount).contains { r in Int(sourceValid[keys[r].source]) != validPerTile[r] }
             let marked = try TileShape(target.dimensions.map { garbage && $0.hasPadding ? $0.withUnknowns(true) : $0 })
             return TileTensor(backend: backend, shape: marked, tiles: moved)
         }
