@@ -20,34 +20,42 @@ extension Tensor {
 }
 
 extension TileTensor {
-    /// Convolution of one image with filters W [F, C, K, K], stride s, zero padding p, optional
-    /// bias. Input: the polyphase image (`Tensor.polyphase`, logical [C, s, s, U, V]) in one tile
-    /// `[C/t_c, s/s, s/s, U/t_U, V/t_V]`. Output: one tile per filter,
-    /// `[F/1, */t_c, */s, */s, H′/t_U, W′/t_V]` (logical [F, 1, 1, 1, H′, W′]), each map
-    /// replicated over the channel and phase positions.
+    /// Convolution with filters W [F, C, K, K], stride s, zero padding p, optional bias, of one
+    /// image or of a batch packed in front of it. Input: the polyphase image (`Tensor.polyphase`,
+    /// logical [C, s, s, U, V]) in one tile `[C/t_c, s/s, s/s, U/t_U, V/t_V]`, or a batch
+    /// (logical [B, C, s, s, U, V]) in `[B/t_B, C/t_c, s/s, s/s, U/t_U, V/t_V]`, e_B tiles.
+    /// Output: one tile per filter (and batch tile). Single image:
+    /// `[F/1, */t_c, */s, */s, H′/t_U, W′/t_V]` (logical [F, 1, 1, 1, H′, W′]), each map replicated
+    /// over its (channel, phase) block — the input of `conv2dSIMDMirrored`. Batch:
+    /// `[F/1, B/t_B, 1?/t_c, 1?/s, 1?/s, H′/t_U, W′/t_V]` (the block is no longer outermost, so
+    /// only its first position holds the map).
     ///
     /// Tap (dy, dx) reads input pixel (s·y + dy − p, s·x + dx − p) = phase (r_y, r_x) at
     /// (y + q_y, x + q_x) with dy − p = s·q_y + r_y: a rotation by δ = q_y·t_V + q_x of the whole
     /// tile, selected by masking phase (r_y, r_x). Taps sharing δ share the rotation and one
     /// plaintext (their masks occupy different phases). The mask also zeroes reads outside the
     /// image (zero padding) and rows that a rotation carries across, so every product is exact.
-    /// Each filter's sum is rescaled and its (channel, phase) block — the outermost t_c·s² slots
-    /// per pixel — summed by log2(t_c·s²) rotate-and-add steps, cyclic, hence replicated.
+    /// Each filter's sum is rescaled and its (channel, phase) block of t_c·s² positions summed by
+    /// log2(t_c·s²) rotate-and-add steps.
     ///
     /// Counts (D = distinct δ over the taps, D′ = those nonzero; D = K² for s = 1; for K = 5,
-    /// p = 1, s = 2, D = 9): 1 hoisted set of D′ rotations, F·D encodes and plaintext products,
-    /// F·(D − 1) + F·log2(t_c·s²) additions, F rescales, F·log2(t_c·s²) rotations; a bias adds
-    /// F encodes and F additions. One level.
+    /// p = 1, s = 2, D = 9; e_B = 1 for one image): e_B hoisted sets of D′ rotations, F·D encodes,
+    /// F·D·e_B plaintext products, F·e_B·(D − 1) + F·e_B·log2(t_c·s²) additions, F·e_B rescales,
+    /// F·e_B·log2(t_c·s²) rotations; a bias adds F encodes and F·e_B additions. One level.
     /// - Parameters:
     ///   - height: the image height H (default s·U; give it when H is not a multiple of s).
     ///   - width: the image width W (default s·V).
     public func conv2dSIMD(filters: Tensor, bias: [Double]? = nil, stride s: Int, padding p: Int,
                            height: Int? = nil, width: Int? = nil) throws -> TileTensor {
-        let dims = shape.dimensions
-        guard shape.rank == 5, shape.tileCount == 1, filters.shape.count == 4, filters.shape[2] == filters.shape[3],
+        let batched = shape.rank == 6
+        let o = batched ? 1 : 0
+        let all = shape.dimensions
+        let dims = Array(all[o...])
+        guard shape.rank == 5 || shape.rank == 6, shape.tileCounts[o...].allSatisfy({ $0 == 1 }),
+              filters.shape.count == 4, filters.shape[2] == filters.shape[3],
               dims[1].size == s, dims[2].size == s, dims[1].tileSize == s, dims[2].tileSize == s,
-              !dims.contains(where: { $0.isReplicated || $0.isInterleaved }) else {
-            throw TileTensorError.shapeMismatch("SIMD conv needs the polyphase image in one tile [C/tc, \(s)/\(s), \(s)/\(s), U/tu, V/tv] and filters [F, C, K, K], got \(shape) and \(filters.shape)")
+              !all.contains(where: { $0.isReplicated || $0.isInterleaved }) else {
+            throw TileTensorError.shapeMismatch("SIMD conv needs the polyphase image in one tile [(B/tb,) C/tc, \(s)/\(s), \(s)/\(s), U/tu, V/tv] and filters [F, C, K, K], got \(shape) and \(filters.shape)")
         }
         if shape.hasUnknowns {
             return try clearingUnknowns().conv2dSIMD(filters: filters, bias: bias, stride: s, padding: p, height: height, width: width)
@@ -67,9 +75,12 @@ extension TileTensor {
             throw TileTensorError.invalidArgument("the \(oh)×\(ow) output does not fit the \(tu)×\(tv) tile")
         }
         let block = tc * s * s
-        try requirePowerOfTwo(block, 0)
+        try requirePowerOfTwo(block, o)
         let slots = backend.slotCount
-        let strides = shape.slotStrides
+        let strides = Array(shape.slotStrides[o...])
+        let batchTiles = batched ? all[0].tileCount : 1
+        let batchPositions = batched ? all[0].tileSize : 1
+        let batchStride = batched ? shape.slotStrides[0] : 0
 
         func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
         // Group taps by their rotation δ.
@@ -81,12 +92,13 @@ extension TileTensor {
             }
         }
         let deltas = groups.keys.sorted()
-        let rotated = try backend.rotations(of: tiles[0], by: deltas)
+        let rotated = try (0..<batchTiles).map { try backend.rotations(of: tiles[$0], by: deltas) }
         let l = level
         let q = backend.rescalePrime(atLevel: l)
+        var biasPlaintext: Backend.Plaintext?
         var maps: [Backend.Ciphertext] = []
         for fi in 0..<f {
-            var acc: Backend.Ciphertext?
+            var accumulators = [Backend.Ciphertext?](repeating: nil, count: batchTiles)
             for delta in deltas {
                 var mask = [Double](repeating: 0, count: slots)
                 var any = false
@@ -100,27 +112,38 @@ extension TileTensor {
                             for ci in 0..<c {
                                 let weight = filters[[fi, ci, tap.dy, tap.dx]]
                                 let slot = ci * strides[0] + tap.ry * strides[1] + tap.rx * strides[2] + y * strides[3] + x
-                                mask[slot] = weight
+                                for b in 0..<batchPositions { mask[b * batchStride + slot] = weight }
                                 any = any || weight != 0
                             }
                         }
                     }
                 }
                 guard any else { continue }
-                let term = try backend.multiply(rotated[delta]!, backend.encode(mask, scale: q, level: l))
-                try backend.accumulate(&acc, term)
+                let plaintext = try backend.encode(mask, scale: q, level: l)
+                for bt in 0..<batchTiles {
+                    try backend.accumulate(&accumulators[bt], backend.multiply(rotated[bt][delta]!, plaintext))
+                }
             }
-            guard let sum = acc else { throw TileTensorError.invalidArgument("filter \(fi) is all zeros") }
-            var map = try rotateAndAdd(backend.rescale(sum), span: block, stride: strides[2])
-            if let bias {
-                var plain = [Double](repeating: 0, count: slots)
-                for o in 0..<slots where (o % (tu * tv)) / tv < oh && o % tv < ow { plain[o] = bias[fi] }
-                map = try backend.add(map, backend.encode(plain, scale: backend.scale(of: map), level: backend.level(of: map)))
+            for bt in 0..<batchTiles {
+                guard let sum = accumulators[bt] else { throw TileTensorError.invalidArgument("filter \(fi) is all zeros") }
+                var map = try rotateAndAdd(backend.rescale(sum), span: block, stride: strides[2])
+                if let bias {
+                    if biasPlaintext == nil || bt == 0 {
+                        var plain = [Double](repeating: 0, count: slots)
+                        for slot in 0..<slots where (slot % (tu * tv)) / tv < oh && slot % tv < ow { plain[slot] = bias[fi] }
+                        biasPlaintext = try backend.encode(plain, scale: backend.scale(of: map), level: backend.level(of: map))
+                    }
+                    map = try backend.add(map, biasPlaintext!)
+                }
+                maps.append(map)
             }
-            maps.append(map)
         }
-        let outShape = try TileShape([.plain(f, tile: 1), .replicated(tile: tc), .replicated(tile: s), .replicated(tile: s),
-                                      .plain(oh, tile: tu), .plain(ow, tile: tv)])
-        return TileTensor(backend: backend, shape: outShape, tiles: maps)
+        let blockDims: [TileDimension] = batched
+            ? try [tc, s, s].map { try TileDimension(size: 1, tileSize: $0, unknowns: $0 > 1) }
+            : try [.replicated(tile: tc), .replicated(tile: s), .replicated(tile: s)]
+        var outDims: [TileDimension] = [try .plain(f, tile: 1)]
+        if batched { outDims.append(bias != nil && all[0].hasPadding ? all[0].withUnknowns(true) : all[0]) }
+        outDims += blockDims + [try .plain(oh, tile: tu), try .plain(ow, tile: tv)]
+        return TileTensor(backend: backend, shape: try TileShape(outDims), tiles: maps)
     }
 }

@@ -52,3 +52,51 @@ final class StackedSIMDConvTests: XCTestCase {
         XCTAssertEqual(mock.counts, counts)
     }
 }
+
+/// SIMD conv on a batch packed in front of the image: mock = naive = CKKS, counts.
+final class BatchedSIMDConvTests: XCTestCase {
+    func testBatchedSIMDConv() throws {
+        var rng = TestRNG(seed: 73)
+        for (nb, tb, c, f, k, s, p, h) in [(3, 2, 2, 3, 3, 1, 1, 6), (2, 2, 1, 2, 5, 2, 1, 9), (5, 4, 1, 1, 2, 2, 0, 4)] {
+            let u = (h + s - 1) / s
+            let tu = tb * s * s * 64 <= 512 ? 8 : 4, tc = 512 / (tb * s * s * tu * tu)
+            let shape = try TileShape([.plain(nb, tile: tb), .plain(c, tile: tc), .plain(s, tile: s), .plain(s, tile: s), .plain(u, tile: tu), .plain(u, tile: tu)])
+            let x = Fixtures.random([nb, c, h, h], &rng), filters = Fixtures.random([f, c, k, k], &rng), bias = Fixtures.random([f], &rng).values
+            var poly = try Tensor(zeros: shape.logicalShape)
+            for b in 0..<nb {
+                let one = try Tensor.polyphase(Tensor(shape: [c, h, h], values: Array(x.values[(b * c * h * h)..<((b + 1) * c * h * h)])), stride: s)
+                for o in 0..<one.values.count { poly.values[b * one.values.count + o] = one.values[o] }
+            }
+            func run<B: TensorBackend>(_ backend: B) throws -> Tensor {
+                let t = try TileTensor(encrypting: poly, shape: shape, backend: backend)
+                if let mock = backend as? MockBackend { mock.resetCounts() }
+                let out = try t.conv2dSIMD(filters: filters, bias: bias, stride: s, padding: p, height: h, width: h).decrypt()
+                // [F, B, 1, 1, 1, H′, W′] → [B, F, H′, W′]
+                let oh = out.shape[5]
+                var r = try Tensor(zeros: [nb, f, oh, oh])
+                for o in 0..<r.values.count {
+                    let i = r.index(ofOffset: o)
+                    r.values[o] = out[[i[1], i[0], 0, 0, 0, i[2], i[3]]]
+                }
+                return r
+            }
+            let mock = Fixtures.mock()
+            let m = try run(mock)
+            let q = Set((0..<k).map { Int((Double($0 - p) / Double(s)).rounded(.down)) })
+            let d = q.count * q.count, dNonzero = d - (q.contains(0) ? 1 : 0), log = (tc * s * s).trailingZeroBitCount
+            let eB = (nb + tb - 1) / tb
+            var counts = OperationCounts()
+            counts.hoistedRotationSets = dNonzero > 0 ? eB : 0
+            counts.hoistedRotations = eB * dNonzero
+            counts.encodes = f * d + f
+            counts.plainMultiplications = f * d * eB
+            counts.additions = f * eB * (d - 1) + f * eB * log + f * eB
+            counts.rescales = f * eB
+            counts.rotations = f * eB * log
+            XCTAssertEqual(mock.counts, counts, "batch \(nb) in \(tb)")
+            let want = ConvTests.naiveConv(x, filters, bias, stride: s, padding: p)
+            let ck = try run(Fixtures.ckks(rotations: mock.rotationSteps))
+            assertAgree("batched SIMD conv B\(nb) C\(c) F\(f) K\(k) s\(s) p\(p)", reference: want, mock: m, ckks: ck)
+        }
+    }
+}
