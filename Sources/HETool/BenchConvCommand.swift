@@ -15,7 +15,7 @@ struct BenchConvCommand: ParsableCommand {
     @Option(help: "Kernel size K.") var kernel: Int = 5
     @Option(help: "Stride.") var stride: Int = 2
     @Option(help: "Zero padding.") var padding: Int = 1
-    @Option(help: "Images per batch (interleaved only; SIMD is single-image).") var batch: Int = 1
+    @Option(help: "Images per batch (SIMD: packed in front of the image, as many per ciphertext as fit).") var batch: Int = 1
     @Option(help: "interleaved or simd.") var algorithm: String = "interleaved"
     @Option(help: "Image tile t_X = t_Y of the interleaved layout (1: CryptoNets).") var imageTile: Int = 1
     @Option(help: "Parameter preset name or preset JSON file.") var params: String = "n8192-l2"
@@ -34,12 +34,14 @@ struct BenchConvCommand: ParsableCommand {
         let filters = TensorBenchmarks.random([outChannels, c, kernel, kernel])
         let bias = TensorBenchmarks.random([outChannels]).values
         let simd = algorithm == "simd"
-        let images = simd ? 1 : batch
+        let images = batch
         let shape: TileShape
         let logical: Tensor
         if simd {
-            shape = try LayoutChoice.simdConvInput(channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding, slots: slots)
-            logical = try Tensor.polyphase(TensorBenchmarks.random([c, h, w]), stride: stride)
+            shape = try LayoutChoice.simdConvInput(channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
+                                                   batch: images, slots: slots)
+            let one = try Tensor.polyphase(TensorBenchmarks.random([c, h, w]), stride: stride)
+            logical = images == 1 ? one : try Tensor(shape: [images] + one.shape, values: (0..<images).flatMap { _ in one.values })
         } else {
             shape = try LayoutChoice.interleavedConvInput(channels: c, filters: outChannels, height: h, width: w, batch: images,
                                                           imageTile: imageTile, slots: slots)

@@ -32,8 +32,11 @@ public enum LayoutChoice {
     /// more), and t_U, t_V at least the input and output rows, enlarged to fill the slots.
     /// - Throws: `invalidArgument` when the image and its channels do not fit one ciphertext
     ///   (s must be a power of two).
+    ///
+    /// With `batch` > 1 the images go in front, `[B/t_B, C/t_c, …]`, t_B the most images that
+    /// fit one ciphertext (at most B rounded up to a power of two).
     public static func simdConvInput(channels c: Int, height h: Int, width w: Int, kernel k: Int, stride s: Int,
-                                     padding p: Int, slots: Int) throws -> TileShape {
+                                     padding p: Int, batch: Int = 1, slots: Int) throws -> TileShape {
         let u = (h + s - 1) / s, v = (w + s - 1) / s
         let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
         let tc = powerOfTwo(atLeast: c)
@@ -41,10 +44,13 @@ public enum LayoutChoice {
         guard tc * s * s * tu * tv <= slots, slots % (tc * s * s * tu * tv) == 0 else {
             throw TileTensorError.invalidArgument("\(c) channels of \(h)×\(w) (stride \(s)) do not fit one ciphertext of \(slots) slots")
         }
-        while tc * s * s * tu * tv < slots {
+        let tb = batch > 1 ? min(powerOfTwo(atLeast: batch), slots / (tc * s * s * tu * tv)) : 1
+        while tb * tc * s * s * tu * tv < slots {
             if tv <= tu { tv *= 2 } else { tu *= 2 }
         }
-        return try TileShape([.plain(c, tile: tc), .plain(s, tile: s), .plain(s, tile: s), .plain(u, tile: tu), .plain(v, tile: tv)])
+        let image: [TileDimension] = [try .plain(c, tile: tc), try .plain(s, tile: s), try .plain(s, tile: s),
+                                      try .plain(u, tile: tu), try .plain(v, tile: tv)]
+        return try TileShape(batch > 1 ? [try .plain(batch, tile: tb)] + image : image)
     }
 
     /// Row-vector input of `dense`: `[*/t0, n/t1]` with t1 = the power of two ≥ n (at most the slots).
