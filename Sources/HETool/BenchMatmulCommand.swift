@@ -11,6 +11,7 @@ struct BenchMatmulCommand: ParsableCommand {
 
     @Option(help: "Rows R of W.") var rows: Int = 64
     @Option(help: "Columns C of W (the vector's length).") var cols: Int = 64
+    @Option(help: "Tile size t1 along the columns for the dense layout (default: C rounded up to a power of two).") var tileCols: Int?
     @Option(help: "Parameter preset name or preset JSON file.") var params: String = "n8192-l2"
     @Option(help: "Timed repetitions.") var reps: Int = 10
     @Flag(help: "Print JSON in the schema of shared/bench.") var json = false
@@ -27,7 +28,7 @@ struct BenchMatmulCommand: ParsableCommand {
             params: [("log_n", "\(parameters.logDegree)"), ("rows", "\(rows)"), ("cols", "\(cols)"), ("preset", "\"\(preset.name)\"")],
             threads: 1, reps: reps)
         var kernels: [(String, TileShape, (TileTensor<MockBackend>) throws -> TileTensor<MockBackend>, (TileTensor<CKKSBackend>) throws -> TileTensor<CKKSBackend>)] = [
-            ("dense", try LayoutChoice.denseRowInput(columns: cols, slots: slots), { try $0.dense(weights: w) }, { try $0.dense(weights: w) }),
+            ("dense", try LayoutChoice.denseRowInput(columns: cols, columnTile: tileCols, slots: slots), { try $0.dense(weights: w) }, { try $0.dense(weights: w) }),
         ]
         if let diagonal = try? LayoutChoice.diagonalInput(rows: rows, columns: cols, slots: slots) {
             kernels.append(("diagonal", diagonal, { try $0.diagonalMatrixVectorProduct(weights: w) }, { try $0.diagonalMatrixVectorProduct(weights: w) }))

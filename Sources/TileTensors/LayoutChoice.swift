@@ -53,9 +53,14 @@ public enum LayoutChoice {
         return try TileShape(batch > 1 ? [try .plain(batch, tile: tb)] + image : image)
     }
 
-    /// Row-vector input of `dense`: `[*/t0, n/t1]` with t1 = the power of two ≥ n (at most the slots).
-    public static func denseRowInput(columns n: Int, slots: Int) throws -> TileShape {
-        let t1 = min(powerOfTwo(atLeast: n), slots)
+    /// Row-vector input of `dense`: `[*/t0, n/t1]` with t1 = `columnTile` or, by default, the
+    /// power of two ≥ n (at most the slots). Smaller t1 trade rotations for more input tiles.
+    /// - Throws: `invalidArgument` when `columnTile` is not a power of two dividing the slots.
+    public static func denseRowInput(columns n: Int, columnTile: Int? = nil, slots: Int) throws -> TileShape {
+        let t1 = columnTile ?? min(powerOfTwo(atLeast: n), slots)
+        guard t1 >= 1, t1 <= slots, slots % t1 == 0 else {
+            throw TileTensorError.invalidArgument("column tile \(t1) must divide the \(slots) slots")
+        }
         return try TileShape([.replicated(tile: slots / t1), .plain(n, tile: t1)])
     }
 
