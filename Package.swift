@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "he-tool", targets: ["HETool"]),
         .library(name: "HEMath", targets: ["HEMath"]),
         .library(name: "CKKS", targets: ["CKKS"]),
+        .library(name: "TileTensors", targets: ["TileTensors"]),
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Compiler", targets: ["Compiler"]),
     ],
@@ -46,6 +47,11 @@ let package = Package(
             ],
             swiftSettings: fastSettings
         ),
+        .target(
+            name: "TileTensors",
+            dependencies: ["CKKS", "HEMath"],
+            swiftSettings: fastSettings
+        ),
         // Model layer (DESIGN.md §7): ONNX import, network IR, plaintext executor, range audit,
         // image and tensor inputs. Pure Swift + SwiftProtobuf; libpng and zlib read inputs.
         .systemLibrary(
@@ -69,7 +75,7 @@ let package = Package(
         ),
         .target(
             name: "Compiler",
-            dependencies: ["CKKS"],
+            dependencies: ["CKKS", "TileTensors", "Model"],
             swiftSettings: fastSettings
         ),
         .executableTarget(
@@ -77,6 +83,7 @@ let package = Package(
             dependencies: [
                 "HEMath",
                 "CKKS",
+                "TileTensors",
                 "Model",
                 "Compiler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -91,6 +98,11 @@ let package = Package(
         .testTarget(
             name: "CKKSTests",
             dependencies: ["CKKS", "HEMath"],
+            swiftSettings: fastSettings
+        ),
+        .testTarget(
+            name: "TileTensorsTests",
+            dependencies: ["TileTensors", "CKKS"],
             swiftSettings: fastSettings
         ),
         .testTarget(

@@ -1,0 +1,81 @@
+import CKKS
+
+/// The tensor backend over the CKKS evaluator. Holds the encoder and evaluator (with the
+/// evaluation keys: relinearization and the Galois keys of the rotation steps the kernels use;
+/// `MockBackend.rotationSteps` lists them), an encryptor, and — on the client or in tests only —
+/// a decryptor.
+public final class CKKSBackend: TensorBackend {
+    public typealias Ciphertext = CKKS.Ciphertext
+    public typealias Plaintext = CKKS.Plaintext
+
+    public let context: CKKSContext
+    public let encoder: Encoder
+    public let evaluator: Evaluator
+    private let encryptor: Encryptor?
+    private let decryptor: Decryptor?
+
+    public init(context: CKKSContext, keys: EvaluationKeys?, encryptor: Encryptor?, decryptor: Decryptor? = nil) {
+        self.context = context
+        encoder = Encoder(context: context)
+        evaluator = Evaluator(context: context, keys: keys)
+        self.encryptor = encryptor
+        self.decryptor = decryptor
+    }
+
+    public var slotCount: Int { context.slotCount }
+    public var degree: Int { context.degree }
+    public var maxLevel: Int { context.maxLevel }
+    public var defaultScale: Double { context.parameters.scale }
+    public func rescalePrime(atLevel level: Int) -> Double { Double(context.parameters.ciphertextPrimes[level]) }
+
+    public func encode(_ values: [Double], scale: Double, level: Int) throws -> Plaintext {
+        try encoder.encode(values, scale: scale, level: level)
+    }
+
+    public func encrypt(_ plaintext: Plaintext) throws -> Ciphertext {
+        guard let encryptor else { throw CKKSError.invalidParameters("this backend has no encryptor (server side): encrypt on the client") }
+        return try encryptor.encrypt(plaintext)
+    }
+
+    public func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double] {
+        guard let decryptor else { throw CKKSError.invalidParameters("this backend has no secret key: decrypt on the client") }
+        return try encoder.decode(decryptor.decrypt(ciphertext))
+    }
+
+    public func level(of ciphertext: Ciphertext) -> Int { ciphertext.level }
+    public func scale(of ciphertext: Ciphertext) -> Double { ciphertext.scale }
+    public func componentCount(of ciphertext: Ciphertext) -> Int { ciphertext.componentCount }
+
+    public func add(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try evaluator.add(a, b) }
+    public func subtract(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try evaluator.subtract(a, b) }
+    public func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws {
+        if a.level == b.level { try evaluator.addInPlace(&a, b) } else { a = try evaluator.add(a, b) }
+    }
+    public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext { try evaluator.add(a, p) }
+    public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext { try evaluator.add(a, constant: c) }
+    public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext { try evaluator.multiply(a, p) }
+    public func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext {
+        try evaluator.multiply(a, constant: c, constantScale: scale)
+    }
+    public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
+        try evaluator.multiplyWithoutRelinearization(a, b)
+    }
+    public func relinearize(_ a: Ciphertext) throws -> Ciphertext { try evaluator.relinearize(a) }
+    public func rescale(_ a: Ciphertext) throws -> Ciphertext { try evaluator.rescale(a) }
+    public func dropLevel(_ a: Ciphertext, to level: Int) throws -> Ciphertext {
+        var x = a
+        try evaluator.dropLevelInPlace(&x, to: level)
+        return x
+    }
+    public func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext {
+        let k = normalizedStep(step)
+        return k == 0 ? a : try evaluator.rotate(a, by: k)
+    }
+    public func rotations(of a: Ciphertext, by steps: [Int]) throws -> [Int: Ciphertext] {
+        let normalized = Array(Set(steps.map(normalizedStep)))
+        let rotated = try evaluator.rotations(of: a, by: normalized)
+        var result: [Int: Ciphertext] = [:]
+        for step in Set(steps) { result[step] = rotated[normalizedStep(step)] }
+        return result
+    }
+}

@@ -1,0 +1,180 @@
+import CKKS
+
+/// A backend that computes in plaintext `Double` slots, with any slot count, while counting every
+/// operation (`counts`) and tracking level, scale and component count exactly as the CKKS
+/// evaluator does (scale divided by the actual prime q_level on rescale; the same level and scale
+/// errors). Layouts are tested and priced with it in milliseconds, without encryption.
+public final class MockBackend: TensorBackend {
+    /// A mock ciphertext: the message slots and the bookkeeping CKKS would carry.
+    public struct Ciphertext {
+        public var values: [Double]
+        public var level: Int
+        public var scale: Double
+        public var componentCount: Int
+    }
+
+    /// A mock plaintext.
+    public struct Plaintext {
+        public var values: [Double]
+        public var level: Int
+        public var scale: Double
+    }
+
+    public let slotCount: Int
+    public let degree: Int
+    public let defaultScale: Double
+    /// The ciphertext primes q_0 … q_L, as `Double` (rescale divides by them).
+    public let primes: [Double]
+    /// Operations performed so far.
+    public private(set) var counts = OperationCounts()
+    /// Every nonzero rotation step used (normalized to 0 ..< slotCount): the Galois keys a plan needs.
+    public private(set) var rotationSteps: Set<Int> = []
+
+    /// A mock with `slotCount` slots (any positive count) and the prime chain and scale of `parameters`.
+    public init(slotCount: Int, parameters: CKKSParameters) {
+        precondition(slotCount >= 1, "a backend needs at least one slot")
+        self.slotCount = slotCount
+        degree = 2 * slotCount
+        defaultScale = parameters.scale
+        primes = parameters.ciphertextPrimes.map { Double($0) }
+    }
+
+    public var maxLevel: Int { primes.count - 1 }
+    public func rescalePrime(atLevel level: Int) -> Double { primes[level] }
+
+    /// Sets the counters back to zero (the rotation steps are kept).
+    public func resetCounts() { counts = OperationCounts() }
+
+    public func encode(_ values: [Double], scale: Double, level: Int) throws -> Plaintext {
+        guard values.count <= slotCount else {
+            throw CKKSError.encoding("\(values.count) values given, but the backend has only \(slotCount) slots")
+        }
+        guard (0...maxLevel).contains(level) else { throw CKKSError.levelMismatch("level \(level) is outside 0…\(maxLevel)") }
+        guard scale.isFinite, scale > 0 else { throw CKKSError.encoding("scale must be positive and finite") }
+        counts.encodes += 1
+        return Plaintext(values: values + [Double](repeating: 0, count: slotCount - values.count), level: level, scale: scale)
+    }
+
+    public func encrypt(_ plaintext: Plaintext) throws -> Ciphertext {
+        counts.encryptions += 1
+        return Ciphertext(values: plaintext.values, level: plaintext.level, scale: plaintext.scale, componentCount: 2)
+    }
+
+    public func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double] { ciphertext.values }
+    public func level(of ciphertext: Ciphertext) -> Int { ciphertext.level }
+    public func scale(of ciphertext: Ciphertext) -> Double { ciphertext.scale }
+    public func componentCount(of ciphertext: Ciphertext) -> Int { ciphertext.componentCount }
+
+    private func requireSameScale(_ a: Double, _ b: Double) throws {
+        guard abs(a - b) <= Evaluator.scaleTolerance * max(a, b) else { throw CKKSError.scaleMismatch(a, b) }
+    }
+
+    private func combine(_ a: Ciphertext, _ b: Ciphertext, _ op: (Double, Double) -> Double) throws -> Ciphertext {
+        try requireSameScale(a.scale, b.scale)
+        counts.additions += 1
+        return Ciphertext(values: zip(a.values, b.values).map(op), level: min(a.level, b.level), scale: a.scale,
+                          componentCount: max(a.componentCount, b.componentCount))
+    }
+
+    public func add(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try combine(a, b, +) }
+    public func subtract(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try combine(a, b, -) }
+    public func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws { a = try combine(a, b, +) }
+
+    public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
+        guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
+        try requireSameScale(a.scale, p.scale)
+        counts.additions += 1
+        var r = a
+        for i in r.values.indices { r.values[i] += p.values[i] }
+        return r
+    }
+
+    public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext {
+        counts.additions += 1
+        var r = a
+        for i in r.values.indices { r.values[i] += c }
+        return r
+    }
+
+    public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
+        guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
+        counts.plainMultiplications += 1
+        var r = a
+        for i in r.values.indices { r.values[i] *= p.values[i] }
+        r.scale *= p.scale
+        return r
+    }
+
+    public func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext {
+        counts.plainMultiplications += 1
+        var r = a
+        for i in r.values.indices { r.values[i] *= c }
+        r.scale *= scale
+        return r
+    }
+
+    public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
+        guard a.componentCount == 2, b.componentCount == 2 else {
+            throw CKKSError.componentCount(expected: 2, actual: max(a.componentCount, b.componentCount))
+        }
+        counts.multiplications += 1
+        return Ciphertext(values: zip(a.values, b.values).map(*), level: min(a.level, b.level),
+                          scale: a.scale * b.scale, componentCount: 3)
+    }
+
+    public func relinearize(_ a: Ciphertext) throws -> Ciphertext {
+        guard a.componentCount == 3 else { return a }
+        counts.relinearizations += 1
+        var r = a
+        r.componentCount = 2
+        return r
+    }
+
+    public func rescale(_ a: Ciphertext) throws -> Ciphertext {
+        guard a.level >= 1 else { throw CKKSError.levelMismatch("cannot rescale at level 0: no prime left to divide by") }
+        counts.rescales += 1
+        var r = a
+        r.scale /= primes[a.level]
+        r.level -= 1
+        return r
+    }
+
+    public func dropLevel(_ a: Ciphertext, to level: Int) throws -> Ciphertext {
+        guard (0...a.level).contains(level) else { throw CKKSError.levelMismatch("cannot drop a level-\(a.level) ciphertext to level \(level)") }
+        var r = a
+        r.level = level
+        return r
+    }
+
+    private func rotated(_ values: [Double], _ k: Int) -> [Double] {
+        (0..<slotCount).map { values[($0 + k) % slotCount] }
+    }
+
+    public func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext {
+        guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
+        let k = normalizedStep(step)
+        if k == 0 { return a }
+        counts.rotations += 1
+        rotationSteps.insert(k)
+        var r = a
+        r.values = rotated(a.values, k)
+        return r
+    }
+
+    public func rotations(of a: Ciphertext, by steps: [Int]) throws -> [Int: Ciphertext] {
+        guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
+        let nonzero = Set(steps.map(normalizedStep)).subtracting([0])
+        if !nonzero.isEmpty {
+            counts.hoistedRotationSets += 1
+            counts.hoistedRotations += nonzero.count
+            rotationSteps.formUnion(nonzero)
+        }
+        var result: [Int: Ciphertext] = [:]
+        for step in Set(steps) {
+            var r = a
+            r.values = rotated(a.values, normalizedStep(step))
+            result[step] = r
+        }
+        return result
+    }
+}

@@ -1,0 +1,53 @@
+/// How many of each homomorphic operation a computation performed: what `MockBackend` counts
+/// and what the optimizer prices (count × measured cost per operation).
+public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
+    /// Plaintext encodings (one FFT and one NTT per prime each).
+    public var encodes = 0
+    /// Encryptions.
+    public var encryptions = 0
+    /// Ciphertext + ciphertext, ± plaintext, ± constant.
+    public var additions = 0
+    /// Ciphertext × plaintext and ciphertext × constant.
+    public var plainMultiplications = 0
+    /// Ciphertext × ciphertext (tensor product, before relinearization).
+    public var multiplications = 0
+    /// Relinearizations (one key switch each).
+    public var relinearizations = 0
+    /// Rescales.
+    public var rescales = 0
+    /// Single rotations by a step (one key switch each).
+    public var rotations = 0
+    /// Calls to hoisted rotations with at least one nonzero step (one decomposition each).
+    public var hoistedRotationSets = 0
+    /// Nonzero steps inside hoisted sets (one key product each).
+    public var hoistedRotations = 0
+
+    public init() {}
+
+    /// Every key switch: relinearizations, single and hoisted rotations.
+    public var keySwitches: Int { relinearizations + rotations + hoistedRotations }
+
+    public static func + (a: OperationCounts, b: OperationCounts) -> OperationCounts {
+        var r = a
+        r.encodes += b.encodes; r.encryptions += b.encryptions; r.additions += b.additions
+        r.plainMultiplications += b.plainMultiplications; r.multiplications += b.multiplications
+        r.relinearizations += b.relinearizations; r.rescales += b.rescales; r.rotations += b.rotations
+        r.hoistedRotationSets += b.hoistedRotationSets; r.hoistedRotations += b.hoistedRotations
+        return r
+    }
+
+    public static func - (a: OperationCounts, b: OperationCounts) -> OperationCounts {
+        var r = a
+        r.encodes -= b.encodes; r.encryptions -= b.encryptions; r.additions -= b.additions
+        r.plainMultiplications -= b.plainMultiplications; r.multiplications -= b.multiplications
+        r.relinearizations -= b.relinearizations; r.rescales -= b.rescales; r.rotations -= b.rotations
+        r.hoistedRotationSets -= b.hoistedRotationSets; r.hoistedRotations -= b.hoistedRotations
+        return r
+    }
+
+    public var description: String {
+        "encode \(encodes), encrypt \(encryptions), add \(additions), mulPlain \(plainMultiplications), "
+            + "mul \(multiplications), relin \(relinearizations), rescale \(rescales), rotate \(rotations), "
+            + "hoisted \(hoistedRotations) in \(hoistedRotationSets) sets"
+    }
+}

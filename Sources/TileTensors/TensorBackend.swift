@@ -1,0 +1,79 @@
+/// The operations a tensor kernel needs, on opaque ciphertexts and plaintexts. Two conforming
+/// types: `CKKSBackend` (real encryption) and `MockBackend` (plaintext `Double` slots that count
+/// every operation and track level and scale exactly as CKKS does), so a kernel written once runs
+/// encrypted, or is tested and priced in milliseconds.
+///
+/// Semantics follow the CKKS evaluator: additions align levels (to the lower one) and need equal
+/// scales; products multiply scales; `rescale` divides the scale by the prime q_level and drops a
+/// level; `rotate(by: k)` moves slot i + k to slot i (cyclically).
+public protocol TensorBackend: AnyObject {
+    associatedtype Ciphertext
+    associatedtype Plaintext
+
+    /// Slots per ciphertext.
+    var slotCount: Int { get }
+    /// The level of a fresh ciphertext.
+    var maxLevel: Int { get }
+    /// The default scale Δ of fresh encodings.
+    var defaultScale: Double { get }
+    /// The prime q_level that a rescale at `level` divides by.
+    func rescalePrime(atLevel level: Int) -> Double
+    /// The ring degree N (memory accounting).
+    var degree: Int { get }
+
+    /// Encodes up to `slotCount` reals (missing slots are zero).
+    func encode(_ values: [Double], scale: Double, level: Int) throws -> Plaintext
+    /// Encrypts a plaintext at its level and scale.
+    func encrypt(_ plaintext: Plaintext) throws -> Ciphertext
+    /// Decrypts and decodes all slots (needs the secret key; tests and the client only).
+    func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double]
+
+    func level(of ciphertext: Ciphertext) -> Int
+    func scale(of ciphertext: Ciphertext) -> Double
+    /// Polynomial components (2, or 3 before relinearization).
+    func componentCount(of ciphertext: Ciphertext) -> Int
+
+    func add(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
+    /// a += b, reusing a's storage when it can (same level); counted as one addition.
+    func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws
+    func subtract(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
+    func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext
+    /// a + c in every slot (encoded at a's scale; no level).
+    func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext
+    func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext
+    /// a · c with c encoded at `scale` (the scale is multiplied by it).
+    func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext
+    /// The three-component product a·b (relinearize next).
+    func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
+    func relinearize(_ a: Ciphertext) throws -> Ciphertext
+    func rescale(_ a: Ciphertext) throws -> Ciphertext
+    func dropLevel(_ a: Ciphertext, to level: Int) throws -> Ciphertext
+    /// Slot i of the result is slot i + step of a (cyclically; negative steps rotate right).
+    func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext
+    /// Hoisted rotations: one decomposition shared by every step. Step 0 maps to a.
+    func rotations(of a: Ciphertext, by steps: [Int]) throws -> [Int: Ciphertext]
+}
+
+extension TensorBackend {
+    /// a · b relinearized (one multiplication and one relinearization).
+    public func multiply(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
+        try relinearize(multiplyWithoutRelinearization(a, b))
+    }
+
+    /// acc += term, or acc = term when acc is nil. Moves acc out first so that the in-place
+    /// addition owns its storage (no copy on write).
+    public func accumulate(_ acc: inout Ciphertext?, _ term: Ciphertext) throws {
+        guard var a = acc else { acc = term; return }
+        acc = nil
+        try addInPlace(&a, term)
+        acc = a
+    }
+
+    /// Bytes of a ciphertext: components × (level + 1) primes × N residues × 8.
+    public func memory(of ciphertext: Ciphertext) -> Int {
+        componentCount(of: ciphertext) * (level(of: ciphertext) + 1) * degree * 8
+    }
+
+    /// The step reduced to 0 ..< slotCount (0 means no rotation).
+    func normalizedStep(_ step: Int) -> Int { ((step % slotCount) + slotCount) % slotCount }
+}

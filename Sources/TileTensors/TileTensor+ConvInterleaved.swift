@@ -1,0 +1,187 @@
+/// Conv2d, interleaved algorithm: image rows and columns interleaved across tiles (`H~/t_X`,
+/// `W~/t_Y`), channels, filters and batch inside each tile. With t_X = t_Y = 1 (one tile per
+/// pixel) this is the CryptoNets layout and needs no rotation at all.
+extension TileTensor {
+    /// Convolution of a batch of images with filters W of shape [F, C, K, K] (stride s, zero
+    /// padding p, optional bias of F values), on tiles of shape [t0, t1, t_X, t_Y, t_B].
+    ///
+    /// Two mirrored layouts (logical shapes in brackets), each the other's input:
+    /// - filters-first: input `[C/t0, */t1, H~/t_X, W~/t_Y, B/t_B]` ([C, 1, H, W, B]) → output
+    ///   `[*/t0, F/t1, H′~/t_X, W′~/t_Y, B/t_B]` ([1, F, H′, W′, B]): the sum over channels runs
+    ///   along the outermost dimension, so its result is replicated — the channels-first input.
+    /// - channels-first: input `[*/t0, C/t1, …]` ([1, C, H, W, B]) → output
+    ///   `[F/t0, 1?/t1, …]` ([F, 1, H′, W′, B]); it feeds a filters-first convolution after
+    ///   dimension 1 is cleared and duplicated, which this function does when given that shape.
+    /// (Image dimensions may also be plain `H/t_X`; the algorithm is the same, with more groups.)
+    ///
+    /// Output pixel y of output tile r at in-tile position P reads input row s·y + dy − p, which
+    /// lives in some input tile a at position P + q. Per output tile and tap, the positions are
+    /// grouped by (a, q) in each image dimension; for an interleaved layout whose input tile
+    /// count is s times the output's, each group is a whole tile with one shift q, and q ≠ 0 only
+    /// for the tiles that wrap. Each group is one rotation of the input tile by
+    /// q_X·s_X + q_Y·s_Y slots (hoisted per input tile; none when q = 0) times a plaintext with the
+    /// filter weights at the group's positions and zeros elsewhere. Those zeros also implement the
+    /// zero padding and discard whatever a rotation carries in, so every product is exact. The
+    /// products of an output tile are added, rescaled once, and the channel positions summed by
+    /// log2(t_c) rotate-and-add steps.
+    ///
+    /// Counts. Let O = H′_tiles·W′_tiles·e_F·e_B output tiles, L = log2 t_c, and G the number of
+    /// (output tile, tap, row group, column group, channel tile) terms: G plaintext products,
+    /// G − O + O·L additions, O rescales, O·L rotations; a bias adds e_F·e_B encodes and O
+    /// additions. Closed forms of G and the tap rotations:
+    /// - t_X = t_Y = 1 (H′ = ⌊(H + 2p − K)/s⌋ + 1; v(y) = taps of output row y inside the image,
+    ///   V = Σ_y v(y)·Σ_x v(x)): G = V·e_C·e_F·e_B, no tap rotations, K²·e_C·e_F encodes.
+    /// - interleaved, stride 1, H = e_X·t_X and W = e_Y·t_Y exactly, odd K, p = (K − 1)/2 ≤ e/2
+    ///   and t ≥ 2: G = e_X·e_Y·K²·e_C·e_F·e_B; the input tiles with a nonzero shift are those
+    ///   within p tiles of either end, so the tap rotations are
+    ///   e_C·e_B·((e_X + 2p)(e_Y + 2p) − e_X·e_Y) in e_C·e_B·(e_X·e_Y − (e_X − 2p)(e_Y − 2p)) hoisted sets.
+    /// One level.
+    /// - Throws: `shapeMismatch` for a layout of another form or channel count, `invalidArgument`
+    ///   for a stride below 1, padding ≥ K, or a kernel larger than the padded image.
+    public func conv2dInterleaved(filters: Tensor, bias: [Double]? = nil, stride s: Int, padding p: Int) throws -> TileTensor {
+        guard shape.rank == 5, filters.shape.count == 4, filters.shape[2] == filters.shape[3] else {
+            throw TileTensorError.shapeMismatch("interleaved conv needs a [c, f, H, W, B] tile tensor and filters [F, C, K, K], got \(shape) and \(filters.shape)")
+        }
+        let dims = shape.dimensions
+        if !dims[0].isReplicated && !dims[1].isReplicated && dims[1].size == 1 {
+            return try duplicated(along: 1).conv2dInterleaved(filters: filters, bias: bias, stride: s, padding: p)
+        }
+        guard dims[0].isReplicated != dims[1].isReplicated else {
+            throw TileTensorError.shapeMismatch("one of the first two dimensions must be replicated, got \(shape)")
+        }
+        let cd = dims[1].isReplicated ? 0 : 1, fd = 1 - cd
+        if dims[cd].hasUnknowns { return try clearingUnknowns().conv2dInterleaved(filters: filters, bias: bias, stride: s, padding: p) }
+        let f = filters.shape[0], c = filters.shape[1], k = filters.shape[2]
+        let h = dims[2].size, w = dims[3].size
+        guard dims[cd].size == c else { throw TileTensorError.shapeMismatch("the input has \(dims[cd].size) channels, the filters \(c)") }
+        guard !dims[2].isReplicated, !dims[3].isReplicated else {
+            throw TileTensorError.shapeMismatch("the image dimensions 2 and 3 of \(shape) cannot be replicated")
+        }
+        guard s >= 1, p >= 0, p < k, h + 2 * p >= k, w + 2 * p >= k else {
+            throw TileTensorError.invalidArgument("stride \(s), padding \(p), kernel \(k) do not fit a \(h)×\(w) image")
+        }
+        if let bias, bias.count != f { throw TileTensorError.shapeMismatch("bias has \(bias.count) values for \(f) filters") }
+        let tc = dims[cd].tileSize
+        try requirePowerOfTwo(tc, cd)
+        let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
+
+        var outDims = dims
+        outDims[cd] = cd == 0 ? try .replicated(tile: tc) : try TileDimension(size: 1, tileSize: tc, unknowns: tc > 1)
+        outDims[fd] = try .plain(f, tile: dims[fd].tileSize)
+        outDims[2] = try TileDimension(size: oh, tileSize: dims[2].tileSize, interleaved: dims[2].isInterleaved)
+        outDims[3] = try TileDimension(size: ow, tileSize: dims[3].tileSize, interleaved: dims[3].isInterleaved)
+        let outShape = try TileShape(outDims)
+        let eC = dims[cd].tileCount
+        let inTileStrides = shape.tileStrides, slotStrides = shape.slotStrides
+        let l = level
+        let q = backend.rescalePrime(atLevel: l)
+
+        // Per output tile and tap: the output positions of each image dimension grouped by the
+        // (source tile, in-tile shift) they read; reads outside the image (zero padding) drop out.
+        func groups(_ d: Int, _ r: Int, _ offset: Int, _ n: Int) -> [(tile: Int, shift: Int, positions: [Int])] {
+            var result: [(tile: Int, shift: Int, positions: [Int])] = []
+            for position in 0..<outDims[d].tileSize {
+                guard let y = outDims[d].element(tile: r, position: position) else { continue }
+                let iy = s * y + offset
+                guard (0..<n).contains(iy) else { continue }
+                let (a, pos) = dims[d].location(of: iy)
+                if let g = result.firstIndex(where: { $0.tile == a && $0.shift == pos - position }) {
+                    result[g].positions.append(position)
+                } else {
+                    result.append((a, pos - position, [position]))
+                }
+            }
+            return result
+        }
+        var terms: [ConvTerm] = []
+        var deltas: [Int: Set<Int>] = [:]
+        for tile in 0..<outShape.tileCount {
+            let o = Tensor.unflatten(tile, outShape.tileCounts)
+            for dy in 0..<k {
+                let gy = groups(2, o[2], dy - p, h)
+                for dx in 0..<k {
+                    for y in gy {
+                        for x in groups(3, o[3], dx - p, w) {
+                            let delta = y.shift * slotStrides[2] + x.shift * slotStrides[3]
+                            for cTile in 0..<eC {
+                                let source = cTile * inTileStrides[cd] + y.tile * inTileStrides[2] + x.tile * inTileStrides[3] + o[4] * inTileStrides[4]
+                                deltas[source, default: []].insert(delta)
+                                terms.append(ConvTerm(output: tile, source: source, delta: delta,
+                                                  plaintext: WeightKey(dy: dy, dx: dx, channelTile: cTile, filterTile: o[fd],
+                                                                       rows: y.positions, columns: x.positions)))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var rotated: [Int: [Int: Backend.Ciphertext]] = [:]
+        for (source, set) in deltas { rotated[source] = try backend.rotations(of: tiles[source], by: Array(set).sorted()) }
+
+        // The tap plaintexts: filter (f, c) at every pixel position of the group, every batch slot.
+        var plaintexts: [WeightKey: Backend.Plaintext] = [:]
+        func plaintext(_ key: WeightKey) throws -> Backend.Plaintext {
+            if let cached = plaintexts[key] { return cached }
+            var slots = [Double](repeating: 0, count: backend.slotCount)
+            for cp in 0..<dims[cd].tileSize {
+                guard let ci = dims[cd].element(tile: key.channelTile, position: cp) else { continue }
+                for fp in 0..<outDims[fd].tileSize {
+                    guard let fi = outDims[fd].element(tile: key.filterTile, position: fp) else { continue }
+                    let weight = filters[[fi, ci, key.dy, key.dx]]
+                    for py in key.rows {
+                        for px in key.columns {
+                            let base = cp * slotStrides[cd] + fp * slotStrides[fd] + py * slotStrides[2] + px * slotStrides[3]
+                            for b in 0..<dims[4].tileSize { slots[base + b * slotStrides[4]] = weight }
+                        }
+                    }
+                }
+            }
+            let encoded = try backend.encode(slots, scale: q, level: l)
+            plaintexts[key] = encoded
+            return encoded
+        }
+
+        let channelStride = slotStrides[cd]
+        var accumulators = [Backend.Ciphertext?](repeating: nil, count: outShape.tileCount)
+        for term in terms {
+            let product = try backend.multiply(rotated[term.source]![term.delta]!, plaintext(term.plaintext))
+            try backend.accumulate(&accumulators[term.output], product)
+        }
+        var outTiles: [Backend.Ciphertext?] = []
+        for (tile, acc) in accumulators.enumerated() {
+            // An output tile no tap reaches (possible only with unaligned interleaving) is zero.
+            let sum = try acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l))
+            _ = tile
+            outTiles.append(try rotateAndAdd(backend.rescale(sum), span: tc, stride: channelStride))
+        }
+        var out = TileTensor(backend: backend, shape: outShape, tiles: outTiles.map { $0! })
+        if let bias {
+            var bDims = [TileDimension](repeating: try .replicated(tile: 1), count: 5)
+            bDims[cd] = cd == 0 ? try .replicated(tile: tc) : try .plain(1, tile: tc)
+            bDims[fd] = outDims[fd]
+            bDims[2] = try .replicated(tile: outDims[2].tileSize)   // image padding, if any, becomes unknown;
+            bDims[3] = try .replicated(tile: outDims[3].tileSize)   // convs never read it (their masks skip it)
+            bDims[4] = dims[4].withUnknowns(false)
+            var logical = [1, 1, 1, 1, dims[4].size]
+            logical[fd] = f
+            var biasTensor = try Tensor(zeros: logical)
+            for o in 0..<biasTensor.values.count { biasTensor.values[o] = bias[biasTensor.index(ofOffset: o)[fd]] }
+            out = try out.adding(plain: biasTensor, shape: TileShape(bDims))
+        }
+        return out
+    }
+}
+
+/// One tap plaintext of the interleaved conv: the tap, the channel and filter tiles, and the
+/// pixel positions (rows, columns) of the tile it covers.
+struct WeightKey: Hashable {
+    let dy: Int, dx: Int
+    let channelTile: Int, filterTile: Int
+    let rows: [Int], columns: [Int]
+}
+
+/// One product of the interleaved conv: output tile += rot(source tile, delta) ⊙ plaintext.
+struct ConvTerm {
+    let output: Int, source: Int, delta: Int
+    let plaintext: WeightKey
+}

@@ -1,0 +1,82 @@
+/// A tensor packed in tiles, one ciphertext per tile, computed on through a `TensorBackend`.
+/// Every operator on it equals the same operator on the logical tensor (`decrypt()` returns it);
+/// the shape records the layout, including replicated dimensions and slots holding garbage.
+///
+/// Tiles are numbered row-major over the tile grid (`shape.tileCounts`). All tiles share one
+/// scale; operators keep them at one level.
+public struct TileTensor<Backend: TensorBackend> {
+    /// The backend the tiles live in.
+    public let backend: Backend
+    /// The layout.
+    public let shape: TileShape
+    /// One ciphertext per tile, row-major over the tile grid.
+    public let tiles: [Backend.Ciphertext]
+
+    /// Wraps tiles computed by a kernel (a programmer error when the count is wrong).
+    init(backend: Backend, shape: TileShape, tiles: [Backend.Ciphertext]) {
+        precondition(tiles.count == shape.tileCount, "\(tiles.count) tiles for \(shape) (\(shape.tileCount) expected)")
+        precondition(shape.slotsPerTile == backend.slotCount)
+        self.backend = backend
+        self.shape = shape
+        self.tiles = tiles
+    }
+
+    /// Packs, encodes and encrypts `tensor` in `shape` (at `level`, by default the top, and
+    /// `scale`, by default Δ).
+    /// - Throws: `slotMismatch` when the tile does not fill the backend's slots, `shapeMismatch`
+    ///   when the tensor does not have the shape's logical sizes, or a backend error.
+    public init(encrypting tensor: Tensor, shape: TileShape, backend: Backend, level: Int? = nil,
+                scale: Double? = nil) throws {
+        let encoded = try EncodedTileTensor(encoding: tensor, shape: shape, backend: backend, level: level, scale: scale)
+        try self.init(encrypting: encoded)
+    }
+
+    /// Encrypts an encoded tile tensor.
+    public init(encrypting encoded: EncodedTileTensor<Backend>) throws {
+        self.init(backend: encoded.backend, shape: encoded.shape,
+                  tiles: try encoded.plaintexts.map { try encoded.backend.encrypt($0) })
+    }
+
+    /// Decrypts and unpacks the logical tensor (needs a backend with the secret key).
+    public func decrypt() throws -> Tensor {
+        try shape.unpack(tiles.map { try backend.decryptAndDecode($0) })
+    }
+
+    /// The lowest level of the tiles.
+    public var level: Int { tiles.map { backend.level(of: $0) }.min()! }
+    /// The scale of the tiles.
+    public var scale: Double { backend.scale(of: tiles[0]) }
+    /// Bytes held by the ciphertexts.
+    public var memory: Int { tiles.reduce(0) { $0 + backend.memory(of: $1) } }
+
+    /// The same tiles under a new shape (a programmer error when the layout differs in tile count).
+    func with(shape newShape: TileShape, tiles newTiles: [Backend.Ciphertext]? = nil) -> TileTensor {
+        TileTensor(backend: backend, shape: newShape, tiles: newTiles ?? tiles)
+    }
+
+    /// Every tile rescaled (one level; the scale divided by the prime q_level).
+    public func rescaled() throws -> TileTensor {
+        with(shape: shape, tiles: try tiles.map { try backend.rescale($0) })
+    }
+}
+
+/// A tensor packed in tiles and encoded, not encrypted: one plaintext per tile.
+public struct EncodedTileTensor<Backend: TensorBackend> {
+    public let backend: Backend
+    public let shape: TileShape
+    public let plaintexts: [Backend.Plaintext]
+
+    /// Packs and encodes `tensor` in `shape` at `level` (default: top) and `scale` (default: Δ).
+    public init(encoding tensor: Tensor, shape: TileShape, backend: Backend, level: Int? = nil,
+                scale: Double? = nil) throws {
+        guard shape.slotsPerTile == backend.slotCount else {
+            throw TileTensorError.slotMismatch(tileSlots: shape.slotsPerTile, backendSlots: backend.slotCount)
+        }
+        let slots = try shape.pack(tensor)
+        let l = level ?? backend.maxLevel
+        let s = scale ?? backend.defaultScale
+        self.backend = backend
+        self.shape = shape
+        plaintexts = try slots.map { try backend.encode($0, scale: s, level: l) }
+    }
+}
