@@ -54,6 +54,16 @@ public final class CKKSBackend: TensorBackend {
     public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext { try evaluator.add(a, p) }
     public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext { try evaluator.add(a, constant: c) }
     public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext { try evaluator.multiply(a, p) }
+    /// Fused when the accumulator is at a's level (the sums of one layer); otherwise unfused.
+    public func addProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ p: Plaintext) throws {
+        guard var sum = acc, sum.level == a.level, sum.componentCount == a.componentCount else {
+            try accumulate(&acc, multiply(a, p))
+            return
+        }
+        acc = nil
+        try evaluator.addProductInPlace(&sum, a, p)
+        acc = sum
+    }
     public func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext {
         try evaluator.multiply(a, constant: c, constantScale: scale)
     }

@@ -41,6 +41,9 @@ public protocol TensorBackend: AnyObject {
     /// a + c in every slot (encoded at a's scale; no level).
     func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext
     func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext
+    /// acc += a · p, or acc = a · p when acc is nil: counted as one plaintext product and (when
+    /// acc was set) one addition. The CKKS backend fuses it (no temporary ciphertext).
+    func addProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ p: Plaintext) throws
     /// a · c with c encoded at `scale` (the scale is multiplied by it).
     func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext
     /// The three-component product a·b (relinearize next).
@@ -58,6 +61,11 @@ extension TensorBackend {
     /// a · b relinearized (one multiplication and one relinearization).
     public func multiply(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
         try relinearize(multiplyWithoutRelinearization(a, b))
+    }
+
+    /// The unfused form: multiply, then accumulate.
+    public func addProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ p: Plaintext) throws {
+        try accumulate(&acc, multiply(a, p))
     }
 
     /// acc += term, or acc = term when acc is nil. Moves acc out first so that the in-place

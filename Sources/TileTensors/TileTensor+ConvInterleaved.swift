@@ -144,8 +144,7 @@ extension TileTensor {
         let channelStride = slotStrides[cd]
         var accumulators = [Backend.Ciphertext?](repeating: nil, count: outShape.tileCount)
         for term in terms {
-            let product = try backend.multiply(rotated[term.source]![term.delta]!, plaintext(term.plaintext))
-            try backend.accumulate(&accumulators[term.output], product)
+            try backend.addProduct(&accumulators[term.output], rotated[term.source]![term.delta]!, plaintext(term.plaintext))
         }
         var outTiles: [Backend.Ciphertext?] = []
         for (tile, acc) in accumulators.enumerated() {

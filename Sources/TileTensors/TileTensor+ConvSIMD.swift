@@ -121,7 +121,7 @@ extension TileTensor {
                 guard any else { continue }
                 let plaintext = try backend.encode(mask, scale: q, level: l)
                 for bt in 0..<batchTiles {
-                    try backend.accumulate(&accumulators[bt], backend.multiply(rotated[bt][delta]!, plaintext))
+                    try backend.addProduct(&accumulators[bt], rotated[bt][delta]!, plaintext)
                 }
             }
             for bt in 0..<batchTiles {

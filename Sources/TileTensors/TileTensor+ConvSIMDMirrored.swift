@@ -60,7 +60,7 @@ extension TileTensor {
                     }
                 }
                 guard any else { continue }
-                try backend.accumulate(&acc, backend.multiply(rotated[steps[tap]]!, backend.encode(plain, scale: q, level: l)))
+                try backend.addProduct(&acc, rotated[steps[tap]]!, backend.encode(plain, scale: q, level: l))
             }
         }
         guard let sum = acc else { throw TileTensorError.invalidArgument("the filters are all zeros") }

@@ -52,8 +52,7 @@ extension TileTensor {
             for i in group {
                 // rot(diag_i, −g·n1), repeated over all slots.
                 let plain = (0..<slots).map { s in diagonals[i][((s - g * n1) % d + d) % d] }
-                let term = try backend.multiply(babies[i % n1]!, backend.encode(plain, scale: q, level: l))
-                try backend.accumulate(&inner, term)
+                try backend.addProduct(&inner, babies[i % n1]!, backend.encode(plain, scale: q, level: l))
             }
             let rotated = try backend.rotate(backend.rescale(inner!), by: g * n1)
             try backend.accumulate(&y, rotated)

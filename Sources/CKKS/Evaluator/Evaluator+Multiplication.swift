@@ -3,13 +3,6 @@ import HEMath
 /// Products: by plaintexts, constants and integers, and ciphertext × ciphertext with
 /// relinearization.
 extension Evaluator {
-    /// a · p for a plaintext at a level ≥ a's; scale becomes a.scale · p.scale.
-    public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
-        var x = a
-        try multiplyInPlace(&x, p)
-        return x
-    }
-
     /// a ·= p; allocates nothing when p is at a's level.
     public func multiplyInPlace(_ a: inout Ciphertext, _ p: Plaintext) throws {
         try check(a)
