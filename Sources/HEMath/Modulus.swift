@@ -13,6 +13,11 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
     /// ⌊2^128 / q⌋, low word.
     public let barrettLow: UInt64
 
+    /// Number of bits k of q, and ⌊2^(2k) / q⌋ (< 2^(k+1) ≤ 2^63): the constants of the shifted
+    /// Barrett reduction of a product of two reduced values (`multiplyReduced`).
+    public let bits: Int
+    public let barrettProduct: UInt64
+
     /// Largest supported modulus (exclusive): 2^62.
     public static let upperBound: UInt64 = 1 << 62
 
@@ -27,6 +32,12 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
         let (high, rem) = value.dividingFullWidth((high: 1, low: 0))
         self.barrettHigh = high
         self.barrettLow = value.dividingFullWidth((high: rem, low: 0)).quotient
+        let k = UInt64.bitWidth - value.leadingZeroBitCount
+        self.bits = k
+        // 2^(2k) / q: a two-word dividend whose high word 2^(2k−64) < 2^(k−1) ≤ q when 2k ≥ 64.
+        self.barrettProduct = 2 * k >= 64
+            ? value.dividingFullWidth((high: 1 << UInt64(2 * k - 64), low: 0)).quotient
+            : (1 << UInt64(2 * k)) / value
     }
 
     /// Number of bits of q.
@@ -119,6 +130,23 @@ public struct Modulus: Sendable, Hashable, CustomStringConvertible {
     public func multiply(_ a: UInt64, _ b: UInt64) -> UInt64 {
         let p = a.multipliedFullWidth(by: b)
         return reduce(high: p.high, low: p.low)
+    }
+
+    /// (a · b) mod q for reduced a, b (both < q): the shifted Barrett reduction of the product,
+    /// three multiplications instead of `multiply`'s six. Output reduced.
+    ///
+    /// Correctness (Menezes et al., HAC 14.42, with base 2): x = a·b < q² < 2^(2k); with
+    /// μ = ⌊2^(2k)/q⌋ the estimate t = ⌊⌊x / 2^(k−1)⌋ · μ / 2^(k+1)⌋ satisfies x/q − 3 < t ≤ x/q,
+    /// so x − t·q lies in [0, 3q) ⊂ [0, 2^64) and two conditional subtractions finish. The shifts
+    /// are in range: x / 2^(k−1) < 2^(k+1) ≤ 2^63 fits a word, and 2 ≤ k ≤ 62.
+    @inlinable @inline(__always)
+    public func multiplyReduced(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let x = a.multipliedFullWidth(by: b)
+        let k = UInt64(truncatingIfNeeded: bits)
+        let x1 = (x.high &<< (65 &- k)) | (x.low &>> (k &- 1))
+        let y = x1.multipliedFullWidth(by: barrettProduct)
+        let t = (y.high &<< (63 &- k)) | (y.low &>> (k &+ 1))
+        return (x.low &- t &* value).reducedOnce(value &<< 1).reducedOnce(value)
     }
 
     // MARK: Shoup multiplication by a fixed operand

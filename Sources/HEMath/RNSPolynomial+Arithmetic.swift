@@ -85,13 +85,13 @@ extension RNSPolynomial where Form == Evaluation {
     /// self ·= other pointwise (Barrett): the negacyclic product, both in NTT form.
     public mutating func multiply(_ other: RNSPolynomial) throws {
         try requireSameBasis(other)
-        combine(other) { m, x, y, n in for j in 0..<n { x[j] = m.multiply(x[j], y[j]) } }
+        combine(other) { m, x, y, n in for j in 0..<n { x[j] = m.multiplyReduced(x[j], y[j]) } }
     }
 
     /// self += x · y pointwise, the multiply-accumulate of key switching and inner products.
     public mutating func addProduct(_ x: RNSPolynomial, _ y: RNSPolynomial) throws {
         try combine(x, y) { m, o, u, v, range in
-            for j in range { o[j] = m.add(o[j], m.multiply(u[j], v[j])) }
+            for j in range { o[j] = m.add(o[j], m.multiplyReduced(u[j], v[j])) }
         }
     }
 
@@ -109,7 +109,7 @@ extension RNSPolynomial where Form == Evaluation {
     /// self = x ⊙ y, written into this polynomial's buffer (no allocation).
     public mutating func setProduct(_ x: RNSPolynomial, _ y: RNSPolynomial) throws {
         try combine(x, y) { m, o, u, v, range in
-            for j in range { o[j] = m.multiply(u[j], v[j]) }
+            for j in range { o[j] = m.multiplyReduced(u[j], v[j]) }
         }
     }
 

@@ -28,6 +28,24 @@ final class ModulusTests: XCTestCase {
         }
     }
 
+    func testShiftedBarrettProductAtEveryBitSize() throws {
+        var rng = SplitMix64(seed: 7)
+        var qs: [UInt64] = [2, 3, 5, 7, (1 << 62) - 57, (1 << 61) + 1, (1 << 31) - 1, (1 << 31) + 11, (1 << 32) - 5, (1 << 32) + 15]
+        for k in 2...62 {
+            // The smallest and largest k-bit values and a random one (odd; primality is not needed).
+            qs += [(1 << UInt64(k - 1)) | 1, (1 << UInt64(k)) - 1, ((1 << UInt64(k - 1)) | (rng.next() % (1 << UInt64(k - 1)))) | 1]
+        }
+        for q in qs where q >= 2 && q < (1 << 62) {
+            let m = try Modulus(q)
+            var pairs: [(UInt64, UInt64)] = [(0, 0), (q - 1, q - 1), (q - 1, 1), (1, q - 1), (q - 1, q - 2 < q ? q - 2 : 0)]
+            for _ in 0..<300 { pairs.append((rng.next() % q, rng.next() % q)) }
+            for (a, b) in pairs {
+                let p = a.multipliedFullWidth(by: b)
+                XCTAssertEqual(m.multiplyReduced(a, b), remainder128(high: p.high, low: p.low, q), "q=\(q) \(a)·\(b)")
+            }
+        }
+    }
+
     func testBarrettEqualsRemainderOn128BitInputs() throws {
         var rng = SplitMix64(seed: 1)
         for q in moduli {
@@ -48,6 +66,7 @@ final class ModulusTests: XCTestCase {
                 let a = rng.next() % q, b = rng.next() % q
                 let p = a.multipliedFullWidth(by: b)
                 XCTAssertEqual(m.multiply(a, b), remainder128(high: p.high, low: p.low, q))
+                XCTAssertEqual(m.multiplyReduced(a, b), remainder128(high: p.high, low: p.low, q), "q=\(q) \(a)·\(b)")
                 XCTAssertEqual(m.add(a, b), UInt64((UInt128(a) + UInt128(b)) % UInt128(q)))
                 XCTAssertEqual(m.subtract(a, b), (a + q - b) % q)
                 XCTAssertEqual(m.add(m.negate(a), a), 0)

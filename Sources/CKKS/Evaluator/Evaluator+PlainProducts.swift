@@ -63,9 +63,9 @@ extension Evaluator {
                         let m = moduli[i]
                         let u = xb + i * n, v = pb + i * n, o = ob + i * n
                         if adding {
-                            for j in 0..<n { o[j] = m.add(o[j], m.multiply(u[j], v[j])) }
+                            for j in 0..<n { o[j] = m.add(o[j], m.multiplyReduced(u[j], v[j])) }
                         } else {
-                            for j in 0..<n { o[j] = m.multiply(u[j], v[j]) }
+                            for j in 0..<n { o[j] = m.multiplyReduced(u[j], v[j]) }
                         }
                     }
                 }
