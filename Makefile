@@ -11,10 +11,14 @@ bootstrap:
 build: bootstrap
 	$(SWIFT) build -c $(CONFIG) --product he-tool
 
-## make demo: the main job. Until the encrypted demo exists, the NTT benchmark table.
+## make demo: the main job. Until the encrypted flow (compile/keygen/encrypt/eval/decrypt) lands:
+## the bundled MNIST model inspected and run in plaintext on its test images, an encrypted
+## convolution layer on CKKS, and the NTT kernels.
 demo: build
+	$(SWIFT) run -c $(CONFIG) --skip-build he-tool inspect Examples/mnist/model.onnx
+	$(SWIFT) run -c $(CONFIG) --skip-build he-tool predict Examples/mnist/model.onnx Examples/mnist/*.png --top 3
+	$(SWIFT) run -c $(CONFIG) --skip-build he-tool bench conv --input 1x28x28 --out-channels 5 --kernel 5 --stride 2 --padding 1 --algorithm simd --batch 1
 	$(SWIFT) run -c $(CONFIG) --skip-build he-tool bench ntt --log-n 13 --limbs 1 --kernel rns
-	$(SWIFT) run -c $(CONFIG) --skip-build he-tool bench ntt --log-n 13 --limbs 1 --kernel bigint --reps 20
 
 ## make test: the whole test suite, in release mode.
 ## (XCTest only: the suite has no Swift Testing tests, whose empty run would print last.)
