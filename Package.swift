@@ -113,7 +113,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CompilerTests",
-            dependencies: ["Compiler", "CKKS"],
+            dependencies: ["Compiler", "CKKS", "TileTensors"],
             swiftSettings: fastSettings
         ),
     ],

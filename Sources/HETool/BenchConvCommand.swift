@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compiler
 import CKKS
 import TileTensors
 
@@ -56,6 +57,7 @@ struct BenchConvCommand: ParsableCommand {
         mock.resetCounts()
         let mockOut = try conv(mx)
         let counts = mock.counts
+        let countsByLevel = mock.countsByLevel
 
         let backend = try TensorBenchmarks.backend(parameters: parameters, rotations: mock.rotationSteps)
         let x = try TileTensor(encrypting: logical, shape: shape, backend: backend)
@@ -79,6 +81,7 @@ struct BenchConvCommand: ParsableCommand {
         TensorBenchmarks.describe("conv", input: shape, output: mockOut.shape, counts: counts,
                                   levels: backend.maxLevel - last!.level, into: &report)
         report.notes.append(String(format: "  %d input and %d output ciphertexts; CKKS vs mock: %.1f bits", x.tiles.count, last!.tiles.count, precision))
+        report.notes.append(TensorBenchmarks.estimateNote(countsByLevel, parameters: parameters, preset: preset.name, measured: summary.median))
         print(json ? report.json() : report.table())
     }
 }

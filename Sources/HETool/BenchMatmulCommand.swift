@@ -49,6 +49,8 @@ struct BenchMatmulCommand: ParsableCommand {
             TensorBenchmarks.describe(name, input: shape, output: mockOut.shape, counts: mock.counts,
                                       levels: backend.maxLevel - last!.level, into: &report)
             report.notes.append(String(format: "  CKKS vs mock: %.1f bits", TensorBenchmarks.bits(try last!.decrypt(), try mockOut.decrypt())))
+            report.notes.append(TensorBenchmarks.estimateNote(mock.countsByLevel, parameters: parameters, preset: preset.name,
+                                                              measured: report.rows.last!.1.median))
         }
         print(json ? report.json() : report.table())
     }

@@ -1,3 +1,4 @@
+import Compiler
 import CKKS
 import Foundation
 import TileTensors
@@ -25,6 +26,19 @@ enum TensorBenchmarks {
     }
 
     /// The report lines of one kernel: layout, counts, levels; then the CKKS timing row.
+    /// The cost model's estimate beside the measured median, from the single-thread calibration
+    /// cached for these parameters (or how to make one).
+    static func estimateNote(_ countsByLevel: [Int: OperationCounts], parameters: CKKSParameters, preset: String,
+                             measured: Double) -> String {
+        guard let table = try? CalibrationCache(threads: 1).load(),
+              let model = try? CostModel(table: table, parameters: parameters),
+              let estimate = try? model.microseconds(byLevel: countsByLevel) else {
+            return "  no single-thread calibration of \(preset) cached: `he-tool calibrate --params \(preset) --threads 1` adds the cost model's estimate here"
+        }
+        return String(format: "  cost model estimate %.0f µs, measured median %.0f µs (measured / estimate %.2f)",
+                      estimate, measured, measured / estimate)
+    }
+
     static func describe(_ name: String, input: TileShape, output: TileShape, counts: OperationCounts, levels: Int,
                          into report: inout BenchReport) {
         report.notes.append("\(name): \(input) → \(output), \(levels) level(s)")

@@ -27,6 +27,10 @@ public final class MockBackend: TensorBackend {
     public let primes: [Double]
     /// Operations performed so far.
     public private(set) var counts = OperationCounts()
+    /// The same operations split by the level they ran at (an operation's input level; a
+    /// rescale at level l divides by q_l): what the cost model prices, since an operation's
+    /// cost grows with the number of primes.
+    public private(set) var countsByLevel: [Int: OperationCounts] = [:]
     /// Every nonzero rotation step used (normalized to 0 ..< slotCount): the Galois keys a plan needs.
     public private(set) var rotationSteps: Set<Int> = []
 
@@ -43,7 +47,16 @@ public final class MockBackend: TensorBackend {
     public func rescalePrime(atLevel level: Int) -> Double { primes[level] }
 
     /// Sets the counters back to zero (the rotation steps are kept).
-    public func resetCounts() { counts = OperationCounts() }
+    public func resetCounts() {
+        counts = OperationCounts()
+        countsByLevel = [:]
+    }
+
+    /// Adds `n` to one counter, in the total and at `level`.
+    private func count(_ counter: WritableKeyPath<OperationCounts, Int>, level: Int, _ n: Int = 1) {
+        counts[keyPath: counter] += n
+        countsByLevel[level, default: OperationCounts()][keyPath: counter] += n
+    }
 
     public func encode(_ values: [Double], scale: Double, level: Int) throws -> Plaintext {
         guard values.count <= slotCount else {
@@ -51,12 +64,12 @@ public final class MockBackend: TensorBackend {
         }
         guard (0...maxLevel).contains(level) else { throw CKKSError.levelMismatch("level \(level) is outside 0…\(maxLevel)") }
         guard scale.isFinite, scale > 0 else { throw CKKSError.encoding("scale must be positive and finite") }
-        counts.encodes += 1
+        count(\.encodes, level: level)
         return Plaintext(values: values + [Double](repeating: 0, count: slotCount - values.count), level: level, scale: scale)
     }
 
     public func encrypt(_ plaintext: Plaintext) throws -> Ciphertext {
-        counts.encryptions += 1
+        count(\.encryptions, level: plaintext.level)
         return Ciphertext(values: plaintext.values, level: plaintext.level, scale: plaintext.scale, componentCount: 2)
     }
 
@@ -71,7 +84,7 @@ public final class MockBackend: TensorBackend {
 
     private func combine(_ a: Ciphertext, _ b: Ciphertext, _ op: (Double, Double) -> Double) throws -> Ciphertext {
         try requireSameScale(a.scale, b.scale)
-        counts.additions += 1
+        count(\.additions, level: min(a.level, b.level))
         return Ciphertext(values: zip(a.values, b.values).map(op), level: min(a.level, b.level), scale: a.scale,
                           componentCount: max(a.componentCount, b.componentCount))
     }
@@ -83,14 +96,14 @@ public final class MockBackend: TensorBackend {
     public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
         try requireSameScale(a.scale, p.scale)
-        counts.additions += 1
+        count(\.additions, level: a.level)
         var r = a
         for i in r.values.indices { r.values[i] += p.values[i] }
         return r
     }
 
     public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext {
-        counts.additions += 1
+        count(\.additions, level: a.level)
         var r = a
         for i in r.values.indices { r.values[i] += c }
         return r
@@ -98,7 +111,7 @@ public final class MockBackend: TensorBackend {
 
     public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
-        counts.plainMultiplications += 1
+        count(\.plainMultiplications, level: a.level)
         var r = a
         for i in r.values.indices { r.values[i] *= p.values[i] }
         r.scale *= p.scale
@@ -106,7 +119,7 @@ public final class MockBackend: TensorBackend {
     }
 
     public func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext {
-        counts.plainMultiplications += 1
+        count(\.plainMultiplications, level: a.level)
         var r = a
         for i in r.values.indices { r.values[i] *= c }
         r.scale *= scale
@@ -117,14 +130,14 @@ public final class MockBackend: TensorBackend {
         guard a.componentCount == 2, b.componentCount == 2 else {
             throw CKKSError.componentCount(expected: 2, actual: max(a.componentCount, b.componentCount))
         }
-        counts.multiplications += 1
+        count(\.multiplications, level: min(a.level, b.level))
         return Ciphertext(values: zip(a.values, b.values).map(*), level: min(a.level, b.level),
                           scale: a.scale * b.scale, componentCount: 3)
     }
 
     public func relinearize(_ a: Ciphertext) throws -> Ciphertext {
         guard a.componentCount == 3 else { return a }
-        counts.relinearizations += 1
+        count(\.relinearizations, level: a.level)
         var r = a
         r.componentCount = 2
         return r
@@ -132,7 +145,7 @@ public final class MockBackend: TensorBackend {
 
     public func rescale(_ a: Ciphertext) throws -> Ciphertext {
         guard a.level >= 1 else { throw CKKSError.levelMismatch("cannot rescale at level 0: no prime left to divide by") }
-        counts.rescales += 1
+        count(\.rescales, level: a.level)
         var r = a
         r.scale /= primes[a.level]
         r.level -= 1
@@ -154,7 +167,7 @@ public final class MockBackend: TensorBackend {
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
         let k = normalizedStep(step)
         if k == 0 { return a }
-        counts.rotations += 1
+        count(\.rotations, level: a.level)
         rotationSteps.insert(k)
         var r = a
         r.values = rotated(a.values, k)
@@ -165,8 +178,8 @@ public final class MockBackend: TensorBackend {
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
         let nonzero = Set(steps.map(normalizedStep)).subtracting([0])
         if !nonzero.isEmpty {
-            counts.hoistedRotationSets += 1
-            counts.hoistedRotations += nonzero.count
+            count(\.hoistedRotationSets, level: a.level)
+            count(\.hoistedRotations, level: a.level, nonzero.count)
             rotationSteps.formUnion(nonzero)
         }
         var result: [Int: Ciphertext] = [:]

@@ -1,0 +1,51 @@
+import CKKS
+import TileTensors
+
+/// Prices operation counts with a calibration table: each operation at the level it runs at,
+/// times the cost measured on this machine at that level. The optimizer compares plans with it,
+/// and the estimate is printed beside measured times so that it can be checked.
+///
+/// The counters map to calibrated primitives as follows: additions → add, plaintext and constant
+/// products → multiply_plain, encodes → encode, rescales → rescale, single rotations → rotate,
+/// a hoisted set of k steps → rotate + (k − 1) · hoisted_rotation. A relinearization is one key
+/// switch, priced as a rotation (the same ModUp, key product and ModDown), and a ciphertext
+/// product without it as multiply_relinearize − rotate (at least a tenth of multiply_relinearize).
+/// Encryptions happen on the client and are not priced.
+public struct CostModel: Sendable {
+    public let costs: CostTable.ParameterCosts
+
+    /// The model for `parameters`, or an error saying to run `he-tool calibrate`.
+    public init(table: CostTable, parameters: CKKSParameters) throws {
+        guard let costs = table.costs(fingerprint: parameters.fingerprintHex) else {
+            throw CompilerError.notCalibrated("no calibration for these parameters on this machine; run `he-tool calibrate --params …` first")
+        }
+        self.costs = costs
+    }
+
+    private func cost(_ primitive: Primitive, _ level: Int) throws -> Double {
+        guard let row = costs.microseconds[primitive.rawValue], row.indices.contains(level) else {
+            throw CompilerError.notCalibrated("the calibration of \(costs.name) has no \(primitive.rawValue) at level \(level)")
+        }
+        return row[level]
+    }
+
+    /// Estimated microseconds of `counts` performed at `level`.
+    public func microseconds(_ counts: OperationCounts, level: Int) throws -> Double {
+        let rotate = try cost(.rotate, level)
+        let product = try cost(.multiplyRelinearize, level)
+        let tensor = max(product - rotate, 0.1 * product)
+        let extraHoisted = max(counts.hoistedRotations - counts.hoistedRotationSets, 0)
+        return try Double(counts.additions) * cost(.add, level)
+            + Double(counts.plainMultiplications) * cost(.multiplyPlain, level)
+            + Double(counts.encodes) * cost(.encode, level)
+            + Double(counts.rescales) * cost(.rescale, level)
+            + Double(counts.multiplications) * tensor
+            + Double(counts.relinearizations + counts.rotations + counts.hoistedRotationSets) * rotate
+            + Double(extraHoisted) * cost(.hoistedRotation, level)
+    }
+
+    /// Estimated microseconds of counts split by level (as `MockBackend.countsByLevel` records them).
+    public func microseconds(byLevel counts: [Int: OperationCounts]) throws -> Double {
+        try counts.reduce(0) { $0 + (try microseconds($1.value, level: $1.key)) }
+    }
+}

@@ -1,0 +1,67 @@
+import CKKS
+import TileTensors
+import XCTest
+@testable import Compiler
+
+/// The cost model prices each counter with the calibrated primitive at the operation's level.
+final class CostModelTests: XCTestCase {
+    func parameters() throws -> CKKSParameters {
+        try CKKSParameters(logDegree: 10, primeBits: [50, 30, 30], specialPrimeBits: [50], logScale: 30,
+                           keySwitchDigits: nil, security: .insecureTestingOnly)
+    }
+
+    /// A table with made-up, level-dependent costs so that every term can be checked exactly.
+    func table(for parameters: CKKSParameters) -> CostTable {
+        var micro: [String: [Double]] = [:]
+        for (i, p) in Primitive.allCases.enumerated() {
+            micro[p.rawValue] = (0...parameters.maxLevel).map { Double((i + 1) * 10 + $0) }
+        }
+        var table = CostTable(machine: "m", engineVersion: "v", threads: 1)
+        table.merge(.init(name: "t", fingerprint: parameters.fingerprintHex, logDegree: parameters.logDegree, microseconds: micro))
+        return table
+    }
+
+    func testEveryCounterIsPricedAtItsLevel() throws {
+        let p = try parameters()
+        let model = try CostModel(table: table(for: p), parameters: p)
+        // add 10+l, multiply_plain 20+l, multiply_relinearize 30+l, rescale 40+l, rotate 50+l,
+        // hoisted_rotation 60+l, encode 70+l.
+        var c = OperationCounts()
+        c.additions = 2; c.plainMultiplications = 3; c.encodes = 1; c.rescales = 1
+        c.multiplications = 1; c.relinearizations = 1; c.rotations = 2
+        c.hoistedRotationSets = 1; c.hoistedRotations = 4; c.encryptions = 9
+        let l = 1.0
+        let tensor: Double = max((30 + l) - (50 + l), 0.1 * (30 + l))
+        let linear: Double = 2 * (10 + l) + 3 * (20 + l) + (70 + l) + (40 + l)
+        let switches: Double = (1 + 2 + 1) * (50 + l) + 3 * (60 + l)
+        let expected = linear + tensor + switches
+        XCTAssertEqual(try model.microseconds(c, level: 1), expected, accuracy: 1e-9)
+        XCTAssertEqual(try model.microseconds(byLevel: [1: c, 2: OperationCounts()]), expected, accuracy: 1e-9)
+        XCTAssertThrowsError(try model.microseconds(c, level: 3))
+    }
+
+    func testMockCountsByLevelFeedTheModel() throws {
+        let p = try parameters()
+        let mock = MockBackend(slotCount: 8, parameters: p)
+        let x = try mock.encrypt(mock.encode([1, 2, 3], scale: p.scale, level: 2))
+        let product = try mock.rescale(mock.multiply(x, mock.encode([2], scale: p.scale, level: 2)))
+        _ = try mock.rotations(of: product, by: [1, 2, 3])
+        XCTAssertEqual(mock.countsByLevel[2]?.plainMultiplications, 1)
+        XCTAssertEqual(mock.countsByLevel[2]?.rescales, 1)
+        XCTAssertEqual(mock.countsByLevel[1]?.hoistedRotations, 3)
+        XCTAssertEqual(mock.countsByLevel.values.reduce(OperationCounts(), +), mock.counts)
+        let model = try CostModel(table: table(for: p), parameters: p)
+        // encode ×2 at 2, encryption (free), multiply_plain and rescale at 2, a set of 3 at 1.
+        let encodes: Double = 2 * 72
+        let productAndRescale: Double = 22 + 42
+        let hoistedSet: Double = 51 + 2 * 61
+        let expected = encodes + productAndRescale + hoistedSet
+        XCTAssertEqual(try model.microseconds(byLevel: mock.countsByLevel), expected, accuracy: 1e-9)
+        // Parameters without a calibration: a clear error.
+        let other = try CKKSParameters(logDegree: 10, primeBits: [50, 31, 30], specialPrimeBits: [50], logScale: 30,
+                                       keySwitchDigits: nil, security: .insecureTestingOnly)
+        XCTAssertThrowsError(try CostModel(table: table(for: p), parameters: other)) { error in
+            XCTAssertTrue("\(error)".contains("he-tool calibrate"))
+        }
+    }
+}
