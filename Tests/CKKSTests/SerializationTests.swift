@@ -65,7 +65,7 @@ final class SerializationTests: XCTestCase {
             XCTAssertEqual(read.fingerprint, parameters.fingerprint)
             XCTAssertEqual(try CKKSFile.serialize(read), bytes, "serialization is deterministic")
             let header = try CKKSFile.header(of: bytes)
-            XCTAssertEqual(header, CKKSFile.Header(formatVersion: 1, kind: .parameters,
+            XCTAssertEqual(header, CKKSFile.Header(formatVersion: CKKSFile.formatVersion, kind: .parameters,
                                                    parametersFingerprint: parameters.fingerprint))
         }
         // The file starts with the magic string (field 1, written first).
@@ -114,6 +114,27 @@ final class SerializationTests: XCTestCase {
         let rotatedWithRead = try Evaluator(context: f.context, keys: read).rotate(f.publicCiphertext, by: 1)
         let rotated = try Evaluator(context: f.context, keys: original).rotate(f.publicCiphertext, by: 1)
         XCTAssertEqual(rotatedWithRead.components, rotated.components)
+    }
+
+    func testKeySwitchingKeysAreStoredSeeded() throws {
+        // A generated key stores the seed of its uniform halves: the file holds b and 32 bytes
+        // for a, and the reader expands a back exactly.
+        let key = try XCTUnwrap(f.evaluationKeys.relinearization)
+        XCTAssertNotNil(key.seed)
+        let seeded = try CKKSFile.serialize(EvaluationKeys(context: f.context, relinearization: key, galois: [:]))
+        var unseededKey = key
+        unseededKey.seed = nil
+        let full = try CKKSFile.serialize(EvaluationKeys(context: f.context, relinearization: unseededKey, galois: [:]))
+        let halves = key.b.count * 8
+        XCTAssertEqual(full.count - seeded.count, halves - Seed.byteCount, accuracy: 16, "the seeded file drops a")
+        let read = try XCTUnwrap(CKKSFile.readEvaluationKeys(seeded, context: f.context).relinearization)
+        XCTAssertEqual(read.a, key.a)
+        XCTAssertEqual(read.b, key.b)
+        XCTAssertEqual(read.seed, key.seed)
+        // An unseeded file (as version 1 wrote them) still reads, and keeps no seed.
+        let readFull = try XCTUnwrap(CKKSFile.readEvaluationKeys(full, context: f.context).relinearization)
+        XCTAssertEqual(readFull.a, key.a)
+        XCTAssertNil(readFull.seed)
     }
 
     func testPlaintextRoundTrip() throws {
@@ -285,7 +306,7 @@ final class SerializationTests: XCTestCase {
         case let .publicKey(k)?: payloads = [k.b.residues, k.a.residues]
         case let .evaluationKeys(k)?:
             let keys = (k.hasRelinearization ? [k.relinearization] : []) + k.galoisKeys.map(\.key)
-            payloads = keys.flatMap { [$0.b, $0.a] }
+            payloads = keys.flatMap { [$0.b, $0.a.isEmpty ? $0.aSeed : $0.a] }
             galois = k.galoisKeys
         case let .plaintext(p)?:
             payloads = [p.polynomial.residues]
@@ -313,11 +334,12 @@ final class SerializationTests: XCTestCase {
     func testFutureVersionAndOtherParametersAreRejected() throws {
         for (name, bytes, read) in try kinds() {
             var envelope = try Hetool_V1_Envelope(serializedBytes: bytes)
-            envelope.formatVersion = 2
+            let next = UInt32(CKKSFile.formatVersion + 1)
+            envelope.formatVersion = next
             let future: [UInt8] = try envelope.serializedBytes()
             XCTAssertThrowsError(try read(future, f.context), name) { error in
                 guard case let .invalidFormat(why)? = error as? CKKSError else { return XCTFail("\(name): \(error)") }
-                XCTAssertTrue(why.contains("format version 2") && why.contains("format version 1"), why)
+                XCTAssertTrue(why.contains("format version \(next)") && why.contains("newer he-tool"), why)
             }
             if name == "parameters" { continue }
             XCTAssertThrowsError(try read(bytes, f.other), name) { error in
@@ -326,14 +348,18 @@ final class SerializationTests: XCTestCase {
                 XCTAssertTrue(why.contains(CKKSFile.hexPrefix(self.f.other.parameters.fingerprint)), why)
             }
         }
-        // A version-2 file whose body a version-1 reader cannot even parse still names its version.
+        // A file of a newer version whose body this reader cannot even parse still names its version.
         var header = Hetool_V1_EnvelopeHeader()
         header.magic = "he-tool"
-        header.formatVersion = 2
+        header.formatVersion = UInt32(CKKSFile.formatVersion + 1)
         let alien: [UInt8] = try header.serializedBytes() + [0xA2, 0x06, 3, 1, 2, 3]  // field 100, 3 bytes
         XCTAssertThrowsError(try CKKSFile.readCiphertext(alien, context: f.context)) { error in
-            XCTAssertEqual(error as? CKKSError, .invalidFormat("the file has format version 2; this he-tool reads format version 1 only: use a newer he-tool"))
+            XCTAssertEqual(error as? CKKSError, .invalidFormat("the file has format version \(CKKSFile.formatVersion + 1); this he-tool reads format versions 1 … \(CKKSFile.formatVersion): use a newer he-tool"))
         }
+        // A version-1 file (no seeded keys existed then) still reads.
+        var old = try Hetool_V1_Envelope(serializedBytes: CKKSFile.serialize(f.publicCiphertext))
+        old.formatVersion = 1
+        XCTAssertNoThrow(try CKKSFile.readCiphertext(try old.serializedBytes(), context: f.context))
         // A parameters file whose fingerprint is another set's.
         var parameters = try Hetool_V1_Envelope(serializedBytes: CKKSFile.serialize(f.context.parameters))
         parameters.parametersFingerprint = Data(f.other.parameters.fingerprint)
@@ -418,7 +444,11 @@ final class SerializationTests: XCTestCase {
         }
         try assertRejectsEdited("digit count 2", keys, read: readKeys) { $0.evaluationKeys.relinearization.digitCount = 2 }
         try assertRejectsEdited("limb count 3", keys, read: readKeys) { $0.evaluationKeys.galoisKeys[0].key.limbCount = 3 }
-        try assertRejectsEdited("a short", keys, read: readKeys) { $0.evaluationKeys.relinearization.a.removeLast(8) }
+        try assertRejectsEdited("seed of a short", keys, read: readKeys) { $0.evaluationKeys.relinearization.aSeed.removeLast(1) }
+        try assertRejectsEdited("both a and its seed", keys, read: readKeys) { e in
+            e.evaluationKeys.relinearization.a = e.evaluationKeys.relinearization.b
+        }
+        try assertRejectsEdited("neither a nor its seed", keys, read: readKeys) { $0.evaluationKeys.relinearization.aSeed = Data() }
         try assertRejectsEdited("b residue = special prime", keys, read: readKeys) { e in
             let p = self.f.context.keyBasis.moduli[3].value
             Self.setResidue(&e.evaluationKeys.relinearization.b, index: (2 * 4 + 3) * 1024 + 7, to: p)

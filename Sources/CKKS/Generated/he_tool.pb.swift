@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// he-tool's file format, version 1.
+/// he-tool's file format, version 2 (version 1 without `KeySwitchKey.a_seed`).
 ///
 /// Every file he-tool writes is exactly one `Envelope` message in protobuf's binary encoding.
 /// The envelope names what the file holds (`kind`) and the parameter set it was made with
@@ -18,9 +18,10 @@
 /// Compatibility rules, binding on every future version:
 ///   * Fields 1 (`magic`) and 2 (`format_version`) of `Envelope` keep their numbers and types
 ///     forever, so that any reader can name the version of any file, including newer ones.
-///   * A reader of version v reads exactly version v's schema: it rejects unknown fields and
-///     unknown enum values instead of ignoring them (nothing in a key file is silently dropped).
-///     Any change to what a file may contain bumps `format_version`.
+///   * A reader of version v reads versions 1 … v, each version's schema extending the one
+///     before; it rejects unknown fields and unknown enum values instead of ignoring them
+///     (nothing in a key file is silently dropped). Any change to what a file may contain bumps
+///     `format_version`.
 ///
 /// Conventions of version 1:
 ///   * N = 2^log_degree is the ring degree.
@@ -382,8 +383,13 @@ nonisolated struct Hetool_V1_KeySwitchKey: Sendable {
   /// limb-major: residue j of limb i of digit d at byte offset 8·((d·limb_count + i)·N + j).
   var b: Data = Data()
 
-  /// a_0 … a_(digit_count−1), same layout.
+  /// a_0 … a_(digit_count−1), same layout; empty when `a_seed` is set.
   var a: Data = Data()
+
+  /// Version 2: empty, or the 32-byte seed the uniform a_d were expanded from (a_d is the
+  /// uniform polynomial over the key basis of stream (a_seed, domain d)); then `a` is empty and
+  /// the reader expands it again, which halves the size of every key-switching key.
+  var aSeed: Data = Data()
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -880,7 +886,7 @@ nonisolated extension Hetool_V1_PublicKey: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Hetool_V1_KeySwitchKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".KeySwitchKey"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}digit_count\0\u{3}limb_count\0\u{1}b\0\u{1}a\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}digit_count\0\u{3}limb_count\0\u{1}b\0\u{1}a\0\u{3}a_seed\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -892,6 +898,7 @@ nonisolated extension Hetool_V1_KeySwitchKey: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limbCount) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.b) }()
       case 4: try { try decoder.decodeSingularBytesField(value: &self.a) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.aSeed) }()
       default: break
       }
     }
@@ -910,6 +917,9 @@ nonisolated extension Hetool_V1_KeySwitchKey: SwiftProtobuf.Message, SwiftProtob
     if !self.a.isEmpty {
       try visitor.visitSingularBytesField(value: self.a, fieldNumber: 4)
     }
+    if !self.aSeed.isEmpty {
+      try visitor.visitSingularBytesField(value: self.aSeed, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -918,6 +928,7 @@ nonisolated extension Hetool_V1_KeySwitchKey: SwiftProtobuf.Message, SwiftProtob
     if lhs.limbCount != rhs.limbCount {return false}
     if lhs.b != rhs.b {return false}
     if lhs.a != rhs.a {return false}
+    if lhs.aSeed != rhs.aSeed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -99,7 +99,7 @@ public struct KeyGenerator {
             bs.append(contentsOf: b.residues)
             as_.append(contentsOf: a.residues)
         }
-        return KeySwitchKey(context: context, digitCount: plan.digits.count, b: bs, a: as_)
+        return KeySwitchKey(context: context, digitCount: plan.digits.count, b: bs, a: as_, seed: seed)
     }
 
     private func requireSameContext(_ key: SecretKey) throws {

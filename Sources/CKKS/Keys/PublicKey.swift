@@ -19,6 +19,27 @@ public struct KeySwitchKey: Sendable {
     var b: [UInt64]
     /// a_0 … a_(dnum−1), same layout.
     var a: [UInt64]
+    /// The seed the uniform a_d were expanded from (a_d = `Sampler.uniform(keyBasis, seed,
+    /// domain: d)`), when they were: files then store the seed instead of a (half the size).
+    public internal(set) var seed: Seed?
+
+    init(context: CKKSContext, digitCount: Int, b: [UInt64], a: [UInt64], seed: Seed? = nil) {
+        self.context = context
+        self.digitCount = digitCount
+        self.b = b
+        self.a = a
+        self.seed = seed
+    }
+
+    /// The a_d of a seeded key, expanded again (what a reader does with a seeded file).
+    static func expandedA(context: CKKSContext, digitCount: Int, seed: Seed) -> [UInt64] {
+        var a: [UInt64] = []
+        a.reserveCapacity(digitCount * context.keyBasis.count * context.degree)
+        for d in 0..<digitCount {
+            a.append(contentsOf: Sampler.uniform(basis: context.keyBasis, seed: seed, domain: UInt64(d)).residues)
+        }
+        return a
+    }
 
     /// The pair (b_d, a_d) as polynomials over the key basis (for files and tests).
     public func digit(_ d: Int) throws -> (b: RNSPolynomial<Evaluation>, a: RNSPolynomial<Evaluation>) {

@@ -153,9 +153,20 @@ extension CKKSFile {
         }
         let b = try PackedResidues.unpack(message.b, moduli: basis.moduli, degree: basis.degree, blocks: digits,
                                           field: "\(field) (b)")
-        let a = try PackedResidues.unpack(message.a, moduli: basis.moduli, degree: basis.degree, blocks: digits,
-                                          field: "\(field) (a)")
-        return KeySwitchKey(context: context, digitCount: digits, b: b, a: a)
+        if message.aSeed.isEmpty {
+            let a = try PackedResidues.unpack(message.a, moduli: basis.moduli, degree: basis.degree, blocks: digits,
+                                              field: "\(field) (a)")
+            return KeySwitchKey(context: context, digitCount: digits, b: b, a: a)
+        }
+        guard message.a.isEmpty else {
+            throw CKKSError.invalidFormat("\(field) stores both a and the seed of a; a file holds one or the other")
+        }
+        guard message.aSeed.count == Seed.byteCount else {
+            throw CKKSError.invalidFormat("\(field): the seed of a has \(message.aSeed.count) bytes, expected \(Seed.byteCount)")
+        }
+        let seed = try Seed(bytes: Array(message.aSeed))
+        return KeySwitchKey(context: context, digitCount: digits, b: b,
+                            a: KeySwitchKey.expandedA(context: context, digitCount: digits, seed: seed), seed: seed)
     }
 
     static func checkedLevel(_ level: UInt32, context: CKKSContext) throws -> Int {

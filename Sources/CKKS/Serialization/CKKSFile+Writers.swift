@@ -122,7 +122,11 @@ extension CKKSFile {
         message.digitCount = UInt32(key.digitCount)
         message.limbCount = UInt32(key.context.keyBasis.count)
         message.b = PackedResidues.pack(key.b)
-        message.a = PackedResidues.pack(key.a)
+        if let seed = key.seed {
+            message.aSeed = Data(seed.bytes)
+        } else {
+            message.a = PackedResidues.pack(key.a)
+        }
         return message
     }
 }

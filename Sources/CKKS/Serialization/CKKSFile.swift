@@ -22,7 +22,7 @@ public enum CKKSFile {
     /// The magic string every file starts with.
     public static let magic = "he-tool"
     /// The format version this build writes, and the only one it reads.
-    public static let formatVersion = 1
+    public static let formatVersion = 2
     /// The largest file `read(from:)` accepts and the largest a serializer produces:
     /// protobuf's limit on one message (2 GiB − 1 bytes).
     public static let maximumFileSize = Int(Int32.max)
@@ -80,7 +80,7 @@ public enum CKKSFile {
 
     /// What a file says about itself, read without decoding its body.
     public struct Header: Sendable, Equatable {
-        /// The format version (always `CKKSFile.formatVersion` in a header that was returned).
+        /// The format version (1 … `CKKSFile.formatVersion` in a header that was returned).
         public let formatVersion: Int
         /// What the file holds.
         public let kind: Kind
@@ -149,9 +149,8 @@ public enum CKKSFile {
         guard header.formatVersion != 0 else {
             throw CKKSError.invalidFormat("the file has no format version")
         }
-        guard header.formatVersion == formatVersion else {
-            let newer = header.formatVersion > formatVersion
-            throw CKKSError.invalidFormat("the file has format version \(header.formatVersion); this he-tool reads format version \(formatVersion) only\(newer ? ": use a newer he-tool" : "")")
+        guard header.formatVersion <= formatVersion else {
+            throw CKKSError.invalidFormat("the file has format version \(header.formatVersion); this he-tool reads format versions 1 … \(formatVersion): use a newer he-tool")
         }
         return header
     }
