@@ -56,8 +56,9 @@ public struct Encryptor {
         let a = Sampler.uniform(basis: basis, seed: seed, domain: Self.ciphertextDomain)
         var c0 = Sampler.gaussian(basis: basis, standardDeviation: context.parameters.errorStandardDeviation,
                                   using: &stream).forwardNTT()
-        let s = key.secret(limbs: Array(0..<basis.count), basis: basis)
-        try c0.subtract(RNSPolynomial.product(s, a))
+        var sa = try key.withSecret(limbs: Array(0..<basis.count), basis: basis) { s in try RNSPolynomial.product(s, a) }
+        defer { sa.wipe() }
+        try c0.subtract(sa)
         try c0.add(plaintext.polynomial)
         return Ciphertext(context: context, components: [c0, a], level: plaintext.level, scale: plaintext.scale,
                           seed: seed)
@@ -84,12 +85,15 @@ public struct Decryptor {
             throw CKKSError.componentCount(expected: 2, actual: ciphertext.componentCount)
         }
         let basis = try context.basis(atLevel: ciphertext.level)
-        let s = secretKey.secret(limbs: Array(0..<basis.count), basis: basis)
-        var m = ciphertext.components[0]
-        var power = s
-        for i in 1..<ciphertext.componentCount {
-            if i > 1 { try power.multiply(s) }
-            try m.addProduct(ciphertext.components[i], power)
+        let m = try secretKey.withSecret(limbs: Array(0..<basis.count), basis: basis) { s in
+            var m = ciphertext.components[0]
+            var power = s
+            defer { power.wipe() }
+            for i in 1..<ciphertext.componentCount {
+                if i > 1 { try power.multiply(s) }
+                try m.addProduct(ciphertext.components[i], power)
+            }
+            return m
         }
         return try Plaintext(context: context, polynomial: m, level: ciphertext.level, scale: ciphertext.scale)
     }

@@ -132,7 +132,7 @@ final class SchemeCoefficientTests: XCTestCase {
             c.forwardNTT().withUnsafeLimbs { context.keySwitch($0.baseAddress!, level: level, key: key, into: &f0, &f1, adding: false) }
             XCTAssertEqual(f0, k0, "level \(level): k0")
             XCTAssertEqual(f1, k1, "level \(level): k1")
-            let s = sk.secret(limbs: Array(0..<basis.count), basis: basis)
+            let s = try sk.withSecret(limbs: Array(0..<basis.count), basis: basis) { try $0 + RNSPolynomial(zeroIn: basis) }  // a test-owned copy
             var combined = k1
             try combined.multiply(s)
             try combined.add(k0)
@@ -146,6 +146,16 @@ final class SchemeCoefficientTests: XCTestCase {
             // Error ≈ N·σ·(digit product)/P + rounding: far below 2^30 here, while c·s² is ~Q.
             XCTAssertLessThan(worst, BigInteger(1) << 30, "level \(level): key-switching error \(worst)")
         }
+    }
+
+    func testSecretTemporariesAreWiped() throws {
+        let context = try TestParameters.small()
+        let sk = KeyGenerator(context: context).secretKey()
+        let basis = try context.basis(atLevel: 1)
+        var copy = try sk.withSecret(limbs: [0, 1], basis: basis) { try $0 + RNSPolynomial(zeroIn: basis) }
+        XCTAssertTrue(copy.residues.contains { $0 != 0 }, "a ternary secret has nonzero residues")
+        copy.wipe()
+        XCTAssertTrue(copy.residues.allSatisfy { $0 == 0 })
     }
 
     func testTypedErrors() throws {

@@ -26,10 +26,9 @@ public struct KeyGenerator {
         var stream = Sampler.freshStream()
         let a = Sampler.uniform(basis: basis, seed: Seed.random(), domain: Self.publicKeyDomain)
         let e = Sampler.gaussian(basis: basis, standardDeviation: context.parameters.errorStandardDeviation, using: &stream).forwardNTT()
-        let s = secretKey.secret(limbs: Array(0..<basis.count), basis: basis)
+        var product = try secretKey.withSecret(limbs: Array(0..<basis.count), basis: basis) { s in try RNSPolynomial.product(a, s) }
+        defer { product.wipe() }
         var b = e
-        var product = a
-        try product.multiply(s)
         try b.subtract(product)
         return PublicKey(context: context, b: b, a: a)
     }
@@ -37,7 +36,8 @@ public struct KeyGenerator {
     /// The relinearization key: switches s² to s.
     public func relinearizationKey(for secretKey: SecretKey) throws -> KeySwitchKey {
         try requireSameContext(secretKey)
-        let squared = try secretKey.withSecret { s in try s * s }
+        var squared = try secretKey.withSecret { s in try s * s }
+        defer { squared.wipe() }
         return try keySwitchKey(from: squared, to: secretKey)
     }
 
@@ -48,7 +48,8 @@ public struct KeyGenerator {
             throw CKKSError.outOfRange("Galois element \(g) must be odd and below 2N")
         }
         let perm = context.galoisPermutation(g)
-        let rotated = secretKey.withSecret { s in s.permuted(by: perm) }
+        var rotated = secretKey.withSecret { s in s.permuted(by: perm) }
+        defer { rotated.wipe() }
         return try keySwitchKey(from: rotated, to: secretKey)
     }
 
@@ -80,9 +81,9 @@ public struct KeyGenerator {
             let a = Sampler.uniform(basis: basis, seed: seed, domain: UInt64(d))
             var b = Sampler.gaussian(basis: basis, standardDeviation: context.parameters.errorStandardDeviation,
                                      using: &stream).forwardNTT()
-            var product = a
-            try secretKey.withSecret { s in try product.multiply(s) }
+            var product = try secretKey.withSecret { s in try RNSPolynomial.product(a, s) }
             try b.subtract(product)
+            product.wipe()
             // Add [P]_(q_i)·s′ on the digit's primes (the gadget factor is 0 mod every other prime).
             target.withUnsafeLimbs { t in
                 b.withUnsafeMutableLimbs { out in

@@ -23,9 +23,9 @@ public final class SecretKey: @unchecked Sendable {
         try body(polynomial)
     }
 
-    /// s restricted to the first `count` primes of the key basis, or to any sub-basis given
-    /// by limb indices of the key basis (a fresh copy the caller owns).
-    func secret(limbs indices: [Int], basis: RNSBasis) -> RNSPolynomial<Evaluation> {
+    /// Lends s restricted to a sub-basis of the key basis (given by limb indices) to `body`, as a
+    /// copy that is zeroed when `body` returns; do not let it escape.
+    func withSecret<R>(limbs indices: [Int], basis: RNSBasis, _ body: (RNSPolynomial<Evaluation>) throws -> R) rethrows -> R {
         var out = RNSPolynomial<Evaluation>(zeroIn: basis)
         let n = context.degree
         polynomial.withUnsafeLimbs { s in
@@ -35,11 +35,20 @@ public final class SecretKey: @unchecked Sendable {
                 }
             }
         }
-        return out
+        defer { out.wipe() }
+        return try body(out)
     }
 
     deinit {
-        polynomial.withUnsafeMutableLimbs { buffer in
+        polynomial.wipe()
+    }
+}
+
+extension RNSPolynomial {
+    /// Overwrites every residue with zero in a way the optimizer cannot drop (explicit_bzero):
+    /// for secret-derived temporaries (copies of s, s², σ(s), a·s) before they are freed.
+    mutating func wipe() {
+        withUnsafeMutableLimbs { buffer in
             explicit_bzero(buffer.baseAddress!, buffer.count * MemoryLayout<UInt64>.stride)
         }
     }
