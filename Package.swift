@@ -32,6 +32,7 @@ let package = Package(
             pkgConfig: "gmp",
             providers: [.apt(["libgmp-dev"])]
         ),
+        .target(name: "CSupport"),
         .target(
             name: "HEMath",
             dependencies: ["CGMP"],
@@ -41,6 +42,7 @@ let package = Package(
             name: "CKKS",
             dependencies: [
                 "HEMath",
+                "CSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
