@@ -9,14 +9,6 @@ import XCTest
 final class BundledModelsTests: XCTestCase {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Examples").standardized
-    /// The shared data folder: $HE_TOOL_DATA, else ../shared/data beside the repository.
-    static let data: URL = {
-        if let path = ProcessInfo.processInfo.environment["HE_TOOL_DATA"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        return examples.appendingPathComponent("../../shared/data").standardized
-    }()
-
     struct Summary: Decodable { var onnxruntime_accuracy: Double; var test_images: Int }
 
     func summary(_ model: String) throws -> Summary {
@@ -24,8 +16,7 @@ final class BundledModelsTests: XCTestCase {
     }
 
     func checkFullTestSet(model: String, dataset: String) throws {
-        let folder = Self.data.appendingPathComponent(dataset)
-        guard FileManager.default.fileExists(atPath: folder.path) else { throw XCTSkip("\(folder.path) not present") }
+        let folder = try SharedData.folder(dataset)
         let graph = try ONNXImporter.load(contentsOf: Self.examples.appendingPathComponent("\(model)/model.onnx"))
         XCTAssertEqual(graph.polynomialLayers.count, 3, model)
         let preprocessing = try Preprocessing.fromMetadata(of: graph)

@@ -4,9 +4,8 @@ import XCTest
 
 /// PNG, IDX and .npy decoding with known values, and preprocessing into the model's input.
 final class InputTests: XCTestCase {
-    static let mnist = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../../shared/data/mnist").standardizedFileURL
-    static let fashion = mnist.deletingLastPathComponent().appendingPathComponent("fashion-mnist")
+    static var mnist: URL { get throws { try SharedData.folder("mnist") } }
+    static var fashion: URL { get throws { try SharedData.folder("fashion-mnist") } }
 
     private func png(_ name: String) throws -> DecodedImage {
         try PNGDecoder.decode(try Fixtures.data("png/\(name).png"), name: name)

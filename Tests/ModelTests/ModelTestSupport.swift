@@ -61,3 +61,33 @@ func softmaxRows(_ t: Tensor) -> [Double] {
     }
     return out
 }
+
+/// The project's shared data folder (the real MNIST and Fashion-MNIST files): $HE_TOOL_DATA, else
+/// ../shared/data beside the repository, else /work/shared/data, where this workplace keeps it
+/// (a clone elsewhere, such as CI's /tmp/clean, still finds it). Tests that need the data skip,
+/// naming the places looked at, when none of them holds it.
+enum SharedData {
+    static let candidates: [URL] = {
+        var list: [URL] = []
+        if let path = ProcessInfo.processInfo.environment["HE_TOOL_DATA"], !path.isEmpty {
+            list.append(URL(fileURLWithPath: path))
+        }
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
+        list.append(repository.appendingPathComponent("../shared/data").standardizedFileURL)
+        list.append(URL(fileURLWithPath: "/work/shared/data"))
+        return list
+    }()
+
+    /// The first candidate that holds the MNIST files, if any.
+    static let directory: URL? = candidates.first {
+        FileManager.default.fileExists(atPath: $0.appendingPathComponent("mnist/t10k-labels-idx1-ubyte.gz").path)
+    }
+
+    /// A data set's folder (`mnist`, `fashion-mnist`), or a skip naming where it was looked for.
+    static func folder(_ name: String) throws -> URL {
+        guard let directory else {
+            throw XCTSkip("the shared data folder was not found (looked in \(candidates.map(\.path).joined(separator: ", "))); set HE_TOOL_DATA")
+        }
+        return directory.appendingPathComponent(name)
+    }
+}

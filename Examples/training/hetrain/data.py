@@ -14,8 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-#: The shared data folder: $HE_TOOL_DATA, else ../shared/data beside the repository.
-DEFAULT_DATA = Path(os.environ.get("HE_TOOL_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data"))
+def _default_data() -> Path:
+    """$HE_TOOL_DATA, else ../shared/data beside the repository, else /work/shared/data."""
+    if os.environ.get("HE_TOOL_DATA"):
+        return Path(os.environ["HE_TOOL_DATA"])
+    beside = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    return beside if beside.exists() or not Path("/work/shared/data").exists() else Path("/work/shared/data")
+
+
+#: The shared data folder (see `_default_data`).
+DEFAULT_DATA = _default_data()
 
 #: Pixel statistics over the training sets (pixel/255), as the data README states them.
 STATS = {
