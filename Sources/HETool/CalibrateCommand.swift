@@ -36,16 +36,7 @@ struct CalibrateCommand: ParsableCommand {
         RNSParallelism.isEnabled = threads > 1
         let presets = try (params.isEmpty ? ParameterPreset.builtIn.map(\.name) : params).map { try ParameterPreset.named($0) }
         let cache = CalibrationCache(threads: threads)
-        if force {
-            var table = (try? cache.load()) ?? nil
-            table = table ?? CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
-            for preset in presets {
-                log("calibrating \(preset.name)")
-                table!.merge(try Calibrator().calibrate(name: preset.name, parameters: preset.parameters(), progress: log))
-            }
-            try cache.save(table!)
-        }
-        let table = try cache.ensure(presets, progress: log)
+        let table = try cache.ensure(presets, force: force, progress: log)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

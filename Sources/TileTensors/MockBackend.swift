@@ -25,8 +25,8 @@ public final class MockBackend: TensorBackend {
     public let defaultScale: Double
     /// The ciphertext primes q_0 … q_L, as `Double` (rescale divides by them).
     public let primes: [Double]
-    /// Operations performed so far.
-    public private(set) var counts = OperationCounts()
+    /// Operations performed so far (the sum over levels).
+    public var counts: OperationCounts { countsByLevel.values.reduce(OperationCounts(), +) }
     /// The same operations split by the level they ran at (an operation's input level; a
     /// rescale at level l divides by q_l): what the cost model prices, since an operation's
     /// cost grows with the number of primes.
@@ -47,14 +47,10 @@ public final class MockBackend: TensorBackend {
     public func rescalePrime(atLevel level: Int) -> Double { primes[level] }
 
     /// Sets the counters back to zero (the rotation steps are kept).
-    public func resetCounts() {
-        counts = OperationCounts()
-        countsByLevel = [:]
-    }
+    public func resetCounts() { countsByLevel = [:] }
 
-    /// Adds `n` to one counter, in the total and at `level`.
+    /// Adds `n` to one counter at `level`.
     private func count(_ counter: WritableKeyPath<OperationCounts, Int>, level: Int, _ n: Int = 1) {
-        counts[keyPath: counter] += n
         countsByLevel[level, default: OperationCounts()][keyPath: counter] += n
     }
 

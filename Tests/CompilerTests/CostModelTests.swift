@@ -50,6 +50,8 @@ final class CostModelTests: XCTestCase {
         XCTAssertEqual(mock.countsByLevel[2]?.rescales, 1)
         XCTAssertEqual(mock.countsByLevel[1]?.hoistedRotations, 3)
         XCTAssertEqual(mock.countsByLevel.values.reduce(OperationCounts(), +), mock.counts)
+        XCTAssertEqual(mock.counts.hoistedRotations, 3)
+        XCTAssertEqual(mock.counts.encodes, 2)
         let model = try CostModel(table: table(for: p), parameters: p)
         // encode ×2 at 2, encryption (free), multiply_plain and rescale at 2, a set of 3 at 1.
         let encodes: Double = 2 * 72
@@ -57,6 +59,9 @@ final class CostModelTests: XCTestCase {
         let hoistedSet: Double = 51 + 2 * 61
         let expected = encodes + productAndRescale + hoistedSet
         XCTAssertEqual(try model.microseconds(byLevel: mock.countsByLevel), expected, accuracy: 1e-9)
+        mock.resetCounts()
+        XCTAssertEqual(mock.counts, OperationCounts())
+        XCTAssertTrue(mock.countsByLevel.isEmpty)
         // Parameters without a calibration: a clear error.
         let other = try CKKSParameters(logDegree: 10, primeBits: [50, 31, 30], specialPrimeBits: [50], logScale: 30,
                                        keySwitchDigits: nil, security: .insecureTestingOnly)

@@ -42,13 +42,6 @@ extension Evaluator {
         acc.seed = nil
     }
 
-    private func checkPlaintext(_ p: Plaintext, atLevel level: Int) throws {
-        try check(p)
-        guard p.level >= level else {
-            throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(level); encode it at level \(level)")
-        }
-    }
-
     /// out = x ⊙ p (or out += x ⊙ p) limb by limb over out's primes; p's limbs are a prefix of
     /// its own (limb-major storage, level ≥ out's), so they are read where they are.
     private func limbProducts(_ x: RNSPolynomial<Evaluation>, _ p: Plaintext,

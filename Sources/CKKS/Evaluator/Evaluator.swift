@@ -48,11 +48,16 @@ public struct Evaluator: Sendable {
 
     /// The plaintext's polynomial at `level` (dropping primes when the plaintext is higher).
     func polynomial(of pt: Plaintext, atLevel level: Int) throws -> RNSPolynomial<Evaluation> {
+        try checkPlaintext(pt, atLevel: level)
+        return try pt.polynomial.restricted(to: context.basis(atLevel: level))
+    }
+
+    /// The plaintext belongs to these parameters and sits at `level` or above.
+    func checkPlaintext(_ pt: Plaintext, atLevel level: Int) throws {
         try check(pt)
         guard pt.level >= level else {
             throw CKKSError.levelMismatch("the plaintext is at level \(pt.level), below the ciphertext's \(level); encode it at level \(level)")
         }
-        return try pt.polynomial.restricted(to: context.basis(atLevel: level))
     }
 
     /// The Galois key for `g`, or a typed error.

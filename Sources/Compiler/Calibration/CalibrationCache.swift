@@ -56,8 +56,9 @@ public struct CalibrationCache {
 
     /// The table with every requested preset calibrated: cached ones are reused, missing ones are
     /// measured now (`progress` is told, so the caller can say so) and the cache is updated.
-    /// A damaged cache is replaced after a note through `progress`.
-    public func ensure(_ presets: [ParameterPreset], calibrator: Calibrator = Calibrator(),
+    /// A damaged cache is replaced after a note through `progress`; `force` measures every
+    /// requested preset again.
+    public func ensure(_ presets: [ParameterPreset], force: Bool = false, calibrator: Calibrator = Calibrator(),
                        progress: (String) -> Void = { _ in }) throws -> CostTable {
         var table: CostTable
         do {
@@ -69,7 +70,7 @@ public struct CalibrationCache {
         var changed = false
         for preset in presets {
             let parameters = try preset.parameters()
-            if table.costs(fingerprint: parameters.fingerprintHex) != nil { continue }
+            if !force, table.costs(fingerprint: parameters.fingerprintHex) != nil { continue }
             progress("calibrating \(preset.name) on this machine (once; cached in \(file.path))")
             table.merge(try calibrator.calibrate(name: preset.name, parameters: parameters, progress: progress))
             changed = true
