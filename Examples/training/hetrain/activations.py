@@ -47,6 +47,15 @@ class PolyActivation(nn.Module):
         return f"channels={self.channels}, degree={self.degree}"
 
 
+class Square(nn.Module):
+    """x * x, with no coefficients (TenSEAL's tutorial activation). Exported as Mul(x, x)."""
+
+    degree = 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * x
+
+
 class ReLUToPoly(nn.Module):
     """(1 - lam) * ReLU(x) + lam * p(x): the smooth transition used while fine-tuning.
 
@@ -89,8 +98,8 @@ def finalize(model: nn.Module) -> nn.Module:
 
 
 def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The activation layers (ReLU, ReLUToPoly, PolyActivation) in forward-definition order."""
-    kinds = (nn.ReLU, ReLUToPoly, PolyActivation)
+    """The activation layers (ReLU, ReLUToPoly, PolyActivation, Square) in forward-definition order."""
+    kinds = (nn.ReLU, ReLUToPoly, PolyActivation, Square)
     out = []
     for name, module in model.named_modules():
         if isinstance(module, kinds) and not any(name.startswith(n + ".") for n, _ in out):

@@ -22,14 +22,34 @@ PROVENANCE = {
 }
 
 
+TUTORIAL = ("TenSEAL's tutorial network (\"Encrypted Convolution on MNIST\"): conv 1 -> 4 channels, kernel 7 x 7, "
+            "stride 3, no padding (28 x 28 -> 4 x 8 x 8), x², flatten (256, channel-major), dense 256 -> 64, x², "
+            "dense 64 -> 10")
+
+
 def render(summary: dict, architecture: str, command: list[str]) -> str:
     depth = summary["depth"]
+    tutorial = summary.get("arch") == "tenseal-tutorial"
+    if tutorial:
+        title, recipe = "TenSEAL tutorial CNN", (
+            f"Trained with the he-tool training toolkit (`Examples/training`, `--arch tenseal-tutorial`): {TUTORIAL}. "
+            "Plain squares, no teacher: trained directly with cross-entropy and the range-aware loss, exported to "
+            "ONNX (opset 17, batch 1) and checked with onnxruntime.")
+        activations = "each a plain x² (no coefficients)"
+        folding = "flatten folded"
+    else:
+        title, recipe = "HE-friendly CNN", (
+            "Trained with the he-tool training toolkit (`Examples/training`): a ReLU teacher, a polynomial student "
+            "initialised by distribution-aware fitting, fine-tuned with a ReLU-to-polynomial transition, knowledge "
+            "distillation and a range-aware loss, exported to ONNX (opset 17, batch 1) and checked with onnxruntime.")
+        activations = "each a per-channel trainable a·x² + b·x + c"
+        folding = "BatchNorm, flatten folded"
+    rows = [] if summary.get("teacher_accuracy") is None else [
+        f"| ReLU teacher (PyTorch) | {summary['test_images']:,} | {100 * summary['teacher_accuracy']:.2f}% |"]
     lines = [
-        f"# {summary['dataset']}: HE-friendly CNN",
+        f"# {summary['dataset']}: {title}",
         "",
-        "Trained with the he-tool training toolkit (`Examples/training`): a ReLU teacher, a polynomial student "
-        "initialised by distribution-aware fitting, fine-tuned with a ReLU-to-polynomial transition, knowledge "
-        "distillation and a range-aware loss, exported to ONNX (opset 17, batch 1) and checked with onnxruntime.",
+        recipe,
         "",
         "## Data",
         "",
@@ -41,18 +61,20 @@ def render(summary: dict, architecture: str, command: list[str]) -> str:
         architecture,
         "```",
         "",
-        f"Parameters: {summary['parameters']:,}. Activation layers: {len(summary['activation_ranges'])}, each a "
-        "per-channel trainable a·x² + b·x + c.",
+        f"Parameters: {summary['parameters']:,}. Activation layers: {len(summary['activation_ranges'])}, "
+        f"{activations}.",
         "",
         "Multiplicative depth (he-tool's convention: each convolution or dense layer 1, each quadratic 1, "
-        f"BatchNorm, flatten folded): **{depth['depth']}**, or {depth['depth_without_folding']} if the activations' "
-        "coefficients are not folded into the next linear layer.",
+        f"{folding}): **{depth['depth']}**"
+        + ("." if depth["coefficient_levels"] == 0 else
+           f", or {depth['depth_without_folding']} if the activations' coefficients are not folded into the next "
+           "linear layer."),
         "",
         "## Accuracy",
         "",
         "| model | test images | top-1 |",
         "|---|---|---|",
-        f"| ReLU teacher (PyTorch) | {summary['test_images']:,} | {100 * summary['teacher_accuracy']:.2f}% |",
+        *rows,
         f"| polynomial student (PyTorch) | {summary['test_images']:,} | {100 * summary['student_accuracy_torch']:.2f}% |",
         f"| **`model.onnx` (onnxruntime)** | {summary['test_images']:,} | **{100 * summary['onnxruntime_accuracy']:.2f}%** |",
         "",

@@ -6,7 +6,7 @@ from typing import Callable
 
 from torch import nn
 
-from .activations import PolyActivation, ReLUToPoly
+from .activations import PolyActivation, ReLUToPoly, Square
 
 
 def maxpool_to_avgpool(model: nn.Module) -> nn.Module:
@@ -60,6 +60,9 @@ def multiplicative_depth(model: nn.Module) -> dict:
             layers.append((name, f"poly{poly.degree}", levels))
             depth += levels
             foldable += 1
+        elif isinstance(module, Square):
+            layers.append((name, "square", 1))  # no coefficients to fold
+            depth += 1
         elif isinstance(module, (nn.ReLU, nn.MaxPool2d)):
             layers.append((name, type(module).__name__ + " (not HE-evaluable)", None))
     return {"layers": layers, "depth": depth, "coefficient_levels": foldable,

@@ -3,6 +3,9 @@ a ReLU-to-polynomial transition, distillation and the range loss -> ONNX + model
 
     python -m hetrain.train --dataset mnist --out ../mnist
 
+`--arch tenseal-tutorial` trains TenSEAL's tutorial network instead (plain x^2, no teacher):
+directly with cross-entropy and the range loss, for --epochs-student epochs at --lr-student.
+
 Run from Examples/training (see its README for the bundled models' exact commands).
 """
 
@@ -26,7 +29,7 @@ from .convert import multiplicative_depth, replace_relu
 from .distill import distillation_loss
 from .export import export_onnx, onnx_accuracy
 from .fitting import collect_preactivations, fitted_activation
-from .models import HENet
+from .models import HENet, TenSEALTutorialNet
 from .pngio import write_png
 from .ranges import RangeMonitor
 
@@ -99,10 +102,60 @@ def fine_tune_student(student, teacher, x, y, epochs, lr, generator, monitor, ar
     set_transition(student, 1.0)
 
 
+def train_direct(model, x, y, epochs, lr, generator, monitor, args, log):
+    """Cross-entropy plus the range loss, no teacher: for networks born polynomial (x^2)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    total = epochs * ((len(x) + 127) // 128)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.15)
+    for epoch in range(epochs):
+        model.train()
+        monitor.penalise = True
+        for xb, yb in batches(x, y, 128, generator):
+            monitor.start_batch()
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb) + args.range_weight * monitor.penalty
+            if not torch.isfinite(loss):
+                raise RuntimeError("the loss diverged: lower --lr-student or raise --range-weight")
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+        monitor.penalise = False
+        log(f"epoch {epoch + 1}/{epochs}")
+
+
+def train_henet(x, y, xt, yt, channels, side, generator, args, log):
+    """The recipe: ReLU teacher, DaPa start, transition + distillation + range loss.
+    Returns (teacher accuracy, the finalized polynomial student, its range monitor)."""
+    teacher = HENet(channels, side, args.width1, args.width2, args.hidden)
+    train_teacher(teacher, x, y, args.epochs_teacher, args.lr_teacher, generator, log)
+    teacher_accuracy = accuracy(teacher, xt, yt)
+    log(f"teacher (ReLU) test accuracy {teacher_accuracy:.4f}")
+
+    # Distribution-aware start: fit each channel's polynomial to ReLU on the teacher's
+    # pre-activations over (a sample of) the training set.
+    student = copy.deepcopy(teacher)
+    relus = [m for _, m in activation_modules(teacher)]
+    sample = x[:min(len(x), 5000)]
+    samples = collect_preactivations(teacher, relus, (sample[i:i + 500] for i in range(0, len(sample), 500)))
+    fits = {name: fitted_activation(s, args.degree) for (name, _), s in zip(activation_modules(teacher), samples)}
+    replace_relu(student, lambda name, _c: ReLUToPoly(fits[name]), teacher.activation_channels)
+    set_transition(student, 1.0)
+    log(f"DaPa-initialised polynomial student (no fine-tuning) test accuracy {accuracy(student, xt, yt):.4f}")
+
+    monitor = RangeMonitor([m for _, m in activation_modules(student)], args.range_margin * args.range_bound)
+    fine_tune_student(student, teacher, x, y, args.epochs_student, args.lr_student, generator, monitor, args, log)
+    finalize(student)
+    return teacher_accuracy, student, monitor
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist", "cmnist32"], required=True)
     p.add_argument("--out", type=Path, required=True, help="folder for model.onnx, model-card.md and test PNGs")
+    p.add_argument("--arch", choices=["henet", "tenseal-tutorial"], default="henet",
+                   help="henet: the recipe above; tenseal-tutorial: TenSEAL's tutorial CNN with x^2, trained directly "
+                        "(--epochs-student, --lr-student; teacher, width, degree and distillation options unused)")
     p.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA)
     p.add_argument("--width1", type=int, default=8)
     p.add_argument("--width2", type=int, default=16)
@@ -150,27 +203,15 @@ def main(argv=None):
     xt, yt = preprocess(test_images, mean, std), torch.from_numpy(test_labels)
     channels, side = train_images.shape[1], train_images.shape[2]
 
-    teacher = HENet(channels, side, args.width1, args.width2, args.hidden)
-    train_teacher(teacher, x, y, args.epochs_teacher, args.lr_teacher, generator, log)
-    teacher_accuracy = accuracy(teacher, xt, yt)
-    log(f"teacher (ReLU) test accuracy {teacher_accuracy:.4f}")
-
-    # Distribution-aware start: fit each channel's polynomial to ReLU on the teacher's
-    # pre-activations over (a sample of) the training set.
-    student = copy.deepcopy(teacher)
-    relus = [m for _, m in activation_modules(teacher)]
-    sample = x[:min(len(x), 5000)]
-    samples = collect_preactivations(teacher, relus, (sample[i:i + 500] for i in range(0, len(sample), 500)))
-    fits = {name: fitted_activation(s, args.degree) for (name, _), s in zip(activation_modules(teacher), samples)}
-    replace_relu(student, lambda name, _c: ReLUToPoly(fits[name]), teacher.activation_channels)
-    set_transition(student, 1.0)
-    log(f"DaPa-initialised polynomial student (no fine-tuning) test accuracy {accuracy(student, xt, yt):.4f}")
-
     if not 0 < args.range_margin <= 1:
         raise SystemExit("--range-margin must lie in (0, 1]")
-    monitor = RangeMonitor([m for _, m in activation_modules(student)], args.range_margin * args.range_bound)
-    fine_tune_student(student, teacher, x, y, args.epochs_student, args.lr_student, generator, monitor, args, log)
-    finalize(student)
+    if args.arch == "tenseal-tutorial":
+        teacher_accuracy = None
+        student = TenSEALTutorialNet(channels, side)
+        monitor = RangeMonitor([m for _, m in activation_modules(student)], args.range_margin * args.range_bound)
+        train_direct(student, x, y, args.epochs_student, args.lr_student, generator, monitor, args, log)
+    else:
+        teacher_accuracy, student, monitor = train_henet(x, y, xt, yt, channels, side, generator, args, log)
     student.eval()
     student_accuracy = accuracy(student, xt, yt)
     log(f"student (polynomial) test accuracy {student_accuracy:.4f}")
@@ -211,7 +252,7 @@ def main(argv=None):
     depth = multiplicative_depth(student)
     elapsed = time.time() - started
     summary = {
-        "dataset": args.dataset, "train_images": len(x), "test_images": len(xt),
+        "dataset": args.dataset, "arch": args.arch, "train_images": len(x), "test_images": len(xt),
         "teacher_accuracy": teacher_accuracy, "student_accuracy_torch": student_accuracy,
         "onnxruntime_accuracy": ort_accuracy, "activation_ranges": ranges,
         "test_max_abs": [round(v, 4) for v in test_max], "depth": depth, "seconds": round(elapsed, 1),
