@@ -15,11 +15,11 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from hetrain import data as datasets  # noqa: E402
-from hetrain.activations import PolyActivation, ReLUToPoly, activation_modules, finalize, set_transition  # noqa: E402
+from hetrain.activations import PolyActivation, ReLUToPoly, Square, activation_modules, finalize, set_transition  # noqa: E402
 from hetrain.convert import maxpool_to_avgpool, multiplicative_depth, replace_relu  # noqa: E402
 from hetrain.distill import distillation_loss  # noqa: E402
 from hetrain.fitting import collect_preactivations, fit_relu, fitted_activation  # noqa: E402
-from hetrain.models import HENet  # noqa: E402
+from hetrain.models import HENet, TenSEALTutorialNet  # noqa: E402
 from hetrain.ranges import RangeMonitor  # noqa: E402
 
 DATA = datasets.DEFAULT_DATA
@@ -141,6 +141,48 @@ def test_henet_student_conversion():
     names = [n for n, _ in activation_modules(student)]
     assert names == ["act1", "act2", "act3"]
     assert student(torch.randn(2, 1, 12, 12)).shape == (2, 10)
+
+
+def test_tenseal_tutorial_net_is_the_tutorials_network():
+    net = TenSEALTutorialNet()
+    x = torch.randn(3, 1, 28, 28)
+    conv = net.conv1(x)
+    assert conv.shape == (3, 4, 8, 8)  # k7, s3, no padding
+    # Same computation written out: square, channel-major flatten (x.view(-1, 256)), fc, square, fc.
+    hidden = net.fc1((conv * conv).reshape(3, 256))
+    assert torch.allclose(net(x), net.fc2(hidden * hidden), atol=1e-5)
+    assert [n for n, _ in activation_modules(net)] == ["act1", "act2"]
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d, PolyActivation)) for m in net.modules())
+    assert sum(p.numel() for p in net.parameters()) == 4 * 49 + 4 + 256 * 64 + 64 + 64 * 10 + 10
+    report = multiplicative_depth(net)
+    assert [kind for _, kind, _ in report["layers"]] == ["Conv2d", "square", "Linear", "square", "Linear"]
+    assert report["depth"] == report["depth_without_folding"] == 5
+    assert torch.equal(Square()(torch.tensor([-3.0, 2.0])), torch.tensor([9.0, 4.0]))
+
+
+@needs_data
+def test_tenseal_tutorial_tiny_run_exports_mul_squares(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import onnx
+    from hetrain.train import main
+
+    summary = main(["--arch", "tenseal-tutorial", "--dataset", "mnist", "--out", str(tmp_path), "--limit", "2000",
+                    "--test-limit", "200", "--epochs-student", "2", "--images", "1"])
+    model = onnx.load(tmp_path / "model.onnx")
+    ops = [n.op_type for n in model.graph.node]
+    assert model.opset_import[0].version == 17
+    assert ops.count("Conv") == 1 and ops.count("Gemm") == 2 and ops.count("Mul") == 2 and "Relu" not in ops
+    assert all(n.input[0] == n.input[1] for n in model.graph.node if n.op_type == "Mul")  # plain x * x
+    meta = {p.key: json.loads(p.value) for p in model.metadata_props}
+    assert meta["he_tool.preprocessing"]["mean"] == [0.1307] and meta["he_tool.preprocessing"]["std"] == [0.3081]
+    assert meta["he_tool.class_names"] == [str(i) for i in range(10)]
+    assert meta["he_tool.activation_ranges"] == [8.0, 8.0]
+    assert summary["arch"] == "tenseal-tutorial" and summary["teacher_accuracy"] is None
+    assert summary["depth"]["depth"] == 5
+    assert summary["onnxruntime_accuracy"] == summary["student_accuracy_torch"] > 0.3
+    card = (tmp_path / "model-card.md").read_text()
+    assert "TenSEAL tutorial CNN" in card and "ReLU teacher" not in card and "**5**." in card
 
 
 @needs_data
