@@ -77,7 +77,13 @@ let package = Package(
         ),
         .target(
             name: "Compiler",
-            dependencies: ["CKKS", "TileTensors", "Model"],
+            dependencies: [
+                "CKKS",
+                "TileTensors",
+                "Model",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: fastSettings
         ),
         .executableTarget(

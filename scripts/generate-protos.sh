@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the committed Swift code of the protobuf schemas:
 #   Sources/CKKS/Generated/he_tool.pb.swift   from Protos/he_tool.proto   (he-tool's file format)
+#   Sources/Compiler/Generated/he_plan.pb.swift from Protos/he_plan.proto (compiled models, profiles, encrypted tensors)
 #   Sources/Model/Generated/onnx.pb.swift     from Protos/onnx/onnx.proto (the ONNX format, as
 #     published by the ONNX project; copied unchanged from the `onnx` 1.23.2 Python wheel)
 #
@@ -51,3 +52,4 @@ generate() { # generate PROTO_DIR PROTO_FILE OUT_DIR
 
 generate "$root/Protos" he_tool.proto "$root/Sources/CKKS/Generated"
 generate "$root/Protos/onnx" onnx.proto "$root/Sources/Model/Generated"
+generate "$root/Protos" he_plan.proto "$root/Sources/Compiler/Generated"

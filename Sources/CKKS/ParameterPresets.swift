@@ -20,6 +20,17 @@ public struct ParameterPreset: Codable, Sendable, Equatable {
         case keySwitchDigits = "key_switch_digits"
     }
 
+    public init(name: String, comment: String, logDegree: Int, primeBits: [Int], specialPrimeBits: [Int], logScale: Int,
+                keySwitchDigits: Int?) {
+        self.name = name
+        self.comment = comment
+        self.logDegree = logDegree
+        self.primeBits = primeBits
+        self.specialPrimeBits = specialPrimeBits
+        self.logScale = logScale
+        self.keySwitchDigits = keySwitchDigits
+    }
+
     /// The validated parameter set (128-bit secure, or an error naming the excess).
     public func parameters() throws -> CKKSParameters {
         try CKKSParameters(logDegree: logDegree, primeBits: primeBits, specialPrimeBits: specialPrimeBits,

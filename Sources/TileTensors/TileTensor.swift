@@ -80,3 +80,15 @@ public struct EncodedTileTensor<Backend: TensorBackend> {
         plaintexts = try slots.map { try backend.encode($0, scale: s, level: l) }
     }
 }
+
+extension TileTensor {
+    /// Tiles read from a file, checked against the shape: one ciphertext per tile of the shape's
+    /// slot count (the server's view of a client's encrypted tensor).
+    /// - Throws: `shapeMismatch` when the counts disagree.
+    public init(wrapping tiles: [Backend.Ciphertext], shape: TileShape, backend: Backend) throws {
+        guard tiles.count == shape.tileCount, shape.slotsPerTile == backend.slotCount else {
+            throw TileTensorError.shapeMismatch("\(tiles.count) ciphertexts of \(backend.slotCount) slots do not form \(shape) (\(shape.tileCount) tiles of \(shape.slotsPerTile))")
+        }
+        self.init(backend: backend, shape: shape, tiles: tiles)
+    }
+}

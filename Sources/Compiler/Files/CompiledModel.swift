@@ -1,0 +1,96 @@
+import CKKS
+import Foundation
+import TileTensors
+
+/// The server's file (`model.hemodel`): the parameter set, the plan (tiling, layouts, rotation
+/// steps) and the lowered steps with their weights. It never holds a key.
+public struct CompiledModel: Sendable {
+    public var parameters: CKKSParameters
+    public var planFingerprint: [UInt8]
+    public var modelName: String
+    public var engineVersion: String
+    public var tiling: InterleavedTiling
+    /// [C, H, W] of one input sample.
+    public var inputShape: [Int]
+    /// Images one evaluation carries.
+    public var batch: Int
+    public var inputLayout: TileShape
+    public var outputLayout: TileShape
+    public var rotationSteps: [Int]
+    public var steps: [LoweredStep]
+    /// The optimizer's estimate per step (µs) and the level each step reads at.
+    public var estimatedMicroseconds: [Double]
+    public var inputLevels: [Int]
+
+    public static let magic = "he-tool-model"
+    public static let formatVersion = 1
+
+    /// The file's bytes.
+    public func serialized() throws -> [UInt8] {
+        var m = Hetool_Plan_V1_CompiledModel()
+        m.magic = Self.magic
+        m.formatVersion = UInt32(Self.formatVersion)
+        m.parametersFingerprint = Data(parameters.fingerprint)
+        m.planFingerprint = Data(planFingerprint)
+        m.parameters = Data(try CKKSFile.serialize(parameters))
+        m.modelName = modelName
+        m.engineVersion = engineVersion
+        m.tiling = PlanCoding.tiling(tiling)
+        m.inputShape = inputShape.map { UInt32($0) }
+        m.batch = UInt32(batch)
+        m.inputLayout = inputLayout.description
+        m.outputLayout = outputLayout.description
+        m.rotationSteps = rotationSteps.map { Int64($0) }
+        m.steps = steps.indices.map { i in
+            PlanCoding.step(steps[i], estimate: estimatedMicroseconds[i], level: inputLevels[i])
+        }
+        return Array(try m.serializedData())
+    }
+
+    /// Reads and validates a compiled model: every field, every step's sizes against its
+    /// neighbours, the layouts against the parameters' slot count.
+    /// - Throws: `CompilerError.invalidFile` naming what is wrong.
+    public static func read(_ bytes: [UInt8], source: String = "the compiled model") throws -> CompiledModel {
+        let m: Hetool_Plan_V1_CompiledModel
+        do { m = try Hetool_Plan_V1_CompiledModel(serializedBytes: bytes) } catch {
+            throw CompilerError.invalidFile("\(source) is not a compiled he-tool model (\(error)); compile one with `he-tool compile`")
+        }
+        guard m.magic == magic else {
+            throw CompilerError.invalidFile("\(source) is not a compiled he-tool model (magic '\(m.magic.prefix(20))'); compile one with `he-tool compile`")
+        }
+        guard m.formatVersion == formatVersion else {
+            throw CompilerError.invalidFile("\(source) has format version \(m.formatVersion); this he-tool reads version \(formatVersion): compile the model again")
+        }
+        try PlanCoding.rejectUnknown(m, source)
+        let parameters = try PlanCoding.parameters(m.parameters, fingerprint: m.parametersFingerprint, source: source)
+        guard m.planFingerprint.count == 32 else { throw CompilerError.invalidFile("\(source): the plan fingerprint is not 32 bytes") }
+        guard m.hasTiling else { throw CompilerError.invalidFile("\(source) has no tiling") }
+        let tiling = try PlanCoding.tiling(m.tiling, slots: parameters.slotCount, source: source)
+        let inputShape = try PlanCoding.shape(m.inputShape, "input shape", source)
+        guard m.batch >= 1, m.batch <= parameters.slotCount else { throw CompilerError.invalidFile("\(source): batch \(m.batch) is out of range") }
+        let inputLayout = try PlanCoding.layout(m.inputLayout, slots: parameters.slotCount, "input layout", source)
+        let outputLayout = try PlanCoding.layout(m.outputLayout, slots: parameters.slotCount, "output layout", source)
+        let rotations = try PlanCoding.rotations(m.rotationSteps, slots: parameters.slotCount, source)
+        guard !m.steps.isEmpty else { throw CompilerError.invalidFile("\(source) has no steps") }
+        var steps: [LoweredStep] = [], estimates: [Double] = [], levels: [Int] = []
+        for (i, s) in m.steps.enumerated() {
+            let step = try PlanCoding.step(s, index: i, source: source)
+            guard step.inputShape == (i == 0 ? inputShape : steps[i - 1].outputShape) else {
+                throw CompilerError.invalidFile("\(source): step \(i) reads \(step.inputShape), but \(i == 0 ? "the input is \(inputShape)" : "step \(i - 1) writes \(steps[i - 1].outputShape)")")
+            }
+            guard s.estimatedMicroseconds.isFinite, s.estimatedMicroseconds >= 0, s.inputLevel <= UInt32(parameters.maxLevel) else {
+                throw CompilerError.invalidFile("\(source): step \(i) has an invalid estimate or level")
+            }
+            steps.append(step)
+            estimates.append(s.estimatedMicroseconds)
+            levels.append(Int(s.inputLevel))
+        }
+        guard inputLayout.logicalShape == [inputShape[0], 1, inputShape[1], inputShape[2], Int(m.batch)] else {
+            throw CompilerError.invalidFile("\(source): the input layout \(inputLayout) does not hold \(m.batch) samples of \(inputShape)")
+        }
+        return CompiledModel(parameters: parameters, planFingerprint: Array(m.planFingerprint), modelName: m.modelName,
+                             engineVersion: m.engineVersion, tiling: tiling, inputShape: inputShape, batch: Int(m.batch),
+                             inputLayout: inputLayout, outputLayout: outputLayout, rotationSteps: rotations, steps: steps,
+                             estimatedMicroseconds: estimates, inputLevels: levels)
+    }
+}

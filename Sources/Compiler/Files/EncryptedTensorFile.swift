@@ -1,0 +1,93 @@
+import CKKS
+import Foundation
+import TileTensors
+
+/// An encrypted batch in a plan's layout (`*.hect`): the client's input or the server's
+/// output, one CKKS ciphertext file per tile.
+public struct EncryptedTensorFile: Sendable {
+    public enum Stage: String, Sendable { case input, output }
+
+    public var parametersFingerprint: [UInt8]
+    public var planFingerprint: [UInt8]
+    public var stage: Stage
+    public var layout: TileShape
+    public var images: Int
+    /// Each a he-tool ciphertext file, in tile order.
+    public var tiles: [[UInt8]]
+
+    public static let magic = "he-tool-tensor"
+    public static let formatVersion = 1
+
+    public init(parametersFingerprint: [UInt8], planFingerprint: [UInt8], stage: Stage, layout: TileShape, images: Int, tiles: [[UInt8]]) {
+        self.parametersFingerprint = parametersFingerprint
+        self.planFingerprint = planFingerprint
+        self.stage = stage
+        self.layout = layout
+        self.images = images
+        self.tiles = tiles
+    }
+
+    /// The file of a tile tensor's ciphertexts.
+    public init(_ tensor: TileTensor<CKKSBackend>, planFingerprint: [UInt8], stage: Stage, images: Int) throws {
+        self.init(parametersFingerprint: tensor.backend.context.parameters.fingerprint, planFingerprint: planFingerprint,
+                  stage: stage, layout: tensor.shape, images: images, tiles: try tensor.tiles.map { try CKKSFile.serialize($0) })
+    }
+
+    public func serialized() throws -> [UInt8] {
+        var m = Hetool_Plan_V1_EncryptedTensor()
+        m.magic = Self.magic
+        m.formatVersion = UInt32(Self.formatVersion)
+        m.parametersFingerprint = Data(parametersFingerprint)
+        m.planFingerprint = Data(planFingerprint)
+        m.stage = stage == .input ? .input : .output
+        m.layout = layout.description
+        m.images = UInt32(images)
+        m.tiles = tiles.map { Data($0) }
+        return Array(try m.serializedData())
+    }
+
+    /// Reads the file's frame (the tiles are read against a context by `tensor(backend:)`).
+    public static func read(_ bytes: [UInt8], source: String = "the encrypted tensor") throws -> EncryptedTensorFile {
+        let m: Hetool_Plan_V1_EncryptedTensor
+        do { m = try Hetool_Plan_V1_EncryptedTensor(serializedBytes: bytes) } catch {
+            throw CompilerError.invalidFile("\(source) is not an he-tool encrypted tensor (\(error)); `he-tool encrypt` or `he-tool eval` write them")
+        }
+        guard m.magic == magic else {
+            throw CompilerError.invalidFile("\(source) is not an he-tool encrypted tensor (magic '\(m.magic.prefix(20))')")
+        }
+        guard m.formatVersion == formatVersion else {
+            throw CompilerError.invalidFile("\(source) has format version \(m.formatVersion); this he-tool reads version \(formatVersion)")
+        }
+        try PlanCoding.rejectUnknown(m, source)
+        guard m.parametersFingerprint.count == 32, m.planFingerprint.count == 32 else {
+            throw CompilerError.invalidFile("\(source): a fingerprint is not 32 bytes")
+        }
+        let stage: Stage
+        switch m.stage {
+        case .input: stage = .input
+        case .output: stage = .output
+        default: throw CompilerError.invalidFile("\(source): unknown stage")
+        }
+        guard let layout = try? TileShape(parsing: m.layout), layout.tileCount == m.tiles.count, m.images >= 1 else {
+            throw CompilerError.invalidFile("\(source): the layout '\(m.layout.prefix(80))' does not describe its \(m.tiles.count) tiles")
+        }
+        return EncryptedTensorFile(parametersFingerprint: Array(m.parametersFingerprint), planFingerprint: Array(m.planFingerprint),
+                                   stage: stage, layout: layout, images: Int(m.images), tiles: m.tiles.map { Array($0) })
+    }
+
+    /// The tiles read as ciphertexts of `backend`'s parameters (each validated by the CKKS reader).
+    public func tensor(backend: CKKSBackend, source: String) throws -> TileTensor<CKKSBackend> {
+        guard parametersFingerprint == backend.context.parameters.fingerprint else {
+            throw CompilerError.mismatch("\(source) was encrypted under other parameters than the model/profile's")
+        }
+        guard layout.slotsPerTile == backend.slotCount else {
+            throw CompilerError.invalidFile("\(source): its layout has \(layout.slotsPerTile) slots per tile, the parameters \(backend.slotCount)")
+        }
+        let cts = try tiles.enumerated().map { i, bytes -> Ciphertext in
+            do { return try CKKSFile.readCiphertext(bytes, context: backend.context) } catch {
+                throw CompilerError.invalidFile("\(source), tile \(i): \(error)")
+            }
+        }
+        return try TileTensor(wrapping: cts, shape: layout, backend: backend)
+    }
+}

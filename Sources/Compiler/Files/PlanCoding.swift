@@ -1,0 +1,158 @@
+import CKKS
+import Foundation
+import SwiftProtobuf
+import TileTensors
+
+/// Conversions between the plan types and their protobuf messages, with the validation every
+/// reader applies (finite values, sizes that agree, layouts that fill the slots).
+enum PlanCoding {
+    static func rejectUnknown<M: SwiftProtobuf.Message>(_ message: M, _ source: String) throws {
+        guard message.unknownFields.data.isEmpty else {
+            throw CompilerError.invalidFile("\(source) has fields this he-tool does not know (\(message.unknownFields.data.count) bytes): it was written by a newer version or is damaged")
+        }
+    }
+
+    static func parameters(_ bytes: Data, fingerprint: Data, source: String) throws -> CKKSParameters {
+        let parameters: CKKSParameters
+        do { parameters = try CKKSFile.readParameters(Array(bytes)) } catch {
+            throw CompilerError.invalidFile("\(source): its parameter set is invalid (\(error))")
+        }
+        guard Array(fingerprint) == parameters.fingerprint else {
+            throw CompilerError.invalidFile("\(source): the parameter fingerprint does not match the parameters it holds")
+        }
+        return parameters
+    }
+
+    static func tiling(_ t: InterleavedTiling) -> Hetool_Plan_V1_Tiling {
+        var m = Hetool_Plan_V1_Tiling()
+        m.t0 = UInt32(t.t0); m.t1 = UInt32(t.t1); m.tx = UInt32(t.tX); m.ty = UInt32(t.tY); m.tb = UInt32(t.tB)
+        return m
+    }
+
+    static func tiling(_ m: Hetool_Plan_V1_Tiling, slots: Int, source: String) throws -> InterleavedTiling {
+        try rejectUnknown(m, source)
+        let sizes = [m.t0, m.t1, m.tx, m.ty, m.tb].map(Int.init)
+        guard sizes.allSatisfy({ $0 >= 1 && $0 <= slots }), sizes.reduce(1, *) == slots else {
+            throw CompilerError.invalidFile("\(source): the tiling \(sizes) does not fill the \(slots) slots")
+        }
+        return InterleavedTiling(t0: sizes[0], t1: sizes[1], tX: sizes[2], tY: sizes[3], tB: sizes[4])
+    }
+
+    static func shape(_ values: [UInt32], _ what: String, _ source: String) throws -> [Int] {
+        guard values.count == 3, values.allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }) else {
+            throw CompilerError.invalidFile("\(source): the \(what) \(values) is not [C, H, W] with positive sizes")
+        }
+        return values.map(Int.init)
+    }
+
+    static func layout(_ text: String, slots: Int, _ what: String, _ source: String) throws -> TileShape {
+        guard let shape = try? TileShape(parsing: text), shape.slotsPerTile == slots, shape.rank == 5 else {
+            throw CompilerError.invalidFile("\(source): the \(what) '\(text.prefix(80))' is not a tile shape of \(slots) slots")
+        }
+        return shape
+    }
+
+    static func rotations(_ steps: [Int64], slots: Int, _ source: String) throws -> [Int] {
+        guard steps.allSatisfy({ $0 != 0 && abs($0) < Int64(slots) }), Set(steps).count == steps.count else {
+            throw CompilerError.invalidFile("\(source): the rotation steps must be distinct, nonzero and below the \(slots) slots")
+        }
+        return steps.map(Int.init)
+    }
+
+    static func values(_ v: [Double], count: Int, _ what: String, _ source: String) throws -> [Double] {
+        guard v.count == count, v.allSatisfy(\.isFinite) else {
+            throw CompilerError.invalidFile("\(source): \(what) has \(v.count) values (\(count) expected) or a value that is not finite")
+        }
+        return v
+    }
+
+    static func channelValues(_ v: [Double]) -> Hetool_Plan_V1_ChannelValues {
+        var m = Hetool_Plan_V1_ChannelValues()
+        m.values = v
+        return m
+    }
+
+    static func step(_ step: LoweredStep, estimate: Double, level: Int) -> Hetool_Plan_V1_Step {
+        var m = Hetool_Plan_V1_Step()
+        switch step.operation {
+        case let .convolution(filters, shape, bias, stride, padding):
+            var c = Hetool_Plan_V1_Convolution()
+            c.shape = shape.map { UInt32($0) }
+            c.filters = filters
+            c.bias = bias
+            c.stride = UInt32(stride)
+            c.padding = UInt32(padding)
+            m.convolution = c
+        case .square: m.square = Hetool_Plan_V1_Square()
+        case let .shiftedProduct(beta): m.shiftedProduct = channelValues(beta)
+        case let .addChannelConstants(gamma): m.addChannelConstants = channelValues(gamma)
+        case let .polynomial(rows):
+            var p = Hetool_Plan_V1_Polynomial()
+            p.rows = rows.map(channelValues)
+            m.polynomial = p
+        case let .windowSum(k, s):
+            var w = Hetool_Plan_V1_WindowSum()
+            w.window = UInt32(k)
+            w.stride = UInt32(s)
+            m.windowSum = w
+        }
+        m.inputShape = step.inputShape.map { UInt32($0) }
+        m.outputShape = step.outputShape.map { UInt32($0) }
+        m.sources = step.sources
+        m.estimatedMicroseconds = estimate
+        m.inputLevel = UInt32(level)
+        return m
+    }
+
+    static func step(_ m: Hetool_Plan_V1_Step, index i: Int, source: String) throws -> LoweredStep {
+        let where_ = "\(source), step \(i)"
+        try rejectUnknown(m, where_)
+        let input = try shape(m.inputShape, "input shape", where_), output = try shape(m.outputShape, "output shape", where_)
+        let c = input[0]
+        let op: LoweredOperation
+        switch m.operation {
+        case .convolution(let conv)?:
+            try rejectUnknown(conv, where_)
+            let s = conv.shape.map(Int.init)
+            guard s.count == 4, s.allSatisfy({ $0 >= 1 && $0 <= 1 << 14 }), s[1] == c, s[2] == s[3], conv.stride >= 1,
+                  Int(conv.padding) < s[2] else {
+                throw CompilerError.invalidFile("\(where_): the convolution \(s) (stride \(conv.stride), padding \(conv.padding)) does not read \(input)")
+            }
+            let k = s[2], st = Int(conv.stride), p = Int(conv.padding)
+            guard output == [s[0], (input[1] + 2 * p - k) / st + 1, (input[2] + 2 * p - k) / st + 1], input[1] + 2 * p >= k else {
+                throw CompilerError.invalidFile("\(where_): the convolution's output \(output) is not what \(s) makes of \(input)")
+            }
+            op = .convolution(filters: try values(conv.filters, count: s.reduce(1, *), "the filters", where_), shape: s,
+                              bias: try values(conv.bias, count: s[0], "the bias", where_), stride: st, padding: p)
+        case .square?:
+            op = .square
+        case .shiftedProduct(let v)?:
+            try rejectUnknown(v, where_)
+            op = .shiftedProduct(beta: try values(v.values, count: c, "β", where_))
+        case .addChannelConstants(let v)?:
+            try rejectUnknown(v, where_)
+            op = .addChannelConstants(gamma: try values(v.values, count: c, "γ", where_))
+        case .polynomial(let p)?:
+            try rejectUnknown(p, where_)
+            guard (2...16).contains(p.rows.count) else { throw CompilerError.invalidFile("\(where_): a polynomial of \(p.rows.count) coefficients (2 … 16)") }
+            op = .polynomial(coefficients: try p.rows.map { row in
+                try values(row.values, count: row.values.count == 1 ? 1 : c, "a coefficient row", where_)
+            })
+        case .windowSum(let w)?:
+            try rejectUnknown(w, where_)
+            let k = Int(w.window), st = Int(w.stride)
+            guard k >= 1, st >= 1, k <= input[1], output == [c, (input[1] - k) / st + 1, (input[2] - k) / st + 1] else {
+                throw CompilerError.invalidFile("\(where_): a window sum \(k)/\(st) of \(input) into \(output)")
+            }
+            op = .windowSum(window: k, stride: st)
+        case nil:
+            throw CompilerError.invalidFile("\(where_) has no operation")
+        }
+        switch op {
+        case .convolution, .windowSum: break
+        default:
+            guard output == input else { throw CompilerError.invalidFile("\(where_): an elementwise step changes the shape") }
+        }
+        return LoweredStep(operation: op, inputShape: input, outputShape: output, sources: m.sources)
+    }
+}

@@ -1,0 +1,80 @@
+import CKKS
+import Crypto
+import Foundation
+import Model
+import TileTensors
+
+/// Compiling a network: lowering, the optimizer's choice of tiling and parameters, and the two
+/// files (the server's compiled model, the client's profile) that share one plan fingerprint.
+public struct Compilation: Sendable {
+    public var model: CompiledModel
+    public var profile: ClientProfile
+    /// Every plan the optimizer priced, best first (the chosen one is `plans[0]`).
+    public var plans: [Optimizer.Candidate]
+    /// log2 bound of the outputs that sized q_0, and where it came from.
+    public var outputBits: Int
+    public var outputBoundSource: String
+
+    /// Compiles `graph`.
+    /// - Parameters:
+    ///   - calibrationInputs: preprocessed samples ([C·H·W] each); their largest output bounds
+    ///     q_0 and they check the lowering against the plaintext executor. Without them the
+    ///     bound is 2^10.
+    ///   - costModel: the calibrated costs of a parameter set (calibrates on first use).
+    public static func compile(_ graph: Graph, name: String, options: Optimizer.Options, calibrationInputs: [[Double]],
+                               costModel: (ParameterSelection.Choice) throws -> CostModel,
+                               progress: (String) -> Void = { _ in }) throws -> Compilation {
+        let chain = try NetworkLowering.lower(graph)
+        var options = options
+        var outputBits = 10, source = "no calibration inputs: assumed |output| < 2^10"
+        if !calibrationInputs.isEmpty {
+            var largest = 0.0
+            for (i, sample) in calibrationInputs.enumerated() {
+                var x = sample
+                for step in chain.steps { x = step.apply(x) }
+                let want = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample)).values
+                let got = x.indices.map { j in
+                    let c = j / max(1, chain.outputShape[1] * chain.outputShape[2])
+                    return chain.outputScale[c] * x[j] + chain.outputShift[c]
+                }
+                let scale = max(1, want.map(abs).max() ?? 1)
+                guard got.count == want.count, zip(got, want).allSatisfy({ abs($0 - $1) <= 1e-9 * scale }) else {
+                    throw CompilerError.infeasible("the lowered network disagrees with the plaintext executor on calibration input \(i) (an internal error; please report it with the model)")
+                }
+                largest = max(largest, x.map(abs).max() ?? 0)
+            }
+            outputBits = max(1, Int(log2(max(largest, 1)).rounded(.up)))
+            source = "largest |output| \(String(format: "%.3g", largest)) over \(calibrationInputs.count) calibration inputs"
+        }
+        options.outputBits = outputBits
+        let plans = try Optimizer.plans(for: chain, options: options, costModel: costModel, progress: progress)
+        let best = plans[0]
+        let sim = best.simulation
+        let parameters = best.choice.parameters
+        let top = parameters.maxLevel
+        var model = CompiledModel(
+            parameters: parameters, planFingerprint: [], modelName: name, engineVersion: EngineVersion.string,
+            tiling: sim.tiling, inputShape: chain.inputShape, batch: best.batch, inputLayout: sim.inputLayout,
+            outputLayout: sim.outputLayout, rotationSteps: sim.rotationSteps.filter { $0 != 0 }, steps: chain.steps,
+            estimatedMicroseconds: best.stepMicroseconds, inputLevels: sim.steps.map { top - $0.depthBefore })
+        model.planFingerprint = Array(SHA256.hash(data: try model.serialized()))
+        let preprocessing = try Preprocessing.fromMetadata(of: graph)
+        let classNames = Self.classNames(graph, count: chain.outputShape.reduce(1, *))
+        let profile = ClientProfile(
+            parameters: parameters, planFingerprint: model.planFingerprint, modelName: name, engineVersion: EngineVersion.string,
+            inputShape: chain.inputShape, batch: best.batch, inputLayout: sim.inputLayout, outputLayout: sim.outputLayout,
+            outputChannelDimension: InterleavedTiling.channelDimension(of: sim.outputLayout), outputShape: chain.outputShape,
+            outputScale: chain.outputScale.allSatisfy({ $0 == 1 }) ? [] : chain.outputScale,
+            outputShift: chain.outputShift.allSatisfy({ $0 == 0 }) ? [] : chain.outputShift,
+            rotationSteps: model.rotationSteps, classNames: classNames, preprocessingMean: preprocessing.mean,
+            preprocessingStd: preprocessing.std, outputDecimals: 3)
+        return Compilation(model: model, profile: profile, plans: plans, outputBits: outputBits, outputBoundSource: source)
+    }
+
+    /// Class names from the `he_tool.class_names` metadata (a JSON list), when it has one per output.
+    static func classNames(_ graph: Graph, count: Int) -> [String] {
+        guard let text = graph.metadata["he_tool.class_names"],
+              let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)), names.count == count else { return [] }
+        return names
+    }
+}

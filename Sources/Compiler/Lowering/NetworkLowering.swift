@@ -1,0 +1,261 @@
+import Foundation
+import Model
+
+/// Lowers an imported network to the chain of tile-tensor operations the optimizer lays out:
+/// linear layers become convolutions, and every constant factor that can move forward into
+/// the next linear layer does so (the quadratic's leading coefficient, the pooling's 1/k²,
+/// a leftover per-channel affine), so that a·x² + b·x + c costs one level instead of two and
+/// an average pooling costs none on one-pixel tiles.
+///
+/// What moves is kept as a pending per-channel map y_true = a_c·(y + γ_c) on the value y that
+/// is actually computed. A convolution absorbs it exactly: its weights are multiplied by a_c,
+/// and γ_c either joins its bias (no padding: every tap reads the image) or is added before it
+/// (zero padding: the padded zeros must stay zeros). A polynomial absorbs it by substitution.
+/// What is still pending after the last layer is applied by the client to the decrypted output.
+public enum NetworkLowering {
+    /// The lowered chain and the per-output-channel map the client applies after decryption
+    /// (identity unless the network ends in a pooling or an affine layer).
+    public struct Result: Equatable, Sendable {
+        public var steps: [LoweredStep]
+        /// [C, H, W] of one input sample.
+        public var inputShape: [Int]
+        /// [C, H, W] of one output sample before the client's map.
+        public var outputShape: [Int]
+        public var outputScale: [Double]
+        public var outputShift: [Double]
+    }
+
+    /// Lowers `graph` (a chain of layers; one sample is C×H×W or a vector).
+    /// - Throws: `CompilerError.unsupported` naming the layer the encrypted kernels cannot run.
+    public static func lower(_ graph: Graph) throws -> Result {
+        try graph.validate()
+        let layers = graph.layers
+        var shape = imageShape(graph.inputShape)
+        let inputShape = shape
+        var steps: [LoweredStep] = []
+        var pending = Pending(channels: shape[0])
+        var flattenedFrom: [Int]? = nil
+        for index in 1..<layers.count {
+            let layer = layers[index]
+            guard layer.inputs == [index - 1] else {
+                throw CompilerError.unsupported("layer \(index) '\(layer.name)' (\(layer.operation.kind)) does not read only the layer before it; the compiler handles chains of layers (no branches or residual additions yet)")
+            }
+            switch layer.operation {
+            case .input:
+                throw CompilerError.unsupported("a second input layer at \(index)")
+            case let .conv2d(conv):
+                guard conv.kernelH == conv.kernelW, conv.strideH == conv.strideW,
+                      conv.padding.top == conv.padding.left, conv.padding.top == conv.padding.bottom,
+                      conv.padding.top == conv.padding.right, shape[1] == shape[2] else {
+                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': the encrypted convolution needs a square image, a square kernel, equal strides and the same padding on every side")
+                }
+                let step = try convolution(weights: conv.weights.values, shape: conv.weights.shape, bias: conv.bias,
+                                           stride: conv.strideH, padding: conv.padding.top, input: shape,
+                                           pending: &pending, steps: &steps, source: layer.name)
+                steps.append(step)
+                shape = step.outputShape
+                flattenedFrom = nil
+            case let .dense(dense):
+                let f = dense.outFeatures
+                let imageShape = flattenedFrom ?? shape
+                guard imageShape[0] * imageShape[1] * imageShape[2] == dense.inFeatures else {
+                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': \(dense.inFeatures) inputs, but the tensor before it has \(imageShape)")
+                }
+                guard imageShape[1] == imageShape[2] else {
+                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': a dense layer after a non-square \(imageShape[1])×\(imageShape[2]) image")
+                }
+                let k = imageShape[1]
+                // Row-major [F, C·H·W] is [F, C, H, W]: the convolution covering the whole image.
+                let step = try convolution(weights: dense.weights.values, shape: [f, imageShape[0], k, k], bias: dense.bias,
+                                           stride: 1, padding: 0, input: imageShape, pending: &pending, steps: &steps,
+                                           source: layer.name)
+                steps.append(step)
+                shape = step.outputShape
+                flattenedFrom = nil
+            case let .polynomial(activation):
+                let hasNextLinear = nextLinearLayer(after: index, in: layers)
+                let coefficients = pending.substitute(into: activation, channels: shape[0])
+                pending = Pending(channels: shape[0])
+                let lowered = polynomial(coefficients, channels: shape[0], foldForward: hasNextLinear)
+                for op in lowered.operations {
+                    steps.append(LoweredStep(operation: op, inputShape: shape, outputShape: shape, sources: [layer.name]))
+                }
+                if let fold = lowered.pending { pending = fold }
+            case let .averagePool(pool):
+                guard pool.kernelH == pool.kernelW, pool.strideH == pool.strideW, pool.padding.isZero, shape[1] == shape[2] else {
+                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': the encrypted average pooling needs a square window, equal strides, no padding and a square image")
+                }
+                let k = pool.kernelH, s = pool.strideH
+                let out = [shape[0], (shape[1] - k) / s + 1, (shape[2] - k) / s + 1]
+                steps.append(LoweredStep(operation: .windowSum(window: k, stride: s), inputShape: shape, outputShape: out, sources: [layer.name]))
+                pending.poolThrough(window: k)
+                shape = out
+            case .globalAveragePool:
+                guard shape[1] == shape[2] else {
+                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': global average pooling of a non-square image")
+                }
+                let k = shape[1]
+                if k > 1 {
+                    steps.append(LoweredStep(operation: .windowSum(window: k, stride: k), inputShape: shape, outputShape: [shape[0], 1, 1], sources: [layer.name]))
+                    pending.poolThrough(window: k)
+                }
+                shape = [shape[0], 1, 1]
+            case let .affine(affine):
+                try pending.compose(affine, channels: shape[0], layer: "\(index) '\(layer.name)'")
+            case .flatten, .reshape:
+                // A flatten only renames: the next dense layer reads the image it came from.
+                if flattenedFrom == nil, shape[1] * shape[2] > 1 { flattenedFrom = shape }
+                let count = shape.reduce(1, *)
+                if layer.shape.count == 1 || (layer.shape.count == 3 && layer.shape == imageShape(layer.shape) && layer.shape[1] * layer.shape[2] == 1) {
+                    guard layer.shape.reduce(1, *) == count else {
+                        throw CompilerError.unsupported("layer \(index) '\(layer.name)': a reshape that changes the element count")
+                    }
+                } else if imageShape(layer.shape) != shape {
+                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': a reshape to \(layer.shape) that moves elements")
+                }
+            case .zeroPad:
+                throw CompilerError.unsupported("layer \(index) '\(layer.name)': a zero padding that is not part of a convolution")
+            case .add:
+                throw CompilerError.unsupported("layer \(index) '\(layer.name)': elementwise addition of two tensors (residual connections are not compiled yet)")
+            }
+        }
+        guard graph.output == layers.count - 1 else {
+            throw CompilerError.unsupported("the output is layer \(graph.output), not the last layer")
+        }
+        if flattenedFrom != nil { shape = [shape.reduce(1, *), 1, 1] }
+        guard steps.contains(where: { if case .convolution = $0.operation { return true } else { return false } }) else {
+            throw CompilerError.unsupported("the network has no linear layer")
+        }
+        let finalShape = steps.last.map(\.outputShape) ?? shape
+        let scale = pending.scale, shift = zip(pending.scale, pending.gamma).map { $0 * $1 }
+        return Result(steps: steps, inputShape: inputShape, outputShape: finalShape, outputScale: scale, outputShift: shift)
+    }
+
+    /// [C, H, W] for a sample shape (a vector of N is [N, 1, 1]).
+    static func imageShape(_ shape: [Int]) -> [Int] {
+        switch shape.count {
+        case 1: return [shape[0], 1, 1]
+        case 2: return [1, shape[0], shape[1]]
+        default: return Array(shape.suffix(3))
+        }
+    }
+
+    private static func nextLinearLayer(after index: Int, in layers: [Layer]) -> Bool {
+        for layer in layers[(index + 1)...] {
+            switch layer.operation {
+            case .conv2d, .dense: return true
+            case .averagePool, .globalAveragePool, .flatten, .reshape, .affine: continue
+            default: return false
+            }
+        }
+        return false
+    }
+
+    private static func convolution(weights: [Double], shape: [Int], bias: [Double], stride: Int, padding: Int,
+                                    input: [Int], pending: inout Pending, steps: inout [LoweredStep],
+                                    source: String) throws -> LoweredStep {
+        let f = shape[0], c = shape[1], k = shape[2]
+        guard c == input[0] else {
+            throw CompilerError.unsupported("layer '\(source)' reads \(c) channels but gets \(input[0])")
+        }
+        var w = weights, b = bias.isEmpty ? [Double](repeating: 0, count: f) : bias
+        let taps = k * k
+        if pending.gamma.contains(where: { $0 != 0 }) {
+            if padding == 0 {
+                for fi in 0..<f {
+                    for ci in 0..<c {
+                        let sum = (0..<taps).reduce(0.0) { $0 + weights[(fi * c + ci) * taps + $1] }
+                        b[fi] += sum * pending.scale[ci] * pending.gamma[ci]
+                    }
+                }
+            } else {
+                steps.append(LoweredStep(operation: .addChannelConstants(gamma: pending.gamma), inputShape: input,
+                                         outputShape: input, sources: [source]))
+            }
+        }
+        for fi in 0..<f {
+            for ci in 0..<c where pending.scale[ci] != 1 {
+                for t in 0..<taps { w[(fi * c + ci) * taps + t] *= pending.scale[ci] }
+            }
+        }
+        pending = Pending(channels: f)
+        let oh = (input[1] + 2 * padding - k) / stride + 1, ow = (input[2] + 2 * padding - k) / stride + 1
+        guard oh >= 1, ow >= 1 else { throw CompilerError.unsupported("layer '\(source)': the kernel is larger than the padded image") }
+        return LoweredStep(operation: .convolution(filters: w, shape: shape, bias: b, stride: stride, padding: padding),
+                           inputShape: input, outputShape: [f, oh, ow], sources: [source])
+    }
+
+    /// The operations of a polynomial with per-channel coefficient rows, and what moves forward.
+    private static func polynomial(_ rows: [[Double]], channels: Int, foldForward: Bool) -> (operations: [LoweredOperation], pending: Pending?) {
+        func value(_ k: Int, _ ch: Int) -> Double { k < rows.count ? (rows[k].count == 1 ? rows[k][0] : rows[k][ch]) : 0 }
+        let degree = rows.count - 1
+        let a = (0..<channels).map { value(2, $0) }, b = (0..<channels).map { value(1, $0) }, c = (0..<channels).map { value(0, $0) }
+        if degree == 2, foldForward, a.allSatisfy({ $0 != 0 && $0.isFinite }) {
+            let beta = zip(b, a).map { $0 / $1 }, gamma = zip(c, a).map { $0 / $1 }
+            let op: LoweredOperation = beta.allSatisfy({ $0 == 0 }) ? .square : .shiftedProduct(beta: beta)
+            return ([op], Pending(scale: a, gamma: gamma))
+        }
+        if degree <= 1, foldForward, b.allSatisfy({ $0 != 0 && $0.isFinite }) {
+            return ([], Pending(scale: b, gamma: zip(c, b).map { $0 / $1 }))
+        }
+        let compact = rows.map { row in row.allSatisfy({ $0 == row[0] }) ? [row[0]] : row }
+        if compact == [[0], [0], [1]] { return ([.square], nil) }
+        return ([.polynomial(coefficients: compact)], nil)
+    }
+}
+
+/// The per-channel map y_true = scale_c·(y + γ_c) not yet applied to the computed value y.
+struct Pending: Equatable {
+    var scale: [Double]
+    var gamma: [Double]
+
+    init(channels: Int) {
+        scale = [Double](repeating: 1, count: channels)
+        gamma = [Double](repeating: 0, count: channels)
+    }
+
+    init(scale: [Double], gamma: [Double]) {
+        self.scale = scale
+        self.gamma = gamma
+    }
+
+    /// A k×k window sum of scale·(y + γ) is (scale/k²)·(Σy + k²·γ).
+    mutating func poolThrough(window k: Int) {
+        let k2 = Double(k * k)
+        scale = scale.map { $0 / k2 }
+        gamma = gamma.map { $0 * k2 }
+    }
+
+    /// s·(scale·(y + γ)) + t = (s·scale)·(y + γ + t/(s·scale)).
+    mutating func compose(_ affine: ChannelAffine, channels: Int, layer: String) throws {
+        for ch in 0..<channels {
+            let s = affine.scale(ch) * scale[ch]
+            guard s != 0, s.isFinite else {
+                throw CompilerError.unsupported("layer \(layer): a per-channel scaling by zero cannot be folded")
+            }
+            gamma[ch] += affine.shift(ch) / s
+            scale[ch] = s
+        }
+    }
+
+    /// The coefficients of p(scale·(x + γ)) per channel (binomial expansion), rows by power.
+    func substitute(into p: PolynomialActivation, channels: Int) -> [[Double]] {
+        let identity = scale.allSatisfy { $0 == 1 } && gamma.allSatisfy { $0 == 0 }
+        if identity { return (0...p.degree).map { k in (0..<channels).map { p.coefficient(k, channel: $0) } } }
+        var rows = [[Double]](repeating: [Double](repeating: 0, count: channels), count: p.degree + 1)
+        for ch in 0..<channels {
+            let s = scale[ch], g = gamma[ch]
+            // p(s·x + s·g) = Σ_k c_k Σ_j C(k, j) s^k x^j g^(k−j).
+            for k in 0...p.degree {
+                let ck = p.coefficient(k, channel: ch)
+                guard ck != 0 else { continue }
+                var binomial = 1.0
+                for j in 0...k {
+                    rows[j][ch] += ck * binomial * pow(s, Double(k)) * pow(g, Double(k - j))
+                    binomial = binomial * Double(k - j) / Double(j + 1)
+                }
+            }
+        }
+        return rows
+    }
+}

@@ -1,0 +1,131 @@
+import CKKS
+import Foundation
+import TileTensors
+
+/// The packing optimizer: for a lowered network it enumerates the tilings of the interleaved
+/// layout (channel tiles t0, t1, image tiles t_X = t_Y, batch tile t_B; t_X = 1 is CryptoNets),
+/// simulates the whole chain in each on the counting mock backend, prices every step's counts at
+/// the level where they run with this machine's calibration, and ranks the plans by the
+/// objective. It fixes the depth from the simulation, the parameters from the depth
+/// (`ParameterSelection`), and the rotation steps from what the simulation rotated by.
+public enum Optimizer {
+    public enum Objective: String, Sendable, CaseIterable {
+        /// Time of one evaluation of `batch` images (1 by default).
+        case latency
+        /// Time per image at the batch that fills the slots.
+        case throughput
+    }
+
+    public struct Options: Sendable {
+        public var objective: Objective = .latency
+        /// Images per evaluation (latency); nil = 1. Throughput fills the slots instead.
+        public var batch: Int?
+        public var minimumScaleBits = 24
+        public var maximumScaleBits = 40
+        /// log2 of the largest output magnitude expected (bounds q_0).
+        public var outputBits = 8
+        public init() {}
+    }
+
+    /// One priced plan.
+    public struct Candidate: Sendable {
+        public var simulation: ChainSimulation
+        public var choice: ParameterSelection.Choice
+        /// Estimated microseconds per step, at the levels the steps run at.
+        public var stepMicroseconds: [Double]
+        /// Images one evaluation carries.
+        public var batch: Int
+        public var totalMicroseconds: Double { stepMicroseconds.reduce(0, +) }
+        public var microsecondsPerImage: Double { totalMicroseconds / Double(batch) }
+    }
+
+    /// Every feasible plan, best first by the objective.
+    /// - Parameters:
+    ///   - costModel: the calibrated costs of a parameter set (the caller calibrates on first use).
+    ///   - progress: one line per phase, for the CLI.
+    public static func plans(for chain: NetworkLowering.Result, options: Options,
+                             costModel: (ParameterSelection.Choice) throws -> CostModel,
+                             progress: (String) -> Void = { _ in }) throws -> [Candidate] {
+        let levels = chain.steps.count * 4 + 2
+        let h = chain.inputShape[1]
+        let maxChannels = chain.steps.map { max($0.inputShape[0], $0.outputShape[0]) }.max() ?? chain.inputShape[0]
+        // The depth with one pixel per tile (no garbage to clear, pooling free) fixes the first
+        // ring tried; a plan that needs more levels than that ring holds moves to the next.
+        let minimalDepth = lowerBoundDepth(chain)
+        var choices: [Int: ParameterSelection.Choice] = [:]
+        func choice(_ depth: Int) -> ParameterSelection.Choice? {
+            if choices[depth] == nil {
+                choices[depth] = try? ParameterSelection.select(depth: depth, outputBits: options.outputBits,
+                                                                minimumScaleBits: options.minimumScaleBits,
+                                                                maximumScaleBits: options.maximumScaleBits)
+            }
+            return choices[depth]
+        }
+        guard let first = choice(minimalDepth) else {
+            _ = try ParameterSelection.select(depth: minimalDepth, outputBits: options.outputBits,
+                                              minimumScaleBits: options.minimumScaleBits, maximumScaleBits: options.maximumScaleBits)
+            throw CompilerError.infeasible("no parameter set holds depth \(minimalDepth)")
+        }
+        var models: [String: CostModel] = [:]
+        var result: [Candidate] = []
+        var failures: [String] = []
+        let batch = options.batch ?? 1
+        for logN in ParameterSelection.logDegrees where logN >= first.parameters.logDegree && result.isEmpty {
+            let slots = 1 << (logN - 1)
+            let batchTile: Int? = options.objective == .throughput ? nil : LayoutChoice.powerOfTwo(atLeast: batch)
+            if let batchTile, batchTile > slots { continue }
+            let tilings = InterleavedTiling.enumerate(slots: slots, maxChannelTile: LayoutChoice.powerOfTwo(atLeast: maxChannels),
+                                                      maxImageTile: LayoutChoice.powerOfTwo(atLeast: h), batchTile: batchTile)
+            progress("optimizer: \(chain.steps.count) steps, depth ≥ \(minimalDepth), ring N = \(2 * slots): simulating \(tilings.count) tilings")
+            for tiling in tilings {
+                let images = options.objective == .throughput ? tiling.tB : batch
+                let simulation: ChainSimulation
+                do {
+                    simulation = try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
+                                                         logScale: options.minimumScaleBits, levels: levels)
+                } catch {
+                    failures.append("\(tiling): \(error)")
+                    continue
+                }
+                guard let choice = choice(simulation.depth), choice.parameters.slotCount == slots else {
+                    failures.append("\(tiling): depth \(simulation.depth) needs a larger ring than N = \(2 * slots)")
+                    continue
+                }
+                let model: CostModel
+                if let cached = models[choice.preset.name] { model = cached } else {
+                    model = try costModel(choice)
+                    models[choice.preset.name] = model
+                }
+                let top = choice.parameters.maxLevel
+                let micro = try simulation.steps.map { step in
+                    try step.countsByDepth.reduce(0.0) { $0 + (try model.microseconds($1.value, level: top - $1.key)) }
+                }
+                result.append(Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images))
+            }
+        }
+        guard !result.isEmpty else {
+            throw CompilerError.infeasible("no tiling runs this network (\(maxChannels) channels, \(h)×\(h) images)\(failures.first.map { "; for instance \($0)" } ?? "")")
+        }
+        switch options.objective {
+        case .latency: result.sort { $0.totalMicroseconds < $1.totalMicroseconds }
+        case .throughput: result.sort { $0.microsecondsPerImage < $1.microsecondsPerImage }
+        }
+        return result
+    }
+
+    /// The depth of the chain with one pixel per tile, where window sums cost no level.
+    static func lowerBoundDepth(_ chain: NetworkLowering.Result) -> Int {
+        var depth = 0
+        for step in chain.steps {
+            switch step.operation {
+            case .convolution, .square, .shiftedProduct: depth += 1
+            case .addChannelConstants, .windowSum: break
+            case let .polynomial(rows):
+                var d = 0
+                while (1 << d) < rows.count { d += 1 }
+                depth += d
+            }
+        }
+        return depth
+    }
+}

@@ -1,0 +1,48 @@
+import CKKS
+import Foundation
+
+/// Picks the smallest 128-bit-secure CKKS parameter set for a plan: `depth` rescaling primes of
+/// the scale's size above a base prime q_0 that holds the output, and one special prime.
+///
+/// The scale Δ sets the precision: every rescale adds an error of a few units over Δ, which the
+/// layers after it amplify, so Δ has a floor (`minimumScaleBits`, 24 bits by default; TenSEAL's
+/// tutorial runs at 26, and the end-to-end tests check the logits to 1e-3 relative at the sizes this
+/// picks). Within the smallest ring N whose HE-Standard limit on log2(QP) holds the chain at that
+/// floor, Δ is raised as far as the limit allows (at most `maximumScaleBits`), because extra
+/// bits are free there. q_0 holds Δ·|output| with `outputBits` for the largest output magnitude
+/// (from the range audit or the calibration inputs) plus a safety margin; the special prime is
+/// at least as large as every other prime, as the key-switching noise bound wants.
+public enum ParameterSelection {
+    /// The ring degrees tried, smallest first.
+    public static let logDegrees = [13, 14, 15]
+    /// Bits added to the output magnitude in q_0 (inputs larger than the calibration's).
+    public static let outputMarginBits = 2
+
+    public struct Choice: Equatable, Sendable {
+        public var preset: ParameterPreset
+        public var parameters: CKKSParameters
+        public var depth: Int
+    }
+
+    /// The choice for `depth` levels and outputs up to 2^outputBits in magnitude.
+    /// - Throws: `CompilerError.infeasible` when even the largest ring cannot hold the chain.
+    public static func select(depth: Int, outputBits: Int, minimumScaleBits: Int = 24, maximumScaleBits: Int = 40) throws -> Choice {
+        for logN in logDegrees {
+            guard let limit = SecurityTable.maximumLog2QP(degree: 1 << logN, allowExtended: false) else { continue }
+            var best: (Int, Int, Int)? = nil
+            for scale in stride(from: maximumScaleBits, through: minimumScaleBits, by: -1) {
+                let q0 = scale + outputBits + outputMarginBits
+                guard q0 <= 60 else { continue }
+                let special = max(q0, scale)
+                if q0 + depth * scale + special <= limit { best = (scale, q0, special); break }
+            }
+            guard let (scale, q0, special) = best else { continue }
+            let preset = ParameterPreset(
+                name: "n\(1 << logN)-d\(depth)-s\(scale)", comment: "chosen by the compiler for a depth-\(depth) plan",
+                logDegree: logN, primeBits: [q0] + Array(repeating: scale, count: depth), specialPrimeBits: [special],
+                logScale: scale, keySwitchDigits: nil)
+            return Choice(preset: preset, parameters: try preset.parameters(), depth: depth)
+        }
+        throw CompilerError.infeasible("depth \(depth) with a \(minimumScaleBits)-bit scale and \(outputBits)-bit outputs exceeds every 128-bit-secure ring up to N = \(1 << logDegrees.last!); retrain with fewer or lower-degree activations")
+    }
+}

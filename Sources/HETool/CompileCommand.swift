@@ -1,0 +1,65 @@
+import ArgumentParser
+import CKKS
+import Compiler
+import Foundation
+import HEMath
+import Model
+
+/// `he-tool compile`: the optimizer picks parameters and packing and writes the server's
+/// compiled model and the client's profile.
+struct CompileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compile",
+        abstract: "Compile an ONNX model: pick parameters and packing; write DIR/model.hemodel (server) and DIR/client.heprofile (client).",
+        discussion: "The first compile of a parameter set on this machine calibrates it (a few seconds; cached, see `he-tool calibrate`)."
+    )
+
+    @OptionGroup var input: ModelInputOptions
+
+    @Option(help: "Output directory.")
+    var out: String
+
+    @Option(help: "Images per evaluation (latency objective).")
+    var batch: Int?
+
+    @Option(help: "latency (one evaluation of --batch images) or throughput (per image, at the batch that fills the slots).")
+    var objective: String = "latency"
+
+    @Option(parsing: .upToNextOption, help: "Calibration inputs (PNG, IDX, .npy): bound the output magnitude and check the lowering.")
+    var calibration: [String] = []
+
+    @Option(help: "Threads the server will evaluate with (the calibration is per thread count).")
+    var threads: Int = 2
+
+    @Option(help: "The model's name in the files (default: the ONNX file's directory name).")
+    var name: String?
+
+    func validate() throws {
+        guard Optimizer.Objective(rawValue: objective) != nil else { throw ValidationError("--objective is latency or throughput") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if batch != nil && objective == "throughput" { throw ValidationError("--batch goes with --objective latency; throughput fills the slots") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        RNSParallelism.isEnabled = threads > 1
+        let graph = try input.loadGraph()
+        let samples = try input.samples(calibration, graph: graph).prefix(input.limit ?? 200).map { $0.tensor.values }
+        var options = Optimizer.Options()
+        options.objective = Optimizer.Objective(rawValue: objective)!
+        options.batch = batch
+        let cache = CalibrationCache(threads: threads)
+        let modelName = name ?? URL(fileURLWithPath: input.model).deletingLastPathComponent().lastPathComponent
+        let compilation = try Compilation.compile(graph, name: modelName, options: options, calibrationInputs: Array(samples),
+                                                  costModel: { choice in
+            let table = try cache.ensure([choice.preset], progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            return try CostModel(table: table, parameters: choice.parameters)
+        }, progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        let dir = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try CKKSFile.write(try compilation.model.serialized(), to: dir.appendingPathComponent("model.hemodel"), ownerOnly: false)
+        try CKKSFile.write(try compilation.profile.serialized(), to: dir.appendingPathComponent("client.heprofile"), ownerOnly: false)
+        for line in CompilationReport.lines(compilation) { print(line) }
+        print("\nwrote \(dir.appendingPathComponent("model.hemodel").path) (server) and \(dir.appendingPathComponent("client.heprofile").path) (client)")
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import CKKS
+import Compiler
+import Foundation
+import Model
+
+/// `he-tool encrypt`: preprocess inputs as the profile says, pack them in the plan's input
+/// layout and encrypt them with the secret key (seeded symmetric ciphertexts).
+struct EncryptCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encrypt",
+        abstract: "Encrypt PNG, IDX or .npy inputs for a compiled plan (several images per ciphertext when the plan batches)."
+    )
+
+    @Argument(help: "Input files: .png, IDX (.gz or not), .npy.")
+    var inputs: [String]
+
+    @Option(help: "The client profile.")
+    var profile: String
+
+    @Option(name: .customLong("secret-key"), help: "The secret key (.hesk).")
+    var secretKey: String
+
+    @Option(help: "Where to write the encrypted input (.hect).")
+    var out: String
+
+    @Option(help: "Read at most this many images from each IDX file or rows from each .npy file.")
+    var limit: Int?
+
+    func run() throws {
+        let profile = try FlowFiles.profile(self.profile)
+        let context = try CKKSContext(parameters: profile.parameters)
+        let sk = try FlowFiles.secretKey(secretKey, context: context, profilePath: self.profile)
+        let preprocessing = try Preprocessing(mean: profile.preprocessingMean, std: profile.preprocessingStd).validated()
+        let samples = try inputs.flatMap {
+            try InputLoader.load(URL(fileURLWithPath: $0), sampleShape: profile.inputShape, preprocessing: preprocessing, limit: limit)
+        }
+        guard samples.count <= profile.batch else {
+            throw ValidationError("\(samples.count) inputs, but this plan carries \(profile.batch) image(s) per evaluation; encrypt them in groups of \(profile.batch) or compile with --batch \(samples.count) (or --objective throughput)")
+        }
+        let start = Date()
+        let file = try EncryptedInference.encrypt(samples.map { $0.tensor.values }, profile: profile, secretKey: sk)
+        let bytes = try file.serialized()
+        try FlowFiles.write(bytes, out)
+        print(String(format: "encrypt: %d image(s) → %@ (%d ciphertexts, %@) in %.2f s", samples.count, out, file.tiles.count,
+                     FlowFiles.megabytes(bytes.count), Date().timeIntervalSince(start)))
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import CKKS
+import Compiler
+import Foundation
+import HEMath
+
+/// `he-tool eval`: the server side. Runs a compiled model on an encrypted input with the
+/// client's evaluation keys; it never sees a secret key.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a compiled model on an encrypted input (server side: evaluation keys only)."
+    )
+
+    @Option(help: "The compiled model (model.hemodel).")
+    var model: String
+
+    @Option(name: .customLong("eval-keys"), help: "The client's evaluation keys (.heevk).")
+    var evalKeys: String
+
+    @Argument(help: "The encrypted input (.hect from `he-tool encrypt`).")
+    var input: String
+
+    @Option(help: "Where to write the encrypted result (.hect).")
+    var out: String
+
+    @Option(help: "Threads (1: single-threaded kernels; 2 or more: RNS limbs in parallel).")
+    var threads: Int = 2
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        RNSParallelism.isEnabled = threads > 1
+        let model = try FlowFiles.model(self.model)
+        let context = try CKKSContext(parameters: model.parameters)
+        let keys = try FlowFiles.evaluationKeys(evalKeys, context: context, modelPath: self.model)
+        let encrypted = try FlowFiles.tensor(input)
+        let progress = EvalProgress(model: model, quiet: quiet)
+        let result = try EncryptedInference.evaluate(encrypted, model: model, keys: keys, source: input, progress: progress.report)
+        let bytes = try result.serialized()
+        try FlowFiles.write(bytes, out)
+        progress.finish()
+        if !quiet {
+            print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s, %d thread(s))", input, out, FlowFiles.megabytes(bytes.count),
+                         progress.elapsed, model.estimatedMicroseconds.reduce(0, +) / 1e6, threads))
+        }
+    }
+}
+
+/// Progress of an evaluation: a bar redrawn in place on a terminal, one line per step otherwise;
+/// the remaining time scales the optimizer's estimates by how the finished steps compared.
+final class EvalProgress {
+    let model: CompiledModel
+    let quiet: Bool
+    let terminal = isatty(STDERR_FILENO) != 0
+    let start = Date()
+    var stepStart = Date()
+    var elapsed: Double { Date().timeIntervalSince(start) }
+
+    init(model: CompiledModel, quiet: Bool) {
+        self.model = model
+        self.quiet = quiet
+    }
+
+    func report(_ step: Int, _ finished: Bool) {
+        guard !quiet else { return }
+        let estimates = model.estimatedMicroseconds
+        let done = estimates[..<(finished ? step + 1 : step)].reduce(0, +)
+        let ratio = done > 0 ? elapsed * 1e6 / done : 1
+        let remaining = estimates[(finished ? step + 1 : step)...].reduce(0, +) * ratio / 1e6
+        let kind = model.steps[step].operation.kind
+        if terminal {
+            let n = model.steps.count, filled = (finished ? step + 1 : step) * 24 / n
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 24 - filled)
+            let line = String(format: "\r[%@] step %d/%d %@  elapsed %.1f s, ~%.1f s left", bar, step + 1, n, kind, elapsed, remaining)
+            FileHandle.standardError.write(Data((line.padding(toLength: 100, withPad: " ", startingAt: 0)).utf8))
+        } else if finished {
+            FlowFiles.log(String(format: "eval: step %d/%d %@ done in %.2f s (estimate %.2f s), elapsed %.2f s, ~%.1f s left", step + 1,
+                                 model.steps.count, kind, Date().timeIntervalSince(stepStart), estimates[step] / 1e6, elapsed, remaining))
+        } else {
+            stepStart = Date()
+        }
+        if !finished { stepStart = Date() }
+    }
+
+    func finish() {
+        if terminal && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
