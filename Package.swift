@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CompilerTests",
-            dependencies: ["Compiler", "CKKS", "TileTensors"],
+            dependencies: ["Compiler", "CKKS", "TileTensors", "Model", "HEMath"],
             swiftSettings: fastSettings
         ),
     ],

@@ -31,6 +31,9 @@ struct CompileCommand: ParsableCommand {
     @Option(help: "Threads the server will evaluate with (the calibration is per thread count).")
     var threads: Int = 2
 
+    @Option(name: .customLong("min-scale-bits"), help: "Smallest CKKS scale, in bits, the parameters may use (precision; default 30).")
+    var minScaleBits: Int = 30
+
     @Option(help: "The model's name in the files (default: the ONNX file's directory name).")
     var name: String?
 
@@ -38,6 +41,7 @@ struct CompileCommand: ParsableCommand {
         guard Optimizer.Objective(rawValue: objective) != nil else { throw ValidationError("--objective is latency or throughput") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if batch != nil && objective == "throughput" { throw ValidationError("--batch goes with --objective latency; throughput fills the slots") }
+        guard (20...50).contains(minScaleBits) else { throw ValidationError("--min-scale-bits must be in 20 … 50") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -48,6 +52,7 @@ struct CompileCommand: ParsableCommand {
         var options = Optimizer.Options()
         options.objective = Optimizer.Objective(rawValue: objective)!
         options.batch = batch
+        options.minimumScaleBits = minScaleBits
         let cache = CalibrationCache(threads: threads)
         let modelName = name ?? URL(fileURLWithPath: input.model).deletingLastPathComponent().lastPathComponent
         let compilation = try Compilation.compile(graph, name: modelName, options: options, calibrationInputs: Array(samples),

@@ -8,6 +8,6 @@ struct HETool: ParsableCommand {
         commandName: "he-tool",
         abstract: "Homomorphic-encryption inference engine (RNS-CKKS).",
         version: EngineVersion.string,
-        subcommands: [BenchCommand.self, CalibrateCommand.self, CompileCommand.self, KeygenCommand.self, EncryptCommand.self, EvalCommand.self, DecryptCommand.self, InspectCommand.self, PredictCommand.self, AuditCommand.self]
+        subcommands: [BenchCommand.self, CalibrateCommand.self, CompileCommand.self, KeygenCommand.self, EncryptCommand.self, EvalCommand.self, DecryptCommand.self, DemoCommand.self, InspectCommand.self, PredictCommand.self, AuditCommand.self]
     )
 }

@@ -20,7 +20,7 @@ public enum Optimizer {
         public var objective: Objective = .latency
         /// Images per evaluation (latency); nil = 1. Throughput fills the slots instead.
         public var batch: Int?
-        public var minimumScaleBits = 24
+        public var minimumScaleBits = 30
         public var maximumScaleBits = 40
         /// log2 of the largest output magnitude expected (bounds q_0).
         public var outputBits = 8
@@ -77,7 +77,8 @@ public enum Optimizer {
             let tilings = InterleavedTiling.enumerate(slots: slots, maxChannelTile: LayoutChoice.powerOfTwo(atLeast: maxChannels),
                                                       maxImageTile: LayoutChoice.powerOfTwo(atLeast: h), batchTile: batchTile)
             progress("optimizer: \(chain.steps.count) steps, depth ≥ \(minimalDepth), ring N = \(2 * slots): simulating \(tilings.count) tilings")
-            for tiling in tilings {
+            for (n, tiling) in tilings.enumerated() {
+                if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated") }
                 let images = options.objective == .throughput ? tiling.tB : batch
                 let simulation: ChainSimulation
                 do {

@@ -1,0 +1,108 @@
+import ArgumentParser
+import CKKS
+import Compiler
+import Foundation
+import HEMath
+import Model
+
+/// `he-tool demo`: the whole encrypted flow on a bundled model and its bundled test images, with
+/// the time of each step, the bytes that cross the wire, and the encrypted prediction beside
+/// the plaintext one. The files are written to a directory as the real commands write them.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run compile → keygen → encrypt → eval → decrypt on a bundled model and its test images, with timings and sizes."
+    )
+
+    @Option(help: "The bundled model's folder (model.onnx and test-*.png).")
+    var example: String = "Examples/mnist"
+
+    @Option(help: "How many of its test images to run (one evaluation each).")
+    var images: Int = 3
+
+    @Option(help: "Threads of the evaluation (the server side).")
+    var threads: Int = 2
+
+    @Option(help: "Where the files go (default: a new temporary directory).")
+    var workDir: String?
+
+    func validate() throws {
+        guard images >= 1, threads >= 1 else { throw ValidationError("--images and --threads must be at least 1") }
+    }
+
+    func run() throws {
+        RNSParallelism.isEnabled = threads > 1
+        let folder = URL(fileURLWithPath: example)
+        let onnx = folder.appendingPathComponent("model.onnx")
+        guard FileManager.default.fileExists(atPath: onnx.path) else {
+            throw ValidationError("\(onnx.path) not found: run the demo from the repository's root or pass --example")
+        }
+        let dir = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory()).appendingPathComponent(workDir == nil ? "he-tool-demo-\(getpid())" : "")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        func path(_ name: String) -> URL { dir.appendingPathComponent(name) }
+        func seconds(_ start: Date) -> String { String(format: "%.2f s", Date().timeIntervalSince(start)) }
+
+        let graph = try ONNXImporter.load(contentsOf: onnx)
+        let preprocessing = try Preprocessing.fromMetadata(of: graph)
+        let pngs = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("test-") && $0.hasSuffix(".png") }.sorted()
+        guard !pngs.isEmpty else { throw ValidationError("\(folder.path) has no test-*.png images") }
+        let samples = try pngs.prefix(images).flatMap {
+            try InputLoader.load(folder.appendingPathComponent($0), sampleShape: graph.inputShape, preprocessing: preprocessing)
+        }
+        print("he-tool demo: \(onnx.path), \(samples.count) image(s), evaluation on \(threads) thread(s); files in \(dir.path)\n")
+
+        // 1. Model owner: compile (calibrates this machine on first use).
+        var start = Date()
+        let cache = CalibrationCache(threads: threads)
+        let compilation = try Compilation.compile(graph, name: folder.lastPathComponent, options: Optimizer.Options(),
+                                                  calibrationInputs: samples.map { $0.tensor.values }, costModel: { choice in
+            try CostModel(table: try cache.ensure([choice.preset], progress: FlowFiles.log), parameters: choice.parameters)
+        }, progress: FlowFiles.log)
+        let modelBytes = try compilation.model.serialized(), profileBytes = try compilation.profile.serialized()
+        try FlowFiles.write(modelBytes, path("model.hemodel").path)
+        try FlowFiles.write(profileBytes, path("client.heprofile").path)
+        let plan = compilation.plans[0]
+        print("compile   \(seconds(start))  \(plan.choice.preset.name), tiling \(plan.simulation.tiling), \(compilation.model.steps.count) steps, estimate \(String(format: "%.2f s", plan.totalMicroseconds / 1e6)); model.hemodel \(FlowFiles.megabytes(modelBytes.count)) (server), client.heprofile \(FlowFiles.megabytes(profileBytes.count)) (client)")
+
+        // 2. Client: keys.
+        start = Date()
+        let profile = try ClientProfile.read(try FlowFiles.bytes(path("client.heprofile").path))
+        let context = try CKKSContext(parameters: profile.parameters)
+        let sk = KeyGenerator(context: context).secretKey()
+        let keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk)
+        let keyBytes = try CKKSFile.serialize(keys)
+        try CKKSFile.writeSecretKey(sk, to: path("me.hesk"))
+        try FlowFiles.write(keyBytes, path("me.heevk").path)
+        print("keygen    \(seconds(start))  me.hesk stays on the client; me.heevk \(FlowFiles.megabytes(keyBytes.count)) → server (once): relinearization + \(profile.rotationSteps.count) Galois keys")
+
+        // 3. Server: load the model and the client's keys.
+        let model = try CompiledModel.read(try FlowFiles.bytes(path("model.hemodel").path))
+        let serverKeys = try FlowFiles.evaluationKeys(path("me.heevk").path, context: try CKKSContext(parameters: model.parameters),
+                                                      modelPath: path("model.hemodel").path)
+        var agree = 0
+        for (i, sample) in samples.enumerated() {
+            print("\n\(sample.name)")
+            start = Date()
+            let input = try EncryptedInference.encrypt([sample.tensor.values], profile: profile, secretKey: sk)
+            let inputBytes = try input.serialized()
+            try FlowFiles.write(inputBytes, path("x\(i).hect").path)
+            print("  encrypt \(seconds(start))  x\(i).hect \(FlowFiles.megabytes(inputBytes.count)) → server")
+            start = Date()
+            let received = try FlowFiles.tensor(path("x\(i).hect").path)
+            let output = try EncryptedInference.evaluate(received, model: model, keys: serverKeys)
+            let outputBytes = try output.serialized()
+            try FlowFiles.write(outputBytes, path("y\(i).hect").path)
+            print("  eval    \(seconds(start))  (server, evaluation keys only) y\(i).hect \(FlowFiles.megabytes(outputBytes.count)) → client")
+            start = Date()
+            let scores = try EncryptedInference.decrypt(try FlowFiles.tensor(path("y\(i).hect").path), profile: profile, secretKey: sk)[0]
+            let plain = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample.tensor.values)).values
+            let report = DecryptedReport(scores: [scores], classNames: profile.classNames, decimals: profile.outputDecimals, k: 1)
+            let encryptedTop = report.ranked(scores)[0], plainTop = report.ranked(plain)[0]
+            let error = zip(scores, plain).map { abs($0 - $1) }.max() ?? 0
+            if encryptedTop == plainTop { agree += 1 }
+            print("  decrypt \(seconds(start))  encrypted: \(report.name(encryptedTop)) (\(String(format: "%.3f", scores[encryptedTop])))   plaintext: \(report.name(plainTop)) (\(String(format: "%.3f", plain[plainTop])))   max |Δlogit| \(String(format: "%.1e", error))")
+        }
+        print("\nencrypted and plaintext predictions agree on \(agree) of \(samples.count) image(s)")
+        if agree != samples.count { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,175 @@
+import CKKS
+import Foundation
+import HEMath
+import Model
+import XCTest
+@testable import Compiler
+
+/// The encrypted flow end to end on the bundled models: compile, the files through their
+/// serialized form, keys, encryption, evaluation with evaluation keys only, decryption — the
+/// decrypted logits equal the plaintext executor's to 1e-3 relative and the classes agree.
+final class EncryptedInferenceTests: XCTestCase {
+    struct Client {
+        var profile: ClientProfile
+        var secretKey: SecretKey
+        var keys: EvaluationKeys
+    }
+
+    /// Profile and model read back from their bytes, fresh keys.
+    func setUp(_ c: Compilation) throws -> (CompiledModel, Client) {
+        let model = try CompiledModel.read(try c.model.serialized())
+        let profile = try ClientProfile.read(try c.profile.serialized())
+        XCTAssertEqual(model.planFingerprint, profile.planFingerprint)
+        let context = try CKKSContext(parameters: profile.parameters)
+        let sk = KeyGenerator(context: context).secretKey()
+        let keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk)
+        return (model, Client(profile: profile, secretKey: sk, keys: keys))
+    }
+
+    /// Encrypts `samples` (≤ batch), evaluates, decrypts, and compares with the plaintext executor.
+    func check(_ graph: Graph, _ samples: [[Double]], model: CompiledModel, client: Client, label: String,
+               relative: Double = 1e-3) throws -> (agree: Int, worst: Double) {
+        let input = try EncryptedTensorFile.read(try EncryptedInference.encrypt(samples, profile: client.profile, secretKey: client.secretKey).serialized())
+        let output = try EncryptedTensorFile.read(try EncryptedInference.evaluate(input, model: model, keys: client.keys).serialized())
+        let decrypted = try EncryptedInference.decrypt(output, profile: client.profile, secretKey: client.secretKey)
+        XCTAssertEqual(decrypted.count, samples.count)
+        var agree = 0, worst = 0.0
+        for (i, sample) in samples.enumerated() {
+            let want = try FlowFixtures.plainLogits(graph, sample)
+            let scale = max(1, want.map(abs).max()!)
+            let error = zip(decrypted[i], want).map { abs($0 - $1) }.max()! / scale
+            worst = max(worst, error)
+            XCTAssertLessThanOrEqual(error, relative, "\(label) image \(i): decrypted \(decrypted[i]) vs plaintext \(want)")
+            if FlowFixtures.argmax(decrypted[i]) == FlowFixtures.argmax(want) { agree += 1 }
+        }
+        return (agree, worst)
+    }
+
+    func testMNISTBundledImagesOneAtATime() throws {
+        let (graph, c, images) = try FlowFixtures.compile("mnist")
+        XCTAssertEqual(c.model.batch, 1)
+        let (model, client) = try setUp(c)
+        for image in images {
+            let (agree, _) = try check(graph, [image.tensor.values], model: model, client: client, label: image.name)
+            XCTAssertEqual(agree, 1, image.name)
+        }
+    }
+
+    func testMNISTFirst200TestImagesInOneBatch() throws {
+        let folder = try FlowFixtures.dataFolder("mnist")
+        let g = try FlowFixtures.graph("mnist")
+        let samples = try InputLoader.load(folder.appendingPathComponent("t10k-images-idx3-ubyte.gz"), sampleShape: g.inputShape,
+                                           preprocessing: Preprocessing.fromMetadata(of: g), limit: 200)
+        var options = Optimizer.Options()
+        options.batch = 200
+        let c = try Compilation.compile(g, name: "mnist", options: options, calibrationInputs: samples.prefix(50).map { $0.tensor.values },
+                                        costModel: FlowFixtures.costModel)
+        XCTAssertGreaterThanOrEqual(c.model.batch, 200)
+        let (model, client) = try setUp(c)
+        let (agree, worst) = try check(g, samples.map { $0.tensor.values }, model: model, client: client, label: "mnist test")
+        XCTAssertEqual(agree, 200, "top-1 agreement on the first 200 MNIST test images (worst relative error \(worst))")
+    }
+
+    func testOtherBundledModels() throws {
+        for name in ["fashion-mnist", "cmnist32", "tenseal-tutorial"] {
+            let (graph, c, images) = try FlowFixtures.compile(name)
+            let (model, client) = try setUp(c)
+            let (agree, _) = try check(graph, [images[0].tensor.values], model: model, client: client, label: name)
+            XCTAssertEqual(agree, 1, name)
+        }
+    }
+
+    func testKeysHoldExactlyThePlanRotations() throws {
+        let (_, c, _) = try FlowFixtures.compile("tenseal-tutorial")
+        let (model, client) = try setUp(c)
+        let context = client.secretKey.context
+        let bytes = try CKKSFile.serialize(client.keys)
+        let keys = try CKKSFile.readEvaluationKeys(bytes, context: context)
+        XCTAssertEqual(Set(keys.galois.keys), Set(model.rotationSteps.map { context.galoisElement(forStep: $0) }))
+        XCTAssertNotNil(keys.relinearization)
+        XCTAssertFalse(model.rotationSteps.isEmpty)
+        // A key set without one of them is refused with the step named.
+        var partial = keys.galois
+        let step = model.rotationSteps[0]
+        partial.removeValue(forKey: context.galoisElement(forStep: step))
+        let short = EvaluationKeys(context: context, relinearization: keys.relinearization, galois: partial)
+        XCTAssertThrowsError(try EncryptedInference.checkKeys(short, model: model)) { error in
+            XCTAssertTrue("\(error)".contains("rotations \(step)"), "\(error)")
+        }
+    }
+
+    func testModelHoldsNoKeyAndProfileNoWeight() throws {
+        let (_, c, _) = try FlowFixtures.compile("tenseal-tutorial")
+        let modelBytes = try c.model.serialized(), profileBytes = try c.profile.serialized()
+        // Every filter value of the plan is in the model file and none is in the profile.
+        var probes: [[UInt8]] = []
+        for step in c.model.steps {
+            if case let .convolution(filters, _, _, _, _) = step.operation {
+                probes += filters.filter { $0 != 0 }.prefix(20).map { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } }
+            }
+        }
+        XCTAssertFalse(probes.isEmpty)
+        func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+            guard haystack.count >= needle.count else { return false }
+            return (0...(haystack.count - needle.count)).contains { i in haystack[i..<(i + needle.count)].elementsEqual(needle) }
+        }
+        XCTAssertTrue(probes.allSatisfy { contains(modelBytes, $0) })
+        XCTAssertTrue(probes.allSatisfy { !contains(profileBytes, $0) }, "the profile holds a weight")
+        // The model file's fields: parameters, plan and steps; its embedded file is a parameter set, not a key.
+        XCTAssertEqual(try CKKSFile.header(of: try CKKSFile.serialize(c.model.parameters)).kind, .parameters)
+        let raw = try Hetool_Plan_V1_CompiledModel(serializedBytes: modelBytes)
+        XCTAssertEqual(try CKKSFile.header(of: Array(raw.parameters)).kind, .parameters)
+        XCTAssertTrue(raw.unknownFields.data.isEmpty)
+        XCTAssertLessThan(modelBytes.count, 400_000, "a key would be megabytes")
+    }
+
+    func testMismatchedFilesAreClearErrors() throws {
+        let (_, tutorial, tutorialImages) = try FlowFixtures.compile("tenseal-tutorial")
+        let (_, fashion, _) = try FlowFixtures.compile("fashion-mnist")
+        let (model, client) = try setUp(tutorial)
+        let input = try EncryptedInference.encrypt([tutorialImages[0].tensor.values], profile: client.profile, secretKey: client.secretKey)
+        // A ciphertext packed for another plan.
+        let otherModel = try CompiledModel.read(try fashion.model.serialized())
+        XCTAssertThrowsError(try EncryptedInference.evaluate(input, model: otherModel, keys: client.keys)) { error in
+            XCTAssertTrue("\(error)".contains("another plan"), "\(error)")
+        }
+        // Keys for other parameters.
+        let otherContext = try CKKSContext(parameters: otherModel.parameters)
+        let otherKeys = try KeyGenerator(context: otherContext).evaluationKeys(for: KeyGenerator(context: otherContext).secretKey())
+        XCTAssertThrowsError(try EncryptedInference.checkKeys(otherKeys, model: model)) { error in
+            XCTAssertTrue("\(error)".contains("other parameters"), "\(error)")
+        }
+        // An input handed to decrypt, and a profile of another model.
+        XCTAssertThrowsError(try EncryptedInference.decrypt(input, profile: client.profile, secretKey: client.secretKey)) { error in
+            XCTAssertTrue("\(error)".contains("not an evaluation result"), "\(error)")
+        }
+        let output = try EncryptedInference.evaluate(input, model: model, keys: client.keys)
+        let otherProfile = try ClientProfile.read(try fashion.profile.serialized())
+        XCTAssertThrowsError(try EncryptedInference.decrypt(output, profile: otherProfile, secretKey: client.secretKey)) { error in
+            XCTAssertTrue("\(error)".contains("another plan"), "\(error)")
+        }
+        // Too many images for the plan.
+        XCTAssertThrowsError(try EncryptedInference.encrypt([[Double]](repeating: tutorialImages[0].tensor.values, count: 2),
+                                                            profile: client.profile, secretKey: client.secretKey))
+    }
+
+    func testDamagedFilesAreRefused() throws {
+        let (_, c, _) = try FlowFixtures.compile("tenseal-tutorial")
+        let bytes = try c.model.serialized(), profile = try c.profile.serialized()
+        for cut in [0, 1, 10, bytes.count / 2, bytes.count - 1] {
+            XCTAssertThrowsError(try CompiledModel.read(Array(bytes.prefix(cut)))) { XCTAssertTrue($0 is CompilerError, "\($0)") }
+        }
+        for cut in [0, 7, profile.count / 2, profile.count - 1] {
+            XCTAssertThrowsError(try ClientProfile.read(Array(profile.prefix(cut)))) { XCTAssertTrue($0 is CompilerError, "\($0)") }
+        }
+        XCTAssertThrowsError(try ClientProfile.read(bytes)) { XCTAssertTrue("\($0)".contains("not an he-tool client profile"), "\($0)") }
+        XCTAssertThrowsError(try CompiledModel.read(profile)) { XCTAssertTrue("\($0)".contains("not a compiled he-tool model"), "\($0)") }
+        // Flipped bytes: refused or, when the flip lands in a weight, read as another valid model — never a crash.
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            var damaged = bytes
+            damaged[Int.random(in: 0..<damaged.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
+            _ = try? CompiledModel.read(damaged)
+        }
+    }
+}
