@@ -23,7 +23,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Threads of the evaluation (the server side).")
     var threads: Int = 2
 
-    @Option(help: "Where the files go (default: a new temporary directory).")
+    @Option(help: "Where the files go and stay (default: a temporary directory, removed at the end).")
     var workDir: String?
 
     func validate() throws {
@@ -39,6 +39,8 @@ struct DemoCommand: ParsableCommand {
         }
         let dir = URL(fileURLWithPath: workDir ?? NSTemporaryDirectory()).appendingPathComponent(workDir == nil ? "he-tool-demo-\(getpid())" : "")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        // A temporary directory (the keys alone are hundreds of MB) goes when the demo ends.
+        defer { if workDir == nil { try? FileManager.default.removeItem(at: dir) } }
         func path(_ name: String) -> URL { dir.appendingPathComponent(name) }
         func seconds(_ start: Date) -> String { String(format: "%.2f s", Date().timeIntervalSince(start)) }
 
