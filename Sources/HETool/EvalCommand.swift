@@ -80,8 +80,8 @@ final class EvalProgress {
             let line = String(format: "\r[%@] step %d/%d %@  elapsed %.1f s, ~%.1f s left", bar, step + 1, n, kind, elapsed, remaining)
             FileHandle.standardError.write(Data((line.padding(toLength: 100, withPad: " ", startingAt: 0)).utf8))
         } else if finished {
-            FlowFiles.log(String(format: "eval: step %d/%d %@ done in %.2f s (estimate %.2f s), elapsed %.2f s, ~%.1f s left", step + 1,
-                                 model.steps.count, kind, Date().timeIntervalSince(stepStart), estimates[step] / 1e6, elapsed, remaining))
+            FlowFiles.log(String(format: "eval: step %d/%d %@ done in %.1f ms (estimate %.1f ms), elapsed %.2f s, ~%.1f s left", step + 1,
+                                 model.steps.count, kind, Date().timeIntervalSince(stepStart) * 1000, estimates[step] / 1000, elapsed, remaining))
         } else {
             stepStart = Date()
         }
