@@ -1,3 +1,4 @@
+import CKKS
 import Foundation
 import TileTensors
 
@@ -18,7 +19,7 @@ public enum CompilationReport {
         let sim = best.simulation
         let p = c.model.parameters
         var out: [String] = []
-        out.append("parameters: \(best.choice.preset.name): N = \(p.degree), \(p.ciphertextPrimes.count) ciphertext primes of bits \(best.choice.preset.primeBits.map(String.init).joined(separator: "/")) + special \(best.choice.preset.specialPrimeBits.map(String.init).joined(separator: "/")), log2 QP = \(String(format: "%.1f", p.log2QP)) (128-bit limit \(p.degree == 8192 ? 218 : p.degree == 16384 ? 438 : 881)), scale 2^\(p.logScale), depth \(best.choice.depth)")
+        out.append("parameters: \(best.choice.preset.name): N = \(p.degree), \(p.ciphertextPrimes.count) ciphertext primes of bits \(best.choice.preset.primeBits.map(String.init).joined(separator: "/")) + special \(best.choice.preset.specialPrimeBits.map(String.init).joined(separator: "/")), log2 QP = \(String(format: "%.1f", p.log2QP)) (128-bit limit \(SecurityTable.maximumLog2QP(degree: p.degree, allowExtended: false).map(String.init) ?? "none")), scale 2^\(p.logScale), depth \(best.choice.depth)")
         out.append("output bound: \(c.outputBoundSource) → q0 of \(best.choice.preset.primeBits[0]) bits")
         out.append("tiling \(sim.tiling) (t0×t1×tX×tY×tB), \(best.batch) image(s) per evaluation, \(sim.rotationSteps.count) rotation steps")
         out.append("")

@@ -45,6 +45,9 @@ public enum EncryptedInference {
         guard secretKey.context.parameters == profile.parameters else {
             throw CompilerError.mismatch("the secret key was made for other parameters than the profile's")
         }
+        guard file.images <= profile.batch else {
+            throw CompilerError.invalidFile("\(source) claims \(file.images) images; the plan carries \(profile.batch)")
+        }
         guard file.layout == profile.outputLayout else {
             throw CompilerError.mismatch("\(source) has layout \(file.layout), the profile's output layout is \(profile.outputLayout)")
         }
@@ -80,6 +83,9 @@ public enum EncryptedInference {
         }
         guard input.stage == .input else {
             throw CompilerError.mismatch("\(source) is already an evaluation result, not an encrypted input")
+        }
+        guard input.images <= model.batch else {
+            throw CompilerError.invalidFile("\(source) claims \(input.images) images; model '\(model.modelName)' carries \(model.batch) per evaluation")
         }
         guard input.layout == model.inputLayout else {
             throw CompilerError.mismatch("\(source) has layout \(input.layout), the model reads \(model.inputLayout)")

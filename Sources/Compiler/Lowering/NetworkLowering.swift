@@ -72,8 +72,11 @@ public enum NetworkLowering {
                 steps.append(step)
                 shape = step.outputShape
                 flattenedFrom = nil
-            case let .polynomial(activation):
+            case let .polynomial(raw):
                 let hasNextLinear = nextLinearLayer(after: index, in: layers)
+                let activation = PolynomialActivation(coefficients: try raw.coefficients.map {
+                    try perChannel($0, image: shape, layer: "\(index) '\(layer.name)'")
+                })
                 let coefficients = pending.substitute(into: activation, channels: shape[0])
                 pending = Pending(channels: shape[0])
                 let lowered = polynomial(coefficients, channels: shape[0], foldForward: hasNextLinear)
@@ -100,17 +103,21 @@ public enum NetworkLowering {
                     pending.poolThrough(window: k)
                 }
                 shape = [shape[0], 1, 1]
-            case let .affine(affine):
-                try pending.compose(affine, channels: shape[0], layer: "\(index) '\(layer.name)'")
+            case let .affine(raw):
+                let name = "\(index) '\(layer.name)'"
+                let affine = ChannelAffine(scale: try perChannel(raw.scale, image: shape, layer: name),
+                                           shift: try perChannel(raw.shift, image: shape, layer: name))
+                try pending.compose(affine, channels: shape[0], layer: name)
             case .flatten, .reshape:
                 // A flatten only renames: the next dense layer reads the image it came from.
                 if flattenedFrom == nil, shape[1] * shape[2] > 1 { flattenedFrom = shape }
-                let count = shape.reduce(1, *)
-                if layer.shape.count == 1 || (layer.shape.count == 3 && layer.shape == imageShape(layer.shape) && layer.shape[1] * layer.shape[2] == 1) {
-                    guard layer.shape.reduce(1, *) == count else {
+                let target = imageShape(layer.shape)
+                if target[1] * target[2] == 1 {
+                    // To a vector: the elements keep their row-major order.
+                    guard target[0] == shape.reduce(1, *) else {
                         throw CompilerError.unsupported("layer \(index) '\(layer.name)': a reshape that changes the element count")
                     }
-                } else if imageShape(layer.shape) != shape {
+                } else if target != shape {
                     throw CompilerError.unsupported("layer \(index) '\(layer.name)': a reshape to \(layer.shape) that moves elements")
                 }
             case .zeroPad:
@@ -138,6 +145,22 @@ public enum NetworkLowering {
         case 2: return [1, shape[0], shape[1]]
         default: return Array(shape.suffix(3))
         }
+    }
+
+    /// Per-channel values of an elementwise layer on an image [C, H, W]: one shared value, one
+    /// per channel, or (after a flatten) one per feature that is the same across each channel's
+    /// H·W features. Features that differ inside a channel cannot be packed per channel.
+    static func perChannel(_ values: [Double], image: [Int], layer: String) throws -> [Double] {
+        let c = image[0], hw = image[1] * image[2]
+        if values.count == 1 || values.count == c { return values }
+        guard values.count == c * hw else {
+            throw CompilerError.unsupported("layer \(layer): \(values.count) coefficients for a tensor of \(image)")
+        }
+        let reduced = (0..<c).map { values[$0 * hw] }
+        guard (0..<(c * hw)).allSatisfy({ values[$0] == reduced[$0 / hw] }) else {
+            throw CompilerError.unsupported("layer \(layer): per-feature coefficients after a flatten that differ within a channel (\(image)); apply the activation before flattening")
+        }
+        return reduced
     }
 
     private static func nextLinearLayer(after index: Int, in layers: [Layer]) -> Bool {

@@ -14,7 +14,7 @@ public struct ChainSimulation: Sendable {
         /// Levels consumed before and after the step (0 = fresh).
         public var depthBefore: Int
         public var depthAfter: Int
-        /// Bytes of the step's output (at a ring of `degree`).
+        /// Bytes of the step's output (the mock's ring is 2 × its slots, the real N).
         public var outputBytes: Int
         public var totalCounts: OperationCounts { countsByDepth.values.reduce(OperationCounts(), +) }
     }
@@ -50,7 +50,7 @@ public struct ChainSimulation: Sendable {
             var byDepth: [Int: OperationCounts] = [:]
             for (level, counts) in mock.countsByLevel { byDepth[top - level] = counts }
             steps.append(Step(countsByDepth: byDepth, inputLayout: input, outputLayout: x.shape, depthBefore: before,
-                              depthAfter: top - x.level, outputBytes: x.tiles.count * 2 * (x.level + 1) * (1 << logDegree) * 8))
+                              depthAfter: top - x.level, outputBytes: x.memory))
         }
         return ChainSimulation(tiling: tiling, steps: steps, inputLayout: layout, outputLayout: x.shape,
                                rotationSteps: mock.rotationSteps.sorted())

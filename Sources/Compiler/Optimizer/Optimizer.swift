@@ -72,10 +72,10 @@ public enum Optimizer {
         let batch = options.batch ?? 1
         for logN in ParameterSelection.logDegrees where logN >= first.parameters.logDegree && result.isEmpty {
             let slots = 1 << (logN - 1)
-            let batchTile: Int? = options.objective == .throughput ? nil : LayoutChoice.powerOfTwo(atLeast: batch)
-            if let batchTile, batchTile > slots { continue }
+            let batchTile = options.objective == .throughput ? 1 : LayoutChoice.powerOfTwo(atLeast: batch)
+            if batchTile > slots { continue }
             let tilings = InterleavedTiling.enumerate(slots: slots, maxChannelTile: LayoutChoice.powerOfTwo(atLeast: maxChannels),
-                                                      maxImageTile: LayoutChoice.powerOfTwo(atLeast: h), batchTile: batchTile)
+                                                      maxImageTile: LayoutChoice.powerOfTwo(atLeast: h), minimumBatchTile: batchTile)
             progress("optimizer: \(chain.steps.count) steps, depth ≥ \(minimalDepth), ring N = \(2 * slots): simulating \(tilings.count) tilings")
             for (n, tiling) in tilings.enumerated() {
                 if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated") }

@@ -40,8 +40,9 @@ public struct InterleavedTiling: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Every power-of-two tiling of `slots` with t_X = t_Y ≤ `maxImageTile`, channel tiles at
-    /// most `maxChannelTile`, and t_B = `batchTile` (nil: whatever fills the slots, at least 1).
-    public static func enumerate(slots: Int, maxChannelTile: Int, maxImageTile: Int, batchTile: Int?) -> [InterleavedTiling] {
+    /// most `maxChannelTile`, and t_B whatever fills the slots, at least `minimumBatchTile`
+    /// (slots beyond the batch stay zero: a single image may still use the CryptoNets layout).
+    public static func enumerate(slots: Int, maxChannelTile: Int, maxImageTile: Int, minimumBatchTile: Int) -> [InterleavedTiling] {
         var result: [InterleavedTiling] = []
         var t0 = 1
         while t0 <= maxChannelTile {
@@ -52,11 +53,7 @@ public struct InterleavedTiling: Hashable, Sendable, CustomStringConvertible {
                     let used = t0 * t1 * t * t
                     if used <= slots {
                         let rest = slots / used
-                        if let batchTile {
-                            if rest == batchTile { result.append(InterleavedTiling(t0: t0, t1: t1, tX: t, tY: t, tB: batchTile)) }
-                        } else {
-                            result.append(InterleavedTiling(t0: t0, t1: t1, tX: t, tY: t, tB: rest))
-                        }
+                        if rest >= minimumBatchTile { result.append(InterleavedTiling(t0: t0, t1: t1, tX: t, tY: t, tB: rest)) }
                     }
                     t *= 2
                 }
