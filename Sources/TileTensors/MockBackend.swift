@@ -49,9 +49,22 @@ public final class MockBackend: TensorBackend {
     /// Sets the counters back to zero (the rotation steps are kept).
     public func resetCounts() { countsByLevel = [:] }
 
+    /// A limit on what a simulation may spend: every 64 counted operations it is asked about
+    /// the counts so far (`countsByLevel`); when it answers false the operation throws
+    /// `budgetExceeded`. The optimizer stops simulating a layout that already costs more than
+    /// the plans it has.
+    public var budget: (([Int: OperationCounts]) -> Bool)?
+    private var sinceBudgetCheck = 0
+
     /// Adds `n` to one counter at `level`.
-    private func count(_ counter: WritableKeyPath<OperationCounts, Int>, level: Int, _ n: Int = 1) {
+    private func count(_ counter: WritableKeyPath<OperationCounts, Int>, level: Int, _ n: Int = 1) throws {
         countsByLevel[level, default: OperationCounts()][keyPath: counter] += n
+        guard let budget else { return }
+        sinceBudgetCheck += 1
+        if sinceBudgetCheck >= 64 {
+            sinceBudgetCheck = 0
+            if !budget(countsByLevel) { throw TileTensorError.budgetExceeded }
+        }
     }
 
     public func encode(_ values: [Double], scale: Double, level: Int) throws -> Plaintext {
@@ -60,12 +73,12 @@ public final class MockBackend: TensorBackend {
         }
         guard (0...maxLevel).contains(level) else { throw CKKSError.levelMismatch("level \(level) is outside 0…\(maxLevel)") }
         guard scale.isFinite, scale > 0 else { throw CKKSError.encoding("scale must be positive and finite") }
-        count(\.encodes, level: level)
+        try count(\.encodes, level: level)
         return Plaintext(values: values + [Double](repeating: 0, count: slotCount - values.count), level: level, scale: scale)
     }
 
     public func encrypt(_ plaintext: Plaintext) throws -> Ciphertext {
-        count(\.encryptions, level: plaintext.level)
+        try count(\.encryptions, level: plaintext.level)
         return Ciphertext(values: plaintext.values, level: plaintext.level, scale: plaintext.scale, componentCount: 2)
     }
 
@@ -80,7 +93,7 @@ public final class MockBackend: TensorBackend {
 
     private func combine(_ a: Ciphertext, _ b: Ciphertext, _ op: (Double, Double) -> Double) throws -> Ciphertext {
         try requireSameScale(a.scale, b.scale)
-        count(\.additions, level: min(a.level, b.level))
+        try count(\.additions, level: min(a.level, b.level))
         return Ciphertext(values: zip(a.values, b.values).map(op), level: min(a.level, b.level), scale: a.scale,
                           componentCount: max(a.componentCount, b.componentCount))
     }
@@ -92,14 +105,14 @@ public final class MockBackend: TensorBackend {
     public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
         try requireSameScale(a.scale, p.scale)
-        count(\.additions, level: a.level)
+        try count(\.additions, level: a.level)
         var r = a
         for i in r.values.indices { r.values[i] += p.values[i] }
         return r
     }
 
     public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext {
-        count(\.additions, level: a.level)
+        try count(\.additions, level: a.level)
         var r = a
         for i in r.values.indices { r.values[i] += c }
         return r
@@ -107,7 +120,7 @@ public final class MockBackend: TensorBackend {
 
     public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
-        count(\.plainMultiplications, level: a.level)
+        try count(\.plainMultiplications, level: a.level)
         var r = a
         for i in r.values.indices { r.values[i] *= p.values[i] }
         r.scale *= p.scale
@@ -115,7 +128,7 @@ public final class MockBackend: TensorBackend {
     }
 
     public func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext {
-        count(\.plainMultiplications, level: a.level)
+        try count(\.plainMultiplications, level: a.level)
         var r = a
         for i in r.values.indices { r.values[i] *= c }
         r.scale *= scale
@@ -126,14 +139,14 @@ public final class MockBackend: TensorBackend {
         guard a.componentCount == 2, b.componentCount == 2 else {
             throw CKKSError.componentCount(expected: 2, actual: max(a.componentCount, b.componentCount))
         }
-        count(\.multiplications, level: min(a.level, b.level))
+        try count(\.multiplications, level: min(a.level, b.level))
         return Ciphertext(values: zip(a.values, b.values).map(*), level: min(a.level, b.level),
                           scale: a.scale * b.scale, componentCount: 3)
     }
 
     public func relinearize(_ a: Ciphertext) throws -> Ciphertext {
         guard a.componentCount == 3 else { return a }
-        count(\.relinearizations, level: a.level)
+        try count(\.relinearizations, level: a.level)
         var r = a
         r.componentCount = 2
         return r
@@ -141,7 +154,7 @@ public final class MockBackend: TensorBackend {
 
     public func rescale(_ a: Ciphertext) throws -> Ciphertext {
         guard a.level >= 1 else { throw CKKSError.levelMismatch("cannot rescale at level 0: no prime left to divide by") }
-        count(\.rescales, level: a.level)
+        try count(\.rescales, level: a.level)
         var r = a
         r.scale /= primes[a.level]
         r.level -= 1
@@ -163,7 +176,7 @@ public final class MockBackend: TensorBackend {
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
         let k = normalizedStep(step)
         if k == 0 { return a }
-        count(\.rotations, level: a.level)
+        try count(\.rotations, level: a.level)
         rotationSteps.insert(k)
         var r = a
         r.values = rotated(a.values, k)
@@ -174,8 +187,8 @@ public final class MockBackend: TensorBackend {
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
         let nonzero = Set(steps.map(normalizedStep)).subtracting([0])
         if !nonzero.isEmpty {
-            count(\.hoistedRotationSets, level: a.level)
-            count(\.hoistedRotations, level: a.level, nonzero.count)
+            try count(\.hoistedRotationSets, level: a.level)
+            try count(\.hoistedRotations, level: a.level, nonzero.count)
             rotationSteps.formUnion(nonzero)
         }
         var result: [Int: Ciphertext] = [:]

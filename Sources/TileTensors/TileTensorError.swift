@@ -11,6 +11,8 @@ public enum TileTensorError: Error, Equatable, Sendable, CustomStringConvertible
     case sizeMismatch(expected: Int, actual: Int)
     /// An argument out of range for the operation (a dimension index, a step, a stride …).
     case invalidArgument(String)
+    /// A mock simulation stopped by its budget (`MockBackend.budget`).
+    case budgetExceeded
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum TileTensorError: Error, Equatable, Sendable, CustomStringConvertible
         case let .shapeMismatch(why): return "shape mismatch: \(why)"
         case let .sizeMismatch(expected, actual): return "expected \(expected) values for the shape, got \(actual)"
         case let .invalidArgument(why): return "invalid argument: \(why)"
+        case .budgetExceeded: return "the simulation exceeded its budget"
         }
     }
 }

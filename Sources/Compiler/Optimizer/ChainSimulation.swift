@@ -30,8 +30,11 @@ public struct ChainSimulation: Sendable {
     /// Simulates `chain` on `batch` samples (random values: the counts do not depend on them)
     /// with the prime sizes of `parameters` and `spareLevels` more than any chain needs.
     /// - Throws: a tile-tensor error when a kernel cannot run in this tiling.
+    /// - Parameter budget: asked now and then with the counts so far by depth below the top
+    ///   (finished steps and the running one); false stops the run with `budgetExceeded`.
     public static func run(_ chain: NetworkLowering.Result, tiling: InterleavedTiling, batch: Int,
-                           logDegree: Int, logScale: Int, levels: Int) throws -> ChainSimulation {
+                           logDegree: Int, logScale: Int, levels: Int,
+                           budget: (([Int: OperationCounts]) -> Bool)? = nil) throws -> ChainSimulation {
         let planning = try CKKSParameters(logDegree: min(logDegree, 12), primeBits: [60] + Array(repeating: logScale, count: levels),
                                           specialPrimeBits: [60], logScale: logScale, security: .insecureTestingOnly)
         let mock = MockBackend(slotCount: tiling.slots, parameters: planning)
@@ -42,13 +45,24 @@ public struct ChainSimulation: Sendable {
         var x = try TileTensor(encrypting: ChainExecution.inputTensor(samples, shape: chain.inputShape), shape: layout, backend: mock)
         let top = mock.maxLevel
         var steps: [Step] = []
+        var spent: [Int: OperationCounts] = [:]
+        if let budget {
+            mock.budget = { counts in
+                var total = spent
+                for (level, c) in counts { total[top - level, default: OperationCounts()] = total[top - level, default: OperationCounts()] + c }
+                return budget(total)
+            }
+        }
         for step in chain.steps {
             mock.resetCounts()
             let before = top - x.level
             let input = x.shape
             x = try ChainExecution.apply(step, to: x)
             var byDepth: [Int: OperationCounts] = [:]
-            for (level, counts) in mock.countsByLevel { byDepth[top - level] = counts }
+            for (level, counts) in mock.countsByLevel {
+                byDepth[top - level] = counts
+                spent[top - level, default: OperationCounts()] = spent[top - level, default: OperationCounts()] + counts
+            }
             steps.append(Step(countsByDepth: byDepth, inputLayout: input, outputLayout: x.shape, depthBefore: before,
                               depthAfter: top - x.level, outputBytes: x.memory))
         }

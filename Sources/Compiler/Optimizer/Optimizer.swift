@@ -67,6 +67,22 @@ public enum Optimizer {
             throw CompilerError.infeasible("no parameter set holds depth \(minimalDepth)")
         }
         var models: [String: CostModel] = [:]
+        func model(_ choice: ParameterSelection.Choice) throws -> CostModel {
+            if let cached = models[choice.preset.name] { return cached }
+            let m = try costModel(choice)
+            models[choice.preset.name] = m
+            return m
+        }
+        // Pruning: a layout whose partial cost, priced at the lowest levels any plan can run
+        // at (those of the minimal depth; costs grow with the level), already exceeds the
+        // third-best plan by 10% is abandoned: it can be neither chosen nor reported.
+        let boundModel = try model(first)
+        let boundTop = first.parameters.maxLevel
+        func lowerBound(_ counts: [Int: OperationCounts]) -> Double {
+            counts.reduce(0.0) { $0 + ((try? boundModel.microseconds($1.value, level: max(0, boundTop - $1.key))) ?? 0) }
+        }
+        var objectives: [Double] = []
+        var pruned = 0
         var result: [Candidate] = []
         var failures: [String] = []
         let batch = options.batch ?? 1
@@ -77,13 +93,26 @@ public enum Optimizer {
             let tilings = InterleavedTiling.enumerate(slots: slots, maxChannelTile: LayoutChoice.powerOfTwo(atLeast: maxChannels),
                                                       maxImageTile: LayoutChoice.powerOfTwo(atLeast: h), minimumBatchTile: batchTile)
             progress("optimizer: \(chain.steps.count) steps, depth ≥ \(minimalDepth), ring N = \(2 * slots): simulating \(tilings.count) tilings")
-            for (n, tiling) in tilings.enumerated() {
-                if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated") }
+            // Likely winners first, so that the pruning bites early: large image tiles for
+            // latency, large batch tiles for throughput.
+            let ordered = tilings.sorted { a, b in
+                options.objective == .throughput ? (a.tB, a.tX) > (b.tB, b.tX) : (a.tX, -a.tB) > (b.tX, -b.tB)
+            }
+            for (n, tiling) in ordered.enumerated() {
+                if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
                 let images = options.objective == .throughput ? tiling.tB : batch
                 let simulation: ChainSimulation
+                let threshold = objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity
                 do {
                     simulation = try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
-                                                         logScale: options.minimumScaleBits, levels: levels)
+                                                         logScale: options.minimumScaleBits, levels: levels,
+                                                         budget: threshold.isFinite ? { counts in
+                        let cost = lowerBound(counts)
+                        return (options.objective == .throughput ? cost / Double(images) : cost) <= threshold
+                    } : nil)
+                } catch TileTensorError.budgetExceeded {
+                    pruned += 1
+                    continue
                 } catch {
                     failures.append("\(tiling): \(error)")
                     continue
@@ -92,18 +121,18 @@ public enum Optimizer {
                     failures.append("\(tiling): depth \(simulation.depth) needs a larger ring than N = \(2 * slots)")
                     continue
                 }
-                let model: CostModel
-                if let cached = models[choice.preset.name] { model = cached } else {
-                    model = try costModel(choice)
-                    models[choice.preset.name] = model
-                }
+                let priced = try model(choice)
                 let top = choice.parameters.maxLevel
                 let micro = try simulation.steps.map { step in
-                    try step.countsByDepth.reduce(0.0) { $0 + (try model.microseconds($1.value, level: top - $1.key)) }
+                    try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
                 }
-                result.append(Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images))
+                let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images)
+                result.append(candidate)
+                objectives.append(options.objective == .throughput ? candidate.microsecondsPerImage : candidate.totalMicroseconds)
+                objectives.sort()
             }
         }
+        if pruned > 0 { progress("optimizer: \(pruned) tilings stopped early (already dearer than the third-best plan)") }
         guard !result.isEmpty else {
             throw CompilerError.infeasible("no tiling runs this network (\(maxChannels) channels, \(h)×\(h) images)\(failures.first.map { "; for instance \($0)" } ?? "")")
         }
