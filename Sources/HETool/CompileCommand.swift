@@ -34,6 +34,12 @@ struct CompileCommand: ParsableCommand {
     @Option(name: .customLong("min-scale-bits"), help: "Smallest CKKS scale, in bits, the parameters may use (precision; default 30).")
     var minScaleBits: Int = 30
 
+    @Option(name: .customLong("max-key-mb"), help: "Largest evaluation-key upload, in MB, a plan may need (default 2000: one file).")
+    var maxKeyMB: Int = 2000
+
+    @Flag(name: .customLong("no-conversions"), help: "One tiling for the whole network (no per-layer tilings; compiles faster).")
+    var noConversions = false
+
     @Option(help: "The model's name in the files (default: the ONNX file's directory name).")
     var name: String?
 
@@ -53,6 +59,8 @@ struct CompileCommand: ParsableCommand {
         options.objective = Optimizer.Objective(rawValue: objective)!
         options.batch = batch
         options.minimumScaleBits = minScaleBits
+        options.maximumKeyBytes = maxKeyMB * 1_000_000
+        options.searchConversions = !noConversions
         let cache = CalibrationCache(threads: threads)
         let modelName = name ?? URL(fileURLWithPath: input.model).deletingLastPathComponent().lastPathComponent
         let compilation = try Compilation.compile(graph, name: modelName, options: options, calibrationInputs: Array(samples),

@@ -62,6 +62,7 @@ final class EncryptedInferenceTests: XCTestCase {
                                            preprocessing: Preprocessing.fromMetadata(of: g), limit: 200)
         var options = Optimizer.Options()
         options.batch = 200
+        options.searchConversions = false
         let c = try Compilation.compile(g, name: "mnist", options: options, calibrationInputs: samples.prefix(50).map { $0.tensor.values },
                                         costModel: FlowFixtures.costModel)
         XCTAssertGreaterThanOrEqual(c.model.batch, 200)
@@ -77,6 +78,24 @@ final class EncryptedInferenceTests: XCTestCase {
             let (agree, _) = try check(graph, [images[0].tensor.values], model: model, client: client, label: name)
             XCTAssertEqual(agree, 1, name)
         }
+    }
+
+    /// Plans whose steps run in different tilings (converted between them) evaluate exactly as
+    /// the plaintext; the DP's paths are among the priced plans.
+    func testPlansWithConversionsBetweenTilings() throws {
+        let (graph, c, images) = try FlowFixtures.compile("tenseal-tutorial", conversions: true)
+        let converting = c.plans.filter { plan in plan.simulation.steps.contains { $0.converted } }
+        XCTAssertFalse(converting.isEmpty, "the conversion search found no path")
+        let plan = try XCTUnwrap(converting.first)
+        let (built, profile) = try Compilation.files(for: plan, chain: c.chain, graph: graph, name: "tenseal-tutorial")
+        XCTAssertGreaterThan(Set(built.stepTilings).count, 1)
+        let model = try CompiledModel.read(try built.serialized())
+        XCTAssertEqual(model.stepTilings, built.stepTilings)
+        let context = try CKKSContext(parameters: profile.parameters)
+        let sk = KeyGenerator(context: context).secretKey()
+        let client = Client(profile: profile, secretKey: sk, keys: try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk))
+        let (agree, _) = try check(graph, [images[0].tensor.values], model: model, client: client, label: "tenseal-tutorial with conversions")
+        XCTAssertEqual(agree, 1)
     }
 
     func testKeysHoldExactlyThePlanRotations() throws {

@@ -47,7 +47,8 @@ extension CKKSFile {
     /// - Throws: `outOfRange` if the keys need more than one file can hold (2 GiB).
     public static func serialize(_ keys: EvaluationKeys) throws -> [UInt8] {
         let all = (keys.relinearization.map { [$0] } ?? []) + keys.galois.values
-        let payload = all.reduce(0) { $0 + 16 * $1.b.count }
+        // b in full, a as its 32-byte seed when the key has one.
+        let payload = all.reduce(0) { $0 + ($1.seed == nil ? 16 : 8) * $1.b.count }
         guard payload < maximumFileSize - 4096 else {
             throw CKKSError.outOfRange("the evaluation keys need \(payload) bytes, more than one file holds (\(maximumFileSize)); put the Galois keys in several EvaluationKeys and files")
         }

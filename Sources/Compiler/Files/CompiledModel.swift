@@ -9,7 +9,10 @@ public struct CompiledModel: Sendable {
     public var planFingerprint: [UInt8]
     public var modelName: String
     public var engineVersion: String
+    /// The input's tiling (the first step's).
     public var tiling: InterleavedTiling
+    /// The tiling of each step: the tensor is converted when it changes.
+    public var stepTilings: [InterleavedTiling]
     /// [C, H, W] of one input sample.
     public var inputShape: [Int]
     /// Images one evaluation carries.
@@ -42,7 +45,7 @@ public struct CompiledModel: Sendable {
         m.outputLayout = outputLayout.description
         m.rotationSteps = rotationSteps.map { Int64($0) }
         m.steps = steps.indices.map { i in
-            PlanCoding.step(steps[i], estimate: estimatedMicroseconds[i], level: inputLevels[i])
+            PlanCoding.step(steps[i], tiling: stepTilings[i], estimate: estimatedMicroseconds[i], level: inputLevels[i])
         }
         return Array(try m.serializedData())
     }
@@ -72,7 +75,7 @@ public struct CompiledModel: Sendable {
         let outputLayout = try PlanCoding.layout(m.outputLayout, slots: parameters.slotCount, "output layout", source)
         let rotations = try PlanCoding.rotations(m.rotationSteps, slots: parameters.slotCount, source)
         guard !m.steps.isEmpty else { throw CompilerError.invalidFile("\(source) has no steps") }
-        var steps: [LoweredStep] = [], estimates: [Double] = [], levels: [Int] = []
+        var steps: [LoweredStep] = [], estimates: [Double] = [], levels: [Int] = [], tilings: [InterleavedTiling] = []
         for (i, s) in m.steps.enumerated() {
             let step = try PlanCoding.step(s, index: i, source: source)
             guard step.inputShape == (i == 0 ? inputShape : steps[i - 1].outputShape) else {
@@ -81,15 +84,20 @@ public struct CompiledModel: Sendable {
             guard s.estimatedMicroseconds.isFinite, s.estimatedMicroseconds >= 0, s.inputLevel <= UInt32(parameters.maxLevel) else {
                 throw CompilerError.invalidFile("\(source): step \(i) has an invalid estimate or level")
             }
+            guard s.hasTiling else { throw CompilerError.invalidFile("\(source): step \(i) has no tiling") }
+            tilings.append(try PlanCoding.tiling(s.tiling, slots: parameters.slotCount, source: "\(source), step \(i)"))
             steps.append(step)
             estimates.append(s.estimatedMicroseconds)
             levels.append(Int(s.inputLevel))
+        }
+        guard tilings[0] == tiling else {
+            throw CompilerError.invalidFile("\(source): the first step's tiling \(tilings[0]) is not the input's \(tiling)")
         }
         guard inputLayout.logicalShape == [inputShape[0], 1, inputShape[1], inputShape[2], Int(m.batch)] else {
             throw CompilerError.invalidFile("\(source): the input layout \(inputLayout) does not hold \(m.batch) samples of \(inputShape)")
         }
         return CompiledModel(parameters: parameters, planFingerprint: Array(m.planFingerprint), modelName: m.modelName,
-                             engineVersion: m.engineVersion, tiling: tiling, inputShape: inputShape, batch: Int(m.batch),
+                             engineVersion: m.engineVersion, tiling: tiling, stepTilings: tilings, inputShape: inputShape, batch: Int(m.batch),
                              inputLayout: inputLayout, outputLayout: outputLayout, rotationSteps: rotations, steps: steps,
                              estimatedMicroseconds: estimates, inputLevels: levels)
     }

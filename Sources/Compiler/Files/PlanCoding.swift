@@ -72,7 +72,7 @@ enum PlanCoding {
         return m
     }
 
-    static func step(_ step: LoweredStep, estimate: Double, level: Int) -> Hetool_Plan_V1_Step {
+    static func step(_ step: LoweredStep, tiling t: InterleavedTiling, estimate: Double, level: Int) -> Hetool_Plan_V1_Step {
         var m = Hetool_Plan_V1_Step()
         switch step.operation {
         case let .convolution(filters, shape, bias, stride, padding):
@@ -101,6 +101,7 @@ enum PlanCoding {
         m.sources = step.sources
         m.estimatedMicroseconds = estimate
         m.inputLevel = UInt32(level)
+        m.tiling = tiling(t)
         return m
     }
 

@@ -9,6 +9,8 @@ import TileTensors
 public struct Compilation: Sendable {
     public var model: CompiledModel
     public var profile: ClientProfile
+    /// The lowered network the plans run.
+    public var chain: NetworkLowering.Result
     /// Every plan the optimizer priced, best first (the chosen one is `plans[0]`).
     public var plans: [Optimizer.Candidate]
     /// log2 bound of the outputs that sized q_0, and where it came from.
@@ -48,27 +50,34 @@ public struct Compilation: Sendable {
         }
         options.outputBits = outputBits
         let plans = try Optimizer.plans(for: chain, options: options, costModel: costModel, progress: progress)
-        let best = plans[0]
-        let sim = best.simulation
-        let parameters = best.choice.parameters
+        let (model, profile) = try files(for: plans[0], chain: chain, graph: graph, name: name)
+        return Compilation(model: model, profile: profile, chain: chain, plans: plans, outputBits: outputBits, outputBoundSource: source)
+    }
+
+    /// The compiled model and client profile of one priced plan of `chain` (the optimizer's
+    /// choice is `plans[0]`; any other can be written the same way).
+    public static func files(for plan: Optimizer.Candidate, chain: NetworkLowering.Result, graph: Graph,
+                             name: String) throws -> (CompiledModel, ClientProfile) {
+        let sim = plan.simulation
+        let parameters = plan.choice.parameters
         let top = parameters.maxLevel
         var model = CompiledModel(
             parameters: parameters, planFingerprint: [], modelName: name, engineVersion: EngineVersion.string,
-            tiling: sim.tiling, inputShape: chain.inputShape, batch: best.batch, inputLayout: sim.inputLayout,
+            tiling: sim.tiling, stepTilings: sim.tilings, inputShape: chain.inputShape, batch: plan.batch, inputLayout: sim.inputLayout,
             outputLayout: sim.outputLayout, rotationSteps: sim.rotationSteps.filter { $0 != 0 }, steps: chain.steps,
-            estimatedMicroseconds: best.stepMicroseconds, inputLevels: sim.steps.map { top - $0.depthBefore })
+            estimatedMicroseconds: plan.stepMicroseconds, inputLevels: sim.steps.map { top - $0.depthBefore })
         model.planFingerprint = Array(SHA256.hash(data: try model.serialized()))
         let preprocessing = try Preprocessing.fromMetadata(of: graph)
         let classNames = Self.classNames(graph, count: chain.outputShape.reduce(1, *))
         let profile = ClientProfile(
             parameters: parameters, planFingerprint: model.planFingerprint, modelName: name, engineVersion: EngineVersion.string,
-            inputShape: chain.inputShape, batch: best.batch, inputLayout: sim.inputLayout, outputLayout: sim.outputLayout,
+            inputShape: chain.inputShape, batch: plan.batch, inputLayout: sim.inputLayout, outputLayout: sim.outputLayout,
             outputChannelDimension: InterleavedTiling.channelDimension(of: sim.outputLayout), outputShape: chain.outputShape,
             outputScale: chain.outputScale.allSatisfy({ $0 == 1 }) ? [] : chain.outputScale,
             outputShift: chain.outputShift.allSatisfy({ $0 == 0 }) ? [] : chain.outputShift,
             rotationSteps: model.rotationSteps, classNames: classNames, preprocessingMean: preprocessing.mean,
             preprocessingStd: preprocessing.std, outputDecimals: 3)
-        return Compilation(model: model, profile: profile, plans: plans, outputBits: outputBits, outputBoundSource: source)
+        return (model, profile)
     }
 
     /// Class names from the `he_tool.class_names` metadata (a JSON list), when it has one per output.

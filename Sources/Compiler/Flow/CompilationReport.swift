@@ -6,14 +6,6 @@ import TileTensors
 /// estimated time; the totals (time, memory, ciphertext and key sizes, what crosses the wire);
 /// and the best plans it rejected.
 public enum CompilationReport {
-    /// Bytes of one key-switching key of the parameters (single-prime digits; the uniform half
-    /// is a 32-byte seed).
-    static func keyBytes(_ c: Compilation) -> Int {
-        let p = c.model.parameters
-        let limbs = p.ciphertextPrimes.count + p.specialPrimes.count
-        return p.keySwitchDigits * limbs * p.degree * 8
-    }
-
     public static func lines(_ c: Compilation) -> [String] {
         let best = c.plans[0]
         let sim = best.simulation
@@ -21,19 +13,19 @@ public enum CompilationReport {
         var out: [String] = []
         out.append("parameters: \(best.choice.preset.name): N = \(p.degree), \(p.ciphertextPrimes.count) ciphertext primes of bits \(best.choice.preset.primeBits.map(String.init).joined(separator: "/")) + special \(best.choice.preset.specialPrimeBits.map(String.init).joined(separator: "/")), log2 QP = \(String(format: "%.1f", p.log2QP)) (128-bit limit \(SecurityTable.maximumLog2QP(degree: p.degree, allowExtended: false).map(String.init) ?? "none")), scale 2^\(p.logScale), depth \(best.choice.depth)")
         out.append("output bound: \(c.outputBoundSource) → q0 of \(best.choice.preset.primeBits[0]) bits")
-        out.append("tiling \(sim.tiling) (t0×t1×tX×tY×tB), \(best.batch) image(s) per evaluation, \(sim.rotationSteps.count) rotation steps")
+        out.append("tiling \(pathDescription(sim)) (t0×t1×tX×tY×tB), \(best.batch) image(s) per evaluation, \(sim.rotationSteps.count) rotation steps")
         out.append("")
         out.append(String(format: "%-3@ %-26@ %-34@ %5@ %7@ %6@ %6@ %5@ %11@", "#", "step", "input layout", "level", "mulPlain", "rot", "hoist", "mul", "est. ms"))
         for (i, step) in sim.steps.enumerated() {
             let counts = step.totalCounts
-            let kind = c.model.steps[i].operation.kind
+            let kind = (step.converted ? "→\(step.tiling) " : "") + c.model.steps[i].operation.kind
             out.append(String(format: "%-3d %-26@ %-34@ %5d %7d %6d %6d %5d %11.1f", i, kind as NSString,
                               step.inputLayout.description as NSString, p.maxLevel - step.depthBefore, counts.plainMultiplications,
                               counts.rotations, counts.hoistedRotations, counts.multiplications, best.stepMicroseconds[i] / 1000))
         }
         let inputBytes = sim.inputLayout.tileCount * p.ciphertextPrimes.count * p.degree * 8 // seeded: one polynomial
         let outputBytes = sim.outputLayout.tileCount * 2 * p.degree * 8
-        let keys = (sim.rotationSteps.count + 1) * keyBytes(c)
+        let keys = best.evaluationKeyBytes
         let peak = sim.steps.map(\.outputBytes).max() ?? 0
         out.append("")
         out.append(String(format: "total: %.1f ms per evaluation, %.1f ms per image (%d image(s))", best.totalMicroseconds / 1000,
@@ -46,11 +38,18 @@ public enum CompilationReport {
             out.append("best rejected plans:")
             for r in rejected {
                 out.append(String(format: "  tiling %@, depth %d, %@: %.1f ms per evaluation, %.1f ms per image, %d rotation steps",
-                                  r.simulation.tiling.description as NSString, r.choice.depth, r.choice.preset.name as NSString,
+                                  pathDescription(r.simulation) as NSString, r.choice.depth, r.choice.preset.name as NSString,
                                   r.totalMicroseconds / 1000, r.microsecondsPerImage / 1000, r.simulation.rotationSteps.count))
             }
         }
         return out
+    }
+
+    /// One tiling, or the tilings in step order with the step where each starts.
+    static func pathDescription(_ sim: ChainSimulation) -> String {
+        let changes = sim.steps.enumerated().filter { $0.offset == 0 || $0.element.converted }
+        guard changes.count > 1 else { return sim.tiling.description }
+        return changes.map { "\($0.element.tiling)@\($0.offset)" }.joined(separator: " → ")
     }
 
     static func mb(_ bytes: Int) -> String { String(format: "%.2f MB", Double(bytes) / 1_000_000) }

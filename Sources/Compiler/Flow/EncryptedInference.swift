@@ -98,7 +98,7 @@ public enum EncryptedInference {
         }
         for (i, step) in model.steps.enumerated() {
             progress(i, false)
-            x = try ChainExecution.apply(step, to: x)
+            x = try ChainExecution.apply(step, to: ChainExecution.retile(x, to: model.stepTilings[i]))
             progress(i, true)
         }
         guard x.shape == model.outputLayout else {

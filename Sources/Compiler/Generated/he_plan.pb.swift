@@ -82,6 +82,7 @@ nonisolated struct Hetool_Plan_V1_CompiledModel: @unchecked Sendable {
     set {_uniqueStorage()._engineVersion = newValue}
   }
 
+  /// The tiling of the input (and of the first step).
   var tiling: Hetool_Plan_V1_Tiling {
     get {_storage._tiling ?? Hetool_Plan_V1_Tiling()}
     set {_uniqueStorage()._tiling = newValue}
@@ -410,6 +411,17 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
 
   var inputLevel: UInt32 = 0
 
+  /// The tiling the step runs in; the tensor is converted into it first when the step before
+  /// ran in another (the first step's is the model's `tiling`, the input's).
+  var tiling: Hetool_Plan_V1_Tiling {
+    get {_tiling ?? Hetool_Plan_V1_Tiling()}
+    set {_tiling = newValue}
+  }
+  /// Returns true if `tiling` has been explicitly set.
+  var hasTiling: Bool {self._tiling != nil}
+  /// Clears the value of `tiling`. Subsequent reads from it will return its default value.
+  mutating func clearTiling() {self._tiling = nil}
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Operation: Equatable, Sendable {
@@ -423,6 +435,8 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
   }
 
   init() {}
+
+  fileprivate var _tiling: Hetool_Plan_V1_Tiling? = nil
 }
 
 nonisolated struct Hetool_Plan_V1_Convolution: Sendable {
@@ -980,7 +994,7 @@ nonisolated extension Hetool_Plan_V1_Tiling: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Step"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{4}\u{4}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{4}\u{4}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1071,6 +1085,7 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
       case 12: try { try decoder.decodeRepeatedStringField(value: &self.sources) }()
       case 13: try { try decoder.decodeSingularDoubleField(value: &self.estimatedMicroseconds) }()
       case 14: try { try decoder.decodeSingularUInt32Field(value: &self.inputLevel) }()
+      case 15: try { try decoder.decodeSingularMessageField(value: &self._tiling) }()
       default: break
       }
     }
@@ -1123,6 +1138,9 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
     if self.inputLevel != 0 {
       try visitor.visitSingularUInt32Field(value: self.inputLevel, fieldNumber: 14)
     }
+    try { if let v = self._tiling {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1133,6 +1151,7 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.sources != rhs.sources {return false}
     if lhs.estimatedMicroseconds != rhs.estimatedMicroseconds {return false}
     if lhs.inputLevel != rhs.inputLevel {return false}
+    if lhs._tiling != rhs._tiling {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -7,8 +7,12 @@ import TileTensors
 /// does, so the levels and the rotation steps are those the encrypted run will use.
 public struct ChainSimulation: Sendable {
     public struct Step: Sendable {
-        /// Counts by how many levels below the top the operation ran.
+        /// Counts by how many levels below the top the operation ran (the conversion into
+        /// this step's tiling, when there is one, included).
         public var countsByDepth: [Int: OperationCounts]
+        /// The tiling the step runs in, and whether the tensor was converted into it first.
+        public var tiling: InterleavedTiling
+        public var converted: Bool
         public var inputLayout: TileShape
         public var outputLayout: TileShape
         /// Levels consumed before and after the step (0 = fresh).
@@ -19,32 +23,54 @@ public struct ChainSimulation: Sendable {
         public var totalCounts: OperationCounts { countsByDepth.values.reduce(OperationCounts(), +) }
     }
 
-    public var tiling: InterleavedTiling
+    /// The tiling of the input (the first step's).
+    public var tiling: InterleavedTiling { steps.first?.tiling ?? inputTiling }
+    var inputTiling: InterleavedTiling
     public var steps: [Step]
     public var inputLayout: TileShape
     public var outputLayout: TileShape
     public var rotationSteps: [Int]
     /// Levels the chain consumes.
     public var depth: Int { steps.last?.depthAfter ?? 0 }
+    /// The tiling of every step.
+    public var tilings: [InterleavedTiling] { steps.map(\.tiling) }
 
     /// Simulates `chain` on `batch` samples (random values: the counts do not depend on them)
-    /// with the prime sizes of `parameters` and `spareLevels` more than any chain needs.
-    /// - Throws: a tile-tensor error when a kernel cannot run in this tiling.
-    /// - Parameter budget: asked now and then with the counts so far by depth below the top
-    ///   (finished steps and the running one); false stops the run with `budgetExceeded`.
+    /// in one tiling throughout.
     public static func run(_ chain: NetworkLowering.Result, tiling: InterleavedTiling, batch: Int,
                            logDegree: Int, logScale: Int, levels: Int,
                            budget: (([Int: OperationCounts]) -> Bool)? = nil) throws -> ChainSimulation {
-        let planning = try CKKSParameters(logDegree: min(logDegree, 12), primeBits: [60] + Array(repeating: logScale, count: levels),
-                                          specialPrimeBits: [60], logScale: logScale, security: .insecureTestingOnly)
-        let mock = MockBackend(slotCount: tiling.slots, parameters: planning)
-        var rng = SplitMix(seed: 0x5EED)
+        try run(chain, tilings: Array(repeating: tiling, count: chain.steps.count), batch: batch, logScale: logScale,
+                levels: levels, budget: budget)
+    }
+
+    /// Simulates `chain` with step i in `tilings[i]`, converting between tilings where they differ.
+    public static func run(_ chain: NetworkLowering.Result, tilings: [InterleavedTiling], batch: Int,
+                           logScale: Int, levels: Int, budget: (([Int: OperationCounts]) -> Bool)? = nil) throws -> ChainSimulation {
         let c = chain.inputShape[0], h = chain.inputShape[1], w = chain.inputShape[2]
-        let samples = (0..<batch).map { _ in (0..<(c * h * w)).map { _ in rng.nextUnit() } }
-        let layout = try tiling.inputShape(channels: c, height: h, width: w, batch: batch)
-        var x = try TileTensor(encrypting: ChainExecution.inputTensor(samples, shape: chain.inputShape), shape: layout, backend: mock)
+        let layout = try tilings[0].inputShape(channels: c, height: h, width: w, batch: batch)
+        return try segment(chain.steps, tilings: tilings, input: layout, depth: 0, logScale: logScale, levels: levels, budget: budget)
+    }
+
+    /// Simulates `steps` from a tensor of random values in `input`, `depth` levels below the top
+    /// (a whole chain from the client's layout, or one step as the optimizer's DP prices it).
+    /// - Parameter budget: asked now and then with the counts so far by depth below the top
+    ///   (finished steps and the running one); false stops the run with `budgetExceeded`.
+    /// - Throws: a tile-tensor error when a kernel cannot run in a tiling.
+    public static func segment(_ steps: [LoweredStep], tilings: [InterleavedTiling], input: TileShape, depth: Int,
+                               logScale: Int, levels: Int,
+                               budget: (([Int: OperationCounts]) -> Bool)? = nil) throws -> ChainSimulation {
+        precondition(tilings.count == steps.count && !steps.isEmpty, "one tiling per step")
+        let planning = try CKKSParameters(logDegree: 12, primeBits: [60] + Array(repeating: logScale, count: levels),
+                                          specialPrimeBits: [60], logScale: logScale, security: .insecureTestingOnly)
+        let mock = MockBackend(slotCount: input.slotsPerTile, parameters: planning)
+        var rng = SplitMix(seed: 0x5EED)
+        let count = input.logicalShape.reduce(1, *)
+        let values = try TileTensors.Tensor(shape: input.logicalShape, values: (0..<count).map { _ in rng.nextUnit() })
         let top = mock.maxLevel
-        var steps: [Step] = []
+        var x = try TileTensor(encrypting: values, shape: input, backend: mock, level: top - depth)
+        mock.resetCounts()
+        var result: [Step] = []
         var spent: [Int: OperationCounts] = [:]
         if let budget {
             mock.budget = { counts in
@@ -53,20 +79,22 @@ public struct ChainSimulation: Sendable {
                 return budget(total)
             }
         }
-        for step in chain.steps {
+        for (step, tiling) in zip(steps, tilings) {
             mock.resetCounts()
             let before = top - x.level
-            let input = x.shape
+            let converted = x.shape.tileSizes != tiling.sizes
+            x = try ChainExecution.retile(x, to: tiling)
+            let inputLayout = x.shape
             x = try ChainExecution.apply(step, to: x)
             var byDepth: [Int: OperationCounts] = [:]
             for (level, counts) in mock.countsByLevel {
                 byDepth[top - level] = counts
                 spent[top - level, default: OperationCounts()] = spent[top - level, default: OperationCounts()] + counts
             }
-            steps.append(Step(countsByDepth: byDepth, inputLayout: input, outputLayout: x.shape, depthBefore: before,
-                              depthAfter: top - x.level, outputBytes: x.memory))
+            result.append(Step(countsByDepth: byDepth, tiling: tiling, converted: converted, inputLayout: inputLayout,
+                               outputLayout: x.shape, depthBefore: before, depthAfter: top - x.level, outputBytes: x.memory))
         }
-        return ChainSimulation(tiling: tiling, steps: steps, inputLayout: layout, outputLayout: x.shape,
+        return ChainSimulation(inputTiling: tilings[0], steps: result, inputLayout: input, outputLayout: x.shape,
                                rotationSteps: mock.rotationSteps.sorted())
     }
 }

@@ -24,6 +24,11 @@ public enum Optimizer {
         public var maximumScaleBits = 40
         /// log2 of the largest output magnitude expected (bounds q_0).
         public var outputBits = 8
+        /// Let steps run in different tilings, converting between them (the DP; slower to compile).
+        public var searchConversions = true
+        /// Plans whose evaluation keys (uploaded once per client) exceed this are not taken
+        /// while another plan stays within it.
+        public var maximumKeyBytes = 2_000_000_000
         public init() {}
     }
 
@@ -37,6 +42,13 @@ public enum Optimizer {
         public var batch: Int
         public var totalMicroseconds: Double { stepMicroseconds.reduce(0, +) }
         public var microsecondsPerImage: Double { totalMicroseconds / Double(batch) }
+        /// Bytes of the evaluation keys: relinearization + one Galois key per rotation step, each
+        /// with single-prime digits over the key basis and a seeded uniform half.
+        public var evaluationKeyBytes: Int {
+            let p = choice.parameters
+            let limbs = p.ciphertextPrimes.count + p.specialPrimes.count
+            return (simulation.rotationSteps.count + 1) * p.keySwitchDigits * limbs * p.degree * 8
+        }
     }
 
     /// Every feasible plan, best first by the objective.
@@ -84,20 +96,26 @@ public enum Optimizer {
         var objectives: [Double] = []
         var pruned = 0
         var result: [Candidate] = []
+        var ringTilings: [InterleavedTiling] = []
         var failures: [String] = []
         let batch = options.batch ?? 1
         for logN in ParameterSelection.logDegrees where logN >= first.parameters.logDegree && result.isEmpty {
             let slots = 1 << (logN - 1)
             let batchTile = options.objective == .throughput ? 1 : LayoutChoice.powerOfTwo(atLeast: batch)
             if batchTile > slots { continue }
-            let tilings = InterleavedTiling.enumerate(slots: slots, maxChannelTile: LayoutChoice.powerOfTwo(atLeast: maxChannels),
+            var tilings = InterleavedTiling.enumerate(slots: slots, maxChannelTile: LayoutChoice.powerOfTwo(atLeast: maxChannels),
                                                       maxImageTile: LayoutChoice.powerOfTwo(atLeast: h), minimumBatchTile: batchTile)
+            if options.objective == .latency, let smallest = tilings.map(\.tB).min() {
+                // Spare batch slots only when the channel and image tiles cannot fill the slots.
+                tilings = tilings.filter { $0.tB == smallest }
+            }
             progress("optimizer: \(chain.steps.count) steps, depth ≥ \(minimalDepth), ring N = \(2 * slots): simulating \(tilings.count) tilings")
             // Likely winners first, so that the pruning bites early: large image tiles for
             // latency, large batch tiles for throughput.
             let ordered = tilings.sorted { a, b in
                 options.objective == .throughput ? (a.tB, a.tX) > (b.tB, b.tX) : (a.tX, -a.tB) > (b.tX, -b.tB)
             }
+            ringTilings = tilings
             for (n, tiling) in ordered.enumerated() {
                 if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
                 let images = options.objective == .throughput ? tiling.tB : batch
@@ -136,9 +154,35 @@ public enum Optimizer {
         guard !result.isEmpty else {
             throw CompilerError.infeasible("no tiling runs this network (\(maxChannels) channels, \(h)×\(h) images)\(failures.first.map { "; for instance \($0)" } ?? "")")
         }
-        switch options.objective {
-        case .latency: result.sort { $0.totalMicroseconds < $1.totalMicroseconds }
-        case .throughput: result.sort { $0.microsecondsPerImage < $1.microsecondsPerImage }
+        func sort() {
+            switch options.objective {
+            case .latency: result.sort { $0.totalMicroseconds < $1.totalMicroseconds }
+            case .throughput: result.sort { $0.microsecondsPerImage < $1.microsecondsPerImage }
+            }
+        }
+        sort()
+        // Per-step tilings with conversions (the DP), from the best single-tiling plan's forms.
+        let reference = result[0]
+        let slots = reference.simulation.tiling.slots
+        let dpTilings = ringTilings.filter { $0.slots == slots }
+        let paths = !options.searchConversions ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
+                                           logScale: options.minimumScaleBits, levels: levels, price: lowerBound, progress: progress)
+        for path in paths {
+            guard let simulation = try? ChainSimulation.run(chain, tilings: path, batch: reference.batch,
+                                                            logScale: options.minimumScaleBits, levels: levels),
+                  let choice = choice(simulation.depth), choice.parameters.slotCount == slots else { continue }
+            let priced = try model(choice)
+            let top = choice.parameters.maxLevel
+            let micro = try simulation.steps.map { step in
+                try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+            }
+            result.append(Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: reference.batch))
+        }
+        sort()
+        let withinKeys = result.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
+        if !withinKeys.isEmpty && withinKeys.count < result.count {
+            progress("optimizer: \(result.count - withinKeys.count) plans need more than \(options.maximumKeyBytes / 1_000_000) MB of evaluation keys; not taken")
+            result = withinKeys
         }
         return result
     }

@@ -35,6 +35,20 @@ public enum ChainExecution {
         }
     }
 
+    /// The same layout with `tiling`'s tile sizes: replicated, interleaved and plain dimensions
+    /// stay what they are; garbage is not carried over (the conversion's masks clear it).
+    public static func retiled(_ shape: TileShape, to tiling: InterleavedTiling) throws -> TileShape {
+        try TileShape(zip(shape.dimensions, tiling.sizes).map { dim, t in
+            dim.isReplicated ? try .replicated(tile: t) : try TileDimension(size: dim.size, tileSize: t, interleaved: dim.isInterleaved)
+        })
+    }
+
+    /// The tensor in `tiling` (converted with masked rotations when its tile sizes differ).
+    public static func retile<B: TensorBackend>(_ x: TileTensor<B>, to tiling: InterleavedTiling) throws -> TileTensor<B> {
+        guard x.shape.tileSizes != tiling.sizes else { return x }
+        return try x.converted(to: retiled(x.shape, to: tiling))
+    }
+
     /// One step on a tensor in a chain layout.
     public static func apply<B: TensorBackend>(_ step: LoweredStep, to x: TileTensor<B>) throws -> TileTensor<B> {
         switch step.operation {
