@@ -64,7 +64,7 @@ struct DemoCommand: ParsableCommand {
         try FlowFiles.write(modelBytes, path("model.hemodel").path)
         try FlowFiles.write(profileBytes, path("client.heprofile").path)
         let plan = compilation.plans[0]
-        print("compile   \(seconds(start))  \(plan.choice.preset.name), tiling \(plan.simulation.tiling), \(compilation.model.steps.count) steps, estimate \(String(format: "%.2f s", plan.totalMicroseconds / 1e6)); model.hemodel \(FlowFiles.megabytes(modelBytes.count)) (server), client.heprofile \(FlowFiles.megabytes(profileBytes.count)) (client)")
+        print("compile   \(seconds(start))  \(plan.choice.preset.name), tiling \(CompilationReport.pathDescription(plan.simulation)), \(compilation.model.steps.count) steps, estimate \(String(format: "%.2f s", plan.totalMicroseconds / 1e6)); model.hemodel \(FlowFiles.megabytes(modelBytes.count)) (server), client.heprofile \(FlowFiles.megabytes(profileBytes.count)) (client)")
 
         // 2. Client: keys.
         start = Date()

@@ -46,7 +46,7 @@ public enum CompilationReport {
     }
 
     /// One tiling, or the tilings in step order with the step where each starts.
-    static func pathDescription(_ sim: ChainSimulation) -> String {
+    public static func pathDescription(_ sim: ChainSimulation) -> String {
         let changes = sim.steps.enumerated().filter { $0.offset == 0 || $0.element.converted }
         guard changes.count > 1 else { return sim.tiling.description }
         return changes.map { "\($0.element.tiling)@\($0.offset)" }.joined(separator: " → ")
