@@ -115,6 +115,16 @@ extension TileTensor {
                 }
             }
         }
+        let channelStride = slotStrides[cd]
+        // A kernel covering the whole image (a dense layer): products first, then the sums over
+        // the pixel positions by rotate-and-add, when that takes fewer key switches.
+        if h == k, w == k, p == 0, dims[2].tileSize & (dims[2].tileSize - 1) == 0, dims[3].tileSize & (dims[3].tileSize - 1) == 0 {
+            let hoisted = deltas.values.reduce(0) { $0 + $1.filter { $0 != 0 }.count }
+            let pixelSums = outShape.tileCount * (dims[2].tileSize * dims[3].tileSize).trailingZeroBitCount
+            if 4 * pixelSums < 3 * hoisted {
+                return try fullImageConvolution(filters: filters, bias: bias, channelDimension: cd, outputShape: outShape)
+            }
+        }
         var rotated: [Int: [Int: Backend.Ciphertext]] = [:]
         for (source, set) in deltas { rotated[source] = try backend.rotations(of: tiles[source], by: Array(set).sorted()) }
 
@@ -141,7 +151,6 @@ extension TileTensor {
             return encoded
         }
 
-        let channelStride = slotStrides[cd]
         var accumulators = [Backend.Ciphertext?](repeating: nil, count: outShape.tileCount)
         for term in terms {
             try backend.addProduct(&accumulators[term.output], rotated[term.source]![term.delta]!, plaintext(term.plaintext))
@@ -153,21 +162,28 @@ extension TileTensor {
             _ = tile
             outTiles.append(try rotateAndAdd(backend.rescale(sum), span: tc, stride: channelStride))
         }
-        var out = TileTensor(backend: backend, shape: outShape, tiles: outTiles.map { $0! })
-        if let bias {
-            var bDims = [TileDimension](repeating: try .replicated(tile: 1), count: 5)
-            bDims[cd] = cd == 0 ? try .replicated(tile: tc) : try .plain(1, tile: tc)
-            bDims[fd] = outDims[fd]
-            bDims[2] = try .replicated(tile: outDims[2].tileSize)   // image padding, if any, becomes unknown;
-            bDims[3] = try .replicated(tile: outDims[3].tileSize)   // convs never read it (their masks skip it)
-            bDims[4] = dims[4].withUnknowns(false)
-            var logical = [1, 1, 1, 1, dims[4].size]
-            logical[fd] = f
-            var biasTensor = try Tensor(zeros: logical)
-            for o in 0..<biasTensor.values.count { biasTensor.values[o] = bias[biasTensor.index(ofOffset: o)[fd]] }
-            out = try out.adding(plain: biasTensor, shape: TileShape(bDims))
-        }
-        return out
+        let out = TileTensor(backend: backend, shape: outShape, tiles: outTiles.map { $0! })
+        return try out.addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4])
+    }
+
+    /// Adds a convolution's per-filter bias to its output in the interleaved layout (the filters
+    /// in dimension 1 − channelDimension); the image slots past the elements may take the bias
+    /// and become unknown (the next convolution's masks never read them).
+    func addingConvolutionBias(_ bias: [Double]?, channelDimension cd: Int, inputBatch: TileDimension) throws -> TileTensor {
+        guard let bias else { return self }
+        let fd = 1 - cd, outDims = shape.dimensions, f = bias.count
+        let tc = outDims[cd].tileSize
+        var bDims = [TileDimension](repeating: try .replicated(tile: 1), count: 5)
+        bDims[cd] = cd == 0 ? try .replicated(tile: tc) : try .plain(1, tile: tc)
+        bDims[fd] = outDims[fd]
+        bDims[2] = try .replicated(tile: outDims[2].tileSize)   // image padding, if any, becomes unknown;
+        bDims[3] = try .replicated(tile: outDims[3].tileSize)   // convs never read it (their masks skip it)
+        bDims[4] = inputBatch.withUnknowns(false)
+        var logical = [1, 1, 1, 1, inputBatch.size]
+        logical[fd] = f
+        var biasTensor = try Tensor(zeros: logical)
+        for o in 0..<biasTensor.values.count { biasTensor.values[o] = bias[biasTensor.index(ofOffset: o)[fd]] }
+        return try adding(plain: biasTensor, shape: TileShape(bDims))
     }
 }
 

@@ -98,12 +98,60 @@ final class ConvTests: XCTestCase {
             let outTiles = onePerPixel ? o : out.shape.tileCount
             counts.rescales = outTiles
             counts.rotations = outTiles * l
+            // A kernel covering a multi-pixel tile may take the full-image algorithm (sums over
+            // the pixel positions too; checked in its own test).
+            if h == k, w == k, p == 0, k > 1, tx * ty > 1, mock.counts.hoistedRotations == 0 {
+                counts.rotations += outTiles * (tx * ty).trailingZeroBitCount
+            }
             XCTAssertEqual(mock.counts, counts, "\(shape) conv \(filters.shape) s\(s) p\(p)")
 
             let want = ConvTests.naiveConv(x, filters, bias, stride: s, padding: p)
             let m = ConvTests.fromTiles(try out.decrypt(), channelsIn: fd)
             let ck = slots == 512 ? ConvTests.fromTiles(try run(Fixtures.ckks(rotations: mock.rotationSteps)).decrypt(), channelsIn: fd) : nil
             assertAgree("interleaved conv \(shape) F\(f) K\(k) s\(s) p\(p)", reference: want, mock: m, ckks: ck)
+        }
+    }
+
+    /// A kernel covering the whole image on multi-pixel tiles: products, then rotate-and-add over
+    /// pixels and channels — closed-form counts, mock = naive = CKKS, both orientations, image
+    /// tiles interleaved and plain, several channel, filter, image and batch tiles.
+    func testFullImageConvolution() throws {
+        var rng = TestRNG(seed: 37)
+        for (trial, (nb, c, f, k, tx, tc, tb, interleaved)) in [(1, 3, 2, 4, 2, 2, 1, true), (3, 2, 3, 4, 4, 1, 2, false),
+                                                               (3, 5, 2, 5, 2, 4, 2, true), (1, 1, 1, 8, 4, 2, 2, false)].enumerated() {
+            let cd = trial % 2, fd = 1 - cd
+            let tf = 512 / (tc * tx * tx * tb)   // the filter tile fills the 512 slots
+            var dims = [try TileDimension.replicated(tile: 1), try .replicated(tile: 1),
+                        try TileDimension(size: k, tileSize: tx, interleaved: interleaved), try TileDimension(size: k, tileSize: tx, interleaved: interleaved),
+                        try .plain(nb, tile: tb)]
+            dims[cd] = try .plain(c, tile: tc)
+            dims[fd] = try .replicated(tile: tf)
+            let shape = try TileShape(dims)
+            let slots = shape.slotsPerTile
+            let x = Fixtures.random([nb, c, k, k], &rng), filters = Fixtures.random([f, c, k, k], &rng)
+            let bias = trial % 3 == 0 ? nil : Fixtures.random([f], &rng).values
+            func run<B: TensorBackend>(_ backend: B) throws -> TileTensor<B> {
+                let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: cd), shape: shape, backend: backend)
+                if let mock = backend as? MockBackend { mock.resetCounts() }
+                return try t.conv2dInterleaved(filters: filters, bias: bias, stride: 1, padding: 0)
+            }
+            let mock = Fixtures.mock(slots: slots)
+            let out = try run(mock)
+            let eC = (c + tc - 1) / tc, eF = (f + tf - 1) / tf, eB = (nb + tb - 1) / tb, e = (k + tx - 1) / tx
+            let o = eF * eB, t = eC * e * e, logs = (tx * tx * tc).trailingZeroBitCount
+            var counts = OperationCounts()
+            counts.encodes = eF * t + (bias == nil ? 0 : eF * eB)
+            counts.plainMultiplications = o * t
+            counts.additions = o * (t - 1) + o * logs + (bias == nil ? 0 : o)
+            counts.rescales = o
+            counts.rotations = o * logs
+            XCTAssertEqual(mock.counts, counts, "\(shape) conv \(filters.shape)")
+            XCTAssertEqual(out.shape.dimensions[2].size, 1)
+            XCTAssertEqual(out.shape.dimensions[cd].isReplicated, cd == 0)
+            let want = ConvTests.naiveConv(x, filters, bias, stride: 1, padding: 0)
+            let m = ConvTests.fromTiles(try out.decrypt(), channelsIn: fd)
+            let ck = ConvTests.fromTiles(try run(Fixtures.ckks(rotations: mock.rotationSteps)).decrypt(), channelsIn: fd)
+            assertAgree("full-image conv \(shape) F\(f) K\(k)", reference: want, mock: m, ckks: ck)
         }
     }
 

@@ -10,7 +10,12 @@ public struct ClientProfile: Sendable {
     public var planFingerprint: [UInt8]
     public var modelName: String
     public var engineVersion: String
+    /// [C, H, W] of one sample as images and tensors are read.
     public var inputShape: [Int]
+    /// How each sample is packed before encryption (space-to-depth), if the plan says so.
+    public var inputPacking: SpaceToDepth?
+    /// [C, H, W] of what is encrypted per sample.
+    public var packedShape: [Int] { inputPacking?.packedShape ?? inputShape }
     public var batch: Int
     public var inputLayout: TileShape
     public var outputLayout: TileShape
@@ -27,7 +32,7 @@ public struct ClientProfile: Sendable {
     public var outputDecimals: Int
 
     public static let magic = "he-tool-profile"
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     public func serialized() throws -> [UInt8] {
         var m = Hetool_Plan_V1_ClientProfile()
@@ -39,6 +44,7 @@ public struct ClientProfile: Sendable {
         m.modelName = modelName
         m.engineVersion = engineVersion
         m.inputShape = inputShape.map { UInt32($0) }
+        if let inputPacking { m.inputPacking = PlanCoding.packing(inputPacking) }
         m.batch = UInt32(batch)
         m.inputLayout = inputLayout.description
         m.outputLayout = outputLayout.description
@@ -73,6 +79,8 @@ public struct ClientProfile: Sendable {
         guard m.planFingerprint.count == 32 else { throw CompilerError.invalidFile("\(source): the plan fingerprint is not 32 bytes") }
         let inputShape = try PlanCoding.shape(m.inputShape, "input shape", source)
         let outputShape = try PlanCoding.shape(m.outputShape, "output shape", source)
+        let packing = try PlanCoding.packing(m.inputPacking, present: m.hasInputPacking, sampleShape: inputShape, source: source)
+        let packedShape = packing?.packedShape ?? inputShape
         guard m.batch >= 1, m.batch <= slots, m.outputChannelDimension <= 1 else {
             throw CompilerError.invalidFile("\(source): batch \(m.batch) or output channel dimension \(m.outputChannelDimension) out of range")
         }
@@ -81,7 +89,7 @@ public struct ClientProfile: Sendable {
         let d = Int(m.outputChannelDimension)
         var expected = [1, 1, outputShape[1], outputShape[2], Int(m.batch)]
         expected[d] = outputShape[0]
-        guard inputLayout.logicalShape == [inputShape[0], 1, inputShape[1], inputShape[2], Int(m.batch)],
+        guard inputLayout.logicalShape == [packedShape[0], 1, packedShape[1], packedShape[2], Int(m.batch)],
               outputLayout.logicalShape == expected else {
             throw CompilerError.invalidFile("\(source): the layouts \(inputLayout) and \(outputLayout) do not hold the input \(inputShape) and output \(outputShape)")
         }
@@ -98,7 +106,7 @@ public struct ClientProfile: Sendable {
             throw CompilerError.invalidFile("\(source): invalid preprocessing (mean \(m.preprocessingMean), std \(m.preprocessingStd)) or output decimals \(m.outputDecimals)")
         }
         return ClientProfile(parameters: parameters, planFingerprint: Array(m.planFingerprint), modelName: m.modelName,
-                             engineVersion: m.engineVersion, inputShape: inputShape, batch: Int(m.batch), inputLayout: inputLayout,
+                             engineVersion: m.engineVersion, inputShape: inputShape, inputPacking: packing, batch: Int(m.batch), inputLayout: inputLayout,
                              outputLayout: outputLayout, outputChannelDimension: d, outputShape: outputShape,
                              outputScale: scale, outputShift: shift,
                              rotationSteps: try PlanCoding.rotations(m.rotationSteps, slots: slots, source),

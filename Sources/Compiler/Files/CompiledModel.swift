@@ -15,6 +15,10 @@ public struct CompiledModel: Sendable {
     public var stepTilings: [InterleavedTiling]
     /// [C, H, W] of one input sample.
     public var inputShape: [Int]
+    /// The client's space-to-depth packing of each sample, if the plan reads one.
+    public var inputPacking: SpaceToDepth?
+    /// [C, H, W] of what the first step reads.
+    public var packedShape: [Int] { inputPacking?.packedShape ?? inputShape }
     /// Images one evaluation carries.
     public var batch: Int
     public var inputLayout: TileShape
@@ -26,7 +30,7 @@ public struct CompiledModel: Sendable {
     public var inputLevels: [Int]
 
     public static let magic = "he-tool-model"
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     /// The file's bytes.
     public func serialized() throws -> [UInt8] {
@@ -40,6 +44,7 @@ public struct CompiledModel: Sendable {
         m.engineVersion = engineVersion
         m.tiling = PlanCoding.tiling(tiling)
         m.inputShape = inputShape.map { UInt32($0) }
+        if let inputPacking { m.inputPacking = PlanCoding.packing(inputPacking) }
         m.batch = UInt32(batch)
         m.inputLayout = inputLayout.description
         m.outputLayout = outputLayout.description
@@ -70,6 +75,8 @@ public struct CompiledModel: Sendable {
         guard m.hasTiling else { throw CompilerError.invalidFile("\(source) has no tiling") }
         let tiling = try PlanCoding.tiling(m.tiling, slots: parameters.slotCount, source: source)
         let inputShape = try PlanCoding.shape(m.inputShape, "input shape", source)
+        let packing = try PlanCoding.packing(m.inputPacking, present: m.hasInputPacking, sampleShape: inputShape, source: source)
+        let packedShape = packing?.packedShape ?? inputShape
         guard m.batch >= 1, m.batch <= parameters.slotCount else { throw CompilerError.invalidFile("\(source): batch \(m.batch) is out of range") }
         let inputLayout = try PlanCoding.layout(m.inputLayout, slots: parameters.slotCount, "input layout", source)
         let outputLayout = try PlanCoding.layout(m.outputLayout, slots: parameters.slotCount, "output layout", source)
@@ -78,8 +85,8 @@ public struct CompiledModel: Sendable {
         var steps: [LoweredStep] = [], estimates: [Double] = [], levels: [Int] = [], tilings: [InterleavedTiling] = []
         for (i, s) in m.steps.enumerated() {
             let step = try PlanCoding.step(s, index: i, source: source)
-            guard step.inputShape == (i == 0 ? inputShape : steps[i - 1].outputShape) else {
-                throw CompilerError.invalidFile("\(source): step \(i) reads \(step.inputShape), but \(i == 0 ? "the input is \(inputShape)" : "step \(i - 1) writes \(steps[i - 1].outputShape)")")
+            guard step.inputShape == (i == 0 ? packedShape : steps[i - 1].outputShape) else {
+                throw CompilerError.invalidFile("\(source): step \(i) reads \(step.inputShape), but \(i == 0 ? "the input is \(packedShape)" : "step \(i - 1) writes \(steps[i - 1].outputShape)")")
             }
             guard s.estimatedMicroseconds.isFinite, s.estimatedMicroseconds >= 0, s.inputLevel <= UInt32(parameters.maxLevel) else {
                 throw CompilerError.invalidFile("\(source): step \(i) has an invalid estimate or level")
@@ -93,11 +100,11 @@ public struct CompiledModel: Sendable {
         guard tilings[0] == tiling else {
             throw CompilerError.invalidFile("\(source): the first step's tiling \(tilings[0]) is not the input's \(tiling)")
         }
-        guard inputLayout.logicalShape == [inputShape[0], 1, inputShape[1], inputShape[2], Int(m.batch)] else {
-            throw CompilerError.invalidFile("\(source): the input layout \(inputLayout) does not hold \(m.batch) samples of \(inputShape)")
+        guard inputLayout.logicalShape == [packedShape[0], 1, packedShape[1], packedShape[2], Int(m.batch)] else {
+            throw CompilerError.invalidFile("\(source): the input layout \(inputLayout) does not hold \(m.batch) samples of \(packedShape)")
         }
         return CompiledModel(parameters: parameters, planFingerprint: Array(m.planFingerprint), modelName: m.modelName,
-                             engineVersion: m.engineVersion, tiling: tiling, stepTilings: tilings, inputShape: inputShape, batch: Int(m.batch),
+                             engineVersion: m.engineVersion, tiling: tiling, stepTilings: tilings, inputShape: inputShape, inputPacking: packing, batch: Int(m.batch),
                              inputLayout: inputLayout, outputLayout: outputLayout, rotationSteps: rotations, steps: steps,
                              estimatedMicroseconds: estimates, inputLevels: levels)
     }

@@ -38,6 +38,24 @@ enum PlanCoding {
         return InterleavedTiling(t0: sizes[0], t1: sizes[1], tX: sizes[2], tY: sizes[3], tB: sizes[4])
     }
 
+    static func packing(_ p: SpaceToDepth) -> Hetool_Plan_V1_InputPacking {
+        var m = Hetool_Plan_V1_InputPacking()
+        m.stride = UInt32(p.stride); m.padding = UInt32(p.padding); m.rows = UInt32(p.rows); m.columns = UInt32(p.columns)
+        return m
+    }
+
+    /// The packing of samples of `sampleShape`, when the message has one.
+    static func packing(_ m: Hetool_Plan_V1_InputPacking, present: Bool, sampleShape: [Int], source: String) throws -> SpaceToDepth? {
+        guard present else { return nil }
+        try rejectUnknown(m, source)
+        let p = SpaceToDepth(stride: Int(min(m.stride, 1 << 16)), padding: Int(min(m.padding, 1 << 16)), sampleShape: sampleShape,
+                             rows: Int(min(m.rows, 1 << 16)), columns: Int(min(m.columns, 1 << 16)))
+        guard p.isValid, p.packedShape.reduce(1, *) <= 1 << 24 else {
+            throw CompilerError.invalidFile("\(source): the input packing (stride \(m.stride), padding \(m.padding), \(m.rows)×\(m.columns)) does not fit samples of \(sampleShape)")
+        }
+        return p
+    }
+
     static func shape(_ values: [UInt32], _ what: String, _ source: String) throws -> [Int] {
         guard values.count == 3, values.allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }) else {
             throw CompilerError.invalidFile("\(source): the \(what) \(values) is not [C, H, W] with positive sizes")

@@ -32,7 +32,7 @@ public struct Compilation: Sendable {
         if !calibrationInputs.isEmpty {
             var largest = 0.0
             for (i, sample) in calibrationInputs.enumerated() {
-                var x = sample
+                var x = chain.packed(sample)
                 for step in chain.steps { x = step.apply(x) }
                 let want = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample)).values
                 let got = x.indices.map { j in
@@ -63,7 +63,7 @@ public struct Compilation: Sendable {
         let top = parameters.maxLevel
         var model = CompiledModel(
             parameters: parameters, planFingerprint: [], modelName: name, engineVersion: EngineVersion.string,
-            tiling: sim.tiling, stepTilings: sim.tilings, inputShape: chain.inputShape, batch: plan.batch, inputLayout: sim.inputLayout,
+            tiling: sim.tiling, stepTilings: sim.tilings, inputShape: chain.sampleShape, inputPacking: chain.packing, batch: plan.batch, inputLayout: sim.inputLayout,
             outputLayout: sim.outputLayout, rotationSteps: sim.rotationSteps.filter { $0 != 0 }, steps: chain.steps,
             estimatedMicroseconds: plan.stepMicroseconds, inputLevels: sim.steps.map { top - $0.depthBefore })
         model.planFingerprint = Array(SHA256.hash(data: try model.serialized()))
@@ -71,7 +71,7 @@ public struct Compilation: Sendable {
         let classNames = Self.classNames(graph, count: chain.outputShape.reduce(1, *))
         let profile = ClientProfile(
             parameters: parameters, planFingerprint: model.planFingerprint, modelName: name, engineVersion: EngineVersion.string,
-            inputShape: chain.inputShape, batch: plan.batch, inputLayout: sim.inputLayout, outputLayout: sim.outputLayout,
+            inputShape: chain.sampleShape, inputPacking: chain.packing, batch: plan.batch, inputLayout: sim.inputLayout, outputLayout: sim.outputLayout,
             outputChannelDimension: InterleavedTiling.channelDimension(of: sim.outputLayout), outputShape: chain.outputShape,
             outputScale: chain.outputScale.allSatisfy({ $0 == 1 }) ? [] : chain.outputScale,
             outputShift: chain.outputShift.allSatisfy({ $0 == 0 }) ? [] : chain.outputShift,

@@ -23,12 +23,16 @@ public enum EncryptedInference {
         guard (1...profile.batch).contains(samples.count) else {
             throw CompilerError.mismatch("\(samples.count) images given; this plan carries 1 … \(profile.batch) per ciphertext (compile with --batch or --objective throughput for more)")
         }
-        var padded = samples
         let size = profile.inputShape.reduce(1, *)
-        while padded.count < profile.batch { padded.append([Double](repeating: 0, count: size)) }
+        guard samples.allSatisfy({ $0.count == size }) else {
+            throw CompilerError.mismatch("a sample does not have the \(size) values of the profile's input \(profile.inputShape)")
+        }
+        var padded = samples.map { profile.inputPacking?.apply($0) ?? $0 }
+        let packedSize = profile.packedShape.reduce(1, *)
+        while padded.count < profile.batch { padded.append([Double](repeating: 0, count: packedSize)) }
         let context = secretKey.context
         let backend = CKKSBackend(context: context, keys: nil, encryptor: Encryptor(secretKey: secretKey))
-        let tensor = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: profile.inputShape),
+        let tensor = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: profile.packedShape),
                                     shape: profile.inputLayout, backend: backend)
         return try EncryptedTensorFile(tensor, planFingerprint: profile.planFingerprint, stage: .input, images: samples.count)
     }

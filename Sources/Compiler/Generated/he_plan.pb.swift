@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// he-tool's compiled-model, client-profile and encrypted-tensor files, version 1.
+/// he-tool's compiled-model (version 2), client-profile (version 2) and encrypted-tensor (version 1) files.
 ///
 /// Each file is one message of this schema in protobuf's binary encoding, with a magic naming
 /// the kind of file, a format version and the fingerprint of the CKKS parameter set. Keys,
@@ -123,6 +123,17 @@ nonisolated struct Hetool_Plan_V1_CompiledModel: @unchecked Sendable {
     get {_storage._steps}
     set {_uniqueStorage()._steps = newValue}
   }
+
+  /// The client-side space-to-depth packing of the input (absent: none); input_shape is the
+  /// sample's shape and the first step reads the packed one.
+  var inputPacking: Hetool_Plan_V1_InputPacking {
+    get {_storage._inputPacking ?? Hetool_Plan_V1_InputPacking()}
+    set {_uniqueStorage()._inputPacking = newValue}
+  }
+  /// Returns true if `inputPacking` has been explicitly set.
+  var hasInputPacking: Bool {_storage._inputPacking != nil}
+  /// Clears the value of `inputPacking`. Subsequent reads from it will return its default value.
+  mutating func clearInputPacking() {_uniqueStorage()._inputPacking = nil}
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -246,6 +257,16 @@ nonisolated struct Hetool_Plan_V1_ClientProfile: @unchecked Sendable {
     set {_uniqueStorage()._outputDecimals = newValue}
   }
 
+  /// As in CompiledModel: how the client packs each sample before encrypting it.
+  var inputPacking: Hetool_Plan_V1_InputPacking {
+    get {_storage._inputPacking ?? Hetool_Plan_V1_InputPacking()}
+    set {_uniqueStorage()._inputPacking = newValue}
+  }
+  /// Returns true if `inputPacking` has been explicitly set.
+  var hasInputPacking: Bool {_storage._inputPacking != nil}
+  /// Clears the value of `inputPacking`. Subsequent reads from it will return its default value.
+  mutating func clearInputPacking() {_uniqueStorage()._inputPacking = nil}
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -318,6 +339,26 @@ nonisolated struct Hetool_Plan_V1_EncryptedTensor: Sendable {
     ]
 
   }
+
+  init() {}
+}
+
+/// Space-to-depth: packed channel c·s² + ry·s + rx holds the zero-padded sample's pixel
+/// (s·u + ry − padding, s·v + rx − padding) at (u, v), for u < rows, v < columns.
+nonisolated struct Hetool_Plan_V1_InputPacking: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var stride: UInt32 = 0
+
+  var padding: UInt32 = 0
+
+  var rows: UInt32 = 0
+
+  var columns: UInt32 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 }
@@ -515,7 +556,7 @@ fileprivate nonisolated let _protobuf_package = "hetool.plan.v1"
 
 nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".CompiledModel"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{1}tiling\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}rotation_steps\0\u{1}steps\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{1}tiling\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}rotation_steps\0\u{1}steps\0\u{3}input_packing\0")
 
   fileprivate class _StorageClass {
     var _magic: String = String()
@@ -532,6 +573,7 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
     var _outputLayout: String = String()
     var _rotationSteps: [Int64] = []
     var _steps: [Hetool_Plan_V1_Step] = []
+    var _inputPacking: Hetool_Plan_V1_InputPacking? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -556,6 +598,7 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
       _outputLayout = source._outputLayout
       _rotationSteps = source._rotationSteps
       _steps = source._steps
+      _inputPacking = source._inputPacking
     }
   }
 
@@ -588,6 +631,7 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
         case 12: try { try decoder.decodeSingularStringField(value: &_storage._outputLayout) }()
         case 13: try { try decoder.decodeRepeatedInt64Field(value: &_storage._rotationSteps) }()
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._steps) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._inputPacking) }()
         default: break
         }
       }
@@ -642,6 +686,9 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
       if !_storage._steps.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._steps, fieldNumber: 14)
       }
+      try { if let v = _storage._inputPacking {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -665,6 +712,7 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
         if _storage._outputLayout != rhs_storage._outputLayout {return false}
         if _storage._rotationSteps != rhs_storage._rotationSteps {return false}
         if _storage._steps != rhs_storage._steps {return false}
+        if _storage._inputPacking != rhs_storage._inputPacking {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -676,7 +724,7 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
 
 nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ClientProfile"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}output_channel_dimension\0\u{3}output_shape\0\u{3}output_scale\0\u{3}output_shift\0\u{3}rotation_steps\0\u{3}class_names\0\u{3}preprocessing_mean\0\u{3}preprocessing_std\0\u{3}output_decimals\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}output_channel_dimension\0\u{3}output_shape\0\u{3}output_scale\0\u{3}output_shift\0\u{3}rotation_steps\0\u{3}class_names\0\u{3}preprocessing_mean\0\u{3}preprocessing_std\0\u{3}output_decimals\0\u{3}input_packing\0")
 
   fileprivate class _StorageClass {
     var _magic: String = String()
@@ -699,6 +747,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
     var _preprocessingMean: [Double] = []
     var _preprocessingStd: [Double] = []
     var _outputDecimals: UInt32 = 0
+    var _inputPacking: Hetool_Plan_V1_InputPacking? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -729,6 +778,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
       _preprocessingMean = source._preprocessingMean
       _preprocessingStd = source._preprocessingStd
       _outputDecimals = source._outputDecimals
+      _inputPacking = source._inputPacking
     }
   }
 
@@ -767,6 +817,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
         case 18: try { try decoder.decodeRepeatedDoubleField(value: &_storage._preprocessingMean) }()
         case 19: try { try decoder.decodeRepeatedDoubleField(value: &_storage._preprocessingStd) }()
         case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._outputDecimals) }()
+        case 21: try { try decoder.decodeSingularMessageField(value: &_storage._inputPacking) }()
         default: break
         }
       }
@@ -775,6 +826,10 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
       if !_storage._magic.isEmpty {
         try visitor.visitSingularStringField(value: _storage._magic, fieldNumber: 1)
       }
@@ -835,6 +890,9 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
       if _storage._outputDecimals != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._outputDecimals, fieldNumber: 20)
       }
+      try { if let v = _storage._inputPacking {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -864,6 +922,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
         if _storage._preprocessingMean != rhs_storage._preprocessingMean {return false}
         if _storage._preprocessingStd != rhs_storage._preprocessingStd {return false}
         if _storage._outputDecimals != rhs_storage._outputDecimals {return false}
+        if _storage._inputPacking != rhs_storage._inputPacking {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -940,6 +999,51 @@ nonisolated extension Hetool_Plan_V1_EncryptedTensor: SwiftProtobuf.Message, Swi
 
 nonisolated extension Hetool_Plan_V1_EncryptedTensor.Stage: SwiftProtobuf._ProtoNameProviding {
   static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STAGE_UNSPECIFIED\0\u{1}STAGE_INPUT\0\u{1}STAGE_OUTPUT\0")
+}
+
+nonisolated extension Hetool_Plan_V1_InputPacking: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".InputPacking"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stride\0\u{1}padding\0\u{1}rows\0\u{1}columns\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.stride) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.padding) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.rows) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.columns) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.stride != 0 {
+      try visitor.visitSingularUInt32Field(value: self.stride, fieldNumber: 1)
+    }
+    if self.padding != 0 {
+      try visitor.visitSingularUInt32Field(value: self.padding, fieldNumber: 2)
+    }
+    if self.rows != 0 {
+      try visitor.visitSingularUInt32Field(value: self.rows, fieldNumber: 3)
+    }
+    if self.columns != 0 {
+      try visitor.visitSingularUInt32Field(value: self.columns, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_InputPacking, rhs: Hetool_Plan_V1_InputPacking) -> Bool {
+    if lhs.stride != rhs.stride {return false}
+    if lhs.padding != rhs.padding {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs.columns != rhs.columns {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Hetool_Plan_V1_Tiling: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

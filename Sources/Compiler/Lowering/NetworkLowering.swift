@@ -17,21 +17,32 @@ public enum NetworkLowering {
     /// (identity unless the network ends in a pooling or an affine layer).
     public struct Result: Equatable, Sendable {
         public var steps: [LoweredStep]
-        /// [C, H, W] of one input sample.
+        /// [C, H, W] of what the first step reads: the sample, or its packing.
         public var inputShape: [Int]
+        /// The client-side packing of a strided first convolution (nil: samples go in as they are).
+        public var packing: SpaceToDepth?
         /// [C, H, W] of one output sample before the client's map.
         public var outputShape: [Int]
         public var outputScale: [Double]
         public var outputShift: [Double]
+
+        /// [C, H, W] of one sample as the user gives it.
+        public var sampleShape: [Int] { packing?.sampleShape ?? inputShape }
+
+        /// What the first step reads for one sample of C·H·W values.
+        public func packed(_ sample: [Double]) -> [Double] { packing?.apply(sample) ?? sample }
     }
 
     /// Lowers `graph` (a chain of layers; one sample is C×H×W or a vector).
+    /// - Parameter packStridedInput: a first convolution with stride > 1 reads the
+    ///   space-to-depth packing of the input (`SpaceToDepth`) as a stride-1 convolution.
     /// - Throws: `CompilerError.unsupported` naming the layer the encrypted kernels cannot run.
-    public static func lower(_ graph: Graph) throws -> Result {
+    public static func lower(_ graph: Graph, packStridedInput: Bool = true) throws -> Result {
         try graph.validate()
         let layers = graph.layers
         var shape = imageShape(graph.inputShape)
-        let inputShape = shape
+        var inputShape = shape
+        var packing: SpaceToDepth?
         var steps: [LoweredStep] = []
         var pending = Pending(channels: shape[0])
         var flattenedFrom: [Int]? = nil
@@ -49,8 +60,16 @@ public enum NetworkLowering {
                       conv.padding.top == conv.padding.right, shape[1] == shape[2] else {
                     throw CompilerError.unsupported("layer \(index) '\(layer.name)': the encrypted convolution needs a square image, a square kernel, equal strides and the same padding on every side")
                 }
-                let step = try convolution(weights: conv.weights.values, shape: conv.weights.shape, bias: conv.bias,
-                                           stride: conv.strideH, padding: conv.padding.top, input: shape,
+                var weights = (values: conv.weights.values, shape: conv.weights.shape)
+                var stride = conv.strideH, padding = conv.padding.top
+                if packStridedInput, index == 1, stride > 1, conv.kernelH <= shape[1] + 2 * padding {
+                    let pack = SpaceToDepth(kernel: conv.kernelH, stride: stride, padding: padding, sampleShape: shape)
+                    weights = pack.filters(weights.values, shape: weights.shape)
+                    (stride, padding, shape, inputShape, packing) = (1, 0, pack.packedShape, pack.packedShape, pack)
+                    pending = Pending(channels: shape[0])
+                }
+                let step = try convolution(weights: weights.values, shape: weights.shape, bias: conv.bias,
+                                           stride: stride, padding: padding, input: shape,
                                            pending: &pending, steps: &steps, source: layer.name)
                 steps.append(step)
                 shape = step.outputShape
@@ -135,7 +154,7 @@ public enum NetworkLowering {
         }
         let finalShape = steps.last.map(\.outputShape) ?? shape
         let scale = pending.scale, shift = zip(pending.scale, pending.gamma).map { $0 * $1 }
-        return Result(steps: steps, inputShape: inputShape, outputShape: finalShape, outputScale: scale, outputShift: shift)
+        return Result(steps: steps, inputShape: inputShape, packing: packing, outputShape: finalShape, outputScale: scale, outputShift: shift)
     }
 
     /// [C, H, W] for a sample shape (a vector of N is [N, 1, 1]).

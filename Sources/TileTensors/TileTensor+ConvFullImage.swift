@@ -1,0 +1,84 @@
+/// The interleaved convolution whose kernel covers the whole image (a dense layer after a
+/// flatten): every input tile is multiplied by the weights at its own slots, and the sums over
+/// pixels and channels are rotate-and-add steps — log2 of the tile's pixel and channel counts per
+/// output tile instead of one rotation per distinct tap shift per input tile.
+extension TileTensor {
+    /// Output pixel (0, 0) of filter f is Σ_{c, y, x} W[f, c, y, x]·in[c, y, x]. The plaintext of
+    /// (output tile, input tile) holds W[f, c, y, x] at the slot of (f, c, y, x) (f along the
+    /// filter dimension, c, y, x where the input tile has them; zero at padding), so the sum of
+    /// the products over the input tiles of one (filter, batch) tile holds, at every slot, the
+    /// partial sum of its (c, y, x) position. Rotate-and-add over dimensions 3 and 2 (spans t_Y,
+    /// t_X) brings each pixel position's total to position 0 of those dimensions (the other
+    /// positions read across into the next dimension: unknown); over the channel dimension it
+    /// sums the channels — cyclically when that dimension is the outermost, which replicates the
+    /// result there. Batch positions never mix (every rotation is a multiple of t_B slots).
+    ///
+    /// Input and output shapes as in `conv2dInterleaved` (K = H = W, p = 0), the output image
+    /// dimensions `1?/t_X`, `1?/t_Y`. Counts (O = e_F·e_B output tiles, T = e_C·e_X·e_Y input
+    /// tiles per batch tile): e_F·T encodes, O·T plaintext products, O·(T − 1) additions, O
+    /// rescales, O·log2(t_X·t_Y·t_c) rotations and additions; a bias as in `conv2dInterleaved`.
+    /// One level.
+    func fullImageConvolution(filters: Tensor, bias: [Double]?, channelDimension cd: Int, outputShape: TileShape) throws -> TileTensor {
+        let fd = 1 - cd
+        let dims = shape.dimensions
+        var outDims = outputShape.dimensions
+        outDims[2] = try TileDimension(size: 1, tileSize: dims[2].tileSize, interleaved: dims[2].isInterleaved, unknowns: dims[2].tileSize > 1)
+        outDims[3] = try TileDimension(size: 1, tileSize: dims[3].tileSize, interleaved: dims[3].isInterleaved, unknowns: dims[3].tileSize > 1)
+        let outShape = try TileShape(outDims)
+        let slotStrides = shape.slotStrides, inTileStrides = shape.tileStrides
+        let l = level
+        let q = backend.rescalePrime(atLevel: l)
+        let eC = dims[cd].tileCount, eX = dims[2].tileCount, eY = dims[3].tileCount
+        // W[f, c, y, x] at the slots of one (filter tile, input tile); nil when all zero.
+        func weights(filterTile: Int, channelTile: Int, rowTile: Int, columnTile: Int) -> [Double]? {
+            var slots = [Double](repeating: 0, count: backend.slotCount)
+            var any = false
+            for cp in 0..<dims[cd].tileSize {
+                guard let ci = dims[cd].element(tile: channelTile, position: cp) else { continue }
+                for fp in 0..<outDims[fd].tileSize {
+                    guard let fi = outDims[fd].element(tile: filterTile, position: fp) else { continue }
+                    for py in 0..<dims[2].tileSize {
+                        guard let y = dims[2].element(tile: rowTile, position: py) else { continue }
+                        for px in 0..<dims[3].tileSize {
+                            guard let x = dims[3].element(tile: columnTile, position: px) else { continue }
+                            let weight = filters[[fi, ci, y, x]]
+                            guard weight != 0 else { continue }
+                            any = true
+                            let base = cp * slotStrides[cd] + fp * slotStrides[fd] + py * slotStrides[2] + px * slotStrides[3]
+                            for b in 0..<dims[4].tileSize { slots[base + b * slotStrides[4]] = weight }
+                        }
+                    }
+                }
+            }
+            return any ? slots : nil
+        }
+        var plaintexts: [[Int]: Backend.Plaintext?] = [:]   // shared by the batch tiles
+        var outTiles: [Backend.Ciphertext] = []
+        for tile in 0..<outShape.tileCount {
+            let o = Tensor.unflatten(tile, outShape.tileCounts)
+            var acc: Backend.Ciphertext?
+            for cTile in 0..<eC {
+                for xTile in 0..<eX {
+                    for yTile in 0..<eY {
+                        let key = [o[fd], cTile, xTile, yTile]
+                        if plaintexts[key] == nil {
+                            plaintexts[key] = .some(try weights(filterTile: o[fd], channelTile: cTile, rowTile: xTile, columnTile: yTile)
+                                .map { try backend.encode($0, scale: q, level: l) })
+                        }
+                        guard let plaintext = plaintexts[key]! else { continue }
+                        let source = cTile * inTileStrides[cd] + xTile * inTileStrides[2] + yTile * inTileStrides[3] + o[4] * inTileStrides[4]
+                        try backend.addProduct(&acc, tiles[source], plaintext)
+                    }
+                }
+            }
+            // An output tile whose weights are all zero is zero.
+            var sum = try backend.rescale(acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l)))
+            sum = try rotateAndAdd(sum, span: dims[3].tileSize, stride: slotStrides[3])
+            sum = try rotateAndAdd(sum, span: dims[2].tileSize, stride: slotStrides[2])
+            sum = try rotateAndAdd(sum, span: dims[cd].tileSize, stride: slotStrides[cd])
+            outTiles.append(sum)
+        }
+        return try TileTensor(backend: backend, shape: outShape, tiles: outTiles)
+            .addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4])
+    }
+}
