@@ -31,14 +31,17 @@ struct CompileCommand: ParsableCommand {
     @Option(help: "Threads the server will evaluate with (the calibration is per thread count).")
     var threads: Int = 2
 
-    @Option(name: .customLong("min-scale-bits"), help: "Smallest CKKS scale, in bits, the parameters may use (precision; default 30).")
-    var minScaleBits: Int = 30
+    @Option(name: .customLong("min-scale-bits"), help: "Smallest CKKS scale, in bits, the parameters may use (precision; default 29).")
+    var minScaleBits: Int = 29
 
     @Option(name: .customLong("max-key-mb"), help: "Largest evaluation-key upload, in MB, a plan may need (default 2000: one file).")
     var maxKeyMB: Int = 2000
 
     @Flag(name: .customLong("no-conversions"), help: "One tiling for the whole network (no per-layer tilings; compiles faster).")
     var noConversions = false
+
+    @Flag(name: .customLong("no-space-to-depth"), help: "Run a strided first convolution on the image as it is, not on the client's space-to-depth packing of it.")
+    var noSpaceToDepth = false
 
     @Option(help: "The model's name in the files (default: the ONNX file's directory name).")
     var name: String?
@@ -61,6 +64,7 @@ struct CompileCommand: ParsableCommand {
         options.minimumScaleBits = minScaleBits
         options.maximumKeyBytes = maxKeyMB * 1_000_000
         options.searchConversions = !noConversions
+        options.spaceToDepth = !noSpaceToDepth
         let cache = CalibrationCache(threads: threads)
         let modelName = name ?? URL(fileURLWithPath: input.model).deletingLastPathComponent().lastPathComponent
         let compilation = try Compilation.compile(graph, name: modelName, options: options, calibrationInputs: Array(samples),

@@ -37,7 +37,10 @@ extension TileTensor {
 
     /// Replicates dimension d (logical size 1, not replicated): the value at position 0 is copied
     /// to all t_d positions by log2(t_d) rotate-and-add steps with negative strides, which read
-    /// only zeros from other positions. Garbage is cleared first (one level).
+    /// only zeros from other positions of d. Garbage in d or in a dimension outside it (whose
+    /// positions the rotations carry across) is cleared first (one level); garbage in a dimension
+    /// inside d moves with its slot to slots where that dimension holds no element either, so it
+    /// is kept (still marked unknown). A dimension of tile size 1 only changes its name.
     /// Counts per tile: log2(t_d) rotations and additions.
     public func duplicated(along d: Int) throws -> TileTensor {
         try checkDimension(d)
@@ -46,7 +49,8 @@ extension TileTensor {
         guard dim.size == 1 else {
             throw TileTensorError.invalidArgument("only a dimension of size 1 can be duplicated; dimension \(d) of \(shape) has \(dim.size)")
         }
-        if shape.hasUnknowns { return try clearingUnknowns().duplicated(along: d) }
+        if dim.tileSize == 1 { return with(shape: shape.replacing(d, with: try .replicated(tile: 1)), tiles: tiles) }
+        if shape.dimensions[...d].contains(where: \.hasUnknowns) { return try clearingUnknowns().duplicated(along: d) }
         try requirePowerOfTwo(dim.tileSize, d)
         let stride = shape.slotStrides[d]
         let result = try tiles.map { try rotateAndAdd($0, span: dim.tileSize, stride: -stride) }

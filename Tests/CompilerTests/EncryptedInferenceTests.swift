@@ -81,13 +81,33 @@ final class EncryptedInferenceTests: XCTestCase {
     }
 
     /// Plans whose steps run in different tilings (converted between them) evaluate exactly as
-    /// the plaintext; the DP's paths are among the priced plans.
+    /// the plaintext. On the bundled models one tiling now wins, so the test builds such a plan
+    /// itself: one tiling up to a step, another from there on (the conversion costs a level, so
+    /// the pair is searched in the two smallest rings until one holds the deeper chain).
     func testPlansWithConversionsBetweenTilings() throws {
-        let (graph, c, images) = try FlowFixtures.compile("tenseal-tutorial", conversions: true)
-        let converting = c.plans.filter { plan in plan.simulation.steps.contains { $0.converted } }
-        XCTAssertFalse(converting.isEmpty, "the conversion search found no path")
-        let plan = try XCTUnwrap(converting.first)
-        let (built, profile) = try Compilation.files(for: plan, chain: c.chain, graph: graph, name: "tenseal-tutorial")
+        let (graph, c, images) = try FlowFixtures.compile("tenseal-tutorial")
+        let n = c.chain.steps.count
+        var plan: Optimizer.Candidate?
+        search: for slots in [8192, 4096] {
+            let tilings = InterleavedTiling.enumerate(slots: slots, maxChannelTile: 64, maxImageTile: 16, minimumBatchTile: 1).filter { $0.tB == 1 }
+            for a in tilings where a.tX == 16 {
+                for b in tilings where b.tX < a.tX {
+                    for k in 1..<n {
+                        let path = Array(repeating: a, count: k) + Array(repeating: b, count: n - k)
+                        guard let simulation = try? ChainSimulation.run(c.chain, tilings: path, batch: 1, logScale: 29, levels: 4 * n + 2),
+                              simulation.steps.contains(where: { $0.converted }),
+                              let choice = try? ParameterSelection.select(depth: simulation.depth, outputBits: c.outputBits),
+                              choice.parameters.slotCount == slots else { continue }
+                        plan = Optimizer.Candidate(simulation: simulation, choice: choice, stepMicroseconds: Array(repeating: 1, count: n), batch: 1)
+                        break search
+                    }
+                }
+            }
+        }
+        let converting = try XCTUnwrap(plan, "no plan with a conversion simulates")
+        print("conversion test: tilings \(converting.simulation.tilings.map(\.description)), \(converting.choice.preset.name)")
+        XCTAssertTrue(converting.simulation.steps.contains { $0.converted })
+        let (built, profile) = try Compilation.files(for: converting, chain: c.chain, graph: graph, name: "tenseal-tutorial")
         XCTAssertGreaterThan(Set(built.stepTilings).count, 1)
         let model = try CompiledModel.read(try built.serialized())
         XCTAssertEqual(model.stepTilings, built.stepTilings)

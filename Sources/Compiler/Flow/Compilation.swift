@@ -26,7 +26,7 @@ public struct Compilation: Sendable {
     public static func compile(_ graph: Graph, name: String, options: Optimizer.Options, calibrationInputs: [[Double]],
                                costModel: (ParameterSelection.Choice) throws -> CostModel,
                                progress: (String) -> Void = { _ in }) throws -> Compilation {
-        let chain = try NetworkLowering.lower(graph)
+        let chain = try NetworkLowering.lower(graph, packStridedInput: options.spaceToDepth)
         var options = options
         var outputBits = 10, source = "no calibration inputs: assumed |output| < 2^10"
         if !calibrationInputs.isEmpty {

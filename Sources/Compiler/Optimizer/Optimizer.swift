@@ -20,12 +20,15 @@ public enum Optimizer {
         public var objective: Objective = .latency
         /// Images per evaluation (latency); nil = 1. Throughput fills the slots instead.
         public var batch: Int?
-        public var minimumScaleBits = 30
+        public var minimumScaleBits = 29
         public var maximumScaleBits = 40
         /// log2 of the largest output magnitude expected (bounds q_0).
         public var outputBits = 8
         /// Let steps run in different tilings, converting between them (the DP; slower to compile).
         public var searchConversions = true
+        /// Lower a strided first convolution onto the client's space-to-depth packing of the
+        /// input (`SpaceToDepth`); off, it runs strided on the image as it is.
+        public var spaceToDepth = true
         /// Plans whose evaluation keys (uploaded once per client) exceed this are not taken
         /// while another plan stays within it.
         public var maximumKeyBytes = 2_000_000_000
