@@ -1,0 +1,79 @@
+import ArgumentParser
+import CKKS
+import Compiler
+import Foundation
+import HEMath
+
+/// `he-tool bench eval`: the server's evaluation of a compiled model on an encrypted input,
+/// repeated — the median per evaluation and per image, and each step's median beside the
+/// optimizer's estimate (the check that the cost model prices this machine right).
+struct BenchEvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Time the encrypted evaluation of a compiled model (median per evaluation, per image and per step, beside the estimates).",
+        discussion: "Files as for `he-tool eval`. Example: he-tool bench eval --model mnist/model.hemodel --eval-keys me.heevk x.hect --threads 2")
+
+    @Option(help: "The compiled model (model.hemodel).") var model: String
+    @Option(name: .customLong("eval-keys"), help: "The client's evaluation keys (.heevk).") var evalKeys: String
+    @Argument(help: "The encrypted input (.hect from `he-tool encrypt`).") var input: String
+    @Option(help: "Threads (1: single-threaded kernels; 2 or more: RNS limbs in parallel).") var threads: Int = 2
+    @Option(help: "Timed repetitions (after one untimed).") var reps: Int = 5
+    @Flag(help: "Print JSON in the schema of shared/bench.") var json = false
+
+    func validate() throws {
+        guard threads >= 1, reps >= 1 else { throw ValidationError("--threads and --reps must be at least 1") }
+    }
+
+    func run() throws {
+        RNSParallelism.isEnabled = threads > 1
+        let compiled = try FlowFiles.model(model)
+        let context = try CKKSContext(parameters: compiled.parameters)
+        let keyBytes = try FlowFiles.bytes(evalKeys).count
+        let keys = try FlowFiles.evaluationKeys(evalKeys, context: context, modelPath: model)
+        let inputBytes = try FlowFiles.bytes(input).count
+        let encrypted = try FlowFiles.tensor(input)
+        let n = compiled.steps.count
+        var stepSamples = [[Double]](repeating: [], count: n)
+        var failure: Error?
+        var outputBytes = 0
+        var timed = false
+        let summary = Stopwatch.measure(reps: reps, warmup: 1) {
+            var started = DispatchTime.now().uptimeNanoseconds
+            do {
+                let result = try EncryptedInference.evaluate(encrypted, model: compiled, keys: keys, source: input) { step, finished in
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if finished, timed { stepSamples[step].append(Double(now - started) / 1_000) }
+                    started = now
+                }
+                outputBytes = try result.serialized().count
+            } catch { failure = failure ?? error }
+            timed = true
+        }
+        if let failure { throw failure }
+        func median(_ v: [Double]) -> Double {
+            let s = v.sorted(), m = s.count / 2
+            return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
+        }
+        let images = encrypted.images
+        let path = compiled.stepTilings.enumerated().filter { $0.offset == 0 || compiled.stepTilings[$0.offset - 1] != $0.element }
+            .map { $0.offset == 0 ? $0.element.description : "\($0.element)@\($0.offset)" }.joined(separator: " → ")
+        var report = BenchReport(
+            title: "eval \(compiled.modelName): \(n) steps, tiling \(path), N = \(compiled.parameters.degree), \(images) image(s), \(threads) thread(s), \(reps) reps",
+            params: [("model", "\"\(compiled.modelName)\""), ("log_n", "\(compiled.parameters.logDegree)"),
+                     ("depth", "\(compiled.parameters.maxLevel)"), ("tiling", "\"\(path)\""), ("images", "\(images)"),
+                     ("batch", "\(compiled.batch)"), ("rotation_keys", "\(compiled.rotationSteps.count)")],
+            threads: threads, reps: reps)
+        report.rows.append(("evaluate", summary))
+        report.rows.append(("evaluate_per_image", Stopwatch.Summary(median: summary.median / Double(images), minimum: summary.minimum / Double(images))))
+        report.notes.append("per step: median measured vs the optimizer's estimate")
+        for i in 0..<n {
+            let m = median(stepSamples[i]), e = compiled.estimatedMicroseconds[i]
+            report.rows.append(("step_\(i)", Stopwatch.Summary(median: m, minimum: stepSamples[i].min() ?? m)))
+            report.notes.append(String(format: "  step %d %@: %.1f ms measured, %.1f ms estimated (%+.0f%%)", i, compiled.steps[i].operation.kind, m / 1000, e / 1000, (m / e - 1) * 100))
+        }
+        let estimate = compiled.estimatedMicroseconds.reduce(0, +)
+        report.notes.append(String(format: "  total: %.1f ms measured (median), %.1f ms estimated (%+.0f%%)", summary.median / 1000, estimate / 1000, (summary.median / estimate - 1) * 100))
+        report.sizes = [("input", inputBytes), ("output", outputBytes), ("evaluation_keys", keyBytes)]
+        print(json ? report.json() : report.table())
+    }
+}
