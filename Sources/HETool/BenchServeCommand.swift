@@ -31,6 +31,9 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("token-file"), help: "File whose first line is the server's bearer token.")
     var tokenFile: String?
 
+    @Option(name: .customLong("ca-cert"), help: "PEM certificate(s) to trust for an https server (a self-signed one) instead of the system's.")
+    var caCert: String?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -39,7 +42,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) })
+        let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) }, caCertificatePath: caCert)
         let result: RemoteBenchmark.Result
         do {
             result = try await RemoteBenchmark.run(client: client, model: model, input: try FlowFiles.bytes(input),

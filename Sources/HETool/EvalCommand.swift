@@ -26,6 +26,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .customLong("token-file"), help: "With --remote: file whose first line is the server's bearer token.")
     var tokenFile: String?
 
+    @Option(name: .customLong("ca-cert"), help: "PEM certificate(s) to trust for an https server (a self-signed one) instead of the system's.")
+    var caCert: String?
+
     @Option(name: .customLong("eval-keys"), help: "The client's evaluation keys (.heevk).")
     var evalKeys: String
 
@@ -43,7 +46,7 @@ struct EvalCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard tokenFile == nil || remote != nil else { throw ValidationError("--token-file goes with --remote") }
+        guard (tokenFile == nil && caCert == nil) || remote != nil else { throw ValidationError("--token-file and --ca-cert go with --remote") }
     }
 
     func run() async throws {
@@ -53,7 +56,7 @@ struct EvalCommand: AsyncParsableCommand {
 
     /// `eval --remote`: the checks and the exchange are `RemoteEvaluation.run`'s.
     func runRemote(_ remote: String) async throws {
-        let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) })
+        let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) }, caCertificatePath: caCert)
         let start = Date()
         do {
             let outcome = try await RemoteEvaluation.run(client: client, model: model, input: try FlowFiles.bytes(input), inputSource: input,

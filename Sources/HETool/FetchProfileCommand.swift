@@ -22,11 +22,14 @@ struct FetchProfileCommand: AsyncParsableCommand {
     @Option(name: .customLong("token-file"), help: "File whose first line is the server's bearer token.")
     var tokenFile: String?
 
+    @Option(name: .customLong("ca-cert"), help: "PEM certificate(s) to trust for an https server (a self-signed one) instead of the system's.")
+    var caCert: String?
+
     @Flag(help: "No progress output.")
     var quiet = false
 
     func run() async throws {
-        let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) })
+        let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) }, caCertificatePath: caCert)
         do {
             let (bytes, profile) = try await client.profile(model: model, progress: TerminalProgress(quiet: quiet).handler)
             try FlowFiles.write(bytes, out)

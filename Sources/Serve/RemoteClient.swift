@@ -4,6 +4,7 @@ import Compiler
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// The client of `he-tool serve` (async-http-client): lists models, downloads a profile,
 /// uploads evaluation keys only when the server lacks them, and runs evaluations.
@@ -18,8 +19,10 @@ public final class RemoteClient: Sendable {
     ///   - baseURL: `http://host:port` or `https://…` (a path prefix is kept: for a proxy).
     ///   - token: the bearer token, when the server wants one.
     ///   - timeoutSeconds: the longest a single request may take (an evaluation included).
-    /// - Throws: `RemoteError` for a URL that is not http(s).
-    public init(baseURL: String, token: String? = nil, timeoutSeconds: Int64 = 1800) throws {
+    ///   - caCertificatePath: PEM certificates to trust for https instead of the system's
+    ///     (a server with a self-signed certificate).
+    /// - Throws: `RemoteError` for a URL that is not http(s) or an unreadable certificate file.
+    public init(baseURL: String, token: String? = nil, timeoutSeconds: Int64 = 1800, caCertificatePath: String? = nil) throws {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
@@ -32,6 +35,15 @@ public final class RemoteClient: Sendable {
         configuration.timeout = .init(connect: .seconds(10))
         configuration.decompression = .disabled
         configuration.redirectConfiguration = .disallow
+        if let caCertificatePath {
+            do {
+                var tls = TLSConfiguration.makeClientConfiguration()
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caCertificatePath))
+                configuration.tlsConfiguration = tls
+            } catch {
+                throw RemoteError(status: 0, code: "usage", detail: "cannot read the CA certificate \(caCertificatePath): \(error)")
+            }
+        }
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 

@@ -75,6 +75,8 @@ final class LoadTests: XCTestCase {
             }
         }
         let eval = url + "/v1/models/mnist/eval"
+        let oversized = [UInt8](repeating: 1, count: f.keyBytes.count + (2 << 20))
+        let oversizedID = KeyID.of(oversized)
         for _ in 0..<rounds {
             let random = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let cut = Int.random(in: 16..<(input.count - 16), using: &generator)
@@ -83,8 +85,7 @@ final class LoadTests: XCTestCase {
             expect("unknown key id", try await RawHTTP.send(.POST, eval, headers: [("He-Eval-Keys", KeyID.of(random))], body: input), 409, "unknown_keys")
             expect("malformed key id", try await RawHTTP.send(.POST, eval, headers: [("He-Eval-Keys", "not-a-key-id")], body: input), 400, "invalid_key_id")
             expect("no key id", try await RawHTTP.send(.POST, eval, body: input), 400, "missing_keys_header")
-            let oversized = [UInt8](repeating: 1, count: f.keyBytes.count + (2 << 20))
-            expect("oversized keys", try await RawHTTP.send(.PUT, url + "/v1/keys/\(KeyID.of(oversized))", body: oversized), 413, "body_too_large")
+            expect("oversized keys", try await RawHTTP.send(.PUT, url + "/v1/keys/\(oversizedID)", body: oversized), 413, "body_too_large")
             expect("secret key as keys", try await RawHTTP.send(.PUT, url + "/v1/keys/\(KeyID.of(f.secretKeyBytes))", body: f.secretKeyBytes), 422, "secret_key_refused")
             expect("truncated keys", try await RawHTTP.send(.PUT, url + "/v1/keys/\(KeyID.of(Array(f.keyBytes.prefix(5000))))", body: Array(f.keyBytes.prefix(5000))), 400, "invalid_file")
             expect("keys without rotations", try await RawHTTP.send(.PUT, url + "/v1/keys/\(KeyID.of(relinOnly))", body: relinOnly), 422, "keys_mismatch")

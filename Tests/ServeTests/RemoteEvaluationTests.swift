@@ -101,3 +101,50 @@ final class RemoteEvaluationTests: XCTestCase {
         await server.stop()
     }
 }
+
+/// HTTPS through Hummingbird's TLS (swift-nio-ssl) with a self-signed certificate made by
+/// openssl, trusted by the client through `caCertificatePath`.
+final class TLSTests: XCTestCase {
+    func testHTTPSWithSelfSignedCertificate() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else {
+            throw XCTSkip("openssl is not installed here to make a test certificate")
+        }
+        let f = try ServeFixtures.get()
+        let dir = f.directory.appendingPathComponent("tls-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        XCTAssertEqual(openssl.terminationStatus, 0)
+        let (server, url) = try await f.startServer {
+            $0.tlsCertificatePath = cert
+            $0.tlsKeyPath = key
+        }
+        let https = url.replacingOccurrences(of: "http://", with: "https://")
+        let client = try RemoteClient(baseURL: https, caCertificatePath: cert)
+        let models = try await client.models()
+        XCTAssertEqual(models.map(\.name), ["mnist"])
+        let untrusting = try RemoteClient(baseURL: https)
+        do {
+            _ = try await untrusting.models()
+            XCTFail("a self-signed certificate was trusted without --ca-cert")
+        } catch let e as RemoteError {
+            XCTAssertEqual(e.code, "transport")
+        }
+        try await client.shutdown()
+        try await untrusting.shutdown()
+        await server.stop()
+        // A key file that is not a key: refused before serving.
+        var bad = ServeConfiguration()
+        bad.tlsCertificatePath = cert
+        bad.tlsKeyPath = cert
+        bad.keySpillDirectory = dir.appendingPathComponent("spill")
+        XCTAssertThrowsError(try EvaluationServer(configuration: bad, catalog: try f.catalog()))
+    }
+}

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import CKKS
-import Compiler
+@testable import Compiler
 import Foundation
 import Logging
 import Model
@@ -58,7 +58,8 @@ final class ServeFixtures: @unchecked Sendable {
         model = try CompiledModel.read(try CKKSFile.read(from: URL(fileURLWithPath: modelPath)))
         profile = try ClientProfile.read(profileBytes)
         let context = try CKKSContext(parameters: profile.parameters)
-        secretKey = KeyGenerator(context: context).secretKey()
+        let secretKey = KeyGenerator(context: context).secretKey(), profile = self.profile
+        self.secretKey = secretKey
         secretKeyBytes = try CKKSFile.serialize(secretKey)
         keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: secretKey)
         keyBytes = try CKKSFile.serialize(keys)
