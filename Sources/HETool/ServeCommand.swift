@@ -41,7 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
     var maxBodyMB = 1024
 
     @Option(name: .customLong("key-cache-mb"), help: "Parsed evaluation keys kept in memory, MiB (least recently used evicted).")
-    var keyCacheMB = 2048
+    var keyCacheMB = 4096
 
     @Option(name: .customLong("key-spill-dir"), help: "Directory for key files (owner-only); default: a he-tool-serve-keys-PORT folder in the temporary directory.")
     var keySpillDir: String?
@@ -49,8 +49,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("key-spill-mb"), help: "Bound of the key spill directory, MiB.")
     var keySpillMB = 16384
 
-    @Option(name: .customLong("request-timeout"), help: "Seconds a body may take to arrive and an evaluation to finish (408/504 after).")
+    @Option(name: .customLong("request-timeout"), help: "Seconds a request body may take to arrive (408 after); idle connections close after it.")
     var requestTimeout: Double = 300
+
+    @Option(name: .customLong("eval-timeout"), help: "Seconds an evaluation may take (504 after).")
+    var evalTimeout: Double = 600
 
     @Option(help: "Threads per evaluation (1: single-threaded kernels; 2 or more: RNS limbs in parallel).")
     var threads = 2
@@ -61,7 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be at least 1") }
         guard maxBodyMB >= 1, keyCacheMB >= 0, keySpillMB >= 0 else { throw ValidationError("--max-body-mb must be at least 1, the cache bounds not negative") }
-        guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
+        guard requestTimeout > 0, evalTimeout > 0 else { throw ValidationError("--request-timeout and --eval-timeout must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 … 65535") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -97,6 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.keySpillDirectory = keySpillDir.map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("he-tool-serve-keys-\(port)")
         configuration.requestTimeoutSeconds = requestTimeout
+        configuration.evaluationTimeoutSeconds = evalTimeout
         for warning in configuration.warnings { FlowFiles.log("serve: warning: \(warning)") }
         let server = try EvaluationServer(configuration: configuration, catalog: try ModelCatalog(served))
         let bound = try await server.start(handleSignals: true)

@@ -25,8 +25,9 @@ public final class EvaluationServer: @unchecked Sendable {
     /// Prepares a server (opens the key spill directory, reads the TLS files when given).
     /// - Throws: `ServeConfigurationError` or a file-system error.
     public init(configuration: ServeConfiguration, catalog: ModelCatalog, logger: Logger = Logger(label: "he-tool.serve")) throws {
-        guard configuration.maxConcurrentEvaluations >= 1, configuration.maxBodyBytes >= 1, configuration.requestTimeoutSeconds > 0 else {
-            throw ServeConfigurationError("--max-concurrent, --max-body-mb and --request-timeout must be positive")
+        guard configuration.maxConcurrentEvaluations >= 1, configuration.maxBodyBytes >= 1,
+              configuration.requestTimeoutSeconds > 0, configuration.evaluationTimeoutSeconds > 0 else {
+            throw ServeConfigurationError("--max-concurrent, --max-body-mb, --request-timeout and --eval-timeout must be positive")
         }
         guard (configuration.tlsCertificatePath == nil) == (configuration.tlsKeyPath == nil) else {
             throw ServeConfigurationError("give both --tls-cert and --tls-key, or neither")

@@ -16,7 +16,7 @@ enum RequestBodyReader {
             guard bytes.count + chunk.readableBytes <= limit else { throw tooLarge(bytes.count + chunk.readableBytes, limit) }
             bytes.append(contentsOf: chunk.readBytes(length: chunk.readableBytes) ?? [])
             guard DispatchTime.now().uptimeNanoseconds <= deadline else {
-                throw ServeError(.requestTimeout, "timeout", "the request body did not arrive within \(Int(timeoutSeconds)) s")
+                throw ServeError(.requestTimeout, "timeout", "the request body did not arrive within \(timeoutSeconds) s (--request-timeout)")
             }
         }
         return bytes

@@ -16,13 +16,16 @@ public struct ServeConfiguration: Sendable {
     /// The largest request body (ciphertexts and key files); larger ones are answered 413.
     public var maxBodyBytes = 1 << 30
     /// Parsed evaluation keys kept in memory.
-    public var keyCacheBytes = 2 << 30
+    public var keyCacheBytes = 4 << 30
     /// The key spill directory and its bound.
     public var keySpillDirectory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("he-tool-serve-keys")
     public var keySpillBytes = 16 << 30
-    /// A request's body must arrive, and its evaluation finish, within this many seconds
-    /// (408 / 504 otherwise); a connection idle this long is closed.
+    /// A request's body must arrive within this many seconds (408 otherwise); a connection
+    /// idle this long is closed.
     public var requestTimeoutSeconds: Double = 300
+    /// An evaluation must finish within this many seconds (504 otherwise; it still runs to its
+    /// end, holding its slot).
+    public var evaluationTimeoutSeconds: Double = 600
 
     public init() {}
 

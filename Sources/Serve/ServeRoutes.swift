@@ -95,12 +95,12 @@ struct ServeRoutes: Sendable {
         let bytes = try await RequestBodyReader.read(request, limit: configuration.maxBodyBytes, timeoutSeconds: configuration.requestTimeoutSeconds)
         metrics.received(route: "/v1/models/{name}/eval", bytes: bytes.count)
         let (catalog, cache, metrics, limiter) = (self.catalog, self.cache, self.metrics, self.limiter)
-        let timeout = ServeError(.gatewayTimeout, "timeout", "the evaluation did not finish within \(Int(configuration.requestTimeoutSeconds)) s")
+        let timeout = ServeError(.gatewayTimeout, "timeout", "the evaluation did not finish within \(configuration.evaluationTimeoutSeconds) s (--eval-timeout)")
         let start = DispatchTime.now().uptimeNanoseconds
         released = true  // from here the work queue gives the slot back when the evaluation ends
         let result: [UInt8]
         do {
-            result = try await WorkQueue.run(timeout: configuration.requestTimeoutSeconds, timeoutError: timeout, finished: { limiter.release() }) {
+            result = try await WorkQueue.run(timeout: configuration.evaluationTimeoutSeconds, timeoutError: timeout, finished: { limiter.release() }) {
                 try Self.run(served, input: bytes, keyID: id, catalog: catalog, cache: cache, metrics: metrics)
             }
         } catch let error as ServeError {

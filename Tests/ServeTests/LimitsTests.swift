@@ -29,7 +29,7 @@ final class LimitsTests: XCTestCase {
         try await client.shutdown()
         await busyServer.stop()
 
-        let (slowServer, slowURL) = try await f.startServer { $0.requestTimeoutSeconds = 0.05 }
+        let (slowServer, slowURL) = try await f.startServer { $0.evaluationTimeoutSeconds = 0.05 }
         let slowClient = try RemoteClient(baseURL: slowURL)
         _ = try await slowClient.uploadKeys(f.keyBytes)
         let late = try await RawHTTP.send(.POST, slowURL + eval, headers: [("He-Eval-Keys", id)], body: f.images[2].input)
