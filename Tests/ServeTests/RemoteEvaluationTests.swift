@@ -56,7 +56,7 @@ final class RemoteEvaluationTests: XCTestCase {
         await server.stop()
     }
 
-    func testPlanMismatchIsRefusedByClientAndServer() async throws {
+    func testPlanMismatchIsRefusedByTheClient() async throws {
         let f = try ServeFixtures.get()
         let (server, url) = try await f.startServer()
         let client = try RemoteClient(baseURL: url)
@@ -70,11 +70,7 @@ final class RemoteEvaluationTests: XCTestCase {
             XCTAssertEqual(e.code, "mismatch")
             XCTAssertTrue(e.detail.contains(String(repeating: "07", count: 32)) && e.detail.contains(f.model.planFingerprint.map { String(format: "%02x", $0) }.joined()), e.detail)
         }
-        // The server refuses it too (422), once it holds the keys.
-        _ = try await client.uploadKeys(f.keyBytes)
-        let answer = try await RawHTTP.send(.POST, url + "/v1/models/mnist/eval", headers: [("He-Eval-Keys", KeyID.of(f.keyBytes))], body: otherBytes)
-        XCTAssertEqual(answer.status, 422)
-        XCTAssertEqual(answer.error?.error, "wrong_plan")
+        // (The server's own 422 wrong_plan answer is checked by LoadTests' bad requests.)
         try await client.shutdown()
         await server.stop()
     }
