@@ -18,6 +18,7 @@ struct ServeRoutes: Sendable {
     let metrics: ServeMetrics
     let configuration: ServeConfiguration
     let logger: Logger
+    let uploads = UploadGate()
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in try self.json(HealthAnswer(status: "ok", models: self.catalog.models.count,
@@ -47,6 +48,11 @@ struct ServeRoutes: Sendable {
             throw ServeError(.badRequest, "invalid_key_id", "a key id is the SHA-256 of the key file as 64 lowercase hex digits")
         }
         if cache.contains(id) {
+            return try json(KeyUploadAnswer(id: id, created: false, models: [], bytes: 0), status: .ok, keyID: id)
+        }
+        let waited = await uploads.begin(id)
+        defer { uploads.end(id) }
+        if waited, cache.contains(id) {  // another request uploaded the same keys meanwhile
             return try json(KeyUploadAnswer(id: id, created: false, models: [], bytes: 0), status: .ok, keyID: id)
         }
         let bytes = try await RequestBodyReader.read(request, limit: configuration.maxBodyBytes, timeoutSeconds: configuration.requestTimeoutSeconds)

@@ -1,16 +1,21 @@
 import Dispatch
 import Foundation
 
-/// Runs CPU-bound work (parsing keys, evaluations) on a dedicated dispatch queue, off the NIO
-/// event loops and off Swift's cooperative thread pool, which both stay free to move bytes
-/// and answer health checks while evaluations run.
+/// Runs CPU-bound work (parsing keys, evaluations) on a thread of its own, off the NIO event
+/// loops and off Swift's cooperative thread pool, which both stay free to move bytes and
+/// answer health checks while evaluations run. A thread per job, not a dispatch queue: a
+/// custom concurrent queue on Linux runs at most one block per core at once, so evaluations
+/// admitted by `EvaluationLimiter` would wait in it unseen, and a timer on it would fire late.
+/// How many jobs run is bounded by the caller (the limiter for evaluations).
 public enum WorkQueue {
-    static let queue = DispatchQueue(label: "he-tool.serve.work", qos: .userInitiated, attributes: .concurrent)
+    /// Timeouts fire on a serial queue of their own (serial queues get a thread even when
+    /// every core is busy).
+    static let timers = DispatchQueue(label: "he-tool.serve.timers")
 
-    /// The result of `body`, run on the work queue.
+    /// The result of `body`, run on a new thread.
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
+            start { continuation.resume(with: Result { try body() }) }
         }
     }
 
@@ -22,13 +27,20 @@ public enum WorkQueue {
                                         _ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let once = ResumeOnce(continuation)
-            queue.async {
+            start {
                 let result = Result { try body() }
                 finished()
                 once.resume(with: result)
             }
-            queue.asyncAfter(deadline: .now() + seconds) { once.resume(with: .failure(timeoutError)) }
+            timers.asyncAfter(deadline: .now() + seconds) { once.resume(with: .failure(timeoutError)) }
         }
+    }
+
+    private static func start(_ job: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: job)
+        thread.name = "he-tool.serve.work"
+        thread.stackSize = 8 << 20
+        thread.start()
     }
 }
 

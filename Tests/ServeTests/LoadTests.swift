@@ -13,11 +13,8 @@ final class LoadTests: XCTestCase {
         let (server, url) = try await f.startServer { $0.maxConcurrentEvaluations = 6 }
         let id = KeyID.of(f.keyBytes)
         let clients = 4, requests = 25
-        // One upload before the load (the 409 → upload round trip has its own test): four
-        // clients answered 409 at once would each send and parse the 767 MB key file.
-        let uploader = try RemoteClient(baseURL: url)
-        _ = try await uploader.uploadKeys(f.keyBytes)
-        try await uploader.shutdown()
+        // The four clients start together: each is answered 409 and uploads the shared keys;
+        // the server reads and parses one upload and lets the others wait for it.
         let start = Date()
 
         let results = try await withThrowingTaskGroup(of: [String].self) { group in
@@ -39,7 +36,11 @@ final class LoadTests: XCTestCase {
                     return failures
                 }
             }
-            group.addTask { try await Self.badRequests(f, url: url, rounds: 3) }
+            group.addTask {
+                // Bad requests once the keys are there (before, a bad body with their id is a 409).
+                while !server.keyCache.contains(id) { try await Task.sleep(nanoseconds: 50_000_000) }
+                return try await Self.badRequests(f, url: url, rounds: 3)
+            }
             var all: [String] = []
             for try await part in group { all += part }
             return all
@@ -53,6 +54,8 @@ final class LoadTests: XCTestCase {
         let evalRoute = "route=\"/v1/models/{name}/eval\""
         XCTAssertEqual(RawHTTP.metric(metrics, "he_requests_total", [evalRoute, "status=\"200\""]), Double(clients * requests), metrics)
         XCTAssertEqual(RawHTTP.metric(metrics, "he_evaluations_total", ["outcome=\"ok\""]), Double(clients * requests))
+        XCTAssertEqual(RawHTTP.metric(metrics, "he_requests_total", ["route=\"/v1/keys/{id}\"", "status=\"201\""]), 1, "one upload stored")
+        XCTAssertEqual(RawHTTP.metric(metrics, "he_requests_total", [evalRoute, "status=\"409\""]).map { $0 >= Double(clients + 3) }, true, "each client was answered 409 once, and the 3 unknown-id bad requests")
         XCTAssertEqual(RawHTTP.metric(metrics, "he_evaluations_in_flight"), 0)
         XCTAssertEqual(RawHTTP.metric(metrics, "he_request_duration_seconds_count", [evalRoute]).map { $0 >= Double(clients * requests) }, true)
         for kind in ["invalid_file", "unknown_keys", "invalid_key_id", "body_too_large", "secret_key_refused", "unknown_model", "keys_mismatch", "wrong_plan"] {
