@@ -38,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConcurrent = 2
 
     @Option(name: .customLong("max-body-mb"), help: "Largest request body in MiB (ciphertexts, key files); larger: 413.")
-    var maxBodyMB = 1024
+    var maxBodyMB = 2048
 
     @Option(name: .customLong("key-cache-mb"), help: "Parsed evaluation keys kept in memory, MiB (least recently used evicted).")
     var keyCacheMB = 4096

@@ -14,7 +14,7 @@ public struct ServeConfiguration: Sendable {
     /// Evaluations running at once; more are answered 503 with Retry-After.
     public var maxConcurrentEvaluations = 2
     /// The largest request body (ciphertexts and key files); larger ones are answered 413.
-    public var maxBodyBytes = 1 << 30
+    public var maxBodyBytes = 2 << 30
     /// Parsed evaluation keys kept in memory.
     public var keyCacheBytes = 4 << 30
     /// The key spill directory and its bound.
