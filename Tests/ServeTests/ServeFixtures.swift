@@ -33,6 +33,10 @@ final class ServeFixtures: @unchecked Sendable {
 
     static let shared: Result<ServeFixtures, any Error> = Result { try ServeFixtures() }
 
+    /// The fixtures' directory (key files of GBs in the servers' spill folders), removed when
+    /// the test process exits.
+    nonisolated(unsafe) static var cleanupPath: String?
+
     static func get() throws -> ServeFixtures { try shared.get() }
 
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Examples").standardized
@@ -51,6 +55,8 @@ final class ServeFixtures: @unchecked Sendable {
                                                   costModel: Self.costModel)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("he-serve-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        Self.cleanupPath = directory.path
+        atexit { if let path = ServeFixtures.cleanupPath { try? FileManager.default.removeItem(atPath: path) } }
         modelPath = directory.appendingPathComponent("model.hemodel").path
         try CKKSFile.write(try compilation.model.serialized(), to: URL(fileURLWithPath: modelPath), ownerOnly: false)
         profileBytes = try compilation.profile.serialized()
