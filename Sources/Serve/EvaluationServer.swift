@@ -65,7 +65,8 @@ public final class EvaluationServer: @unchecked Sendable {
     public func start(handleSignals: Bool = false) async throws -> Int {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(ServeMiddleware(metrics: metrics, token: configuration.token, logger: logger))
-        ServeRoutes(catalog: catalog, cache: keyCache, limiter: limiter, metrics: metrics, configuration: configuration, logger: logger)
+        ServeRoutes(catalog: catalog, cache: keyCache, limiter: limiter, metrics: metrics, configuration: configuration, logger: logger,
+                    parsing: EvaluationLimiter(capacity: configuration.maxConcurrentEvaluations))
             .register(on: router)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(router: router, server: try serverBuilder(),

@@ -19,6 +19,9 @@ struct ServeRoutes: Sendable {
     let configuration: ServeConfiguration
     let logger: Logger
     let uploads = UploadGate()
+    /// Key uploads being read and parsed at once (each holds the file and its parsed form:
+    /// about three times the file), bounded like the evaluations.
+    let parsing: EvaluationLimiter
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in try self.json(HealthAnswer(status: "ok", models: self.catalog.models.count,
@@ -55,6 +58,11 @@ struct ServeRoutes: Sendable {
         if waited, cache.contains(id) {  // another request uploaded the same keys meanwhile
             return try json(KeyUploadAnswer(id: id, created: false, models: [], bytes: 0), status: .ok, keyID: id)
         }
+        guard parsing.tryAcquire() else {
+            throw ServeError(.serviceUnavailable, "busy", "\(parsing.capacity) key uploads are being read and parsed; retry in 10 s",
+                             retryAfterSeconds: 10)
+        }
+        defer { parsing.release() }
         let bytes = try await RequestBodyReader.read(request, limit: configuration.maxBodyBytes, timeoutSeconds: configuration.requestTimeoutSeconds)
         metrics.received(route: "/v1/keys/{id}", bytes: bytes.count)
         guard KeyID.of(bytes) == id else {
