@@ -12,7 +12,7 @@ let fastSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "he-tool",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "he-tool", targets: ["HETool"]),
         .library(name: "HEMath", targets: ["HEMath"]),
@@ -25,6 +25,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // Remote evaluation (target Serve, DESIGN.md §8): server, client, logs, metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -86,6 +96,30 @@ let package = Package(
             ],
             swiftSettings: fastSettings
         ),
+        // Remote evaluation over HTTP (DESIGN.md §8): the Hummingbird server (routes, key cache,
+        // limits, metrics) and the async-http-client client. Moves files and calls the
+        // Compiler's execution; no cryptography of its own.
+        .target(
+            name: "Serve",
+            dependencies: [
+                "CKKS",
+                "Compiler",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "HETool",
             dependencies: [
@@ -94,6 +128,7 @@ let package = Package(
                 "TileTensors",
                 "Model",
                 "Compiler",
+                "Serve",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastSettings
@@ -122,6 +157,17 @@ let package = Package(
         .testTarget(
             name: "CompilerTests",
             dependencies: ["Compiler", "CKKS", "TileTensors", "Model", "HEMath"],
+            swiftSettings: fastSettings
+        ),
+        .testTarget(
+            name: "ServeTests",
+            dependencies: [
+                "Serve", "Compiler", "CKKS", "TileTensors", "Model", "HEMath",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: fastSettings
         ),
     ],

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Checks for the Debian -dev libraries he-tool builds against and installs the missing
-# ones with apt-get when running as root; otherwise prints the exact command to run.
+# Checks for the Debian -dev libraries he-tool builds against (and nginx, which the remote-
+# evaluation tests put in front of two servers) and installs the missing ones with apt-get
+# when running as root; otherwise prints the exact command to run.
 set -euo pipefail
 
-packages=(libgmp-dev libpng-dev zlib1g-dev pkg-config)
+packages=(libgmp-dev libpng-dev zlib1g-dev pkg-config nginx)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -16,7 +17,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "bootstrap: missing ${missing[*]} and no apt-get here; install the development files of GMP (libgmp), libpng and zlib, and pkg-config, with your package manager." >&2
+  echo "bootstrap: missing ${missing[*]} and no apt-get here; install the development files of GMP (libgmp), libpng and zlib, pkg-config, and nginx (for the tests), with your package manager." >&2
   exit 1
 fi
 

@@ -3,17 +3,31 @@ import CKKS
 import Compiler
 import Foundation
 import HEMath
+import Serve
 
 /// `he-tool eval`: the server side. Runs a compiled model on an encrypted input with the
-/// client's evaluation keys; it never sees a secret key.
-struct EvalCommand: ParsableCommand {
+/// client's evaluation keys; it never sees a secret key. With `--remote URL` the evaluation
+/// runs on a `he-tool serve` server instead, and `--model` names a model served there.
+struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a compiled model on an encrypted input (server side: evaluation keys only)."
+        abstract: "Evaluate a compiled model on an encrypted input (server side: evaluation keys only), here or on a server (--remote).",
+        discussion: """
+        Without --remote, --model is the path of a compiled model (model.hemodel). With --remote URL, --model is         the name of a model served there (GET /v1/models): the server's profile is checked against the ciphertext,         the keys are uploaded only when the server lacks them, and the result is written atomically.
+        """
     )
 
-    @Option(help: "The compiled model (model.hemodel).")
+    @Option(help: "The compiled model (model.hemodel); with --remote, the name of a served model.")
     var model: String
+
+    @Option(help: "Evaluate on this `he-tool serve` server (http://host:port or https://…).")
+    var remote: String?
+
+    @Option(name: .customLong("token-file"), help: "With --remote: file whose first line is the server's bearer token.")
+    var tokenFile: String?
+
+    @Option(name: .customLong("ca-cert"), help: "PEM certificate(s) to trust for an https server (a self-signed one) instead of the system's.")
+    var caCert: String?
 
     @Option(name: .customLong("eval-keys"), help: "The client's evaluation keys (.heevk).")
     var evalKeys: String
@@ -32,9 +46,36 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (tokenFile == nil && caCert == nil) || remote != nil else { throw ValidationError("--token-file and --ca-cert go with --remote") }
     }
 
-    func run() throws {
+    func run() async throws {
+        if let remote { return try await runRemote(remote) }
+        try runLocal()
+    }
+
+    /// `eval --remote`: the checks and the exchange are `RemoteEvaluation.run`'s.
+    func runRemote(_ remote: String) async throws {
+        let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) }, caCertificatePath: caCert)
+        let start = Date()
+        do {
+            let outcome = try await RemoteEvaluation.run(client: client, model: model, input: try FlowFiles.bytes(input), inputSource: input,
+                                                         keys: try FlowFiles.bytes(evalKeys), keysSource: evalKeys,
+                                                         progress: TerminalProgress(quiet: quiet).handler)
+            try FlowFiles.write(outcome.result, out)
+            try await client.shutdown()
+            if !quiet {
+                print(String(format: "eval: %@ → %@ on %@ model %@ (%@)%@ in %.2f s", input, out, remote, model,
+                             FlowFiles.megabytes(outcome.result.count), outcome.uploadedKeys ? ", keys uploaded" : "",
+                             Date().timeIntervalSince(start)))
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    func runLocal() throws {
         RNSParallelism.isEnabled = threads > 1
         let model = try FlowFiles.model(self.model)
         let context = try CKKSContext(parameters: model.parameters)

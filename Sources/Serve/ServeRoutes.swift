@@ -1,0 +1,184 @@
+import CKKS
+import Compiler
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The API's handlers (docs/openapi.yaml). They move bytes and call the Compiler's checks and
+/// `EncryptedInference.evaluate`; parsing and evaluation run on `WorkQueue`.
+struct ServeRoutes: Sendable {
+    static let keysHeader = HTTPField.Name("He-Eval-Keys")!
+    static let planHeader = HTTPField.Name("He-Plan-Fingerprint")!
+    static let keyIDHeader = HTTPField.Name("He-Key-Id")!
+
+    let catalog: ModelCatalog
+    let cache: KeyCache
+    let limiter: EvaluationLimiter
+    let metrics: ServeMetrics
+    let configuration: ServeConfiguration
+    let logger: Logger
+    let uploads = UploadGate()
+    /// Key uploads being read and parsed at once (each holds the file and its parsed form:
+    /// about three times the file), bounded like the evaluations.
+    let parsing: EvaluationLimiter
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in try self.json(HealthAnswer(status: "ok", models: self.catalog.models.count,
+                                                                      evaluationsInFlight: self.limiter.inFlight)) }
+        router.get("/metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.metrics.exposition())))
+        }
+        router.get("/v1/models") { _, _ in try self.json(ModelList(models: self.catalog.models.map(\.info))) }
+        router.get("/v1/models/:name/profile") { _, context in
+            let model = try self.catalog.model(try self.parameter("name", context))
+            var headers = HTTPFields()
+            headers[.contentType] = "application/octet-stream"
+            headers[Self.planHeader] = hex(model.model.planFingerprint)
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: model.profileBytes)))
+        }
+        router.put("/v1/keys/:id") { request, context in try await self.putKeys(request, context) }
+        router.post("/v1/models/:name/eval") { request, context in try await self.evaluate(request, context) }
+    }
+
+    // MARK: keys
+
+    func putKeys(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try parameter("id", context)
+        guard KeyID.isWellFormed(id) else {
+            throw ServeError(.badRequest, "invalid_key_id", "a key id is the SHA-256 of the key file as 64 lowercase hex digits")
+        }
+        if cache.contains(id) {
+            return try json(KeyUploadAnswer(id: id, created: false, models: [], bytes: 0), status: .ok, keyID: id)
+        }
+        let waited = await uploads.begin(id)
+        defer { uploads.end(id) }
+        if waited, cache.contains(id) {  // another request uploaded the same keys meanwhile
+            return try json(KeyUploadAnswer(id: id, created: false, models: [], bytes: 0), status: .ok, keyID: id)
+        }
+        guard parsing.tryAcquire() else {
+            throw ServeError(.serviceUnavailable, "busy", "\(parsing.capacity) key uploads are being read and parsed; retry in 10 s",
+                             retryAfterSeconds: 10)
+        }
+        defer { parsing.release() }
+        let bytes = try await RequestBodyReader.read(request, limit: configuration.maxBodyBytes, timeoutSeconds: configuration.requestTimeoutSeconds)
+        metrics.received(route: "/v1/keys/{id}", bytes: bytes.count)
+        guard KeyID.of(bytes) == id else {
+            throw ServeError(.badRequest, "key_id_mismatch", "the body's SHA-256 is \(KeyID.of(bytes)), not the id \(id) in the path")
+        }
+        let (catalog, cache) = (self.catalog, self.cache)
+        let answer = try await WorkQueue.run { () -> KeyUploadAnswer in
+            let keys = try catalog.parseKeys(bytes)
+            let fits = catalog.modelsFitting(keys)
+            guard !fits.isEmpty else {
+                let reasons = catalog.models.filter { $0.model.parameters == keys.context.parameters }.compactMap { m -> String? in
+                    do { try EncryptedInference.checkKeys(keys, model: m.model, source: "the keys"); return nil } catch { return "\(m.name): \(error)" }
+                }
+                throw ServeError(.unprocessableContent, "keys_mismatch", "the keys fit no served model: \(reasons.joined(separator: "; "))")
+            }
+            let created = try cache.insert(id: id, keys: keys, fileBytes: bytes)
+            return KeyUploadAnswer(id: id, created: created, models: fits, bytes: bytes.count)
+        }
+        logger.info("keys stored", metadata: ["key_id": "\(id)", "bytes": "\(bytes.count)", "models": "\(answer.models.joined(separator: ","))"])
+        return try json(answer, status: answer.created ? .created : .ok, keyID: id)
+    }
+
+    // MARK: evaluation
+
+    func evaluate(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let served = try catalog.model(try parameter("name", context))
+        guard let id = request.headers[Self.keysHeader], !id.isEmpty else {
+            throw ServeError(.badRequest, "missing_keys_header", "name the evaluation keys in the He-Eval-Keys header (the SHA-256 of the key file, hex)")
+        }
+        guard KeyID.isWellFormed(id) else {
+            throw ServeError(.badRequest, "invalid_key_id", "He-Eval-Keys must be the SHA-256 of the key file as 64 lowercase hex digits")
+        }
+        guard cache.contains(id) else {
+            metrics.keyLookup("miss")
+            throw Self.unknownKeys(id)
+        }
+        guard limiter.tryAcquire() else {
+            let retry = max(1, Int(served.model.estimatedMicroseconds.reduce(0, +) / 1e6 + 0.999))
+            throw ServeError(.serviceUnavailable, "busy", "\(limiter.capacity) evaluations are running (--max-concurrent); retry in \(retry) s",
+                             retryAfterSeconds: retry)
+        }
+        var released = false
+        defer { if !released { limiter.release() } }
+        let bytes = try await RequestBodyReader.read(request, limit: configuration.maxBodyBytes, timeoutSeconds: configuration.requestTimeoutSeconds)
+        metrics.received(route: "/v1/models/{name}/eval", bytes: bytes.count)
+        let (catalog, cache, metrics, limiter) = (self.catalog, self.cache, self.metrics, self.limiter)
+        let timeout = ServeError(.gatewayTimeout, "timeout", "the evaluation did not finish within \(configuration.evaluationTimeoutSeconds) s (--eval-timeout)")
+        let start = DispatchTime.now().uptimeNanoseconds
+        released = true  // from here the work queue gives the slot back when the evaluation ends
+        let result: [UInt8]
+        do {
+            result = try await WorkQueue.run(timeout: configuration.evaluationTimeoutSeconds, timeoutError: timeout, finished: { limiter.release() }) {
+                try Self.run(served, input: bytes, keyID: id, catalog: catalog, cache: cache, metrics: metrics)
+            }
+        } catch let error as ServeError {
+            metrics.evaluation(model: served.name, outcome: error.code == "timeout" ? "timeout" : "refused", nanoseconds: 0)
+            throw error
+        }
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        metrics.evaluation(model: served.name, outcome: "ok", nanoseconds: elapsed)
+        logger.info("evaluated", metadata: ["model": "\(served.name)", "key_id": "\(id)", "ms": "\(elapsed / 1_000_000)",
+                                            "bytes_in": "\(bytes.count)", "bytes_out": "\(result.count)"])
+        var headers = HTTPFields()
+        headers[.contentType] = "application/octet-stream"
+        headers[Self.planHeader] = hex(served.model.planFingerprint)
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result)))
+    }
+
+    /// The evaluation proper, on the work queue: the input's frame and plan, the keys (from
+    /// memory or the spill directory) and their fit, `EncryptedInference.evaluate`.
+    static func run(_ served: ServedModel, input bytes: [UInt8], keyID id: String, catalog: ModelCatalog, cache: KeyCache,
+                    metrics: ServeMetrics) throws -> [UInt8] {
+        let input: EncryptedTensorFile
+        do { input = try EncryptedTensorFile.read(bytes, source: "the request body") } catch {
+            throw ServeError(.badRequest, "invalid_file", "\(error)")
+        }
+        guard input.planFingerprint == served.model.planFingerprint else {
+            throw ServeError(.unprocessableContent, "wrong_plan",
+                             "the ciphertext was packed for plan \(hex(input.planFingerprint)), model '\(served.name)' runs plan \(hex(served.model.planFingerprint)); encrypt with this model's profile (GET /v1/models/\(served.name)/profile)")
+        }
+        guard let (keys, source) = try cache.keys(id, parse: catalog.parseKeys) else {
+            metrics.keyLookup("miss")
+            throw unknownKeys(id)
+        }
+        metrics.keyLookup(source.rawValue)
+        do { try EncryptedInference.checkKeys(keys, model: served.model, source: "the keys \(id.prefix(12))…") } catch {
+            throw ServeError(.unprocessableContent, "keys_mismatch", "\(error)")
+        }
+        do {
+            let output = try EncryptedInference.evaluate(input, model: served.model, keys: keys, source: "the ciphertext")
+            return try output.serialized()
+        } catch let error as CompilerError {
+            if case .mismatch = error { throw ServeError(.unprocessableContent, "mismatch", "\(error)") }
+            throw ServeError(.badRequest, "invalid_file", "\(error)")
+        } catch let error as CKKSError {
+            throw ServeError(.badRequest, "invalid_file", "the ciphertext cannot be evaluated: \(error)")
+        }
+    }
+
+    static func unknownKeys(_ id: String) -> ServeError {
+        ServeError(.conflict, "unknown_keys", "this server holds no evaluation keys \(id); upload them with PUT /v1/keys/\(id) and send the request again")
+    }
+
+    // MARK: helpers
+
+    func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
+        guard let value = context.parameters.get(name) else { throw ServeError(.badRequest, "bad_request", "missing path parameter \(name)") }
+        return value
+    }
+
+    func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, keyID: String? = nil) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if let keyID { headers[Self.keyIDHeader] = keyID }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
