@@ -13,6 +13,9 @@ public struct Compilation: Sendable {
     public var chain: NetworkLowering.Result
     /// Every plan the optimizer priced, best first (the chosen one is `plans[0]`).
     public var plans: [Optimizer.Candidate]
+    /// The plans of the other lowering of a strided first convolution (with or without the
+    /// space-to-depth packing), which lost; they run `chain`'s other form, not `chain`.
+    public var otherLoweringPlans: [Optimizer.Candidate] = []
     /// log2 bound of the outputs that sized q_0, and where it came from.
     public var outputBits: Int
     public var outputBoundSource: String
@@ -26,32 +29,58 @@ public struct Compilation: Sendable {
     public static func compile(_ graph: Graph, name: String, options: Optimizer.Options, calibrationInputs: [[Double]],
                                costModel: (ParameterSelection.Choice) throws -> CostModel,
                                progress: (String) -> Void = { _ in }) throws -> Compilation {
-        let chain = try NetworkLowering.lower(graph, packStridedInput: options.spaceToDepth)
+        let packed = try NetworkLowering.lower(graph, packStridedInput: options.spaceToDepth)
+        let unpacked = packed.packing == nil ? nil : try NetworkLowering.lower(graph, packStridedInput: false)
         var options = options
         var outputBits = 10, source = "no calibration inputs: assumed |output| < 2^10"
         if !calibrationInputs.isEmpty {
             var largest = 0.0
+            let chains = [packed] + (unpacked.map { [$0] } ?? [])  // both are checked: either may be chosen
             for (i, sample) in calibrationInputs.enumerated() {
-                var x = chain.packed(sample)
-                for step in chain.steps { x = step.apply(x) }
-                let want = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample)).values
-                let got = x.indices.map { j in
-                    let c = j / max(1, chain.outputShape[1] * chain.outputShape[2])
-                    return chain.outputScale[c] * x[j] + chain.outputShift[c]
+                for chain in chains {
+                    var x = chain.packed(sample)
+                    for step in chain.steps { x = step.apply(x) }
+                    let want = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample)).values
+                    let got = x.indices.map { j in
+                        let c = j / max(1, chain.outputShape[1] * chain.outputShape[2])
+                        return chain.outputScale[c] * x[j] + chain.outputShift[c]
+                    }
+                    let scale = max(1, want.map(abs).max() ?? 1)
+                    guard got.count == want.count, zip(got, want).allSatisfy({ abs($0 - $1) <= 1e-9 * scale }) else {
+                        throw CompilerError.infeasible("the lowered network disagrees with the plaintext executor on calibration input \(i) (an internal error; please report it with the model)")
+                    }
+                    largest = max(largest, x.map(abs).max() ?? 0)
                 }
-                let scale = max(1, want.map(abs).max() ?? 1)
-                guard got.count == want.count, zip(got, want).allSatisfy({ abs($0 - $1) <= 1e-9 * scale }) else {
-                    throw CompilerError.infeasible("the lowered network disagrees with the plaintext executor on calibration input \(i) (an internal error; please report it with the model)")
-                }
-                largest = max(largest, x.map(abs).max() ?? 0)
             }
             outputBits = max(1, Int(log2(max(largest, 1)).rounded(.up)))
             source = "largest |output| \(String(format: "%.3g", largest)) over \(calibrationInputs.count) calibration inputs"
         }
         options.outputBits = outputBits
-        let plans = try Optimizer.plans(for: chain, options: options, costModel: costModel, progress: progress)
+        var chain = packed
+        var plans = try Optimizer.plans(for: chain, options: options, costModel: costModel, progress: progress)
+        var losers: [Optimizer.Candidate] = []
+        if let plain = unpacked {
+            // The strided convolution on the image as it is may still win (a packed image that
+            // no longer fits a power-of-two tile, say): priced too, pruned against the packed best.
+            var other = options
+            other.knownBest = objective(plans[0], options.objective)
+            progress("optimizer: the strided first convolution without the space-to-depth packing")
+            if let alternative = try? Optimizer.plans(for: plain, options: other, costModel: costModel, progress: progress) {
+                if objective(alternative[0], options.objective) < objective(plans[0], options.objective) {
+                    (chain, plans, losers) = (plain, alternative, plans)
+                } else {
+                    losers = alternative
+                }
+            }
+            progress("optimizer: \(chain.packing == nil ? "without" : "with") the space-to-depth packing of the input")
+        }
         let (model, profile) = try files(for: plans[0], chain: chain, graph: graph, name: name)
-        return Compilation(model: model, profile: profile, chain: chain, plans: plans, outputBits: outputBits, outputBoundSource: source)
+        return Compilation(model: model, profile: profile, chain: chain, plans: plans, otherLoweringPlans: losers,
+                           outputBits: outputBits, outputBoundSource: source)
+    }
+
+    static func objective(_ plan: Optimizer.Candidate, _ objective: Optimizer.Objective) -> Double {
+        objective == .throughput ? plan.microsecondsPerImage : plan.totalMicroseconds
     }
 
     /// The compiled model and client profile of one priced plan of `chain` (the optimizer's

@@ -32,13 +32,16 @@ public enum CompilationReport {
                           best.microsecondsPerImage / 1000, best.batch))
         out.append("memory: largest intermediate \(mb(peak)), input \(sim.inputLayout.tileCount) ciphertext(s), output \(sim.outputLayout.tileCount)")
         out.append("upload: input \(mb(inputBytes)) (seeded), evaluation keys \(mb(keys)) (relinearization + \(sim.rotationSteps.count) Galois, once per client); download: \(mb(outputBytes))")
-        let rejected = c.plans.dropFirst().prefix(2)
+        let objective = { (p: Optimizer.Candidate) in best.batch > 1 ? p.microsecondsPerImage : p.totalMicroseconds }
+        let other = c.chain.packing == nil ? "with" : "without"
+        let rejected = (c.plans.dropFirst().map { ($0, "") } + c.otherLoweringPlans.map { ($0, " (\(other) the space-to-depth packing)") })
+            .sorted { objective($0.0) < objective($1.0) }.prefix(2)
         if !rejected.isEmpty {
             out.append("")
             out.append("best rejected plans:")
-            for r in rejected {
-                out.append(String(format: "  tiling %@, depth %d, %@: %.1f ms per evaluation, %.1f ms per image, %d rotation steps",
-                                  pathDescription(r.simulation) as NSString, r.choice.depth, r.choice.preset.name as NSString,
+            for (r, note) in rejected {
+                out.append(String(format: "  tiling %@%@, depth %d, %@: %.1f ms per evaluation, %.1f ms per image, %d rotation steps",
+                                  pathDescription(r.simulation) as NSString, note as NSString, r.choice.depth, r.choice.preset.name as NSString,
                                   r.totalMicroseconds / 1000, r.microsecondsPerImage / 1000, r.simulation.rotationSteps.count))
             }
         }

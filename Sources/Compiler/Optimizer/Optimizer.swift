@@ -29,6 +29,9 @@ public enum Optimizer {
         /// Lower a strided first convolution onto the client's space-to-depth packing of the
         /// input (`SpaceToDepth`); off, it runs strided on the image as it is.
         public var spaceToDepth = true
+        /// Tilings whose partial cost (by the objective, priced at the lowest levels) exceeds
+        /// this by 10% are abandoned from the start (a plan already known elsewhere); nil: none.
+        public var knownBest: Double?
         /// Plans whose evaluation keys (uploaded once per client) exceed this are not taken
         /// while another plan stays within it.
         public var maximumKeyBytes = 2_000_000_000
@@ -123,7 +126,7 @@ public enum Optimizer {
                 if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
                 let images = options.objective == .throughput ? tiling.tB : batch
                 let simulation: ChainSimulation
-                let threshold = objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity
+                let threshold = min(objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity, (options.knownBest ?? .infinity) * 1.1)
                 do {
                     simulation = try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
                                                          logScale: options.minimumScaleBits, levels: levels,
