@@ -71,6 +71,23 @@ struct BenchEvalCommand: ParsableCommand {
             report.rows.append(("step_\(i)", Stopwatch.Summary(median: m, minimum: stepSamples[i].min() ?? m)))
             report.notes.append(String(format: "  step %d %@: %.1f ms measured, %.1f ms estimated (%+.0f%%)", i, compiled.steps[i].operation.kind, m / 1000, e / 1000, (m / e - 1) * 100))
         }
+        // Per layer of the network: the steps a layer was lowered to (an activation a·x² + b·x + c
+        // before a padded convolution is x⊙(x + β) and +γ), measured and estimated together.
+        var layers: [(name: String, measured: Double, estimated: Double)] = []
+        for i in 0..<n {
+            let name = compiled.steps[i].sources.joined(separator: "+")
+            let m = median(stepSamples[i]), e = compiled.estimatedMicroseconds[i]
+            if let last = layers.last, last.name == name {
+                layers[layers.count - 1] = (name, last.measured + m, last.estimated + e)
+            } else {
+                layers.append((name, m, e))
+            }
+        }
+        report.notes.append("per layer of the network (its steps together):")
+        for layer in layers {
+            report.notes.append(String(format: "  %@: %.1f ms measured, %.1f ms estimated (%+.0f%%)", layer.name, layer.measured / 1000,
+                                       layer.estimated / 1000, (layer.measured / layer.estimated - 1) * 100))
+        }
         let estimate = compiled.estimatedMicroseconds.reduce(0, +)
         report.notes.append(String(format: "  total: %.1f ms measured (median), %.1f ms estimated (%+.0f%%)", summary.median / 1000, estimate / 1000, (summary.median / estimate - 1) * 100))
         report.sizes = [("input", inputBytes), ("output", outputBytes), ("evaluation_keys", keyBytes)]

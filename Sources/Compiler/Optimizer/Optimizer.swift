@@ -24,7 +24,8 @@ public enum Optimizer {
         public var maximumScaleBits = 40
         /// log2 of the largest output magnitude expected (bounds q_0).
         public var outputBits = 8
-        /// Let steps run in different tilings, converting between them (the DP; slower to compile).
+        /// Let steps run in different tilings, converting between them (the DP; slower to compile;
+        /// latency plans only).
         public var searchConversions = true
         /// Lower a strided first convolution onto the client's space-to-depth packing of the
         /// input (`SpaceToDepth`); off, it runs strided on the image as it is.
@@ -171,7 +172,10 @@ public enum Optimizer {
         let reference = result[0]
         let slots = reference.simulation.tiling.slots
         let dpTilings = ringTilings.filter { $0.slots == slots }
-        let paths = !options.searchConversions ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
+        // The conversion search simulates every step in every tiling: at throughput batches
+        // (thousands of slots of images per tile, tens of tiles) that took over 24 GB on MNIST,
+        // so it runs for latency plans only.
+        let paths = !options.searchConversions || options.objective == .throughput ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
                                            logScale: options.minimumScaleBits, levels: levels, price: lowerBound, progress: progress)
         for path in paths {
             guard let simulation = try? ChainSimulation.run(chain, tilings: path, batch: reference.batch,
