@@ -37,6 +37,9 @@ struct CompileCommand: ParsableCommand {
     @Option(name: .customLong("max-key-mb"), help: "Largest evaluation-key upload, in MB, a plan may need (default 2000: one file).")
     var maxKeyMB: Int = 2000
 
+    @Option(name: .customLong("max-memory-mb"), help: "Largest intermediate tensor a plan may hold, in MB (default: 40% of this machine's memory).")
+    var maxMemoryMB: Int?
+
     @Flag(name: .customLong("no-conversions"), help: "One tiling for the whole network (no per-layer tilings; compiles faster).")
     var noConversions = false
 
@@ -50,6 +53,7 @@ struct CompileCommand: ParsableCommand {
         guard Optimizer.Objective(rawValue: objective) != nil else { throw ValidationError("--objective is latency or throughput") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if batch != nil && objective == "throughput" { throw ValidationError("--batch goes with --objective latency; throughput fills the slots") }
+        if let maxMemoryMB, maxMemoryMB < 1 { throw ValidationError("--max-memory-mb must be at least 1") }
         guard (20...50).contains(minScaleBits) else { throw ValidationError("--min-scale-bits must be in 20 … 50") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
@@ -63,6 +67,7 @@ struct CompileCommand: ParsableCommand {
         options.batch = batch
         options.minimumScaleBits = minScaleBits
         options.maximumKeyBytes = maxKeyMB * 1_000_000
+        if let maxMemoryMB { options.maximumIntermediateBytes = maxMemoryMB * 1_000_000 }
         options.searchConversions = !noConversions
         options.spaceToDepth = !noSpaceToDepth
         let cache = CalibrationCache(threads: threads)

@@ -36,6 +36,11 @@ public enum Optimizer {
         /// Plans whose evaluation keys (uploaded once per client) exceed this are not taken
         /// while another plan stays within it.
         public var maximumKeyBytes = 2_000_000_000
+        /// Plans whose largest intermediate tensor exceeds this are not taken (a network none
+        /// of whose plans fits is refused, naming the limit): the evaluation holds a step's input and output (and rotated copies)
+        /// at once. Default 40% of this machine's memory (a throughput plan of MNIST at 8192
+        /// images per evaluation has 28 GB intermediates and was killed on a 24 GB machine).
+        public var maximumIntermediateBytes = Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.4)
         public init() {}
     }
 
@@ -51,6 +56,8 @@ public enum Optimizer {
         public var microsecondsPerImage: Double { totalMicroseconds / Double(batch) }
         /// Bytes of the evaluation keys: relinearization + one Galois key per rotation step, each
         /// with single-prime digits over the key basis and a seeded uniform half.
+        /// Bytes of the largest tensor between steps (the input included).
+        public var largestIntermediateBytes: Int { simulation.steps.map(\.outputBytes).max() ?? 0 }
         public var evaluationKeyBytes: Int {
             let p = choice.parameters
             let limbs = p.ciphertextPrimes.count + p.specialPrimes.count
@@ -152,6 +159,10 @@ public enum Optimizer {
                     try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
                 }
                 let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images)
+                guard candidate.largestIntermediateBytes <= options.maximumIntermediateBytes else {
+                    failures.append("\(tiling): intermediates of \(candidate.largestIntermediateBytes / 1_000_000) MB, over the \(options.maximumIntermediateBytes / 1_000_000) MB allowed (--max-memory-mb)")
+                    continue
+                }
                 result.append(candidate)
                 objectives.append(options.objective == .throughput ? candidate.microsecondsPerImage : candidate.totalMicroseconds)
                 objectives.sort()
@@ -189,6 +200,7 @@ public enum Optimizer {
             result.append(Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: reference.batch))
         }
         sort()
+        result = result.filter { $0.largestIntermediateBytes <= options.maximumIntermediateBytes }
         let withinKeys = result.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
         if !withinKeys.isEmpty && withinKeys.count < result.count {
             progress("optimizer: \(result.count - withinKeys.count) plans need more than \(options.maximumKeyBytes / 1_000_000) MB of evaluation keys; not taken")
