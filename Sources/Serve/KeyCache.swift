@@ -106,19 +106,7 @@ public final class KeyCache: @unchecked Sendable {
         if known { return false }
         let onDisk = lock.withLock { files[id] != nil }
         if !onDisk { try CKKSFile.write(fileBytes, to: url(id), ownerOnly: true) }
-        lock.withLock {
-            if files[id] == nil {
-                files[id] = (fileBytes.count, 0)
-                spillBytes += fileBytes.count
-            }
-            if resident[id] == nil {
-                let size = Self.memorySize(keys)
-                resident[id] = Resident(keys: keys, bytes: size)
-                memoryBytes += size
-            }
-            touchLocked(id)
-            evictLocked()
-        }
+        lock.withLock { admitLocked(id, keys: keys, fileSize: fileBytes.count) }
         publish()
         return !onDisk
     }
@@ -145,21 +133,25 @@ public final class KeyCache: @unchecked Sendable {
             return nil
         }
         let keys = try parse(bytes)
-        lock.withLock {
-            if files[id] == nil {
-                files[id] = (bytes.count, 0)
-                spillBytes += bytes.count
-            }
-            if resident[id] == nil {
-                let size = Self.memorySize(keys)
-                resident[id] = Resident(keys: keys, bytes: size)
-                memoryBytes += size
-            }
-            touchLocked(id)
-            evictLocked()
-        }
+        lock.withLock { admitLocked(id, keys: keys, fileSize: bytes.count) }
         publish()
         return (keys, .spill)
+    }
+
+    /// Records the file of `id` (once) and its parsed keys in memory (once), marks it most
+    /// recently used and evicts past the bound. Call with the lock held.
+    private func admitLocked(_ id: String, keys: EvaluationKeys, fileSize: Int) {
+        if files[id] == nil {
+            files[id] = (fileSize, 0)
+            spillBytes += fileSize
+        }
+        if resident[id] == nil {
+            let size = Self.memorySize(keys)
+            resident[id] = Resident(keys: keys, bytes: size)
+            memoryBytes += size
+        }
+        touchLocked(id)
+        evictLocked()
     }
 
     private func url(_ id: String) -> URL { directory.appendingPathComponent("\(id).heevk") }
