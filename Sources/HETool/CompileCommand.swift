@@ -59,6 +59,9 @@ struct CompileCommand: ParsableCommand {
     }
 
     func run() throws {
+        let dir = URL(fileURLWithPath: out)
+        let outputs = [("--out", dir.appendingPathComponent("model.hemodel").path), ("--out", dir.appendingPathComponent("client.heprofile").path)]
+        try OutputGuard.check(outputs: outputs, inputs: [("model", input.model)] + calibration.map { ("--calibration", $0) })
         RNSParallelism.isEnabled = threads > 1
         let graph = try input.loadGraph()
         let samples = try input.samples(calibration, graph: graph).prefix(input.limit ?? 200).map { $0.tensor.values }
@@ -77,10 +80,12 @@ struct CompileCommand: ParsableCommand {
             let table = try cache.ensure([choice.preset], progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
             return try CostModel(table: table, parameters: choice.parameters)
         }, progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-        let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try CKKSFile.write(try compilation.model.serialized(), to: dir.appendingPathComponent("model.hemodel"), ownerOnly: false)
-        try CKKSFile.write(try compilation.profile.serialized(), to: dir.appendingPathComponent("client.heprofile"), ownerOnly: false)
+        // Both files or neither: a model beside the profile of another plan is refused later anyway.
+        try StagedFile.commitAll([
+            StagedFile(try compilation.model.serialized(), to: dir.appendingPathComponent("model.hemodel"), ownerOnly: false),
+            StagedFile(try compilation.profile.serialized(), to: dir.appendingPathComponent("client.heprofile"), ownerOnly: false),
+        ])
         for line in CompilationReport.lines(compilation) { print(line) }
         print("\nwrote \(dir.appendingPathComponent("model.hemodel").path) (server) and \(dir.appendingPathComponent("client.heprofile").path) (client)")
     }

@@ -28,6 +28,8 @@ struct EncryptCommand: ParsableCommand {
     var limit: Int?
 
     func run() throws {
+        try OutputGuard.check(outputs: [("--out", out)],
+                              inputs: [("--profile", self.profile), ("--secret-key", secretKey)] + inputs.map { ("input", $0) })
         let profile = try FlowFiles.profile(self.profile)
         let context = try CKKSContext(parameters: profile.parameters)
         let sk = try FlowFiles.secretKey(secretKey, context: context, profilePath: self.profile)
@@ -36,7 +38,7 @@ struct EncryptCommand: ParsableCommand {
             try InputLoader.load(URL(fileURLWithPath: $0), sampleShape: profile.inputShape, preprocessing: preprocessing, limit: limit)
         }
         guard samples.count <= profile.batch else {
-            throw ValidationError("\(samples.count) inputs, but this plan carries \(profile.batch) image(s) per evaluation; encrypt them in groups of \(profile.batch) or compile with --batch \(samples.count) (or --objective throughput)")
+            throw CompilerError.mismatch("\(samples.count) inputs, but this plan carries \(profile.batch) image(s) per evaluation; encrypt them in groups of \(profile.batch) or compile with --batch \(samples.count) (or --objective throughput)")
         }
         let start = Date()
         let file = try EncryptedInference.encrypt(samples.map { $0.tensor.values }, profile: profile, secretKey: sk)

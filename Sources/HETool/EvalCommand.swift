@@ -50,6 +50,11 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var inputs = [("--eval-keys", evalKeys), ("input", input)]
+        if remote == nil { inputs.append(("--model", model)) }
+        if let tokenFile { inputs.append(("--token-file", tokenFile)) }
+        if let caCert { inputs.append(("--ca-cert", caCert)) }
+        try OutputGuard.check(outputs: [("--out", out)], inputs: inputs)
         if let remote { return try await runRemote(remote) }
         try runLocal()
     }

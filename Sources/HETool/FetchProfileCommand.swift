@@ -29,6 +29,8 @@ struct FetchProfileCommand: AsyncParsableCommand {
     var quiet = false
 
     func run() async throws {
+        try OutputGuard.check(outputs: [("--out", out)],
+                              inputs: [tokenFile.map { ("--token-file", $0) }, caCert.map { ("--ca-cert", $0) }].compactMap { $0 })
         let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) }, caCertificatePath: caCert)
         do {
             let (bytes, profile) = try await client.profile(model: model, progress: TerminalProgress(quiet: quiet).handler)

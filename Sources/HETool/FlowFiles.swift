@@ -20,24 +20,33 @@ enum FlowFiles {
 
     static func secretKey(_ path: String, context: CKKSContext, profilePath: String) throws -> SecretKey {
         let data = try bytes(path)
-        let header = try CKKSFile.header(of: data)
-        guard header.kind == .secretKey else { throw CompilerError.mismatch("\(path) holds \(header.kind), not a secret key") }
-        guard header.parametersFingerprint == context.parameters.fingerprint else {
-            throw CompilerError.mismatch("\(path) is a secret key for other parameters than \(profilePath)'s; make keys for this profile with `he-tool keygen --profile \(profilePath)`")
+        if let tag = IntegrityFrame.tag(of: data), tag != .secretKey {
+            throw CompilerError.mismatch("\(path) holds \(tag.noun), not a secret key")
         }
-        return try CKKSFile.readSecretKey(data, context: context)
+        return try naming(path, mismatch: "\(path) is a secret key for other parameters than \(profilePath)'s; make keys for this profile with `he-tool keygen --profile \(profilePath)`") {
+            try CKKSFile.readSecretKey(data, context: context)
+        }
     }
 
     static func evaluationKeys(_ path: String, context: CKKSContext, modelPath: String) throws -> EvaluationKeys {
         let data = try bytes(path)
-        let header = try CKKSFile.header(of: data)
-        guard header.kind == .evaluationKeys else {
-            throw CompilerError.mismatch("\(path) holds \(header.kind), not evaluation keys\(header.kind == .secretKey ? " — never give a secret key to the server" : "")")
+        if let tag = IntegrityFrame.tag(of: data), tag != .evaluationKeys {
+            throw CompilerError.mismatch("\(path) holds \(tag.noun), not evaluation keys\(tag == .secretKey ? " — never give a secret key to the server" : "")")
         }
-        guard header.parametersFingerprint == context.parameters.fingerprint else {
-            throw CompilerError.mismatch("\(path) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile")
+        return try naming(path, mismatch: "\(path) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile") {
+            try CKKSFile.readEvaluationKeys(data, context: context)
         }
-        return try CKKSFile.readEvaluationKeys(data, context: context)
+    }
+
+    /// Runs a CKKS reader on the file at `path`, putting the path into its errors.
+    private static func naming<T>(_ path: String, mismatch: String, _ read: () throws -> T) throws -> T {
+        do { return try read() } catch let error as CKKSError {
+            switch error {
+            case .parameterMismatch: throw CompilerError.mismatch(mismatch)
+            case .invalidFormat(let why): throw CompilerError.invalidFile("\(path): \(why)")
+            default: throw CompilerError.invalidFile("\(path): \(error)")
+            }
+        }
     }
 
     static func write(_ bytes: [UInt8], _ path: String) throws {

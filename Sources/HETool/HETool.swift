@@ -1,5 +1,6 @@
 import ArgumentParser
 import Compiler
+import Foundation
 
 /// The `he-tool` command line: parsing, file I/O and printing only; arithmetic lives below.
 /// Async at the root so that the network commands (serve, eval --remote, fetch-profile,
@@ -12,4 +13,25 @@ struct HETool: AsyncParsableCommand {
         version: EngineVersion.string,
         subcommands: [BenchCommand.self, CalibrateCommand.self, CompileCommand.self, KeygenCommand.self, EncryptCommand.self, EvalCommand.self, DecryptCommand.self, ServeCommand.self, FetchProfileCommand.self, DemoCommand.self, InspectCommand.self, PredictCommand.self, AuditCommand.self]
     )
+
+    /// Parses and runs the command. A wrong command line (a parse error, or a `ValidationError`
+    /// from a command's checks of its options) prints the error with the usage lines; any other
+    /// failure (a damaged file, a missing key, a mismatch) is not about the command line, so it
+    /// prints one line, `Error: …`, and exits with status 1.
+    static func main() async {
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error where error is ValidationError || error is CleanExit || error is ExitCode {
+            exit(withError: error)
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(String(describing: error))\n".utf8))
+            Foundation.exit(1)
+        }
+    }
 }

@@ -17,11 +17,18 @@ public struct TileDimension: Hashable, Sendable, CustomStringConvertible {
     /// `n?/t`: the slots past the elements hold garbage, not zeros.
     public let hasUnknowns: Bool
 
-    /// A dimension; throws for sizes below 1 or a replicated dimension marked interleaved.
+    /// The largest logical size or tile size of a dimension (2^40).
+    public static let maximumSize = 1 << 40
+
+    /// A dimension; throws for sizes below 1, above `maximumSize`, or a replicated dimension marked interleaved.
     public init(size: Int, tileSize: Int, replicated: Bool = false, interleaved: Bool = false,
                 unknowns: Bool = false) throws {
         guard tileSize >= 1 else { throw TileTensorError.invalidNotation("tile size \(tileSize) must be at least 1") }
         guard size >= 1 else { throw TileTensorError.invalidNotation("dimension size \(size) must be at least 1") }
+        // Bounds that keep ⌈n/t⌉·t and every product over a shape's dimensions from overflowing.
+        guard size <= Self.maximumSize, tileSize <= Self.maximumSize else {
+            throw TileTensorError.invalidNotation("dimension \(size)/\(tileSize) is larger than \(Self.maximumSize)")
+        }
         guard !replicated || (size == 1 && !interleaved && !unknowns) else {
             throw TileTensorError.invalidNotation("a replicated dimension has logical size 1, its value in every slot: it is neither interleaved nor unknown")
         }

@@ -6,9 +6,32 @@ public struct TileShape: Hashable, Sendable, CustomStringConvertible {
     /// The dimensions, outermost first.
     public let dimensions: [TileDimension]
 
-    /// A shape of at least one dimension.
+    /// The largest slot count of a tile (N/2 for the largest ring, 2^17, with room to spare).
+    public static let maximumSlotsPerTile = 1 << 20
+    /// The largest number of slots over all tiles, ∏ tiles × ∏ t_i.
+    public static let maximumTotalSlots = 1 << 48
+
+    /// A shape of at least one dimension and at most 16, whose slots per tile and slots over all
+    /// tiles stay within `maximumSlotsPerTile` and `maximumTotalSlots`. Layouts read from files
+    /// and requests come through here, so every count derived from a shape (tiles, slots, used
+    /// and wasted slots) is known not to overflow.
     public init(_ dimensions: [TileDimension]) throws {
         guard !dimensions.isEmpty else { throw TileTensorError.invalidNotation("a tile shape has at least one dimension") }
+        guard dimensions.count <= 16 else { throw TileTensorError.invalidNotation("\(dimensions.count) dimensions; at most 16") }
+        var slots = 1, tiles = 1
+        for d in dimensions {
+            let (s, o1) = slots.multipliedReportingOverflow(by: d.tileSize)
+            let (t, o2) = tiles.multipliedReportingOverflow(by: d.tileCount)
+            guard !o1, !o2, s <= Self.maximumSlotsPerTile, t <= Self.maximumTotalSlots else {
+                throw TileTensorError.invalidNotation("the shape \(dimensions.map(\.description).joined(separator: ", ")) has too many slots per tile (at most \(Self.maximumSlotsPerTile)) or tiles")
+            }
+            slots = s
+            tiles = t
+        }
+        let (total, overflow) = slots.multipliedReportingOverflow(by: tiles)
+        guard !overflow, total <= Self.maximumTotalSlots else {
+            throw TileTensorError.invalidNotation("the shape \(dimensions.map(\.description).joined(separator: ", ")) has more than \(Self.maximumTotalSlots) slots over all its tiles")
+        }
         self.dimensions = dimensions
     }
 

@@ -49,6 +49,15 @@ final class SerializationTests: XCTestCase {
 
     var f: Fixture { Self.fixture }
 
+    /// The protobuf message inside a framed file (its integrity frame stripped).
+    static func payload(_ bytes: [UInt8]) -> [UInt8] { Array(bytes[IntegrityFrame.headerSize...]) }
+
+    /// `payload` framed with a correct checksum under the tag of `original`: an edited file as a
+    /// writer would make it, so that the reader's own checks behind the frame are exercised.
+    static func resealed(_ payload: [UInt8], like original: [UInt8]) -> [UInt8] {
+        IntegrityFrame.seal(payload, tag: IntegrityFrame.tag(of: original)!)
+    }
+
     // MARK: Round trips
 
     func testParametersRoundTrip() throws {
@@ -169,7 +178,7 @@ final class SerializationTests: XCTestCase {
         let seededBytes = try CKKSFile.serialize(seeded)
         let unseededBytes = try CKKSFile.serialize(unseeded)
         XCTAssertLessThan(Double(seededBytes.count), 0.6 * Double(unseededBytes.count))
-        let message = try Hetool_V1_Envelope(serializedBytes: seededBytes)
+        let message = try Hetool_V1_Envelope(serializedBytes: Self.payload(seededBytes))
         XCTAssertEqual(message.ciphertext.components.count, 1)
         XCTAssertEqual(Array(message.ciphertext.seed), seed.bytes)
         XCTAssertEqual(message.ciphertext.componentCount, 2)
@@ -265,9 +274,44 @@ final class SerializationTests: XCTestCase {
         }
     }
 
+    /// Any flipped byte of a file, at sampled positions over the whole file (header, envelope,
+    /// the middle of key bodies), is caught by the checksum and named as damage.
+    func testFlippedBytesAreDetectedAsDamage() throws {
+        var rng = TestRNG(seed: 21)
+        for (name, bytes, read) in try kinds() {
+            var positions = Array(0..<min(80, bytes.count)) + [bytes.count / 2, bytes.count - 1]
+            positions += (0..<150).map { _ in Int.random(in: 0..<bytes.count, using: &rng) }
+            for position in positions {
+                var mutated = bytes
+                mutated[position] ^= UInt8.random(in: 1...255, using: &rng)
+                XCTAssertThrowsError(try read(mutated, f.context), "\(name): flip at \(position)") { error in
+                    guard case let .invalidFormat(why)? = error as? CKKSError else { return XCTFail("\(name): \(error)") }
+                    if position >= IntegrityFrame.headerSize || (24..<56).contains(position) {
+                        XCTAssertTrue(why.contains("damaged"), "\(name), flip at \(position): \(why)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A file of an earlier he-tool (format version 2, no frame) is refused with what to do.
+    func testEarlierVersionsAreRefusedWithAdvice() throws {
+        for (name, bytes, read) in try kinds() {
+            var legacy = try Hetool_V1_Envelope(serializedBytes: Self.payload(bytes))
+            legacy.formatVersion = 2
+            XCTAssertThrowsError(try read(try legacy.serializedBytes(), f.context), name) { error in
+                guard case let .invalidFormat(why)? = error as? CKKSError else { return XCTFail("\(name): \(error)") }
+                XCTAssertTrue(why.contains("earlier he-tool") && why.contains("he-tool "), why)
+            }
+        }
+    }
+
+    /// Behind the frame: payloads with flipped bytes, re-framed with a valid checksum (as a buggy
+    /// or hostile writer would), are rejected by the parser's own checks or decode to valid objects.
     func testByteFlipsThrowOrDecodeToValidObjects() throws {
         var rng = TestRNG(seed: 12)
-        for (name, bytes, read) in try kinds() {
+        for (name, original, read) in try kinds() {
+            let bytes = Self.payload(original)
             let content = try Self.contentRanges(bytes)
             var accepted = 0
             for trial in 0..<500 {
@@ -277,7 +321,7 @@ final class SerializationTests: XCTestCase {
                                               : Int.random(in: 0..<bytes.count, using: &rng)
                 mutated[position] ^= UInt8.random(in: 1...255, using: &rng)
                 do {
-                    try read(mutated, f.context)
+                    try read(Self.resealed(mutated, like: original), f.context)
                     accepted += 1
                     // Only a value can change (a residue that stays reduced, the scale, the seed,
                     // a Galois element that stays valid); never the structure, kind or fingerprint.
@@ -333,10 +377,10 @@ final class SerializationTests: XCTestCase {
 
     func testFutureVersionAndOtherParametersAreRejected() throws {
         for (name, bytes, read) in try kinds() {
-            var envelope = try Hetool_V1_Envelope(serializedBytes: bytes)
+            var envelope = try Hetool_V1_Envelope(serializedBytes: Self.payload(bytes))
             let next = UInt32(CKKSFile.formatVersion + 1)
             envelope.formatVersion = next
-            let future: [UInt8] = try envelope.serializedBytes()
+            let future: [UInt8] = Self.resealed(try envelope.serializedBytes(), like: bytes)
             XCTAssertThrowsError(try read(future, f.context), name) { error in
                 guard case let .invalidFormat(why)? = error as? CKKSError else { return XCTFail("\(name): \(error)") }
                 XCTAssertTrue(why.contains("format version \(next)") && why.contains("newer he-tool"), why)
@@ -352,18 +396,23 @@ final class SerializationTests: XCTestCase {
         var header = Hetool_V1_EnvelopeHeader()
         header.magic = "he-tool"
         header.formatVersion = UInt32(CKKSFile.formatVersion + 1)
-        let alien: [UInt8] = try header.serializedBytes() + [0xA2, 0x06, 3, 1, 2, 3]  // field 100, 3 bytes
+        let alien: [UInt8] = IntegrityFrame.seal(try header.serializedBytes() + [0xA2, 0x06, 3, 1, 2, 3], tag: .ciphertext)  // field 100, 3 bytes
         XCTAssertThrowsError(try CKKSFile.readCiphertext(alien, context: f.context)) { error in
-            XCTAssertEqual(error as? CKKSError, .invalidFormat("the file has format version \(CKKSFile.formatVersion + 1); this he-tool reads format versions 1 … \(CKKSFile.formatVersion): use a newer he-tool"))
+            XCTAssertEqual(error as? CKKSError, .invalidFormat("the file has format version \(CKKSFile.formatVersion + 1) inside its frame; this he-tool reads format version \(CKKSFile.formatVersion): use a newer he-tool"))
         }
-        // A version-1 file (no seeded keys existed then) still reads.
-        var old = try Hetool_V1_Envelope(serializedBytes: CKKSFile.serialize(f.publicCiphertext))
-        old.formatVersion = 1
-        XCTAssertNoThrow(try CKKSFile.readCiphertext(try old.serializedBytes(), context: f.context))
+        // A newer frame version is named as such.
+        var newerFrame = try CKKSFile.serialize(f.publicCiphertext)
+        newerFrame[8] = 2
+        XCTAssertThrowsError(try CKKSFile.readCiphertext(newerFrame, context: f.context)) { error in
+            XCTAssertEqual(error as? CKKSError, .invalidFormat(IntegrityFrame.Failure.unsupportedVersion(2).description))
+        }
         // A parameters file whose fingerprint is another set's.
-        var parameters = try Hetool_V1_Envelope(serializedBytes: CKKSFile.serialize(f.context.parameters))
+        let parameterBytes = try CKKSFile.serialize(f.context.parameters)
+        var parameters = try Hetool_V1_Envelope(serializedBytes: Self.payload(parameterBytes))
         parameters.parametersFingerprint = Data(f.other.parameters.fingerprint)
-        assertRejects("parameters with a foreign fingerprint") { _ = try CKKSFile.readParameters(parameters.serializedBytes()) }
+        assertRejects("parameters with a foreign fingerprint") {
+            _ = try CKKSFile.readParameters(Self.resealed(parameters.serializedBytes(), like: parameterBytes))
+        }
         // Not a protobuf at all, and a protobuf that is not ours.
         assertRejects("random bytes") { _ = try CKKSFile.readCiphertext((0..<100).map { UInt8(truncatingIfNeeded: $0 &* 37) }, context: f.context) }
         var notOurs = header
@@ -391,9 +440,9 @@ final class SerializationTests: XCTestCase {
     /// Decodes a valid file, applies `change` to its message, and requires the reader to reject it.
     func assertRejectsEdited(_ what: String, _ bytes: [UInt8], read: ([UInt8]) throws -> Void,
                              line: UInt = #line, _ change: (inout Hetool_V1_Envelope) -> Void) throws {
-        var envelope = try Hetool_V1_Envelope(serializedBytes: bytes)
+        var envelope = try Hetool_V1_Envelope(serializedBytes: Self.payload(bytes))
         change(&envelope)
-        let edited: [UInt8] = try envelope.serializedBytes()
+        let edited: [UInt8] = Self.resealed(try envelope.serializedBytes(), like: bytes)
         assertRejects(what, line: line) { try read(edited) }
     }
 
@@ -402,7 +451,7 @@ final class SerializationTests: XCTestCase {
         let readCT = { (bytes: [UInt8]) in _ = try CKKSFile.readCiphertext(bytes, context: self.f.context) }
         try assertRejectsEdited("level 3", ct, read: readCT) { $0.ciphertext.level = 3 }
         try assertRejectsEdited("level 1 with 3 limbs", ct, read: readCT) { $0.ciphertext.level = 1 }
-        for scale in [0, -1, .nan, .infinity] as [Double] {
+        for scale in [0, -1, .nan, .infinity, 5e-324, 0.5, 0x1p500] as [Double] {
             try assertRejectsEdited("scale \(scale)", ct, read: readCT) { $0.ciphertext.scale = scale }
         }
         for count in [0, 1, 4, 1000] as [UInt32] {
@@ -493,7 +542,7 @@ final class SerializationTests: XCTestCase {
             XCTAssertNotNil(secretBytes.range(of: window), "control: the window is in the secret-key file")
             XCTAssertNil(keyBytes.range(of: window), "a window of the secret key is in the evaluation-keys file")
         }
-        let envelope = try Hetool_V1_Envelope(serializedBytes: Array(keyBytes))
+        let envelope = try Hetool_V1_Envelope(serializedBytes: Self.payload(Array(keyBytes)))
         guard case .evaluationKeys? = envelope.body else { return XCTFail("body is \(String(describing: envelope.body))") }
         if case .secretKey? = envelope.body { XCTFail("a secret key body") }
         XCTAssertTrue(envelope.unknownFields.data.isEmpty)

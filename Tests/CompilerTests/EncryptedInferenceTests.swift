@@ -156,7 +156,7 @@ final class EncryptedInferenceTests: XCTestCase {
         XCTAssertTrue(probes.allSatisfy { !contains(profileBytes, $0) }, "the profile holds a weight")
         // The model file's fields: parameters, plan and steps; its embedded file is a parameter set, not a key.
         XCTAssertEqual(try CKKSFile.header(of: try CKKSFile.serialize(c.model.parameters)).kind, .parameters)
-        let raw = try Hetool_Plan_V1_CompiledModel(serializedBytes: modelBytes)
+        let raw = try Hetool_Plan_V1_CompiledModel(serializedBytes: Array(modelBytes[IntegrityFrame.headerSize...]))
         XCTAssertEqual(try CKKSFile.header(of: Array(raw.parameters)).kind, .parameters)
         XCTAssertTrue(raw.unknownFields.data.isEmpty)
         XCTAssertLessThan(modelBytes.count, 400_000, "a key would be megabytes")
@@ -201,14 +201,14 @@ final class EncryptedInferenceTests: XCTestCase {
         for cut in [0, 7, profile.count / 2, profile.count - 1] {
             XCTAssertThrowsError(try ClientProfile.read(Array(profile.prefix(cut)))) { XCTAssertTrue($0 is CompilerError, "\($0)") }
         }
-        XCTAssertThrowsError(try ClientProfile.read(bytes)) { XCTAssertTrue("\($0)".contains("not an he-tool client profile"), "\($0)") }
-        XCTAssertThrowsError(try CompiledModel.read(profile)) { XCTAssertTrue("\($0)".contains("not a compiled he-tool model"), "\($0)") }
-        // Flipped bytes: refused or, when the flip lands in a weight, read as another valid model — never a crash.
+        XCTAssertThrowsError(try ClientProfile.read(bytes)) { XCTAssertTrue("\($0)".contains("holds a compiled model, not a client profile"), "\($0)") }
+        XCTAssertThrowsError(try CompiledModel.read(profile)) { XCTAssertTrue("\($0)".contains("holds a client profile, not a compiled model"), "\($0)") }
+        // Flipped bytes, even in a weight, are caught by the checksum (FileIntegrityTests samples every kind).
         var rng = SystemRandomNumberGenerator()
-        for _ in 0..<200 {
+        for _ in 0..<50 {
             var damaged = bytes
-            damaged[Int.random(in: 0..<damaged.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
-            _ = try? CompiledModel.read(damaged)
+            damaged[Int.random(in: IntegrityFrame.headerSize..<damaged.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
+            XCTAssertThrowsError(try CompiledModel.read(damaged)) { XCTAssertTrue("\($0)".contains("damaged"), "\($0)") }
         }
     }
 }

@@ -13,49 +13,8 @@ extension CKKSFile {
     /// - Throws: `CKKSError.fileSystem` naming the path (missing directory, no permission,
     ///   disk full, `url` a directory …).
     public static func write(_ bytes: [UInt8], to url: URL, ownerOnly: Bool) throws {
-        guard url.isFileURL else { throw CKKSError.fileSystem("\(url) is not a file URL") }
-        let path = url.path
-        let name = url.lastPathComponent
-        guard !name.isEmpty, name != "/", name != ".", name != ".." else {
-            throw CKKSError.fileSystem("\(path) does not name a file")
-        }
-        let directory = url.deletingLastPathComponent().path
-        var generator = SystemRandomNumberGenerator()
-        let temporary = (directory.hasSuffix("/") ? directory : directory + "/")
-            + ".\(name).tmp-\(String(generator.next(), radix: 16))"
-
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, ownerOnly ? 0o600 : 0o666)
-        guard fd >= 0 else { throw failure("cannot create a temporary file in \(directory) to write \(path)") }
-        var open = true
-        var renamed = false
-        defer {
-            if open { _ = Glibc.close(fd) }
-            if !renamed { _ = Glibc.unlink(temporary) }
-        }
-        if ownerOnly, Glibc.fchmod(fd, 0o600) != 0 { throw failure("cannot make \(path) owner-only") }
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("cannot write \(path)")
-                }
-                offset += written
-            }
-        }
-        guard Glibc.fsync(fd) == 0 else { throw failure("cannot flush \(path) to disk") }
-        open = false
-        guard Glibc.close(fd) == 0 else { throw failure("cannot close \(path)") }
-        guard Glibc.rename(temporary, path) == 0 else { throw failure("cannot replace \(path)") }
-        renamed = true
-        // Make the rename itself durable; a directory that cannot be opened or flushed (some
-        // file systems) leaves the file written and renamed, so this is best effort.
-        let directoryFD = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = Glibc.fsync(directoryFD)
-            _ = Glibc.close(directoryFD)
-        }
+        let staged = try StagedFile(bytes, to: url, ownerOnly: ownerOnly)
+        try staged.commit()
     }
 
     /// Serializes `key` and writes it owner-only (mode 0600), atomically; the serialized copy
@@ -72,17 +31,22 @@ extension CKKSFile {
     public static func read(from url: URL) throws -> [UInt8] {
         guard url.isFileURL else { throw CKKSError.fileSystem("\(url) is not a file URL") }
         let path = url.path
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        // stat before open: opening a FIFO for reading blocks until a writer comes, and a device
+        // never ends. O_NONBLOCK and the fstat after open close the race with a swapped path.
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            if errno == ENOENT { throw CKKSError.fileSystem("no file at \(path)") }
+            throw failure("cannot inspect \(path)")
+        }
+        try requireRegular(status, path)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT { throw CKKSError.fileSystem("no file at \(path)") }
             throw failure("cannot open \(path)")
         }
         defer { _ = Glibc.close(fd) }
-        var status = stat()
         guard Glibc.fstat(fd, &status) == 0 else { throw failure("cannot inspect \(path)") }
-        guard status.st_mode & S_IFMT == S_IFREG else {
-            throw CKKSError.fileSystem("\(path) is not a regular file")
-        }
+        try requireRegular(status, path)
         let size = Int(status.st_size)
         guard size <= maximumFileSize else {
             throw CKKSError.fileSystem("\(path) has \(size) bytes; no he-tool file has more than \(maximumFileSize)")
@@ -101,6 +65,20 @@ extension CKKSFile {
                 initialized += count
             }
         }
+    }
+
+    /// Throws unless `status` is a regular file's, naming what `path` is instead.
+    private static func requireRegular(_ status: stat, _ path: String) throws {
+        let what: String
+        switch status.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFDIR: what = "a directory"
+        case S_IFIFO: what = "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: what = "a device"
+        case S_IFSOCK: what = "a socket"
+        default: what = "not a regular file"
+        }
+        throw CKKSError.fileSystem("\(path) is \(what), not a regular file: give the path of an he-tool file")
     }
 
     /// A `fileSystem` error with the current errno's explanation.

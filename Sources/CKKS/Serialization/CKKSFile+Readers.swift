@@ -176,9 +176,12 @@ extension CKKSFile {
         return Int(level)
     }
 
+    /// Scales he-tool makes lie in [2^0, 2^400]: a ciphertext's scale is at least 1 (messages
+    /// are multiplied, never divided, by it) and below the largest modulus product any
+    /// parameter set has. Anything else (a subnormal 5e-324 decodes to ±∞) is damage.
     static func checkScale(_ scale: Double) throws {
-        guard scale.isFinite, scale > 0 else {
-            throw CKKSError.invalidFormat("the scale \(scale) is not positive and finite")
+        guard scale.isFinite, scale >= 1, scale <= 0x1p400 else {
+            throw CKKSError.invalidFormat("the scale \(scale) is outside 1 … 2^400")
         }
     }
 

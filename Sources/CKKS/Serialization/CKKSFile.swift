@@ -3,7 +3,8 @@ import SwiftProtobuf
 
 /// he-tool's versioned binary files: parameters, keys, plaintexts and ciphertexts.
 ///
-/// Every file is one protobuf `Envelope` message (schema: `Protos/he_tool.proto`): the magic
+/// Every file is an `IntegrityFrame` (a header with the SHA-256 of its content, checked before
+/// anything else is read) around one protobuf `Envelope` message (schema: `Protos/he_tool.proto`): the magic
 /// string `"he-tool"`, the format version, the kind of object, the 32-byte fingerprint of the
 /// parameter set, and the object itself. Polynomials are stored as packed little-endian
 /// 64-bit residues in NTT form; a fresh symmetric ciphertext stores the 32-byte seed of c_1
@@ -21,8 +22,9 @@ import SwiftProtobuf
 public enum CKKSFile {
     /// The magic string every file starts with.
     public static let magic = "he-tool"
-    /// The format version this build writes, and the only one it reads.
-    public static let formatVersion = 2
+    /// The format version this build writes. Version 3 is version 2 inside an integrity frame;
+    /// files of versions 1 and 2 (no frame, no checksum) are refused with advice to make them again.
+    public static let formatVersion = 3
     /// The largest file `read(from:)` accepts and the largest a serializer produces:
     /// protobuf's limit on one message (2 GiB − 1 bytes).
     public static let maximumFileSize = Int(Int32.max)
@@ -65,6 +67,27 @@ public enum CKKSFile {
             }
         }
 
+        /// The integrity frame's tag of files of this kind.
+        public var tag: IntegrityFrame.Tag {
+            switch self {
+            case .parameters: return .parameters
+            case .secretKey: return .secretKey
+            case .publicKey: return .publicKey
+            case .evaluationKeys: return .evaluationKeys
+            case .plaintext: return .plaintext
+            case .ciphertext: return .ciphertext
+            }
+        }
+
+        /// Which command makes a file of this kind again (for files of an earlier he-tool).
+        var remakeAdvice: String {
+            switch self {
+            case .secretKey, .publicKey, .evaluationKeys: return "make the keys again with `he-tool keygen`"
+            case .ciphertext, .plaintext: return "encrypt the input again with `he-tool encrypt` (or evaluate again)"
+            case .parameters: return "compile the model again with `he-tool compile`"
+            }
+        }
+
         init?(_ message: Hetool_V1_Kind) {
             switch message {
             case .parameters: self = .parameters
@@ -92,9 +115,20 @@ public enum CKKSFile {
     /// parameter fingerprint (to choose the reader, or to find the matching parameters).
     /// - Throws: `invalidFormat` for anything that is not a file of this format version.
     public static func header(of bytes: [UInt8]) throws -> Header {
-        let header = try checkedHeader(bytes)
-        guard let kind = Kind(header.kind) else {
-            throw CKKSError.invalidFormat("the file's kind \(header.kind.rawValue) is not one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard let tag = IntegrityFrame.tag(of: bytes) else {
+            // No frame: the frame check says whether it is an earlier he-tool's file or another.
+            try frameErrorOrNil {
+                try IntegrityFrame.withPayload(of: bytes, expecting: .ciphertext,
+                                               legacyAdvice: "make it again with this he-tool") { _ in () }
+            }
+            throw CKKSError.invalidFormat("not an he-tool file")
+        }
+        guard let frameKind = Kind.allCases.first(where: { $0.tag == tag }) else {
+            throw CKKSError.invalidFormat("the file holds \(tag.noun), not a key, parameter, plaintext or ciphertext file")
+        }
+        let header = try checkedHeader(bytes, kind: frameKind)
+        guard let kind = Kind(header.kind), kind == frameKind else {
+            throw CKKSError.invalidFormat("the file's kind \(header.kind.rawValue) is not that of its frame (\(frameKind))")
         }
         let fingerprint = Array(header.parametersFingerprint)
         guard fingerprint.count == 32 else {
@@ -115,60 +149,85 @@ public enum CKKSFile {
         return envelope
     }
 
-    /// The file's bytes; throws past protobuf's 2 GiB limit instead of writing a broken file.
+    /// The file's bytes, framed with their checksum; throws past protobuf's 2 GiB limit
+    /// instead of writing a broken file.
     static func encode(_ envelope: Hetool_V1_Envelope, payloadBytes: Int) throws -> [UInt8] {
-        guard payloadBytes < maximumFileSize - 4096 else {
+        guard payloadBytes < maximumFileSize - 4096 - IntegrityFrame.headerSize else {
             throw CKKSError.outOfRange("\(payloadBytes) bytes do not fit in one file (at most \(maximumFileSize) bytes, protobuf's limit on one message); split the object, e.g. Galois keys over several files")
         }
+        guard let kind = Kind(envelope.kind) else { preconditionFailure("an envelope without a kind") }
         do {
-            return try envelope.serializedBytes()
+            return IntegrityFrame.seal(try envelope.serializedBytes(), tag: kind.tag)
         } catch {
             throw CKKSError.outOfRange("cannot encode the file (\(error)); one file holds at most \(maximumFileSize) bytes")
         }
     }
 
-    /// Decodes only the fixed header fields (the body is skipped) and checks magic and version.
-    private static func checkedHeader(_ bytes: [UInt8]) throws -> Hetool_V1_EnvelopeHeader {
-        guard !bytes.isEmpty else { throw CKKSError.invalidFormat("the file is empty") }
+    /// Checks the integrity frame (a `kind` file whose checksum matches), then decodes only the
+    /// envelope's fixed fields (the body is skipped) and checks magic and version.
+    private static func checkedHeader(_ bytes: [UInt8], kind: Kind) throws -> Hetool_V1_EnvelopeHeader {
         guard bytes.count <= maximumFileSize else {
             throw CKKSError.invalidFormat("\(bytes.count) bytes is more than any he-tool file (at most \(maximumFileSize))")
         }
-        var options = BinaryDecodingOptions()
-        options.discardUnknownFields = true
-        let header: Hetool_V1_EnvelopeHeader
-        do {
-            header = try Hetool_V1_EnvelopeHeader(serializedBytes: bytes, options: options)
-        } catch {
-            throw CKKSError.invalidFormat("not an he-tool file: the protobuf envelope does not decode (\(error))")
+        return try framed(bytes, kind: kind) { payload in
+            var options = BinaryDecodingOptions()
+            options.discardUnknownFields = true
+            let header: Hetool_V1_EnvelopeHeader
+            do {
+                header = try Hetool_V1_EnvelopeHeader(serializedBytes: payload, options: options)
+            } catch {
+                throw CKKSError.invalidFormat("not an he-tool file: the protobuf envelope does not decode (\(error))")
+            }
+            try checkMagicAndVersion(magic: header.magic, version: header.formatVersion)
+            return header
         }
-        guard header.magic == magic else {
-            throw CKKSError.invalidFormat(header.magic.isEmpty
+    }
+
+    /// Calls `body` with the payload of a framed file of `kind` (checksum checked), turning frame
+    /// failures into `CKKSError.invalidFormat`.
+    static func framed<R>(_ bytes: [UInt8], kind: Kind, _ body: (Data) throws -> R) throws -> R {
+        var result: R?
+        try frameErrorOrNil {
+            try IntegrityFrame.withPayloadData(of: bytes, expecting: kind.tag, legacyAdvice: kind.remakeAdvice) { payload in
+                result = try body(payload)
+            }
+        }
+        return result!
+    }
+
+    /// Runs `check`, converting an `IntegrityFrame.Failure` into `CKKSError.invalidFormat`.
+    private static func frameErrorOrNil(_ check: () throws -> Void) throws {
+        do { try check() } catch let failure as IntegrityFrame.Failure {
+            throw CKKSError.invalidFormat(failure.description)
+        }
+    }
+
+    private static func checkMagicAndVersion(magic found: String, version: UInt32) throws {
+        guard found == magic else {
+            throw CKKSError.invalidFormat(found.isEmpty
                 ? "not an he-tool file: no magic string"
-                : "not an he-tool file: the magic string is \"\(header.magic.prefix(32))\", expected \"\(magic)\"")
+                : "not an he-tool file: the magic string is \"\(found.prefix(32))\", expected \"\(magic)\"")
         }
-        guard header.formatVersion != 0 else {
-            throw CKKSError.invalidFormat("the file has no format version")
+        guard version == formatVersion else {
+            throw CKKSError.invalidFormat("the file has format version \(version) inside its frame; this he-tool reads format version \(formatVersion)\(version > formatVersion ? ": use a newer he-tool" : "")")
         }
-        guard header.formatVersion <= formatVersion else {
-            throw CKKSError.invalidFormat("the file has format version \(header.formatVersion); this he-tool reads format versions 1 … \(formatVersion): use a newer he-tool")
-        }
-        return header
     }
 
     /// Decodes and checks a file's envelope: magic, version, kind, body, unknown fields and
     /// (when `context` is given) the parameter fingerprint.
     static func open(_ bytes: [UInt8], expecting expected: Kind, context: CKKSContext?) throws -> Hetool_V1_Envelope {
-        let header = try checkedHeader(bytes)
-        let envelope: Hetool_V1_Envelope
-        do {
-            envelope = try Hetool_V1_Envelope(serializedBytes: bytes)
-        } catch {
-            throw CKKSError.invalidFormat("malformed he-tool file (\(error))")
+        guard bytes.count <= maximumFileSize else {
+            throw CKKSError.invalidFormat("\(bytes.count) bytes is more than any he-tool file (at most \(maximumFileSize))")
         }
+        let envelope: Hetool_V1_Envelope = try framed(bytes, kind: expected) { payload in
+            do {
+                return try Hetool_V1_Envelope(serializedBytes: payload)
+            } catch {
+                throw CKKSError.invalidFormat("malformed he-tool file (\(error))")
+            }
+        }
+        try checkMagicAndVersion(magic: envelope.magic, version: envelope.formatVersion)
         try rejectUnknownFields(envelope, "the envelope")
-        guard envelope.magic == header.magic, envelope.formatVersion == header.formatVersion else {
-            throw CKKSError.invalidFormat("the envelope's header fields are inconsistent")
-        }
         guard let kind = Kind(envelope.kind) else {
             throw CKKSError.invalidFormat("the file's kind \(envelope.kind.rawValue) is not one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }

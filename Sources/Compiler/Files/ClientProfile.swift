@@ -32,7 +32,8 @@ public struct ClientProfile: Sendable {
     public var outputDecimals: Int
 
     public static let magic = "he-tool-profile"
-    public static let formatVersion = 2
+    /// Version 3 is version 2 inside an integrity frame (SHA-256 checked before parsing).
+    public static let formatVersion = 3
 
     public func serialized() throws -> [UInt8] {
         var m = Hetool_Plan_V1_ClientProfile()
@@ -57,16 +58,15 @@ public struct ClientProfile: Sendable {
         m.preprocessingMean = preprocessingMean
         m.preprocessingStd = preprocessingStd
         m.outputDecimals = UInt32(outputDecimals)
-        return Array(try m.serializedData())
+        return IntegrityFrame.seal(try m.serializedBytes(), tag: .clientProfile)
     }
 
     /// Reads and validates a client profile.
     /// - Throws: `CompilerError.invalidFile` naming what is wrong.
     public static func read(_ bytes: [UInt8], source: String = "the client profile") throws -> ClientProfile {
-        let m: Hetool_Plan_V1_ClientProfile
-        do { m = try Hetool_Plan_V1_ClientProfile(serializedBytes: bytes) } catch {
-            throw CompilerError.invalidFile("\(source) is not an he-tool client profile (\(error)); `he-tool compile` writes one as client.heprofile")
-        }
+        let m = try PlanCoding.framed(bytes, tag: .clientProfile, source: source,
+                                      remake: "compile the model again with `he-tool compile` (it writes client.heprofile), or fetch the profile again",
+                                      as: Hetool_Plan_V1_ClientProfile.self)
         guard m.magic == magic else {
             throw CompilerError.invalidFile("\(source) is not an he-tool client profile (magic '\(m.magic.prefix(20))'); `he-tool compile` writes one as client.heprofile")
         }

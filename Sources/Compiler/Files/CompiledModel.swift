@@ -30,7 +30,8 @@ public struct CompiledModel: Sendable {
     public var inputLevels: [Int]
 
     public static let magic = "he-tool-model"
-    public static let formatVersion = 2
+    /// Version 3 is version 2 inside an integrity frame (SHA-256 checked before parsing).
+    public static let formatVersion = 3
 
     /// The file's bytes.
     public func serialized() throws -> [UInt8] {
@@ -52,17 +53,16 @@ public struct CompiledModel: Sendable {
         m.steps = steps.indices.map { i in
             PlanCoding.step(steps[i], tiling: stepTilings[i], estimate: estimatedMicroseconds[i], level: inputLevels[i])
         }
-        return Array(try m.serializedData())
+        return IntegrityFrame.seal(try m.serializedBytes(), tag: .compiledModel)
     }
 
     /// Reads and validates a compiled model: every field, every step's sizes against its
     /// neighbours, the layouts against the parameters' slot count.
     /// - Throws: `CompilerError.invalidFile` naming what is wrong.
     public static func read(_ bytes: [UInt8], source: String = "the compiled model") throws -> CompiledModel {
-        let m: Hetool_Plan_V1_CompiledModel
-        do { m = try Hetool_Plan_V1_CompiledModel(serializedBytes: bytes) } catch {
-            throw CompilerError.invalidFile("\(source) is not a compiled he-tool model (\(error)); compile one with `he-tool compile`")
-        }
+        let m = try PlanCoding.framed(bytes, tag: .compiledModel, source: source,
+                                      remake: "compile the model again with `he-tool compile`",
+                                      as: Hetool_Plan_V1_CompiledModel.self)
         guard m.magic == magic else {
             throw CompilerError.invalidFile("\(source) is not a compiled he-tool model (magic '\(m.magic.prefix(20))'); compile one with `he-tool compile`")
         }

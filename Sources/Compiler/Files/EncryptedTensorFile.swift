@@ -16,7 +16,8 @@ public struct EncryptedTensorFile: Sendable {
     public var tiles: [[UInt8]]
 
     public static let magic = "he-tool-tensor"
-    public static let formatVersion = 1
+    /// Version 2 is version 1 inside an integrity frame (SHA-256 checked before parsing).
+    public static let formatVersion = 2
 
     public init(parametersFingerprint: [UInt8], planFingerprint: [UInt8], stage: Stage, layout: TileShape, images: Int, tiles: [[UInt8]]) {
         self.parametersFingerprint = parametersFingerprint
@@ -43,15 +44,14 @@ public struct EncryptedTensorFile: Sendable {
         m.layout = layout.description
         m.images = UInt32(images)
         m.tiles = tiles.map { Data($0) }
-        return Array(try m.serializedData())
+        return IntegrityFrame.seal(try m.serializedBytes(), tag: .encryptedTensor)
     }
 
     /// Reads the file's frame (the tiles are read against a context by `tensor(backend:)`).
     public static func read(_ bytes: [UInt8], source: String = "the encrypted tensor") throws -> EncryptedTensorFile {
-        let m: Hetool_Plan_V1_EncryptedTensor
-        do { m = try Hetool_Plan_V1_EncryptedTensor(serializedBytes: bytes) } catch {
-            throw CompilerError.invalidFile("\(source) is not an he-tool encrypted tensor (\(error)); `he-tool encrypt` or `he-tool eval` write them")
-        }
+        let m = try PlanCoding.framed(bytes, tag: .encryptedTensor, source: source,
+                                      remake: "encrypt the input again with `he-tool encrypt` (or evaluate it again)",
+                                      as: Hetool_Plan_V1_EncryptedTensor.self)
         guard m.magic == magic else {
             throw CompilerError.invalidFile("\(source) is not an he-tool encrypted tensor (magic '\(m.magic.prefix(20))')")
         }

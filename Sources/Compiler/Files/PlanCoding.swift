@@ -6,6 +6,21 @@ import TileTensors
 /// Conversions between the plan types and their protobuf messages, with the validation every
 /// reader applies (finite values, sizes that agree, layouts that fill the slots).
 enum PlanCoding {
+    /// Decodes the protobuf message inside a framed file of `tag`: the frame and its SHA-256
+    /// are checked first, so a damaged file is named as such before any field is read.
+    static func framed<M: SwiftProtobuf.Message>(_ bytes: [UInt8], tag: IntegrityFrame.Tag, source: String,
+                                                  remake: String, as type: M.Type) throws -> M {
+        do {
+            return try IntegrityFrame.withPayloadData(of: bytes, expecting: tag, legacyAdvice: remake) { payload in
+                do { return try M(serializedBytes: payload) } catch {
+                    throw CompilerError.invalidFile("\(source) is not \(tag.noun) of this he-tool (\(error)); \(remake)")
+                }
+            }
+        } catch let failure as IntegrityFrame.Failure {
+            throw CompilerError.invalidFile("\(source): \(failure)")
+        }
+    }
+
     static func rejectUnknown<M: SwiftProtobuf.Message>(_ message: M, _ source: String) throws {
         guard message.unknownFields.data.isEmpty else {
             throw CompilerError.invalidFile("\(source) has fields this he-tool does not know (\(message.unknownFields.data.count) bytes): it was written by a newer version or is damaged")
@@ -32,7 +47,11 @@ enum PlanCoding {
     static func tiling(_ m: Hetool_Plan_V1_Tiling, slots: Int, source: String) throws -> InterleavedTiling {
         try rejectUnknown(m, source)
         let sizes = [m.t0, m.t1, m.tx, m.ty, m.tb].map(Int.init)
-        guard sizes.allSatisfy({ $0 >= 1 && $0 <= slots }), sizes.reduce(1, *) == slots else {
+        // Each size ≤ slots ≤ 2^16 before the product: five of them cannot overflow 2^80 … but
+        // they could overflow Int, so the product is checked too.
+        var product = 1, overflow = false
+        for size in sizes where !overflow { (product, overflow) = product.multipliedReportingOverflow(by: size) }
+        guard sizes.allSatisfy({ $0 >= 1 && $0 <= slots }), !overflow, product == slots else {
             throw CompilerError.invalidFile("\(source): the tiling \(sizes) does not fill the \(slots) slots")
         }
         return InterleavedTiling(t0: sizes[0], t1: sizes[1], tX: sizes[2], tY: sizes[3], tB: sizes[4])

@@ -57,7 +57,13 @@ public enum EncryptedInference {
         }
         let backend = CKKSBackend(context: secretKey.context, keys: nil, encryptor: nil, decryptor: Decryptor(secretKey: secretKey))
         let tensor = try file.tensor(backend: backend, source: source).decrypt()
-        return profile.scores(fromOutput: tensor, images: file.images)
+        let scores = profile.scores(fromOutput: tensor, images: file.images)
+        // A scale or a residue damaged in a way that still parses can decode to NaN or ±∞:
+        // never print such a number as a result.
+        guard scores.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+            throw CompilerError.invalidFile("\(source) decrypts to values that are not finite numbers: it is damaged or was not made with this key; evaluate again")
+        }
+        return scores
     }
 
     // MARK: server

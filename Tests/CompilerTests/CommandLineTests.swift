@@ -1,0 +1,106 @@
+import CKKS
+import Foundation
+import XCTest
+
+/// The `he-tool` binary as a user meets it: a runtime error is one line without the usage, no
+/// command writes over an input or a secret key, and `keygen` writes both files or neither.
+final class CommandLineTests: XCTestCase {
+    /// The `he-tool` built beside this test bundle (`swift test` builds every product).
+    static var tool: URL {
+        var directory = Bundle(for: CommandLineTests.self).bundleURL.deletingLastPathComponent()
+        if directory.lastPathComponent == "Contents" { directory = directory.deletingLastPathComponent() }
+        return directory.appendingPathComponent("he-tool")
+    }
+
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    func run(_ arguments: [String]) throws -> Outcome {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.tool.path), "no he-tool at \(Self.tool.path)")
+        let process = Process()
+        process.executableURL = Self.tool
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("he-tool-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    func testRuntimeErrorsAreOneLineWithoutUsage() throws {
+        let dir = try temporaryDirectory()
+        let outcome = try run(["decrypt", dir.appendingPathComponent("missing.hect").path,
+                               "--profile", dir.appendingPathComponent("p.heprofile").path, "--secret-key", "k.hesk"])
+        XCTAssertEqual(outcome.status, 1)
+        let lines = outcome.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, outcome.stderr)
+        XCTAssertTrue(outcome.stderr.hasPrefix("Error: ") && outcome.stderr.contains("p.heprofile"), outcome.stderr)
+        XCTAssertFalse(outcome.stderr.lowercased().contains("usage"), outcome.stderr)
+        // A damaged file: one line naming it.
+        let damaged = dir.appendingPathComponent("damaged.heprofile")
+        var bytes = FileIntegrityTests.files.profile
+        bytes[bytes.count / 2] ^= 0x40
+        try Data(bytes).write(to: damaged)
+        let second = try run(["keygen", "--profile", damaged.path, "--secret-key", dir.appendingPathComponent("k.hesk").path,
+                              "--eval-keys", dir.appendingPathComponent("k.heevk").path])
+        XCTAssertEqual(second.status, 1)
+        XCTAssertEqual(second.stderr.split(separator: "\n").count, 1, second.stderr)
+        XCTAssertTrue(second.stderr.contains(damaged.path) && second.stderr.contains("damaged"), second.stderr)
+        // A wrong command line keeps its usage lines.
+        let usage = try run(["keygen", "--profile"])
+        XCTAssertNotEqual(usage.status, 0)
+        XCTAssertTrue(usage.stderr.lowercased().contains("usage"), usage.stderr)
+    }
+
+    func testOutputsNeverOverwriteInputsOrSecretKeys() throws {
+        let dir = try temporaryDirectory()
+        let profile = dir.appendingPathComponent("client.heprofile")
+        try Data(FileIntegrityTests.files.profile).write(to: profile)
+        let same = dir.appendingPathComponent("same").path
+        let both = try run(["keygen", "--profile", profile.path, "--secret-key", same, "--eval-keys", same])
+        XCTAssertEqual(both.status, 1)
+        XCTAssertTrue(both.stderr.contains("name the same file"), both.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: same))
+        // keygen makes a real key; encrypt --out pointing at it, or at the profile, is refused.
+        let sk = dir.appendingPathComponent("me.hesk").path, evk = dir.appendingPathComponent("me.heevk").path
+        XCTAssertEqual(try run(["keygen", "--profile", profile.path, "--secret-key", sk, "--eval-keys", evk]).status, 0)
+        let key = try Data(contentsOf: URL(fileURLWithPath: sk))
+        let image = FlowFixtures.examples.appendingPathComponent("tenseal-tutorial/test-00-label-7.png").path
+        for target in [sk, profile.path, image] {
+            let outcome = try run(["encrypt", image, "--profile", profile.path, "--secret-key", sk, "--out", target])
+            XCTAssertEqual(outcome.status, 1, target)
+            XCTAssertTrue(outcome.stderr.contains("destroy the input"), outcome.stderr)
+        }
+        // Another command's output over a secret key it does not read: refused too.
+        let again = try run(["keygen", "--profile", profile.path, "--secret-key", dir.appendingPathComponent("new.hesk").path, "--eval-keys", sk])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("holds a secret key"), again.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: sk)), key, "the secret key is untouched")
+    }
+
+    func testKeygenWritesBothFilesOrNeither() throws {
+        let dir = try temporaryDirectory()
+        let profile = dir.appendingPathComponent("client.heprofile")
+        try Data(FileIntegrityTests.files.profile).write(to: profile)
+        let sk = dir.appendingPathComponent("me.hesk").path
+        let outcome = try run(["keygen", "--profile", profile.path, "--secret-key", sk,
+                               "--eval-keys", dir.appendingPathComponent("missing/me.heevk").path])
+        XCTAssertEqual(outcome.status, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sk), "a secret key without its evaluation keys was left")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["client.heprofile"])
+    }
+}

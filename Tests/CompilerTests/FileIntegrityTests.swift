@@ -1,0 +1,149 @@
+import CKKS
+import Foundation
+import SwiftProtobuf
+import XCTest
+@testable import Compiler
+import TileTensors
+
+/// The compiler's files (model, profile, encrypted tensor) against damage and hostile numbers:
+/// a flipped byte anywhere is named as damage; an earlier version's file is refused with what to
+/// do; layouts and tilings whose counts overflow are refused, never trapped on; payloads mutated
+/// behind a valid checksum throw or decode, never crash.
+final class FileIntegrityTests: XCTestCase {
+    struct Files {
+        let model: [UInt8]
+        let profile: [UInt8]
+        let input: [UInt8]
+        let output: [UInt8]
+    }
+
+    /// One compile of the tutorial net and one encrypted evaluation, shared by the tests.
+    static let files: Files = {
+        do {
+            let (_, c, images) = try FlowFixtures.compile("tenseal-tutorial")
+            let model = try CompiledModel.read(try c.model.serialized())
+            let profile = try ClientProfile.read(try c.profile.serialized())
+            let context = try CKKSContext(parameters: profile.parameters)
+            let sk = KeyGenerator(context: context).secretKey()
+            let keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk)
+            let input = try EncryptedInference.encrypt([images[0].tensor.values], profile: profile, secretKey: sk)
+            let output = try EncryptedInference.evaluate(input, model: model, keys: keys)
+            return Files(model: try c.model.serialized(), profile: try c.profile.serialized(),
+                         input: try input.serialized(), output: try output.serialized())
+        } catch { fatalError("fixture: \(error)") }
+    }()
+
+    typealias Reader = ([UInt8]) throws -> Void
+    var kinds: [(name: String, bytes: [UInt8], read: Reader)] {
+        let f = Self.files
+        return [
+            ("model", f.model, { _ = try CompiledModel.read($0, source: "m.hemodel") }),
+            ("profile", f.profile, { _ = try ClientProfile.read($0, source: "c.heprofile") }),
+            ("input", f.input, { _ = try EncryptedTensorFile.read($0, source: "x.hect") }),
+            ("output", f.output, { _ = try EncryptedTensorFile.read($0, source: "y.hect") }),
+        ]
+    }
+
+    func testEveryFlippedByteIsNamedAsDamage() throws {
+        var rng = SplitMix64(seed: 5)
+        for (name, bytes, read) in kinds {
+            XCTAssertNoThrow(try read(bytes), name)
+            var positions = Array(IntegrityFrame.headerSize..<(IntegrityFrame.headerSize + 40)) + [bytes.count / 2, bytes.count - 1]
+            positions += (0..<60).map { _ in Int.random(in: IntegrityFrame.headerSize..<bytes.count, using: &rng) }
+            positions += Array(24..<56)   // the checksum itself
+            for position in positions {
+                var damaged = bytes
+                damaged[position] ^= UInt8.random(in: 1...255, using: &rng)
+                XCTAssertThrowsError(try read(damaged), "\(name) @\(position)") { error in
+                    let text = "\(error)"
+                    XCTAssertTrue(text.contains("damaged") && text.contains("again"), "\(name) @\(position): \(text)")
+                    XCTAssertTrue(text.contains(".he"), "the error names the file: \(text)")
+                }
+            }
+            XCTAssertThrowsError(try read(Array(bytes.dropLast(100)))) { XCTAssertTrue("\($0)".contains("truncated"), "\($0)") }
+        }
+    }
+
+    func testEarlierVersionsAreRefusedWithAdvice() throws {
+        for (name, bytes, read) in kinds {
+            let legacy = Array(bytes[IntegrityFrame.headerSize...])   // the bare message, as version 2 wrote it
+            XCTAssertThrowsError(try read(legacy), name) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.contains("earlier he-tool") && text.contains("again with `he-tool"), text)
+            }
+        }
+    }
+
+    /// A tensor whose layout declares about 2^63 tiles, or tile sizes whose product overflows.
+    func testOverflowingLayoutsAreRefused() throws {
+        var m = try Hetool_Plan_V1_EncryptedTensor(serializedBytes: Array(Self.files.input[IntegrityFrame.headerSize...]))
+        for layout in ["1/8192,*/1,1/1,1/1,9223372036854775807~/1", "9223372036854775807/9223372036854775807",
+                       "4611686018427387904/1,4/1", "1/8192,1/8192,1/8192,1/8192,1/8192", "-5/2", "3/0", ""] {
+            m.layout = layout
+            let bytes = IntegrityFrame.seal(try m.serializedBytes(), tag: .encryptedTensor)
+            XCTAssertThrowsError(try EncryptedTensorFile.read(bytes), layout) { XCTAssertTrue($0 is CompilerError, "\($0)") }
+        }
+        XCTAssertThrowsError(try TileShape(parsing: "1099511627776/1,1099511627776/1")) { XCTAssertTrue($0 is TileTensorError) }
+    }
+
+    /// A profile and a model whose tiling multiplies to 8192⁵ (2^65).
+    func testOverflowingTilingsAreRefused() throws {
+        var tiling = Hetool_Plan_V1_Tiling()
+        tiling.t0 = 8192; tiling.t1 = 8192; tiling.tx = 8192; tiling.ty = 8192; tiling.tb = 8192
+        var model = try Hetool_Plan_V1_CompiledModel(serializedBytes: Array(Self.files.model[IntegrityFrame.headerSize...]))
+        model.tiling = tiling
+        XCTAssertThrowsError(try CompiledModel.read(IntegrityFrame.seal(try model.serializedBytes(), tag: .compiledModel))) {
+            XCTAssertTrue("\($0)".contains("does not fill"), "\($0)")
+        }
+        var step = try Hetool_Plan_V1_CompiledModel(serializedBytes: Array(Self.files.model[IntegrityFrame.headerSize...]))
+        step.steps[0].tiling = tiling
+        XCTAssertThrowsError(try CompiledModel.read(IntegrityFrame.seal(try step.serializedBytes(), tag: .compiledModel)))
+        var profile = try Hetool_Plan_V1_ClientProfile(serializedBytes: Array(Self.files.profile[IntegrityFrame.headerSize...]))
+        profile.inputLayout = "1/8192,1/8192,1/8192,1/8192,1/8192"
+        XCTAssertThrowsError(try ClientProfile.read(IntegrityFrame.seal(try profile.serializedBytes(), tag: .clientProfile)))
+    }
+
+    /// Behind a valid checksum (a hostile or buggy writer): mutated payloads throw a
+    /// `CompilerError` or decode to a file that passed every check; none traps.
+    func testMutatedPayloadsBehindAValidChecksum() throws {
+        var rng = SplitMix64(seed: 9)
+        let tags: [String: IntegrityFrame.Tag] = ["model": .compiledModel, "profile": .clientProfile, "input": .encryptedTensor, "output": .encryptedTensor]
+        for (name, bytes, read) in kinds {
+            let payload = Array(bytes[IntegrityFrame.headerSize...])
+            var refused = 0
+            for trial in 0..<300 {
+                var mutated = payload
+                switch trial % 3 {
+                case 0:   // flips, mostly in the first fields (structure, lengths, layout strings)
+                    for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                        let p = trial % 2 == 0 ? Int.random(in: 0..<min(400, mutated.count), using: &rng) : Int.random(in: 0..<mutated.count, using: &rng)
+                        mutated[p] ^= UInt8.random(in: 1...255, using: &rng)
+                    }
+                case 1:   // a truncation
+                    mutated = Array(mutated.prefix(Int.random(in: 0..<mutated.count, using: &rng)))
+                default:  // a duplicated range
+                    let a = Int.random(in: 0..<mutated.count, using: &rng)
+                    let b = min(mutated.count, a + Int.random(in: 1...64, using: &rng))
+                    mutated.insert(contentsOf: mutated[a..<b], at: Int.random(in: 0...mutated.count, using: &rng))
+                }
+                do { try read(IntegrityFrame.seal(mutated, tag: tags[name]!)) } catch is CompilerError { refused += 1 } catch {
+                    XCTFail("\(name): not a CompilerError: \(error)")
+                }
+            }
+            XCTAssertGreaterThan(refused, 100, name)
+        }
+    }
+}
+
+/// A small deterministic generator so that failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
