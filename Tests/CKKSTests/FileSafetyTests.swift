@@ -14,10 +14,10 @@ final class FileSafetyTests: XCTestCase {
     }
 
     /// Runs `body` on another thread and fails (instead of hanging the suite) past `seconds`.
-    func withinSeconds(_ seconds: Double, _ what: String, _ body: @escaping @Sendable () -> Void) {
+    func withinSeconds(_ seconds: Double, _ what: String, _ body: @escaping @Sendable () throws -> Void) {
         let done = expectation(description: what)
         Thread.detachNewThread {
-            body()
+            do { try body() } catch { XCTFail("\(what): \(error)") }
             done.fulfill()
         }
         wait(for: [done], timeout: seconds)
