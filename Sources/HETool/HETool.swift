@@ -27,7 +27,10 @@ struct HETool: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let error where error is ValidationError || error is CleanExit || error is ExitCode {
+        } catch let error where error is ValidationError || error is CleanExit || error is ExitCode
+                    || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // Usage errors and help requests (`--help` and `help` run ArgumentParser's own
+            // help command, which throws its internal CommandError) keep ArgumentParser's output.
             exit(withError: error)
         } catch {
             FileHandle.standardError.write(Data("Error: \(String(describing: error))\n".utf8))

@@ -77,9 +77,12 @@ final class SerializationTests: XCTestCase {
             XCTAssertEqual(header, CKKSFile.Header(formatVersion: CKKSFile.formatVersion, kind: .parameters,
                                                    parametersFingerprint: parameters.fingerprint))
         }
-        // The file starts with the magic string (field 1, written first).
+        // The file starts with the integrity frame's signature; its content with the magic
+        // string (field 1, written first).
         let bytes = try CKKSFile.serialize(f.context.parameters)
-        XCTAssertEqual(Array(bytes[2..<9]), Array("he-tool".utf8))
+        XCTAssertEqual(Array(bytes[0..<8]), [0x89, 0x48, 0x45, 0x54, 0x0D, 0x0A, 0x1A, 0x0A])
+        let content = IntegrityFrame.headerSize
+        XCTAssertEqual(Array(bytes[(content + 2)..<(content + 9)]), Array("he-tool".utf8))
     }
 
     func testSecretKeyRoundTrip() throws {

@@ -6,10 +6,15 @@ import XCTest
 /// command writes over an input or a secret key, and `keygen` writes both files or neither.
 final class CommandLineTests: XCTestCase {
     /// The `he-tool` built beside this test bundle (`swift test` builds every product).
+    /// On Linux the test bundle is an executable in the products directory (`Bundle.main`'s);
+    /// on macOS a bundle whose parent is that directory.
     static var tool: URL {
-        var directory = Bundle(for: CommandLineTests.self).bundleURL.deletingLastPathComponent()
-        if directory.lastPathComponent == "Contents" { directory = directory.deletingLastPathComponent() }
-        return directory.appendingPathComponent("he-tool")
+        var candidates: [URL] = []
+        if let main = Bundle.main.executableURL { candidates.append(main.deletingLastPathComponent()) }
+        let bundle = Bundle(for: CommandLineTests.self).bundleURL
+        candidates += [bundle, bundle.deletingLastPathComponent()]
+        let tools = candidates.map { $0.appendingPathComponent("he-tool") }
+        return tools.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? tools[0]
     }
 
     struct Outcome {
@@ -64,6 +69,13 @@ final class CommandLineTests: XCTestCase {
         let usage = try run(["keygen", "--profile"])
         XCTAssertNotEqual(usage.status, 0)
         XCTAssertTrue(usage.stderr.lowercased().contains("usage"), usage.stderr)
+        // Help is printed, not reported as an error.
+        for arguments in [["--help"], ["eval", "--help"], ["help", "keygen"]] {
+            let help = try run(arguments)
+            XCTAssertEqual(help.status, 0, "\(arguments): \(help.stderr)")
+            XCTAssertTrue(help.stdout.lowercased().contains("usage"), "\(arguments): \(help.stdout)")
+            XCTAssertFalse(help.stderr.contains("Error"), "\(arguments): \(help.stderr)")
+        }
     }
 
     func testOutputsNeverOverwriteInputsOrSecretKeys() throws {
