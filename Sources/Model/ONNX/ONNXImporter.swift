@@ -167,6 +167,12 @@ public enum ONNXImporter {
         }
     }
 
+    /// `refusals(data:fileName:)` of the file at `url` (read as `load(contentsOf:)` reads it:
+    /// special files refused before opening, size limited).
+    public static func refusals(contentsOf url: URL) throws -> [ModelError] {
+        try refusals(data: try FileReading.read(url, limit: maximumFileSize), fileName: url.lastPathComponent)
+    }
+
     /// Every node of the file whose operator he-tool does not import, each as the error an
     /// import would give (the import itself stops at the first). For `he-tool inspect`.
     public static func refusals(data: Data, fileName: String = "model") throws -> [ModelError] {
