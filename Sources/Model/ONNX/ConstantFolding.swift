@@ -3,6 +3,7 @@
 /// Every result's shape goes through `ONNXLimits` before its values are allocated.
 enum ConstantFolding {
     /// The element count of a folded result of node `ctx`, checked against `ONNXLimits`.
+    @discardableResult
     static func resultCount(_ shape: [Int], _ ctx: ONNXNodeContext) throws -> Int {
         try ONNXLimits.checkedCount(shape, "the output of node \(ctx.position) ('\(ctx.name)', \(ctx.node.opType))")
     }

@@ -12,6 +12,10 @@ extension ONNXGraphBuilder {
         let strides = try ctx.ints("strides") ?? [1, 1]
         guard strides.count == 2, strides.allSatisfy({ $0 >= 1 }) else { throw ctx.invalid("strides \(strides) are not two positive integers") }
         let padding = try spatialPadding(ctx, inShape: inShape, kernel: (kernel[0], kernel[1]), strides: strides)
+        // ONNX requires pads smaller than the window; larger ones only average padding.
+        guard max(padding.top, padding.bottom) < kernel[0], max(padding.left, padding.right) < kernel[1] else {
+            throw ctx.invalid("pads \([padding.top, padding.left, padding.bottom, padding.right]) are not smaller than the window \(kernel[0])×\(kernel[1])")
+        }
         let spanH = inShape[1] + padding.top + padding.bottom - kernel[0]
         let spanW = inShape[2] + padding.left + padding.right - kernel[1]
         guard spanH >= 0, spanW >= 0 else {
@@ -69,7 +73,8 @@ extension ONNXGraphBuilder {
         }
         let x = try layerInput(ctx, 0)
         let sample = layers[x].shape
-        let full = try resolve(target, from: [importBatch] + sample, ctx: ctx)
+        // The batch axis comes on top of a sample's elements (a fixed batch of 64 images is fine).
+        let full = try resolve(target, from: [importBatch] + sample, ctx: ctx, limit: importBatch * ONNXImporter.maximumSampleElements)
         guard full.first == importBatch, ONNXLimits.product(full.dropFirst()) == ONNXLimits.product(sample) else {
             throw ctx.unsupported("Reshape of '\(ctx.node.input[0])' (N×\(formatShape(sample))) to \(ONNXLimits.describe(target)) mixes the batch axis with the others; keep the batch first, e.g. x.view(x.size(0), -1)")
         }
@@ -82,7 +87,7 @@ extension ONNXGraphBuilder {
     /// ONNX Reshape's target: 0 copies the input's extent (unless allowzero), -1 is inferred.
     /// The result is checked against `ONNXLimits` (a target such as 2^31 × 2^31 × 2^31 with an
     /// empty input is refused, not multiplied out).
-    private func resolve(_ target: [Int], from input: [Int], ctx: ONNXNodeContext) throws -> [Int] {
+    private func resolve(_ target: [Int], from input: [Int], ctx: ONNXNodeContext, limit: Int = ONNXLimits.maximumElements) throws -> [Int] {
         let allowZero = try ctx.int("allowzero", default: 0) != 0
         guard target.count <= ONNXLimits.maximumRank else {
             throw ctx.invalid("Reshape target of rank \(target.count); he-tool reads tensors of rank at most \(ONNXLimits.maximumRank)")
@@ -92,19 +97,19 @@ extension ONNXGraphBuilder {
             guard i < input.count else { throw ctx.invalid("Reshape target \(target) copies axis \(i) of a rank-\(input.count) tensor") }
             shape[i] = input[i]
         }
-        let total = try ONNXLimits.checkedCount(input, "the input '\(ctx.node.input[0])' of node \(ctx.position) ('\(ctx.name)', Reshape)")
+        let total = try ONNXLimits.checkedCount(input, "the input '\(ctx.node.input[0])' of node \(ctx.position) ('\(ctx.name)', Reshape)", limit: limit)
         let inferred = shape.indices.filter { shape[$0] == -1 }
         guard inferred.count <= 1, shape.allSatisfy({ $0 >= -1 }) else { throw ctx.invalid("Reshape target \(ONNXLimits.describe(target)) is invalid") }
         if let i = inferred.first {
             var probe = shape
             probe[i] = 1
-            let known = try ONNXLimits.checkedCount(probe, "the Reshape target of node \(ctx.position) ('\(ctx.name)')")
+            let known = try ONNXLimits.checkedCount(probe, "the Reshape target of node \(ctx.position) ('\(ctx.name)')", limit: limit)
             guard known > 0, total % known == 0 else {
                 throw ModelError.shapeMismatch("Reshape '\(ctx.name)': \(total) elements of '\(ctx.node.input[0])' (\(ONNXLimits.describe(input))) do not fit \(ONNXLimits.describe(target))")
             }
             shape[i] = total / known
         }
-        let count = try ONNXLimits.checkedCount(shape, "the Reshape target of node \(ctx.position) ('\(ctx.name)')")
+        let count = try ONNXLimits.checkedCount(shape, "the Reshape target of node \(ctx.position) ('\(ctx.name)')", limit: limit)
         guard count == total else {
             throw ModelError.shapeMismatch("Reshape '\(ctx.name)': '\(ctx.node.input[0])' has \(total) elements (\(ONNXLimits.describe(input))) but the target \(ONNXLimits.describe(target)) holds \(count)")
         }

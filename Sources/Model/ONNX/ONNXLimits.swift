@@ -18,8 +18,10 @@ public enum ONNXLimits {
     /// extent, and the product of the extents with empty axes counted as 1.
     /// - Parameter what: names the tensor in the error, e.g. "tensor 'w'" or "the output of node 3 ('Reshape_3')".
     /// - Throws: `ModelError.invalidFile` naming `what`, the shape and the limit it exceeds.
+    /// - Parameter limit: the largest product allowed (`maximumElements` unless the tensor
+    ///   carries the batch axis, see the Reshape of a computed tensor).
     @discardableResult
-    public static func checkedCount(_ shape: [Int], _ what: @autoclosure () -> String) throws -> Int {
+    public static func checkedCount(_ shape: [Int], _ what: @autoclosure () -> String, limit: Int = maximumElements) throws -> Int {
         guard shape.count <= maximumRank else {
             throw ModelError.invalidFile("\(what()) has rank \(shape.count); he-tool reads tensors of rank at most \(maximumRank)")
         }
@@ -30,8 +32,8 @@ public enum ONNXLimits {
             }
             if d == 0 { hasZero = true }
             let (p, overflow) = bound.multipliedReportingOverflow(by: max(d, 1))
-            guard !overflow, p <= maximumElements else {
-                throw ModelError.invalidFile("\(what()) of shape \(describe(shape)) exceeds he-tool's limit of \(maximumElements) elements per tensor (empty axes counted as 1); the file is corrupted or the model is far larger than he-tool runs")
+            guard !overflow, p <= limit else {
+                throw ModelError.invalidFile("\(what()) of shape \(describe(shape)) exceeds he-tool's limit of \(limit) elements per tensor (empty axes counted as 1); the file is corrupted or the model is far larger than he-tool runs")
             }
             bound = p
         }
