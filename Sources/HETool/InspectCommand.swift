@@ -20,8 +20,7 @@ struct InspectCommand: ParsableCommand {
         } catch let error as ModelError {
             print("\(url.lastPathComponent) cannot be imported: \(error)")
             // The import stops at the first problem; list every operator that would be refused.
-            if let data = try? Data(contentsOf: url),
-               let refusals = try? ONNXImporter.refusals(data: data, fileName: url.lastPathComponent),
+            if let refusals = try? ONNXImporter.refusals(contentsOf: url),
                !refusals.isEmpty, refusals != [error] {
                 print("refused operators in the file:")
                 for r in refusals { print("  \(r)") }

@@ -38,7 +38,9 @@ struct PredictCommand: ParsableCommand {
         // Samples are independent, so a model exported with a fixed batch runs any number of them here.
         var g = graph
         g.batchSize = nil
-        let logits = try PlainExecutor.run(g, input: InputLoader.batch(samples))
+        let batch = InputLoader.batch(samples)
+        let logits = try PlainExecutor.run(g, input: batch)
+        try PlainExecutor.requireFiniteOutputs(g, input: batch, output: logits, names: samples.map(\.name))
         let report = PredictionReport(names: samples.map(\.name), logits: logits, k: top)
         print(json ? report.json() : report.text())
         if let labels, !json {

@@ -40,10 +40,20 @@ public struct Compilation: Sendable {
                 for chain in chains {
                     var x = chain.packed(sample)
                     for step in chain.steps { x = step.apply(x) }
-                    let want = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample)).values
+                    let input = Model.Tensor(shape: [1] + graph.inputShape, values: sample)
+                    let output = try PlainExecutor.run(graph, input: input)
+                    do {
+                        try PlainExecutor.requireFiniteOutputs(graph, input: input, output: output, names: ["calibration input \(i)"])
+                    } catch let error as ModelError {
+                        throw CompilerError.invalidCalibration("\(error); the model cannot be compiled with these weights (q_0 is sized from finite outputs)")
+                    }
+                    let want = output.values
                     let got = x.indices.map { j in
                         let c = j / max(1, chain.outputShape[1] * chain.outputShape[2])
                         return chain.outputScale[c] * x[j] + chain.outputShift[c]
+                    }
+                    if let bad = got.firstIndex(where: { !$0.isFinite }) {
+                        throw CompilerError.invalidCalibration("calibration input \(i): the lowered network's output \(bad) is \(got[bad]) although the plaintext executor's is finite: the folded weights overflow Double arithmetic; scale the model's weights down")
                     }
                     let scale = max(1, want.map(abs).max() ?? 1)
                     guard got.count == want.count, zip(got, want).allSatisfy({ abs($0 - $1) <= 1e-9 * scale }) else {

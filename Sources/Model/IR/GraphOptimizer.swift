@@ -5,76 +5,123 @@
 /// drops layers nothing reads.
 public enum GraphOptimizer {
     /// Folds every affine layer and zero padding that has a linear neighbour to fold into.
+    ///
+    /// Layers are tried lowest index first; after a fold only the layers around it are tried
+    /// again (a fold changes what its neighbours can do, nothing else), and each layer's readers
+    /// are kept in a list, so the work is linear in the number of layers (plus the weights each
+    /// fold scales) instead of a rescan and renumbering of the whole graph per fold.
     public static func foldLinearLayers(_ graph: Graph) -> Graph {
-        var g = graph
-        var changed = true
-        while changed {
-            changed = false
-            for i in g.layers.indices {
-                let counts = g.consumerCounts
-                guard counts[i] > 0 else { continue }
-                switch g.layers[i].operation {
-                case let .affine(a):
-                    if foldBackward(&g, i, a, counts) || foldForward(&g, i, a, counts) { changed = true }
-                case let .zeroPad(p):
-                    if foldPadding(&g, i, p, counts) { changed = true }
-                case let .polynomial(p):
-                    if foldMonomialFactor(&g, i, p, counts) { changed = true }
-                default: break
-                }
-                if changed { g = pruned(g); break }
+        var f = Folding(graph)
+        var pending = MinimumQueue(Array(graph.layers.indices))
+        while let i = pending.pop() {
+            guard f.count(i) > 0 else { continue }
+            let touched: [Int]?
+            switch f.g.layers[i].operation {
+            case let .affine(a): touched = foldBackward(&f, i, a) ?? foldForward(&f, i, a)
+            case let .zeroPad(p): touched = foldPadding(&f, i, p)
+            case let .polynomial(p): touched = foldMonomialFactor(&f, i, p)
+            default: touched = nil
             }
+            guard let touched else { continue }
+            // Every layer whose fold conditions read something the fold changed: the changed
+            // layers, their inputs (whose reader changed) and their readers (whose input did).
+            var again = Set(touched)
+            for t in touched where f.count(t) > 0 || t == i {
+                again.formUnion(f.g.layers[t].inputs)
+                again.formUnion(f.readers[t])
+            }
+            for t in again { pending.push(t) }
         }
-        return g
+        return pruned(f.g)
+    }
+
+    /// A graph being folded and the readers of each layer (one entry per operand, so a layer read
+    /// twice by an add counts twice); dead layers keep their place until the final `pruned`.
+    struct Folding {
+        var g: Graph
+        var readers: [[Int]]
+
+        init(_ graph: Graph) {
+            g = graph
+            readers = [[Int]](repeating: [], count: graph.layers.count)
+            for (i, layer) in graph.layers.enumerated() { for j in layer.inputs { readers[j].append(i) } }
+        }
+
+        /// How many read layer `i`'s output (the network output counts as one reader).
+        func count(_ i: Int) -> Int { readers[i].count + (i == g.output ? 1 : 0) }
+
+        /// The sole reader of `i`, when `i` is read exactly once and is not the output.
+        func soleReader(_ i: Int) -> Int? {
+            guard i != g.output, readers[i].count == 1 else { return nil }
+            return readers[i][0]
+        }
+
+        /// Layer `i` (one input) leaves the graph: its sole reader `k` reads `i`'s input instead.
+        mutating func bypass(_ i: Int, reader k: Int) {
+            let x = g.layers[i].inputs[0]
+            g.layers[k].inputs = [x]
+            if let r = readers[x].firstIndex(of: i) { readers[x][r] = k }
+            readers[i] = []
+        }
     }
 
     /// Affine after conv2d / dense / affine whose output only it reads: scale that layer.
-    private static func foldBackward(_ g: inout Graph, _ i: Int, _ a: ChannelAffine, _ counts: [Int]) -> Bool {
-        let j = g.layers[i].inputs[0]
-        guard counts[j] == 1, j != g.output else { return false }
-        switch g.layers[j].operation {
+    /// Returns the layers changed, or nil when nothing was folded.
+    private static func foldBackward(_ f: inout Folding, _ i: Int, _ a: ChannelAffine) -> [Int]? {
+        let j = f.g.layers[i].inputs[0]
+        guard f.soleReader(j) == i else { return nil }
+        switch f.g.layers[j].operation {
         case var .conv2d(c):
             let block = c.inChannels * c.kernelH * c.kernelW
             for o in 0..<c.outChannels {
                 for k in 0..<block { c.weights.values[o * block + k] *= a.scale(o) }
                 c.bias[o] = c.bias[o] * a.scale(o) + a.shift(o)
             }
-            g.layers[j].operation = .conv2d(c)
+            f.g.layers[j].operation = .conv2d(c)
         case var .dense(d):
             for o in 0..<d.outFeatures {
                 for k in 0..<d.inFeatures { d.weights.values[o * d.inFeatures + k] *= a.scale(o) }
                 d.bias[o] = d.bias[o] * a.scale(o) + a.shift(o)
             }
-            g.layers[j].operation = .dense(d)
+            f.g.layers[j].operation = .dense(d)
         case let .affine(first):
             let scale = SymbolicPolynomial.combine(first.scale, a.scale, *)
             let shift = SymbolicPolynomial.combine(SymbolicPolynomial.combine(first.shift, a.scale, *), a.shift, +)
-            g.layers[j].operation = .affine(ChannelAffine(scale: scale, shift: shift))
+            f.g.layers[j].operation = .affine(ChannelAffine(scale: scale, shift: shift))
         default:
-            return false
+            return nil
         }
-        g.layers[j].name += " + " + g.layers[i].name
-        redirect(&g, from: i, to: j)
-        return true
+        f.g.layers[j].name += " + " + f.g.layers[i].name
+        // Everything that read i reads j now; i is read by nobody.
+        let readersOfI = f.readers[i]
+        f.readers[j] = []
+        for r in readersOfI {
+            f.g.layers[r].inputs = f.g.layers[r].inputs.map { $0 == i ? j : $0 }
+            f.readers[j].append(r)
+        }
+        f.readers[i] = []
+        if f.g.output == i { f.g.output = j }
+        return [i, j] + readersOfI
     }
 
     /// Affine read only by a conv2d (exact when the shift is zero or the convolution has no
     /// padding), a dense layer, or a flatten read only by a dense layer: scale the reader's inputs.
-    private static func foldForward(_ g: inout Graph, _ i: Int, _ a: ChannelAffine, _ counts: [Int]) -> Bool {
-        guard let (k, target) = scaleReader(&g, of: i, by: a, counts) else { return false }
-        g.layers[k].inputs = [g.layers[i].inputs[0]]
-        g.layers[target].name = g.layers[i].name + " + " + g.layers[target].name
-        return true
+    private static func foldForward(_ f: inout Folding, _ i: Int, _ a: ChannelAffine) -> [Int]? {
+        guard let (k, target) = scaleReader(&f, of: i, by: a) else { return nil }
+        let x = f.g.layers[i].inputs[0]
+        f.bypass(i, reader: k)
+        f.g.layers[target].name = f.g.layers[i].name + " + " + f.g.layers[target].name
+        return [i, x, k, target]
     }
 
     /// Multiplies the inputs of the sole reader of layer `i` by the affine map `a` (per channel of
     /// `i`'s output) by changing the reader's weights: a conv2d (shift only without padding), a
     /// dense layer, or a flatten whose sole reader is dense. Returns the reader and the layer
     /// whose weights changed, or nil (nothing changed) when there is no such reader.
-    private static func scaleReader(_ g: inout Graph, of i: Int, by a: ChannelAffine, _ counts: [Int]) -> (reader: Int, changed: Int)? {
-        guard counts[i] == 1, i != g.output, let k = g.layers.indices.first(where: { g.layers[$0].inputs.contains(i) }) else { return nil }
-        let shape = g.layers[i].shape
-        switch g.layers[k].operation {
+    private static func scaleReader(_ f: inout Folding, of i: Int, by a: ChannelAffine) -> (reader: Int, changed: Int)? {
+        guard let k = f.soleReader(i) else { return nil }
+        let shape = f.g.layers[i].shape
+        switch f.g.layers[k].operation {
         case var .conv2d(c):
             guard c.padding.isZero || a.shift.allSatisfy({ $0 == 0 }) else { return nil }
             let taps = c.kernelH * c.kernelW
@@ -87,16 +134,15 @@ public enum GraphOptimizer {
                     }
                 }
             }
-            g.layers[k].operation = .conv2d(c)
+            f.g.layers[k].operation = .conv2d(c)
             return (k, k)
         case let .dense(d):
-            g.layers[k].operation = .dense(foldIntoDense(d, a, channelBlock: 1, channels: shape[0]))
+            f.g.layers[k].operation = .dense(foldIntoDense(d, a, channelBlock: 1, channels: shape[0]))
             return (k, k)
         case .flatten:
-            guard counts[k] == 1, k != g.output, let m = g.layers.indices.first(where: { g.layers[$0].inputs.contains(k) }),
-                  case let .dense(d) = g.layers[m].operation else { return nil }
+            guard let m = f.soleReader(k), case let .dense(d) = f.g.layers[m].operation else { return nil }
             let block = shape.dropFirst().reduce(1, *)
-            g.layers[m].operation = .dense(foldIntoDense(d, a, channelBlock: block, channels: shape[0]))
+            f.g.layers[m].operation = .dense(foldIntoDense(d, a, channelBlock: block, channels: shape[0]))
             return (k, m)
         default:
             return nil
@@ -106,15 +152,15 @@ public enum GraphOptimizer {
     /// A polynomial c·x^(2^k) (c per channel, no other terms) read only by a linear layer: the
     /// factor c moves into that layer's weights and the activation becomes the bare power, which
     /// saves one level (x² has depth 1, c·x² depth 2).
-    private static func foldMonomialFactor(_ g: inout Graph, _ i: Int, _ p: PolynomialActivation, _ counts: [Int]) -> Bool {
+    private static func foldMonomialFactor(_ f: inout Folding, _ i: Int, _ p: PolynomialActivation) -> [Int]? {
         let d = p.degree
         guard d >= 1, d & (d - 1) == 0, p.multiplicativeDepth > ceilLog2(d),
               (0..<d).allSatisfy({ k in p.coefficients[k].allSatisfy { $0 == 0 } }),
-              !p.coefficients[d].contains(0) else { return false }
-        guard let (_, target) = scaleReader(&g, of: i, by: ChannelAffine(scale: p.coefficients[d], shift: [0]), counts) else { return false }
-        g.layers[i].operation = .polynomial(PolynomialActivation(coefficients: [[Double]](repeating: [0], count: d) + [[1]]))
-        g.layers[target].name += " (× the activation's factor)"
-        return true
+              !p.coefficients[d].contains(0) else { return nil }
+        guard let (k, target) = scaleReader(&f, of: i, by: ChannelAffine(scale: p.coefficients[d], shift: [0])) else { return nil }
+        f.g.layers[i].operation = .polynomial(PolynomialActivation(coefficients: [[Double]](repeating: [0], count: d) + [[1]]))
+        f.g.layers[target].name += " (× the activation's factor)"
+        return [i, k, target]
     }
 
     /// W'[o][f] = W[o][f]·s(c(f)), b'[o] = b[o] + Σ_f W[o][f]·t(c(f)) with c(f) = f / block.
@@ -131,20 +177,15 @@ public enum GraphOptimizer {
         return d
     }
 
-    private static func foldPadding(_ g: inout Graph, _ i: Int, _ p: Padding2d, _ counts: [Int]) -> Bool {
-        guard counts[i] == 1, i != g.output, let k = g.layers.indices.first(where: { g.layers[$0].inputs.contains(i) }),
-              case var .conv2d(c) = g.layers[k].operation else { return false }
+    private static func foldPadding(_ f: inout Folding, _ i: Int, _ p: Padding2d) -> [Int]? {
+        guard let k = f.soleReader(i), case var .conv2d(c) = f.g.layers[k].operation else { return nil }
         c.padding = Padding2d(top: c.padding.top + p.top, left: c.padding.left + p.left,
                               bottom: c.padding.bottom + p.bottom, right: c.padding.right + p.right)
-        g.layers[k].operation = .conv2d(c)
-        g.layers[k].inputs = [g.layers[i].inputs[0]]
-        g.layers[k].name = g.layers[i].name + " + " + g.layers[k].name
-        return true
-    }
-
-    private static func redirect(_ g: inout Graph, from old: Int, to new: Int) {
-        for l in g.layers.indices { g.layers[l].inputs = g.layers[l].inputs.map { $0 == old ? new : $0 } }
-        if g.output == old { g.output = new }
+        let x = f.g.layers[i].inputs[0]
+        f.g.layers[k].operation = .conv2d(c)
+        f.bypass(i, reader: k)
+        f.g.layers[k].name = f.g.layers[i].name + " + " + f.g.layers[k].name
+        return [i, x, k]
     }
 
     /// The graph without layers the output does not depend on, renumbered (input stays 0).

@@ -4,6 +4,13 @@ import Foundation
 /// big-endian. Values are read as `Double` and kept as they are (an `.npy` input is already in
 /// the model's input space).
 public enum NPYFile {
+    /// Largest number of elements read (2^28 values, 2 GiB as `Double`).
+    public static let maximumElements = 1 << 28
+    /// Largest rank read.
+    public static let maximumRank = 16
+    /// Largest header (NumPy writes a few hundred bytes; version 1 caps it at 65,535).
+    public static let maximumHeaderLength = 1 << 16
+
     /// Decodes a whole `.npy` file held in memory into a tensor of the array's shape.
     /// - Throws: `ModelError.invalidFile` naming what is wrong (magic, header, dtype, length).
     public static func decode(_ data: Data, name: String = "array") throws -> Tensor {
@@ -21,6 +28,9 @@ public enum NPYFile {
             headerLength = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24; start = 12
         default: throw ModelError.invalidFile("\(name): .npy format version \(major) is not supported (1–3 are)")
         }
+        guard headerLength <= maximumHeaderLength else {
+            throw ModelError.invalidFile("\(name): the .npy header claims \(headerLength) bytes; headers of real arrays are under \(maximumHeaderLength) (the file is corrupted)")
+        }
         guard b.count >= start + headerLength else { throw ModelError.invalidFile("\(name): the .npy header is truncated") }
         let header = String(decoding: b[start..<(start + headerLength)], as: UTF8.self)
         let descr = try field("descr", in: header, name: name)
@@ -31,12 +41,19 @@ public enum NPYFile {
         }
         let shape = try parseShape(shapeText, name: name)
         let (kind, width, bigEndian) = try parseDescr(descr, name: name)
-        var count = 1
-        for d in shape {
-            let (p, o) = count.multipliedReportingOverflow(by: d)
-            guard !o, p <= 1 << 30 else { throw ModelError.invalidFile("\(name): shape \(shape) is too large") }
-            count = p
+        // Empty axes count as 1 here: a shape (0, 2^40, 2^40) holds nothing but its strides overflow.
+        guard shape.count <= maximumRank else {
+            throw ModelError.invalidFile("\(name): the .npy array has rank \(shape.count); he-tool reads arrays of rank at most \(maximumRank)")
         }
+        var bound = 1
+        for d in shape {
+            let (p, o) = bound.multipliedReportingOverflow(by: max(d, 1))
+            guard !o, p <= maximumElements else {
+                throw ModelError.invalidFile("\(name): the .npy shape \(shape) exceeds he-tool's limit of \(maximumElements) elements (empty axes counted as 1)")
+            }
+            bound = p
+        }
+        let count = shape.contains(0) ? 0 : bound
         let body = start + headerLength
         guard b.count - body == count * width else {
             throw ModelError.invalidFile("\(name): shape \(shape) of \(descr) needs \(count * width) bytes of data but the file holds \(b.count - body); it is truncated or corrupted")

@@ -6,12 +6,17 @@ import Foundation
 /// their 16-bit values (libpng treats a 16-bit file without gAMA chunk as linear and passes its
 /// values through; with alpha they come premultiplied). Errors are libpng's message, no crash.
 public enum PNGDecoder {
-    /// Largest number of samples decoded (a corrupted header must not allocate gigabytes).
-    public static let maximumSamples = 1 << 28
+    /// Largest width and height read: 4096 pixels each (the models he-tool runs take 28×28 to
+    /// 224×224 inputs). Checked from the IHDR chunk before any pixel buffer exists, so a small
+    /// file that declares 16384×16384 costs nothing.
+    public static let maximumSide = 4096
+    /// Largest number of samples decoded: maximumSide² RGBA.
+    public static let maximumSamples = maximumSide * maximumSide * 4
 
     /// Decodes a whole PNG file held in memory; `name` appears in error messages.
     /// - Throws: `ModelError.invalidFile` with libpng's reason for a truncated or corrupted file.
     public static func decode(_ data: Data, name: String = "image") throws -> DecodedImage {
+        try checkHeaderSize(data, name: name)
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
@@ -28,10 +33,8 @@ public enum PNGDecoder {
             | (sixteenBit ? UInt32(PNG_FORMAT_FLAG_LINEAR) : 0)
         let channels = (color ? 3 : 1) + (alpha ? 1 : 0)
         let (width, height) = (Int(image.width), Int(image.height))
-        let (count, overflow) = (width * height).multipliedReportingOverflow(by: channels)
-        guard width > 0, height > 0, !overflow, count <= maximumSamples else {
-            throw ModelError.invalidFile("\(name): a \(width)×\(height) PNG is larger than he-tool reads")
-        }
+        try checkSize(width: width, height: height, name: name)
+        let count = width * height * channels
         var samples = [UInt16](repeating: 0, count: count)
         let finished: Int32
         if sixteenBit {
@@ -44,6 +47,21 @@ public enum PNGDecoder {
         guard finished != 0 else { throw failure(name, &image, "cannot decode the PNG pixels") }
         return DecodedImage(width: width, height: height, channels: channels, hasAlpha: alpha,
                             maxValue: sixteenBit ? 65535 : 255, samples: samples)
+    }
+
+    /// The width and height of the IHDR chunk (bytes 16…23 of every PNG), checked before libpng
+    /// reads further. A file too short to hold them is left to libpng's own error.
+    static func checkHeaderSize(_ data: Data, name: String) throws {
+        let b = [UInt8](data.prefix(24))
+        guard b.count == 24, b[12...15].elementsEqual("IHDR".utf8) else { return }
+        func word(_ o: Int) -> Int { Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]) }
+        try checkSize(width: word(16), height: word(20), name: name)
+    }
+
+    private static func checkSize(width: Int, height: Int, name: String) throws {
+        guard width > 0, height > 0, width <= maximumSide, height <= maximumSide else {
+            throw ModelError.invalidFile("\(name): the PNG header declares \(width)×\(height) pixels; he-tool reads images of 1…\(maximumSide) pixels per side (resize the image, or the file is corrupted)")
+        }
     }
 
     private static func failure(_ name: String, _ image: inout png_image, _ what: String) -> ModelError {

@@ -9,6 +9,7 @@ extension ConstantFolding {
         guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
             throw ctx.invalid("Slice has \(starts.count) starts, \(ends.count) ends, \(axes.count) axes and \(steps.count) steps")
         }
+        try resultCount(t.shape, ctx)
         var ranges = t.shape.map { Array(0..<$0) }
         for (j, axis) in axes.enumerated() {
             let n = t.shape[axis], step = steps[j]
@@ -25,6 +26,7 @@ extension ConstantFolding {
         }
         let strides = Tensor.strides(of: t.shape)
         var values: [Double] = []
+        if ranges.contains(where: \.isEmpty) { return Tensor(shape: ranges.map(\.count), values: []) }
         func walk(_ axis: Int, _ offset: Int) {
             if axis == rank { values.append(t.values[offset]); return }
             for i in ranges[axis] { walk(axis + 1, offset + i * strides[axis]) }
@@ -39,6 +41,7 @@ extension ConstantFolding {
         let perm = perm ?? Array((0..<rank).reversed())
         guard perm.sorted() == Array(0..<rank) else { throw ctx.invalid("Transpose perm \(perm) is not a permutation of 0..<\(rank)") }
         let shape = perm.map { t.shape[$0] }
+        try resultCount(shape, ctx)
         let inStrides = Tensor.strides(of: t.shape)
         let outStrides = Tensor.strides(of: shape)
         var values = [Double](repeating: 0, count: t.count)
@@ -80,12 +83,10 @@ extension ONNXGraphBuilder {
 
     func constantOfShapeNode(_ ctx: ONNXNodeContext) throws {
         let shape = try integers(ctx, 0, role: "shape")
-        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, { $0 * max($1, 1) }) <= 1 << 24 else {
-            throw ctx.invalid("ConstantOfShape with shape \(shape)")
-        }
+        try ConstantFolding.resultCount(shape, ctx)
         var fill = 0.0
         if let a = ctx.attribute("value") {
-            let t = try ONNXTensorDecoder.decode(a.t, context: "of ConstantOfShape '\(ctx.name)'")
+            let t = try ONNXTensorDecoder.decode(a.t, context: "the value of ConstantOfShape '\(ctx.name)'")
             guard t.count == 1 else { throw ctx.invalid("ConstantOfShape value must hold one element") }
             fill = t.values[0]
         }

@@ -1,6 +1,13 @@
 /// Operations on constants, evaluated at import time: numpy-style broadcasting for arithmetic,
 /// and the shape plumbing torch emits around Reshape (Shape, Gather, Concat, Unsqueeze, …).
+/// Every result's shape goes through `ONNXLimits` before its values are allocated.
 enum ConstantFolding {
+    /// The element count of a folded result of node `ctx`, checked against `ONNXLimits`.
+    @discardableResult
+    static func resultCount(_ shape: [Int], _ ctx: ONNXNodeContext) throws -> Int {
+        try ONNXLimits.checkedCount(shape, "the output of node \(ctx.position) ('\(ctx.name)', \(ctx.node.opType))")
+    }
+
     /// Elementwise `op` of two constants with numpy broadcasting.
     static func broadcast(_ a: Tensor, _ b: Tensor, ctx: ONNXNodeContext, op: (Double, Double) -> Double) throws -> Tensor {
         let rank = max(a.shape.count, b.shape.count)
@@ -13,8 +20,8 @@ enum ConstantFolding {
             }
             shape.append(max(x, y))
         }
+        let count = try resultCount(shape, ctx)
         let (stA, stB, st) = (Tensor.strides(of: sa), Tensor.strides(of: sb), Tensor.strides(of: shape))
-        let count = Tensor.count(of: shape)
         var values = [Double](repeating: 0, count: count)
         for j in 0..<count {
             var (ia, ib, rest) = (0, 0, j)
@@ -33,6 +40,8 @@ enum ConstantFolding {
     static func gather(_ data: Tensor, _ indices: Tensor, axis rawAxis: Int, ctx: ONNXNodeContext) throws -> Tensor {
         let axis = try normalizedAxis(rawAxis, rank: data.shape.count, ctx: ctx)
         let extent = data.shape[axis]
+        let shape = Array(data.shape[..<axis]) + indices.shape + Array(data.shape[(axis + 1)...])
+        try resultCount(shape, ctx)
         let outer = data.shape[..<axis].reduce(1, *)
         let inner = data.shape[(axis + 1)...].reduce(1, *)
         var values: [Double] = []
@@ -45,7 +54,6 @@ enum ConstantFolding {
                 values += data.values[((o * extent + i) * inner)..<((o * extent + i + 1) * inner)]
             }
         }
-        let shape = Array(data.shape[..<axis]) + indices.shape + Array(data.shape[(axis + 1)...])
         return Tensor(shape: shape, values: values)
     }
 
@@ -57,6 +65,15 @@ enum ConstantFolding {
             || (0..<first.shape.count).contains(where: { $0 != axis && p.shape[$0] != first.shape[$0] }) {
             throw ModelError.shapeMismatch("Concat '\(ctx.name)' joins constants of shapes \(parts.map { formatShape($0.shape) }) that differ off axis \(axis)")
         }
+        var shape = first.shape
+        var joined = 0
+        for p in parts {
+            let (sum, overflow) = joined.addingReportingOverflow(p.shape[axis])
+            guard !overflow else { throw ctx.invalid("Concat of \(parts.count) constants is too large") }
+            joined = sum
+        }
+        shape[axis] = joined
+        try resultCount(shape, ctx)
         let outer = first.shape[..<axis].reduce(1, *)
         var values: [Double] = []
         for o in 0..<outer {
@@ -65,14 +82,13 @@ enum ConstantFolding {
                 values += p.values[(o * block)..<((o + 1) * block)]
             }
         }
-        var shape = first.shape
-        shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
         return Tensor(shape: shape, values: values)
     }
 
     /// Unsqueeze: inserts axes of extent 1 at `axes` (of the output rank).
     static func unsqueeze(_ t: Tensor, axes: [Int], ctx: ONNXNodeContext) throws -> Tensor {
         let rank = t.shape.count + axes.count
+        guard rank <= ONNXLimits.maximumRank else { throw ctx.invalid("Unsqueeze to rank \(rank); he-tool reads tensors of rank at most \(ONNXLimits.maximumRank)") }
         let normalized = try Set(axes.map { try normalizedAxis($0, rank: rank, ctx: ctx) })
         guard normalized.count == axes.count else { throw ctx.invalid("Unsqueeze repeats an axis in \(axes)") }
         var shape: [Int] = []

@@ -14,7 +14,11 @@ extension ONNXGraphBuilder {
         let a = try value(ctx, 0), b = try value(ctx, 1)
         switch (a, b) {
         case let (.constant(x), .constant(y)):
-            output(ctx, .constant(try ConstantFolding.broadcast(x, y, ctx: ctx, op: Self.scalarOp(op))))
+            let folded = try ConstantFolding.broadcast(x, y, ctx: ctx, op: Self.scalarOp(op))
+            if let i = folded.values.firstIndex(where: { !$0.isFinite }) {
+                throw ctx.invalid("\(op) of the constants '\(ctx.node.input[0])' and '\(ctx.node.input[1])' gives \(folded.values[i]) at element \(i) (a division by zero or an overflow); he-tool needs finite constants")
+            }
+            output(ctx, .constant(folded))
         case let (.symbolic(p), .constant(c)):
             let k = try perChannel(c, sampleShape: layers[p.source].shape, ctx: ctx, tensorName: ctx.node.input[1])
             output(ctx, .symbolic(try withConstant(p, k, constantOnLeft: false, ctx: ctx)))
@@ -90,10 +94,10 @@ extension ONNXGraphBuilder {
                 throw ModelError.shapeMismatch("\(op) '\(ctx.name)' adds '\(ctx.node.input[0])' of shape N×\(formatShape(layers[left].shape)) and '\(ctx.node.input[1])' of shape N×\(formatShape(layers[right].shape)); he-tool adds tensors of the same shape only")
             }
             if op == "Sub" {
-                right = append(Layer(name: ctx.name, operation: .affine(ChannelAffine(scale: [-1], shift: [0])),
+                right = try append(Layer(name: ctx.name, operation: .affine(ChannelAffine(scale: [-1], shift: [0])),
                                      inputs: [right], shape: layers[right].shape))
             }
-            output(ctx, layer: append(Layer(name: ctx.name, operation: .add, inputs: [left, right], shape: layers[left].shape)))
+            output(ctx, layer: try append(Layer(name: ctx.name, operation: .add, inputs: [left, right], shape: layers[left].shape)))
         case "Mul":
             throw ctx.unsupported("product of two different tensors ('\(ctx.node.input[0])' and '\(ctx.node.input[1])'); he-tool multiplies a tensor by itself (x*x, a polynomial activation) or by constants")
         default:

@@ -3,7 +3,7 @@
 extension ONNXGraphBuilder {
     func constantNode(_ ctx: ONNXNodeContext) throws {
         if let a = ctx.attribute("value") {
-            output(ctx, .constant(try ONNXTensorDecoder.decode(a.t, context: "of Constant '\(ctx.name)'")))
+            output(ctx, .constant(try ONNXTensorDecoder.decode(a.t, context: "the value of Constant '\(ctx.name)'")))
         } else if let a = ctx.attribute("value_float") {
             output(ctx, .constant(Tensor(scalar: Double(a.f))))
         } else if let a = ctx.attribute("value_floats") {

@@ -12,6 +12,7 @@ extension ONNXGraphBuilder {
         let w = try constant(ctx, 1, role: "weight")
         let wName = ctx.node.input[1]
         guard w.shape.count == 4 else { throw ctx.unsupported("Conv weight '\(wName)' of shape \(formatShape(w.shape)); only 2-D convolutions (O×I×KH×KW) are supported") }
+        guard w.count > 0 else { throw ctx.invalid("Conv weight '\(wName)' of shape \(formatShape(w.shape)) is empty") }
         guard try ctx.int("group", default: 1) == 1 else {
             throw ctx.unsupported("grouped or depthwise convolution (group = \(try ctx.int("group", default: 1))); he-tool supports group = 1")
         }
@@ -42,7 +43,7 @@ extension ONNXGraphBuilder {
             throw ModelError.shapeMismatch("Conv '\(ctx.name)': kernel \(kh)×\(kw) is larger than the padded input '\(ctx.node.input[0])' (N×\(formatShape(inShape)))")
         }
         let conv = Conv2d(weights: w, bias: bias, strideH: strides[0], strideW: strides[1], padding: padding)
-        output(ctx, layer: append(Layer(name: ctx.name, operation: .conv2d(conv), inputs: [x], shape: [w.shape[0], oh, ow])))
+        output(ctx, layer: try append(Layer(name: ctx.name, operation: .conv2d(conv), inputs: [x], shape: [w.shape[0], oh, ow])))
     }
 
     /// Padding from `pads` or `auto_pad` (NOTSET, VALID, SAME_UPPER, SAME_LOWER).
@@ -98,7 +99,7 @@ extension ONNXGraphBuilder {
             }
         }
         let dense = Dense(weights: Tensor(shape: [m, k], values: weights), bias: bias)
-        output(ctx, layer: append(Layer(name: ctx.name, operation: .dense(dense), inputs: [x], shape: [m])))
+        output(ctx, layer: try append(Layer(name: ctx.name, operation: .dense(dense), inputs: [x], shape: [m])))
     }
 
     /// MatMul of a computed N×K tensor by a constant K×M matrix: a dense layer without bias (a
@@ -120,7 +121,7 @@ extension ONNXGraphBuilder {
         var weights = [Double](repeating: 0, count: m * k)
         for o in 0..<m { for i in 0..<k { weights[o * k + i] = b.values[i * m + o] } }
         let dense = Dense(weights: Tensor(shape: [m, k], values: weights), bias: [Double](repeating: 0, count: m))
-        output(ctx, layer: append(Layer(name: ctx.name, operation: .dense(dense), inputs: [x], shape: [m])))
+        output(ctx, layer: try append(Layer(name: ctx.name, operation: .dense(dense), inputs: [x], shape: [m])))
     }
 
     /// Inference BatchNormalization: an affine layer per channel, folded later into the
@@ -148,6 +149,6 @@ extension ONNXGraphBuilder {
             shift[c] = params[1][c] - params[2][c] * scale[c]
         }
         let layer = Layer(name: ctx.name, operation: .affine(ChannelAffine(scale: scale, shift: shift)), inputs: [x], shape: shape)
-        output(ctx, layer: append(layer))
+        output(ctx, layer: try append(layer))
     }
 }

@@ -12,6 +12,10 @@ extension ONNXGraphBuilder {
         let strides = try ctx.ints("strides") ?? [1, 1]
         guard strides.count == 2, strides.allSatisfy({ $0 >= 1 }) else { throw ctx.invalid("strides \(strides) are not two positive integers") }
         let padding = try spatialPadding(ctx, inShape: inShape, kernel: (kernel[0], kernel[1]), strides: strides)
+        // ONNX requires pads smaller than the window; larger ones only average padding.
+        guard max(padding.top, padding.bottom) < kernel[0], max(padding.left, padding.right) < kernel[1] else {
+            throw ctx.invalid("pads \([padding.top, padding.left, padding.bottom, padding.right]) are not smaller than the window \(kernel[0])×\(kernel[1])")
+        }
         let spanH = inShape[1] + padding.top + padding.bottom - kernel[0]
         let spanW = inShape[2] + padding.left + padding.right - kernel[1]
         guard spanH >= 0, spanW >= 0 else {
@@ -23,15 +27,15 @@ extension ONNXGraphBuilder {
         let pool = Pool2d(kernelH: kernel[0], kernelW: kernel[1], strideH: strides[0], strideW: strides[1], padding: padding,
                           countIncludePad: try ctx.int("count_include_pad", default: 0) != 0)
         let shape = [inShape[0], spanH / strides[0] + 1, spanW / strides[1] + 1]
-        output(ctx, layer: append(Layer(name: ctx.name, operation: .averagePool(pool), inputs: [x], shape: shape)))
+        output(ctx, layer: try append(Layer(name: ctx.name, operation: .averagePool(pool), inputs: [x], shape: shape)))
     }
 
     func globalAveragePool(_ ctx: ONNXNodeContext, keepDims: Bool = true) throws {
         let x = try layerInput(ctx, 0)
         let inShape = layers[x].shape
         guard inShape.count == 3 else { throw ctx.unsupported("\(ctx.node.opType) on N×\(formatShape(inShape)); he-tool averages the H×W of N×C×H×W") }
-        var index = append(Layer(name: ctx.name, operation: .globalAveragePool, inputs: [x], shape: [inShape[0], 1, 1]))
-        if !keepDims { index = append(Layer(name: ctx.name, operation: .flatten, inputs: [index], shape: [inShape[0]])) }
+        var index = try append(Layer(name: ctx.name, operation: .globalAveragePool, inputs: [x], shape: [inShape[0], 1, 1]))
+        if !keepDims { index = try append(Layer(name: ctx.name, operation: .flatten, inputs: [index], shape: [inShape[0]])) }
         output(ctx, layer: index)
     }
 
@@ -58,7 +62,7 @@ extension ONNXGraphBuilder {
         let axis = try ConstantFolding.normalizedAxis(try ctx.int("axis", default: 1), rank: shape.count + 1, ctx: ctx)
         guard axis == 1 else { throw ctx.unsupported("Flatten with axis \(axis); he-tool keeps the batch axis and flattens the rest (axis 1)") }
         if shape.count == 1 { output(ctx, layer: x); return }
-        output(ctx, layer: append(Layer(name: ctx.name, operation: .flatten, inputs: [x], shape: [shape.reduce(1, *)])))
+        output(ctx, layer: try append(Layer(name: ctx.name, operation: .flatten, inputs: [x], shape: [shape.reduce(1, *)])))
     }
 
     func reshape(_ ctx: ONNXNodeContext) throws {
@@ -69,36 +73,45 @@ extension ONNXGraphBuilder {
         }
         let x = try layerInput(ctx, 0)
         let sample = layers[x].shape
-        let full = try resolve(target, from: [importBatch] + sample, ctx: ctx)
-        guard full.first == importBatch, Array(full.dropFirst()).reduce(1, *) == sample.reduce(1, *) else {
-            throw ctx.unsupported("Reshape of '\(ctx.node.input[0])' (N×\(formatShape(sample))) to \(target) mixes the batch axis with the others; keep the batch first, e.g. x.view(x.size(0), -1)")
+        // The batch axis comes on top of a sample's elements (a fixed batch of 64 images is fine).
+        let full = try resolve(target, from: [importBatch] + sample, ctx: ctx, limit: importBatch * ONNXImporter.maximumSampleElements)
+        guard full.first == importBatch, ONNXLimits.product(full.dropFirst()) == ONNXLimits.product(sample) else {
+            throw ctx.unsupported("Reshape of '\(ctx.node.input[0])' (N×\(formatShape(sample))) to \(ONNXLimits.describe(target)) mixes the batch axis with the others; keep the batch first, e.g. x.view(x.size(0), -1)")
         }
         let shape = Array(full.dropFirst())
         if shape == sample { output(ctx, layer: x); return }
         let operation: LayerOperation = shape.count == 1 ? .flatten : .reshape
-        output(ctx, layer: append(Layer(name: ctx.name, operation: operation, inputs: [x], shape: shape)))
+        output(ctx, layer: try append(Layer(name: ctx.name, operation: operation, inputs: [x], shape: shape)))
     }
 
     /// ONNX Reshape's target: 0 copies the input's extent (unless allowzero), -1 is inferred.
-    private func resolve(_ target: [Int], from input: [Int], ctx: ONNXNodeContext) throws -> [Int] {
+    /// The result is checked against `ONNXLimits` (a target such as 2^31 × 2^31 × 2^31 with an
+    /// empty input is refused, not multiplied out).
+    private func resolve(_ target: [Int], from input: [Int], ctx: ONNXNodeContext, limit: Int = ONNXLimits.maximumElements) throws -> [Int] {
         let allowZero = try ctx.int("allowzero", default: 0) != 0
+        guard target.count <= ONNXLimits.maximumRank else {
+            throw ctx.invalid("Reshape target of rank \(target.count); he-tool reads tensors of rank at most \(ONNXLimits.maximumRank)")
+        }
         var shape = target
         for (i, v) in target.enumerated() where v == 0 && !allowZero {
             guard i < input.count else { throw ctx.invalid("Reshape target \(target) copies axis \(i) of a rank-\(input.count) tensor") }
             shape[i] = input[i]
         }
-        let total = input.reduce(1, *)
+        let total = try ONNXLimits.checkedCount(input, "the input '\(ctx.node.input[0])' of node \(ctx.position) ('\(ctx.name)', Reshape)", limit: limit)
         let inferred = shape.indices.filter { shape[$0] == -1 }
-        guard inferred.count <= 1, shape.allSatisfy({ $0 >= -1 }) else { throw ctx.invalid("Reshape target \(target) is invalid") }
-        let known = shape.filter { $0 != -1 }.reduce(1, *)
+        guard inferred.count <= 1, shape.allSatisfy({ $0 >= -1 }) else { throw ctx.invalid("Reshape target \(ONNXLimits.describe(target)) is invalid") }
         if let i = inferred.first {
+            var probe = shape
+            probe[i] = 1
+            let known = try ONNXLimits.checkedCount(probe, "the Reshape target of node \(ctx.position) ('\(ctx.name)')", limit: limit)
             guard known > 0, total % known == 0 else {
-                throw ModelError.shapeMismatch("Reshape '\(ctx.name)': \(total) elements of '\(ctx.node.input[0])' (\(formatShape(input))) do not fit \(target)")
+                throw ModelError.shapeMismatch("Reshape '\(ctx.name)': \(total) elements of '\(ctx.node.input[0])' (\(ONNXLimits.describe(input))) do not fit \(ONNXLimits.describe(target))")
             }
             shape[i] = total / known
         }
-        guard shape.reduce(1, *) == total else {
-            throw ModelError.shapeMismatch("Reshape '\(ctx.name)': '\(ctx.node.input[0])' has \(total) elements (\(formatShape(input))) but the target \(target) holds \(shape.reduce(1, *))")
+        let count = try ONNXLimits.checkedCount(shape, "the Reshape target of node \(ctx.position) ('\(ctx.name)')", limit: limit)
+        guard count == total else {
+            throw ModelError.shapeMismatch("Reshape '\(ctx.name)': '\(ctx.node.input[0])' has \(total) elements (\(ONNXLimits.describe(input))) but the target \(ONNXLimits.describe(target)) holds \(count)")
         }
         return shape
     }
@@ -130,7 +143,7 @@ extension ONNXGraphBuilder {
         }
         let padding = Padding2d(top: pads[2], left: pads[3], bottom: pads[6], right: pads[7])
         let outShape = [shape[0], shape[1] + pads[2] + pads[6], shape[2] + pads[3] + pads[7]]
-        output(ctx, layer: append(Layer(name: ctx.name, operation: .zeroPad(padding), inputs: [x], shape: outShape)))
+        output(ctx, layer: try append(Layer(name: ctx.name, operation: .zeroPad(padding), inputs: [x], shape: outShape)))
     }
 
     func squeezeOrUnsqueeze(_ ctx: ONNXNodeContext) throws {

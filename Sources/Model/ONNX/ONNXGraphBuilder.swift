@@ -70,22 +70,42 @@ final class ONNXGraphBuilder {
 
     /// The layer a polynomial becomes: nothing new for p(x) = x, an affine layer for degree ≤ 1,
     /// a polynomial activation otherwise.
+    /// The new layer has its source's shape, checked when the source was added.
     func materialize(_ p: SymbolicPolynomial) -> Int {
         if p.isIdentity { return p.source }
         let shape = layers[p.source].shape
         if p.degree <= 1 {
             let scale = p.coefficients.count > 1 ? p.coefficients[1] : [0]
-            return append(Layer(name: p.layerName, operation: .affine(ChannelAffine(scale: scale, shift: p.coefficients[0])),
+            return push(Layer(name: p.layerName, operation: .affine(ChannelAffine(scale: scale, shift: p.coefficients[0])),
                                 inputs: [p.source], shape: shape))
         }
         let poly = PolynomialActivation(coefficients: Array(p.coefficients[0...p.degree]))
-        return append(Layer(name: p.layerName, operation: .polynomial(poly), inputs: [p.source], shape: shape))
+        return push(Layer(name: p.layerName, operation: .polynomial(poly), inputs: [p.source], shape: shape))
     }
 
+    /// Adds a layer after checking its output shape: every axis 1…`ONNXLimits.maximumDimension`,
+    /// rank at most `ONNXLimits.maximumRank`, at most `ONNXImporter.maximumSampleElements` per
+    /// sample. Shapes inferred from hostile attributes (huge pads, empty kernels) stop here,
+    /// before any later product of extents could overflow.
     @discardableResult
-    func append(_ layer: Layer) -> Int {
+    func append(_ layer: Layer) throws -> Int {
+        try Self.checkSampleShape(layer.shape, of: "the output of '\(layer.name)' (\(layer.operation.kind))")
+        return push(layer)
+    }
+
+    /// Appends without a check: for layers whose shape is one already checked.
+    private func push(_ layer: Layer) -> Int {
         layers.append(layer)
         return layers.count - 1
+    }
+
+    /// Throws unless `shape` is a valid sample shape (see `append`); `what` names the tensor.
+    static func checkSampleShape(_ shape: [Int], of what: @autoclosure () -> String) throws {
+        let limit = ONNXImporter.maximumSampleElements
+        guard shape.count <= ONNXLimits.maximumRank, shape.allSatisfy({ $0 > 0 && $0 <= ONNXLimits.maximumDimension }),
+              let count = ONNXLimits.product(shape), count <= limit else {
+            throw ModelError.shapeMismatch("\(what()) would have shape N×\(ONNXLimits.describe(shape)): an empty axis, rank above \(ONNXLimits.maximumRank) or more than he-tool's limit of \(limit) elements per sample; the file is corrupted or the model is far larger than he-tool runs")
+        }
     }
 
     /// Records the node's first output as the output of layer `index`.

@@ -69,6 +69,7 @@ public enum ONNXImporter {
         if options.foldLinearLayers { result = GraphOptimizer.foldLinearLayers(result) }
         result = GraphOptimizer.pruned(result)
         try result.validate()
+        try result.checkFiniteParameters()
         return result
     }
 
@@ -116,8 +117,8 @@ public enum ONNXImporter {
     /// Batch (nil when dynamic) and sample shape of the graph input.
     static func inputShape(_ input: Onnx_ValueInfoProto) throws -> (Int?, [Int]) {
         let t = input.type.tensorType
-        guard case .tensorType? = input.type.value, t.hasShape, t.shape.dim.count >= 2 else {
-            throw ModelError.invalidFile("input '\(input.name)' has no static shape (rank ≥ 2 with the batch first); export with a sample input of the real size")
+        guard case .tensorType? = input.type.value, t.hasShape, (2...ONNXLimits.maximumRank + 1).contains(t.shape.dim.count) else {
+            throw ModelError.invalidFile("input '\(input.name)' has no static shape (rank 2…\(ONNXLimits.maximumRank + 1) with the batch first); export with a sample input of the real size")
         }
         guard [1, 10, 11].contains(t.elemType) else {
             throw ModelError.invalidFile("input '\(input.name)' has element type \(t.elemType); he-tool runs float models")
@@ -134,6 +135,7 @@ public enum ONNXImporter {
             }
             sample.append(d)
         }
+        try ONNXGraphBuilder.checkSampleShape(sample, of: "input '\(input.name)'")
         return (batch, sample)
     }
 
@@ -163,6 +165,12 @@ public enum ONNXImporter {
             throw ModelError.unsupportedOperator(opType: ctx.node.opType, node: ctx.name, position: ctx.position,
                                                  advice: ONNXOperatorSupport.advice(for: ctx.node.opType))
         }
+    }
+
+    /// `refusals(data:fileName:)` of the file at `url` (read as `load(contentsOf:)` reads it:
+    /// special files refused before opening, size limited).
+    public static func refusals(contentsOf url: URL) throws -> [ModelError] {
+        try refusals(data: try FileReading.read(url, limit: maximumFileSize), fileName: url.lastPathComponent)
     }
 
     /// Every node of the file whose operator he-tool does not import, each as the error an

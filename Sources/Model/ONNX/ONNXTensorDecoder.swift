@@ -5,22 +5,17 @@ import Foundation
 /// shapes and axes). Every count is checked against the dims, so a corrupted file is an error.
 enum ONNXTensorDecoder {
     static func decode(_ proto: Onnx_TensorProto, context: String) throws -> Tensor {
-        let name = proto.name.isEmpty ? context : "'\(proto.name)'"
+        // "tensor 'w'" in the format messages below; "initializer 'w'" or "the value of Constant 'c'" for the values.
+        let name = proto.name.isEmpty ? "(\(context))" : "'\(proto.name)'"
+        let label = proto.name.isEmpty ? context : context == "initializer" ? "initializer '\(proto.name)'" : "tensor '\(proto.name)' (\(context))"
         if proto.dataLocation == .external || !proto.externalData.isEmpty {
             throw ModelError.invalidFile("tensor \(name) keeps its data in an external file, which he-tool does not read; export the model with the weights inside the .onnx file (torch.onnx.export does so below 2 GB)")
         }
         if proto.hasSegment {
             throw ModelError.invalidFile("tensor \(name) is split into segments, which he-tool does not read")
         }
-        var shape: [Int] = []
-        var count = 1
-        for d in proto.dims {
-            guard d >= 0, d <= Int64(Int32.max) else { throw ModelError.invalidFile("tensor \(name) has an invalid dimension \(d)") }
-            shape.append(Int(d))
-            let (product, overflow) = count.multipliedReportingOverflow(by: Int(d))
-            guard !overflow, product <= 1 << 31 else { throw ModelError.invalidFile("tensor \(name) of shape \(proto.dims) is too large") }
-            count = product
-        }
+        let shape = try ONNXLimits.checkedShape(proto.dims, "tensor \(name)")
+        let count = Tensor.count(of: shape)
         guard let type = Onnx_TensorProto.DataType(rawValue: Int(proto.dataType)) else {
             throw ModelError.invalidFile("tensor \(name) has unknown data type \(proto.dataType)")
         }
@@ -32,6 +27,9 @@ enum ONNXTensorDecoder {
         }
         guard values.count == count else {
             throw ModelError.invalidFile("tensor \(name) of shape \(shape) should hold \(count) values but holds \(values.count); the file is corrupted or truncated")
+        }
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw ModelError.invalidFile("\(label) holds \(values[i]) at element \(i) of \(count) (shape \(formatShape(shape))); he-tool refuses weights and constants that are not finite numbers: the training diverged or the file is corrupted")
         }
         return Tensor(shape: shape, values: values)
     }

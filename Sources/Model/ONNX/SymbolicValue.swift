@@ -14,11 +14,11 @@ struct SymbolicPolynomial {
     var source: Int
     var coefficients: [[Double]]
     /// ONNX nodes folded into this polynomial, for the layer's name.
-    var nodes: [String]
+    var nodes: NodeNames
 
     /// The layer's output itself: p(x) = x.
     static func identity(_ source: Int) -> SymbolicPolynomial {
-        SymbolicPolynomial(source: source, coefficients: [[0], [1]], nodes: [])
+        SymbolicPolynomial(source: source, coefficients: [[0], [1]], nodes: NodeNames())
     }
 
     var degree: Int {
@@ -78,9 +78,8 @@ struct SymbolicPolynomial {
         return SymbolicPolynomial(source: source, coefficients: rows, nodes: mergedNodes(other, node))
     }
 
-    private func mergedNodes(_ other: SymbolicPolynomial, _ node: String) -> [String] {
-        var names = nodes
-        for n in other.nodes where !names.contains(n) { names.append(n) }
+    private func mergedNodes(_ other: SymbolicPolynomial, _ node: String) -> NodeNames {
+        var names = nodes.merged(with: other.nodes)
         names.append(node)
         return names
     }
@@ -89,5 +88,27 @@ struct SymbolicPolynomial {
     var layerName: String {
         guard let first = nodes.first, let last = nodes.last else { return "" }
         return nodes.count == 1 ? first : "\(first) … \(last) (\(nodes.count) nodes)"
+    }
+}
+
+/// The ONNX nodes folded into one polynomial, kept as the first, the last and how many: the
+/// layer name needs no more, and a list would be copied at every node of a long chain (each
+/// pending value holding its own list made a 20,000-node chain of `Add(x, 0)` take gigabytes).
+struct NodeNames: Equatable {
+    private(set) var first: String?
+    private(set) var last: String?
+    private(set) var count = 0
+
+    mutating func append(_ name: String) {
+        if first == nil { first = name }
+        last = name
+        count += 1
+    }
+
+    /// The names of both operands (x·x reads the same pending value twice: counted once).
+    func merged(with other: NodeNames) -> NodeNames {
+        if other == self || other.count == 0 { return self }
+        if count == 0 { return other }
+        return NodeNames(first: first, last: other.last, count: count + other.count)
     }
 }
