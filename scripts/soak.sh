@@ -23,7 +23,7 @@ CACHE_MB=$(( KEY_MB * 3 / 2 ))
 BODY_MB=$(( KEY_MB + 16 ))
 "$HE_TOOL" serve --model "mnist=$FIXTURE/model/model.hemodel" --host 127.0.0.1 --port "$SOAK_PORT" \
     --key-spill-dir "$WORK/spill" --key-cache-mb "$CACHE_MB" --max-body-mb "$BODY_MB" \
-    --request-timeout 5 --max-concurrent 2 --max-uploads-per-client 8 --threads 1 --log-level warning \
+    --request-timeout 10 --max-concurrent 2 --max-uploads-per-client 8 --threads 1 --log-level warning \
     > "$WORK/server.out" 2> "$WORK/server.err" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
@@ -35,7 +35,7 @@ done
 echo "soak: server pid $SERVER on 127.0.0.1:$SOAK_PORT, key cache $CACHE_MB MiB (key file $KEY_MB MiB), $SOAK_MINUTES min" >&2
 status=0
 python3 scripts/soak.py --port "$SOAK_PORT" --pid "$SERVER" --fixture "$FIXTURE" --clients "$SOAK_CLIENTS" --he-tool "$HE_TOOL" \
-    --minutes "$SOAK_MINUTES" --request-timeout 5 --max-body-mb "$BODY_MB" --report "$SOAK_REPORT" || status=$?
+    --minutes "$SOAK_MINUTES" --request-timeout 10 --max-body-mb "$BODY_MB" --report "$SOAK_REPORT" || status=$?
 if ! kill -0 $SERVER 2>/dev/null; then echo "soak: the server is gone" >&2; tail -20 "$WORK/server.err" >&2; status=1; fi
 echo "soak: report in $SOAK_REPORT; server log in $WORK/server.err" >&2
 exit $status

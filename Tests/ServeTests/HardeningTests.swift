@@ -71,7 +71,7 @@ final class HardeningTests: XCTestCase {
         for (method, path, status, allow) in cases {
             let socket = try RawSocket(port: port)
             socket.send(RawSocket.head(method, path, ["Content-Length: 0"]))
-            let answer = socket.response(timeout: 30)
+            let answer = socket.response(timeout: 30, bodyless: method == "HEAD")
             XCTAssertEqual(answer?.status, status, "\(method) \(path): \(answer?.text ?? "no answer")")
             XCTAssertEqual(answer?.headers["allow"], allow, "\(method) \(path)")
             if status == 405 { XCTAssertEqual(answer?.errorKind, "method_not_allowed") }
@@ -230,8 +230,8 @@ final class HardeningTests: XCTestCase {
     }
 
     /// A body over its limit is refused from its Content-Length before it is read (the key
-    /// limit, and an evaluation's own: the size of the model's input) and the connection
-    /// closes; a chunked one as soon as it passes the limit.
+    /// limit, and an evaluation's own: the size of the model's input); a chunked one as soon as
+    /// it passes the limit, closing the connection.
     func testOversizedBodiesAre413Early() async throws {
         let f = try ServeFixtures.get()
         let (server, url) = try await f.startServer()
@@ -249,7 +249,6 @@ final class HardeningTests: XCTestCase {
             let answer = socket.response(timeout: 10)
             XCTAssertEqual(answer?.status, 413, answer?.text ?? "no answer")
             XCTAssertEqual(answer?.errorKind, "body_too_large")
-            XCTAssertTrue(socket.closedByServer(within: 10))
         }
         let chunk = String(repeating: "a", count: 1 << 20)
         let socket = try RawSocket(port: port)

@@ -75,9 +75,9 @@ final class RawSocket {
         return true
     }
 
-    /// One HTTP/1.1 response (a `Content-Length` body), or nil when none arrives within
-    /// `timeout` s.
-    func response(timeout: Double = 30) -> Response? {
+    /// One HTTP/1.1 response (a `Content-Length` body; none to a HEAD request: `bodyless`),
+    /// or nil when none arrives within `timeout` s.
+    func response(timeout: Double = 30, bodyless: Bool = false) -> Response? {
         let deadline = Date().addingTimeInterval(timeout)
         func headEnd() -> Int? {
             guard buffer.count >= 4 else { return nil }
@@ -95,7 +95,7 @@ final class RawSocket {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        let length = headers["content-length"].flatMap(Int.init) ?? 0
+        let length = bodyless ? 0 : headers["content-length"].flatMap(Int.init) ?? 0
         while buffer.count < end + 4 + length {
             guard Date() < deadline, fill(timeout: deadline.timeIntervalSinceNow) else { return nil }
         }
