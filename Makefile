@@ -25,3 +25,14 @@ test: bootstrap
 
 clean:
 	rm -rf .build
+
+## --- Server robustness (issue 15): schema fuzzing and soak, loopback only, bounded. ---
+## make schemathesis: docs/openapi.yaml fuzzed against a loopback `he-tool serve` (Schemathesis
+## from PyPI into /tmp/venv-schemathesis; ST_EXAMPLES per operation, ST_MAX_TIME seconds).
+## make soak: SOAK_MINUTES (default 30) of mixed good and bad traffic; RSS and fds checked.
+.PHONY: schemathesis soak
+schemathesis: build
+	bash scripts/schemathesis.sh
+
+soak: build
+	bash scripts/soak.sh

@@ -37,6 +37,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-concurrent"), help: "Evaluations at once; more are answered 503 with Retry-After.")
     var maxConcurrent = 2
 
+    @Option(name: .customLong("max-uploads-per-client"),
+            help: "Request bodies (key files, ciphertexts) one client address may send at once; more: 429 with Retry-After.")
+    var maxUploadsPerClient = 8
+
     @Option(name: .customLong("max-body-mb"), help: "Largest request body in MiB (ciphertexts, key files); larger: 413.")
     var maxBodyMB = 2048
 
@@ -49,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("key-spill-mb"), help: "Bound of the key spill directory, MiB.")
     var keySpillMB = 16384
 
-    @Option(name: .customLong("request-timeout"), help: "Seconds a request body may take to arrive (408 after); idle connections close after it.")
+    @Option(name: .customLong("request-timeout"), help: "Seconds a request body may take to arrive, however slowly it trickles (408 after); idle connections close after it.")
     var requestTimeout: Double = 300
 
     @Option(name: .customLong("eval-timeout"), help: "Seconds an evaluation may take (504 after).")
@@ -63,6 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be at least 1") }
+        guard maxUploadsPerClient >= 1 else { throw ValidationError("--max-uploads-per-client must be at least 1") }
         guard maxBodyMB >= 1, keyCacheMB >= 0, keySpillMB >= 0 else { throw ValidationError("--max-body-mb must be at least 1, the cache bounds not negative") }
         guard requestTimeout > 0, evalTimeout > 0 else { throw ValidationError("--request-timeout and --eval-timeout must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 … 65535") }
@@ -94,6 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.tlsCertificatePath = tlsCert
         configuration.tlsKeyPath = tlsKey
         configuration.maxConcurrentEvaluations = maxConcurrent
+        configuration.maxUploadsPerClient = maxUploadsPerClient
         configuration.maxBodyBytes = maxBodyMB << 20
         configuration.keyCacheBytes = keyCacheMB << 20
         configuration.keySpillBytes = keySpillMB << 20

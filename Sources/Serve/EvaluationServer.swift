@@ -17,6 +17,8 @@ public final class EvaluationServer: @unchecked Sendable {
     public let metrics: ServeMetrics
     public let keyCache: KeyCache
     public let limiter: EvaluationLimiter
+    /// Request bodies being received, per client (`--max-uploads-per-client`).
+    public let uploads: UploadAdmission
     private let logger: Logger
     private let lock = NSLock()
     private var group: ServiceGroup?
@@ -40,11 +42,16 @@ public final class EvaluationServer: @unchecked Sendable {
         self.keyCache = try KeyCache(memoryCapacity: configuration.keyCacheBytes, directory: configuration.keySpillDirectory,
                                      spillCapacity: configuration.keySpillBytes, onChange: { metrics.keyCache($0) })
         self.limiter = EvaluationLimiter(capacity: configuration.maxConcurrentEvaluations, onChange: { metrics.evaluationsInFlight($0) })
+        self.uploads = try UploadAdmission(perClient: configuration.maxUploadsPerClient)
         _ = try serverBuilder()  // TLS files are checked now, not when the first client connects
     }
 
     private func serverBuilder() throws -> HTTPServerBuilder {
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.requestTimeoutSeconds.rounded(.up)))))
+        // The idle timeout closes connections that sit idle, or stall before a request's head
+        // is complete; it is a second longer than the request timeout so that a stalled body
+        // is answered 408 (RequestBodyReader's timer) before the connection goes.
+        let idle = TimeAmount.seconds(Int64(configuration.requestTimeoutSeconds.rounded(.up)) + 1)
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ConnectionCloser()], idleTimeout: idle))
         guard let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath else { return http1 }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate)
@@ -63,10 +70,10 @@ public final class EvaluationServer: @unchecked Sendable {
     /// says 0). `handleSignals`: stop gracefully on SIGINT and SIGTERM (the command line).
     /// - Throws: when the address cannot be bound.
     public func start(handleSignals: Bool = false) async throws -> Int {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: ServeRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.middlewares.add(ServeMiddleware(metrics: metrics, token: configuration.token, logger: logger))
-        ServeRoutes(catalog: catalog, cache: keyCache, limiter: limiter, metrics: metrics, configuration: configuration, logger: logger,
-                    parsing: EvaluationLimiter(capacity: configuration.maxConcurrentEvaluations))
+        ServeRoutes(catalog: catalog, cache: keyCache, limiter: limiter, uploads: uploads, metrics: metrics, configuration: configuration,
+                    logger: logger, parsing: EvaluationLimiter(capacity: configuration.maxConcurrentEvaluations))
             .register(on: router)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(router: router, server: try serverBuilder(),

@@ -13,6 +13,9 @@ public struct ServeConfiguration: Sendable {
     public var tlsKeyPath: String?
     /// Evaluations running at once; more are answered 503 with Retry-After.
     public var maxConcurrentEvaluations = 2
+    /// Request bodies (key files, ciphertexts) one client (one IP address) may send at once;
+    /// one more is answered 429 with Retry-After. Bodies are received before a slot is taken.
+    public var maxUploadsPerClient = 8
     /// The largest request body (ciphertexts and key files); larger ones are answered 413.
     public var maxBodyBytes = 2 << 30
     /// Parsed evaluation keys kept in memory.
@@ -20,8 +23,8 @@ public struct ServeConfiguration: Sendable {
     /// The key spill directory and its bound.
     public var keySpillDirectory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("he-tool-serve-keys")
     public var keySpillBytes = 16 << 30
-    /// A request's body must arrive within this many seconds (408 otherwise); a connection
-    /// idle this long is closed.
+    /// A request's body must arrive within this many seconds of the request's start (408
+    /// otherwise, however slowly it trickles); a connection idle this long is closed.
     public var requestTimeoutSeconds: Double = 300
     /// An evaluation must finish within this many seconds (504 otherwise; it still runs to its
     /// end, holding its slot).

@@ -2,10 +2,11 @@ import Dispatch
 import Hummingbird
 import Logging
 
-/// Wraps every request: the bearer token on /v1 routes, every failure turned into a JSON error
-/// answer (`ServeError`, Hummingbird's own 404/405, anything unexpected as 500, so no bad
-/// request ends the server or a connection's later requests), the request metrics, and one
-/// structured log line per request. Bodies, keys and ciphertexts are never logged: only the
+/// Wraps every request: transfer codings it cannot read refused (`TransferCoding`), the bearer
+/// token on /v1 routes, every failure turned into a JSON error answer (`ServeError`,
+/// Hummingbird's own 404, 405 with `Allow` for a known path asked with another method,
+/// anything unexpected as 500, so no bad request ends the server or a connection's later
+/// requests), the request metrics, and one structured log line per request. Bodies, keys and ciphertexts are never logged: only the
 /// method, the route pattern, the path (model names and key ids), the status, sizes and times.
 struct ServeMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServeMetrics
@@ -17,6 +18,7 @@ struct ServeMiddleware<Context: RequestContext>: RouterMiddleware {
         var response = Response(status: .internalServerError)
         var failure: ServeError?
         do {
+            try TransferCoding.check(request)
             if let token, request.uri.path == "/v1" || request.uri.path.hasPrefix("/v1/"),
                !token.accepts(authorization: request.headers[.authorization]) {
                 throw ServeError(.unauthorized, "unauthorized", "this server needs `Authorization: Bearer <token>` (he-tool: --token-file)")
@@ -52,11 +54,20 @@ struct ServeMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
-    /// Hummingbird's own answers (no route, wrong method, a body it refused) as JSON errors.
+    /// Hummingbird's own answers (no route, wrong method, a body it refused) as JSON errors; a
+    /// 404 for a path that is served with other methods becomes 405 with `Allow`.
     static func framework(_ status: HTTPResponse.Status, _ request: Request) -> ServeError {
         switch status.code {
-        case 404: return ServeError(status, "not_found", "no route \(request.method.rawValue) \(request.uri.path.prefix(200)); see docs/openapi.yaml")
-        case 405: return ServeError(status, "method_not_allowed", "\(request.method.rawValue) is not served on \(request.uri.path.prefix(200))")
+        case 404:
+            if let allowed = RouteTable.allowedMethods(request.uri.path), !allowed.contains(request.method.rawValue) {
+                return ServeError(.methodNotAllowed, "method_not_allowed",
+                                  "\(request.method.rawValue.prefix(20)) is not served on \(request.uri.path.prefix(200)); it serves \(allowed.joined(separator: ", "))",
+                                  allow: allowed)
+            }
+            return ServeError(status, "not_found", "no route \(request.method.rawValue.prefix(20)) \(request.uri.path.prefix(200)); see docs/openapi.yaml")
+        case 405:
+            return ServeError(status, "method_not_allowed", "\(request.method.rawValue.prefix(20)) is not served on \(request.uri.path.prefix(200))",
+                              allow: RouteTable.allowedMethods(request.uri.path))
         case 413: return ServeError(status, "body_too_large", "the body is larger than this server takes")
         case 400..<500: return ServeError(status, "bad_request", "the request was refused (\(status.code) \(status.reasonPhrase))")
         default: return ServeError(status, "internal", "the server failed on this request (\(status.code)); it keeps serving")

@@ -7,6 +7,13 @@ import Logging
 
 /// The API's handlers (docs/openapi.yaml). They move bytes and call the Compiler's checks and
 /// `EncryptedInference.evaluate`; parsing and evaluation run on `WorkQueue`.
+///
+/// An upload or evaluation runs in this order, so that slow or hostile senders cost only
+/// themselves: the cheap checks on the head (route, ids, keys known, declared size) answer
+/// before a byte of the body is read; the body is received counted against its client
+/// (`UploadAdmission`, 429) and the request timeout (408), never against a slot; only once it
+/// has fully arrived is a parsing or evaluation slot taken (503 when none is free). Whatever
+/// the work on the slot throws becomes an error answer (`ServeMiddleware`), never a stop.
 struct ServeRoutes: Sendable {
     static let keysHeader = HTTPField.Name("He-Eval-Keys")!
     static let planHeader = HTTPField.Name("He-Plan-Fingerprint")!
@@ -15,15 +22,17 @@ struct ServeRoutes: Sendable {
     let catalog: ModelCatalog
     let cache: KeyCache
     let limiter: EvaluationLimiter
+    let uploads: UploadAdmission
     let metrics: ServeMetrics
     let configuration: ServeConfiguration
     let logger: Logger
-    let uploads = UploadGate()
+    /// One parse per key id at a time (after the bodies have arrived).
+    let gate = UploadGate()
     /// Key uploads being read and parsed at once (each holds the file and its parsed form:
     /// about three times the file), bounded like the evaluations.
     let parsing: EvaluationLimiter
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<ServeRequestContext>) {
         router.get("/healthz") { _, _ in try self.json(HealthAnswer(status: "ok", models: self.catalog.models.count,
                                                                       evaluationsInFlight: self.limiter.inFlight)) }
         router.get("/metrics") { _, _ in
@@ -45,7 +54,7 @@ struct ServeRoutes: Sendable {
 
     // MARK: keys
 
-    func putKeys(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func putKeys(_ request: Request, _ context: ServeRequestContext) async throws -> Response {
         let id = try parameter("id", context)
         guard KeyID.isWellFormed(id) else {
             throw ServeError(.badRequest, "invalid_key_id", "a key id is the SHA-256 of the key file as 64 lowercase hex digits")
@@ -53,21 +62,22 @@ struct ServeRoutes: Sendable {
         if cache.contains(id) {
             return try json(KeyUploadAnswer(id: id, created: false, models: [], bytes: 0), status: .ok, keyID: id)
         }
-        let waited = await uploads.begin(id)
-        defer { uploads.end(id) }
+        let bytes = try await receive(request, context, limit: configuration.maxBodyBytes)
+        metrics.received(route: "/v1/keys/{id}", bytes: bytes.count)
+        guard KeyID.of(bytes) == id else {
+            throw ServeError(.badRequest, "key_id_mismatch",
+                             "the body's SHA-256 is \(KeyID.of(bytes)), not the id \(id) in the path: the file was damaged on the way, or the id names another file; send it again")
+        }
+        let waited = await gate.begin(id)
+        defer { gate.end(id) }
         if waited, cache.contains(id) {  // another request uploaded the same keys meanwhile
             return try json(KeyUploadAnswer(id: id, created: false, models: [], bytes: 0), status: .ok, keyID: id)
         }
         guard parsing.tryAcquire() else {
-            throw ServeError(.serviceUnavailable, "busy", "\(parsing.capacity) key uploads are being read and parsed; retry in 10 s",
+            throw ServeError(.serviceUnavailable, "busy", "\(parsing.capacity) key uploads are being parsed; retry in 10 s",
                              retryAfterSeconds: 10)
         }
         defer { parsing.release() }
-        let bytes = try await RequestBodyReader.read(request, limit: configuration.maxBodyBytes, timeoutSeconds: configuration.requestTimeoutSeconds)
-        metrics.received(route: "/v1/keys/{id}", bytes: bytes.count)
-        guard KeyID.of(bytes) == id else {
-            throw ServeError(.badRequest, "key_id_mismatch", "the body's SHA-256 is \(KeyID.of(bytes)), not the id \(id) in the path")
-        }
         let (catalog, cache) = (self.catalog, self.cache)
         let answer = try await WorkQueue.run { () -> KeyUploadAnswer in
             let keys = try catalog.parseKeys(bytes)
@@ -87,7 +97,7 @@ struct ServeRoutes: Sendable {
 
     // MARK: evaluation
 
-    func evaluate(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func evaluate(_ request: Request, _ context: ServeRequestContext) async throws -> Response {
         let served = try catalog.model(try parameter("name", context))
         guard let id = request.headers[Self.keysHeader], !id.isEmpty else {
             throw ServeError(.badRequest, "missing_keys_header", "name the evaluation keys in the He-Eval-Keys header (the SHA-256 of the key file, hex)")
@@ -99,6 +109,7 @@ struct ServeRoutes: Sendable {
             metrics.keyLookup("miss")
             throw Self.unknownKeys(id)
         }
+        let bytes = try await receive(request, context, limit: min(configuration.maxBodyBytes, served.maxInputBytes))
         guard limiter.tryAcquire() else {
             let retry = max(1, Int(served.model.estimatedMicroseconds.reduce(0, +) / 1e6 + 0.999))
             throw ServeError(.serviceUnavailable, "busy", "\(limiter.capacity) evaluations are running (--max-concurrent); retry in \(retry) s",
@@ -106,7 +117,6 @@ struct ServeRoutes: Sendable {
         }
         var released = false
         defer { if !released { limiter.release() } }
-        let bytes = try await RequestBodyReader.read(request, limit: configuration.maxBodyBytes, timeoutSeconds: configuration.requestTimeoutSeconds)
         metrics.received(route: "/v1/models/{name}/eval", bytes: bytes.count)
         let (catalog, cache, metrics, limiter) = (self.catalog, self.cache, self.metrics, self.limiter)
         let timeout = ServeError(.gatewayTimeout, "timeout", "the evaluation did not finish within \(configuration.evaluationTimeoutSeconds) s (--eval-timeout)")
@@ -131,8 +141,9 @@ struct ServeRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result)))
     }
 
-    /// The evaluation proper, on the work queue: the input's frame and plan, the keys (from
-    /// memory or the spill directory) and their fit, `EncryptedInference.evaluate`.
+    /// The evaluation proper, on the work queue: the input's frame, plan and layout (before any
+    /// tile is parsed), the keys (from memory or the spill directory) and their fit,
+    /// `EncryptedInference.evaluate`.
     static func run(_ served: ServedModel, input bytes: [UInt8], keyID id: String, catalog: ModelCatalog, cache: KeyCache,
                     metrics: ServeMetrics) throws -> [UInt8] {
         let input: EncryptedTensorFile
@@ -143,6 +154,7 @@ struct ServeRoutes: Sendable {
             throw ServeError(.unprocessableContent, "wrong_plan",
                              "the ciphertext was packed for plan \(hex(input.planFingerprint)), model '\(served.name)' runs plan \(hex(served.model.planFingerprint)); encrypt with this model's profile (GET /v1/models/\(served.name)/profile)")
         }
+        try served.checkInput(input)
         guard let (keys, source) = try cache.keys(id, parse: catalog.parseKeys) else {
             metrics.keyLookup("miss")
             throw unknownKeys(id)
@@ -168,7 +180,17 @@ struct ServeRoutes: Sendable {
 
     // MARK: helpers
 
-    func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
+    /// The request body, received within the size `limit` (413 on a declared length past it,
+    /// before anything is read) and `--request-timeout` (408), counted as one upload of the
+    /// client (429 past `--max-uploads-per-client`).
+    func receive(_ request: Request, _ context: ServeRequestContext, limit: Int) async throws -> [UInt8] {
+        try RequestBodyReader.refuseDeclaredLength(request, limit: limit)
+        return try await uploads.receiving(from: context.client) {
+            try await RequestBodyReader.read(request, limit: limit, timeoutSeconds: configuration.requestTimeoutSeconds)
+        }
+    }
+
+    func parameter(_ name: String, _ context: ServeRequestContext) throws -> String {
         guard let value = context.parameters.get(name) else { throw ServeError(.badRequest, "bad_request", "missing path parameter \(name)") }
         return value
     }
