@@ -31,9 +31,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             encoder = Encoder(context: context)
         }, seeds: {
             let f = try FuzzCKKS.files()
-            return f.ciphertexts.map { ($0.name + ".payload", FuzzCKKS.payload($0.bytes)) }
-                + [("public.hepk.payload", FuzzCKKS.payload(f.publicKey)),
-                   ("parameters.hepa.payload", FuzzCKKS.payload(try CKKSFile.serialize(FuzzCKKS.parameters)))]
+            var seeds: [(name: String, bytes: [UInt8])] = f.ciphertexts.map { (name: $0.name + ".payload", bytes: FuzzCKKS.payload($0.bytes)) }
+            seeds.append((name: "public.hepk.payload", bytes: FuzzCKKS.payload(f.publicKey)))
+            seeds.append((name: "parameters.hepa.payload", bytes: FuzzCKKS.payload(try CKKSFile.serialize(FuzzCKKS.parameters))))
+            return seeds
         })
     }
 }

@@ -25,8 +25,11 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     static func main() {
         runFuzzer(fuzzOne, seeds: {
             let f = try FuzzCKKS.files()
-            return [("secret.hesk", f.secretKey), ("relin.heevk", f.evaluationKeysRelinOnly), ("tensor.hect", f.tensor),
-                    ("short", Array(IntegrityFrame.magic)), ("empty", [])] + f.ciphertexts.prefix(2)
+            var seeds: [(name: String, bytes: [UInt8])] = [
+                ("secret.hesk", f.secretKey), ("relin.heevk", f.evaluationKeysRelinOnly), ("tensor.hect", f.tensor),
+                ("short", Array(IntegrityFrame.magic)), ("empty", [])]
+            seeds += f.ciphertexts.prefix(2)
+            return seeds
         })
     }
 }

@@ -19,7 +19,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             var seeds: [(name: String, bytes: [UInt8])] = []
             for onnx in ["conv_square_op13", "mlp_per_feature_op12"] {
                 let c = try FuzzCompiled.compile("Tests/ModelTests/Fixtures/onnx/\(onnx).onnx")
-                seeds.append(("\(onnx).hemodel.payload", FuzzCKKS.payload(try c.model.serialized())))
+                seeds.append((name: "\(onnx).hemodel.payload", bytes: FuzzCKKS.payload(try c.model.serialized())))
             }
             return seeds
         })

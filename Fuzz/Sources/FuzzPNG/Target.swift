@@ -17,8 +17,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 @main enum Main {
     static func main() {
         runFuzzer(fuzzOne, seeds: {
-            try repositoryFiles("Tests/ModelTests/Fixtures/png", suffix: ".png")
-                + repositoryFiles("Examples/mnist", suffix: ".png").prefix(2).map { ("mnist-" + $0.name, $0.bytes) }
+            var seeds = try repositoryFiles("Tests/ModelTests/Fixtures/png", suffix: ".png")
+            for png in try repositoryFiles("Examples/mnist", suffix: ".png").prefix(2) { seeds.append((name: "mnist-" + png.name, bytes: png.bytes)) }
+            return seeds
         })
     }
 }
