@@ -27,6 +27,8 @@ FUZZ_TARGETS="${FUZZ_TARGETS:-$ALL_TARGETS}"
 FUZZ_PARALLEL="${FUZZ_PARALLEL:-1}"
 FUZZ_FINDINGS="${FUZZ_FINDINGS:-$FUZZ/findings}"
 SWIFT="${SWIFT:-swift}"
+# Swift's own crash backtracer (SWIFT_BACKTRACE) is turned off where the targets run: it reads
+# the crashed thread's stack, which ASan reports as a stack-buffer-underflow of its own.
 # Every Swift module (the root package's too) is built with libFuzzer's coverage and ASan;
 # -parse-as-library because each target has its own @main that starts LLVMFuzzerRunDriver.
 BUILD_FLAGS=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
@@ -47,7 +49,7 @@ build() {
 seeds() {
     for t in $FUZZ_TARGETS; do
         rm -rf "$FUZZ/Corpus/$t"
-        HE_FUZZ_WRITE_SEEDS="$FUZZ/Corpus/$t" HE_FUZZ_ROOT="$ROOT" ASAN_OPTIONS=detect_leaks=0 "$BIN/$t"
+        HE_FUZZ_WRITE_SEEDS="$FUZZ/Corpus/$t" HE_FUZZ_ROOT="$ROOT" ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no "$BIN/$t"
     done
     du -sh "$FUZZ/Corpus"
 }
@@ -59,7 +61,7 @@ run_one() {
     # New inputs go to the first folder (findings/corpus/<t>); the checked-in seeds are read only.
     ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:handle_abort=1:symbolize=1" \
     LSAN_OPTIONS="suppressions=$FUZZ/lsan.supp:print_suppressions=0" \
-    HE_FUZZ_ROOT="$ROOT" \
+    HE_FUZZ_ROOT="$ROOT" SWIFT_BACKTRACE=enable=no \
         "$BIN/$t" "$FUZZ_FINDINGS/corpus/$t" "$FUZZ/Corpus/$t" \
         -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -detect_leaks=1 \
         -print_final_stats=1 -artifact_prefix="$out/" >"$log" 2>&1 || status=$?

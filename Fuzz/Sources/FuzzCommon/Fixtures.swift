@@ -6,12 +6,12 @@ import Model
 import TileTensors
 
 /// The parameters of every CKKS fuzz target and of its seeds: N = 64, q = 50 + 30 + 30 bits,
-/// one 50-bit special prime, two key-switching digits. Insecure on purpose — the readers' code
+/// two 50-bit special primes, two key-switching digits. Insecure on purpose — the readers' code
 /// paths do not depend on N, and small files make fast fuzzing.
 public enum FuzzCKKS {
     public static let parameters: CKKSParameters = {
         do {
-            return try CKKSParameters(logDegree: 6, primeBits: [50, 30, 30], specialPrimeBits: [50], logScale: 30,
+            return try CKKSParameters(logDegree: 6, primeBits: [50, 30, 30], specialPrimeBits: [50, 50], logScale: 30,
                                       keySwitchDigits: 2, security: .insecureTestingOnly)
         } catch { fatalError("fuzz parameters: \(error)") }
     }()
@@ -74,6 +74,9 @@ public enum FuzzCKKS {
 /// repository with a synthetic cost model (no calibration): the seeds of the model, profile
 /// and serve targets.
 public enum FuzzCompiled {
+    /// The fixtures whose compilations are the model and profile seeds (those that compile).
+    public static let seedModels = ["conv_square_op13", "pool_bn_dense_op15", "residual_op13", "mlp_per_feature_op12"]
+
     public static func compile(_ onnx: String = "Tests/ModelTests/Fixtures/onnx/conv_square_op13.onnx") throws -> Compilation {
         let graph = try ONNXImporter.load(data: Data(try repositoryFile(onnx)))
         var options = Optimizer.Options()
