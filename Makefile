@@ -36,3 +36,17 @@ schemathesis: build
 
 soak: build
 	bash scripts/soak.sh
+
+## make fuzz: coverage-guided fuzzing of every reader (libFuzzer + AddressSanitizer; the targets
+## are the separate package Fuzz/, never built by `make test` or CI). FUZZ_SECONDS per target
+## (default 180), FUZZ_TARGETS to select (default all), FUZZ_PARALLEL at once (default 1). Fails
+## on any crash, leak, timeout or out-of-memory; reproducers in Fuzz/findings/<target>/.
+## make fuzz-seeds: regenerates the seed corpora Fuzz/Corpus/<target>/.
+FUZZ_SECONDS ?= 180
+FUZZ_PARALLEL ?= 1
+.PHONY: fuzz fuzz-seeds
+fuzz: bootstrap
+	FUZZ_SECONDS="$(FUZZ_SECONDS)" FUZZ_PARALLEL="$(FUZZ_PARALLEL)" $(if $(FUZZ_TARGETS),FUZZ_TARGETS="$(FUZZ_TARGETS)") SWIFT="$(SWIFT)" bash scripts/fuzz.sh run
+
+fuzz-seeds: bootstrap
+	$(if $(FUZZ_TARGETS),FUZZ_TARGETS="$(FUZZ_TARGETS)") SWIFT="$(SWIFT)" bash scripts/fuzz.sh seeds

@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "TileTensors", targets: ["TileTensors"]),
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Compiler", targets: ["Compiler"]),
+        .library(name: "Serve", targets: ["Serve"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -1,0 +1,27 @@
+// Fuzz target: the compiled-model reader (CompiledModel.read: plan, weights, fingerprints). The
+// input is the payload of a .hemodel file, sealed again by the target.
+import CKKS
+import Compiler
+import Foundation
+import FuzzCommon
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let file = IntegrityFrame.seal(inputBytes(data, size), tag: .compiledModel)
+    guard let model = try? CompiledModel.read(file, source: "fuzz") else { return 0 }
+    _ = try? model.serialized()
+    return 0
+}
+
+@main enum Main {
+    static func main() {
+        runFuzzer(fuzzOne, seeds: {
+            var seeds: [(name: String, bytes: [UInt8])] = []
+            for onnx in FuzzCompiled.seedModels {
+                guard let c = try? FuzzCompiled.compile("Tests/ModelTests/Fixtures/onnx/\(onnx).onnx") else { continue }
+                seeds.append((name: "\(onnx).hemodel.payload", bytes: FuzzCKKS.payload(try c.model.serialized())))
+            }
+            return seeds
+        })
+    }
+}
