@@ -22,6 +22,9 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case fileSystem(String)
     /// A value out of range for an option or metadata entry (negative std, bad JSON, …).
     case invalidArgument(String)
+    /// A computation whose result is NaN or infinite (weights or inputs far out of range); the
+    /// message names the input and the first layer where it happened.
+    case nonFiniteResult(String)
 
     public var description: String {
         switch self {
@@ -38,6 +41,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .inputMismatch(why): return "input does not fit the model: \(why)"
         case let .fileSystem(why): return "file error: \(why)"
         case let .invalidArgument(why): return "invalid argument: \(why)"
+        case let .nonFiniteResult(why): return why
         }
     }
 }

@@ -112,6 +112,20 @@ final class HostileONNXTests: XCTestCase {
                       ["gather_bomb"])
     }
 
+    func testAveragePoolPadsMustBeSmallerThanTheWindow() throws {
+        let pool = ONNXBuilder.node("AveragePool", ["x"], ["p"], name: "wide_pool",
+                                    attributes: [HostileFiles.ints("kernel_shape", [2, 2]), HostileFiles.ints("pads", [big, big, big, big])])
+        let flatten = ONNXBuilder.node("Flatten", ["p"], ["y"], name: "flat")
+        assertRefused(try model([pool, flatten], []), ["wide_pool", "not smaller than the window"])
+    }
+
+    func testAFixedBatchOnTopOfALargeSampleStaysImportable() throws {
+        // 64 × (1 × 2048 × 1024) = 2^27 elements in the batched tensor, 2^21 per sample.
+        let reshape = ONNXBuilder.node("Reshape", ["x", "shape"], ["y"], name: "flatten_batch")
+        let graph = try ONNXImporter.load(data: try model([reshape], [HostileFiles.int64s("shape", [64, -1])], input: [64, 1, 2048, 1024]))
+        XCTAssertEqual(graph.outputShape, [1 << 21])
+    }
+
     // MARK: numbers that are not finite
 
     func testNaNAndInfiniteInitializersAreRefusedByName() throws {

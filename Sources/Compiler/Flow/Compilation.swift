@@ -44,8 +44,8 @@ public struct Compilation: Sendable {
                     let output = try PlainExecutor.run(graph, input: input)
                     do {
                         try PlainExecutor.requireFiniteOutputs(graph, input: input, output: output, names: ["calibration input \(i)"])
-                    } catch let error as ModelError {
-                        throw CompilerError.invalidCalibration("\(error); the model cannot be compiled with these weights (q_0 is sized from finite outputs)")
+                    } catch let ModelError.nonFiniteResult(why) {
+                        throw CompilerError.infeasible("\(why); q_0 is sized from the calibration outputs, which must be finite")
                     }
                     let want = output.values
                     let got = x.indices.map { j in
@@ -53,7 +53,7 @@ public struct Compilation: Sendable {
                         return chain.outputScale[c] * x[j] + chain.outputShift[c]
                     }
                     if let bad = got.firstIndex(where: { !$0.isFinite }) {
-                        throw CompilerError.invalidCalibration("calibration input \(i): the lowered network's output \(bad) is \(got[bad]) although the plaintext executor's is finite: the folded weights overflow Double arithmetic; scale the model's weights down")
+                        throw CompilerError.infeasible("calibration input \(i): the lowered network's output \(bad) is \(got[bad]) although the plaintext executor's is finite: the folded weights overflow Double arithmetic; scale the model's weights down")
                     }
                     let scale = max(1, want.map(abs).max() ?? 1)
                     guard got.count == want.count, zip(got, want).allSatisfy({ abs($0 - $1) <= 1e-9 * scale }) else {

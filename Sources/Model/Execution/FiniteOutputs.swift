@@ -2,7 +2,7 @@ extension PlainExecutor {
     /// Throws unless every value of `output` (the result of `run(graph, input:)`) is finite,
     /// naming the sample (`names[i]` for row i), the first non-finite logit and the first layer
     /// whose output is not finite on that sample (rerun alone).
-    /// - Throws: `ModelError.inputMismatch` — the model is valid, but its arithmetic overflows
+    /// - Throws: `ModelError.nonFiniteResult` — the model is valid, but its arithmetic overflows
     ///   (or makes NaN) on this input: the weights or the input are far out of range.
     public static func requireFiniteOutputs(_ graph: Graph, input: Tensor, output: Tensor, names: [String]) throws {
         guard let bad = output.values.firstIndex(where: { !$0.isFinite }) else { return }
@@ -22,6 +22,6 @@ extension PlainExecutor {
                     : "; the first layer whose output is not finite is layer \(first) ('\(layer.name)', \(layer.operation.kind))"
             }
         }
-        throw ModelError.inputMismatch("the model's output for \(name) is not a finite number (output \(bad % width) is \(output.values[bad]))\(culprit): the weights or the input are far outside the range Double arithmetic holds; check the model and the preprocessing")
+        throw ModelError.nonFiniteResult("the model's output for \(name) is not a finite number (output \(bad % width) is \(output.values[bad]))\(culprit): the weights or the input are far outside the range Double arithmetic holds; check the model and the preprocessing")
     }
 }
