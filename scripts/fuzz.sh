@@ -58,6 +58,7 @@ seeds() {
 run_one() {
     local t="$1" out="$FUZZ_FINDINGS/$t" log="$FUZZ_FINDINGS/$t.log" status=0
     mkdir -p "$out" "$FUZZ_FINDINGS/corpus/$t"
+    touch "$out/.started"  # reproducers of earlier runs stay, but only this run's count
     # New inputs go to the first folder (findings/corpus/<t>); the checked-in seeds are read only.
     ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:handle_abort=1:symbolize=1" \
     LSAN_OPTIONS="suppressions=$FUZZ/lsan.supp:print_suppressions=0" \
@@ -68,7 +69,8 @@ run_one() {
     local execs rate artifacts
     execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)"
     rate="$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)"
-    artifacts="$(find "$out" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)"
+    artifacts="$(find "$out" -maxdepth 1 -type f -newer "$out/.started" \
+        \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)"
     local verdict="ok"
     if [ "$status" -ne 0 ] || [ "$artifacts" -ne 0 ]; then verdict="FAILED (exit $status, $artifacts reproducer(s) in $out; log $log)"; fi
     printf '%-11s %10s executions in %ss (%s/s), corpus %s files: %s\n' "$t" "${execs:-?}" "$FUZZ_SECONDS" "${rate:-?}" \

@@ -246,13 +246,14 @@ class Soak:
         ok = answer is not None and answer[0] in statuses and (kind is None or answer[1] == kind)
         self.note("malformed", answer[0] if answer else "none", ok, f"{what}: {answer}")
         # Bad bodies through a normal client.
+        # (503: the evaluation slots are checked once the body is in, before its content.)
         choice = random.randint(0, 4)
         if choice == 0:
             st, _, data = self.request("POST", "/v1/models/mnist/eval", body=os.urandom(4096), headers={"He-Eval-Keys": cid})
-            self.note("bad_body", st, st in (400, 409), f"random ciphertext: {data[:200]}")
+            self.note("bad_body", st, st in (400, 409, 503), f"random ciphertext: {data[:200]}")
         elif choice == 1:
             st, _, data = self.request("POST", "/v1/models/mnist/eval", body=bytes(damaged), headers={"He-Eval-Keys": cid})
-            self.note("bad_body", st, st in (400, 409) and (st == 409 or b"damaged" in data), f"damaged ciphertext: {data[:200]}")
+            self.note("bad_body", st, st in (409, 503) or (st == 400 and b"damaged" in data), f"damaged ciphertext: {data[:200]}")
         elif choice == 2:
             st, _, data = self.request("POST", "/v1/models/mnist/eval", body=body, headers={"He-Eval-Keys": fresh})
             self.note("bad_body", st, st == 409, f"unknown keys: {data[:200]}")

@@ -17,9 +17,10 @@ WORK=${SOAK_WORK:-/tmp/he-tool-soak}
 SOAK_REPORT=${SOAK_REPORT:-$WORK/report.json}
 FIXTURE=$(HE_TOOL=$HE_TOOL scripts/serve-fixture.sh "$SOAK_CLIENTS")
 rm -rf "$WORK/spill"; mkdir -p "$WORK"
-# Key cache: room for about one parsed key set, so that three clients evict each other.
+# Key cache: room for one parsed key set (about twice its seeded file), not two, so that the
+# three clients evict each other and keys are read back from the spill directory.
 KEY_MB=$(( $(stat -c %s "$FIXTURE/client-1/me.heevk") / 1048576 ))
-CACHE_MB=$(( KEY_MB * 3 / 2 ))
+CACHE_MB=$(( KEY_MB * 3 ))
 BODY_MB=$(( KEY_MB + 16 ))
 "$HE_TOOL" serve --model "mnist=$FIXTURE/model/model.hemodel" --host 127.0.0.1 --port "$SOAK_PORT" \
     --key-spill-dir "$WORK/spill" --key-cache-mb "$CACHE_MB" --max-body-mb "$BODY_MB" \
