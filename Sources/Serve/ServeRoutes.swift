@@ -12,7 +12,8 @@ import Logging
 /// themselves: the cheap checks on the head (route, ids, keys known, declared size) answer
 /// before a byte of the body is read; the body is received counted against its client
 /// (`UploadAdmission`, 429) and the request timeout (408), never against a slot; only once it
-/// has fully arrived is a parsing or evaluation slot taken (503 when none is free). Whatever
+/// has fully arrived, and for an evaluation its frame, plan and layout checked, is a parsing or
+/// evaluation slot taken (503 when none is free). Whatever
 /// the work on the slot throws becomes an error answer (`ServeMiddleware`), never a stop.
 struct ServeRoutes: Sendable {
     static let keysHeader = HTTPField.Name("He-Eval-Keys")!
@@ -110,6 +111,10 @@ struct ServeRoutes: Sendable {
             throw Self.unknownKeys(id)
         }
         let bytes = try await receive(request, context, limit: min(configuration.maxBodyBytes, served.maxInputBytes))
+        metrics.received(route: "/v1/models/{name}/eval", bytes: bytes.count)
+        // The input's frame, plan and layout cost a hash and a header: checked before the slot,
+        // so that a damaged or foreign input is answered as such even when every slot is busy.
+        let input = try await WorkQueue.run { try Self.readInput(bytes, for: served) }
         guard limiter.tryAcquire() else {
             let retry = max(1, Int(served.model.estimatedMicroseconds.reduce(0, +) / 1e6 + 0.999))
             throw ServeError(.serviceUnavailable, "busy", "\(limiter.capacity) evaluations are running (--max-concurrent); retry in \(retry) s",
@@ -117,7 +122,6 @@ struct ServeRoutes: Sendable {
         }
         var released = false
         defer { if !released { limiter.release() } }
-        metrics.received(route: "/v1/models/{name}/eval", bytes: bytes.count)
         let (catalog, cache, metrics, limiter) = (self.catalog, self.cache, self.metrics, self.limiter)
         let timeout = ServeError(.gatewayTimeout, "timeout", "the evaluation did not finish within \(configuration.evaluationTimeoutSeconds) s (--eval-timeout)")
         let start = DispatchTime.now().uptimeNanoseconds
@@ -125,7 +129,7 @@ struct ServeRoutes: Sendable {
         let result: [UInt8]
         do {
             result = try await WorkQueue.run(timeout: configuration.evaluationTimeoutSeconds, timeoutError: timeout, finished: { limiter.release() }) {
-                try Self.run(served, input: bytes, keyID: id, catalog: catalog, cache: cache, metrics: metrics)
+                try Self.run(served, input: input, keyID: id, catalog: catalog, cache: cache, metrics: metrics)
             }
         } catch let error as ServeError {
             metrics.evaluation(model: served.name, outcome: error.code == "timeout" ? "timeout" : "refused", nanoseconds: 0)
@@ -141,11 +145,9 @@ struct ServeRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result)))
     }
 
-    /// The evaluation proper, on the work queue: the input's frame, plan and layout (before any
-    /// tile is parsed), the keys (from memory or the spill directory) and their fit,
-    /// `EncryptedInference.evaluate`.
-    static func run(_ served: ServedModel, input bytes: [UInt8], keyID id: String, catalog: ModelCatalog, cache: KeyCache,
-                    metrics: ServeMetrics) throws -> [UInt8] {
+    /// The posted input's frame (SHA-256: a damaged file is named so), its plan and its layout
+    /// against the model's, before any tile is parsed.
+    static func readInput(_ bytes: [UInt8], for served: ServedModel) throws -> EncryptedTensorFile {
         let input: EncryptedTensorFile
         do { input = try EncryptedTensorFile.read(bytes, source: "the request body") } catch {
             throw ServeError(.badRequest, "invalid_file", "\(error)")
@@ -155,6 +157,13 @@ struct ServeRoutes: Sendable {
                              "the ciphertext was packed for plan \(hex(input.planFingerprint)), model '\(served.name)' runs plan \(hex(served.model.planFingerprint)); encrypt with this model's profile (GET /v1/models/\(served.name)/profile)")
         }
         try served.checkInput(input)
+        return input
+    }
+
+    /// The evaluation proper, on the work queue with a slot: the keys (from memory or the spill
+    /// directory) and their fit, `EncryptedInference.evaluate`.
+    static func run(_ served: ServedModel, input: EncryptedTensorFile, keyID id: String, catalog: ModelCatalog, cache: KeyCache,
+                    metrics: ServeMetrics) throws -> [UInt8] {
         guard let (keys, source) = try cache.keys(id, parse: catalog.parseKeys) else {
             metrics.keyLookup("miss")
             throw unknownKeys(id)

@@ -147,6 +147,38 @@ final class HardeningTests: XCTestCase {
         await server.stop()
     }
 
+    /// A damaged or foreign input is judged before a slot is taken: with every slot busy it is
+    /// still answered 400 / 422 for what it is, and a good one 503.
+    func testBadInputsAreJudgedBeforeTheSlot() async throws {
+        let f = try ServeFixtures.get()
+        let (server, url) = try await f.startServer { $0.maxConcurrentEvaluations = 1 }
+        let id = KeyID.of(f.keyBytes)
+        let eval = url + "/v1/models/mnist/eval"
+        let stored = try await RawHTTP.send(.PUT, url + "/v1/keys/\(id)", body: f.keyBytes)
+        XCTAssertEqual(stored.status, 201)
+        let running = Task { try await RawHTTP.send(.POST, eval, headers: [("He-Eval-Keys", id)], body: f.images[4].input) }
+        var waited = 0
+        while server.limiter.inFlight == 0 && waited < 1000 {
+            try await Task.sleep(nanoseconds: 10_000_000)
+            waited += 1
+        }
+        var damaged = f.images[0].input
+        damaged[damaged.count / 3] ^= 0x40
+        let refused = try await RawHTTP.send(.POST, eval, headers: [("He-Eval-Keys", id)], body: damaged)
+        XCTAssertEqual(refused.status, 400, refused.text)
+        XCTAssertTrue(refused.error?.detail.contains("damaged") == true, refused.text)
+        var otherPlan = try EncryptedTensorFile.read(f.images[0].input)
+        otherPlan.planFingerprint = [UInt8](repeating: 3, count: 32)
+        let foreign = try await RawHTTP.send(.POST, eval, headers: [("He-Eval-Keys", id)], body: try otherPlan.serialized())
+        XCTAssertEqual(foreign.error?.error, "wrong_plan")
+        let busy = try await RawHTTP.send(.POST, eval, headers: [("He-Eval-Keys", id)], body: f.images[0].input)
+        XCTAssertEqual(busy.status, 503)
+        let first = try await running.value
+        XCTAssertEqual(first.status, 200)
+        XCTAssertEqual(try f.predictedClass(first.body), f.images[4].label)
+        await server.stop()
+    }
+
     /// Two clients whose bodies stall or trickle hold no evaluation slot: with one slot, a third
     /// client is served at once; the slow ones get 408 at the request timeout, however slowly
     /// their bytes keep coming, and their connections close.
