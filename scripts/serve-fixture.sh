@@ -24,7 +24,7 @@ images=("$EXAMPLE"/*.png)
 if [ ! -f "$FIXTURE_DIR/model/model.hemodel" ] || [ ! -f "$FIXTURE_DIR/model/client.heprofile" ]; then
     echo "serve-fixture: compiling $EXAMPLE (first run: calibrates this machine, cached)" >&2
     rm -rf "$FIXTURE_DIR/model.tmp"
-    "$HE_TOOL" compile "$EXAMPLE/model.onnx" --out "$FIXTURE_DIR/model.tmp" --no-conversions --calibration "${images[@]}" >&2
+    "$HE_TOOL" compile "$EXAMPLE/model.onnx" --out "$FIXTURE_DIR/model.tmp" --no-conversions --circuit-privacy --calibration "${images[@]}" >&2
     rm -rf "$FIXTURE_DIR/model" && mv "$FIXTURE_DIR/model.tmp" "$FIXTURE_DIR/model"
 fi
 

@@ -46,6 +46,9 @@ struct CompileCommand: ParsableCommand {
     @Flag(name: .customLong("no-space-to-depth"), help: "Run a strided first convolution on the image as it is, not on the client's space-to-depth packing of it.")
     var noSpaceToDepth = false
 
+    @Flag(name: .customLong("circuit-privacy"), help: "Sanitize every result before it leaves the server (mask the slots the client does not read, re-randomize, flood the noise to statistical distance 2^-40), so that it reveals the logits and not the weights. Costs a larger modulus (often the next ring); `he-tool serve` asks for it.")
+    var circuitPrivacy = false
+
     @Option(help: "The model's name in the files (default: the ONNX file's directory name).")
     var name: String?
 
@@ -73,6 +76,7 @@ struct CompileCommand: ParsableCommand {
         if let maxMemoryMB { options.maximumIntermediateBytes = maxMemoryMB * 1_000_000 }
         options.searchConversions = !noConversions
         options.spaceToDepth = !noSpaceToDepth
+        if circuitPrivacy { options.circuitPrivacy = CircuitPrivacy.Request(slotBits: 0) }   // sized by the compiler
         let cache = CalibrationCache(threads: threads)
         let modelName = name ?? URL(fileURLWithPath: input.model).deletingLastPathComponent().lastPathComponent
         let compilation = try Compilation.compile(graph, name: modelName, options: options, calibrationInputs: Array(samples),

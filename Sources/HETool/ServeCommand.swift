@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compiler
 import Foundation
 import HEMath
 import Logging
@@ -24,6 +25,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Port (0: any free port, printed).")
     var port = 8080
+
+    @Flag(name: .customLong("no-circuit-privacy"), help: "Also serve models compiled without --circuit-privacy. Their results carry more than the logits (garbage slots with partial sums, noise that depends on the weights): only for clients you would trust with the weights.")
+    var noCircuitPrivacy = false
 
     @Option(name: .customLong("token-file"), help: "File whose first line is the bearer token the /v1 routes require.")
     var tokenFile: String?
@@ -90,7 +94,11 @@ struct ServeCommand: AsyncParsableCommand {
         var served: [ServedModel] = []
         for m in models {
             let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
-            served.append(try ServedModel.load(name: parts[0], modelPath: parts[1]))
+            let model = try ServedModel.load(name: parts[0], modelPath: parts[1])
+            guard model.model.circuitPrivacy != nil || noCircuitPrivacy else {
+                throw CompilerError.mismatch("model '\(parts[0])' (\(parts[1])) was compiled without --circuit-privacy, so its results would show clients more than the logits; compile it again with --circuit-privacy, or pass --no-circuit-privacy to serve it to clients you trust with the weights")
+            }
+            served.append(model)
         }
         var configuration = ServeConfiguration()
         configuration.host = host

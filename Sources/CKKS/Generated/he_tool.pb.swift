@@ -440,11 +440,24 @@ nonisolated struct Hetool_V1_EvaluationKeys: Sendable {
   /// One key per Galois element, elements unique (written in ascending order).
   var galoisKeys: [Hetool_V1_GaloisKey] = []
 
+  /// The client's public key over q_0 … q_L, present when the plan adds circuit privacy: the
+  /// server re-randomizes each result with an encryption of zero under it (it encrypts, never
+  /// decrypts).
+  var publicKey: Hetool_V1_PublicKey {
+    get {_publicKey ?? Hetool_V1_PublicKey()}
+    set {_publicKey = newValue}
+  }
+  /// Returns true if `publicKey` has been explicitly set.
+  var hasPublicKey: Bool {self._publicKey != nil}
+  /// Clears the value of `publicKey`. Subsequent reads from it will return its default value.
+  mutating func clearPublicKey() {self._publicKey = nil}
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 
   fileprivate var _relinearization: Hetool_V1_KeySwitchKey? = nil
+  fileprivate var _publicKey: Hetool_V1_PublicKey? = nil
 }
 
 /// An encoded message at a level.
@@ -975,7 +988,7 @@ nonisolated extension Hetool_V1_GaloisKey: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Hetool_V1_EvaluationKeys: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".EvaluationKeys"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}relinearization\0\u{3}galois_keys\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}relinearization\0\u{3}galois_keys\0\u{3}public_key\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -985,6 +998,7 @@ nonisolated extension Hetool_V1_EvaluationKeys: SwiftProtobuf.Message, SwiftProt
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._relinearization) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.galoisKeys) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._publicKey) }()
       default: break
       }
     }
@@ -1001,12 +1015,16 @@ nonisolated extension Hetool_V1_EvaluationKeys: SwiftProtobuf.Message, SwiftProt
     if !self.galoisKeys.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.galoisKeys, fieldNumber: 2)
     }
+    try { if let v = self._publicKey {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Hetool_V1_EvaluationKeys, rhs: Hetool_V1_EvaluationKeys) -> Bool {
     if lhs._relinearization != rhs._relinearization {return false}
     if lhs.galoisKeys != rhs.galoisKeys {return false}
+    if lhs._publicKey != rhs._publicKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -59,11 +59,16 @@ public struct EvaluationKeys: Sendable {
     public internal(set) var relinearization: KeySwitchKey?
     /// Galois element g ↦ the key switching σ_g(s) to s.
     public internal(set) var galois: [UInt64: KeySwitchKey]
+    /// The client's public key, for plans that sanitize their results (`ResultSanitizer`): the
+    /// server encrypts zeros with it, it never decrypts anything.
+    public var publicKey: PublicKey?
 
-    public init(context: CKKSContext, relinearization: KeySwitchKey?, galois: [UInt64: KeySwitchKey]) {
+    public init(context: CKKSContext, relinearization: KeySwitchKey?, galois: [UInt64: KeySwitchKey],
+                publicKey: PublicKey? = nil) {
         self.context = context
         self.relinearization = relinearization
         self.galois = galois
+        self.publicKey = publicKey
     }
 
     /// The Galois key for element g, or a typed error naming the missing step.

@@ -40,11 +40,16 @@ extension CKKSFile {
     public static func readPublicKey(_ bytes: [UInt8], context: CKKSContext) throws -> PublicKey {
         let body = try open(bytes, expecting: .publicKey, context: context).publicKey
         try rejectUnknownFields(body, "the public key")
-        guard body.hasB, body.hasA else { throw CKKSError.invalidFormat("the public key lacks b or a") }
+        return try publicKey(body, context: context, field: "the public key")
+    }
+
+    /// The (b, a) of a public key message, each over q_0 … q_L.
+    static func publicKey(_ body: Hetool_V1_PublicKey, context: CKKSContext, field: String) throws -> PublicKey {
+        guard body.hasB, body.hasA else { throw CKKSError.invalidFormat("\(field) lacks b or a") }
         let basis = try context.basis(atLevel: context.maxLevel)
         return PublicKey(context: context,
-                         b: try PackedResidues.polynomial(body.b, basis: basis, field: "the public key's b"),
-                         a: try PackedResidues.polynomial(body.a, basis: basis, field: "the public key's a"))
+                         b: try PackedResidues.polynomial(body.b, basis: basis, field: "\(field)'s b"),
+                         a: try PackedResidues.polynomial(body.a, basis: basis, field: "\(field)'s a"))
     }
 
     /// Reads evaluation keys made for `context`'s parameters. Galois elements must be odd,
@@ -68,7 +73,12 @@ extension CKKSFile {
             guard entry.hasKey else { throw CKKSError.invalidFormat("Galois key \(index) (element \(g)) has no key") }
             galois[g] = try keySwitchKey(entry.key, context: context, field: "the Galois key of element \(g)")
         }
-        return EvaluationKeys(context: context, relinearization: relinearization, galois: galois)
+        var publicKey: PublicKey? = nil
+        if body.hasPublicKey {
+            try rejectUnknownFields(body.publicKey, "the evaluation keys' public key")
+            publicKey = try Self.publicKey(body.publicKey, context: context, field: "the evaluation keys' public key")
+        }
+        return EvaluationKeys(context: context, relinearization: relinearization, galois: galois, publicKey: publicKey)
     }
 
     /// Reads a plaintext made for `context`'s parameters.

@@ -63,8 +63,16 @@ extension CKKSFile {
             galois.key = message(keys.galois[element]!)
             return galois
         }
+        var publicKeyBytes = 0
+        if let publicKey = keys.publicKey {
+            var pk = Hetool_V1_PublicKey()
+            pk.b = PackedResidues.message(publicKey.b)
+            pk.a = PackedResidues.message(publicKey.a)
+            body.publicKey = pk
+            publicKeyBytes = pk.b.residues.count + pk.a.residues.count
+        }
         envelope.evaluationKeys = body
-        return try encode(envelope, payloadBytes: payload)
+        return try encode(envelope, payloadBytes: payload + publicKeyBytes)
     }
 
     /// The file of a plaintext: level, scale and the polynomial over q_0 … q_level.

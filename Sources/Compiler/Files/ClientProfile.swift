@@ -30,6 +30,9 @@ public struct ClientProfile: Sendable {
     public var preprocessingStd: [Double]
     /// Decimal digits the decrypted scores are rounded to.
     public var outputDecimals: Int
+    /// The plan sanitizes its results (compile --circuit-privacy): the evaluation keys carry the
+    /// client's public key, and each result's scale is the chain's times the mask's.
+    public var circuitPrivacy = false
 
     public static let magic = "he-tool-profile"
     /// Version 3 is version 2 inside an integrity frame (SHA-256 checked before parsing).
@@ -58,6 +61,7 @@ public struct ClientProfile: Sendable {
         m.preprocessingMean = preprocessingMean
         m.preprocessingStd = preprocessingStd
         m.outputDecimals = UInt32(outputDecimals)
+        m.circuitPrivacy = circuitPrivacy
         return IntegrityFrame.seal(try m.serializedBytes(), tag: .clientProfile)
     }
 
@@ -111,7 +115,8 @@ public struct ClientProfile: Sendable {
                              outputScale: scale, outputShift: shift,
                              rotationSteps: try PlanCoding.rotations(m.rotationSteps, slots: slots, source),
                              classNames: m.classNames, preprocessingMean: m.preprocessingMean,
-                             preprocessingStd: m.preprocessingStd, outputDecimals: Int(m.outputDecimals))
+                             preprocessingStd: m.preprocessingStd, outputDecimals: Int(m.outputDecimals),
+                             circuitPrivacy: m.circuitPrivacy)
     }
 
     /// The decrypted output of each image, after the client's per-channel map and rounded to

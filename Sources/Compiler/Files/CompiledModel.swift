@@ -28,6 +28,9 @@ public struct CompiledModel: Sendable {
     /// The optimizer's estimate per step (µs) and the level each step reads at.
     public var estimatedMicroseconds: [Double]
     public var inputLevels: [Int]
+    /// How results are sanitized before they leave the server (compile --circuit-privacy); nil
+    /// when they are not.
+    public var circuitPrivacy: CircuitPrivacy? = nil
 
     public static let magic = "he-tool-model"
     /// Version 3 is version 2 inside an integrity frame (SHA-256 checked before parsing).
@@ -52,6 +55,15 @@ public struct CompiledModel: Sendable {
         m.rotationSteps = rotationSteps.map { Int64($0) }
         m.steps = steps.indices.map { i in
             PlanCoding.step(steps[i], tiling: stepTilings[i], estimate: estimatedMicroseconds[i], level: inputLevels[i])
+        }
+        if let circuitPrivacy {
+            var c = Hetool_Plan_V1_CircuitPrivacy()
+            c.maskLogScale = UInt32(circuitPrivacy.maskLogScale)
+            c.floodBits = UInt32(circuitPrivacy.floodBits)
+            c.slotBits = UInt32(circuitPrivacy.slotBits)
+            c.statisticalBits = UInt32(circuitPrivacy.statisticalBits)
+            c.precisionBits = UInt32(circuitPrivacy.precisionBits)
+            m.circuitPrivacy = c
         }
         return IntegrityFrame.seal(try m.serializedBytes(), tag: .compiledModel)
     }
@@ -103,9 +115,21 @@ public struct CompiledModel: Sendable {
         guard inputLayout.logicalShape == [packedShape[0], 1, packedShape[1], packedShape[2], Int(m.batch)] else {
             throw CompilerError.invalidFile("\(source): the input layout \(inputLayout) does not hold \(m.batch) samples of \(packedShape)")
         }
+        var privacy: CircuitPrivacy? = nil
+        if m.hasCircuitPrivacy {
+            let c = m.circuitPrivacy
+            try PlanCoding.rejectUnknown(c, source)
+            // Whether mask and flooding fit the output level is checked where they are applied.
+            guard (1...400).contains(c.maskLogScale), (1...400).contains(c.floodBits), c.slotBits <= 400,
+                  (1...256).contains(c.statisticalBits), c.precisionBits <= 64 else {
+                throw CompilerError.invalidFile("\(source): the circuit-privacy sizes (mask 2^\(c.maskLogScale), flooding 2^\(c.floodBits)) are out of range")
+            }
+            privacy = CircuitPrivacy(maskLogScale: Int(c.maskLogScale), floodBits: Int(c.floodBits), slotBits: Int(c.slotBits),
+                                     statisticalBits: Int(c.statisticalBits), precisionBits: Int(c.precisionBits))
+        }
         return CompiledModel(parameters: parameters, planFingerprint: Array(m.planFingerprint), modelName: m.modelName,
                              engineVersion: m.engineVersion, tiling: tiling, stepTilings: tilings, inputShape: inputShape, inputPacking: packing, batch: Int(m.batch),
                              inputLayout: inputLayout, outputLayout: outputLayout, rotationSteps: rotations, steps: steps,
-                             estimatedMicroseconds: estimates, inputLevels: levels)
+                             estimatedMicroseconds: estimates, inputLevels: levels, circuitPrivacy: privacy)
     }
 }

@@ -66,6 +66,11 @@ public struct Compilation: Sendable {
             source = "largest |output| \(String(format: "%.3g", largest)) over \(calibrationInputs.count) calibration inputs"
         }
         options.outputBits = outputBits
+        if options.circuitPrivacy != nil {
+            // Garbage slots hold partial sums of the last layer: assume them 2^4 larger than the
+            // outputs, then check that on the calibration inputs once the plan is known.
+            options.circuitPrivacy!.slotBits = outputBits + Self.garbageMarginBits
+        }
         var chain = packed
         var plans = try Optimizer.plans(for: chain, options: options, costModel: costModel, progress: progress)
         var losers: [Optimizer.Candidate] = []
@@ -84,9 +89,48 @@ public struct Compilation: Sendable {
             }
             progress("optimizer: \(chain.packing == nil ? "without" : "with") the space-to-depth packing of the input")
         }
+        if let request = options.circuitPrivacy, !calibrationInputs.isEmpty {
+            let largest = try largestOutputSlot(plans[0], chain: chain, samples: calibrationInputs)
+            let needed = Int(log2(max(largest, 1)).rounded(.up)) + 1
+            if needed > request.slotBits {
+                progress("circuit privacy: output slots reach \(String(format: "%.3g", largest)) on the calibration inputs; sizing the flooding for 2^\(needed)")
+                options.circuitPrivacy!.slotBits = needed
+                options.knownBest = nil
+                plans = try Optimizer.plans(for: chain, options: options, costModel: costModel, progress: progress)
+                losers = []
+            }
+        }
         let (model, profile) = try files(for: plans[0], chain: chain, graph: graph, name: name)
         return Compilation(model: model, profile: profile, chain: chain, plans: plans, otherLoweringPlans: losers,
                            outputBits: outputBits, outputBoundSource: source)
+    }
+
+    /// Bits by which circuit privacy assumes garbage slots exceed the outputs before checking.
+    static let garbageMarginBits = 4
+
+    /// The largest magnitude in any slot of the plan's output tiles (logits, replicas and
+    /// garbage) over `samples`, computed exactly on the mock backend in the plan's tilings.
+    static func largestOutputSlot(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result, samples: [[Double]]) throws -> Double {
+        let sim = plan.simulation
+        let p = plan.choice.parameters
+        let planning = try CKKSParameters(logDegree: 12, primeBits: [60] + Array(repeating: p.logScale, count: max(1, sim.depth)),
+                                          specialPrimeBits: [60], logScale: p.logScale, security: .insecureTestingOnly)
+        let mock = MockBackend(slotCount: sim.inputLayout.slotsPerTile, parameters: planning)
+        var largest = 0.0
+        var start = 0
+        while start < samples.count {
+            let batch = Array(samples[start..<min(samples.count, start + plan.batch)]).map { chain.packed($0) }
+            start += plan.batch
+            var padded = batch
+            let size = chain.inputShape.reduce(1, *)
+            while padded.count < plan.batch { padded.append([Double](repeating: 0, count: size)) }
+            var x = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: chain.inputShape), shape: sim.inputLayout, backend: mock)
+            for (step, tiling) in zip(chain.steps, sim.tilings) {
+                x = try ChainExecution.apply(step, to: ChainExecution.retile(x, to: tiling))
+            }
+            for tile in x.tiles { largest = max(largest, try mock.decryptAndDecode(tile).map(abs).max() ?? 0) }
+        }
+        return largest
     }
 
     static func objective(_ plan: Optimizer.Candidate, _ objective: Optimizer.Objective) -> Double {
@@ -105,6 +149,7 @@ public struct Compilation: Sendable {
             tiling: sim.tiling, stepTilings: sim.tilings, inputShape: chain.sampleShape, inputPacking: chain.packing, batch: plan.batch, inputLayout: sim.inputLayout,
             outputLayout: sim.outputLayout, rotationSteps: sim.rotationSteps.filter { $0 != 0 }, steps: chain.steps,
             estimatedMicroseconds: plan.stepMicroseconds, inputLevels: sim.steps.map { top - $0.depthBefore })
+        model.circuitPrivacy = plan.choice.privacy
         model.planFingerprint = Array(SHA256.hash(data: try model.serialized()))
         let preprocessing = try Preprocessing.fromMetadata(of: graph)
         let classNames = Self.classNames(graph, count: chain.outputShape.reduce(1, *))
@@ -115,7 +160,7 @@ public struct Compilation: Sendable {
             outputScale: chain.outputScale.allSatisfy({ $0 == 1 }) ? [] : chain.outputScale,
             outputShift: chain.outputShift.allSatisfy({ $0 == 0 }) ? [] : chain.outputShift,
             rotationSteps: model.rotationSteps, classNames: classNames, preprocessingMean: preprocessing.mean,
-            preprocessingStd: preprocessing.std, outputDecimals: 3)
+            preprocessingStd: preprocessing.std, outputDecimals: 3, circuitPrivacy: plan.choice.privacy != nil)
         return (model, profile)
     }
 

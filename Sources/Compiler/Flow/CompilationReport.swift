@@ -12,7 +12,13 @@ public enum CompilationReport {
         let p = c.model.parameters
         var out: [String] = []
         out.append("parameters: \(best.choice.preset.name): N = \(p.degree), \(p.ciphertextPrimes.count) ciphertext primes of bits \(best.choice.preset.primeBits.map(String.init).joined(separator: "/")) + special \(best.choice.preset.specialPrimeBits.map(String.init).joined(separator: "/")), log2 QP = \(String(format: "%.1f", p.log2QP)) (128-bit limit \(SecurityTable.maximumLog2QP(degree: p.degree, allowExtended: false).map(String.init) ?? "none")), scale 2^\(p.logScale), depth \(best.choice.depth)")
-        out.append("output bound: \(c.outputBoundSource) → q0 of \(best.choice.preset.primeBits[0]) bits")
+        if let cp = best.choice.privacy {
+            let base = best.choice.preset.primeBits.prefix(p.ciphertextPrimes.count - best.choice.depth)
+            out.append("output bound: \(c.outputBoundSource) → the output level keeps \(base.count) primes of bits \(base.map(String.init).joined(separator: "/")) (\(base.reduce(0, +)) bits) for circuit privacy")
+            out.append("circuit privacy: results masked to the slots the client reads (mask at scale 2^\(cp.maskLogScale), no rescale), re-randomized with the client's public key, flooded uniformly on ±2^\(cp.floodBits): statistical distance ≤ 2^-\(cp.statisticalBits) for output slots below 2^\(cp.slotBits); flooding std in a logit ≤ 2^-\(cp.precisionBits)")
+        } else {
+            out.append("output bound: \(c.outputBoundSource) → q0 of \(best.choice.preset.primeBits[0]) bits")
+        }
         out.append("tiling \(pathDescription(sim)) (t0×t1×tX×tY×tB), \(best.batch) image(s) per evaluation, \(sim.rotationSteps.count) rotation steps")
         out.append("")
         out.append(String(format: "%-3@ %-26@ %-34@ %5@ %7@ %6@ %6@ %5@ %11@", "#", "step", "input layout", "level", "mulPlain", "rot", "hoist", "mul", "est. ms"))

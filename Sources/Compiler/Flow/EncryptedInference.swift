@@ -11,7 +11,9 @@ public enum EncryptedInference {
     /// Evaluation keys for a profile: relinearization and exactly the plan's rotation steps.
     public static func evaluationKeys(profile: ClientProfile, secretKey: SecretKey) throws -> EvaluationKeys {
         let keygen = KeyGenerator(context: secretKey.context)
-        return try keygen.evaluationKeys(for: secretKey, rotations: profile.rotationSteps)
+        var keys = try keygen.evaluationKeys(for: secretKey, rotations: profile.rotationSteps)
+        if profile.circuitPrivacy { keys.publicKey = try keygen.publicKey(for: secretKey) }
+        return keys
     }
 
     /// Packs preprocessed samples (C·H·W each, at most the plan's batch) in the plan's input
@@ -77,6 +79,9 @@ public enum EncryptedInference {
         guard keys.relinearization != nil else {
             throw CompilerError.mismatch("\(source) have no relinearization key")
         }
+        if model.circuitPrivacy != nil, keys.publicKey == nil {
+            throw CompilerError.mismatch("\(source) hold no public key, and model '\(model.modelName)' sanitizes its results with one (compiled with --circuit-privacy); make them again with `he-tool keygen --profile` and this model's client profile")
+        }
         let missing = model.rotationSteps.filter { keys.galois[keys.context.galoisElement(forStep: $0)] == nil }
         guard missing.isEmpty else {
             throw CompilerError.mismatch("\(source) lack the Galois keys for rotations \(missing.prefix(8).map(String.init).joined(separator: ", "))\(missing.count > 8 ? " …" : "") that model '\(model.modelName)' uses; make them with `he-tool keygen` and this model's client profile")
@@ -113,6 +118,9 @@ public enum EncryptedInference {
         }
         guard x.shape == model.outputLayout else {
             throw CompilerError.invalidFile("the evaluation ended in layout \(x.shape), the plan says \(model.outputLayout) (the model file is inconsistent)")
+        }
+        if let privacy = model.circuitPrivacy {
+            x = try sanitized(x, privacy: privacy, images: input.images, keys: keys, modelName: model.modelName)
         }
         return try EncryptedTensorFile(x, planFingerprint: model.planFingerprint, stage: .output, images: input.images)
     }

@@ -135,11 +135,48 @@ nonisolated struct Hetool_Plan_V1_CompiledModel: @unchecked Sendable {
   /// Clears the value of `inputPacking`. Subsequent reads from it will return its default value.
   mutating func clearInputPacking() {_uniqueStorage()._inputPacking = nil}
 
+  /// Present when the model was compiled with circuit privacy: how its results are sanitized.
+  var circuitPrivacy: Hetool_Plan_V1_CircuitPrivacy {
+    get {_storage._circuitPrivacy ?? Hetool_Plan_V1_CircuitPrivacy()}
+    set {_uniqueStorage()._circuitPrivacy = newValue}
+  }
+  /// Returns true if `circuitPrivacy` has been explicitly set.
+  var hasCircuitPrivacy: Bool {_storage._circuitPrivacy != nil}
+  /// Clears the value of `circuitPrivacy`. Subsequent reads from it will return its default value.
+  mutating func clearCircuitPrivacy() {_uniqueStorage()._circuitPrivacy = nil}
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Sanitizing a result before it leaves the server (compile --circuit-privacy): every slot the
+/// client does not read is multiplied by 0 (a 0/1 mask encoded at scale 2^mask_log_scale, no
+/// rescale), a fresh encryption of zero under the client's public key is added, and c_0 gets a
+/// polynomial uniform on [−2^flood_bits, 2^flood_bits) coefficient by coefficient.
+nonisolated struct Hetool_Plan_V1_CircuitPrivacy: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var maskLogScale: UInt32 = 0
+
+  var floodBits: UInt32 = 0
+
+  /// log2 bound of every output slot's magnitude (logits and garbage) the flooding was sized for.
+  var slotBits: UInt32 = 0
+
+  /// The statistical distance bound the flooding gives is 2^-statistical_bits.
+  var statisticalBits: UInt32 = 0
+
+  /// The standard deviation of the flooding in a logit, 2^-precision_bits.
+  var precisionBits: UInt32 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
 }
 
 /// The client's file (`client.heprofile`): everything needed to encrypt inputs and read outputs;
@@ -266,6 +303,12 @@ nonisolated struct Hetool_Plan_V1_ClientProfile: @unchecked Sendable {
   var hasInputPacking: Bool {_storage._inputPacking != nil}
   /// Clears the value of `inputPacking`. Subsequent reads from it will return its default value.
   mutating func clearInputPacking() {_uniqueStorage()._inputPacking = nil}
+
+  /// Set when the plan sanitizes results: the evaluation keys must carry the public key.
+  var circuitPrivacy: Bool {
+    get {_storage._circuitPrivacy}
+    set {_uniqueStorage()._circuitPrivacy = newValue}
+  }
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -556,7 +599,7 @@ fileprivate nonisolated let _protobuf_package = "hetool.plan.v1"
 
 nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".CompiledModel"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{1}tiling\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}rotation_steps\0\u{1}steps\0\u{3}input_packing\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{1}tiling\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}rotation_steps\0\u{1}steps\0\u{3}input_packing\0\u{3}circuit_privacy\0")
 
   fileprivate class _StorageClass {
     var _magic: String = String()
@@ -574,6 +617,7 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
     var _rotationSteps: [Int64] = []
     var _steps: [Hetool_Plan_V1_Step] = []
     var _inputPacking: Hetool_Plan_V1_InputPacking? = nil
+    var _circuitPrivacy: Hetool_Plan_V1_CircuitPrivacy? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -599,6 +643,7 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
       _rotationSteps = source._rotationSteps
       _steps = source._steps
       _inputPacking = source._inputPacking
+      _circuitPrivacy = source._circuitPrivacy
     }
   }
 
@@ -632,6 +677,7 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
         case 13: try { try decoder.decodeRepeatedInt64Field(value: &_storage._rotationSteps) }()
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._steps) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._inputPacking) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._circuitPrivacy) }()
         default: break
         }
       }
@@ -689,6 +735,9 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
       try { if let v = _storage._inputPacking {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
       } }()
+      try { if let v = _storage._circuitPrivacy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -713,6 +762,7 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
         if _storage._rotationSteps != rhs_storage._rotationSteps {return false}
         if _storage._steps != rhs_storage._steps {return false}
         if _storage._inputPacking != rhs_storage._inputPacking {return false}
+        if _storage._circuitPrivacy != rhs_storage._circuitPrivacy {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -722,9 +772,59 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
   }
 }
 
+nonisolated extension Hetool_Plan_V1_CircuitPrivacy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".CircuitPrivacy"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mask_log_scale\0\u{3}flood_bits\0\u{3}slot_bits\0\u{3}statistical_bits\0\u{3}precision_bits\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.maskLogScale) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.floodBits) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.slotBits) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.statisticalBits) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.precisionBits) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.maskLogScale != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maskLogScale, fieldNumber: 1)
+    }
+    if self.floodBits != 0 {
+      try visitor.visitSingularUInt32Field(value: self.floodBits, fieldNumber: 2)
+    }
+    if self.slotBits != 0 {
+      try visitor.visitSingularUInt32Field(value: self.slotBits, fieldNumber: 3)
+    }
+    if self.statisticalBits != 0 {
+      try visitor.visitSingularUInt32Field(value: self.statisticalBits, fieldNumber: 4)
+    }
+    if self.precisionBits != 0 {
+      try visitor.visitSingularUInt32Field(value: self.precisionBits, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_CircuitPrivacy, rhs: Hetool_Plan_V1_CircuitPrivacy) -> Bool {
+    if lhs.maskLogScale != rhs.maskLogScale {return false}
+    if lhs.floodBits != rhs.floodBits {return false}
+    if lhs.slotBits != rhs.slotBits {return false}
+    if lhs.statisticalBits != rhs.statisticalBits {return false}
+    if lhs.precisionBits != rhs.precisionBits {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ClientProfile"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}output_channel_dimension\0\u{3}output_shape\0\u{3}output_scale\0\u{3}output_shift\0\u{3}rotation_steps\0\u{3}class_names\0\u{3}preprocessing_mean\0\u{3}preprocessing_std\0\u{3}output_decimals\0\u{3}input_packing\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}output_channel_dimension\0\u{3}output_shape\0\u{3}output_scale\0\u{3}output_shift\0\u{3}rotation_steps\0\u{3}class_names\0\u{3}preprocessing_mean\0\u{3}preprocessing_std\0\u{3}output_decimals\0\u{3}input_packing\0\u{3}circuit_privacy\0")
 
   fileprivate class _StorageClass {
     var _magic: String = String()
@@ -748,6 +848,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
     var _preprocessingStd: [Double] = []
     var _outputDecimals: UInt32 = 0
     var _inputPacking: Hetool_Plan_V1_InputPacking? = nil
+    var _circuitPrivacy: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -779,6 +880,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
       _preprocessingStd = source._preprocessingStd
       _outputDecimals = source._outputDecimals
       _inputPacking = source._inputPacking
+      _circuitPrivacy = source._circuitPrivacy
     }
   }
 
@@ -818,6 +920,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
         case 19: try { try decoder.decodeRepeatedDoubleField(value: &_storage._preprocessingStd) }()
         case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._outputDecimals) }()
         case 21: try { try decoder.decodeSingularMessageField(value: &_storage._inputPacking) }()
+        case 22: try { try decoder.decodeSingularBoolField(value: &_storage._circuitPrivacy) }()
         default: break
         }
       }
@@ -893,6 +996,9 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
       try { if let v = _storage._inputPacking {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
       } }()
+      if _storage._circuitPrivacy != false {
+        try visitor.visitSingularBoolField(value: _storage._circuitPrivacy, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -923,6 +1029,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
         if _storage._preprocessingStd != rhs_storage._preprocessingStd {return false}
         if _storage._outputDecimals != rhs_storage._outputDecimals {return false}
         if _storage._inputPacking != rhs_storage._inputPacking {return false}
+        if _storage._circuitPrivacy != rhs_storage._circuitPrivacy {return false}
         return true
       }
       if !storagesAreEqual {return false}

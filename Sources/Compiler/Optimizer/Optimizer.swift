@@ -41,6 +41,8 @@ public enum Optimizer {
         /// at once. Default 40% of this machine's memory (a throughput plan of MNIST at 8192
         /// images per evaluation has 28 GB intermediates and was killed on a 24 GB machine).
         public var maximumIntermediateBytes = Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.4)
+        /// Sanitize results (mask, re-randomize, flood): the parameters get the base primes it needs.
+        public var circuitPrivacy: CircuitPrivacy.Request?
         public init() {}
     }
 
@@ -83,13 +85,15 @@ public enum Optimizer {
             if choices[depth] == nil {
                 choices[depth] = try? ParameterSelection.select(depth: depth, outputBits: options.outputBits,
                                                                 minimumScaleBits: options.minimumScaleBits,
-                                                                maximumScaleBits: options.maximumScaleBits)
+                                                                maximumScaleBits: options.maximumScaleBits,
+                                                                privacy: options.circuitPrivacy)
             }
             return choices[depth]
         }
         guard let first = choice(minimalDepth) else {
             _ = try ParameterSelection.select(depth: minimalDepth, outputBits: options.outputBits,
-                                              minimumScaleBits: options.minimumScaleBits, maximumScaleBits: options.maximumScaleBits)
+                                              minimumScaleBits: options.minimumScaleBits, maximumScaleBits: options.maximumScaleBits,
+                                              privacy: options.circuitPrivacy)
             throw CompilerError.infeasible("no parameter set holds depth \(minimalDepth)")
         }
         var models: [String: CostModel] = [:]

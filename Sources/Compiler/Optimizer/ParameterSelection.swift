@@ -25,27 +25,42 @@ public enum ParameterSelection {
         public var preset: ParameterPreset
         public var parameters: CKKSParameters
         public var depth: Int
+        /// The result sanitization the base primes were sized for (compile --circuit-privacy).
+        public var privacy: CircuitPrivacy? = nil
     }
 
     /// The choice for `depth` levels and outputs up to 2^outputBits in magnitude.
     /// - Throws: `CompilerError.infeasible` when even the largest ring cannot hold the chain.
-    public static func select(depth: Int, outputBits: Int, minimumScaleBits: Int = 29, maximumScaleBits: Int = 40) throws -> Choice {
+    ///
+    /// With `privacy`, the base under the chain is not one prime q_0 but the primes the result
+    /// sanitization needs (`CircuitPrivacy`): the plan's output sits at level (their count − 1),
+    /// where the mask product (no rescale) and the flooding must fit.
+    public static func select(depth: Int, outputBits: Int, minimumScaleBits: Int = 29, maximumScaleBits: Int = 40,
+                              privacy: CircuitPrivacy.Request? = nil) throws -> Choice {
         for logN in logDegrees {
             guard let limit = SecurityTable.maximumLog2QP(degree: 1 << logN, allowExtended: false) else { continue }
-            var best: (Int, Int, Int)? = nil
+            var best: (Int, [Int], Int, CircuitPrivacy?)? = nil
             for scale in stride(from: maximumScaleBits, through: minimumScaleBits, by: -1) {
-                let q0 = scale + outputBits + outputMarginBits
-                guard q0 <= 60 else { continue }
-                let special = max(q0, scale)
-                if q0 + depth * scale + special <= limit { best = (scale, q0, special); break }
+                var base = [scale + outputBits + outputMarginBits]
+                var sized: CircuitPrivacy? = nil
+                if let privacy {
+                    let plan = CircuitPrivacy.sized(privacy, logDegree: logN, logScale: scale)
+                    base = CircuitPrivacy.basePrimeBits(plan.outputModulusBits(logScale: scale, outputBits: outputBits + outputMarginBits))
+                    sized = plan
+                }
+                guard base.allSatisfy({ $0 <= 60 }) else { continue }
+                let special = max(base.max()!, scale)
+                if base.reduce(0, +) + depth * scale + special <= limit { best = (scale, base, special, sized); break }
             }
-            guard let (scale, q0, special) = best else { continue }
+            guard let (scale, base, special, sized) = best else { continue }
             let preset = ParameterPreset(
-                name: "n\(1 << logN)-d\(depth)-s\(scale)", comment: "chosen by the compiler for a depth-\(depth) plan",
-                logDegree: logN, primeBits: [q0] + Array(repeating: scale, count: depth), specialPrimeBits: [special],
+                name: "n\(1 << logN)-d\(depth)-s\(scale)\(sized == nil ? "" : "-cp\(base.count)x\(base[0])")",
+                comment: "chosen by the compiler for a depth-\(depth) plan\(sized == nil ? "" : " with circuit privacy")",
+                logDegree: logN, primeBits: base + Array(repeating: scale, count: depth), specialPrimeBits: [special],
                 logScale: scale, keySwitchDigits: nil)
-            return Choice(preset: preset, parameters: try preset.parameters(), depth: depth)
+            return Choice(preset: preset, parameters: try preset.parameters(), depth: depth, privacy: sized)
         }
-        throw CompilerError.infeasible("depth \(depth) with a \(minimumScaleBits)-bit scale and \(outputBits)-bit outputs exceeds every 128-bit-secure ring up to N = \(1 << logDegrees.last!); retrain with fewer or lower-degree activations")
+        let what = privacy == nil ? "" : " and circuit privacy (flooding to 2^-\(privacy!.statisticalBits))"
+        throw CompilerError.infeasible("depth \(depth) with a \(minimumScaleBits)-bit scale and \(outputBits)-bit outputs\(what) exceeds every 128-bit-secure ring up to N = \(1 << logDegrees.last!); retrain with fewer or lower-degree activations")
     }
 }
