@@ -7,8 +7,9 @@ import HEMath
 /// 1. **Mask.** Multiplies by a 0/1 plaintext that keeps the slots the client reads (no
 ///    rescale, so no rounding error is added; the scale becomes Δ·Δ_m). The other slots hold
 ///    partial sums of the last layer and the noise of the whole circuit; after the product they
-///    hold v_j·ε_j, where ε_j is the mask's encoding error (|ε_j|·Δ_m ≤ N/2), so their part of
-///    the decrypted polynomial has ℓ1 norm ≤ Δ·max|v|·N/2 (Parseval, see `floodBits`).
+///    hold v_j·ε_j, where ε_j is the mask's encoding error, so their part of the decrypted
+///    polynomial has ℓ1 norm ≤ Δ·max|v|·N when the mask's coefficients are within 1 of exact
+///    (Parseval; `Encoder.encodeMaskPrecisely` makes such masks, `Compiler.CircuitPrivacy` sizes).
 /// 2. **Re-randomize.** Adds an encryption of zero under the client's public key,
 ///    (b·u + e_0, a·u + e_1): c_1 becomes a fresh RLWE sample (pseudorandom under RLWE with the
 ///    fresh secret u, which the client does not know), so it no longer carries the circuit.

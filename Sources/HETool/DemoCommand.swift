@@ -26,6 +26,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Where the files go and stay (default: a temporary directory, removed at the end).")
     var workDir: String?
 
+    @Flag(name: .customLong("no-circuit-privacy"), help: "Compile without circuit privacy (results then carry more than the logits).")
+    var noCircuitPrivacy = false
+
     func validate() throws {
         guard images >= 1, threads >= 1 else { throw ValidationError("--images and --threads must be at least 1") }
     }
@@ -56,7 +59,9 @@ struct DemoCommand: ParsableCommand {
         // 1. Model owner: compile (calibrates this machine on first use).
         var start = Date()
         let cache = CalibrationCache(threads: threads)
-        let compilation = try Compilation.compile(graph, name: folder.lastPathComponent, options: Optimizer.Options(),
+        var options = Optimizer.Options()
+        if !noCircuitPrivacy { options.circuitPrivacy = CircuitPrivacy.Request(slotBits: 0) }   // sized by the compiler
+        let compilation = try Compilation.compile(graph, name: folder.lastPathComponent, options: options,
                                                   calibrationInputs: samples.map { $0.tensor.values }, costModel: { choice in
             try CostModel(table: try cache.ensure([choice.preset], progress: FlowFiles.log), parameters: choice.parameters)
         }, progress: FlowFiles.log)
@@ -94,7 +99,7 @@ struct DemoCommand: ParsableCommand {
             let output = try EncryptedInference.evaluate(received, model: model, keys: serverKeys)
             let outputBytes = try output.serialized()
             try FlowFiles.write(outputBytes, path("y\(i).hect").path)
-            print("  eval    \(seconds(start))  (server, evaluation keys only) y\(i).hect \(FlowFiles.megabytes(outputBytes.count)) → client")
+            print("  eval    \(seconds(start))  (server, evaluation keys only\(model.circuitPrivacy == nil ? "" : "; result sanitized: logits only")) y\(i).hect \(FlowFiles.megabytes(outputBytes.count)) → client")
             start = Date()
             let scores = try EncryptedInference.decrypt(try FlowFiles.tensor(path("y\(i).hect").path), profile: profile, secretKey: sk)[0]
             let plain = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample.tensor.values)).values

@@ -2,6 +2,7 @@ import CKKS
 import Foundation
 import HEMath
 import Model
+import TileTensors
 import XCTest
 @testable import Compiler
 
@@ -69,6 +70,45 @@ final class EncryptedInferenceTests: XCTestCase {
         let (model, client) = try setUp(c)
         let (agree, worst) = try check(g, samples.map { $0.tensor.values }, model: model, client: client, label: "mnist test")
         XCTAssertEqual(agree, 200, "top-1 agreement on the first 200 MNIST test images (worst relative error \(worst))")
+    }
+
+    /// The TenSEAL tutorial network leaves partial sums in unknown slots of its output
+    /// (`1~?/16`): with circuit privacy the client gets the logits, and every other slot of the
+    /// result decrypts to flooding noise only; keys without the public key are refused.
+    func testCircuitPrivacyKeepsOnlyTheLogits() throws {
+        // Batch 4 with fewer images sent: the padded images' outputs are not read either.
+        let (graph, c, images) = try FlowFixtures.compile("tenseal-tutorial", batch: 4, circuitPrivacy: true)
+        let privacy = try XCTUnwrap(c.model.circuitPrivacy)
+        XCTAssertTrue(c.model.outputLayout.hasUnknowns, "\(c.model.outputLayout)")
+        XCTAssertGreaterThan(c.model.parameters.maxLevel, c.plans[0].choice.depth, "the output level keeps several primes")
+        let (model, client) = try setUp(c)
+        XCTAssertEqual(model.circuitPrivacy, privacy)
+        XCTAssertTrue(client.profile.circuitPrivacy)
+        XCTAssertNotNil(client.keys.publicKey)
+        let keyBytes = try CKKSFile.serialize(client.keys)
+        XCTAssertNotNil(try CKKSFile.readEvaluationKeys(keyBytes, context: client.keys.context).publicKey)
+        let samples = images.prefix(3).map { $0.tensor.values }
+        let (agree, _) = try check(graph, samples, model: model, client: client, label: "circuit privacy")
+        XCTAssertEqual(agree, samples.count)
+
+        // Raw slots of the result: the read ones are the logits, all others flooding noise.
+        let input = try EncryptedInference.encrypt([samples[0]], profile: client.profile, secretKey: client.secretKey)
+        let output = try EncryptedInference.evaluate(input, model: model, keys: client.keys)
+        let backend = CKKSBackend(context: client.secretKey.context, keys: nil, encryptor: nil, decryptor: Decryptor(secretKey: client.secretKey))
+        let tiles = try output.tensor(backend: backend, source: "the result").tiles.map { try backend.decryptAndDecode($0) }
+        let reads = EncryptedInference.readSlots(model.outputLayout, images: 1)
+        var unread: [Double] = []
+        for (tile, slots) in zip(tiles, reads) { for (j, v) in tile.enumerated() where !slots.contains(j) { unread.append(v) } }
+        XCTAssertLessThan(unread.map(abs).max()!, 16 * pow(2, -Double(privacy.precisionBits)), "unread slots hold more than the flooding")
+        let want = try FlowFixtures.plainLogits(graph, samples[0])
+        XCTAssertEqual(reads.map(\.count).reduce(0, +), want.count)
+
+        // Keys of the same client without the public key: refused before evaluating.
+        var bare = client.keys
+        bare.publicKey = nil
+        XCTAssertThrowsError(try EncryptedInference.evaluate(input, model: model, keys: bare)) { error in
+            XCTAssertTrue("\(error)".contains("public key"), "\(error)")
+        }
     }
 
     func testOtherBundledModels() throws {

@@ -53,7 +53,8 @@ enum FlowFixtures {
     /// Compiles a bundled model; one tiling throughout unless `conversions` (the DP's search
     /// costs a minute on the larger models, and the flow tests check correctness).
     static func compile(_ model: String, objective: Optimizer.Objective = .latency, batch: Int? = nil,
-                        conversions: Bool = false, spaceToDepth: Bool = true) throws -> (Graph, Compilation, [NamedSample]) {
+                        conversions: Bool = false, spaceToDepth: Bool = true,
+                        circuitPrivacy: Bool = false) throws -> (Graph, Compilation, [NamedSample]) {
         let g = try graph(model)
         let images = try bundledImages(model, graph: g)
         var options = Optimizer.Options()
@@ -61,6 +62,7 @@ enum FlowFixtures {
         options.batch = batch
         options.searchConversions = conversions
         options.spaceToDepth = spaceToDepth
+        if circuitPrivacy { options.circuitPrivacy = CircuitPrivacy.Request(slotBits: 0) }
         let c = try Compilation.compile(g, name: model, options: options, calibrationInputs: images.map { $0.tensor.values },
                                         costModel: costModel)
         return (g, c, images)

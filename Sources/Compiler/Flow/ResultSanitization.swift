@@ -20,20 +20,21 @@ extension EncryptedInference {
         guard (Double(logScale - 1)...Double(logScale + 1)).contains(log2(x.scale)) else {
             throw CompilerError.infeasible("the result's scale 2^\(String(format: "%.2f", log2(x.scale))) is not the 2^\(logScale) the circuit-privacy flooding of model '\(modelName)' was sized for (the model file is inconsistent)")
         }
-        let masks = readMasks(x.shape, images: images)
+        let reads = readSlots(x.shape, images: images)
         let encoder = Encoder(context: context)
         let sanitizer = ResultSanitizer(publicKey: publicKey)
-        let maskScale = Double(sign: .plus, exponent: privacy.maskLogScale, significand: 1)
         let level = x.level
-        let tiles = try zip(x.tiles, masks).map { ct, mask in
-            try sanitizer.sanitize(ct, mask: encoder.encode(mask, scale: maskScale, level: level), floodBits: privacy.floodBits)
+        // The mask to ~2^-104 (double-double), not `encode`'s 2^-52: see `encodeMaskPrecisely`.
+        let tiles = try zip(x.tiles, reads).map { ct, slots in
+            try sanitizer.sanitize(ct, mask: encoder.encodeMaskPrecisely(slots, logScale: privacy.maskLogScale, level: level),
+                                   floodBits: privacy.floodBits)
         }
         return try TileTensor(wrapping: tiles, shape: x.shape, backend: x.backend)
     }
 
-    /// Per tile, 1 at the slots the client reads for the first `images` images, 0 elsewhere.
-    static func readMasks(_ shape: TileShape, images: Int) -> [[Double]] {
-        var masks = [[Double]](repeating: [Double](repeating: 0, count: shape.slotsPerTile), count: shape.tileCount)
+    /// Per tile, the slots the client reads for the first `images` images.
+    static func readSlots(_ shape: TileShape, images: Int) -> [Set<Int>] {
+        var masks = [Set<Int>](repeating: [], count: shape.tileCount)
         let sizes = shape.logicalShape
         let batchDimension = sizes.count - 1
         var index = [Int](repeating: 0, count: sizes.count)
@@ -44,7 +45,7 @@ extension EncryptedInference {
                 rest /= sizes[d]
             }
             guard index[batchDimension] < images, let (tile, slot) = try? shape.location(of: index) else { continue }
-            masks[tile][slot] = 1
+            masks[tile].insert(slot)
         }
         return masks
     }

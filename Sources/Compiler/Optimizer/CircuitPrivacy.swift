@@ -6,11 +6,13 @@ import Foundation
 /// Sizing, for a ring of degree N, a chain scale Δ ≤ 2^(s+1) (and ≥ 2^(s−1) at the output),
 /// output slots (logits and garbage alike) below 2^g in magnitude and read slots below 2^o:
 /// - After the mask the slots the client does not read hold Δ_tot·v_j·ε_j with |v_j| < 2^g and
-///   Δ_m·‖ε‖₂ ≤ N/(2√2) (the mask's rounding, ≤ 1/2 per coefficient, through Parseval); their
-///   part d of the decrypted polynomial has ‖d‖₁ ≤ √N·‖d‖₂ ≤ Δ·2^g·N/2, plus N/2 for rounding
-///   the simulated polynomial: ‖d‖₁ < 2^(s+g+log N+1).
+///   Δ_m·‖ε‖₂ ≤ N/√2 (the mask's coefficients are within 1 of Δ_m·p_k: rounding, and the
+///   double-double sums of `Encoder.encodeMaskPrecisely`; through Parseval); their part d of the
+///   decrypted polynomial has ‖d‖₁ ≤ √N·‖d‖₂ ≤ Δ·2^g·N, plus N/2 for rounding the simulated
+///   polynomial: ‖d‖₁ < 2^(s+g+log N+2). (A mask encoded in doubles is good to 2^−52 only:
+///   Δ_m·‖ε‖₂ would be about 2^(m−45), and no flooding could hide v·ε without drowning the logits.)
 /// - Uniform flooding on [−2^b, 2^b) moves by at most ‖d‖₁/2^(b+1) in statistical distance, so
-///   b = s + g + log N + λ gives 2^−λ.
+///   b = s + g + log N + λ + 1 gives 2^−λ.
 /// - In a read slot the flooding has standard deviation 2^b·√(N/6)/Δ_tot (each coefficient has
 ///   variance 2^(2b)/3, and Σ_k cos² = N/2); Δ_m = 2^m with m = b + ⌈log2 √(N/6)⌉ + p − (s − 1)
 ///   makes it at most 2^−p.
@@ -50,7 +52,7 @@ public struct CircuitPrivacy: Equatable, Sendable {
 
     /// The sizes for a ring of 2^logDegree and a chain scale of 2^logScale.
     public static func sized(_ request: Request, logDegree: Int, logScale: Int) -> CircuitPrivacy {
-        let b = logScale + request.slotBits + logDegree + request.statisticalBits
+        let b = logScale + request.slotBits + logDegree + request.statisticalBits + 1
         let spread = Int((0.5 * log2(Double(1 << logDegree) / 6)).rounded(.up))
         let m = b + spread + request.precisionBits - (logScale - 1)
         return CircuitPrivacy(maskLogScale: m, floodBits: b, slotBits: request.slotBits,
