@@ -8,13 +8,13 @@
 #   scripts/serve-fixture.sh [CLIENTS]     # CLIENTS: how many key sets (default 1)
 #
 # Environment: HE_TOOL (default .build/release/he-tool), FIXTURE_DIR (default
-# /tmp/he-tool-serve-fixture), EXAMPLE (default Examples/mnist).
+# /tmp/he-tool-serve-fixture-cp), EXAMPLE (default Examples/mnist).
 # Writes: $FIXTURE_DIR/model/{model.hemodel,client.heprofile}, $FIXTURE_DIR/expected.tsv
 # (image, predicted class), $FIXTURE_DIR/client-N/{me.hesk,me.heevk,<image>.hect}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HE_TOOL=${HE_TOOL:-.build/release/he-tool}
-FIXTURE_DIR=${FIXTURE_DIR:-/tmp/he-tool-serve-fixture}
+FIXTURE_DIR=${FIXTURE_DIR:-/tmp/he-tool-serve-fixture-cp}   # -cp: compiled with --circuit-privacy, which serve asks for
 EXAMPLE=${EXAMPLE:-Examples/mnist}
 CLIENTS=${1:-1}
 [ -x "$HE_TOOL" ] || { echo "serve-fixture: no $HE_TOOL; build it first: swift build -c release --product he-tool" >&2; exit 1; }
