@@ -96,7 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
             let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
             let model = try ServedModel.load(name: parts[0], modelPath: parts[1])
             guard model.model.circuitPrivacy != nil || noCircuitPrivacy else {
-                throw CompilerError.mismatch("model '\(parts[0])' (\(parts[1])) was compiled without --circuit-privacy, so its results would show clients more than the logits; compile it again with --circuit-privacy, or pass --no-circuit-privacy to serve it to clients you trust with the weights")
+                throw CompilerError.unsupported("serving model '\(parts[0])' (\(parts[1])) without circuit privacy: it was compiled without --circuit-privacy, so its results would show clients more than the logits; compile it again with --circuit-privacy, or pass --no-circuit-privacy to serve it to clients you trust with the weights")
             }
             served.append(model)
         }
