@@ -78,6 +78,19 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// `serve` asks for circuit privacy: a model compiled without it is refused before the
+    /// server starts, in one line that says what to do; `--no-circuit-privacy` is the way out.
+    func testServeRefusesModelsWithoutCircuitPrivacy() throws {
+        let dir = try temporaryDirectory()
+        try Data(FileIntegrityTests.files.model).write(to: dir.appendingPathComponent("model.hemodel"))
+        try Data(FileIntegrityTests.files.profile).write(to: dir.appendingPathComponent("client.heprofile"))
+        let outcome = try run(["serve", "--model", "m=\(dir.appendingPathComponent("model.hemodel").path)",
+                               "--host", "127.0.0.1", "--port", "0"])
+        XCTAssertEqual(outcome.status, 1, outcome.stderr)
+        XCTAssertEqual(outcome.stderr.split(separator: "\n").count, 1, outcome.stderr)
+        XCTAssertTrue(outcome.stderr.contains("--circuit-privacy") && outcome.stderr.contains("--no-circuit-privacy"), outcome.stderr)
+    }
+
     func testOutputsNeverOverwriteInputsOrSecretKeys() throws {
         let dir = try temporaryDirectory()
         let profile = dir.appendingPathComponent("client.heprofile")
