@@ -29,6 +29,8 @@ public enum FuzzCKKS {
         public var secretKey: [UInt8]
         public var evaluationKeys: [UInt8]
         public var evaluationKeysRelinOnly: [UInt8]
+        /// Relinearization key and the public key (what a circuit-private plan's keys hold).
+        public var evaluationKeysWithPublicKey: [UInt8]
         public var ciphertexts: [(name: String, bytes: [UInt8])]
         public var publicKey: [UInt8]
         public var tensor: [UInt8]
@@ -60,6 +62,9 @@ public enum FuzzCKKS {
         return Files(secretKey: try CKKSFile.serialize(sk),
                      evaluationKeys: try CKKSFile.serialize(keys),
                      evaluationKeysRelinOnly: try CKKSFile.serialize(relinOnly),
+                     evaluationKeysWithPublicKey: try CKKSFile.serialize(EvaluationKeys(
+                        context: context, relinearization: relinOnly.relinearization, galois: [:],
+                        publicKey: try generator.publicKey(for: sk))),
                      ciphertexts: [("seeded.hect", try CKKSFile.serialize(symmetric)),
                                    ("public.hect", try CKKSFile.serialize(asymmetric)),
                                    ("level0.hect", try CKKSFile.serialize(lowCt)),
@@ -77,11 +82,13 @@ public enum FuzzCompiled {
     /// The fixtures whose compilations are the model and profile seeds (those that compile).
     public static let seedModels = ["conv_square_op13", "pool_bn_dense_op15", "residual_op13", "mlp_per_feature_op12"]
 
-    public static func compile(_ onnx: String = "Tests/ModelTests/Fixtures/onnx/conv_square_op13.onnx") throws -> Compilation {
+    public static func compile(_ onnx: String = "Tests/ModelTests/Fixtures/onnx/conv_square_op13.onnx",
+                               circuitPrivacy: Bool = false) throws -> Compilation {
         let graph = try ONNXImporter.load(data: Data(try repositoryFile(onnx)))
         var options = Optimizer.Options()
         options.objective = .latency
         options.searchConversions = false
+        if circuitPrivacy { options.circuitPrivacy = CircuitPrivacy.Request(slotBits: 0) }
         return try Compilation.compile(graph, name: "fuzz", options: options, calibrationInputs: [], costModel: costModel)
     }
 

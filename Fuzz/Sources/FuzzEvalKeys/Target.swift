@@ -18,7 +18,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         runFuzzer(fuzzOne, setUp: { _ = FuzzCKKS.context }, seeds: {
             let f = try FuzzCKKS.files()
             return [("rotations.heevk.payload", FuzzCKKS.payload(f.evaluationKeys)),
-                    ("relin.heevk.payload", FuzzCKKS.payload(f.evaluationKeysRelinOnly))]
+                    ("relin.heevk.payload", FuzzCKKS.payload(f.evaluationKeysRelinOnly)),
+                    ("relin-pk.heevk.payload", FuzzCKKS.payload(f.evaluationKeysWithPublicKey))]
         })
     }
 }

@@ -21,6 +21,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                 guard let c = try? FuzzCompiled.compile("Tests/ModelTests/Fixtures/onnx/\(onnx).onnx") else { continue }
                 seeds.append((name: "\(onnx).heprofile.payload", bytes: FuzzCKKS.payload(try c.profile.serialized())))
             }
+            // One plan with circuit privacy (its sanitization sizes, the profile's flag).
+            if let c = try? FuzzCompiled.compile(circuitPrivacy: true) {
+                seeds.append((name: "conv_square_op13-cp.heprofile.payload", bytes: FuzzCKKS.payload(try c.profile.serialized())))
+            }
             return seeds
         })
     }
