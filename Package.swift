@@ -45,6 +45,9 @@ let package = Package(
             providers: [.apt(["libgmp-dev"])]
         ),
         .target(name: "CSupport"),
+        // Reading a whole regular file safely (no FIFO, device or directory; bounded): shared
+        // by CKKS and Model, which import no other layer of each other.
+        .target(name: "RegularFiles"),
         .target(
             name: "HEMath",
             dependencies: ["CGMP"],
@@ -55,6 +58,7 @@ let package = Package(
             dependencies: [
                 "HEMath",
                 "CSupport",
+                "RegularFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -83,6 +87,7 @@ let package = Package(
             dependencies: [
                 "CPNG",
                 "CZlib",
+                "RegularFiles",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: fastSettings
