@@ -5,39 +5,7 @@ import XCTest
 /// The `he-tool` binary as a user meets it: a runtime error is one line without the usage, no
 /// command writes over an input or a secret key, and `keygen` writes both files or neither.
 final class CommandLineTests: XCTestCase {
-    /// The `he-tool` built beside this test bundle (`swift test` builds every product).
-    /// On Linux the test bundle is an executable in the products directory (`Bundle.main`'s);
-    /// on macOS a bundle whose parent is that directory.
-    static var tool: URL {
-        var candidates: [URL] = []
-        if let main = Bundle.main.executableURL { candidates.append(main.deletingLastPathComponent()) }
-        let bundle = Bundle(for: CommandLineTests.self).bundleURL
-        candidates += [bundle, bundle.deletingLastPathComponent()]
-        let tools = candidates.map { $0.appendingPathComponent("he-tool") }
-        return tools.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? tools[0]
-    }
-
-    struct Outcome {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    func run(_ arguments: [String]) throws -> Outcome {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.tool.path), "no he-tool at \(Self.tool.path)")
-        let process = Process()
-        process.executableURL = Self.tool
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr, as: UTF8.self))
-    }
+    func run(_ arguments: [String]) throws -> ToolRunner.Outcome { try ToolRunner.run(arguments) }
 
     func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("he-tool-cli-\(UUID().uuidString)")

@@ -49,31 +49,8 @@ final class HostileModelCommandTests: XCTestCase {
         return Data(m.bytes)
     }
 
-    /// The `he-tool` built beside the test bundle: next to the running `.xctest` (Linux runs the
-    /// bundle as the process), else where `CommandLineTests` looks.
-    static var tool: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("he-tool")
-        return FileManager.default.isExecutableFile(atPath: beside.path) ? beside : CommandLineTests.tool
-    }
-
-    /// Runs the `he-tool` beside the test bundle (as `CommandLineTests` does), with a time limit:
-    /// a hang is a failure, not a stuck suite.
-    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = Self.tool
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
+    /// he-tool with a one-minute limit: a hang is a failure, not a stuck suite.
+    private func run(_ arguments: [String]) throws -> ToolRunner.Outcome { try ToolRunner.run(arguments, timeLimit: 60) }
 
     private func assertOneLineError(_ arguments: [String], _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let outcome = try run(arguments)
