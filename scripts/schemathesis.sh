@@ -30,16 +30,9 @@ fi
 FIXTURE=$(HE_TOOL=$HE_TOOL scripts/serve-fixture.sh 1)
 rm -rf "$WORK"; mkdir -p "$WORK"
 KEY_MB=$(( $(stat -c %s "$FIXTURE/client-1/me.heevk") / 1048576 ))
-"$HE_TOOL" serve --model "mnist=$FIXTURE/model/model.hemodel" --host 127.0.0.1 --port "$ST_PORT" \
-    --key-spill-dir "$WORK/spill" --max-body-mb $(( KEY_MB + 16 )) --request-timeout 10 --threads 1 --log-level warning \
-    > "$WORK/server.out" 2> "$WORK/server.err" &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 120); do
-    curl -fsS "http://127.0.0.1:$ST_PORT/healthz" > /dev/null 2>&1 && break
-    kill -0 $SERVER 2>/dev/null || { cat "$WORK/server.err" >&2; exit 1; }
-    sleep 0.5
-done
+source scripts/serve-start.sh
+start_server "$ST_PORT" "$WORK" --key-spill-dir "$WORK/spill" --max-body-mb $(( KEY_MB + 16 )) --request-timeout 10 \
+    --threads 1 --log-level warning
 ID=$(sha256sum "$FIXTURE/client-1/me.heevk" | cut -d' ' -f1)
 curl -fsS -X PUT --data-binary "@$FIXTURE/client-1/me.heevk" -H 'Content-Type: application/octet-stream' \
     "http://127.0.0.1:$ST_PORT/v1/keys/$ID" > /dev/null

@@ -22,17 +22,9 @@ rm -rf "$WORK/spill"; mkdir -p "$WORK"
 KEY_MB=$(( $(stat -c %s "$FIXTURE/client-1/me.heevk") / 1048576 ))
 CACHE_MB=$(( KEY_MB * 3 ))
 BODY_MB=$(( KEY_MB + 16 ))
-"$HE_TOOL" serve --model "mnist=$FIXTURE/model/model.hemodel" --host 127.0.0.1 --port "$SOAK_PORT" \
-    --key-spill-dir "$WORK/spill" --key-cache-mb "$CACHE_MB" --max-body-mb "$BODY_MB" \
-    --request-timeout 10 --max-concurrent 2 --max-uploads-per-client 8 --threads 1 --log-level warning \
-    > "$WORK/server.out" 2> "$WORK/server.err" &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 120); do
-    curl -fsS "http://127.0.0.1:$SOAK_PORT/healthz" > /dev/null 2>&1 && break
-    kill -0 $SERVER 2>/dev/null || { cat "$WORK/server.err" >&2; exit 1; }
-    sleep 0.5
-done
+source scripts/serve-start.sh
+start_server "$SOAK_PORT" "$WORK" --key-spill-dir "$WORK/spill" --key-cache-mb "$CACHE_MB" --max-body-mb "$BODY_MB" \
+    --request-timeout 10 --max-concurrent 2 --max-uploads-per-client 8 --threads 1 --log-level warning
 echo "soak: server pid $SERVER on 127.0.0.1:$SOAK_PORT, key cache $CACHE_MB MiB (key file $KEY_MB MiB), $SOAK_MINUTES min" >&2
 status=0
 python3 scripts/soak.py --port "$SOAK_PORT" --pid "$SERVER" --fixture "$FIXTURE" --clients "$SOAK_CLIENTS" --he-tool "$HE_TOOL" \
