@@ -92,6 +92,20 @@ public enum FuzzCompiled {
         return try Compilation.compile(graph, name: "fuzz", options: options, calibrationInputs: [], costModel: costModel)
     }
 
+    /// The seeds of a compiled-file target: `file` of each seed model's compilation, and of one
+    /// compiled with circuit privacy, as payloads named `<model>.<ext>.payload`.
+    public static func seedPayloads(ext: String, _ file: (Compilation) throws -> [UInt8]) throws -> [(name: String, bytes: [UInt8])] {
+        var seeds: [(name: String, bytes: [UInt8])] = []
+        for onnx in seedModels {
+            guard let c = try? compile("Tests/ModelTests/Fixtures/onnx/\(onnx).onnx") else { continue }
+            seeds.append((name: "\(onnx).\(ext).payload", bytes: FuzzCKKS.payload(try file(c))))
+        }
+        if let c = try? compile(circuitPrivacy: true) {
+            seeds.append((name: "conv_square_op13-cp.\(ext).payload", bytes: FuzzCKKS.payload(try file(c))))
+        }
+        return seeds
+    }
+
     /// Made-up costs growing with the level and the ring, like the test suite's.
     public static func costModel(_ choice: ParameterSelection.Choice) throws -> CostModel {
         let p = choice.parameters

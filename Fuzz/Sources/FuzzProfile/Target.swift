@@ -15,17 +15,6 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 
 @main enum Main {
     static func main() {
-        runFuzzer(fuzzOne, seeds: {
-            var seeds: [(name: String, bytes: [UInt8])] = []
-            for onnx in FuzzCompiled.seedModels {
-                guard let c = try? FuzzCompiled.compile("Tests/ModelTests/Fixtures/onnx/\(onnx).onnx") else { continue }
-                seeds.append((name: "\(onnx).heprofile.payload", bytes: FuzzCKKS.payload(try c.profile.serialized())))
-            }
-            // One plan with circuit privacy (its sanitization sizes, the profile's flag).
-            if let c = try? FuzzCompiled.compile(circuitPrivacy: true) {
-                seeds.append((name: "conv_square_op13-cp.heprofile.payload", bytes: FuzzCKKS.payload(try c.profile.serialized())))
-            }
-            return seeds
-        })
+        runFuzzer(fuzzOne, seeds: { try FuzzCompiled.seedPayloads(ext: "heprofile") { try $0.profile.serialized() } })
     }
 }
