@@ -5,22 +5,10 @@ import XCTest
 /// Truncated and byte-flipped ONNX, PNG, IDX and .npy files: each decode either succeeds (a
 /// flipped weight is still a valid model) or throws a `ModelError` with a message; none crashes.
 final class FuzzTests: XCTestCase {
-    /// A small deterministic generator (SplitMix64) so failures reproduce.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Feeds truncations (at up to `cuts` lengths) and `flips` variants with 1–3 changed bytes.
     private func fuzz(_ original: Data, cuts: Int = 120, flips: Int = 300, seed: UInt64,
                       _ decode: (Data) throws -> Void, file: StaticString = #filePath, line: UInt = #line) -> (errors: Int, accepted: Int) {
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(state: seed)
         var variants: [Data] = []
         let step = max(1, original.count / cuts)
         for length in stride(from: 0, to: original.count, by: step) { variants.append(original.prefix(length)) }
@@ -31,18 +19,7 @@ final class FuzzTests: XCTestCase {
             }
             variants.append(Data(bytes))
         }
-        var errors = 0, accepted = 0
-        for v in variants {
-            do {
-                try decode(v)
-                accepted += 1
-            } catch let e as ModelError {
-                XCTAssertFalse(e.description.isEmpty, file: file, line: line)
-                errors += 1
-            } catch {
-                XCTFail("not a ModelError: \(error)", file: file, line: line)
-            }
-        }
+        let (errors, accepted) = MutantReading.read(variants, decode, file: file, line: line)
         return (errors, accepted)
     }
 

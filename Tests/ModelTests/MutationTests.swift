@@ -7,18 +7,6 @@ import XCTest
 /// one of which must be read or refused with a `ModelError`, never trap. A trap would end the
 /// test process, so reaching the assertions at all is the main check.
 final class MutationTests: XCTestCase {
-    /// SplitMix64: small, fixed, reproducible.
-    private struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     /// `count` mutants of `original`, a quarter of each kind.
     private func mutants(of original: Data, count: Int, seed: UInt64) -> [Data] {
         var rng = SplitMix64(state: seed)
@@ -52,18 +40,7 @@ final class MutationTests: XCTestCase {
     private func run(_ original: Data, count: Int = 400, seed: UInt64, _ read: (Data) throws -> Void,
                      file: StaticString = #filePath, line: UInt = #line) -> (Int, Int) {
         XCTAssertNoThrow(try read(original), "the unmutated file must read", file: file, line: line)
-        var refused = 0, accepted = 0
-        for m in mutants(of: original, count: count, seed: seed) {
-            do {
-                try read(m)
-                accepted += 1
-            } catch let e as ModelError {
-                XCTAssertFalse(e.description.isEmpty, file: file, line: line)
-                refused += 1
-            } catch {
-                XCTFail("not a ModelError: \(error)", file: file, line: line)
-            }
-        }
+        let (refused, accepted) = MutantReading.read(mutants(of: original, count: count, seed: seed), read, file: file, line: line)
         XCTAssertGreaterThan(refused, count / 10, "suspiciously few refusals", file: file, line: line)
         return (refused, accepted)
     }
