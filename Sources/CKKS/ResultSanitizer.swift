@@ -24,11 +24,12 @@ import HEMath
 public struct ResultSanitizer {
     public let context: CKKSContext
     let publicKey: PublicKey
-
+    let evaluator: Evaluator
 
     public init(publicKey: PublicKey) {
         context = publicKey.context
         self.publicKey = publicKey
+        evaluator = Evaluator(context: publicKey.context)
     }
 
     /// The sanitized result: `ct`·`mask` (when a mask is given) + Enc_pk(0) + flooding on
@@ -44,7 +45,6 @@ public struct ResultSanitizer {
         guard floodBits >= 1, Double(floodBits) + 2 <= basis.log2Product else {
             throw CKKSError.outOfRange("flooding of 2^\(floodBits) does not fit the \(Int(basis.log2Product))-bit modulus at level \(ct.level)")
         }
-        let evaluator = Evaluator(context: context)
         var result = try mask.map { try evaluator.multiply(ct, $0) } ?? ct
         var stream = Sampler.freshStream()
         let sigma = context.parameters.errorStandardDeviation

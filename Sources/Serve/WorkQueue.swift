@@ -1,3 +1,4 @@
+import CKKS
 import Dispatch
 import Foundation
 
@@ -37,7 +38,11 @@ public enum WorkQueue {
     }
 
     private static func start(_ job: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: job)
+        // Each job's buffers are freed when it ends; give their pages back (see MemoryTuning).
+        let thread = Thread {
+            job()
+            MemoryTuning.releaseFreeMemory()
+        }
         thread.name = "he-tool.serve.work"
         thread.stackSize = 8 << 20
         thread.start()

@@ -21,7 +21,7 @@ extension EncryptedInference {
             throw CompilerError.infeasible("the result's scale 2^\(String(format: "%.2f", log2(x.scale))) is not the 2^\(logScale) the circuit-privacy flooding of model '\(modelName)' was sized for (the model file is inconsistent)")
         }
         let reads = readSlots(x.shape, images: images)
-        let encoder = Encoder(context: context)
+        let encoder = x.backend.encoder
         let sanitizer = ResultSanitizer(publicKey: publicKey)
         let level = x.level
         // The mask to ~2^-104 (double-double), not `encode`'s 2^-52: see `encodeMaskPrecisely`.
