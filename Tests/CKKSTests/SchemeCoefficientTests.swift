@@ -111,16 +111,29 @@ final class SchemeCoefficientTests: XCTestCase {
         for (special, digits) in [([60, 60], 2), ([60], 4)] {
             let context = try TestParameters.small(primeBits: [60, 40, 40, 40], specialPrimeBits: special, digits: digits)
             XCTAssertEqual(context.usesFusedKeySwitch(level: 3), digits == 4)
-            try checkKeySwitching(context)
+            try checkKeySwitching(context, levels: [3, 2, 0])
         }
     }
 
-    private func checkKeySwitching(_ context: CKKSContext) throws {
+    func testMultiPrimeDigitsAgainstReferenceRing() throws {
+        // Five primes in dnum = 1 (one digit of all five), 2 (3 + 2 primes), 3 (2 + 2 + 1) and 5
+        // (fused) digits, so that L/dnum is not an integer twice; the special primes cover the
+        // largest digit. Every level, including those where a digit is cut short.
+        let primes = [60, 40, 40, 40, 40]
+        for (special, digits) in [([60, 60, 60, 45], 1), ([60, 60, 30], 2), ([60, 45], 3), ([60], 5)] {
+            let context = try TestParameters.small(primeBits: primes, specialPrimeBits: special, digits: digits)
+            XCTAssertEqual(context.parameters.keySwitchDigits, digits)
+            XCTAssertEqual(context.usesFusedKeySwitch(level: 4), digits == 5, "dnum \(digits)")
+            try checkKeySwitching(context, levels: [4, 3, 2, 1, 0])
+        }
+    }
+
+    private func checkKeySwitching(_ context: CKKSContext, levels: [Int]) throws {
         let keygen = KeyGenerator(context: context)
         let sk = keygen.secretKey()
         let key = try keygen.relinearizationKey(for: sk)
         var rng = TestRNG(seed: 4)
-        for level in [3, 2, 0] {
+        for level in levels {
             let basis = try context.basis(atLevel: level)
             let residues = basis.moduli.flatMap { m in (0..<context.degree).map { _ in UInt64.random(in: 0..<m.value, using: &rng) } }
             let c = try RNSPolynomial<Coefficient>(basis: basis, residues: residues)
