@@ -49,6 +49,19 @@ extension TileShape {
         return result
     }
 
+    /// Per tile, the slots `unpack` reads (each element's first location) for the elements whose
+    /// logical index `keep` accepts: what a client reads of a result, nothing else.
+    public func readSlots(where keep: ([Int]) -> Bool) -> [Set<Int>] {
+        var slots = [Set<Int>](repeating: [], count: tileCount)
+        let sizes = logicalShape
+        for offset in 0..<sizes.reduce(1, *) {
+            let index = Tensor.unflatten(offset, sizes)
+            guard keep(index), let (tile, slot) = try? location(of: index) else { continue }
+            slots[tile].insert(slot)
+        }
+        return slots
+    }
+
     /// 1 at every slot that holds an element (or a replica), 0 at padding: the mask that clears unknowns.
     public func validityMasks() -> [[Double]] {
         var masks = [[Double]](repeating: [Double](repeating: 0, count: slotsPerTile), count: tileCount)

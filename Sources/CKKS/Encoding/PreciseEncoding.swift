@@ -13,14 +13,6 @@ import HEMath
 /// [0, π/4]. The error of a coefficient is below (number of terms)·2^−104 relative to the
 /// largest |z|, then Δ (a power of two) scales it exactly and it is rounded to an integer.
 extension Encoder {
-    /// The plaintext of real values in a few slots (`values[j]` for slot j, all others 0) at
-    /// scale 2^logScale, to double-double precision. O(N × nonzero slots).
-    /// - Throws: `CKKSError.encoding` for a slot out of range, a non-finite value, or a message
-    ///   that does not fit Q_level/2.
-    public func encodePrecisely(_ values: [Int: Double], logScale: Int, level: Int) throws -> Plaintext {
-        try encodePrecisely(values, constantSum: 0, logScale: logScale, level: level)
-    }
-
     /// The 0/1 mask of `slots` at scale 2^logScale, to double-double precision, from whichever
     /// side is smaller: the slots themselves, or 1 minus the others (the all-ones vector is the
     /// constant polynomial 1, i.e. Σ_j cos(π·e_j·k/N) = (N/2)·[k = 0]).
@@ -37,7 +29,11 @@ extension Encoder {
                                    logScale: logScale, level: level)
     }
 
-    /// As `encodePrecisely(_:logScale:level:)`, with `constantSum` added to S_0 (the sum for k = 0).
+    /// The plaintext of real values in a few slots (`values[j]` for slot j, all others 0) at
+    /// scale 2^logScale, to double-double precision, with `constantSum` added to S_0 (the sum
+    /// for k = 0). O(N × nonzero slots).
+    /// - Throws: `CKKSError.encoding` for a slot out of range, a non-finite value, a scale beyond
+    ///   double-double precision, or a message that does not fit Q_level/2.
     func encodePrecisely(_ values: [Int: Double], constantSum: Double, logScale: Int, level: Int) throws -> Plaintext {
         let basis = try checkedBasis(level: level)
         let n = slotCount, degree = context.degree

@@ -113,9 +113,8 @@ public struct Compilation: Sendable {
     static func largestOutputSlot(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result, samples: [[Double]]) throws -> Double {
         let sim = plan.simulation
         let p = plan.choice.parameters
-        let planning = try CKKSParameters(logDegree: 12, primeBits: [60] + Array(repeating: p.logScale, count: max(1, sim.depth)),
-                                          specialPrimeBits: [60], logScale: p.logScale, security: .insecureTestingOnly)
-        let mock = MockBackend(slotCount: sim.inputLayout.slotsPerTile, parameters: planning)
+        let mock = try ChainSimulation.planningBackend(slotCount: sim.inputLayout.slotsPerTile, logScale: p.logScale,
+                                                       levels: max(1, sim.depth))
         var largest = 0.0
         var start = 0
         while start < samples.count {

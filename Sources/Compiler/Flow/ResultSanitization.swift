@@ -32,21 +32,8 @@ extension EncryptedInference {
         return try TileTensor(wrapping: tiles, shape: x.shape, backend: x.backend)
     }
 
-    /// Per tile, the slots the client reads for the first `images` images.
+    /// Per tile, the slots the client reads for the first `images` images (batch is the last dimension).
     static func readSlots(_ shape: TileShape, images: Int) -> [Set<Int>] {
-        var masks = [Set<Int>](repeating: [], count: shape.tileCount)
-        let sizes = shape.logicalShape
-        let batchDimension = sizes.count - 1
-        var index = [Int](repeating: 0, count: sizes.count)
-        for offset in 0..<sizes.reduce(1, *) {
-            var rest = offset
-            for d in sizes.indices.reversed() {
-                index[d] = rest % sizes[d]
-                rest /= sizes[d]
-            }
-            guard index[batchDimension] < images, let (tile, slot) = try? shape.location(of: index) else { continue }
-            masks[tile].insert(slot)
-        }
-        return masks
+        shape.readSlots { $0[$0.count - 1] < images }
     }
 }

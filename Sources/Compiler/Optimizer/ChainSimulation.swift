@@ -61,9 +61,7 @@ public struct ChainSimulation: Sendable {
                                logScale: Int, levels: Int,
                                budget: (([Int: OperationCounts]) -> Bool)? = nil) throws -> ChainSimulation {
         precondition(tilings.count == steps.count && !steps.isEmpty, "one tiling per step")
-        let planning = try CKKSParameters(logDegree: 12, primeBits: [60] + Array(repeating: logScale, count: levels),
-                                          specialPrimeBits: [60], logScale: logScale, security: .insecureTestingOnly)
-        let mock = MockBackend(slotCount: input.slotsPerTile, parameters: planning)
+        let mock = try planningBackend(slotCount: input.slotsPerTile, logScale: logScale, levels: levels)
         var rng = SplitMix(seed: 0x5EED)
         let count = input.logicalShape.reduce(1, *)
         let values = try TileTensors.Tensor(shape: input.logicalShape, values: (0..<count).map { _ in rng.nextUnit() })
@@ -96,6 +94,16 @@ public struct ChainSimulation: Sendable {
         }
         return ChainSimulation(inputTiling: tilings[0], steps: result, inputLayout: input, outputLayout: x.shape,
                                rotationSteps: mock.rotationSteps.sorted())
+    }
+}
+
+extension ChainSimulation {
+    /// The counting mock with `levels` rescaling primes of 2^logScale above a 60-bit base: it
+    /// tracks levels and scales as the real chain does (its own ring is only for the arithmetic).
+    static func planningBackend(slotCount: Int, logScale: Int, levels: Int) throws -> MockBackend {
+        let planning = try CKKSParameters(logDegree: 12, primeBits: [60] + Array(repeating: logScale, count: levels),
+                                          specialPrimeBits: [60], logScale: logScale, security: .insecureTestingOnly)
+        return MockBackend(slotCount: slotCount, parameters: planning)
     }
 }
 
