@@ -27,9 +27,17 @@ TUTORIAL = ("TenSEAL's tutorial network (\"Encrypted Convolution on MNIST\"): co
             "dense 64 -> 10")
 
 
+RESNET = ("a small residual network (`hetrain.models.HEResNet`): stem conv 3 x 3 (stride 2) -> BatchNorm -> "
+          "activation, then one basic block per `--widths` entry (conv 3 x 3 -> BatchNorm -> activation -> conv 3 x 3 "
+          "-> BatchNorm, plus the shortcut, added, then activation): the first with stride 1 and the identity "
+          "shortcut, the others with stride 2 and a 1 x 1 stride-2 convolution (+ BatchNorm) as projection shortcut; "
+          "global average pooling; dense 10")
+
+
 def render(summary: dict, architecture: str, command: list[str]) -> str:
     depth = summary["depth"]
     tutorial = summary.get("arch") == "tenseal-tutorial"
+    resnet = summary.get("arch") == "resnet-cmnist32"
     if tutorial:
         title, recipe = "TenSEAL tutorial CNN", (
             f"Trained with the he-tool training toolkit (`Examples/training`, `--arch tenseal-tutorial`): {TUTORIAL}. "
@@ -37,6 +45,16 @@ def render(summary: dict, architecture: str, command: list[str]) -> str:
             "ONNX (opset 17, batch 1) and checked with onnxruntime.")
         activations = "each a plain x² (no coefficients)"
         folding = "flatten folded"
+    elif resnet:
+        title, recipe = "HE-friendly ResNet", (
+            f"Trained with the he-tool training toolkit (`Examples/training`, `--arch resnet-cmnist32`): {RESNET}. "
+            "The recipe of the chain CNNs: a ReLU teacher, a polynomial student initialised by distribution-aware "
+            "fitting, fine-tuned with a ReLU-to-polynomial transition, knowledge distillation and a range-aware "
+            "loss, exported to ONNX (opset 17, batch 1) and checked with onnxruntime. Every `Add` of the graph "
+            "joins two tensors of the same shape.")
+        activations = "each a per-channel trainable a·x² + b·x + c"
+        folding = ("BatchNorm, pooling, flatten folded, additions free, longest path: each block's shortcut runs "
+                   "in parallel with its 3-level branch")
     else:
         title, recipe = "HE-friendly CNN", (
             "Trained with the he-tool training toolkit (`Examples/training`): a ReLU teacher, a polynomial student "

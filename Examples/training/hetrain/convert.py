@@ -48,22 +48,41 @@ def multiplicative_depth(model: nn.Module) -> dict:
     pooling, flatten and batch norm fold into neighbours (0); a polynomial of degree d costs
     ceil(log2 d) levels for its powers plus one for its coefficients (folded into the next
     linear layer where possible, so reported separately); ReLU and MaxPool are not evaluable.
+
+    Residual blocks (modules with a `shortcut` child, HEResNet's BasicBlock): the shortcut
+    runs in parallel with the branch registered before it, and the addition costs nothing, so
+    the depth is the longest path: the shortcut's layers are listed as "(shortcut, parallel)"
+    and count only by what they exceed that branch.
     """
+    shortcuts = {f"{name}.shortcut": name for name, m in model.named_modules()
+                 if isinstance(getattr(m, "shortcut", None), nn.Module) and name}
+    branch = {block: 0 for block in shortcuts.values()}
+    parallel = {block: 0 for block in shortcuts.values()}
     layers, depth, foldable = [], 0, 0
     for name, module in model.named_modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            layers.append((name, type(module).__name__, 1))
-            depth += 1
+            kind, levels, folds = type(module).__name__, 1, 0
         elif isinstance(module, (PolyActivation, ReLUToPoly)):
             poly = module.poly if isinstance(module, ReLUToPoly) else module
-            levels = (poly.degree - 1).bit_length()
-            layers.append((name, f"poly{poly.degree}", levels))
-            depth += levels
-            foldable += 1
+            kind, levels, folds = f"poly{poly.degree}", (poly.degree - 1).bit_length(), 1
         elif isinstance(module, Square):
-            layers.append((name, "square", 1))  # no coefficients to fold
-            depth += 1
+            kind, levels, folds = "square", 1, 0  # no coefficients to fold
         elif isinstance(module, (nn.ReLU, nn.MaxPool2d)):
             layers.append((name, type(module).__name__ + " (not HE-evaluable)", None))
+            continue
+        else:
+            continue
+        inside = next((s for s in shortcuts if name.startswith(s + ".") or name == s), None)
+        if inside is not None:
+            parallel[shortcuts[inside]] += levels
+            layers.append((name, kind + " (shortcut, parallel)", levels))
+            continue
+        block = next((b for b in shortcuts.values() if name.startswith(b + ".")), None)
+        if block is not None and parallel[block] == 0:  # still before the shortcut: the branch
+            branch[block] += levels
+        layers.append((name, kind, levels))
+        depth += levels
+        foldable += folds
+    depth += sum(max(0, parallel[b] - branch[b]) for b in branch)
     return {"layers": layers, "depth": depth, "coefficient_levels": foldable,
             "depth_without_folding": depth + foldable}

@@ -51,6 +51,7 @@ def export_onnx(model: torch.nn.Module, input_shape: tuple[int, int, int], path:
         torch.onnx.export(model, (dummy,), tmp, opset_version=OPSET, input_names=["input"],
                           output_names=["logits"], do_constant_folding=True, dynamo=False)
         proto = onnx.load(tmp)
+        drop_identities(proto.graph)
         metadata = {
             "he_tool.preprocessing": preprocess,
             "he_tool.class_names": class_names,
@@ -82,6 +83,28 @@ def export_onnx(model: torch.nn.Module, input_shape: tuple[int, int, int], path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def drop_identities(graph) -> int:
+    """Bypasses Identity nodes (the exporter writes one for each initialiser it deduplicated,
+    e.g. two activations with equal coefficients): their readers read the source instead.
+    An Identity that produces a graph output is kept. Returns how many were removed."""
+    outputs = {o.name for o in graph.output}
+    source: dict[str, str] = {}
+    kept = []
+    for node in graph.node:
+        if node.op_type == "Identity" and node.output[0] not in outputs:
+            source[node.output[0]] = source.get(node.input[0], node.input[0])
+        else:
+            kept.append(node)
+    for node in kept:
+        for i, name in enumerate(node.input):
+            if name in source:
+                node.input[i] = source[name]
+    removed = len(graph.node) - len(kept)
+    del graph.node[:]
+    graph.node.extend(kept)
+    return removed
 
 
 def onnx_accuracy(path: Path, images: np.ndarray, labels: np.ndarray, batch: int = 1) -> float:

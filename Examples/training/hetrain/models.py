@@ -8,6 +8,12 @@ activation layers. The teacher is the same network with ReLU.
 TenSEALTutorialNet is the network of TenSEAL's tutorial "Encrypted Convolution on MNIST":
 conv(1 -> 4, k7, s3, no padding; 28 x 28 -> 4 x 8 x 8) -> x^2 -> flatten (256) -> dense 64
 -> x^2 -> dense 10. Plain squares (no coefficients), no BatchNorm; trained directly.
+
+HEResNet is a small residual network for 3 x 32 x 32 input (`--arch resnet-cmnist32`):
+stem conv(k3, s2) -> BN -> act, three BasicBlocks of 16, 32, 64 channels (the last two with
+stride 2), global average pooling, dense 10. Seven activations; every Add joins two tensors
+of one shape, so the exported graph holds only Conv, Add, Mul, GlobalAveragePool, Flatten and
+Gemm once BatchNorm is folded.
 """
 
 from __future__ import annotations
@@ -60,3 +66,64 @@ class TenSEALTutorialNet(nn.Module):
         x = self.act1(self.conv1(x))
         x = self.act2(self.fc1(self.flatten(x)))
         return self.fc2(x)
+
+
+class BasicBlock(nn.Module):
+    """conv(k3, stride) -> BN -> act1 -> conv(k3) -> BN, plus the shortcut; added; then act2.
+
+    The shortcut is the identity when the shapes match, else a projection: conv(k1, stride)
+    -> BN, so both operands of the addition have the same shape. Under CKKS the shortcut runs
+    in parallel with the main path (1 level against 3), so it adds no depth. Submodules are
+    registered in forward order (activation_modules relies on it).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.act1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        if stride == 1 and in_channels == out_channels:
+            self.shortcut = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_channels))
+        self.act2 = nn.ReLU()
+        self.out_channels = out_channels
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
+        return self.act2(out + self.shortcut(x))
+
+
+class HEResNet(nn.Module):
+    """Stem conv(k3, s`stem_stride`) -> BN -> act, one BasicBlock per width (stride 1 for the
+    first, 2 after), global average pooling, flatten, dense. The teacher is this with ReLU."""
+
+    def __init__(self, in_channels: int = 3, widths: tuple[int, ...] = (16, 32, 64), stem_stride: int = 2,
+                 classes: int = 10):
+        super().__init__()
+        if not widths:
+            raise ValueError("HEResNet needs at least one block width")
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, stride=stem_stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.act1 = nn.ReLU()
+        self.activation_channels = {"act1": widths[0]}
+        previous = widths[0]
+        for i, width in enumerate(widths, start=1):
+            block = BasicBlock(previous, width, stride=1 if i == 1 else 2)
+            setattr(self, f"block{i}", block)
+            self.activation_channels[f"block{i}.act1"] = width
+            self.activation_channels[f"block{i}.act2"] = width
+            previous = width
+        self.blocks = len(widths)
+        self.pool = nn.AdaptiveAvgPool2d(1)  # exported as GlobalAveragePool
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(previous, classes)
+
+    def forward(self, x):
+        x = self.act1(self.bn1(self.conv1(x)))
+        for i in range(1, self.blocks + 1):
+            x = getattr(self, f"block{i}")(x)
+        return self.fc(self.flatten(self.pool(x)))

@@ -5,6 +5,8 @@ a ReLU-to-polynomial transition, distillation and the range loss -> ONNX + model
 
 `--arch tenseal-tutorial` trains TenSEAL's tutorial network instead (plain x^2, no teacher):
 directly with cross-entropy and the range loss, for --epochs-student epochs at --lr-student.
+`--arch resnet-cmnist32` runs the same recipe on a small residual network (hetrain.models.HEResNet,
+block widths --widths) instead of the chain CNN.
 
 Run from Examples/training (see its README for the bundled models' exact commands).
 """
@@ -29,7 +31,7 @@ from .convert import multiplicative_depth, replace_relu
 from .distill import distillation_loss
 from .export import export_onnx, onnx_accuracy
 from .fitting import collect_preactivations, fitted_activation
-from .models import HENet, TenSEALTutorialNet
+from .models import HENet, HEResNet, TenSEALTutorialNet
 from .pngio import write_png
 from .ranges import RangeMonitor
 
@@ -124,10 +126,17 @@ def train_direct(model, x, y, epochs, lr, generator, monitor, args, log):
         log(f"epoch {epoch + 1}/{epochs}")
 
 
-def train_henet(x, y, xt, yt, channels, side, generator, args, log):
+def make_teacher(args, channels: int, side: int) -> nn.Module:
+    """The ReLU network of the chosen --arch: HEResNet for resnet-cmnist32, else HENet."""
+    if args.arch == "resnet-cmnist32":
+        return HEResNet(channels, tuple(args.widths))
+    return HENet(channels, side, args.width1, args.width2, args.hidden)
+
+
+def train_recipe(x, y, xt, yt, channels, side, generator, args, log):
     """The recipe: ReLU teacher, DaPa start, transition + distillation + range loss.
     Returns (teacher accuracy, the finalized polynomial student, its range monitor)."""
-    teacher = HENet(channels, side, args.width1, args.width2, args.hidden)
+    teacher = make_teacher(args, channels, side)
     train_teacher(teacher, x, y, args.epochs_teacher, args.lr_teacher, generator, log)
     teacher_accuracy = accuracy(teacher, xt, yt)
     log(f"teacher (ReLU) test accuracy {teacher_accuracy:.4f}")
@@ -153,13 +162,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist", "cmnist32"], required=True)
     p.add_argument("--out", type=Path, required=True, help="folder for model.onnx, model-card.md and test PNGs")
-    p.add_argument("--arch", choices=["henet", "tenseal-tutorial"], default="henet",
-                   help="henet: the recipe above; tenseal-tutorial: TenSEAL's tutorial CNN with x^2, trained directly "
+    p.add_argument("--arch", choices=["henet", "resnet-cmnist32", "tenseal-tutorial"], default="henet",
+                   help="henet: the recipe above; resnet-cmnist32: the same recipe on a small ResNet (--widths); "
+                        "tenseal-tutorial: TenSEAL's tutorial CNN with x^2, trained directly "
                         "(--epochs-student, --lr-student; teacher, width, degree and distillation options unused)")
     p.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA)
     p.add_argument("--width1", type=int, default=8)
     p.add_argument("--width2", type=int, default=16)
     p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--widths", type=lambda v: [int(w) for w in v.split(",")], default=[16, 32, 64],
+                   help="resnet-cmnist32: channels of the residual blocks, comma-separated (default 16,32,64)")
     p.add_argument("--epochs-teacher", type=int, default=4)
     p.add_argument("--epochs-student", type=int, default=6)
     p.add_argument("--transition-epochs", type=float, default=2.0)
@@ -211,7 +223,7 @@ def main(argv=None):
         monitor = RangeMonitor([m for _, m in activation_modules(student)], args.range_margin * args.range_bound)
         train_direct(student, x, y, args.epochs_student, args.lr_student, generator, monitor, args, log)
     else:
-        teacher_accuracy, student, monitor = train_henet(x, y, xt, yt, channels, side, generator, args, log)
+        teacher_accuracy, student, monitor = train_recipe(x, y, xt, yt, channels, side, generator, args, log)
     student.eval()
     student_accuracy = accuracy(student, xt, yt)
     log(f"student (polynomial) test accuracy {student_accuracy:.4f}")

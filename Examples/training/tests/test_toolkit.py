@@ -19,7 +19,7 @@ from hetrain.activations import PolyActivation, ReLUToPoly, Square, activation_m
 from hetrain.convert import maxpool_to_avgpool, multiplicative_depth, replace_relu  # noqa: E402
 from hetrain.distill import distillation_loss  # noqa: E402
 from hetrain.fitting import collect_preactivations, fit_relu, fitted_activation  # noqa: E402
-from hetrain.models import HENet, TenSEALTutorialNet  # noqa: E402
+from hetrain.models import HENet, HEResNet, TenSEALTutorialNet  # noqa: E402
 from hetrain.ranges import RangeMonitor  # noqa: E402
 
 DATA = datasets.DEFAULT_DATA
@@ -238,3 +238,100 @@ def test_end_to_end_tiny_run_exports_a_checked_model(tmp_path):
     assert Path(tmp_path / "training-summary.json").exists()
     card = (tmp_path / "model-card.md").read_text()
     assert "onnxruntime" in card and "act3" in card and "Seed 1" in card
+
+
+def test_resnet_blocks_shortcuts_and_depth():
+    teacher = HEResNet(3, (4, 8, 8))
+    assert isinstance(teacher.block1.shortcut, nn.Identity)  # 4 -> 4, stride 1
+    for block in (teacher.block2, teacher.block3):  # stride 2: 1 x 1 stride-2 conv + BN projections
+        conv, bn = block.shortcut
+        assert conv.kernel_size == (1, 1) and conv.stride == (2, 2) and isinstance(bn, nn.BatchNorm2d)
+    x = torch.randn(2, 3, 32, 32)
+    assert teacher.block1(teacher.act1(teacher.bn1(teacher.conv1(x)))).shape == (2, 4, 16, 16)
+    assert teacher(x).shape == (2, 10)
+    student = replace_relu(HEResNet(3, (4, 8, 8)), lambda _n, c: ReLUToPoly(PolyActivation(c)),
+                           teacher.activation_channels)
+    names = [n for n, _ in activation_modules(student)]
+    assert names == ["act1", "block1.act1", "block1.act2", "block2.act1", "block2.act2", "block3.act1",
+                     "block3.act2"]
+    assert [m.poly.channels for _, m in activation_modules(student)] == [4, 4, 4, 8, 8, 8, 8]
+    set_transition(student, 1.0)
+    finalize(student)
+    assert not any(isinstance(m, (nn.ReLU, ReLUToPoly)) for m in student.modules())
+    report = multiplicative_depth(student)
+    # Longest path: stem conv + act, 3 x (conv, act, conv, act), dense; the shortcuts run in parallel.
+    assert report["depth"] == 2 + 3 * 4 + 1 == 15
+    assert report["depth_without_folding"] == 15 + 7
+    parallel = [name for name, kind, _ in report["layers"] if "parallel" in kind]
+    assert parallel == ["block2.shortcut.0", "block3.shortcut.0"]
+
+
+def test_export_drops_identity_nodes_of_shared_initialisers(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import onnx
+    from hetrain.export import export_onnx
+
+    torch.manual_seed(0)
+    student = replace_relu(HEResNet(3, (4, 8)), lambda _n, c: PolyActivation(c), HEResNet(3, (4, 8)).activation_channels)
+    student.eval()  # every activation has the same default coefficients: the exporter shares them
+    ranges = [{"range": [-8.0, 8.0], "observed_max_abs": 1.0}] * 5
+    export_onnx(student, (3, 16, 16), tmp_path / "m.onnx", preprocess={}, class_names=[], activation_ranges=ranges,
+                check_inputs=np.random.default_rng(0).normal(size=(2, 3, 16, 16)).astype(np.float32))
+    ops = [n.op_type for n in onnx.load(tmp_path / "m.onnx").graph.node]
+    assert "Identity" not in ops and ops.count("Conv") == 6
+
+
+@needs_data
+def test_resnet_tiny_run_exports_a_residual_graph_he_tool_imports(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import onnx
+    from hetrain.train import main
+
+    summary = main(["--arch", "resnet-cmnist32", "--dataset", "cmnist32", "--out", str(tmp_path), "--limit", "1000",
+                    "--test-limit", "200", "--epochs-teacher", "1", "--epochs-student", "1", "--transition-epochs", "1",
+                    "--widths", "4,8,8", "--images", "1"])
+    model = onnx.shape_inference.infer_shapes(onnx.load(tmp_path / "model.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert set(ops) <= {"Conv", "Add", "Mul", "GlobalAveragePool", "Flatten", "Gemm"}, set(ops)
+    assert ops.count("Conv") == 9 and ops.count("GlobalAveragePool") == 1 and ops.count("Gemm") == 1
+    assert model.opset_import[0].version == 17
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*model.graph.value_info, *model.graph.input, *model.graph.output]}
+    initialisers = {i.name for i in model.graph.initializer}
+    joins = [n for n in model.graph.node if n.op_type == "Add" and not initialisers & set(n.input)]
+    residual = [n for n in joins if "act" not in n.name]
+    assert len(residual) == 3  # one per block, each joining two tensors of one shape
+    for node in joins:
+        assert shapes[node.input[0]] == shapes[node.input[1]], node.name
+    meta = {p.key: json.loads(p.value) for p in model.metadata_props}
+    assert meta["he_tool.preprocessing"]["input_shape"] == [3, 32, 32]
+    assert meta["he_tool.activation_ranges"] == [8.0] * 7
+    assert summary["arch"] == "resnet-cmnist32" and summary["depth"]["depth"] == 15
+    assert summary["onnxruntime_accuracy"] == summary["student_accuracy_torch"]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["test-00-label-7.png"]
+    card = (tmp_path / "model-card.md").read_text()
+    assert "HE-friendly ResNet" in card and "block3.act2" in card and "**15**" in card
+
+
+def test_resnet20_shape_script(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import importlib.util
+    import onnx
+
+    path = Path(__file__).resolve().parents[2] / "resnet20_shape.py"
+    spec = importlib.util.spec_from_file_location("resnet20_shape", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "resnet20-shape.onnx"
+    script.main(["--out", str(out), "--images", "2", "--calibration", "16"])
+    model = onnx.load(out)
+    ops = [n.op_type for n in model.graph.node]
+    assert (ops.count("Conv"), ops.count("Mul"), ops.count("Add"), ops.count("Gemm")) == (21, 19, 9, 1)
+    assert script.depth(model.graph) == 39
+    assert all(n.input[0] == n.input[1] for n in model.graph.node if n.op_type == "Mul")  # plain x * x
+    logits = np.load(tmp_path / "expected-logits.npy")
+    assert logits.shape == (2, 10) and np.isfinite(logits).all() and np.abs(logits).max() < 10
+    assert np.load(tmp_path / "image-1.npy").shape == (1, 3, 32, 32) and (tmp_path / "image-1.png").exists()
