@@ -33,8 +33,9 @@ public struct CompiledModel: Sendable {
     public var circuitPrivacy: CircuitPrivacy? = nil
 
     public static let magic = "he-tool-model"
-    /// Version 3 is version 2 inside an integrity frame (SHA-256 checked before parsing).
-    public static let formatVersion = 3
+    /// Version 3 is version 2 inside an integrity frame (SHA-256 checked before parsing);
+    /// version 4 makes the steps a graph (each names the values it reads).
+    public static let formatVersion = 4
 
     /// The file's bytes.
     public func serialized() throws -> [UInt8] {
@@ -79,7 +80,8 @@ public struct CompiledModel: Sendable {
             throw CompilerError.invalidFile("\(source) is not a compiled he-tool model (magic '\(m.magic.prefix(20))'); compile one with `he-tool compile`")
         }
         guard m.formatVersion == formatVersion else {
-            throw CompilerError.invalidFile("\(source) has format version \(m.formatVersion); this he-tool reads version \(formatVersion): compile the model again")
+            let older = m.formatVersion < formatVersion
+            throw CompilerError.invalidFile("\(source) has format version \(m.formatVersion); this he-tool reads version \(formatVersion) (\(older ? "plans became graphs of steps in version 4" : "written by a newer he-tool")): compile the model again with this he-tool's `he-tool compile`, and make its client profile and keys anew")
         }
         try PlanCoding.rejectUnknown(m, source)
         let parameters = try PlanCoding.parameters(m.parameters, fingerprint: m.parametersFingerprint, source: source)
@@ -95,11 +97,13 @@ public struct CompiledModel: Sendable {
         let rotations = try PlanCoding.rotations(m.rotationSteps, slots: parameters.slotCount, source)
         guard !m.steps.isEmpty else { throw CompilerError.invalidFile("\(source) has no steps") }
         var steps: [LoweredStep] = [], estimates: [Double] = [], levels: [Int] = [], tilings: [InterleavedTiling] = []
+        guard m.steps.count <= 1 << 16 else { throw CompilerError.invalidFile("\(source) has \(m.steps.count) steps (at most 65,536)") }
+        var shapes = [packedShape]
+        var read = [Bool](repeating: false, count: m.steps.count + 1)
         for (i, s) in m.steps.enumerated() {
-            let step = try PlanCoding.step(s, index: i, source: source)
-            guard step.inputShape == (i == 0 ? packedShape : steps[i - 1].outputShape) else {
-                throw CompilerError.invalidFile("\(source): step \(i) reads \(step.inputShape), but \(i == 0 ? "the input is \(packedShape)" : "step \(i - 1) writes \(steps[i - 1].outputShape)")")
-            }
+            let step = try PlanCoding.step(s, index: i, shapes: shapes, source: source)
+            shapes.append(step.outputShape)
+            for v in step.inputs { read[v] = true }
             guard s.estimatedMicroseconds.isFinite, s.estimatedMicroseconds >= 0, s.inputLevel <= UInt32(parameters.maxLevel) else {
                 throw CompilerError.invalidFile("\(source): step \(i) has an invalid estimate or level")
             }
@@ -108,6 +112,9 @@ public struct CompiledModel: Sendable {
             steps.append(step)
             estimates.append(s.estimatedMicroseconds)
             levels.append(Int(s.inputLevel))
+        }
+        if let unread = read.dropLast().firstIndex(of: false) {
+            throw CompilerError.invalidFile("\(source): \(unread == 0 ? "the input" : "the output of step \(unread - 1)") is read by no step (a plan's values all lead to its result)")
         }
         guard tilings[0] == tiling else {
             throw CompilerError.invalidFile("\(source): the first step's tiling \(tilings[0]) is not the input's \(tiling)")

@@ -132,7 +132,11 @@ enum PlanCoding {
             w.window = UInt32(k)
             w.stride = UInt32(s)
             m.windowSum = w
+        case let .scaleChannels(factors): m.scaleChannels = channelValues(factors)
+        case .add: m.add = Hetool_Plan_V1_Add()
+        case .concat: m.concat = Hetool_Plan_V1_Concat()
         }
+        m.inputs = step.inputs.map { UInt32($0) }
         m.inputShape = step.inputShape.map { UInt32($0) }
         m.outputShape = step.outputShape.map { UInt32($0) }
         m.sources = step.sources
@@ -142,10 +146,19 @@ enum PlanCoding {
         return m
     }
 
-    static func step(_ m: Hetool_Plan_V1_Step, index i: Int, source: String) throws -> LoweredStep {
+    /// Step `i` of a plan, checked on its own and against the values before it (`shapes[v]` is
+    /// value v's [C, H, W]: the input's, then each earlier step's output).
+    static func step(_ m: Hetool_Plan_V1_Step, index i: Int, shapes: [[Int]], source: String) throws -> LoweredStep {
         let where_ = "\(source), step \(i)"
         try rejectUnknown(m, where_)
         let input = try shape(m.inputShape, "input shape", where_), output = try shape(m.outputShape, "output shape", where_)
+        let inputs = m.inputs.map(Int.init)
+        guard !inputs.isEmpty, inputs.count <= 64, inputs.allSatisfy({ $0 <= i }) else {
+            throw CompilerError.invalidFile("\(where_) reads values \(m.inputs.prefix(8)): a step reads 1 … 64 values computed before it (0 the input, k + 1 step k)")
+        }
+        guard shapes[inputs[0]] == input else {
+            throw CompilerError.invalidFile("\(where_) says it reads \(input), but value \(inputs[0]) is \(shapes[inputs[0]])")
+        }
         let c = input[0]
         let op: LoweredOperation
         switch m.operation {
@@ -183,14 +196,34 @@ enum PlanCoding {
                 throw CompilerError.invalidFile("\(where_): a window sum \(k)/\(st) of \(input) into \(output)")
             }
             op = .windowSum(window: k, stride: st)
+        case .scaleChannels(let v)?:
+            try rejectUnknown(v, where_)
+            op = .scaleChannels(factors: try values(v.values, count: c, "the channel factors", where_))
+        case .add(let a)?:
+            try rejectUnknown(a, where_)
+            guard inputs.count == 2, shapes[inputs[1]] == input, output == input else {
+                throw CompilerError.invalidFile("\(where_): an addition reads two values of one shape and writes that shape (reads \(inputs.map { shapes[$0] }), writes \(output))")
+            }
+            op = .add
+        case .concat(let a)?:
+            try rejectUnknown(a, where_)
+            let parts = inputs.map { shapes[$0] }
+            guard parts.count >= 2, parts.allSatisfy({ $0.dropFirst() == input.dropFirst() }),
+                  output == [parts.reduce(0) { $0 + $1[0] }] + Array(input.dropFirst()) else {
+                throw CompilerError.invalidFile("\(where_): a concatenation of \(parts) into \(output) (two or more values of one image size, channels adding up)")
+            }
+            op = .concat
         case nil:
             throw CompilerError.invalidFile("\(where_) has no operation")
         }
+        if op != .add, op != .concat, inputs.count != 1 {
+            throw CompilerError.invalidFile("\(where_): a \(op.kind) step reads one value, not \(inputs.count)")
+        }
         switch op {
-        case .convolution, .windowSum: break
+        case .convolution, .windowSum, .concat: break
         default:
             guard output == input else { throw CompilerError.invalidFile("\(where_): an elementwise step changes the shape") }
         }
-        return LoweredStep(operation: op, inputShape: input, outputShape: output, sources: m.sources)
+        return LoweredStep(operation: op, inputShape: input, outputShape: output, sources: m.sources, inputs: inputs)
     }
 }

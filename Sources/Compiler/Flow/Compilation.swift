@@ -38,8 +38,7 @@ public struct Compilation: Sendable {
             let chains = [packed] + (unpacked.map { [$0] } ?? [])  // both are checked: either may be chosen
             for (i, sample) in calibrationInputs.enumerated() {
                 for chain in chains {
-                    var x = chain.packed(sample)
-                    for step in chain.steps { x = step.apply(x) }
+                    let x = chain.run(chain.packed(sample))
                     let input = Model.Tensor(shape: [1] + graph.inputShape, values: sample)
                     let output = try PlainExecutor.run(graph, input: input)
                     do {
@@ -123,10 +122,8 @@ public struct Compilation: Sendable {
             var padded = batch
             let size = chain.inputShape.reduce(1, *)
             while padded.count < plan.batch { padded.append([Double](repeating: 0, count: size)) }
-            var x = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: chain.inputShape), shape: sim.inputLayout, backend: mock)
-            for (step, tiling) in zip(chain.steps, sim.tilings) {
-                x = try ChainExecution.apply(step, to: ChainExecution.retile(x, to: tiling))
-            }
+            let input = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: chain.inputShape), shape: sim.inputLayout, backend: mock)
+            let x = try ChainExecution.run(chain.steps, input: input, tilings: sim.tilings)
             for tile in x.tiles { largest = max(largest, try mock.decryptAndDecode(tile).map(abs).max() ?? 0) }
         }
         return largest

@@ -21,22 +21,25 @@ public enum CompilationReport {
         }
         out.append("tiling \(pathDescription(sim)) (t0×t1×tX×tY×tB), \(best.batch) image(s) per evaluation, \(sim.rotationSteps.count) rotation steps")
         out.append("")
-        out.append(String(format: "%-3@ %-26@ %-34@ %5@ %7@ %6@ %6@ %5@ %11@", "#", "step", "input layout", "level", "mulPlain", "rot", "hoist", "mul", "est. ms"))
+        // "reads": the steps whose outputs a step reads (in: the input), shown for a graph.
+        let graph = !c.chain.isChain
+        out.append(String(format: "%-3@ %-26@ %@%-34@ %5@ %7@ %6@ %6@ %5@ %11@", "#", "step", (graph ? "reads    " : "") as NSString, "input layout", "level", "mulPlain", "rot", "hoist", "mul", "est. ms"))
         for (i, step) in sim.steps.enumerated() {
             let counts = step.totalCounts
             let kind = (step.converted ? "→\(step.tiling) " : "") + c.model.steps[i].operation.kind
-            out.append(String(format: "%-3d %-26@ %-34@ %5d %7d %6d %6d %5d %11.1f", i, kind as NSString,
+            let reads = graph ? String(format: "%-9@", step.inputs.map { $0 == 0 ? "in" : String($0 - 1) }.joined(separator: ",") as NSString) : ""
+            out.append(String(format: "%-3d %-26@ %@%-34@ %5d %7d %6d %6d %5d %11.1f", i, kind as NSString, reads as NSString,
                               step.inputLayout.description as NSString, p.maxLevel - step.depthBefore, counts.plainMultiplications,
                               counts.rotations, counts.hoistedRotations, counts.multiplications, best.stepMicroseconds[i] / 1000))
         }
         let inputBytes = sim.inputLayout.tileCount * p.ciphertextPrimes.count * p.degree * 8 // seeded: one polynomial
         let outputBytes = sim.outputLayout.tileCount * 2 * p.degree * 8
         let keys = best.evaluationKeyBytes
-        let peak = sim.steps.map(\.outputBytes).max() ?? 0
+        let peak = best.largestIntermediateBytes
         out.append("")
         out.append(String(format: "total: %.1f ms per evaluation, %.1f ms per image (%d image(s))", best.totalMicroseconds / 1000,
                           best.microsecondsPerImage / 1000, best.batch))
-        out.append("memory: largest intermediate \(mb(peak)), input \(sim.inputLayout.tileCount) ciphertext(s), output \(sim.outputLayout.tileCount)")
+        out.append("memory: largest set of intermediates alive at once \(mb(peak)), input \(sim.inputLayout.tileCount) ciphertext(s), output \(sim.outputLayout.tileCount)")
         out.append("upload: input \(mb(inputBytes)) (seeded), evaluation keys \(mb(keys)) (relinearization + \(sim.rotationSteps.count) Galois, once per client); download: \(mb(outputBytes))")
         let objective = { (p: Optimizer.Candidate) in best.batch > 1 ? p.microsecondsPerImage : p.totalMicroseconds }
         let other = c.chain.packing == nil ? "with" : "without"

@@ -107,15 +107,13 @@ public enum EncryptedInference {
         }
         try checkKeys(keys, model: model)
         let backend = CKKSBackend(context: keys.context, keys: keys, encryptor: nil)
-        var x = try input.tensor(backend: backend, source: source)
-        guard x.level == model.parameters.maxLevel else {
-            throw CompilerError.invalidFile("\(source) is at level \(x.level); a fresh input is at level \(model.parameters.maxLevel)")
+        let fresh = try input.tensor(backend: backend, source: source)
+        guard fresh.level == model.parameters.maxLevel else {
+            throw CompilerError.invalidFile("\(source) is at level \(fresh.level); a fresh input is at level \(model.parameters.maxLevel)")
         }
-        for (i, step) in model.steps.enumerated() {
-            progress(i, false)
-            x = try ChainExecution.apply(step, to: ChainExecution.retile(x, to: model.stepTilings[i]))
-            progress(i, true)
-        }
+        // Each branch's ciphertexts are released once the last step reading them has run.
+        var x = try ChainExecution.run(model.steps, input: fresh, tilings: model.stepTilings,
+                                       willRun: { progress($0, false) }, didRun: { progress($0.index, true) })
         guard x.shape == model.outputLayout else {
             throw CompilerError.invalidFile("the evaluation ended in layout \(x.shape), the plan says \(model.outputLayout) (the model file is inconsistent)")
         }

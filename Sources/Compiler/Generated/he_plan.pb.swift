@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// he-tool's compiled-model (version 2), client-profile (version 2) and encrypted-tensor (version 1) files.
+/// he-tool's compiled-model (version 4: a graph of steps), client-profile (version 2) and encrypted-tensor (version 1) files.
 ///
 /// Each file is one message of this schema in protobuf's binary encoding, with a magic naming
 /// the kind of file, a format version and the fingerprint of the CKKS parameter set. Keys,
@@ -482,6 +482,33 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
     set {operation = .windowSum(newValue)}
   }
 
+  /// Per-channel factors (a plaintext product).
+  var scaleChannels: Hetool_Plan_V1_ChannelValues {
+    get {
+      if case .scaleChannels(let v)? = operation {return v}
+      return Hetool_Plan_V1_ChannelValues()
+    }
+    set {operation = .scaleChannels(newValue)}
+  }
+
+  /// The sum of the two values `inputs` names (levels and scales matched first).
+  var add: Hetool_Plan_V1_Add {
+    get {
+      if case .add(let v)? = operation {return v}
+      return Hetool_Plan_V1_Add()
+    }
+    set {operation = .add(newValue)}
+  }
+
+  /// The values `inputs` names, one after the other along the channels.
+  var concat: Hetool_Plan_V1_Concat {
+    get {
+      if case .concat(let v)? = operation {return v}
+      return Hetool_Plan_V1_Concat()
+    }
+    set {operation = .concat(newValue)}
+  }
+
   /// [C, H, W] read and written.
   var inputShape: [UInt32] = []
 
@@ -495,8 +522,8 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
 
   var inputLevel: UInt32 = 0
 
-  /// The tiling the step runs in; the tensor is converted into it first when the step before
-  /// ran in another (the first step's is the model's `tiling`, the input's).
+  /// The tiling the step runs in; an operand is converted into it first when it was computed in
+  /// another (the first step's is the model's `tiling`, the input's).
   var tiling: Hetool_Plan_V1_Tiling {
     get {_tiling ?? Hetool_Plan_V1_Tiling()}
     set {_tiling = newValue}
@@ -505,6 +532,11 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
   var hasTiling: Bool {self._tiling != nil}
   /// Clears the value of `tiling`. Subsequent reads from it will return its default value.
   mutating func clearTiling() {self._tiling = nil}
+
+  /// The values the step reads, in operand order: 0 is the (packed) input, k + 1 the output of
+  /// step k, so every entry is at most the step's own index (the plan is a DAG in topological
+  /// order). The last step's output is the result; every other value is read by some step.
+  var inputs: [UInt32] = []
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -515,12 +547,38 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
     case addChannelConstants(Hetool_Plan_V1_ChannelValues)
     case polynomial(Hetool_Plan_V1_Polynomial)
     case windowSum(Hetool_Plan_V1_WindowSum)
+    /// Per-channel factors (a plaintext product).
+    case scaleChannels(Hetool_Plan_V1_ChannelValues)
+    /// The sum of the two values `inputs` names (levels and scales matched first).
+    case add(Hetool_Plan_V1_Add)
+    /// The values `inputs` names, one after the other along the channels.
+    case concat(Hetool_Plan_V1_Concat)
 
   }
 
   init() {}
 
   fileprivate var _tiling: Hetool_Plan_V1_Tiling? = nil
+}
+
+nonisolated struct Hetool_Plan_V1_Add: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Hetool_Plan_V1_Concat: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
 }
 
 nonisolated struct Hetool_Plan_V1_Convolution: Sendable {
@@ -1205,7 +1263,7 @@ nonisolated extension Hetool_Plan_V1_Tiling: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Step"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{4}\u{4}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{3}scale_channels\0\u{1}add\0\u{1}concat\0\u{3}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0\u{1}inputs\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1291,12 +1349,52 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
           self.operation = .windowSum(v)
         }
       }()
+      case 7: try {
+        var v: Hetool_Plan_V1_ChannelValues?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .scaleChannels(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .scaleChannels(v)
+        }
+      }()
+      case 8: try {
+        var v: Hetool_Plan_V1_Add?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .add(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .add(v)
+        }
+      }()
+      case 9: try {
+        var v: Hetool_Plan_V1_Concat?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .concat(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .concat(v)
+        }
+      }()
       case 10: try { try decoder.decodeRepeatedUInt32Field(value: &self.inputShape) }()
       case 11: try { try decoder.decodeRepeatedUInt32Field(value: &self.outputShape) }()
       case 12: try { try decoder.decodeRepeatedStringField(value: &self.sources) }()
       case 13: try { try decoder.decodeSingularDoubleField(value: &self.estimatedMicroseconds) }()
       case 14: try { try decoder.decodeSingularUInt32Field(value: &self.inputLevel) }()
       case 15: try { try decoder.decodeSingularMessageField(value: &self._tiling) }()
+      case 16: try { try decoder.decodeRepeatedUInt32Field(value: &self.inputs) }()
       default: break
       }
     }
@@ -1332,6 +1430,18 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
       guard case .windowSum(let v)? = self.operation else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     }()
+    case .scaleChannels?: try {
+      guard case .scaleChannels(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .add?: try {
+      guard case .add(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .concat?: try {
+      guard case .concat(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
     case nil: break
     }
     if !self.inputShape.isEmpty {
@@ -1352,6 +1462,9 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
     try { if let v = self._tiling {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
     } }()
+    if !self.inputs.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.inputs, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1363,6 +1476,45 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.estimatedMicroseconds != rhs.estimatedMicroseconds {return false}
     if lhs.inputLevel != rhs.inputLevel {return false}
     if lhs._tiling != rhs._tiling {return false}
+    if lhs.inputs != rhs.inputs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hetool_Plan_V1_Add: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".Add"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_Add, rhs: Hetool_Plan_V1_Add) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hetool_Plan_V1_Concat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".Concat"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_Concat, rhs: Hetool_Plan_V1_Concat) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -18,6 +18,14 @@ public enum LoweredOperation: Equatable, Sendable {
     case polynomial(coefficients: [[Double]])
     /// Window sums (k×k, stride s, no padding); the 1/k² is folded into the next linear layer.
     case windowSum(window: Int, stride: Int)
+    /// x ⊙ f_c: one factor per channel (a plaintext product, one level). What a join inserts when
+    /// its operands carry different folded scales and no convolution can absorb the ratio.
+    case scaleChannels(factors: [Double])
+    /// The elementwise sum of two tensors of one shape from different branches (a residual
+    /// connection); levels and scales are matched first (`TileTensor.aligned`).
+    case add
+    /// The operands one after the other along the channels (DenseNet, Inception).
+    case concat
 
     /// Short name for reports.
     public var kind: String {
@@ -29,6 +37,9 @@ public enum LoweredOperation: Equatable, Sendable {
         case .addChannelConstants: return "+γ"
         case let .polynomial(c): return "poly deg \(c.count - 1)"
         case let .windowSum(k, s): return "pool \(k)×\(k) s\(s)"
+        case .scaleChannels: return "×f"
+        case .add: return "add"
+        case .concat: return "concat"
         }
     }
 }
@@ -43,12 +54,34 @@ public struct LoweredStep: Equatable, Sendable {
     public var outputShape: [Int]
     /// Names of the network layers this step computes.
     public var sources: [String]
+    /// The values the step reads, in operand order: 0 is the network's (packed) input, k + 1 the
+    /// output of step k. A chain's step i reads [i]; a join reads two or more earlier values.
+    public var inputs: [Int]
 
-    public init(operation: LoweredOperation, inputShape: [Int], outputShape: [Int], sources: [String]) {
+    public init(operation: LoweredOperation, inputShape: [Int], outputShape: [Int], sources: [String], inputs: [Int]) {
         self.operation = operation
         self.inputShape = inputShape
         self.outputShape = outputShape
         self.sources = sources
+        self.inputs = inputs
+    }
+
+    /// The operands a step of this operation reads (nil: two or more).
+    public var arity: Int? {
+        switch operation {
+        case .add: return 2
+        case .concat: return nil
+        default: return 1
+        }
+    }
+
+    /// Runs the step in plain `Double` on its operands (one sample each, row-major).
+    public func apply(operands: [[Double]]) -> [Double] {
+        switch operation {
+        case .add: return zip(operands[0], operands[1]).map { $0 + $1 }
+        case .concat: return operands.flatMap { $0 }
+        default: return apply(operands[0])
+        }
     }
 
     /// Runs the step in plain `Double` on one sample [C, H, W] (row-major): the reference the
@@ -93,6 +126,10 @@ public struct LoweredStep: Equatable, Sendable {
                 for row in coefficients.reversed() { acc = acc * x[i] + (row.count == 1 ? row[0] : row[ch]) }
                 return acc
             }
+        case let .scaleChannels(factors):
+            return x.indices.map { i in x[i] * factors[i / (h * w)] }
+        case .add, .concat:
+            preconditionFailure("a join reads several operands: apply(operands:)")
         case let .windowSum(k, s):
             let oh = outputShape[1], ow = outputShape[2]
             var out = [Double](repeating: 0, count: c * oh * ow)

@@ -33,24 +33,50 @@ public enum NetworkLowering {
         public func packed(_ sample: [Double]) -> [Double] { packing?.apply(sample) ?? sample }
     }
 
-    /// Lowers `graph` (a chain of layers; one sample is C×H×W or a vector).
-    /// - Parameter packStridedInput: a first convolution with stride > 1 reads the
-    ///   space-to-depth packing of the input (`SpaceToDepth`) as a stride-1 convolution.
+    /// Lowers `graph`, a directed acyclic graph of layers (one sample is C×H×W or a vector):
+    /// chains, residual additions (`Add`, and `Sub`, which the importer makes an addition of a
+    /// negated operand) and channel concatenations. Layers the output does not depend on are
+    /// left out.
+    ///
+    /// At a join the operands' pending maps must agree: an `Add` needs one scale per channel on
+    /// both sides (the γs add), which the lowering arranges by rescaling the output channels of
+    /// the convolution that produced one operand (exact, free) or, when neither operand comes
+    /// straight from a convolution nobody else reads, by a per-channel product on the shallower
+    /// one (`scaleChannels`, one level). Both operands must also hold their channels in the same
+    /// tile dimension, which alternates with every convolution (`InterleavedTiling`): when
+    /// the numbers of convolutions on the two paths differ in parity, the shallower operand gets
+    /// a 1×1 identity convolution (which absorbs its pending map, and the scale ratio with it).
+    /// - Parameter packStridedInput: a first convolution with stride > 1 that alone reads the
+    ///   input reads its space-to-depth packing (`SpaceToDepth`) as a stride-1 convolution.
     /// - Throws: `CompilerError.unsupported` naming the layer the encrypted kernels cannot run.
     public static func lower(_ graph: Graph, packStridedInput: Bool = true) throws -> Result {
         try graph.validate()
         let layers = graph.layers
-        var shape = imageShape(graph.inputShape)
-        var inputShape = shape
+        var readers = [[Int]](repeating: [], count: layers.count)
+        for (i, layer) in layers.enumerated() { for j in Set(layer.inputs) { readers[j].append(i) } }
+        let consumers = graph.consumerCounts
+        var needed = [Bool](repeating: false, count: layers.count)
+        needed[graph.output] = true
+        for i in layers.indices.reversed() where needed[i] { for j in layers[i].inputs { needed[j] = true } }
+
+        var builder = Builder()
+        var inputShape = imageShape(graph.inputShape)
         var packing: SpaceToDepth?
-        var steps: [LoweredStep] = []
-        var pending = Pending(channels: shape[0])
-        var flattenedFrom: [Int]? = nil
-        for index in 1..<layers.count {
+        var values = [Value?](repeating: nil, count: layers.count)
+        values[0] = Value(id: 0, shape: inputShape, pending: Pending(channels: inputShape[0]), flattenedFrom: nil,
+                          parity: 0, depth: 0, convolution: nil)
+        for index in 1..<layers.count where needed[index] {
             let layer = layers[index]
-            guard layer.inputs == [index - 1] else {
-                throw CompilerError.unsupported("layer \(index) '\(layer.name)' (\(layer.operation.kind)) does not read only the layer before it; the compiler handles chains of layers (no branches or residual additions yet)")
+            let name = "\(index) '\(layer.name)'"
+            // The operand values, each usable as an exclusive convolution output only when its
+            // layer has no other reader.
+            let operands: [Value] = layer.inputs.map { j in
+                var v = values[j]!
+                if consumers[j] > 1 { v.convolution = nil }
+                return v
             }
+            var x = operands.first!
+            var shape = x.shape
             switch layer.operation {
             case .input:
                 throw CompilerError.unsupported("a second input layer at \(index)")
@@ -58,103 +84,112 @@ public enum NetworkLowering {
                 guard conv.kernelH == conv.kernelW, conv.strideH == conv.strideW,
                       conv.padding.top == conv.padding.left, conv.padding.top == conv.padding.bottom,
                       conv.padding.top == conv.padding.right, shape[1] == shape[2] else {
-                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': the encrypted convolution needs a square image, a square kernel, equal strides and the same padding on every side")
+                    throw CompilerError.unsupported("layer \(name): the encrypted convolution needs a square image, a square kernel, equal strides and the same padding on every side")
                 }
                 var weights = (values: conv.weights.values, shape: conv.weights.shape)
                 var stride = conv.strideH, padding = conv.padding.top
-                if packStridedInput, index == 1, stride > 1, conv.kernelH <= shape[1] + 2 * padding {
+                if packStridedInput, layer.inputs == [0], consumers[0] == 1, stride > 1, conv.kernelH <= shape[1] + 2 * padding {
                     let pack = SpaceToDepth(kernel: conv.kernelH, stride: stride, padding: padding, sampleShape: shape)
                     weights = pack.filters(weights.values, shape: weights.shape)
                     (stride, padding, shape, inputShape, packing) = (1, 0, pack.packedShape, pack.packedShape, pack)
-                    pending = Pending(channels: shape[0])
+                    x.shape = shape
+                    x.pending = Pending(channels: shape[0])
                 }
-                let step = try convolution(weights: weights.values, shape: weights.shape, bias: conv.bias,
-                                           stride: stride, padding: padding, input: shape,
-                                           pending: &pending, steps: &steps, source: layer.name)
-                steps.append(step)
-                shape = step.outputShape
-                flattenedFrom = nil
+                x = try builder.convolution(weights: weights.values, shape: weights.shape, bias: conv.bias,
+                                            stride: stride, padding: padding, input: x, source: layer.name)
             case let .dense(dense):
                 let f = dense.outFeatures
-                let imageShape = flattenedFrom ?? shape
+                let imageShape = x.flattenedFrom ?? shape
                 guard imageShape[0] * imageShape[1] * imageShape[2] == dense.inFeatures else {
-                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': \(dense.inFeatures) inputs, but the tensor before it has \(imageShape)")
+                    throw CompilerError.unsupported("layer \(name): \(dense.inFeatures) inputs, but the tensor before it has \(imageShape)")
                 }
                 guard imageShape[1] == imageShape[2] else {
-                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': a dense layer after a non-square \(imageShape[1])×\(imageShape[2]) image")
+                    throw CompilerError.unsupported("layer \(name): a dense layer after a non-square \(imageShape[1])×\(imageShape[2]) image")
                 }
                 let k = imageShape[1]
+                x.shape = imageShape
                 // Row-major [F, C·H·W] is [F, C, H, W]: the convolution covering the whole image.
-                let step = try convolution(weights: dense.weights.values, shape: [f, imageShape[0], k, k], bias: dense.bias,
-                                           stride: 1, padding: 0, input: imageShape, pending: &pending, steps: &steps,
-                                           source: layer.name)
-                steps.append(step)
-                shape = step.outputShape
-                flattenedFrom = nil
+                x = try builder.convolution(weights: dense.weights.values, shape: [f, imageShape[0], k, k], bias: dense.bias,
+                                            stride: 1, padding: 0, input: x, source: layer.name)
             case let .polynomial(raw):
-                let hasNextLinear = nextLinearLayer(after: index, in: layers)
                 let activation = PolynomialActivation(coefficients: try raw.coefficients.map {
-                    try perChannel($0, image: shape, layer: "\(index) '\(layer.name)'")
+                    try perChannel($0, image: shape, layer: name)
                 })
-                let coefficients = pending.substitute(into: activation, channels: shape[0])
-                pending = Pending(channels: shape[0])
-                let lowered = polynomial(coefficients, channels: shape[0], foldForward: hasNextLinear)
+                let coefficients = x.pending.substitute(into: activation, channels: shape[0])
+                let lowered = polynomial(coefficients, channels: shape[0], foldForward: foldsForward(index, layers: layers, readers: readers))
+                x.pending = Pending(channels: shape[0])
                 for op in lowered.operations {
-                    steps.append(LoweredStep(operation: op, inputShape: shape, outputShape: shape, sources: [layer.name]))
+                    x = builder.append(op, input: x, outputShape: shape, source: layer.name)
                 }
-                if let fold = lowered.pending { pending = fold }
+                if let fold = lowered.pending { x.pending = fold }
             case let .averagePool(pool):
                 guard pool.kernelH == pool.kernelW, pool.strideH == pool.strideW, pool.padding.isZero, shape[1] == shape[2] else {
-                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': the encrypted average pooling needs a square window, equal strides, no padding and a square image")
+                    throw CompilerError.unsupported("layer \(name): the encrypted average pooling needs a square window, equal strides, no padding and a square image")
                 }
                 let k = pool.kernelH, s = pool.strideH
                 let out = [shape[0], (shape[1] - k) / s + 1, (shape[2] - k) / s + 1]
-                steps.append(LoweredStep(operation: .windowSum(window: k, stride: s), inputShape: shape, outputShape: out, sources: [layer.name]))
-                pending.poolThrough(window: k)
-                shape = out
+                x = builder.append(.windowSum(window: k, stride: s), input: x, outputShape: out, source: layer.name)
+                x.pending.poolThrough(window: k)
             case .globalAveragePool:
                 guard shape[1] == shape[2] else {
-                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': global average pooling of a non-square image")
+                    throw CompilerError.unsupported("layer \(name): global average pooling of a non-square image")
                 }
                 let k = shape[1]
                 if k > 1 {
-                    steps.append(LoweredStep(operation: .windowSum(window: k, stride: k), inputShape: shape, outputShape: [shape[0], 1, 1], sources: [layer.name]))
-                    pending.poolThrough(window: k)
+                    x = builder.append(.windowSum(window: k, stride: k), input: x, outputShape: [shape[0], 1, 1], source: layer.name)
+                    x.pending.poolThrough(window: k)
                 }
-                shape = [shape[0], 1, 1]
+                x.shape = [shape[0], 1, 1]
             case let .affine(raw):
-                let name = "\(index) '\(layer.name)'"
                 let affine = ChannelAffine(scale: try perChannel(raw.scale, image: shape, layer: name),
                                            shift: try perChannel(raw.shift, image: shape, layer: name))
-                try pending.compose(affine, channels: shape[0], layer: name)
+                try x.pending.compose(affine, channels: shape[0], layer: name)
             case .flatten, .reshape:
                 // A flatten only renames: the next dense layer reads the image it came from.
-                if flattenedFrom == nil, shape[1] * shape[2] > 1 { flattenedFrom = shape }
+                if x.flattenedFrom == nil, shape[1] * shape[2] > 1 { x.flattenedFrom = shape }
                 let target = imageShape(layer.shape)
                 if target[1] * target[2] == 1 {
                     // To a vector: the elements keep their row-major order.
                     guard target[0] == shape.reduce(1, *) else {
-                        throw CompilerError.unsupported("layer \(index) '\(layer.name)': a reshape that changes the element count")
+                        throw CompilerError.unsupported("layer \(name): a reshape that changes the element count")
                     }
                 } else if target != shape {
-                    throw CompilerError.unsupported("layer \(index) '\(layer.name)': a reshape to \(layer.shape) that moves elements")
+                    throw CompilerError.unsupported("layer \(name): a reshape to \(layer.shape) that moves elements")
                 }
             case .zeroPad:
-                throw CompilerError.unsupported("layer \(index) '\(layer.name)': a zero padding that is not part of a convolution")
+                throw CompilerError.unsupported("layer \(name): a zero padding that is not part of a convolution")
             case .add:
-                throw CompilerError.unsupported("layer \(index) '\(layer.name)': elementwise addition of two tensors (residual connections are not compiled yet)")
+                x = try builder.add(operands[0], operands[1], source: layer.name, layer: name)
+            case .concat:
+                x = try builder.concat(operands, source: layer.name, layer: name)
             }
+            values[index] = x
         }
-        guard graph.output == layers.count - 1 else {
-            throw CompilerError.unsupported("the output is layer \(graph.output), not the last layer")
-        }
-        if flattenedFrom != nil { shape = [shape.reduce(1, *), 1, 1] }
+        guard let result = values[graph.output] else { throw CompilerError.unsupported("the output layer is not computed") }
+        let steps = builder.steps
         guard steps.contains(where: { if case .convolution = $0.operation { return true } else { return false } }) else {
             throw CompilerError.unsupported("the network has no linear layer")
         }
-        let finalShape = steps.last.map(\.outputShape) ?? shape
-        let scale = pending.scale, shift = zip(pending.scale, pending.gamma).map { $0 * $1 }
-        return Result(steps: steps, inputShape: inputShape, packing: packing, outputShape: finalShape, outputScale: scale, outputShift: shift)
+        guard result.id == steps.count else {
+            throw CompilerError.unsupported("the output '\(layers[graph.output].name)' is not the last value the network computes")
+        }
+        let scale = result.pending.scale, shift = zip(result.pending.scale, result.pending.gamma).map { $0 * $1 }
+        return Result(steps: steps, inputShape: inputShape, packing: packing, outputShape: steps.last!.outputShape,
+                      outputScale: scale, outputShift: shift)
+    }
+
+    /// Whether an activation's leading coefficient may move forward: every path from its output
+    /// reaches a linear layer or a join through layers a pending map passes (pooling, affine,
+    /// flatten); a join matches or materializes what arrives.
+    static func foldsForward(_ index: Int, layers: [Layer], readers: [[Int]]) -> Bool {
+        guard !readers[index].isEmpty else { return false }
+        return readers[index].allSatisfy { r in
+            switch layers[r].operation {
+            case .conv2d, .dense, .add, .concat: return true
+            case .averagePool, .globalAveragePool, .flatten, .reshape, .affine: return foldsForward(r, layers: layers, readers: readers)
+            default: return false
+            }
+        }
     }
 
     /// [C, H, W] for a sample shape (a vector of N is [N, 1, 1]).
@@ -180,51 +215,6 @@ public enum NetworkLowering {
             throw CompilerError.unsupported("layer \(layer): per-feature coefficients after a flatten that differ within a channel (\(image)); apply the activation before flattening")
         }
         return reduced
-    }
-
-    private static func nextLinearLayer(after index: Int, in layers: [Layer]) -> Bool {
-        for layer in layers[(index + 1)...] {
-            switch layer.operation {
-            case .conv2d, .dense: return true
-            case .averagePool, .globalAveragePool, .flatten, .reshape, .affine: continue
-            default: return false
-            }
-        }
-        return false
-    }
-
-    private static func convolution(weights: [Double], shape: [Int], bias: [Double], stride: Int, padding: Int,
-                                    input: [Int], pending: inout Pending, steps: inout [LoweredStep],
-                                    source: String) throws -> LoweredStep {
-        let f = shape[0], c = shape[1], k = shape[2]
-        guard c == input[0] else {
-            throw CompilerError.unsupported("layer '\(source)' reads \(c) channels but gets \(input[0])")
-        }
-        var w = weights, b = bias.isEmpty ? [Double](repeating: 0, count: f) : bias
-        let taps = k * k
-        if pending.gamma.contains(where: { $0 != 0 }) {
-            if padding == 0 {
-                for fi in 0..<f {
-                    for ci in 0..<c {
-                        let sum = (0..<taps).reduce(0.0) { $0 + weights[(fi * c + ci) * taps + $1] }
-                        b[fi] += sum * pending.scale[ci] * pending.gamma[ci]
-                    }
-                }
-            } else {
-                steps.append(LoweredStep(operation: .addChannelConstants(gamma: pending.gamma), inputShape: input,
-                                         outputShape: input, sources: [source]))
-            }
-        }
-        for fi in 0..<f {
-            for ci in 0..<c where pending.scale[ci] != 1 {
-                for t in 0..<taps { w[(fi * c + ci) * taps + t] *= pending.scale[ci] }
-            }
-        }
-        pending = Pending(channels: f)
-        let oh = (input[1] + 2 * padding - k) / stride + 1, ow = (input[2] + 2 * padding - k) / stride + 1
-        guard oh >= 1, ow >= 1 else { throw CompilerError.unsupported("layer '\(source)': the kernel is larger than the padded image") }
-        return LoweredStep(operation: .convolution(filters: w, shape: shape, bias: b, stride: stride, padding: padding),
-                           inputShape: input, outputShape: [f, oh, ow], sources: [source])
     }
 
     /// The operations of a polynomial with per-channel coefficient rows, and what moves forward.

@@ -20,6 +20,10 @@ public struct ChainSimulation: Sendable {
         public var depthAfter: Int
         /// Bytes of the step's output (the mock's ring is 2 × its slots, the real N).
         public var outputBytes: Int
+        /// Bytes of every value alive once the step has run (branches waiting for a join included).
+        public var liveBytes: Int
+        /// The values the step reads (0 the input, k + 1 step k's output).
+        public var inputs: [Int]
         public var totalCounts: OperationCounts { countsByDepth.values.reduce(OperationCounts(), +) }
     }
 
@@ -52,12 +56,13 @@ public struct ChainSimulation: Sendable {
         return try segment(chain.steps, tilings: tilings, input: layout, depth: 0, logScale: logScale, levels: levels, budget: budget)
     }
 
-    /// Simulates `steps` from a tensor of random values in `input`, `depth` levels below the top
-    /// (a whole chain from the client's layout, or one step as the optimizer's DP prices it).
+    /// Simulates `steps` (the network's steps `first` …, reading value `first` and what they
+    /// compute) from a tensor of random values in `input`, `depth` levels below the top (a whole
+    /// network from the client's layout, or one block as the optimizer's DP prices it).
     /// - Parameter budget: asked now and then with the counts so far by depth below the top
     ///   (finished steps and the running one); false stops the run with `budgetExceeded`.
     /// - Throws: a tile-tensor error when a kernel cannot run in a tiling.
-    public static func segment(_ steps: [LoweredStep], tilings: [InterleavedTiling], input: TileShape, depth: Int,
+    public static func segment(_ steps: [LoweredStep], first: Int = 0, tilings: [InterleavedTiling], input: TileShape, depth: Int,
                                logScale: Int, levels: Int,
                                budget: (([Int: OperationCounts]) -> Bool)? = nil) throws -> ChainSimulation {
         precondition(tilings.count == steps.count && !steps.isEmpty, "one tiling per step")
@@ -66,7 +71,7 @@ public struct ChainSimulation: Sendable {
         let count = input.logicalShape.reduce(1, *)
         let values = try TileTensors.Tensor(shape: input.logicalShape, values: (0..<count).map { _ in rng.nextUnit() })
         let top = mock.maxLevel
-        var x = try TileTensor(encrypting: values, shape: input, backend: mock, level: top - depth)
+        let x = try TileTensor(encrypting: values, shape: input, backend: mock, level: top - depth)
         mock.resetCounts()
         var result: [Step] = []
         var spent: [Int: OperationCounts] = [:]
@@ -77,22 +82,19 @@ public struct ChainSimulation: Sendable {
                 return budget(total)
             }
         }
-        for (step, tiling) in zip(steps, tilings) {
-            mock.resetCounts()
-            let before = top - x.level
-            let converted = x.shape.tileSizes != tiling.sizes
-            x = try ChainExecution.retile(x, to: tiling)
-            let inputLayout = x.shape
-            x = try ChainExecution.apply(step, to: x)
+        let y = try ChainExecution.run(steps, first: first, input: x, tilings: tilings, willRun: { _ in mock.resetCounts() }) { trace in
             var byDepth: [Int: OperationCounts] = [:]
             for (level, counts) in mock.countsByLevel {
                 byDepth[top - level] = counts
                 spent[top - level, default: OperationCounts()] = spent[top - level, default: OperationCounts()] + counts
             }
-            result.append(Step(countsByDepth: byDepth, tiling: tiling, converted: converted, inputLayout: inputLayout,
-                               outputLayout: x.shape, depthBefore: before, depthAfter: top - x.level, outputBytes: x.memory))
+            let k = trace.index - first
+            result.append(Step(countsByDepth: byDepth, tiling: tilings[k], converted: trace.converted, inputLayout: trace.operands[0].shape,
+                               outputLayout: trace.output.shape, depthBefore: top - trace.operands.map(\.level).min()!,
+                               depthAfter: top - trace.output.level, outputBytes: trace.output.memory, liveBytes: trace.liveBytes,
+                               inputs: steps[k].inputs))
         }
-        return ChainSimulation(inputTiling: tilings[0], steps: result, inputLayout: input, outputLayout: x.shape,
+        return ChainSimulation(inputTiling: tilings[0], steps: result, inputLayout: input, outputLayout: y.shape,
                                rotationSteps: mock.rotationSteps.sorted())
     }
 }

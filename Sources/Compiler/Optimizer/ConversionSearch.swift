@@ -1,14 +1,19 @@
 import TileTensors
 
-/// The dynamic programme over the steps that lets each step run in its own tiling, paying for a
-/// layout conversion (masked rotations, one level) where the tiling changes: a convolution on a
-/// 28×28 image and a dense layer on a 1×1 one want very different tiles, and one tiling for the
-/// whole chain makes every step pay for the worst step's needs.
+/// The dynamic programme over the network's blocks that lets each block run in its own tiling,
+/// paying for a layout conversion (masked rotations, one level) where the tiling changes: a
+/// convolution on a 28×28 image and a dense layer on a 1×1 one want very different tiles, and
+/// one tiling for the whole network makes every step pay for the worst step's needs.
 ///
-/// Each step is simulated alone in every tiling, from the input form it has in the reference
+/// A block (`NetworkLowering.Result.blocks`) is a step of a chain, or a whole residual block:
+/// the steps between two points where a single value is live. At those points the state of the
+/// DP is that value's tiling, the only one any later step sees; inside a block every branch runs
+/// in one tiling, so the operands of a join always agree.
+///
+/// Each block is simulated alone in every tiling, from the input form it has in the reference
 /// plan (the same dimensions and garbage, other tile sizes), and priced at the levels where it
-/// runs; a conversion into a tiling is simulated with the step it feeds, from the cheapest few
-/// predecessors into the cheapest few tilings of the step. The state is (tiling, conversions
+/// runs; a conversion into a tiling is simulated with the block it feeds, from the cheapest few
+/// predecessors into the cheapest few tilings of the block. The state is (tiling, conversions
 /// so far), at most `maximumConversions`; the best paths are then simulated whole, exactly,
 /// and priced with the parameters their depth needs, as every other plan.
 enum ConversionSearch {
@@ -22,67 +27,71 @@ enum ConversionSearch {
         var path: [InterleavedTiling]
     }
 
-    /// Tiling paths, best first by the DP's estimate.
+    /// Tiling paths (one tiling per step), best first by the DP's estimate.
     static func paths(_ chain: NetworkLowering.Result, reference: ChainSimulation, tilings: [InterleavedTiling],
                       logScale: Int, levels: Int, price: @escaping ([Int: OperationCounts]) -> Double,
                       progress: (String) -> Void) -> [[InterleavedTiling]] {
-        let n = chain.steps.count
-        // stay[i][T]: step i in T, from the form its input has when step i − 1 also ran in T.
+        let blocks = chain.blocks
+        let n = blocks.count
+        func simulate(_ b: Int, in t: InterleavedTiling, from input: TileShape, limit: Double) -> Double? {
+            let r = blocks[b]
+            guard let sim = try? ChainSimulation.segment(Array(chain.steps[r]), first: r.lowerBound,
+                                                         tilings: Array(repeating: t, count: r.count), input: input,
+                                                         depth: reference.steps[r.lowerBound].depthBefore, logScale: logScale, levels: levels,
+                                                         budget: limit.isFinite ? { price($0) <= limit } : nil)
+            else { return nil }
+            return sim.steps.reduce(0.0) { $0 + price($1.countsByDepth) }
+        }
+        // stay[b][T]: block b in T, from the form its input has when block b − 1 also ran in T.
         var stay: [[InterleavedTiling: Double]] = Array(repeating: [:], count: n)
         var simulated = 0
-        for i in 0..<n {
-            let ref = reference.steps[i]
+        for b in 0..<n {
+            let ref = reference.steps[blocks[b].lowerBound]
             var best = Double.infinity
-            // Layouts that need many times the fewest ciphertexts of this step are not tried
+            // Layouts that need many times the fewest ciphertexts of this block are not tried
             // (simulating them is what costs; for one image they never win).
             let inputs = tilings.compactMap { t in (try? keepingGarbage(ref.inputLayout, tiling: t)).map { (t, $0) } }
             let fewest = inputs.map(\.1.tileCount).min() ?? 1
             for (t, input) in inputs.sorted(by: { ($0.0.tX, -$0.0.tB) > ($1.0.tX, -$1.0.tB) }) where input.tileCount <= tileRatio * fewest {
-                let limit = best * 4
-                let sim = try? ChainSimulation.segment([chain.steps[i]], tilings: [t], input: input, depth: ref.depthBefore,
-                                                       logScale: logScale, levels: levels,
-                                                       budget: limit.isFinite ? { price($0) <= limit } : nil)
                 simulated += 1
-                guard let sim else { continue }
-                let cost = price(sim.steps[0].countsByDepth)
-                stay[i][t] = cost
+                guard let cost = simulate(b, in: t, from: input, limit: best * 4) else { continue }
+                stay[b][t] = cost
                 best = min(best, cost)
             }
         }
-        // best[k][T] after step i.
+        // best[k][T] after block b.
         var states: [[InterleavedTiling: State]] = Array(repeating: [:], count: maximumConversions + 1)
         for (t, cost) in stay[0] { states[0][t] = State(cost: cost, path: [t]) }
         var conversions = 0
-        for i in 1..<n {
+        for b in 1..<max(1, n) {
             var next: [[InterleavedTiling: State]] = Array(repeating: [:], count: maximumConversions + 1)
             func offer(_ k: Int, _ t: InterleavedTiling, _ s: State) {
                 if next[k][t].map({ s.cost < $0.cost }) ?? true { next[k][t] = s }
             }
             for k in 0...maximumConversions {
                 for (t, s) in states[k] {
-                    if let c = stay[i][t] { offer(k, t, State(cost: s.cost + c, path: s.path + [t])) }
+                    if let c = stay[b][t] { offer(k, t, State(cost: s.cost + c, path: s.path + [t])) }
                 }
             }
-            let targets = stay[i].sorted { $0.value < $1.value }.prefix(successors).map(\.key)
-            let ref = reference.steps[i]
+            let targets = stay[b].sorted { $0.value < $1.value }.prefix(successors).map(\.key)
+            let ref = reference.steps[blocks[b].lowerBound]
             for k in 0..<maximumConversions {
                 for (from, s) in states[k].sorted(by: { $0.value.cost < $1.value.cost }).prefix(predecessors) {
                     guard let input = try? keepingGarbage(ref.inputLayout, tiling: from) else { continue }
                     for to in targets where to != from {
-                        guard let sim = try? ChainSimulation.segment([chain.steps[i]], tilings: [to], input: input,
-                                                                     depth: ref.depthBefore, logScale: logScale, levels: levels)
-                        else { continue }
+                        guard let cost = simulate(b, in: to, from: input, limit: .infinity) else { continue }
                         conversions += 1
-                        offer(k + 1, to, State(cost: s.cost + price(sim.steps[0].countsByDepth), path: s.path + [to]))
+                        offer(k + 1, to, State(cost: s.cost + cost, path: s.path + [to]))
                     }
                 }
             }
             states = next
         }
-        progress("optimizer: conversion search simulated \(simulated) single steps and \(conversions) conversions")
+        progress("optimizer: conversion search over \(n) blocks simulated \(simulated) single blocks and \(conversions) conversions")
         let finals = states.flatMap { $0.values }.sorted { $0.cost < $1.cost }
         var seen = Set<[InterleavedTiling]>()
-        return finals.map(\.path).filter { seen.insert($0).inserted && Set($0).count > 1 }.prefix(4).map { $0 }
+        let perBlock = finals.map(\.path).filter { seen.insert($0).inserted && Set($0).count > 1 }.prefix(4)
+        return perBlock.map { path in zip(blocks, path).flatMap { r, t in Array(repeating: t, count: r.count) } }
     }
 
     /// `shape` with `tiling`'s tile sizes and its unknown (garbage) dimensions kept.

@@ -56,10 +56,11 @@ public enum Optimizer {
         public var batch: Int
         public var totalMicroseconds: Double { stepMicroseconds.reduce(0, +) }
         public var microsecondsPerImage: Double { totalMicroseconds / Double(batch) }
+        /// Bytes of the largest set of tensors alive at once between steps (branches waiting for
+        /// their join included).
+        public var largestIntermediateBytes: Int { simulation.steps.map { max($0.liveBytes, $0.outputBytes) }.max() ?? 0 }
         /// Bytes of the evaluation keys: relinearization + one Galois key per rotation step, each
-        /// with single-prime digits over the key basis and a seeded uniform half.
-        /// Bytes of the largest tensor between steps (the input included).
-        public var largestIntermediateBytes: Int { simulation.steps.map(\.outputBytes).max() ?? 0 }
+        /// with its digits over the key basis and a seeded uniform half.
         public var evaluationKeyBytes: Int {
             let p = choice.parameters
             let limbs = p.ciphertextPrimes.count + p.specialPrimes.count
@@ -123,58 +124,72 @@ public enum Optimizer {
             if batchTile > slots { continue }
             var tilings = InterleavedTiling.enumerate(slots: slots, maxChannelTile: LayoutChoice.powerOfTwo(atLeast: maxChannels),
                                                       maxImageTile: LayoutChoice.powerOfTwo(atLeast: h), minimumBatchTile: batchTile)
+            var spare: [InterleavedTiling] = []
             if options.objective == .latency, let smallest = tilings.map(\.tB).min() {
-                // Spare batch slots only when the channel and image tiles cannot fill the slots.
+                // Spare batch slots only when the channel and image tiles cannot fill the slots
+                // (or when no such tiling runs the network: a concatenation needs channel tiles
+                // its parts fill, say).
+                spare = tilings.filter { $0.tB != smallest }
                 tilings = tilings.filter { $0.tB == smallest }
             }
-            progress("optimizer: \(chain.steps.count) steps, depth ≥ \(minimalDepth), ring N = \(2 * slots): simulating \(tilings.count) tilings")
-            // Likely winners first, so that the pruning bites early: large image tiles for
-            // latency, large batch tiles for throughput.
-            let ordered = tilings.sorted { a, b in
-                options.objective == .throughput ? (a.tB, a.tX) > (b.tB, b.tX) : (a.tX, -a.tB) > (b.tX, -b.tB)
-            }
-            ringTilings = tilings
-            for (n, tiling) in ordered.enumerated() {
-                if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
-                let images = options.objective == .throughput ? tiling.tB : batch
-                let simulation: ChainSimulation
-                let threshold = min(objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity, (options.knownBest ?? .infinity) * 1.1)
-                do {
-                    simulation = try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
-                                                         logScale: options.minimumScaleBits, levels: levels,
-                                                         budget: threshold.isFinite ? { counts in
-                        let cost = lowerBound(counts)
-                        return (options.objective == .throughput ? cost / Double(images) : cost) <= threshold
-                    } : nil)
-                } catch TileTensorError.budgetExceeded {
-                    pruned += 1
-                    continue
-                } catch {
-                    failures.append("\(tiling): \(error)")
-                    continue
+            var groups = [tilings]
+            for tB in Set(spare.map(\.tB)).sorted() { groups.append(spare.filter { $0.tB == tB }) }
+            ringTilings = []
+            for tilings in groups where result.isEmpty {
+                let why = ringTilings.isEmpty ? "" : failures.last.map { " (none with a smaller batch tile ran: \($0))" } ?? ""
+                progress("optimizer: \(chain.steps.count) steps, depth ≥ \(minimalDepth), ring N = \(2 * slots): simulating \(tilings.count) tilings\(ringTilings.isEmpty ? "" : " with batch tile \(tilings[0].tB)")\(why)")
+                // Likely winners first, so that the pruning bites early: large image tiles for
+                // latency, large batch tiles for throughput.
+                let ordered = tilings.sorted { a, b in
+                    options.objective == .throughput ? (a.tB, a.tX) > (b.tB, b.tX) : (a.tX, -a.tB) > (b.tX, -b.tB)
                 }
-                guard let choice = choice(simulation.depth), choice.parameters.slotCount == slots else {
-                    failures.append("\(tiling): depth \(simulation.depth) needs a larger ring than N = \(2 * slots)")
-                    continue
+                ringTilings += tilings
+                for (n, tiling) in ordered.enumerated() {
+                    if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
+                    let images = options.objective == .throughput ? tiling.tB : batch
+                    let simulation: ChainSimulation
+                    let threshold = min(objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity, (options.knownBest ?? .infinity) * 1.1)
+                    do {
+                        simulation = try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
+                                                             logScale: options.minimumScaleBits, levels: levels,
+                                                             budget: threshold.isFinite ? { counts in
+                            let cost = lowerBound(counts)
+                            return (options.objective == .throughput ? cost / Double(images) : cost) <= threshold
+                        } : nil)
+                    } catch TileTensorError.budgetExceeded {
+                        pruned += 1
+                        continue
+                    } catch {
+                        failures.append("\(tiling): \(error)")
+                        continue
+                    }
+                    guard let choice = choice(simulation.depth), choice.parameters.slotCount == slots else {
+                        let why = choice(simulation.depth) == nil
+                            ? "no parameter set holds depth \(simulation.depth) with \(options.outputBits)-bit outputs"
+                            : "depth \(simulation.depth) needs a larger ring than N = \(2 * slots)"
+                        failures.append("\(tiling): \(why)")
+                        continue
+                    }
+                    let priced = try model(choice)
+                    let top = choice.parameters.maxLevel
+                    let micro = try simulation.steps.map { step in
+                        try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+                    }
+                    let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images)
+                    guard candidate.largestIntermediateBytes <= options.maximumIntermediateBytes else {
+                        failures.append("\(tiling): intermediates of \(candidate.largestIntermediateBytes / 1_000_000) MB, over the \(options.maximumIntermediateBytes / 1_000_000) MB allowed (--max-memory-mb)")
+                        continue
+                    }
+                    result.append(candidate)
+                    objectives.append(options.objective == .throughput ? candidate.microsecondsPerImage : candidate.totalMicroseconds)
+                    objectives.sort()
                 }
-                let priced = try model(choice)
-                let top = choice.parameters.maxLevel
-                let micro = try simulation.steps.map { step in
-                    try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
-                }
-                let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images)
-                guard candidate.largestIntermediateBytes <= options.maximumIntermediateBytes else {
-                    failures.append("\(tiling): intermediates of \(candidate.largestIntermediateBytes / 1_000_000) MB, over the \(options.maximumIntermediateBytes / 1_000_000) MB allowed (--max-memory-mb)")
-                    continue
-                }
-                result.append(candidate)
-                objectives.append(options.objective == .throughput ? candidate.microsecondsPerImage : candidate.totalMicroseconds)
-                objectives.sort()
             }
         }
         if pruned > 0 { progress("optimizer: \(pruned) tilings stopped early (already dearer than the third-best plan)") }
         guard !result.isEmpty else {
-            throw CompilerError.infeasible("no tiling runs this network (\(maxChannels) channels, \(h)×\(h) images)\(failures.first.map { "; for instance \($0)" } ?? "")")
+            let examples = Array(Set([failures.first, failures.last].compactMap { $0 })).sorted()
+            throw CompilerError.infeasible("no tiling runs this network (\(maxChannels) channels, \(h)×\(h) images)\(examples.isEmpty ? "" : "; for instance " + examples.joined(separator: "; "))")
         }
         func sort() {
             switch options.objective {
@@ -213,19 +228,13 @@ public enum Optimizer {
         return result
     }
 
-    /// The depth of the chain with one pixel per tile, where window sums cost no level.
+    /// The depth of the network with one pixel per tile, where window sums cost no level: the
+    /// longest path in levels (`LoweredOperation.minimumDepth`).
     static func lowerBoundDepth(_ chain: NetworkLowering.Result) -> Int {
-        var depth = 0
-        for step in chain.steps {
-            switch step.operation {
-            case .convolution, .square, .shiftedProduct: depth += 1
-            case .addChannelConstants, .windowSum: break
-            case let .polynomial(rows):
-                var d = 0
-                while (1 << d) < rows.count { d += 1 }
-                depth += d
-            }
+        var depth = [Int](repeating: 0, count: chain.steps.count + 1)
+        for (i, step) in chain.steps.enumerated() {
+            depth[i + 1] = (step.inputs.map { depth[$0] }.max() ?? 0) + step.operation.minimumDepth
         }
-        return depth
+        return depth.last ?? 0
     }
 }

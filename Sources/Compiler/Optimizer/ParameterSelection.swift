@@ -39,7 +39,6 @@ public enum ParameterSelection {
                               privacy: CircuitPrivacy.Request? = nil) throws -> Choice {
         for logN in logDegrees {
             guard let limit = SecurityTable.maximumLog2QP(degree: 1 << logN, allowExtended: false) else { continue }
-            var best: (Int, [Int], Int, CircuitPrivacy?)? = nil
             for scale in stride(from: maximumScaleBits, through: minimumScaleBits, by: -1) {
                 var base = [scale + outputBits + outputMarginBits]
                 var sized: CircuitPrivacy? = nil
@@ -50,15 +49,17 @@ public enum ParameterSelection {
                 }
                 guard base.allSatisfy({ $0 <= 60 }) else { continue }
                 let special = max(base.max()!, scale)
-                if base.reduce(0, +) + depth * scale + special <= limit { best = (scale, base, special, sized); break }
+                guard base.reduce(0, +) + depth * scale + special <= limit else { continue }
+                let preset = ParameterPreset(
+                    name: "n\(1 << logN)-d\(depth)-s\(scale)\(sized == nil ? "" : "-cp\(base.count)x\(base[0])")",
+                    comment: "chosen by the compiler for a depth-\(depth) plan\(sized == nil ? "" : " with circuit privacy")",
+                    logDegree: logN, primeBits: base + Array(repeating: scale, count: depth), specialPrimeBits: [special],
+                    logScale: scale, keySwitchDigits: nil)
+                // The primes nearest 2^bits may lie just above it: a chain whose bit sizes meet
+                // the limit exactly can exceed it, and then the next scale down is taken.
+                guard let parameters = try? preset.parameters() else { continue }
+                return Choice(preset: preset, parameters: parameters, depth: depth, privacy: sized)
             }
-            guard let (scale, base, special, sized) = best else { continue }
-            let preset = ParameterPreset(
-                name: "n\(1 << logN)-d\(depth)-s\(scale)\(sized == nil ? "" : "-cp\(base.count)x\(base[0])")",
-                comment: "chosen by the compiler for a depth-\(depth) plan\(sized == nil ? "" : " with circuit privacy")",
-                logDegree: logN, primeBits: base + Array(repeating: scale, count: depth), specialPrimeBits: [special],
-                logScale: scale, keySwitchDigits: nil)
-            return Choice(preset: preset, parameters: try preset.parameters(), depth: depth, privacy: sized)
         }
         let what = privacy == nil ? "" : " and circuit privacy (flooding to 2^-\(privacy!.statisticalBits))"
         throw CompilerError.infeasible("depth \(depth) with a \(minimumScaleBits)-bit scale and \(outputBits)-bit outputs\(what) exceeds every 128-bit-secure ring up to N = \(1 << logDegrees.last!); retrain with fewer or lower-degree activations")

@@ -71,7 +71,77 @@ public enum ChainExecution {
             return try x.polynomial(coefficients: tensors.map(\.0), coefficientShape: tensors[0].1)
         case let .windowSum(k, s):
             return try x.averagePooled(window: k, stride: s, dimensions: 2, 3, divide: false)
+        case let .scaleChannels(factors):
+            let (t, s) = try channelConstants(factors, for: x.shape)
+            return try x.multiplied(byPlain: t, shape: s)
+        case .add, .concat:
+            return try apply(step, operands: [x])
         }
+    }
+
+    /// One step on its operands (each in the step's tiling): a join aligns levels and scales
+    /// first (`TileTensor.aligned`).
+    public static func apply<B: TensorBackend>(_ step: LoweredStep, operands: [TileTensor<B>]) throws -> TileTensor<B> {
+        switch step.operation {
+        case .add:
+            guard operands.count == 2 else { throw CompilerError.invalidFile("an addition reads \(operands.count) operands") }
+            return try TileTensor.sum(operands)
+        case .concat:
+            guard operands.count >= 2 else { throw CompilerError.invalidFile("a concatenation reads \(operands.count) operand") }
+            return try TileTensor.concatenated(operands, along: InterleavedTiling.channelDimension(of: operands[0].shape))
+        default:
+            return try apply(step, to: operands[0])
+        }
+    }
+
+    /// What a graph run reports after each step.
+    public struct StepTrace<B: TensorBackend> {
+        /// The step's index in the network.
+        public var index: Int
+        /// Its operands, in its tiling.
+        public var operands: [TileTensor<B>]
+        /// Whether an operand was converted into the step's tiling.
+        public var converted: Bool
+        public var output: TileTensor<B>
+        /// Bytes of every value alive once the step has run (its output included).
+        public var liveBytes: Int
+    }
+
+    /// Runs `steps` (the network's steps `first` … `first + steps.count − 1`) from `input`, the
+    /// value the first of them reads (the network input when `first` is 0), each in its tiling,
+    /// and returns the last step's output. Every other value is released after its last reader.
+    /// - Parameters:
+    ///   - willRun: called with a step's index before it runs (progress, counters).
+    ///   - didRun: called after it, with the operands, the output and the live bytes.
+    public static func run<B: TensorBackend>(_ steps: [LoweredStep], first: Int = 0, input: TileTensor<B>,
+                                             tilings: [InterleavedTiling],
+                                             willRun: (Int) throws -> Void = { _ in },
+                                             didRun: (StepTrace<B>) throws -> Void = { _ in }) throws -> TileTensor<B> {
+        precondition(tilings.count == steps.count && !steps.isEmpty, "one tiling per step")
+        var lastUse: [Int: Int] = [:]
+        for (k, step) in steps.enumerated() { for v in step.inputs { lastUse[v] = max(lastUse[v] ?? 0, first + k) } }
+        var values: [Int: TileTensor<B>] = [first: input]
+        var liveBytes = input.memory
+        for (k, step) in steps.enumerated() {
+            let i = first + k
+            try willRun(i)
+            let operands = try step.inputs.map { v -> TileTensor<B> in
+                guard let x = values[v] else {
+                    throw CompilerError.invalidFile("step \(i) reads value \(v), which is not computed before it")
+                }
+                return try retile(x, to: tilings[k])
+            }
+            let converted = zip(step.inputs, operands).contains { values[$0.0]!.shape.tileSizes != $0.1.shape.tileSizes }
+            let y = try apply(step, operands: operands)
+            values[i + 1] = y
+            liveBytes += y.memory
+            for v in Set(step.inputs) where lastUse[v] == i {
+                liveBytes -= values[v]!.memory
+                values[v] = nil
+            }
+            try didRun(StepTrace(index: i, operands: operands, converted: converted, output: y, liveBytes: liveBytes))
+        }
+        return values[first + steps.count]!
     }
 
     /// One value per channel as a tensor and its broadcast layout for `shape`.

@@ -107,6 +107,20 @@ enum LayerKernels {
         return y
     }
 
+    /// Per sample, the operands' values one after the other (channel-major layouts make a
+    /// concatenation along the first sample axis a concatenation of each sample's block).
+    static func concatChannels(_ parts: [Tensor], batch: Int) -> [Double] {
+        var y: [Double] = []
+        y.reserveCapacity(parts.reduce(0) { $0 + $1.values.count })
+        for n in 0..<batch {
+            for part in parts {
+                let size = part.values.count / batch
+                y.append(contentsOf: part.values[(n * size)..<((n + 1) * size)])
+            }
+        }
+        return y
+    }
+
     static func globalAveragePool(_ x: Tensor, batch: Int) -> [Double] {
         let c = x.shape[1]
         let area = x.shape[2...].reduce(1, *)

@@ -41,6 +41,7 @@ public enum PlainExecutor {
             case .flatten, .reshape: values = operands[0].values
             case let .zeroPad(p): values = LayerKernels.zeroPad(p, operands[0], batch: batch, outShape: layer.shape)
             case .add: values = zip(operands[0].values, operands[1].values).map { $0 + $1 }
+            case .concat: values = LayerKernels.concatChannels(operands, batch: batch)
             }
             let result = Tensor(shape: [batch] + layer.shape, values: values)
             outputs[index] = result

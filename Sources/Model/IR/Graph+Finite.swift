@@ -22,7 +22,7 @@ extension Layer {
         case let .dense(d): return [("weight", d.weights.values), ("bias", d.bias)]
         case let .affine(a): return [("scale", a.scale), ("shift", a.shift)]
         case let .polynomial(p): return p.coefficients.enumerated().map { ("coefficient of x^\($0.offset)", $0.element) }
-        case .input, .averagePool, .globalAveragePool, .flatten, .reshape, .zeroPad, .add: return []
+        case .input, .averagePool, .globalAveragePool, .flatten, .reshape, .zeroPad, .add, .concat: return []
         }
     }
 }

@@ -47,7 +47,7 @@ public struct Graph: Equatable, Sendable {
         switch layer.operation {
         case .conv2d, .dense, .affine, .averagePool, .globalAveragePool: return 1
         case let .polynomial(p): return p.multiplicativeDepth
-        case .input, .flatten, .reshape, .zeroPad, .add: return 0
+        case .input, .flatten, .reshape, .zeroPad, .add, .concat: return 0
         }
     }
 
@@ -91,6 +91,7 @@ extension Graph {
             switch layer.operation {
             case .input: throw fail("layer \(i) is a second input")
             case .add: arity = 2
+            case .concat: arity = max(2, layer.inputs.count)
             default: arity = 1
             }
             guard layer.inputs.count == arity, layer.inputs.allSatisfy({ $0 >= 0 && $0 < i }) else {
@@ -119,6 +120,10 @@ extension Graph {
             case let .zeroPad(p):
                 ok = inShape.count == 3 && layer.shape == [inShape[0], inShape[1] + p.top + p.bottom, inShape[2] + p.left + p.right]
             case .add: ok = inShape == layer.shape && layers[layer.inputs[1]].shape == layer.shape
+            case .concat:
+                let parts = layer.inputs.map { layers[$0].shape }
+                ok = !layer.shape.isEmpty && parts.allSatisfy { $0.count == layer.shape.count && $0.dropFirst() == layer.shape.dropFirst() }
+                    && parts.reduce(0) { $0 + $1[0] } == layer.shape[0]
             case .input: ok = false
             }
             guard ok else { throw fail("layer \(i) ('\(layer.name)', \(layer.operation.kind)) does not fit its input of shape \(formatShape(inShape)) and output \(formatShape(layer.shape))") }

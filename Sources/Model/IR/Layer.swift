@@ -44,6 +44,9 @@ public enum LayerOperation: Equatable, Sendable {
     case zeroPad(Padding2d)
     /// Elementwise sum of two tensors of the same shape.
     case add
+    /// Concatenation of two or more tensors along the channel axis (the first sample axis):
+    /// [C_1, H, W], [C_2, H, W], … → [ΣC_i, H, W] (DenseNet and Inception joins).
+    case concat
 
     /// Short name for tables and messages.
     public var kind: String {
@@ -59,6 +62,7 @@ public enum LayerOperation: Equatable, Sendable {
         case .reshape: return "reshape"
         case .zeroPad: return "zeroPad"
         case .add: return "add"
+        case .concat: return "concat"
         }
     }
 }

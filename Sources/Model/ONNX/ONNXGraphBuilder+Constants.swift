@@ -58,7 +58,33 @@ extension ONNXGraphBuilder {
     }
 
     func concatNode(_ ctx: ONNXNodeContext) throws {
+        let computed = try ctx.node.input.indices.filter { if case .symbolic = try value(ctx, $0) { return true } else { return false } }
+        if !computed.isEmpty { try concatTensors(ctx); return }
         let parts = try ctx.node.input.indices.map { try constant(ctx, $0, role: "input \($0)") }
         output(ctx, .constant(try ConstantFolding.concat(parts, axis: try ctx.int("axis", default: 0), ctx: ctx)))
+    }
+
+    /// Concat of tensors computed from the input: along the channel axis only (axis 1 of
+    /// N×C×H×W or N×F), every operand computed, the other axes equal.
+    private func concatTensors(_ ctx: ONNXNodeContext) throws {
+        let inputs = try ctx.node.input.indices.map { i -> Int in
+            guard case .symbolic = try value(ctx, i) else {
+                throw ctx.unsupported("Concat of a constant '\(ctx.node.input[i])' with tensors computed from the input; he-tool joins computed tensors only")
+            }
+            return try layerInput(ctx, i)
+        }
+        let shapes = inputs.map { layers[$0].shape }
+        let rank = shapes[0].count + 1
+        var axis = try ctx.int("axis", default: 1)
+        if axis < 0 { axis += rank }
+        guard axis == 1 else {
+            throw ctx.unsupported("Concat along axis \(axis) of N×\(formatShape(shapes[0])); he-tool concatenates along the channel axis (axis 1) only")
+        }
+        guard shapes.allSatisfy({ $0.count == shapes[0].count && $0.dropFirst() == shapes[0].dropFirst() }) else {
+            throw ModelError.shapeMismatch("Concat '\(ctx.name)' joins tensors of shapes \(shapes.map { "N×" + formatShape($0) }) that differ off the channel axis")
+        }
+        var shape = shapes[0]
+        shape[0] = shapes.reduce(0) { $0 + $1[0] }
+        output(ctx, layer: try append(Layer(name: ctx.name, operation: .concat, inputs: inputs, shape: shape)))
     }
 }
