@@ -22,6 +22,28 @@ public struct CostModel: Sendable {
         self.costs = costs
     }
 
+    init(costs: CostTable.ParameterCosts) { self.costs = costs }
+
+    /// The same costs with each key switch `ratio` times as dear: the estimate for the same
+    /// chain with another number of key-switching digits (`ParameterSelection.keySwitchWork`),
+    /// before that set is calibrated. Rotations, hoisted rotations and the relinearization
+    /// part of a product scale; additions, plaintext products, rescales and encodes do not.
+    func scalingKeySwitches(by ratio: Double, name: String) -> CostModel {
+        var c = costs
+        c.name = name
+        let rotate = costs.microseconds[Primitive.rotate.rawValue] ?? []
+        for key in [Primitive.rotate, .hoistedRotation].map(\.rawValue) {
+            c.microseconds[key] = costs.microseconds[key]?.map { $0 * ratio }
+        }
+        if let product = costs.microseconds[Primitive.multiplyRelinearize.rawValue] {
+            c.microseconds[Primitive.multiplyRelinearize.rawValue] = product.indices.map { l in
+                let r = l < rotate.count ? rotate[l] : 0
+                return max(product[l] - r, 0.1 * product[l]) + r * ratio
+            }
+        }
+        return CostModel(costs: c)
+    }
+
     private func cost(_ primitive: Primitive, _ level: Int) throws -> Double {
         guard let row = costs.microseconds[primitive.rawValue], row.indices.contains(level) else {
             throw CompilerError.notCalibrated("the calibration of \(costs.name) has no \(primitive.rawValue) at level \(level)")

@@ -12,6 +12,7 @@ public enum CompilationReport {
         let p = c.model.parameters
         var out: [String] = []
         out.append("parameters: \(best.choice.preset.name): N = \(p.degree), \(p.ciphertextPrimes.count) ciphertext primes of bits \(best.choice.preset.primeBits.map(String.init).joined(separator: "/")) + special \(best.choice.preset.specialPrimeBits.map(String.init).joined(separator: "/")), log2 QP = \(String(format: "%.1f", p.log2QP)) (128-bit limit \(SecurityTable.maximumLog2QP(degree: p.degree, allowExtended: false).map(String.init) ?? "none")), scale 2^\(p.logScale), depth \(best.choice.depth)")
+        out.append("key switching: \(p.keySwitchDigits) digit(s) of \(p.primesPerDigit) prime(s), \(p.specialPrimes.count) special prime(s) of bits \(best.choice.preset.specialPrimeBits.map(String.init).joined(separator: "/")); evaluation keys \(mb(best.evaluationKeyBytes))\(p.degree > 32768 ? "; the 128-bit limit for N = \(p.degree) is OpenFHE's extension of the HE Standard's table (the Standard stops at 32768)" : "")")
         if let cp = best.choice.privacy {
             let base = best.choice.preset.primeBits.prefix(p.ciphertextPrimes.count - best.choice.depth)
             out.append("output bound: \(c.outputBoundSource) → the output level keeps \(base.count) primes of bits \(base.map(String.init).joined(separator: "/")) (\(base.reduce(0, +)) bits) for circuit privacy")

@@ -218,6 +218,10 @@ public enum Optimizer {
             }
             result.append(Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: reference.batch))
         }
+        // The number of key-switching digits per plan: each plan re-priced with every other
+        // count its ring allows (fewer digits: smaller keys and cheaper key switches, special
+        // primes paid for with scale bits), keeping the fastest within the key budget.
+        result = try result.map { try withBestDigits($0, options: options, model: model) }
         sort()
         result = result.filter { $0.largestIntermediateBytes <= options.maximumIntermediateBytes }
         let withinKeys = result.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
@@ -226,6 +230,40 @@ public enum Optimizer {
             result = withinKeys
         }
         return result
+    }
+
+    /// `plan` with the number of key-switching digits that makes it fastest among those whose
+    /// evaluation keys fit `maximumKeyBytes` (or the smallest keys when none fits). Variants
+    /// are priced from the plan's calibrated costs with key switches scaled by their relative
+    /// work (`ParameterSelection.keySwitchWork`); the caller's calibration prices the set taken.
+    static func withBestDigits(_ plan: Candidate, options: Options,
+                               model: (ParameterSelection.Choice) throws -> CostModel) throws -> Candidate {
+        let variants = ParameterSelection.digitVariants(of: plan.choice, outputBits: options.outputBits,
+                                                        minimumScaleBits: options.minimumScaleBits, privacy: options.circuitPrivacy)
+        guard !variants.isEmpty else { return plan }
+        let base = try model(plan.choice)
+        let work = ParameterSelection.keySwitchWork(plan.choice.parameters)
+        var options_: [Candidate] = [plan]
+        for v in variants where v.parameters.maxLevel == plan.choice.parameters.maxLevel {
+            let priced = base.scalingKeySwitches(by: ParameterSelection.keySwitchWork(v.parameters) / work, name: v.preset.name)
+            let top = v.parameters.maxLevel
+            let micro = try plan.simulation.steps.map { step in
+                try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+            }
+            options_.append(Candidate(simulation: plan.simulation, choice: v, stepMicroseconds: micro, batch: plan.batch))
+        }
+        let within = options_.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
+        var best = within.isEmpty ? options_.min { $0.evaluationKeyBytes < $1.evaluationKeyBytes }!
+                                  : within.min { $0.totalMicroseconds < $1.totalMicroseconds }!
+        guard best.choice != plan.choice else { return plan }
+        // Priced with its own calibration once taken (the scaled estimate only chose it).
+        if let calibrated = try? model(best.choice) {
+            let top = best.choice.parameters.maxLevel
+            best.stepMicroseconds = try plan.simulation.steps.map { step in
+                try step.countsByDepth.reduce(0.0) { $0 + (try calibrated.microseconds($1.value, level: top - $1.key)) }
+            }
+        }
+        return best
     }
 
     /// The depth of the network with one pixel per tile, where window sums cost no level: the

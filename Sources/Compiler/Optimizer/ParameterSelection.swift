@@ -16,8 +16,10 @@ import Foundation
 /// (from the range audit or the calibration inputs) plus a safety margin; the special prime is
 /// at least as large as every other prime, as the key-switching noise bound wants.
 public enum ParameterSelection {
-    /// The ring degrees tried, smallest first.
-    public static let logDegrees = [13, 14, 15]
+    /// The ring degrees tried, smallest first. N = 65536 holds the ~40 levels of a ResNet-20
+    /// with x² activations; its 128-bit limit (1747 bits) is not in the HE Standard's table
+    /// but OpenFHE's extension of it (`SecurityTable`), which the report states.
+    public static let logDegrees = [13, 14, 15, 16]
     /// Bits added to the output magnitude in q_0 (inputs larger than the calibration's).
     public static let outputMarginBits = 2
 
@@ -38,30 +40,79 @@ public enum ParameterSelection {
     public static func select(depth: Int, outputBits: Int, minimumScaleBits: Int = 29, maximumScaleBits: Int = 40,
                               privacy: CircuitPrivacy.Request? = nil) throws -> Choice {
         for logN in logDegrees {
-            guard let limit = SecurityTable.maximumLog2QP(degree: 1 << logN, allowExtended: false) else { continue }
             for scale in stride(from: maximumScaleBits, through: minimumScaleBits, by: -1) {
-                var base = [scale + outputBits + outputMarginBits]
-                var sized: CircuitPrivacy? = nil
-                if let privacy {
-                    let plan = CircuitPrivacy.sized(privacy, logDegree: logN, logScale: scale)
-                    base = CircuitPrivacy.basePrimeBits(plan.outputModulusBits(logScale: scale, outputBits: outputBits + outputMarginBits))
-                    sized = plan
+                // One prime per digit: the fewest special bits, so the largest scale.
+                if let choice = make(logDegree: logN, scale: scale, depth: depth, outputBits: outputBits, privacy: privacy, digits: nil) {
+                    return choice
                 }
-                guard base.allSatisfy({ $0 <= 60 }) else { continue }
-                let special = max(base.max()!, scale)
-                guard base.reduce(0, +) + depth * scale + special <= limit else { continue }
-                let preset = ParameterPreset(
-                    name: "n\(1 << logN)-d\(depth)-s\(scale)\(sized == nil ? "" : "-cp\(base.count)x\(base[0])")",
-                    comment: "chosen by the compiler for a depth-\(depth) plan\(sized == nil ? "" : " with circuit privacy")",
-                    logDegree: logN, primeBits: base + Array(repeating: scale, count: depth), specialPrimeBits: [special],
-                    logScale: scale, keySwitchDigits: nil)
-                // The primes nearest 2^bits may lie just above it: a chain whose bit sizes meet
-                // the limit exactly can exceed it, and then the next scale down is taken.
-                guard let parameters = try? preset.parameters() else { continue }
-                return Choice(preset: preset, parameters: parameters, depth: depth, privacy: sized)
             }
         }
         let what = privacy == nil ? "" : " and circuit privacy (flooding to 2^-\(privacy!.statisticalBits))"
         throw CompilerError.infeasible("depth \(depth) with a \(minimumScaleBits)-bit scale and \(outputBits)-bit outputs\(what) exceeds every 128-bit-secure ring up to N = \(1 << logDegrees.last!); retrain with fewer or lower-degree activations")
+    }
+
+    /// The chain for one ring, scale and number of key-switching digits (nil: one prime per
+    /// digit and one special prime), or nil when it exceeds the ring's 128-bit limit. With d
+    /// digits of ⌈(L+1)/d⌉ primes the special primes must cover the largest digit product
+    /// (the key-switching noise bound), each at least as large as every ciphertext prime.
+    static func make(logDegree logN: Int, scale: Int, depth: Int, outputBits: Int, privacy: CircuitPrivacy.Request?,
+                     digits: Int?) -> Choice? {
+        guard let limit = SecurityTable.maximumLog2QP(degree: 1 << logN, allowExtended: false) else { return nil }
+        var base = [scale + outputBits + outputMarginBits]
+        var sized: CircuitPrivacy? = nil
+        if let privacy {
+            let plan = CircuitPrivacy.sized(privacy, logDegree: logN, logScale: scale)
+            base = CircuitPrivacy.basePrimeBits(plan.outputModulusBits(logScale: scale, outputBits: outputBits + outputMarginBits))
+            sized = plan
+        }
+        guard base.allSatisfy({ $0 <= 60 }) else { return nil }
+        let chain = base + Array(repeating: scale, count: depth)
+        let largest = chain.max()!
+        var special = [largest]
+        if let d = digits, d < chain.count {
+            let perDigit = (chain.count + d - 1) / d
+            let digitBits = stride(from: 0, to: chain.count, by: perDigit).map { chain[$0..<min($0 + perDigit, chain.count)].reduce(0, +) }.max()!
+            let k = (digitBits + 1 + 59) / 60
+            special = Array(repeating: max(largest, (digitBits + 1 + k - 1) / k), count: k)
+        }
+        guard chain.reduce(0, +) + special.reduce(0, +) <= limit else { return nil }
+        let d = digits.map { min($0, chain.count) }
+        let preset = ParameterPreset(
+            name: "n\(1 << logN)-d\(depth)-s\(scale)\(sized == nil ? "" : "-cp\(base.count)x\(base[0])")\(d == nil || d == chain.count ? "" : "-k\(d!)")",
+            comment: "chosen by the compiler for a depth-\(depth) plan\(sized == nil ? "" : " with circuit privacy")\(d == nil ? "" : ", \(d!) key-switching digit(s)")",
+            logDegree: logN, primeBits: chain, specialPrimeBits: special, logScale: scale, keySwitchDigits: d)
+        // The primes nearest 2^bits may lie just above it: a chain whose bit sizes meet the
+        // limit exactly can exceed it (the caller then tries the next scale down).
+        guard let parameters = try? preset.parameters() else { return nil }
+        return Choice(preset: preset, parameters: parameters, depth: depth, privacy: sized)
+    }
+
+    /// The same ring and depth with each other number of key-switching digits, each at the
+    /// largest scale (≥ `minimumScaleBits`) whose special primes still fit the 128-bit limit.
+    /// Fewer digits make keys smaller and key switches cheaper, at the price of special primes
+    /// that the scale pays for.
+    public static func digitVariants(of choice: Choice, outputBits: Int, minimumScaleBits: Int,
+                                     privacy: CircuitPrivacy.Request?) -> [Choice] {
+        let count = choice.parameters.ciphertextPrimes.count
+        var seen = Set<Int>()
+        var result: [Choice] = []
+        for d in 1..<count {
+            let perDigit = (count + d - 1) / d
+            guard seen.insert(perDigit).inserted, perDigit > 1 else { continue }
+            for scale in stride(from: choice.parameters.logScale, through: minimumScaleBits, by: -1) {
+                if let v = make(logDegree: choice.parameters.logDegree, scale: scale, depth: choice.depth, outputBits: outputBits,
+                                privacy: privacy, digits: (count + perDigit - 1) / perDigit) {
+                    result.append(v)
+                    break
+                }
+            }
+        }
+        return result
+    }
+
+    /// Relative work of one key switch (ModUp of each digit to the extended basis, the key
+    /// products, ModDown): about (digits + 2) · (ciphertext + special primes) NTT-sized passes.
+    public static func keySwitchWork(_ p: CKKSParameters) -> Double {
+        Double(p.keySwitchDigits + 2) * Double(p.ciphertextPrimes.count + p.specialPrimes.count)
     }
 }
