@@ -26,6 +26,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Where the files go and stay (default: a temporary directory, removed at the end).")
     var workDir: String?
 
+    @Flag(name: .customLong("no-conversions"), help: "One tiling for the whole network (no per-block tilings; compiles faster).")
+    var noConversions = false
+
     @Flag(name: .customLong("no-circuit-privacy"), help: "Compile without circuit privacy (results then carry more than the logits).")
     var noCircuitPrivacy = false
 
@@ -61,6 +64,7 @@ struct DemoCommand: ParsableCommand {
         let cache = CalibrationCache(threads: threads)
         var options = Optimizer.Options()
         if !noCircuitPrivacy { options.circuitPrivacy = CircuitPrivacy.Request(slotBits: 0) }   // sized by the compiler
+        options.searchConversions = !noConversions
         let compilation = try Compilation.compile(graph, name: folder.lastPathComponent, options: options,
                                                   calibrationInputs: samples.map { $0.tensor.values }, costModel: { choice in
             try CostModel(table: try cache.ensure([choice.preset], progress: FlowFiles.log), parameters: choice.parameters)

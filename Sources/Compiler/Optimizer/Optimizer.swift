@@ -135,7 +135,10 @@ public enum Optimizer {
             var groups = [tilings]
             for tB in Set(spare.map(\.tB)).sorted() { groups.append(spare.filter { $0.tB == tB }) }
             ringTilings = []
-            for tilings in groups where result.isEmpty {
+            // Larger batch tiles are tried only when every tiling of the smaller ones failed for
+            // its layout (a kernel that cannot run in it), not for depth, memory or cost.
+            var layoutOnly = true
+            for tilings in groups where result.isEmpty && layoutOnly {
                 let why = ringTilings.isEmpty ? "" : failures.last.map { " (none with a smaller batch tile ran: \($0))" } ?? ""
                 progress("optimizer: \(chain.steps.count) steps, depth ≥ \(minimalDepth), ring N = \(2 * slots): simulating \(tilings.count) tilings\(ringTilings.isEmpty ? "" : " with batch tile \(tilings[0].tB)")\(why)")
                 // Likely winners first, so that the pruning bites early: large image tiles for
@@ -158,6 +161,7 @@ public enum Optimizer {
                         } : nil)
                     } catch TileTensorError.budgetExceeded {
                         pruned += 1
+                        layoutOnly = false
                         continue
                     } catch {
                         failures.append("\(tiling): \(error)")
@@ -168,6 +172,7 @@ public enum Optimizer {
                             ? "no parameter set holds depth \(simulation.depth) with \(options.outputBits)-bit outputs"
                             : "depth \(simulation.depth) needs a larger ring than N = \(2 * slots)"
                         failures.append("\(tiling): \(why)")
+                        layoutOnly = false
                         continue
                     }
                     let priced = try model(choice)
@@ -177,6 +182,7 @@ public enum Optimizer {
                     }
                     let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images)
                     guard candidate.largestIntermediateBytes <= options.maximumIntermediateBytes else {
+                        layoutOnly = false
                         failures.append("\(tiling): intermediates of \(candidate.largestIntermediateBytes / 1_000_000) MB, over the \(options.maximumIntermediateBytes / 1_000_000) MB allowed (--max-memory-mb)")
                         continue
                     }
@@ -201,7 +207,14 @@ public enum Optimizer {
         // Per-step tilings with conversions (the DP), from the best single-tiling plan's forms.
         let reference = result[0]
         let slots = reference.simulation.tiling.slots
-        let dpTilings = ringTilings.filter { $0.slots == slots }
+        // A graph's blocks are whole residual blocks, each simulated in every tiling the DP
+        // offers: for graphs the DP offers the tilings of the six best single-tiling plans (on
+        // the bundled ResNet all 21 tilings of N = 32768 took over ten minutes and 8 GB).
+        var dpTilings = ringTilings.filter { $0.slots == slots }
+        if !chain.isChain {
+            var seen = Set<InterleavedTiling>()
+            dpTilings = result.map(\.simulation.tiling).filter { $0.slots == slots && seen.insert($0).inserted }.prefix(6).map { $0 }
+        }
         // The conversion search simulates every step in every tiling: at throughput batches
         // (thousands of slots of images per tile, tens of tiles) that took over 24 GB on MNIST,
         // so it runs for latency plans only.
