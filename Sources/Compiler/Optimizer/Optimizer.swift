@@ -118,7 +118,11 @@ public enum Optimizer {
         var ringTilings: [InterleavedTiling] = []
         var failures: [String] = []
         let batch = options.batch ?? 1
-        for logN in ParameterSelection.logDegrees where logN >= first.parameters.logDegree && result.isEmpty {
+        // A ring where every tiling stopped early (dearer than a plan known from elsewhere) ends
+        // the search: the next ring's operations cost more still.
+        var prunedBefore = 0
+        for logN in ParameterSelection.logDegrees where logN >= first.parameters.logDegree && result.isEmpty && (pruned == prunedBefore || logN == first.parameters.logDegree) {
+            prunedBefore = pruned
             let slots = 1 << (logN - 1)
             let batchTile = options.objective == .throughput ? 1 : LayoutChoice.powerOfTwo(atLeast: batch)
             if batchTile > slots { continue }
@@ -218,7 +222,15 @@ public enum Optimizer {
         // The conversion search simulates every step in every tiling: at throughput batches
         // (thousands of slots of images per tile, tens of tiles) that took over 24 GB on MNIST,
         // so it runs for latency plans only.
-        let paths = !options.searchConversions || options.objective == .throughput ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
+        // For graphs the DP simulates whole residual blocks per tiling: on the bundled ResNet
+        // (490 MB of live intermediates) that passed 9 minutes and 14 GB, so graphs whose
+        // reference plan holds more than 64 MB at once keep one tiling (until blocks are priced
+        // in closed form).
+        let affordable = chain.isChain || reference.largestIntermediateBytes <= 64_000_000
+        if !affordable && options.searchConversions && options.objective == .latency {
+            progress("optimizer: no per-block tilings for this graph (its blocks are too large to simulate in every tiling); one tiling throughout")
+        }
+        let paths = !options.searchConversions || options.objective == .throughput || !affordable ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
                                            logScale: options.minimumScaleBits, levels: levels, price: lowerBound, progress: progress)
         for path in paths {
             guard let simulation = try? ChainSimulation.run(chain, tilings: path, batch: reference.batch,
