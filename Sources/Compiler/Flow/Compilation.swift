@@ -99,6 +99,17 @@ public struct Compilation: Sendable {
                 losers = []
             }
         }
+        if options.circuitPrivacy != nil {
+            // The flooding is sized for a result at the chain's scale (within a factor 2). Each
+            // ciphertext square doubles how far the scale has drifted from 2^s (Δ²/q with q ≠ Δ),
+            // so a deep plan can end outside that: found here, on the mock with the real primes,
+            // rather than by the server at evaluation.
+            let p = plans[0].choice.parameters
+            let drift = log2(try outputScale(plans[0], chain: chain)) - Double(p.logScale)
+            guard abs(drift) <= 1 else {
+                throw CompilerError.infeasible(String(format: "circuit privacy: this plan's result ends at scale 2^%.2f, %.2f bits from the 2^%d its flooding is sized for (each ciphertext square doubles the scale's drift; this network has many on one path); compile it without --circuit-privacy (the server then needs --no-circuit-privacy) until the sizing follows the drift", Double(p.logScale) + drift, drift, p.logScale))
+            }
+        }
         let (model, profile) = try files(for: plans[0], chain: chain, graph: graph, name: name)
         return Compilation(model: model, profile: profile, chain: chain, plans: plans, otherLoweringPlans: losers,
                            outputBits: outputBits, outputBoundSource: source)
@@ -127,6 +138,15 @@ public struct Compilation: Sendable {
             for tile in x.tiles { largest = max(largest, try mock.decryptAndDecode(tile).map(abs).max() ?? 0) }
         }
         return largest
+    }
+
+    /// The scale the plan's result has, tracked on the mock with the plan's real primes.
+    static func outputScale(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result) throws -> Double {
+        let sim = plan.simulation
+        let mock = MockBackend(slotCount: sim.inputLayout.slotsPerTile, parameters: plan.choice.parameters)
+        let zeros = [[Double]](repeating: [Double](repeating: 0, count: chain.inputShape.reduce(1, *)), count: plan.batch)
+        let input = try TileTensor(encrypting: ChainExecution.inputTensor(zeros, shape: chain.inputShape), shape: sim.inputLayout, backend: mock)
+        return try ChainExecution.run(chain.steps, input: input, tilings: sim.tilings).scale
     }
 
     static func objective(_ plan: Optimizer.Candidate, _ objective: Optimizer.Objective) -> Double {

@@ -88,7 +88,8 @@ public enum ParameterSelection {
     }
 
     /// The same ring and depth with each other number of key-switching digits, each at the
-    /// largest scale (≥ `minimumScaleBits`) whose special primes still fit the 128-bit limit.
+    /// largest scale (≥ `minimumScaleBits`, at most `digitScaleMarginBits` below the choice's)
+    /// whose special primes still fit the 128-bit limit.
     /// Fewer digits make keys smaller and key switches cheaper, at the price of special primes
     /// that the scale pays for.
     public static func digitVariants(of choice: Choice, outputBits: Int, minimumScaleBits: Int,
@@ -99,7 +100,10 @@ public enum ParameterSelection {
         for d in 1..<count {
             let perDigit = (count + d - 1) / d
             guard seen.insert(perDigit).inserted, perDigit > 1 else { continue }
-            for scale in stride(from: choice.parameters.logScale, through: minimumScaleBits, by: -1) {
+            // At most `digitScaleMarginBits` below the one-prime-per-digit choice: the floor alone
+            // let the TenSEAL tutorial's circuit-private plan fall from 40 to ~30 bits and its
+            // logits to 3e-3 relative error.
+            for scale in stride(from: choice.parameters.logScale, through: max(minimumScaleBits, choice.parameters.logScale - digitScaleMarginBits), by: -1) {
                 if let v = make(logDegree: choice.parameters.logDegree, scale: scale, depth: choice.depth, outputBits: outputBits,
                                 privacy: privacy, digits: (count + perDigit - 1) / perDigit) {
                     result.append(v)
@@ -109,6 +113,9 @@ public enum ParameterSelection {
         }
         return result
     }
+
+    /// Scale bits a fewer-digit variant may give up for its special primes.
+    public static let digitScaleMarginBits = 4
 
     /// Relative work of one key switch (ModUp of each digit to the extended basis, the key
     /// products, ModDown): about (digits + 2) · (ciphertext + special primes) NTT-sized passes.
