@@ -15,7 +15,7 @@ final class ResidualGraphTests: XCTestCase {
     /// A network under construction (layer 0 the input).
     struct Sketch {
         var layers: [Layer]
-        var rng = SeededGenerator(seed: 7)
+        var rng = SplitMix(seed: 7)
 
         init(_ shape: [Int]) { layers = [Layer(name: "input", operation: .input, inputs: [], shape: shape)] }
 
@@ -61,19 +61,6 @@ final class ResidualGraphTests: XCTestCase {
         }
     }
 
-    struct SeededGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(next() >> 11) / Double(1 << 53) }
-    }
-
     /// Stem conv + quadratic, then a basic block: conv-act-conv, + shortcut, act; then the head.
     static func residual(projection: Bool, subtract: Bool = false) -> Graph {
         var s = Sketch([2, 8, 8])
@@ -101,7 +88,7 @@ final class ResidualGraphTests: XCTestCase {
     }
 
     static func samples(_ graph: Graph, count: Int) -> [[Double]] {
-        var rng = SeededGenerator(seed: 99)
+        var rng = SplitMix(seed: 99)
         let n = graph.inputShape.reduce(1, *)
         return (0..<count).map { _ in (0..<n).map { _ in rng.uniform(-1, 1) } }
     }
@@ -196,4 +183,9 @@ final class ResidualGraphTests: XCTestCase {
         try refused({ $0.steps[join].inputs[1] = 0 }, "one shape")
         try refused({ $0.steps[0].inputs = [] }, "reads values")
     }
+}
+
+extension SplitMix {
+    /// Uniform on [a, b) (the compiler's simulation generator, reused for the test weights).
+    mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * (nextUnit() + 1) / 2 }
 }

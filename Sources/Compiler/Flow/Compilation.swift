@@ -121,32 +121,28 @@ public struct Compilation: Sendable {
     /// The largest magnitude in any slot of the plan's output tiles (logits, replicas and
     /// garbage) over `samples`, computed exactly on the mock backend in the plan's tilings.
     static func largestOutputSlot(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result, samples: [[Double]]) throws -> Double {
-        let sim = plan.simulation
-        let p = plan.choice.parameters
-        let mock = try ChainSimulation.planningBackend(slotCount: sim.inputLayout.slotsPerTile, logScale: p.logScale,
-                                                       levels: max(1, sim.depth))
         var largest = 0.0
-        var start = 0
-        while start < samples.count {
-            let batch = Array(samples[start..<min(samples.count, start + plan.batch)]).map { chain.packed($0) }
-            start += plan.batch
-            var padded = batch
-            let size = chain.inputShape.reduce(1, *)
-            while padded.count < plan.batch { padded.append([Double](repeating: 0, count: size)) }
-            let input = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: chain.inputShape), shape: sim.inputLayout, backend: mock)
-            let x = try ChainExecution.run(chain.steps, input: input, tilings: sim.tilings)
-            for tile in x.tiles { largest = max(largest, try mock.decryptAndDecode(tile).map(abs).max() ?? 0) }
+        for batch in stride(from: 0, to: samples.count, by: plan.batch).map({ Array(samples[$0..<min(samples.count, $0 + plan.batch)]) }) {
+            let x = try runOnMock(plan, chain: chain, samples: batch)
+            for tile in x.tiles { largest = max(largest, try x.backend.decryptAndDecode(tile).map(abs).max() ?? 0) }
         }
         return largest
     }
 
     /// The scale the plan's result has, tracked on the mock with the plan's real primes.
     static func outputScale(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result) throws -> Double {
+        try runOnMock(plan, chain: chain, samples: []).scale
+    }
+
+    /// The plan run exactly on the mock backend with the plan's own primes (levels and scales as
+    /// the server's run), on up to `plan.batch` samples, padded with zero images.
+    static func runOnMock(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result, samples: [[Double]]) throws -> TileTensor<MockBackend> {
         let sim = plan.simulation
         let mock = MockBackend(slotCount: sim.inputLayout.slotsPerTile, parameters: plan.choice.parameters)
-        let zeros = [[Double]](repeating: [Double](repeating: 0, count: chain.inputShape.reduce(1, *)), count: plan.batch)
-        let input = try TileTensor(encrypting: ChainExecution.inputTensor(zeros, shape: chain.inputShape), shape: sim.inputLayout, backend: mock)
-        return try ChainExecution.run(chain.steps, input: input, tilings: sim.tilings).scale
+        var padded = samples.map { chain.packed($0) }
+        while padded.count < plan.batch { padded.append([Double](repeating: 0, count: chain.inputShape.reduce(1, *))) }
+        let input = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: chain.inputShape), shape: sim.inputLayout, backend: mock)
+        return try ChainExecution.run(chain.steps, input: input, tilings: sim.tilings)
     }
 
     static func objective(_ plan: Optimizer.Candidate, _ objective: Optimizer.Objective) -> Double {

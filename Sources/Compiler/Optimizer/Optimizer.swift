@@ -58,7 +58,7 @@ public enum Optimizer {
         public var microsecondsPerImage: Double { totalMicroseconds / Double(batch) }
         /// Bytes of the largest set of tensors alive at once between steps (branches waiting for
         /// their join included).
-        public var largestIntermediateBytes: Int { simulation.steps.map { max($0.liveBytes, $0.outputBytes) }.max() ?? 0 }
+        public var largestIntermediateBytes: Int { simulation.steps.map(\.liveBytes).max() ?? 0 }
         /// Bytes of the evaluation keys: relinearization + one Galois key per rotation step, each
         /// with its digits over the key basis and a seeded uniform half.
         public var evaluationKeyBytes: Int {
@@ -268,17 +268,17 @@ public enum Optimizer {
         guard !variants.isEmpty else { return plan }
         let base = try model(plan.choice)
         let work = ParameterSelection.keySwitchWork(plan.choice.parameters)
-        var options_: [Candidate] = [plan]
+        var offers: [Candidate] = [plan]
         for v in variants where v.parameters.maxLevel == plan.choice.parameters.maxLevel {
             let priced = base.scalingKeySwitches(by: ParameterSelection.keySwitchWork(v.parameters) / work, name: v.preset.name)
             let top = v.parameters.maxLevel
             let micro = try plan.simulation.steps.map { step in
                 try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
             }
-            options_.append(Candidate(simulation: plan.simulation, choice: v, stepMicroseconds: micro, batch: plan.batch))
+            offers.append(Candidate(simulation: plan.simulation, choice: v, stepMicroseconds: micro, batch: plan.batch))
         }
-        let within = options_.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
-        var best = within.isEmpty ? options_.min { $0.evaluationKeyBytes < $1.evaluationKeyBytes }!
+        let within = offers.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
+        var best = within.isEmpty ? offers.min { $0.evaluationKeyBytes < $1.evaluationKeyBytes }!
                                   : within.min { $0.totalMicroseconds < $1.totalMicroseconds }!
         guard best.choice != plan.choice else { return plan }
         // Priced with its own calibration once taken (the scaled estimate only chose it).
