@@ -31,13 +31,14 @@ class ExportError(RuntimeError):
 
 def export_onnx(model: torch.nn.Module, input_shape: tuple[int, int, int], path: Path, *,
                 preprocess: dict, class_names: list[str], activation_ranges: list[dict],
-                check_inputs: np.ndarray, tolerance: float = 1e-4) -> float:
+                check_inputs: np.ndarray, tolerance: float = 1e-4, extra_metadata: dict | None = None) -> float:
     """Exports `model` (eval mode, batch 1) to `path` with he-tool's metadata.
 
     The file is written to a temporary name, loaded back with onnxruntime and run on each of
     `check_inputs` (N x C x H x W float32, already preprocessed); only if every output matches
     PyTorch's within `tolerance` (relative to the largest logit) is it renamed into place.
-    Returns the largest relative difference seen.
+    Returns the largest relative difference seen. `extra_metadata` adds keys (JSON-encoded
+    like the others), e.g. `he_tool.block_pruning` or `he_tool.budgets` (hetrain.prune, hetrain.budgets).
     """
     import onnx
     import onnxruntime as ort
@@ -58,6 +59,7 @@ def export_onnx(model: torch.nn.Module, input_shape: tuple[int, int, int], path:
             "he_tool.activation_ranges": [r["range"][1] for r in activation_ranges],
             "he_tool.activation_observed_max": [r["observed_max_abs"] for r in activation_ranges],
             "he_tool.toolkit": __version__,
+            **(extra_metadata or {}),
         }
         for key, value in metadata.items():
             entry = proto.metadata_props.add()

@@ -1,0 +1,120 @@
+"""Rebuilds a bundled model's PyTorch network from its folder (model.onnx + training-summary.json).
+
+The architecture comes from the summary (`arch`, and `width1`, `width2`, `hidden` of its
+`args`), built with hetrain.models exactly as hetrain.train builds it, with polynomial
+activations; the weights come from the ONNX initialisers, matched by node name (the exporter
+names nodes after modules: `/conv1/Conv`, `/act1/Mul_2`, `/bn3/BatchNormalization`). BatchNorm
+is folded into the layer before it (the exporter already folded it into the convolutions) and
+replaced by the identity, so the rebuilt network computes exactly what the file computes and
+stays that way in training mode (no batch statistics). Only the chain networks (henet,
+tenseal-tutorial) with quadratic activations are supported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .activations import PolyActivation
+from .convert import replace_relu
+from .models import HENet, TenSEALTutorialNet
+
+
+class LoadError(ValueError):
+    """A model folder this loader cannot rebuild."""
+
+
+def build(summary: dict, channels: int, side: int) -> nn.Module:
+    """The summary's network with polynomial activations and BatchNorm as identity."""
+    arch, args = summary.get("arch", "henet"), summary["args"]
+    if arch == "tenseal-tutorial":
+        return TenSEALTutorialNet(channels, side)
+    if arch != "henet":
+        raise LoadError(f"arch {arch!r}: only the chain networks (henet, tenseal-tutorial) can be rebuilt")
+    model = HENet(channels, side, int(args["width1"]), int(args["width2"]), int(args["hidden"]))
+    replace_relu(model, lambda _n, c: PolyActivation(c), model.activation_channels)
+    for name in ("bn1", "bn2", "bn3"):
+        setattr(model, name, nn.Identity())
+    return model
+
+
+def metadata(path: Path) -> dict:
+    """The he_tool.* metadata_props of an ONNX file, JSON-decoded."""
+    import onnx
+    proto = onnx.load(str(path), load_external_data=False)
+    return {p.key: json.loads(p.value) for p in proto.metadata_props}
+
+
+def load_folder(folder: Path) -> tuple[nn.Module, dict, dict]:
+    """(network, training summary, metadata) of a bundled model folder; the network reproduces
+    model.onnx (checked against onnxruntime on random inputs)."""
+    folder = Path(folder)
+    summary = json.loads((folder / "training-summary.json").read_text())
+    meta = metadata(folder / "model.onnx")
+    channels, side, _ = meta["he_tool.preprocessing"]["input_shape"]
+    model = build(summary, channels, side)
+    load_weights(model, folder / "model.onnx")
+    check_against_onnx(model, folder / "model.onnx", (channels, side, side))
+    return model, summary, meta
+
+
+@torch.no_grad()
+def load_weights(model: nn.Module, path: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: numpy_helper.to_array(i).astype(np.float32) for i in graph.initializer}
+    last_linear = None
+    for node in graph.node:
+        parts = node.name.strip("/").split("/")
+        module = model.get_submodule(".".join(parts[:-1])) if len(parts) > 1 else None
+        op = parts[-1]
+        if node.op_type in ("Conv", "Gemm"):
+            if node.op_type == "Gemm":
+                attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+                if attrs.get("transB", 0) != 1 or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
+                    raise LoadError(f"{node.name}: a Gemm other than x·Wᵀ + b")
+            module.weight.copy_(torch.from_numpy(inits[node.input[1]]))
+            if len(node.input) > 2:
+                module.bias.copy_(torch.from_numpy(inits[node.input[2]]).reshape(module.bias.shape))
+            else:
+                module.bias.zero_()
+            last_linear = module
+        elif node.op_type == "BatchNormalization":
+            eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+            g, b, mean, var = (inits[n] for n in node.input[1:5])
+            scale = torch.from_numpy(g / np.sqrt(var + eps))
+            last_linear.weight.mul_(scale.view(-1, *([1] * (last_linear.weight.dim() - 1))))
+            last_linear.bias.copy_((last_linear.bias - torch.from_numpy(mean)) * scale + torch.from_numpy(b))
+        elif isinstance(module, PolyActivation):
+            if module.degree != 2:
+                raise LoadError(f"{node.name}: only quadratic activations can be loaded")
+            column = {"Mul": 2, "Mul_2": 1, "Add_1": 0}.get(op)
+            if column is not None:
+                value = next(inits[n] for n in node.input if n in inits)
+                module.coefficients[:, column] = torch.from_numpy(value.reshape(-1))
+
+
+@torch.no_grad()
+def check_against_onnx(model: nn.Module, path: Path, input_shape: tuple[int, int, int], tolerance: float = 1e-4) -> float:
+    """Largest difference, relative to the largest logit, between PyTorch and onnxruntime on
+    four random inputs; raises LoadError above `tolerance`."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    model.eval()
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(4):
+        x = rng.normal(size=(1, *input_shape)).astype(np.float32)
+        expected = session.run(None, {"input": x})[0]
+        got = model(torch.from_numpy(x)).numpy()
+        worst = max(worst, float(np.abs(got - expected).max()) / max(float(np.abs(expected).max()), 1e-6))
+    if worst > tolerance:
+        raise LoadError(f"{path}: the rebuilt network differs from the file by {worst:.1e} (relative)")
+    return worst

@@ -1,0 +1,220 @@
+"""HE-aware structured pruning: zero whole plaintext blocks of a trained model, iteratively.
+
+    python -m hetrain.prune ../mnist --tile 8x16x8x8x1 --out ../mnist-pruned
+    python -m hetrain.prune ../mnist/model.onnx --plan compile-report.txt --out ../mnist-pruned
+
+The model folder (model.onnx + training-summary.json) is rebuilt in PyTorch (hetrain.onnxload).
+The blocks are those he-tool packs into whole plaintexts in the given tiling (`--tile`, the
+layouts following the engine's alternation) or in the plan of a compile report (`--plan`, the
+text `he-tool compile` prints; each convolution step's layout is read from it), see
+hetrain.blocks. For each cumulative ratio of `--ratios`, in each layer of `--layers`, the blocks
+of smallest RMS weight among those still alive are zeroed (so each step's set contains the
+previous one), then the network is fine-tuned for `--epochs-per-step` with distillation from the
+unpruned model and the range loss, the zeroed blocks held at exactly zero. Every step is
+exported and measured by onnxruntime on the test set; the kept result is the largest ratio
+whose accuracy loss against the unpruned file is at most `--max-loss` (chosen on the test set:
+the base model was trained on the whole training split, so no unseen validation split exists).
+
+Written to --out: model.onnx (metadata as hetrain.train writes, plus `he_tool.block_pruning`:
+the tiling and, per layer, the block geometry and zeroed blocks; format in the README),
+model-card.md with the accuracy / non-zero-block curve, training-summary.json, test PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data as datasets
+from .activations import activation_modules
+from .blocks import block_norms, geometry, zero_blocks
+from .card import command_line
+from .convert import multiplicative_depth
+from .export import export_onnx, onnx_accuracy
+from .finetune import BlockMasks, finetune, load_data, measure_ranges, write_test_pngs
+from .layers import linear_layers
+from .onnxload import load_folder
+from .onnxmeta import initializer_arrays, set_metadata, weight_initializers
+from .ranges import RangeMonitor
+from .tiling import PlanError, layouts_from_report, layouts_from_tiling, parse_tiling
+from .train import accuracy
+from .variantcard import render_pruned
+
+
+def folder_of(path: Path) -> Path:
+    path = Path(path)
+    return path.parent if path.suffix == ".onnx" else path
+
+
+def step_layouts(model, input_shape, args):
+    """(layouts of every linear layer, description of where they came from)."""
+    layers = [layer for _, layer in linear_layers(model, input_shape)]
+    if args.plan:
+        layouts, tiling = layouts_from_report(layers, Path(args.plan).read_text())
+        return layouts, f"compile report {Path(args.plan).name}: {tiling}"
+    tiling = parse_tiling(args.tile)
+    return (layouts_from_tiling(layers, tiling, not args.no_space_to_depth),
+            "tiling " + "×".join(map(str, tiling)) + " (t0×t1×tX×tY×tB, --tile)")
+
+
+def block_metadata(proto, masks: BlockMasks, source: str) -> dict:
+    """`he_tool.block_pruning`: per layer, the geometry and the blocks that are zero in the file
+    (read back from the initialisers, so the record is what the file holds)."""
+    names, arrays = weight_initializers(proto), initializer_arrays(proto)
+    layers = []
+    for name, geo in masks.geometries.items():
+        node, init = names[name]
+        zeroed = zero_blocks(arrays[init], geo)
+        layers.append({"layer": node, "module": name, "initializer": init, "blocks": geo.count,
+                       "geometry": geo.to_json(), "zeroed": zeroed})
+    return {"format": 1, "source": source, "layers": layers}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", type=Path, help="a bundled model folder (or its model.onnx) with training-summary.json")
+    p.add_argument("--out", type=Path, required=True)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--tile", help="t0xt1xtXxtYxtB, e.g. 8x16x8x8x1 (the tiling of he-tool compile's plan)")
+    where.add_argument("--plan", type=Path, help="the text `he-tool compile` printed for this model")
+    p.add_argument("--no-space-to-depth", action="store_true",
+                   help="with --tile: the plan keeps the strided first convolution (compile --no-space-to-depth)")
+    p.add_argument("--layers", default="conv2,fc1", help="modules to prune, comma-separated")
+    p.add_argument("--ratios", default="0.25,0.375,0.5,0.625,0.75",
+                   help="cumulative fraction of each layer's blocks zeroed at each step")
+    p.add_argument("--epochs-per-step", type=float, default=2.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--max-loss", type=float, default=0.005, help="accuracy loss allowed (0.005 = 0.5 pp)")
+    p.add_argument("--temperature", type=float, default=4.0)
+    p.add_argument("--distill-weight", type=float, default=0.7)
+    p.add_argument("--range-bound", type=float, default=8.0)
+    p.add_argument("--range-margin", type=float, default=0.8)
+    p.add_argument("--range-weight", type=float, default=1.0)
+    p.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA)
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--test-limit", type=int, default=0)
+    p.add_argument("--images", type=int, default=5)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+
+    started = time.time()
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    generator = torch.Generator().manual_seed(args.seed)
+
+    def log(message):
+        print(f"[{time.time() - started:7.1f}s] {message}", flush=True)
+
+    folder = folder_of(args.model)
+    model, base_summary, meta = load_folder(folder)
+    dataset = base_summary["dataset"]
+    x, y, xt, yt, test_images, test_labels, _, _ = load_data(dataset, args.data, args.limit, args.test_limit)
+    input_shape = tuple(meta["he_tool.preprocessing"]["input_shape"])
+    teacher = copy.deepcopy(model).eval()
+    base_accuracy = onnx_accuracy(folder / "model.onnx", xt.numpy(), test_labels)
+    log(f"base {folder / 'model.onnx'}: onnxruntime test accuracy {base_accuracy:.4f}")
+
+    layouts, source = step_layouts(model, input_shape, args)
+    modules = dict(model.named_modules())
+    wanted = [n for n in args.layers.split(",") if n]
+    unknown = [n for n in wanted if n not in {s.layer.name for s in layouts}]
+    if unknown:
+        raise SystemExit(f"--layers: {unknown} are not linear layers of the model ({[s.layer.name for s in layouts]})")
+    geometries = {s.layer.name: geometry(s) for s in layouts if s.layer.name in wanted}
+    all_blocks = {}
+    for s in layouts:
+        try:
+            all_blocks[s.layer.name] = geometry(s).count
+        except PlanError:
+            all_blocks[s.layer.name] = None
+    masks = BlockMasks({n: modules[n] for n in geometries}, geometries)
+    for name, geo in geometries.items():
+        log(f"{name}: {geo.count} blocks of {geo.filters_per_block} filters x {geo.channels_per_block} channels, "
+            f"grid {geo.grid} ({source})")
+
+    curve = [{"ratio": 0.0, "zeroed": {n: 0 for n in geometries}, "nonzero_blocks": sum(v or 0 for v in all_blocks.values()),
+              "accuracy_torch": accuracy(model, xt, yt), "accuracy_onnxruntime": base_accuracy}]
+    states = {0.0: copy.deepcopy(model.state_dict())}
+    check = xt[:16].numpy()
+    preprocessing = meta["he_tool.preprocessing"]
+    for ratio in [float(r) for r in args.ratios.split(",")]:
+        for name, geo in geometries.items():
+            target = int(round(ratio * geo.count))
+            norms = block_norms(masks.modules[name].weight.detach().numpy(), geo)
+            alive = [i for i in np.argsort(norms, kind="stable") if i not in masks.zeroed[name]]
+            masks.zeroed[name] |= {int(i) for i in alive[:max(0, target - len(masks.zeroed[name]))]}
+        masks.apply()
+        log(f"ratio {ratio:.3f}: zeroed {masks.counts()}; accuracy before fine-tuning {accuracy(model, xt, yt):.4f}")
+        monitor = RangeMonitor([m for _, m in activation_modules(model)], args.range_margin * args.range_bound)
+        finetune(model, teacher, x, y, args.epochs_per_step, args.lr, generator, masks=masks, monitor=monitor,
+                 range_weight=args.range_weight, temperature=args.temperature, distill_weight=args.distill_weight, log=log)
+        monitor.close()
+        model.eval()
+        torch_accuracy = accuracy(model, xt, yt)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "step.onnx"
+            export_onnx(model, input_shape, path, preprocess=preprocessing, class_names=meta["he_tool.class_names"],
+                        activation_ranges=[{"range": [0, 0], "observed_max_abs": 0}] * len(activation_modules(model)),
+                        check_inputs=check)
+            ort_accuracy = onnx_accuracy(path, xt.numpy(), test_labels)
+        zeroed = {n: len(masks.zeroed[n]) for n in geometries}
+        curve.append({"ratio": ratio, "zeroed": zeroed,
+                      "nonzero_blocks": curve[0]["nonzero_blocks"] - sum(zeroed.values()),
+                      "accuracy_torch": torch_accuracy, "accuracy_onnxruntime": ort_accuracy})
+        states[ratio] = copy.deepcopy(model.state_dict())
+        log(f"ratio {ratio:.3f}: test accuracy {torch_accuracy:.4f} (onnxruntime {ort_accuracy:.4f}, "
+            f"loss {100 * (base_accuracy - ort_accuracy):.2f} pp)")
+
+    chosen = max((row for row in curve if base_accuracy - row["accuracy_onnxruntime"] <= args.max_loss + 1e-12),
+                 key=lambda row: row["ratio"])
+    model.load_state_dict(states[chosen["ratio"]])
+    model.eval()
+    log(f"kept ratio {chosen['ratio']}: onnxruntime {chosen['accuracy_onnxruntime']:.4f} "
+        f"(base {base_accuracy:.4f}, allowed loss {100 * args.max_loss:.2f} pp)")
+
+    ranges, test_max = measure_ranges(model, activation_modules(model), x, xt, args.range_bound)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "model.onnx"
+    worst = export_onnx(model, input_shape, path, preprocess=preprocessing, class_names=meta["he_tool.class_names"],
+                        activation_ranges=ranges, check_inputs=check)
+    import onnx
+    pruning = block_metadata(onnx.load(str(path)), masks, source)
+    set_metadata(path, {"he_tool.block_pruning": pruning})
+    ort_accuracy = onnx_accuracy(path, xt.numpy(), test_labels)
+    log(f"exported {path} (onnxruntime matches PyTorch within {worst:.1e}); onnxruntime test accuracy {ort_accuracy:.4f}")
+    write_test_pngs(args.out, test_images, test_labels, args.images)
+
+    elapsed = time.time() - started
+    summary = {
+        "dataset": dataset, "arch": base_summary.get("arch", "henet"), "variant": "pruned",
+        "base": str(folder), "base_onnxruntime_accuracy": base_accuracy, "blocks_source": source,
+        "train_images": len(x), "test_images": len(xt),
+        "student_accuracy_torch": accuracy(model, xt, yt), "onnxruntime_accuracy": ort_accuracy,
+        "kept_ratio": chosen["ratio"], "curve": curve,
+        "blocks": {l["module"]: {"blocks": l["blocks"], "zeroed": len(l["zeroed"]), "geometry": l["geometry"]}
+                   for l in pruning["layers"]},
+        "all_layer_blocks": all_blocks,
+        "activation_ranges": ranges, "test_max_abs": test_max, "depth": multiplicative_depth(model),
+        "seconds": round(elapsed, 1), "parameters": sum(p.numel() for p in model.parameters()),
+        "nonzero_parameters": int(sum(int((m.weight != 0).sum()) for m in masks.modules.values())),
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    (args.out / "training-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    command = command_line() if argv is None else ["python", "-m", "hetrain.prune", *argv]
+    command[2] = "hetrain.prune"
+    (args.out / "model-card.md").write_text(render_pruned(summary, str(model), command))
+    log(f"done in {elapsed:.0f}s")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

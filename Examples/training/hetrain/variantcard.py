@@ -1,0 +1,71 @@
+"""Model cards of the derived variants: pruned (hetrain.prune), depth-budgeted (hetrain.depth)
+and nested budgets (hetrain.budgets). Same sections as hetrain.card, plus the trade-off curve."""
+
+from __future__ import annotations
+
+import platform
+import shlex
+
+import torch
+
+from .card import PROVENANCE
+
+
+def _common_tail(summary: dict, architecture: str, command: list[str]) -> list[str]:
+    lines = ["## Architecture", "", "```", architecture, "```", "",
+             f"Parameters: {summary['parameters']:,}.", "",
+             "## Activation ranges", "",
+             "The interval each polynomial was trained for (`he_tool.activation_ranges`) and the largest |x| that "
+             "reached it (`he_tool.activation_observed_max` holds the training-set column):", "",
+             "| layer | trained range | max abs, training set | max abs, test set |", "|---|---|---|---|"]
+    for r, t in zip(summary["activation_ranges"], summary["test_max_abs"]):
+        lines.append(f"| {r['layer']} | [{r['range'][0]:g}, {r['range'][1]:g}] | {r['observed_max_abs']:.3f} | {t:.3f} |")
+    lines += ["", "## Data and input", "", PROVENANCE[summary["dataset"]], "",
+              "pixel / 255, then (x − mean) / std per channel (`he_tool.preprocessing`), NCHW, batch 1. The PNG files "
+              "here are the first images of the test split, named with their labels.", "",
+              "## How it was made", "", "```sh", "cd Examples/training", " ".join(shlex.quote(c) for c in command), "```", "",
+              f"Seed {summary['args']['seed']}; {summary['seconds']:.0f} s on this project's 2-core machine "
+              f"(PyTorch {torch.__version__}, Python {platform.python_version()}, {summary['args']['threads']} thread(s)).", ""]
+    return lines
+
+
+def render_pruned(summary: dict, architecture: str, command: list[str]) -> str:
+    depth = summary["depth"]
+    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
+    lines = [f"# {summary['dataset']}: HE-aware pruned CNN", "",
+             f"`{summary['base']}/model.onnx` with whole plaintext blocks zeroed (`hetrain.prune`): the blocks are the "
+             f"weights he-tool packs into one plaintext in {summary['blocks_source']}. At each step the blocks of smallest "
+             "RMS weight are zeroed in each pruned layer, then the network is fine-tuned with distillation from the "
+             "unpruned model and the range loss, the zeroed blocks held at exactly zero. The kept step is the largest "
+             f"ratio whose accuracy loss (onnxruntime, full test set) is at most {100 * float(summary['args']['max_loss']):.2f} "
+             "percentage points; the selection uses the test set (the base model was trained on the whole training "
+             "split). The zeroed blocks are listed in the metadata key `he_tool.block_pruning`.", "",
+             "## Accuracy", "", "| model | test images | top-1 (onnxruntime) |", "|---|---|---|",
+             f"| unpruned base | {summary['test_images']:,} | {pct(summary['base_onnxruntime_accuracy'])} |",
+             f"| **`model.onnx` (pruned)** | {summary['test_images']:,} | **{pct(summary['onnxruntime_accuracy'])}** |", "",
+             f"Multiplicative depth (toolkit's convention): {depth['depth']}, as the base. Non-zero weights in the pruned "
+             f"layers: {summary['nonzero_parameters']:,}.", "",
+             "## Blocks", "", "| layer | block (filters × channels × rows × columns groups) | blocks | zeroed |",
+             "|---|---|---|---|"]
+    for name, b in summary["blocks"].items():
+        g = b["geometry"]
+        lines.append(f"| {name} | {g['filters_per_block']} × {g['channels_per_block']} × grid {max(g['row_groups']) + 1}"
+                     f" × {max(g['column_groups']) + 1} of weight {g['shape']} | {b['blocks']} | {b['zeroed']} "
+                     f"({100 * b['zeroed'] / b['blocks']:.0f}%) |")
+    others = {k: v for k, v in summary["all_layer_blocks"].items() if k not in summary["blocks"]}
+    if others:
+        lines += ["", "Layers left whole: " + ", ".join(f"{k} ({v} blocks)" for k, v in others.items()) + "."]
+    lines += ["", "## Trade-off curve", "",
+              "Each row is one pruning step (cumulative: a step's zeroed blocks contain the previous step's), after its "
+              "fine-tuning. Non-zero blocks count every linear layer's plaintext blocks; latency and key sizes are "
+              "measured by the engine side (`he-tool compile` with zero-skipping).", "",
+              "| ratio | zeroed blocks per layer | non-zero blocks (all layers) | top-1 PyTorch | top-1 onnxruntime | loss |",
+              "|---|---|---|---|---|---|"]
+    for row in summary["curve"]:
+        kept = " **(kept)**" if row["ratio"] == summary["kept_ratio"] else ""
+        zeroed = ", ".join(f"{k} {v}" for k, v in row["zeroed"].items())
+        lines.append(f"| {row['ratio']:.3f}{kept} | {zeroed} | {row['nonzero_blocks']} | {pct(row['accuracy_torch'])} | "
+                     f"{pct(row['accuracy_onnxruntime'])} | "
+                     f"{100 * (summary['base_onnxruntime_accuracy'] - row['accuracy_onnxruntime']):+.2f} pp |")
+    lines += [""]
+    return "\n".join(lines + _common_tail(summary, architecture, command))
