@@ -69,3 +69,63 @@ def render_pruned(summary: dict, architecture: str, command: list[str]) -> str:
                      f"{100 * (summary['base_onnxruntime_accuracy'] - row['accuracy_onnxruntime']):+.2f} pp |")
     lines += [""]
     return "\n".join(lines + _common_tail(summary, architecture, command))
+
+
+def render_depth(summary: dict, architecture: str, command: list[str]) -> str:
+    depth = summary["depth"]
+    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
+    kept = ", ".join(summary["kept_activations"]) or "none"
+    lines = [f"# {summary['dataset']}: depth-budgeted CNN (depth {depth['depth']})", "",
+             f"`{summary['base']}` under a depth budget of {summary['max_depth']} (`hetrain.depth --max-depth "
+             f"{summary['max_depth']}`): only the activations {kept} are kept; the others became the identity and the "
+             "linear layers around them were merged into one layer (`hetrain.merge`). Trained with the toolkit's "
+             "recipe from a ReLU teacher of the base architecture: ReLU phase, distribution-aware fit of each kept "
+             "activation on the merged network's own pre-activations, ReLU-to-polynomial transition, distillation from "
+             "the base model, range loss.", "",
+             "## Depth", "",
+             f"Toolkit convention (each convolution or dense layer 1, each quadratic 1, coefficients folded): "
+             f"**{depth['depth']}** ({depth['linear_layers']} linear layers), or {depth['depth_without_folding']} "
+             "without folding (what `he-tool inspect` prints). The engine clears and duplicates the channels-first "
+             "output before every filters-first layer after the first (one more level for linear layers 3, 5, ...): "
+             f"estimated compile depth **{depth['engine_estimate']}**.", "",
+             "## Accuracy", "", "| model | test images | top-1 |", "|---|---|---|",
+             f"| base `model.onnx` (onnxruntime) | {summary['test_images']:,} | {pct(summary['base_onnxruntime_accuracy'])} |",
+             f"| ReLU teacher (PyTorch) | {summary['test_images']:,} | {pct(summary['teacher_accuracy'])} |",
+             f"| **`model.onnx` (onnxruntime)** | {summary['test_images']:,} | **{pct(summary['onnxruntime_accuracy'])}** |", "",
+             "## Candidates", "",
+             "Every subset of the activations, each trained with the short schedule (`--search-relu-epochs`, "
+             "`--search-epochs`; PyTorch, full test set). The chosen one was then trained with the long schedule.", "",
+             "| kept activations | linear layers | depth (toolkit) | engine estimate | short-run top-1 |", "|---|---|---|---|---|"]
+    for c in sorted(summary["candidates"], key=lambda c: (-c["depth"], -c["search_accuracy"])):
+        mark = " **(chosen)**" if c["keep"] == summary["kept_activations"] else ""
+        lines.append(f"| {', '.join(c['keep']) or 'none'}{mark} | {c['linear_layers']} | {c['depth']} | "
+                     f"{c['engine_estimate']} | {pct(c['search_accuracy'])} |")
+    lines += ["", "Best per depth: " + "; ".join(
+        f"depth {d}: {pct(max(c['search_accuracy'] for c in summary['candidates'] if c['depth'] == d))}"
+        for d in sorted({c["depth"] for c in summary["candidates"]}, reverse=True)) + ".", ""]
+    return "\n".join(lines + _common_tail(summary, architecture, command))
+
+
+def render_budgets(summary: dict, architecture: str, command: list[str]) -> str:
+    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
+    lines = [f"# {summary['dataset']}: one model, several budgets (nested block masks)", "",
+             f"`{summary['base']}` fine-tuned so that each budget's sub-network is accurate with the same weights "
+             "(`hetrain.budgets`, after AdaPI): a budget zeroes a fraction of the plaintext blocks of the pruned layers "
+             f"(blocks of {summary['blocks_source']}) and may drop activations. The masks are nested (one ranking of the "
+             "blocks by RMS weight; a budget zeroes a prefix of it). `model.onnx` holds the full weights; the metadata "
+             "key `he_tool.budgets` lists, per budget, the zeroed blocks, the kept activations, the depth and the "
+             "accuracy below (format in `Examples/training/README.md`). The engine side (`he-tool compile --budget "
+             "NAME`) zeroes those blocks and bypasses the dropped activations.", "",
+             "## Budgets", "",
+             "Accuracy of each budget's sub-network (its blocks zeroed, its dropped activations the identity), exported "
+             "separately and run by onnxruntime on the full test set.", "",
+             "| budget | ratio | zeroed blocks (pruned layers) | kept activations | depth (toolkit) | top-1 onnxruntime |",
+             "|---|---|---|---|---|---|",
+             f"| base model (before this training) | – | – | all | {summary['depth']['depth']} | "
+             f"{pct(summary['base_onnxruntime_accuracy'])} |"]
+    for b in summary["budgets"]:
+        lines.append(f"| {b['name']} | {b['ratio']:g} | {b['zeroed_blocks']} / {b['pruned_layer_blocks']} | "
+                     f"{', '.join(b['kept_activation_names']) or 'none'} | {b['depth']} | {pct(b['accuracy_onnxruntime'])} |")
+    lines += ["", "A dropped activation saves its level; the linear layers on either side of it stay two layers in "
+              "this file (they share weights with the other budgets), so the depth above counts both.", ""]
+    return "\n".join(lines + _common_tail(summary, architecture, command))
