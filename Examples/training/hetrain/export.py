@@ -8,6 +8,10 @@ metadata_props written (every value is JSON):
                                    trained for inputs in [-B, B]; he-tool's range audit reads it
   he_tool.activation_observed_max  [m1, m2, ...]: the largest |x| each saw on the training set
   he_tool.toolkit                  the toolkit version that wrote the file
+  he_tool.block_pruning            (hetrain.prune) the plaintext blocks zeroed in each layer
+  he_tool.budgets                  (hetrain.budgets) nested budgets: per budget the blocks to
+                                   zero, the activations kept, depth and accuracy
+(the last two are described in Examples/training/README.md)
 """
 
 from __future__ import annotations
