@@ -21,6 +21,13 @@ public final class MockBackend: TensorBackend {
     }
 
     public let slotCount: Int
+    /// Whether slot values are computed. A counting-only mock (false) keeps every ciphertext's
+    /// and plaintext's values empty and does no per-slot work: levels, scales, component counts,
+    /// operation counts and rotation steps are the same (no kernel's control flow reads a
+    /// ciphertext's values), at a cost independent of the slot count. The optimizer prices
+    /// plans with it; a mock run that checks results keeps the values.
+    public let tracksValues: Bool
+    public var computesValues: Bool { tracksValues }
     public let degree: Int
     public let defaultScale: Double
     /// The ciphertext primes q_0 … q_L, as `Double` (rescale divides by them).
@@ -35,9 +42,10 @@ public final class MockBackend: TensorBackend {
     public private(set) var rotationSteps: Set<Int> = []
 
     /// A mock with `slotCount` slots (any positive count) and the prime chain and scale of `parameters`.
-    public init(slotCount: Int, parameters: CKKSParameters) {
+    public init(slotCount: Int, parameters: CKKSParameters, tracksValues: Bool = true) {
         precondition(slotCount >= 1, "a backend needs at least one slot")
         self.slotCount = slotCount
+        self.tracksValues = tracksValues
         degree = 2 * slotCount
         defaultScale = parameters.scale
         primes = parameters.ciphertextPrimes.map { Double($0) }
@@ -74,6 +82,7 @@ public final class MockBackend: TensorBackend {
         guard (0...maxLevel).contains(level) else { throw CKKSError.levelMismatch("level \(level) is outside 0…\(maxLevel)") }
         guard scale.isFinite, scale > 0 else { throw CKKSError.encoding("scale must be positive and finite") }
         try count(\.encodes, level: level)
+        guard tracksValues else { return Plaintext(values: [], level: level, scale: scale) }
         return Plaintext(values: values + [Double](repeating: 0, count: slotCount - values.count), level: level, scale: scale)
     }
 
@@ -82,7 +91,9 @@ public final class MockBackend: TensorBackend {
         return Ciphertext(values: plaintext.values, level: plaintext.level, scale: plaintext.scale, componentCount: 2)
     }
 
-    public func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double] { ciphertext.values }
+    public func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double] {
+        tracksValues ? ciphertext.values : [Double](repeating: 0, count: slotCount)
+    }
     public func level(of ciphertext: Ciphertext) -> Int { ciphertext.level }
     public func scale(of ciphertext: Ciphertext) -> Double { ciphertext.scale }
     public func componentCount(of ciphertext: Ciphertext) -> Int { ciphertext.componentCount }
@@ -94,20 +105,26 @@ public final class MockBackend: TensorBackend {
     private func combine(_ a: Ciphertext, _ b: Ciphertext, _ op: (Double, Double) -> Double) throws -> Ciphertext {
         try requireSameScale(a.scale, b.scale)
         try count(\.additions, level: min(a.level, b.level))
-        return Ciphertext(values: zip(a.values, b.values).map(op), level: min(a.level, b.level), scale: a.scale,
+        return Ciphertext(values: tracksValues ? zip(a.values, b.values).map(op) : [], level: min(a.level, b.level), scale: a.scale,
                           componentCount: max(a.componentCount, b.componentCount))
     }
 
     public func add(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try combine(a, b, +) }
     public func subtract(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try combine(a, b, -) }
-    public func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws { a = try combine(a, b, +) }
+    public func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws {
+        try requireSameScale(a.scale, b.scale)
+        try count(\.additions, level: min(a.level, b.level))
+        if tracksValues { for i in a.values.indices { a.values[i] += b.values[i] } }
+        a.level = min(a.level, b.level)
+        a.componentCount = max(a.componentCount, b.componentCount)
+    }
 
     public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
         try requireSameScale(a.scale, p.scale)
         try count(\.additions, level: a.level)
         var r = a
-        for i in r.values.indices { r.values[i] += p.values[i] }
+        if tracksValues { for i in r.values.indices { r.values[i] += p.values[i] } }
         return r
     }
 
@@ -122,7 +139,7 @@ public final class MockBackend: TensorBackend {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
         try count(\.plainMultiplications, level: a.level)
         var r = a
-        for i in r.values.indices { r.values[i] *= p.values[i] }
+        if tracksValues { for i in r.values.indices { r.values[i] *= p.values[i] } }
         r.scale *= p.scale
         return r
     }
@@ -140,7 +157,7 @@ public final class MockBackend: TensorBackend {
             throw CKKSError.componentCount(expected: 2, actual: max(a.componentCount, b.componentCount))
         }
         try count(\.multiplications, level: min(a.level, b.level))
-        return Ciphertext(values: zip(a.values, b.values).map(*), level: min(a.level, b.level),
+        return Ciphertext(values: tracksValues ? zip(a.values, b.values).map(*) : [], level: min(a.level, b.level),
                           scale: a.scale * b.scale, componentCount: 3)
     }
 
@@ -169,7 +186,8 @@ public final class MockBackend: TensorBackend {
     }
 
     private func rotated(_ values: [Double], _ k: Int) -> [Double] {
-        (0..<slotCount).map { values[($0 + k) % slotCount] }
+        guard tracksValues, k != 0 else { return values }
+        return (0..<slotCount).map { values[($0 + k) % slotCount] }
     }
 
     public func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext {

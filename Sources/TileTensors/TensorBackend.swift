@@ -20,6 +20,9 @@ public protocol TensorBackend: AnyObject {
     func rescalePrime(atLevel level: Int) -> Double
     /// The ring degree N (memory accounting).
     var degree: Int { get }
+    /// False for a backend that only counts (a counting-only mock): kernels may then skip
+    /// building slot vectors, since nothing reads them. True for every computing backend.
+    var computesValues: Bool { get }
 
     /// Encodes up to `slotCount` reals (missing slots are zero).
     func encode(_ values: [Double], scale: Double, level: Int) throws -> Plaintext
@@ -58,6 +61,8 @@ public protocol TensorBackend: AnyObject {
 }
 
 extension TensorBackend {
+    public var computesValues: Bool { true }
+
     /// a · b relinearized (one multiplication and one relinearization).
     public func multiply(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
         try relinearize(multiplyWithoutRelinearization(a, b))

@@ -22,6 +22,16 @@ extension TileShape {
 
     /// The slot vectors of the tiles holding `tensor` (padding zero).
     /// - Throws: `shapeMismatch` when the tensor's shape is not the logical shape.
+    /// `pack(tensor)` for a backend that computes values; for a counting-only one (`values`
+    /// false) the shape check alone and one empty vector per tile (nothing reads the slots).
+    public func pack(_ tensor: Tensor, values: Bool) throws -> [[Double]] {
+        if values { return try pack(tensor) }
+        guard tensor.shape == logicalShape else {
+            throw TileTensorError.shapeMismatch("tensor of shape \(tensor.shape) does not fit the tile shape \(self) (logical \(logicalShape))")
+        }
+        return [[Double]](repeating: [], count: tileCount)
+    }
+
     public func pack(_ tensor: Tensor) throws -> [[Double]] {
         guard tensor.shape == logicalShape else {
             throw TileTensorError.shapeMismatch("tensor of shape \(tensor.shape) does not fit the tile shape \(self) (logical \(logicalShape))")

@@ -132,8 +132,8 @@ extension TileTensor {
         var plaintexts: [WeightKey: Backend.Plaintext] = [:]
         func plaintext(_ key: WeightKey) throws -> Backend.Plaintext {
             if let cached = plaintexts[key] { return cached }
-            var slots = [Double](repeating: 0, count: backend.slotCount)
-            for cp in 0..<dims[cd].tileSize {
+            var slots = [Double](repeating: 0, count: backend.computesValues ? backend.slotCount : 0)
+            for cp in 0..<dims[cd].tileSize where backend.computesValues {
                 guard let ci = dims[cd].element(tile: key.channelTile, position: cp) else { continue }
                 for fp in 0..<outDims[fd].tileSize {
                     guard let fi = outDims[fd].element(tile: key.filterTile, position: fp) else { continue }

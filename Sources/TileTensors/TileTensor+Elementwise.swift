@@ -36,7 +36,7 @@ extension TileTensor {
     /// rescale returns exactly to the input scale.
     public func multiplied(byPlain w: Tensor, shape wShape: TileShape, rescale: Bool = true) throws -> TileTensor {
         let b = try Broadcast(shape, wShape, .multiplication)
-        let slots = try wShape.pack(w)
+        let slots = try wShape.pack(w, values: backend.computesValues)
         let l = level
         let q = backend.rescalePrime(atLevel: l)
         var encoded: [Int: Backend.Plaintext] = [:]
@@ -52,7 +52,7 @@ extension TileTensor {
     /// self + w for a plaintext tensor packed in `shape`, encoded at the tensor's level and scale.
     public func adding(plain w: Tensor, shape wShape: TileShape) throws -> TileTensor {
         let b = try Broadcast(shape, wShape, .addition)
-        let slots = try wShape.pack(w)
+        let slots = try wShape.pack(w, values: backend.computesValues)
         var encoded: [Int: Backend.Plaintext] = [:]
         let result = try (0..<b.shape.tileCount).map { t -> Backend.Ciphertext in
             let k = b.rightTile[t]

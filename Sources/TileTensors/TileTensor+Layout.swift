@@ -134,8 +134,8 @@ extension TileTensor {
         for r in 0..<target.tileCount {
             var acc: Backend.Ciphertext?
             for key in order where key.target == r {
-                var mask = [Double](repeating: 0, count: slots)
-                for slot in groups[key]! { mask[slot] = 1 }
+                var mask = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
+                if backend.computesValues { for slot in groups[key]! { mask[slot] = 1 } }
                 let term = try backend.multiply(rotated[key.source]![key.delta]!, backend.encode(mask, scale: q, level: l))
                 try backend.accumulate(&acc, term)
             }

@@ -63,7 +63,7 @@ extension TileTensor {
     public func clearingUnknowns() throws -> TileTensor {
         guard shape.hasUnknowns else { return self }
         let clean = shape.clearingUnknowns
-        let masks = clean.validityMasks()
+        let masks = backend.computesValues ? clean.validityMasks() : [[Double]](repeating: [], count: clean.tileCount)
         let l = level
         let q = backend.rescalePrime(atLevel: l)
         let result = try zip(tiles, masks).map { ct, mask in

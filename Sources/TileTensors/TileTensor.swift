@@ -72,7 +72,8 @@ public struct EncodedTileTensor<Backend: TensorBackend> {
         guard shape.slotsPerTile == backend.slotCount else {
             throw TileTensorError.slotMismatch(tileSlots: shape.slotsPerTile, backendSlots: backend.slotCount)
         }
-        let slots = try shape.pack(tensor)
+        // A counting-only backend reads no slot values: one (empty) encoding per tile is what counts.
+        let slots = try shape.pack(tensor, values: backend.computesValues)
         let l = level ?? backend.maxLevel
         let s = scale ?? backend.defaultScale
         self.backend = backend

@@ -50,10 +50,12 @@ public struct ChainSimulation: Sendable {
 
     /// Simulates `chain` with step i in `tilings[i]`, converting between tilings where they differ.
     public static func run(_ chain: NetworkLowering.Result, tilings: [InterleavedTiling], batch: Int,
-                           logScale: Int, levels: Int, budget: (([Int: OperationCounts]) -> Bool)? = nil) throws -> ChainSimulation {
+                           logScale: Int, levels: Int, budget: (([Int: OperationCounts]) -> Bool)? = nil,
+                           values: Bool = false) throws -> ChainSimulation {
         let c = chain.inputShape[0], h = chain.inputShape[1], w = chain.inputShape[2]
         let layout = try tilings[0].inputShape(channels: c, height: h, width: w, batch: batch)
-        return try segment(chain.steps, tilings: tilings, input: layout, depth: 0, logScale: logScale, levels: levels, budget: budget)
+        return try segment(chain.steps, tilings: tilings, input: layout, depth: 0, logScale: logScale, levels: levels, budget: budget,
+                           values: values)
     }
 
     /// Simulates `steps` (the network's steps `first` …, reading value `first` and what they
@@ -61,12 +63,14 @@ public struct ChainSimulation: Sendable {
     /// network from the client's layout, or one block as the optimizer's DP prices it).
     /// - Parameter budget: asked now and then with the counts so far by depth below the top
     ///   (finished steps and the running one); false stops the run with `budgetExceeded`.
+    ///   - values: compute slot values too (a test's oracle: the counts must not depend on it);
+    ///     the optimizer's runs only count, at a cost independent of the slot count.
     /// - Throws: a tile-tensor error when a kernel cannot run in a tiling.
     public static func segment(_ steps: [LoweredStep], first: Int = 0, tilings: [InterleavedTiling], input: TileShape, depth: Int,
                                logScale: Int, levels: Int,
-                               budget: (([Int: OperationCounts]) -> Bool)? = nil) throws -> ChainSimulation {
+                               budget: (([Int: OperationCounts]) -> Bool)? = nil, values: Bool = false) throws -> ChainSimulation {
         precondition(tilings.count == steps.count && !steps.isEmpty, "one tiling per step")
-        let mock = try planningBackend(slotCount: input.slotsPerTile, logScale: logScale, levels: levels)
+        let mock = try planningBackend(slotCount: input.slotsPerTile, logScale: logScale, levels: levels, values: values)
         var rng = SplitMix(seed: 0x5EED)
         let count = input.logicalShape.reduce(1, *)
         let values = try TileTensors.Tensor(shape: input.logicalShape, values: (0..<count).map { _ in rng.nextUnit() })
@@ -100,12 +104,12 @@ public struct ChainSimulation: Sendable {
 }
 
 extension ChainSimulation {
-    /// The counting mock with `levels` rescaling primes of 2^logScale above a 60-bit base: it
+    /// The counting mock (counting only unless `values`) with `levels` rescaling primes of 2^logScale above a 60-bit base: it
     /// tracks levels and scales as the real chain does (its own ring is only for the arithmetic).
-    static func planningBackend(slotCount: Int, logScale: Int, levels: Int) throws -> MockBackend {
+    static func planningBackend(slotCount: Int, logScale: Int, levels: Int, values: Bool = false) throws -> MockBackend {
         let planning = try CKKSParameters(logDegree: 12, primeBits: [60] + Array(repeating: logScale, count: levels),
                                           specialPrimeBits: [60], logScale: logScale, security: .insecureTestingOnly)
-        return MockBackend(slotCount: slotCount, parameters: planning)
+        return MockBackend(slotCount: slotCount, parameters: planning, tracksValues: values)
     }
 }
 

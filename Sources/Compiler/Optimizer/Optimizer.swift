@@ -211,26 +211,14 @@ public enum Optimizer {
         // Per-step tilings with conversions (the DP), from the best single-tiling plan's forms.
         let reference = result[0]
         let slots = reference.simulation.tiling.slots
-        // A graph's blocks are whole residual blocks, each simulated in every tiling the DP
-        // offers: for graphs the DP offers the tilings of the six best single-tiling plans (on
-        // the bundled ResNet all 21 tilings of N = 32768 took over ten minutes and 8 GB).
-        var dpTilings = ringTilings.filter { $0.slots == slots }
-        if !chain.isChain {
-            var seen = Set<InterleavedTiling>()
-            dpTilings = result.map(\.simulation.tiling).filter { $0.slots == slots && seen.insert($0).inserted }.prefix(6).map { $0 }
-        }
-        // The conversion search simulates every step in every tiling: at throughput batches
-        // (thousands of slots of images per tile, tens of tiles) that took over 24 GB on MNIST,
-        // so it runs for latency plans only.
-        // For graphs the DP simulates whole residual blocks per tiling: on the bundled ResNet
-        // (490 MB of live intermediates) that passed 9 minutes and 14 GB, so graphs whose
-        // reference plan holds more than 64 MB at once keep one tiling (until blocks are priced
-        // in closed form).
-        let affordable = chain.isChain || reference.largestIntermediateBytes <= 64_000_000
-        if !affordable && options.searchConversions && options.objective == .latency {
-            progress("optimizer: no per-block tilings for this graph (its blocks are too large to simulate in every tiling); one tiling throughout")
-        }
-        let paths = !options.searchConversions || options.objective == .throughput || !affordable ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
+        // The DP offers every tiling of the reference plan's ring. Its simulations only count
+        // (no slot values), so a block in a tiling costs milliseconds whatever its size: before
+        // that, the bundled ResNet's block DP passed 9 minutes and 14 GB, and MNIST throughput
+        // batches 24 GB.
+        // Throughput plans keep one tiling: there a tile holds thousands of images and pricing a
+        // conversion still walks every slot (the MNIST throughput DP passed 11 CPU-minutes).
+        let dpTilings = ringTilings.filter { $0.slots == slots }
+        let paths = !options.searchConversions || options.objective == .throughput ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
                                            logScale: options.minimumScaleBits, levels: levels, price: lowerBound, progress: progress)
         for path in paths {
             guard let simulation = try? ChainSimulation.run(chain, tilings: path, batch: reference.batch,
