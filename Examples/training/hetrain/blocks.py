@@ -125,3 +125,15 @@ def zero_blocks(weight: np.ndarray, geo: BlockGeometry) -> list[int]:
     w = np.asarray(weight).reshape(geo.shape)
     nonzero = np.bincount(geo.ids().ravel(), weights=(w != 0).ravel().astype(np.float64), minlength=geo.count)
     return [int(i) for i in np.flatnonzero(nonzero == 0)]
+
+
+def whole_groups(zeroed: list[int], geo: BlockGeometry) -> dict[str, tuple[int, int]]:
+    """How many filter tiles, channel tiles and tap (pixel) groups have every block zeroed, of
+    how many: a zero filter tile is a zero output tile (its channel-sum rotations can go too),
+    a zero tap group of a channel tile needs no rotation of that input tile for that tap."""
+    z = np.zeros(geo.count, dtype=bool)
+    z[np.asarray(list(zeroed), dtype=np.int64)] = True
+    grid = z.reshape(geo.grid)
+    return {"filter_tiles": (int(grid.all(axis=(1, 2, 3)).sum()), geo.grid[0]),
+            "channel_tiles": (int(grid.all(axis=(0, 2, 3)).sum()), geo.grid[1]),
+            "tap_groups": (int(grid.all(axis=(0, 1)).sum()), geo.grid[2] * geo.grid[3])}

@@ -140,7 +140,8 @@ def main(argv=None):
     folder = folder_of(args.model)
     model, base_summary, meta = load_folder(folder)
     teacher = copy.deepcopy(model).eval()
-    x, y, xt, yt, test_images, test_labels, _, _ = load_data(base_summary["dataset"], args.data, args.limit, args.test_limit)
+    x, y, xt, yt, test_images, test_labels, _, _ = load_data(base_summary["dataset"], args.data, args.limit, args.test_limit,
+        meta["he_tool.preprocessing"])
     input_shape = tuple(meta["he_tool.preprocessing"]["input_shape"])
     act_names = [n for n, _ in activation_modules(model)]
     budgets = parse_budgets(args.budgets, act_names)

@@ -85,6 +85,12 @@ def main(argv=None):
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--max-depth", type=int, required=True, help="toolkit-convention depth the result must not exceed")
     p.add_argument("--epochs-teacher", type=int, default=0, help="ReLU teacher epochs (0: the base summary's)")
+    p.add_argument("--width1", type=int, default=0, help="teacher widths (0: the base summary's); the merged layers "
+                   "inherit them, so a wider teacher buys capacity for a shallow budget")
+    p.add_argument("--width2", type=int, default=0)
+    p.add_argument("--hidden", type=int, default=0)
+    p.add_argument("--keep", default=None,
+                   help="only this candidate (comma-separated activations, '' for none) instead of every subset")
     p.add_argument("--search-relu-epochs", type=float, default=1.0)
     p.add_argument("--search-epochs", type=int, default=2)
     p.add_argument("--relu-epochs", type=float, default=3.0)
@@ -121,12 +127,14 @@ def main(argv=None):
     if base_summary.get("arch", "henet") != "henet":
         raise SystemExit("hetrain.depth handles the henet chain (conv, conv, dense, dense)")
     dataset, bargs = base_summary["dataset"], base_summary["args"]
-    x, y, xt, yt, test_images, test_labels, _, _ = load_data(dataset, args.data, args.limit, args.test_limit)
+    x, y, xt, yt, test_images, test_labels, _, _ = load_data(dataset, args.data, args.limit, args.test_limit,
+        meta["he_tool.preprocessing"])
     input_shape = tuple(meta["he_tool.preprocessing"]["input_shape"])
     base_accuracy = onnx_accuracy(folder / "model.onnx", xt.numpy(), test_labels)
     log(f"base {folder / 'model.onnx'}: onnxruntime test accuracy {base_accuracy:.4f}")
 
-    teacher = HENet(input_shape[0], input_shape[1], int(bargs["width1"]), int(bargs["width2"]), int(bargs["hidden"]))
+    widths = [getattr(args, k) or int(bargs[k]) for k in ("width1", "width2", "hidden")]
+    teacher = HENet(input_shape[0], input_shape[1], *widths)
     epochs_teacher = args.epochs_teacher or int(bargs["epochs_teacher"])
     train_teacher(teacher, x, y, epochs_teacher, args.lr_teacher, generator, log)
     teacher.eval()
@@ -137,7 +145,9 @@ def main(argv=None):
     candidates = []
     for r in range(len(names), -1, -1):
         for keep in itertools.combinations(names, r):
-            probe = merged_network(henet_stages(teacher), set(keep), input_shape, lambda _n, c: PolyActivation(c))
+            if args.keep is not None and set(keep) != {a for a in args.keep.split(",") if a}:
+                continue
+            probe = merged_network(henet_stages(teacher), set(keep), input_shape, lambda _n, c: PolyActivation(c, args.degree))
             d = depth_of(probe)
             net = train_candidate(teacher, base, keep, input_shape, x, y, args.search_relu_epochs, args.search_epochs,
                                   generator, args, lambda _m: None)
@@ -152,8 +162,9 @@ def main(argv=None):
     best = max(fitting, key=lambda c: (c["search_accuracy"], -c["depth"]))
     log(f"chosen: keep {best['keep']} (depth {best['depth']}); full training")
 
+    final = torch.Generator().manual_seed(args.seed + 1)  # independent of how many candidates were searched
     model = train_candidate(teacher, base, best["keep"], input_shape, x, y, args.relu_epochs, args.epochs_student,
-                            generator, args, log)
+                            final, args, log)
     torch_accuracy = accuracy(model, xt, yt)
     ranges, test_max = measure_ranges(model, activation_modules(model), x, xt, args.range_bound)
     escaping = [r["layer"] for r in ranges if r["observed_max_abs"] > args.range_bound]
@@ -170,7 +181,7 @@ def main(argv=None):
     elapsed = time.time() - started
     summary = {
         "dataset": dataset, "arch": "henet-merged", "variant": "depth", "base": str(folder),
-        "base_onnxruntime_accuracy": base_accuracy, "max_depth": args.max_depth, "kept_activations": best["keep"],
+        "base_onnxruntime_accuracy": base_accuracy, "max_depth": args.max_depth, "widths": widths, "kept_activations": best["keep"],
         "train_images": len(x), "test_images": len(xt), "teacher_accuracy": teacher_accuracy,
         "student_accuracy_torch": torch_accuracy, "onnxruntime_accuracy": ort_accuracy, "candidates": candidates,
         "activation_ranges": ranges, "test_max_abs": test_max, "depth": depth_of(model),

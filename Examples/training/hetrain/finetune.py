@@ -15,15 +15,20 @@ from .ranges import RangeMonitor
 from .train import accuracy, batches, preprocess
 
 
-def load_data(dataset: str, folder, limit: int = 0, test_limit: int = 0):
-    """(x, y, xt, yt, raw test images, test labels, mean, std), preprocessed as hetrain.train does."""
+def load_data(dataset: str, folder, limit: int = 0, test_limit: int = 0, preprocessing: dict | None = None):
+    """(x, y, xt, yt, raw test images, test labels, mean, std), preprocessed as hetrain.train does,
+    or with the mean and std of a model's `he_tool.preprocessing` when given (the base model's
+    own normalisation, which the derived model must keep)."""
     train_images, train_labels = datasets.load_split(dataset, "train", folder)
     test_images, test_labels = datasets.load_split(dataset, "test", folder)
     if limit:
         train_images, train_labels = train_images[:limit], train_labels[:limit]
     if test_limit:
         test_images, test_labels = test_images[:test_limit], test_labels[:test_limit]
-    mean, std = datasets.STATS.get(dataset) or datasets.channel_stats(datasets.load_split(dataset, "train", folder)[0])
+    if preprocessing is not None:
+        mean, std = preprocessing["mean"], preprocessing["std"]
+    else:
+        mean, std = datasets.STATS.get(dataset) or datasets.channel_stats(train_images)
     x, y = preprocess(train_images, mean, std), torch.from_numpy(train_labels)
     xt, yt = preprocess(test_images, mean, std), torch.from_numpy(test_labels)
     return x, y, xt, yt, test_images, test_labels, mean, std

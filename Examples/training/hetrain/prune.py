@@ -34,7 +34,7 @@ import torch
 
 from . import data as datasets
 from .activations import activation_modules
-from .blocks import block_norms, geometry, zero_blocks
+from .blocks import BlockGeometry, block_norms, geometry, whole_groups, zero_blocks
 from .card import command_line
 from .convert import multiplicative_depth
 from .export import export_onnx, onnx_accuracy
@@ -117,7 +117,8 @@ def main(argv=None):
     folder = folder_of(args.model)
     model, base_summary, meta = load_folder(folder)
     dataset = base_summary["dataset"]
-    x, y, xt, yt, test_images, test_labels, _, _ = load_data(dataset, args.data, args.limit, args.test_limit)
+    x, y, xt, yt, test_images, test_labels, _, _ = load_data(dataset, args.data, args.limit, args.test_limit,
+        meta["he_tool.preprocessing"])
     input_shape = tuple(meta["he_tool.preprocessing"]["input_shape"])
     teacher = copy.deepcopy(model).eval()
     base_accuracy = onnx_accuracy(folder / "model.onnx", xt.numpy(), test_labels)
@@ -200,7 +201,8 @@ def main(argv=None):
         "train_images": len(x), "test_images": len(xt),
         "student_accuracy_torch": accuracy(model, xt, yt), "onnxruntime_accuracy": ort_accuracy,
         "kept_ratio": chosen["ratio"], "curve": curve,
-        "blocks": {l["module"]: {"blocks": l["blocks"], "zeroed": len(l["zeroed"]), "geometry": l["geometry"]}
+        "blocks": {l["module"]: {"blocks": l["blocks"], "zeroed": len(l["zeroed"]), "geometry": l["geometry"],
+                                 "whole": whole_groups(l["zeroed"], BlockGeometry.from_json(l["geometry"]))}
                    for l in pruning["layers"]},
         "all_layer_blocks": all_blocks,
         "activation_ranges": ranges, "test_max_abs": test_max, "depth": multiplicative_depth(model),

@@ -52,6 +52,11 @@ def render_pruned(summary: dict, architecture: str, command: list[str]) -> str:
         lines.append(f"| {name} | {g['filters_per_block']} × {g['channels_per_block']} × grid {max(g['row_groups']) + 1}"
                      f" × {max(g['column_groups']) + 1} of weight {g['shape']} | {b['blocks']} | {b['zeroed']} "
                      f"({100 * b['zeroed'] / b['blocks']:.0f}%) |")
+    lines += ["", "Wholly zero groups (where rotations, not only products, can go): " + "; ".join(
+        f"{name}: {b['whole']['filter_tiles'][0]} of {b['whole']['filter_tiles'][1]} filter (output) tiles, "
+        f"{b['whole']['channel_tiles'][0]} of {b['whole']['channel_tiles'][1]} channel tiles, "
+        f"{b['whole']['tap_groups'][0]} of {b['whole']['tap_groups'][1]} tap groups"
+        for name, b in summary["blocks"].items()) + "."]
     others = {k: v for k, v in summary["all_layer_blocks"].items() if k not in summary["blocks"]}
     if others:
         lines += ["", "Layers left whole: " + ", ".join(f"{k} ({v} blocks)" for k, v in others.items()) + "."]
@@ -79,9 +84,9 @@ def render_depth(summary: dict, architecture: str, command: list[str]) -> str:
              f"`{summary['base']}` under a depth budget of {summary['max_depth']} (`hetrain.depth --max-depth "
              f"{summary['max_depth']}`): only the activations {kept} are kept; the others became the identity and the "
              "linear layers around them were merged into one layer (`hetrain.merge`). Trained with the toolkit's "
-             "recipe from a ReLU teacher of the base architecture: ReLU phase, distribution-aware fit of each kept "
-             "activation on the merged network's own pre-activations, ReLU-to-polynomial transition, distillation from "
-             "the base model, range loss.", "",
+             f"recipe from a ReLU teacher of the base architecture (widths {summary['widths']}): ReLU phase, "
+             "distribution-aware fit of each kept activation on the merged network's own pre-activations, "
+             "ReLU-to-polynomial transition, distillation from the base model, range loss.", "",
              "## Depth", "",
              f"Toolkit convention (each convolution or dense layer 1, each quadratic 1, coefficients folded): "
              f"**{depth['depth']}** ({depth['linear_layers']} linear layers), or {depth['depth_without_folding']} "
