@@ -36,7 +36,14 @@ struct CalibrateCommand: ParsableCommand {
         RNSParallelism.isEnabled = threads > 1
         let presets = try (params.isEmpty ? ParameterPreset.builtIn.map(\.name) : params).map { try ParameterPreset.named($0) }
         let cache = CalibrationCache(threads: threads)
-        let table = try cache.ensure(presets, force: force, progress: log)
+        var table = try cache.ensure(presets, force: force, progress: log)
+        if force && !table.profiles.isEmpty {
+            // Profiles are measured by the compiler for the structures it meets: dropped here,
+            // they are measured again (quietly, one hopes) on the next compile that needs them.
+            log("dropping \(table.profiles.count) cost profile(s); the next compile measures the ones it needs again")
+            table.profiles = []
+            try cache.save(table)
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -44,6 +51,12 @@ struct CalibrateCommand: ParsableCommand {
             return
         }
         print("calibration: \(table.machine), \(table.threads) thread(s), he-tool \(table.engineVersion); cache \(cache.file.path)")
+        for profile in table.profiles {
+            let rotate = Primitive.rotate.rawValue
+            print("profile \(profile.key): levels \(profile.levels.map(String.init).joined(separator: "/")), rotate " + profile.levels.indices
+                .map { String(format: "%.0f", profile.measured[rotate]?[$0] ?? .nan) }.joined(separator: "/") + " µs"
+                + (profile.noisy.map { String(format: " (noisy: %.0f%%)", 100 * $0) } ?? ""))
+        }
         for preset in presets {
             guard let set = table.costs(fingerprint: try preset.parameters().fingerprintHex) else { continue }
             print("\n\(set.name) (N = \(1 << set.logDegree)), microseconds per call")

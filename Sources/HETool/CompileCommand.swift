@@ -81,8 +81,7 @@ struct CompileCommand: ParsableCommand {
         let modelName = name ?? URL(fileURLWithPath: input.model).deletingLastPathComponent().lastPathComponent
         let compilation = try Compilation.compile(graph, name: modelName, options: options, calibrationInputs: Array(samples),
                                                   costModel: { choice in
-            let table = try cache.ensure([choice.preset], progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-            return try CostModel(table: table, parameters: choice.parameters)
+            try cache.model(for: choice.parameters, name: choice.preset.name, progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         }, progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Both files or neither: a model beside the profile of another plan is refused later anyway.

@@ -67,7 +67,7 @@ struct DemoCommand: ParsableCommand {
         options.searchConversions = !noConversions
         let compilation = try Compilation.compile(graph, name: folder.lastPathComponent, options: options,
                                                   calibrationInputs: samples.map { $0.tensor.values }, costModel: { choice in
-            try CostModel(table: try cache.ensure([choice.preset], progress: FlowFiles.log), parameters: choice.parameters)
+            try cache.model(for: choice.parameters, name: choice.preset.name, progress: FlowFiles.log)
         }, progress: FlowFiles.log)
         let modelBytes = try compilation.model.serialized(), profileBytes = try compilation.profile.serialized()
         try FlowFiles.write(modelBytes, path("model.hemodel").path)

@@ -78,3 +78,71 @@ final class CalibrationTests: XCTestCase {
         XCTAssertThrowsError(try fastCalibrator().calibrate(name: "one", parameters: parameters))
     }
 }
+
+/// Cost profiles: one measurement of a ring and key-switching structure at a few levels, fitted,
+/// prices every depth and scale of that structure.
+final class CostProfileTests: XCTestCase {
+    /// Measurements that follow the forms exactly are fitted exactly, and the fit prices the
+    /// levels that were not measured (including digit boundaries between measured levels).
+    func testFitRecoversTheFormsAtUnmeasuredLevels() throws {
+        for (alpha, k) in [(1, 1), (2, 2), (3, 2), (5, 3)] {
+            let levels = [0, 3, 6, 9, 12, 15]
+            let truth: [Primitive: [Double]] = [.add: [3, 2], .multiplyPlain: [5, 4], .rescale: [40, 30], .encode: [200, 25],
+                                                .rotate: [100, 20, 7], .hoistedRotation: [20, 9, 5], .multiplyRelinearize: [150, 30, 7]]
+            func value(_ p: Primitive, _ level: Int) -> Double {
+                zip(truth[p]!, CostProfile.features(p, level: level, primesPerDigit: alpha, specialPrimes: k)).reduce(0) { $0 + $1.0 * $1.1 }
+            }
+            var measured: [String: [Double]] = [:]
+            for p in Primitive.allCases { measured[p.rawValue] = levels.map { value(p, $0) } }
+            let (profile, worst, _) = CostProfile.fit(logDegree: 14, primesPerDigit: alpha, specialPrimes: k, levels: levels, measured: measured)
+            XCTAssertLessThan(worst, 1e-9)
+            for p in Primitive.allCases {
+                for level in 0...15 where !(p == .rescale && level == 0) {
+                    XCTAssertEqual(profile.microseconds(p, level: level), value(p, level), accuracy: 1e-6 * value(p, level), "\(p) α \(alpha) level \(level)")
+                }
+            }
+            XCTAssertNoThrow(try profile.validate())
+        }
+    }
+
+    func testProfilePricesItsFamilyOnlyAndIsCachedOnce() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("he-prof-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cache = CalibrationCache(directory: directory, threads: 1)
+        var calibrator = Calibrator()
+        calibrator.minimumReps = 3
+        calibrator.maximumReps = 5
+        calibrator.budgetSeconds = 0.01
+        let shallow = try CKKSParameters(logDegree: 10, primeBits: [50, 30, 30], specialPrimeBits: [50], logScale: 30,
+                                         keySwitchDigits: nil, security: .insecureTestingOnly)
+        var lines: [String] = []
+        let model = try cache.model(for: shallow, name: "shallow", calibrator: calibrator) { lines.append($0) }
+        XCTAssertEqual(lines.filter { $0.hasPrefix("calibrating") }.count, 1, "\(lines)")
+        XCTAssertEqual(model.costs.fingerprint, shallow.fingerprintHex)
+        for p in Primitive.allCases {
+            let row = try XCTUnwrap(model.costs.microseconds[p.rawValue])
+            XCTAssertEqual(row.count, shallow.maxLevel + 1)
+            XCTAssertTrue(row.allSatisfy { $0 > 0 && $0.isFinite }, "\(p): \(row)")
+        }
+        // Another scale, same structure: no new measurement.
+        let otherScale = try CKKSParameters(logDegree: 10, primeBits: [52, 33, 33], specialPrimeBits: [52], logScale: 33,
+                                            keySwitchDigits: nil, security: .insecureTestingOnly)
+        lines = []
+        _ = try cache.model(for: otherScale, name: "other scale", calibrator: calibrator) { lines.append($0) }
+        XCTAssertFalse(lines.contains { $0.hasPrefix("calibrating") }, "\(lines)")
+        // Another digit structure or a deeper chain: measured (and cached beside it).
+        let twoDigits = try CKKSParameters(logDegree: 10, primeBits: [50, 30, 30, 30], specialPrimeBits: [50, 50], logScale: 30,
+                                           keySwitchDigits: 2, security: .insecureTestingOnly)
+        lines = []
+        _ = try cache.model(for: twoDigits, name: "two digits", calibrator: calibrator) { lines.append($0) }
+        XCTAssertEqual(lines.filter { $0.hasPrefix("calibrating") }.count, 1, "\(lines)")
+        let table = try XCTUnwrap(try cache.load())
+        XCTAssertEqual(table.profiles.count, 2)
+        XCTAssertThrowsError(try table.profiles[0].costs(for: twoDigits.primesPerDigit == table.profiles[0].primesPerDigit ? shallow : twoDigits, name: "x"))
+        // A damaged profile on disk is refused with the file named.
+        var damaged = table
+        damaged.profiles[0].coefficients[Primitive.rotate.rawValue] = [1]
+        try JSONEncoder().encode(damaged).write(to: cache.file)
+        XCTAssertThrowsError(try cache.load()) { XCTAssertTrue("\($0)".contains(cache.file.path), "\($0)") }
+    }
+}

@@ -7,6 +7,8 @@ import Foundation
 public struct CalibrationCache {
     public let directory: URL
     public let threads: Int
+    /// Profiles whose noise was already reported (once per process, not per candidate plan).
+    private let noted = NotedKeys()
 
     public init(directory: URL? = nil, threads: Int) {
         self.directory = directory ?? CalibrationCache.defaultDirectory
@@ -28,6 +30,10 @@ public struct CalibrationCache {
     /// it was measured elsewhere). A damaged file is an error naming it.
     public func load() throws -> CostTable? {
         guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
+        // A table of another format (an older he-tool's) is measured again, not an error.
+        struct Header: Decodable { var format_version: Int }
+        if let header = try? JSONDecoder().decode(Header.self, from: data), header.format_version != CostTable.formatVersion,
+           header.format_version < CostTable.formatVersion { return nil }
         let table: CostTable
         do {
             table = try JSONDecoder().decode(CostTable.self, from: data)
@@ -78,4 +84,35 @@ public struct CalibrationCache {
         if changed { try save(table) }
         return table
     }
+
+    /// The cost model of `parameters` from its family's profile (`CostProfile`), measured now
+    /// when this machine has none deep enough (`progress` says so, and says when the
+    /// measurements were noisy) and cached.
+    public func model(for parameters: CKKSParameters, name: String, calibrator: Calibrator = Calibrator(),
+                      progress: (String) -> Void = { _ in }) throws -> CostModel {
+        var table: CostTable
+        do {
+            table = try load() ?? CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
+        } catch {
+            progress("\(error); measuring afresh")
+            table = CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
+        }
+        if table.profile(for: parameters) == nil {
+            let key = CostProfile.Key(parameters)
+            progress("calibrating \(key) on this machine (a few levels, once for every plan of that structure; cached in \(file.path))")
+            table.merge(try calibrator.profile(for: parameters, progress: progress))
+            try save(table)
+        }
+        let profile = table.profile(for: parameters)!
+        if let noisy = profile.noisy, noted.insert("\(profile.key)") {
+            progress(String(format: "note: the calibration of %@ disagreed with itself by %.0f%% (a busy machine); estimates may be off: run `he-tool calibrate --force` on a quiet machine", "\(profile.key)", 100 * noisy))
+        }
+        return CostModel(costs: try profile.costs(for: parameters, name: name))
+    }
+}
+
+/// A set of strings shared by copies of a cache value.
+final class NotedKeys: @unchecked Sendable {
+    private var keys = Set<String>()
+    func insert(_ key: String) -> Bool { keys.insert(key).inserted }
 }

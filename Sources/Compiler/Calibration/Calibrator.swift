@@ -19,6 +19,17 @@ public struct Calibrator {
     /// The costs of `parameters` (named `name` for display). `progress` receives one line per level.
     public func calibrate(name: String, parameters: CKKSParameters,
                           progress: (String) -> Void = { _ in }) throws -> CostTable.ParameterCosts {
+        let levels = Array(0...max(parameters.maxLevel, 0))
+        let (rows, _) = try measure(name: name, parameters: parameters, levels: levels, progress: progress)
+        return CostTable.ParameterCosts(name: name, fingerprint: parameters.fingerprintHex,
+                                        logDegree: parameters.logDegree, microseconds: rows)
+    }
+
+    /// Every primitive timed at `levels` of `parameters` (the top level first): per primitive one
+    /// figure per requested level (rescale at level 0, where it cannot run, gets level 1's), and
+    /// per level the largest spread (interquartile range over median) of its measurements.
+    public func measure(name: String, parameters: CKKSParameters, levels: [Int],
+                        progress: (String) -> Void = { _ in }) throws -> (rows: [String: [Double]], spread: [Double]) {
         guard parameters.maxLevel >= 1 else {
             throw CompilerError.notCalibrated("\(name) has a single ciphertext prime: nothing to rescale, nothing to calibrate a network with")
         }
@@ -36,42 +47,49 @@ public struct Calibrator {
         let values = (0..<context.slotCount).map { _ in Double.random(in: -1...1, using: &rng) }
         let top = try encryptor.encrypt(encoder.encode(values, scale: parameters.scale, level: context.maxLevel))
 
-        var rows = Dictionary(uniqueKeysWithValues: Primitive.allCases.map { ($0, [Double](repeating: 0, count: context.maxLevel + 1)) })
+        var rows = Dictionary(uniqueKeysWithValues: Primitive.allCases.map { ($0, [Double](repeating: 0, count: levels.count)) })
+        var spread = [Double](repeating: 0, count: levels.count)
         var failure: Error?
-        func time(_ body: () throws -> Void) -> Double {
-            measure { do { try body() } catch { failure = failure ?? error } }
-        }
-        for level in stride(from: context.maxLevel, through: 0, by: -1) {
+        for (i, level) in levels.enumerated().sorted(by: { $0.element > $1.element }) {
+            var spreads: [(median: Double, spread: Double)] = []
+            func time(_ body: () throws -> Void) -> Double {
+                let m = measureWithSpread { do { try body() } catch { failure = failure ?? error } }
+                spreads.append(m)
+                return m.median
+            }
             let a = try evaluator.droppingLevel(top, to: level)
             let plain = try encoder.encode(values, scale: parameters.scale, level: level)
-            rows[.encode]![level] = time { _ = try encoder.encode(values, scale: parameters.scale, level: level) }
-            rows[.add]![level] = time { _ = try evaluator.add(a, a) }
-            rows[.multiplyPlain]![level] = time { _ = try evaluator.multiply(a, plain) }
-            rows[.multiplyRelinearize]![level] = time { _ = try evaluator.multiply(a, a) }
-            if level > 0 {
-                let product = try evaluator.multiply(a, plain)
-                rows[.rescale]![level] = time { _ = try evaluator.rescale(product) }
-            }
+            rows[.encode]![i] = time { _ = try encoder.encode(values, scale: parameters.scale, level: level) }
+            rows[.add]![i] = time { _ = try evaluator.add(a, a) }
+            rows[.multiplyPlain]![i] = time { _ = try evaluator.multiply(a, plain) }
+            rows[.multiplyRelinearize]![i] = time { _ = try evaluator.multiply(a, a) }
+            // Level 0 cannot be rescaled: its entry is the level-1 cost (an upper bound no plan uses).
+            let r = max(level, 1)
+            let product = try evaluator.multiply(evaluator.droppingLevel(top, to: r),
+                                                 r == level ? plain : encoder.encode(values, scale: parameters.scale, level: r))
+            rows[.rescale]![i] = time { _ = try evaluator.rescale(product) }
             let single = time { _ = try evaluator.rotate(a, by: 1) }
             let set = time { _ = try evaluator.rotations(of: a, by: steps) }
-            rows[.rotate]![level] = single
+            rows[.rotate]![i] = single
             // A set of k steps costs rotate + (k − 1)·h; clamp to a small positive share of a
             // rotation where timing noise would make the difference vanish.
-            rows[.hoistedRotation]![level] = max((set - single) / Double(hoisted - 1), 0.05 * single)
+            rows[.hoistedRotation]![i] = max((set - single) / Double(hoisted - 1), 0.05 * single)
+            // Disagreement in µs relative to at least a tenth of a rotation: a cheap addition's
+            // jitter does not matter to a plan's estimate, a key switch's does.
+            spread[i] = spreads.map { $0.spread * $0.median / max($0.median, 0.1 * single) }.max() ?? 0
             if let failure { throw failure }
             progress(String(format: "%@ level %d: rotate %.0f µs, multiply+relinearize %.0f µs",
-                            name, level, single, rows[.multiplyRelinearize]![level]))
+                            name, level, single, rows[.multiplyRelinearize]![i]))
         }
-        // Level 0 cannot be rescaled; its entry is the level-1 cost, an upper bound that no
-        // plan uses.
-        rows[.rescale]![0] = rows[.rescale]![1]
-        return CostTable.ParameterCosts(name: name, fingerprint: parameters.fingerprintHex,
-                                        logDegree: parameters.logDegree,
-                                        microseconds: Dictionary(uniqueKeysWithValues: rows.map { ($0.key.rawValue, $0.value) }))
+        return (Dictionary(uniqueKeysWithValues: rows.map { ($0.key.rawValue, $0.value) }), spread)
     }
 
     /// Median microseconds of `body`.
-    func measure(_ body: () -> Void) -> Double {
+    func measure(_ body: () -> Void) -> Double { measureWithSpread(body).median }
+
+    /// Median microseconds of `body`, and the interquartile range relative to it (repetitions
+    /// that disagree: a busy machine).
+    func measureWithSpread(_ body: () -> Void) -> (median: Double, spread: Double) {
         body()
         var samples: [Double] = []
         let start = DispatchTime.now().uptimeNanoseconds
@@ -83,6 +101,49 @@ public struct Calibrator {
         }
         samples.sort()
         let mid = samples.count / 2
-        return samples.count % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2
+        let median = samples.count % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2
+        let q1 = samples[samples.count / 4], q3 = samples[(3 * samples.count) / 4]
+        return (median, median > 0 ? (q3 - q1) / median : 0)
+    }
+}
+
+extension Calibrator {
+    /// Limbs a profile is measured up to at least, per log N: about the deepest chain of
+    /// 29-bit primes the ring's 128-bit limit holds, so that one profile prices every plan the
+    /// optimizer tries on that ring (a deeper one is measured when asked for).
+    static let profileLimbs = [13: 7, 14: 13, 15: 24, 16: 44]
+
+    /// Relative disagreement above which measurements are repeated, then flagged.
+    public static let noiseTolerance = 0.2
+
+    /// The cost profile of `parameters`' family (ring, primes per digit, special primes),
+    /// measured on a chain of the same structure (insecure-sized when deeper than the ring's
+    /// limit: only the timing matters) at six levels from 0 to its top, fitted, and measured once
+    /// more when a level's repetitions or the fit disagree by more than `noiseTolerance`; still
+    /// disagreeing, the profile is kept but marked `noisy` (the caller says so).
+    public func profile(for parameters: CKKSParameters, progress: (String) -> Void = { _ in }) throws -> CostProfile {
+        let alpha = parameters.primesPerDigit
+        let wanted = max(parameters.ciphertextPrimes.count, Self.profileLimbs[parameters.logDegree] ?? 0)
+        let limbs = (wanted + alpha - 1) / alpha * alpha
+        let bits = parameters.ciphertextPrimes.map { Int(Foundation.log2(Double($0)).rounded()) }
+        let chain = bits + Array(repeating: parameters.logScale, count: limbs - bits.count)
+        let special = parameters.specialPrimes.map { Int(Foundation.log2(Double($0)).rounded()) }
+        let p = try CKKSParameters(logDegree: parameters.logDegree, primeBits: chain, specialPrimeBits: special,
+                                   logScale: parameters.logScale, keySwitchDigits: limbs / alpha, security: .insecureTestingOnly)
+        let top = p.maxLevel
+        let levels = Array(Set((0...5).map { ($0 * top + 2) / 5 })).sorted()
+        let name = "profile n\(1 << p.logDegree)-a\(alpha)-k\(special.count)"
+        var (rows, spread) = try measure(name: name, parameters: p, levels: levels, progress: progress)
+        var fitted = CostProfile.fit(logDegree: p.logDegree, primesPerDigit: alpha, specialPrimes: special.count, levels: levels, measured: rows)
+        var disagreement = max(fitted.worst, spread.max() ?? 0)
+        if disagreement > Self.noiseTolerance {
+            progress(String(format: "%@: measurements disagree by %.0f%% (a busy machine?); measuring again", name, 100 * disagreement))
+            (rows, spread) = try measure(name: name, parameters: p, levels: levels, progress: progress)
+            fitted = CostProfile.fit(logDegree: p.logDegree, primesPerDigit: alpha, specialPrimes: special.count, levels: levels, measured: rows)
+            disagreement = max(fitted.worst, spread.max() ?? 0)
+        }
+        var profile = fitted.0
+        if disagreement > Self.noiseTolerance { profile.noisy = disagreement }
+        return profile
     }
 }

@@ -1,3 +1,4 @@
+import CKKS
 import Foundation
 
 /// Measured cost, in microseconds, of every primitive at every level of the parameter sets that
@@ -20,7 +21,8 @@ public struct CostTable: Codable, Sendable, Equatable {
     }
 
     /// Format version of the cache file.
-    public static let formatVersion = 1
+    /// Version 2 added the cost profiles.
+    public static let formatVersion = 2
 
     public var formatVersion: Int
     /// What the table was measured on and with (see `MachineIdentity`).
@@ -28,12 +30,14 @@ public struct CostTable: Codable, Sendable, Equatable {
     public var engineVersion: String
     public var threads: Int
     public var sets: [ParameterCosts]
+    /// Fitted costs per ring and key-switching structure (`CostProfile`): what compiles use.
+    public var profiles: [CostProfile] = []
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version"
         case machine
         case engineVersion = "engine_version"
-        case threads, sets
+        case threads, sets, profiles
     }
 
     public init(machine: String, engineVersion: String, threads: Int, sets: [ParameterCosts] = []) {
@@ -60,6 +64,19 @@ public struct CostTable: Codable, Sendable, Equatable {
         return row[level]
     }
 
+    /// The profile of `parameters`' family deep enough for it, if measured.
+    public func profile(for parameters: CKKSParameters) -> CostProfile? {
+        let key = CostProfile.Key(parameters)
+        return profiles.first { $0.key == key && $0.maxLevel >= parameters.maxLevel }
+    }
+
+    /// Adds a profile, replacing a shallower one of the same family.
+    public mutating func merge(_ profile: CostProfile) {
+        profiles.removeAll { $0.key == profile.key }
+        profiles.append(profile)
+        profiles.sort { ($0.logDegree, $0.primesPerDigit, $0.specialPrimes) < ($1.logDegree, $1.primesPerDigit, $1.specialPrimes) }
+    }
+
     /// Adds or replaces the costs of one parameter set.
     public mutating func merge(_ set: ParameterCosts) {
         sets.removeAll { $0.fingerprint == set.fingerprint }
@@ -76,6 +93,7 @@ public struct CostTable: Codable, Sendable, Equatable {
         guard !machine.isEmpty, !engineVersion.isEmpty, threads >= 1 else {
             throw CompilerError.invalidCalibration("calibration without machine, version or thread count")
         }
+        for profile in profiles { try profile.validate() }
         for set in sets {
             guard set.fingerprint.count == 64, set.fingerprint.allSatisfy(\.isHexDigit), (1...17).contains(set.logDegree) else {
                 throw CompilerError.invalidCalibration("calibration entry \(set.name): bad fingerprint or ring degree")
