@@ -181,7 +181,8 @@ def main(argv=None):
     elapsed = time.time() - started
     summary = {
         "dataset": dataset, "arch": "henet-merged", "variant": "depth", "base": str(folder),
-        "base_onnxruntime_accuracy": base_accuracy, "max_depth": args.max_depth, "widths": widths, "kept_activations": best["keep"],
+        "base_onnxruntime_accuracy": base_accuracy, "max_depth": args.max_depth, "widths": widths,
+        "base_widths": [int(bargs[k]) for k in ("width1", "width2", "hidden")], "kept_activations": best["keep"],
         "train_images": len(x), "test_images": len(xt), "teacher_accuracy": teacher_accuracy,
         "student_accuracy_torch": torch_accuracy, "onnxruntime_accuracy": ort_accuracy, "candidates": candidates,
         "activation_ranges": ranges, "test_max_abs": test_max, "depth": depth_of(model),

@@ -76,6 +76,17 @@ def render_pruned(summary: dict, architecture: str, command: list[str]) -> str:
     return "\n".join(lines + _common_tail(summary, architecture, command))
 
 
+def inspect_depth(depth: dict) -> int:
+    """The depth `he-tool inspect` prints for a chain: each linear layer 1, a degree-d polynomial
+    ceil(log2(d + 1)), a plain square 1 (from the toolkit's per-layer report)."""
+    total = 0
+    for _, kind, levels in depth["layers"]:
+        if levels is None or "parallel" in kind:
+            continue
+        total += int(kind[4:]).bit_length() if kind.startswith("poly") else levels  # = ceil(log2(d + 1))
+    return total
+
+
 def render_depth(summary: dict, architecture: str, command: list[str]) -> str:
     depth = summary["depth"]
     pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
@@ -84,15 +95,18 @@ def render_depth(summary: dict, architecture: str, command: list[str]) -> str:
              f"`{summary['base']}` under a depth budget of {summary['max_depth']} (`hetrain.depth --max-depth "
              f"{summary['max_depth']}`): only the activations {kept} are kept; the others became the identity and the "
              "linear layers around them were merged into one layer (`hetrain.merge`). Trained with the toolkit's "
-             f"recipe from a ReLU teacher of the base architecture (widths {summary['widths']}): ReLU phase, "
+             f"recipe from a ReLU teacher of the base architecture with widths {summary['widths']} (the base's: "
+             f"{summary.get('base_widths')}): ReLU phase, "
              "distribution-aware fit of each kept activation on the merged network's own pre-activations, "
              "ReLU-to-polynomial transition, distillation from the base model, range loss.", "",
              "## Depth", "",
-             f"Toolkit convention (each convolution or dense layer 1, each quadratic 1, coefficients folded): "
-             f"**{depth['depth']}** ({depth['linear_layers']} linear layers), or {depth['depth_without_folding']} "
-             "without folding (what `he-tool inspect` prints). The engine clears and duplicates the channels-first "
-             "output before every filters-first layer after the first (one more level for linear layers 3, 5, ...): "
-             f"estimated compile depth **{depth['engine_estimate']}**.", "",
+             f"Toolkit convention (each convolution or dense layer 1, a degree-d polynomial ⌈log2 d⌉ levels for its "
+             f"powers, its coefficients folded into the next layer): **{depth['depth']}** ({depth['linear_layers']} "
+             f"linear layers), {depth['depth_without_folding']} without folding. `he-tool inspect` counts a degree-d "
+             f"polynomial as ⌈log2(d + 1)⌉ levels (a quadratic 2, a cubic 2): {inspect_depth(depth)} for this file. "
+             "The engine's compile depth is the toolkit's plus one level per filters-first layer after the first (it "
+             "clears and duplicates a channels-first output before linear layers 3, 5, ...): estimated "
+             f"**{depth['engine_estimate']}**.", "",
              "## Accuracy", "", "| model | test images | top-1 |", "|---|---|---|",
              f"| base `model.onnx` (onnxruntime) | {summary['test_images']:,} | {pct(summary['base_onnxruntime_accuracy'])} |",
              f"| ReLU teacher (PyTorch) | {summary['test_images']:,} | {pct(summary['teacher_accuracy'])} |",
