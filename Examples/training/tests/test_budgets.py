@@ -13,7 +13,7 @@ from torch import nn  # noqa: E402
 from hetrain import data as datasets  # noqa: E402
 from hetrain.activations import PolyActivation  # noqa: E402
 from hetrain.blocks import BlockGeometry, block_norms, element_mask, geometry, zero_blocks  # noqa: E402
-from hetrain.convert import multiplicative_depth, replace_relu  # noqa: E402
+from hetrain.convert import multiplicative_depth  # noqa: E402
 from hetrain.layers import linear_layers  # noqa: E402
 from hetrain.merge import henet_stages, merged_network  # noqa: E402
 from hetrain.models import HENet  # noqa: E402
