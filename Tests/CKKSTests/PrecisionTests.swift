@@ -108,4 +108,46 @@ final class PrecisionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(precision, 15, "after six multiplications: \(precision) bits")
         print(String(format: "precision n16384-l6 after all six levels: %.1f bits", precision))
     }
+
+    /// Issue 16's deep-chain check: fresh encryption, then 30 × (multiply by a plaintext, rescale).
+    /// Each plaintext is encoded at the prime it is rescaled by, as the compiler's kernels do, so
+    /// the scale returns exactly to Δ; its values lie in ±[0.7, 1.4] so the message keeps its
+    /// size. Returns the worst error in bits relative to the largest |value|, against the same
+    /// products in Double.
+    private func thirtyLevelPrecision(logDegree: Int, q0: Int, scale: Int, special: Int) throws -> Double {
+        let parameters = try CKKSParameters(logDegree: logDegree, primeBits: [q0] + Array(repeating: scale, count: 30),
+                                            specialPrimeBits: [special], logScale: scale)
+        let context = try CKKSContext(parameters: parameters)
+        let sk = KeyGenerator(context: context).secretKey()
+        let encoder = Encoder(context: context)
+        let evaluator = Evaluator(context: context)
+        var rng = TestRNG(seed: 30)
+        let n = context.slotCount
+        var plain = random(n, &rng)
+        var ct = try Encryptor(secretKey: sk).encrypt(encoder.encode(plain, scale: parameters.scale, level: context.maxLevel))
+        var steps = 0
+        while ct.level > 0 {
+            let y = (0..<n).map { _ in Double.random(in: 0.7...1.4, using: &rng) * (Bool.random(using: &rng) ? 1 : -1) }
+            let q = Double(parameters.ciphertextPrimes[ct.level])
+            ct = try evaluator.rescale(evaluator.multiply(ct, encoder.encode(y, scale: q, level: ct.level)))
+            plain = zip(plain, y).map(*)
+            steps += 1
+        }
+        XCTAssertEqual(steps, 30)
+        let got = try encoder.decode(Decryptor(secretKey: sk).decrypt(ct))
+        let largest = plain.map(abs).max()!
+        let worst = zip(got, plain).map { abs($0 - $1) }.max()!
+        return -log2(worst / largest)
+    }
+
+    /// The set the compiler picks for a 30-level chain at the default 29-bit floor (N = 65536,
+    /// Δ = 2^40: N = 32768 cannot hold 30 × 29 bits), and the tightest 128-bit set of N = 32768
+    /// (thirty 26-bit primes, log2 QP 880 ≤ 881), where the scale leaves about 12 bits.
+    func testThirtyLevelChainKeepsTwelveBits() throws {
+        let chosen = try thirtyLevelPrecision(logDegree: 16, q0: 52, scale: 40, special: 52)
+        XCTAssertGreaterThanOrEqual(chosen, 20, "N = 65536, Δ = 2^40, after thirty levels: \(chosen) bits")
+        let tight = try thirtyLevelPrecision(logDegree: 15, q0: 50, scale: 26, special: 50)
+        XCTAssertGreaterThanOrEqual(tight, 11, "N = 32768, Δ = 2^26, after thirty levels: \(tight) bits")
+        print(String(format: "precision after a 30-level chain: %.1f bits (N = 65536, Δ = 2^40), %.1f bits (N = 32768, Δ = 2^26), relative to the largest |value|", chosen, tight))
+    }
 }

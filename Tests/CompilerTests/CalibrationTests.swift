@@ -56,12 +56,15 @@ final class CalibrationTests: XCTestCase {
         try cache.save(elsewhere)
         XCTAssertNil(try cache.load())
         // Damaged files: a clear error naming the file; ensure() measures afresh instead.
-        for damage in [Data("{".utf8), Data("{\"format_version\": 1}".utf8)] {
+        for damage in [Data("{".utf8), Data("{\"format_version\": \(CostTable.formatVersion)}".utf8)] {
             try damage.write(to: cache.file)
             XCTAssertThrowsError(try cache.load()) { error in
                 XCTAssertTrue("\(error)".contains(cache.file.path), "\(error)")
             }
         }
+        // An older format (before cost profiles) is simply measured again.
+        try Data("{\"format_version\": 1, \"sets\": []}".utf8).write(to: cache.file)
+        XCTAssertNil(try cache.load())
         var negative = table
         negative.sets[0].microseconds["rotate"]![0] = -1
         try JSONEncoder().encode(negative).write(to: cache.file)
