@@ -131,18 +131,25 @@ def main(argv=None):
     if unknown:
         raise SystemExit(f"--layers: {unknown} are not linear layers of the model ({[s.layer.name for s in layouts]})")
     geometries = {s.layer.name: geometry(s) for s in layouts if s.layer.name in wanted}
-    all_blocks = {}
+    all_blocks, products = {}, {}
     for s in layouts:
         try:
             all_blocks[s.layer.name] = geometry(s).count
+            products[s.layer.name] = s.output_tiles
         except PlanError:
             all_blocks[s.layer.name] = None
+
+    def product_estimate(zeroed: dict[str, int]) -> int:
+        """Plaintext products of the linear layers: each non-zero block once per output tile it
+        reaches (layout conversions such as fc1's duplication not included)."""
+        return sum((all_blocks[n] - zeroed.get(n, 0)) * products[n] for n in products)
     masks = BlockMasks({n: modules[n] for n in geometries}, geometries)
     for name, geo in geometries.items():
         log(f"{name}: {geo.count} blocks of {geo.filters_per_block} filters x {geo.channels_per_block} channels, "
             f"grid {geo.grid} ({source})")
 
     curve = [{"ratio": 0.0, "zeroed": {n: 0 for n in geometries}, "nonzero_blocks": sum(v or 0 for v in all_blocks.values()),
+              "plaintext_products": product_estimate({}),
               "accuracy_torch": accuracy(model, xt, yt), "accuracy_onnxruntime": base_accuracy}]
     states = {0.0: copy.deepcopy(model.state_dict())}
     check = xt[:16].numpy()
@@ -170,6 +177,7 @@ def main(argv=None):
         zeroed = {n: len(masks.zeroed[n]) for n in geometries}
         curve.append({"ratio": ratio, "zeroed": zeroed,
                       "nonzero_blocks": curve[0]["nonzero_blocks"] - sum(zeroed.values()),
+                      "plaintext_products": product_estimate(zeroed),
                       "accuracy_torch": torch_accuracy, "accuracy_onnxruntime": ort_accuracy})
         states[ratio] = copy.deepcopy(model.state_dict())
         log(f"ratio {ratio:.3f}: test accuracy {torch_accuracy:.4f} (onnxruntime {ort_accuracy:.4f}, "

@@ -108,6 +108,18 @@ class StepLayout:
     def filter_tile(self) -> int:
         return self.layout[1 - self.channel_dim].tile
 
+    @property
+    def output_tiles(self) -> int:
+        """Output tiles per filter tile: the plaintext products one block costs (one per output
+        tile it reaches; a full-image convolution's output is one pixel). Exact for the aligned
+        interleavings the engine's plans use (input tiles = stride x output tiles per axis)."""
+        layer, (_, _, rows, cols, batch) = self.layer, self.layout
+        if layer.full_image and self.s2d == 1:
+            return batch.tiles
+        oh = (layer.height + 2 * layer.padding - layer.kernel) // layer.stride + 1
+        ow = (layer.width + 2 * layer.padding - layer.kernel) // layer.stride + 1
+        return -(-oh // rows.tile) * -(-ow // cols.tile) * batch.tiles
+
 
 def layouts_from_tiling(layers: list[LinearLayer], tiling: tuple[int, int, int, int, int],
                         space_to_depth: bool = True) -> list[StepLayout]:

@@ -62,14 +62,18 @@ def render_pruned(summary: dict, architecture: str, command: list[str]) -> str:
         lines += ["", "Layers left whole: " + ", ".join(f"{k} ({v} blocks)" for k, v in others.items()) + "."]
     lines += ["", "## Trade-off curve", "",
               "Each row is one pruning step (cumulative: a step's zeroed blocks contain the previous step's), after its "
-              "fine-tuning. Non-zero blocks count every linear layer's plaintext blocks; latency and key sizes are "
+              "fine-tuning. Non-zero blocks count every linear layer's plaintext blocks; plaintext products count each "
+              "non-zero block once per output tile it reaches (the engine's convolution; layout conversions such as "
+              "a duplication not included): what a zero-skipping engine multiplies. Latency and key sizes are "
               "measured by the engine side (`he-tool compile` with zero-skipping).", "",
-              "| ratio | zeroed blocks per layer | non-zero blocks (all layers) | top-1 PyTorch | top-1 onnxruntime | loss |",
-              "|---|---|---|---|---|---|"]
+              "| ratio | zeroed blocks per layer | non-zero blocks (all layers) | plaintext products | top-1 PyTorch | "
+              "top-1 onnxruntime | loss |",
+              "|---|---|---|---|---|---|---|"]
     for row in summary["curve"]:
         kept = " **(kept)**" if row["ratio"] == summary["kept_ratio"] else ""
         zeroed = ", ".join(f"{k} {v}" for k, v in row["zeroed"].items())
-        lines.append(f"| {row['ratio']:.3f}{kept} | {zeroed} | {row['nonzero_blocks']} | {pct(row['accuracy_torch'])} | "
+        lines.append(f"| {row['ratio']:.3f}{kept} | {zeroed} | {row['nonzero_blocks']} | {row.get('plaintext_products', '–')} | "
+                     f"{pct(row['accuracy_torch'])} | "
                      f"{pct(row['accuracy_onnxruntime'])} | "
                      f"{100 * (summary['base_onnxruntime_accuracy'] - row['accuracy_onnxruntime']):+.2f} pp |")
     lines += [""]

@@ -232,3 +232,9 @@ def test_budget_metadata_round_trips(tiny_base, tmp_path):
     assert onnx_accuracy(tmp_path / "half.onnx", xt.numpy(), labels) == budgets["half"]["accuracy_onnxruntime"]
     assert ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     assert summary["budgets"][0]["accuracy_onnxruntime"] == summary["onnxruntime_accuracy"]
+
+
+def test_product_estimate_is_the_reports_plaintext_product_count():
+    layouts, _ = layouts_from_report(mnist_layers(), REPORT)
+    # mulPlain per conv step: 36, 36, 32 (28 + the duplication's 4), 14.
+    assert [geometry(s).count * s.output_tiles for s in layouts] == [36, 36, 28, 14]
