@@ -86,3 +86,16 @@ def multiplicative_depth(model: nn.Module) -> dict:
     depth += sum(max(0, parallel[b] - branch[b]) for b in branch)
     return {"layers": layers, "depth": depth, "coefficient_levels": foldable,
             "depth_without_folding": depth + foldable}
+
+
+def inspect_depth(depth: dict) -> int:
+    """The depth `he-tool inspect` prints for a chain, from a `multiplicative_depth` report: each
+    linear layer 1, a degree-d polynomial ceil(log2(d + 1)) (a quadratic 2, a cubic 2: it shows
+    the graph before the coefficients fold), a plain square 1. Pooling, which inspect counts as
+    1 and the toolkit as 0, is not in the report: for chains without pooling only."""
+    total = 0
+    for _, kind, levels in depth["layers"]:
+        if levels is None or "parallel" in kind:
+            continue
+        total += int(kind[4:]).bit_length() if kind.startswith("poly") else levels  # = ceil(log2(d + 1))
+    return total

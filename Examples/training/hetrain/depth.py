@@ -35,7 +35,7 @@ import torch
 from . import data as datasets
 from .activations import PolyActivation, ReLUToPoly, activation_modules, finalize
 from .card import command_line
-from .convert import multiplicative_depth
+from .convert import inspect_depth, multiplicative_depth
 from .export import export_onnx, onnx_accuracy
 from .finetune import finetune, load_data, measure_ranges, write_test_pngs
 from .fitting import collect_preactivations, fitted_activation
@@ -52,7 +52,8 @@ from .variantcard import render_depth
 def depth_of(model) -> dict:
     d = multiplicative_depth(model)
     linear = sum(1 for _, kind, _ in d["layers"] if kind in ("Conv2d", "Linear"))
-    return {**d, "linear_layers": linear, "engine_estimate": d["depth"] + engine_extra_levels(linear)}
+    return {**d, "linear_layers": linear, "engine_estimate": d["depth"] + engine_extra_levels(linear),
+            "inspect": inspect_depth(d)}
 
 
 def train_candidate(teacher_relu, base, keep, input_shape, x, y, relu_epochs, student_epochs, generator, args, log):

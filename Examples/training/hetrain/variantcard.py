@@ -9,6 +9,7 @@ import shlex
 import torch
 
 from .card import PROVENANCE
+from .convert import inspect_depth
 
 
 def _common_tail(summary: dict, architecture: str, command: list[str]) -> list[str]:
@@ -78,17 +79,6 @@ def render_pruned(summary: dict, architecture: str, command: list[str]) -> str:
                      f"{100 * (summary['base_onnxruntime_accuracy'] - row['accuracy_onnxruntime']):+.2f} pp |")
     lines += [""]
     return "\n".join(lines + _common_tail(summary, architecture, command))
-
-
-def inspect_depth(depth: dict) -> int:
-    """The depth `he-tool inspect` prints for a chain: each linear layer 1, a degree-d polynomial
-    ceil(log2(d + 1)), a plain square 1 (from the toolkit's per-layer report)."""
-    total = 0
-    for _, kind, levels in depth["layers"]:
-        if levels is None or "parallel" in kind:
-            continue
-        total += int(kind[4:]).bit_length() if kind.startswith("poly") else levels  # = ceil(log2(d + 1))
-    return total
 
 
 def render_depth(summary: dict, architecture: str, command: list[str]) -> str:

@@ -238,3 +238,13 @@ def test_product_estimate_is_the_reports_plaintext_product_count():
     layouts, _ = layouts_from_report(mnist_layers(), REPORT)
     # mulPlain per conv step: 36, 36, 32 (28 + the duplication's 4), 14.
     assert [geometry(s).count * s.output_tiles for s in layouts] == [36, 36, 28, 14]
+
+
+def test_inspect_depth_counts_a_polynomial_before_folding():
+    from hetrain.convert import inspect_depth
+    net = HENet(1, 28, 4, 8, 16)
+    quadratic = merged_network(henet_stages(net), {"act1", "act2", "act3"}, (1, 28, 28), lambda _n, c: PolyActivation(c))
+    cubic = merged_network(henet_stages(net), {"act2"}, (1, 28, 28), lambda _n, c: PolyActivation(c, 3))
+    # What he-tool inspect printed for Examples/mnist (10) and Examples/mnist-depth4 (4).
+    assert inspect_depth(multiplicative_depth(quadratic)) == 10 == multiplicative_depth(quadratic)["depth_without_folding"]
+    assert inspect_depth(multiplicative_depth(cubic)) == 4 == multiplicative_depth(cubic)["depth"]
