@@ -137,3 +137,22 @@ def whole_groups(zeroed: list[int], geo: BlockGeometry) -> dict[str, tuple[int, 
     return {"filter_tiles": (int(grid.all(axis=(1, 2, 3)).sum()), geo.grid[0]),
             "channel_tiles": (int(grid.all(axis=(0, 2, 3)).sum()), geo.grid[1]),
             "tap_groups": (int(grid.all(axis=(0, 1)).sum()), geo.grid[2] * geo.grid[3])}
+
+
+#: Block-grid axes a pruning order can group by: zeroing a whole group removes more than
+#: products (a filter tile: an output tile and its channel-sum rotations; a tap group: the
+#: rotations of the input tiles for that tap shift).
+GROUP_AXES = {"filters": (0,), "channels": (1,), "taps": (2, 3)}
+
+
+def pruning_order(norms: np.ndarray, geo: BlockGeometry, group: str | None = None) -> list[int]:
+    """Block indices in the order to zero them: by RMS weight, or with `group` (a GROUP_AXES
+    key) whole groups first, weakest group (RMS over its blocks) first, blocks by RMS inside."""
+    if group is None:
+        return [int(i) for i in np.argsort(norms, kind="stable")]
+    axes = GROUP_AXES[group]
+    grid = norms.reshape(geo.grid)
+    other = tuple(a for a in range(4) if a not in axes)
+    group_rms = np.sqrt((grid ** 2).mean(axis=other, keepdims=True))
+    keys = np.broadcast_to(group_rms, grid.shape).ravel()
+    return [int(i) for i in np.lexsort((norms, keys))]

@@ -34,7 +34,7 @@ import torch
 
 from . import data as datasets
 from .activations import activation_modules
-from .blocks import BlockGeometry, block_norms, geometry, whole_groups, zero_blocks
+from .blocks import GROUP_AXES, BlockGeometry, block_norms, geometry, pruning_order, whole_groups, zero_blocks
 from .card import command_line
 from .convert import multiplicative_depth
 from .export import export_onnx, onnx_accuracy
@@ -87,6 +87,8 @@ def main(argv=None):
     p.add_argument("--no-space-to-depth", action="store_true",
                    help="with --tile: the plan keeps the strided first convolution (compile --no-space-to-depth)")
     p.add_argument("--layers", default="conv2,fc1", help="modules to prune, comma-separated")
+    p.add_argument("--groups", default="", help="LAYER=AXIS,...: zero that layer's blocks whole groups at a time, "
+                   "weakest group first (filters: output tiles; channels; taps), e.g. conv2=taps,fc1=filters")
     p.add_argument("--ratios", default="0.25,0.375,0.5,0.625,0.75",
                    help="cumulative fraction of each layer's blocks zeroed at each step")
     p.add_argument("--epochs-per-step", type=float, default=2.0)
@@ -131,6 +133,9 @@ def main(argv=None):
     if unknown:
         raise SystemExit(f"--layers: {unknown} are not linear layers of the model ({[s.layer.name for s in layouts]})")
     geometries = {s.layer.name: geometry(s) for s in layouts if s.layer.name in wanted}
+    groups = dict(item.split("=", 1) for item in args.groups.split(",") if item)
+    if any(n not in geometries or g not in GROUP_AXES for n, g in groups.items()):
+        raise SystemExit(f"--groups: LAYER=AXIS with LAYER among {sorted(geometries)} and AXIS among {sorted(GROUP_AXES)}")
     all_blocks, products = {}, {}
     for s in layouts:
         try:
@@ -158,7 +163,7 @@ def main(argv=None):
         for name, geo in geometries.items():
             target = int(round(ratio * geo.count))
             norms = block_norms(masks.modules[name].weight.detach().numpy(), geo)
-            alive = [i for i in np.argsort(norms, kind="stable") if i not in masks.zeroed[name]]
+            alive = [i for i in pruning_order(norms, geo, groups.get(name)) if i not in masks.zeroed[name]]
             masks.zeroed[name] |= {int(i) for i in alive[:max(0, target - len(masks.zeroed[name]))]}
         masks.apply()
         log(f"ratio {ratio:.3f}: zeroed {masks.counts()}; accuracy before fine-tuning {accuracy(model, xt, yt):.4f}")

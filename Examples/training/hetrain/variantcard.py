@@ -36,7 +36,9 @@ def render_pruned(summary: dict, architecture: str, command: list[str]) -> str:
     lines = [f"# {summary['dataset']}: HE-aware pruned CNN", "",
              f"`{summary['base']}/model.onnx` with whole plaintext blocks zeroed (`hetrain.prune`): the blocks are the "
              f"weights he-tool packs into one plaintext in {summary['blocks_source']}. At each step the blocks of smallest "
-             "RMS weight are zeroed in each pruned layer, then the network is fine-tuned with distillation from the "
+             "RMS weight are zeroed in each pruned layer" + (
+                 f" (whole groups first, weakest group first: {summary['args']['groups']})" if summary["args"].get("groups")
+                 else "") + ", then the network is fine-tuned with distillation from the "
              "unpruned model and the range loss, the zeroed blocks held at exactly zero. The kept step is the largest "
              f"ratio whose accuracy loss (onnxruntime, full test set) is at most {100 * float(summary['args']['max_loss']):.2f} "
              "percentage points; the selection uses the test set (the base model was trained on the whole training "

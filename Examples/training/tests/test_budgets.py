@@ -248,3 +248,13 @@ def test_inspect_depth_counts_a_polynomial_before_folding():
     # What he-tool inspect printed for Examples/mnist (10) and Examples/mnist-depth4 (4).
     assert inspect_depth(multiplicative_depth(quadratic)) == 10 == multiplicative_depth(quadratic)["depth_without_folding"]
     assert inspect_depth(multiplicative_depth(cubic)) == 4 == multiplicative_depth(cubic)["depth"]
+
+
+def test_group_order_zeroes_whole_groups_weakest_first():
+    from hetrain.blocks import pruning_order, whole_groups
+    geo = BlockGeometry((4, 2, 1, 1), 2, 1, (0,), (0,))  # grid 2 filter tiles x 2 channel tiles
+    norms = np.array([0.1, 5.0, 0.2, 0.3])  # filter tile 0: blocks 0, 1 (RMS 3.5); tile 1: blocks 2, 3 (0.25)
+    assert pruning_order(norms, geo) == [0, 2, 3, 1]
+    assert pruning_order(norms, geo, "filters") == [2, 3, 0, 1]
+    assert whole_groups([2, 3], geo)["filter_tiles"] == (1, 2)
+    assert pruning_order(norms, geo, "channels") == [0, 2, 3, 1]  # channel tile 0: 0.1, 0.2
