@@ -31,17 +31,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data as datasets
 from .activations import activation_modules
 from .blocks import block_norms, element_mask, geometry
 from .card import command_line
 from .convert import multiplicative_depth
 from .distill import distillation_loss
 from .export import export_onnx, onnx_accuracy
-from .finetune import finetune, load_data, measure_ranges, write_test_pngs
-from .onnxload import load_folder
+from .finetune import add_common_arguments, finetune, measure_ranges, open_base, start, write_test_pngs
 from .onnxmeta import set_metadata, weight_initializers
-from .prune import folder_of, step_layouts
+from .prune import step_layouts
 from .ranges import RangeMonitor
 from .train import accuracy
 from .variantcard import render_budgets
@@ -114,34 +112,14 @@ def main(argv=None):
     p.add_argument("--budgets", default="full:0,b50:0.5,b75:0.75")
     p.add_argument("--layers", default="conv2,fc1")
     p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--temperature", type=float, default=4.0)
-    p.add_argument("--distill-weight", type=float, default=0.7)
-    p.add_argument("--range-bound", type=float, default=8.0)
-    p.add_argument("--range-margin", type=float, default=0.8)
-    p.add_argument("--range-weight", type=float, default=1.0)
-    p.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA)
-    p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--test-limit", type=int, default=0)
-    p.add_argument("--images", type=int, default=5)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
+    add_common_arguments(p, lr=1e-3)
     args = p.parse_args(argv)
-
     started = time.time()
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator, log = start(args)
 
-    def log(message):
-        print(f"[{time.time() - started:7.1f}s] {message}", flush=True)
-
-    folder = folder_of(args.model)
-    model, base_summary, meta = load_folder(folder)
+    folder, model, base_summary, meta, data = open_base(args)
     teacher = copy.deepcopy(model).eval()
-    x, y, xt, yt, test_images, test_labels, _, _ = load_data(base_summary["dataset"], args.data, args.limit, args.test_limit,
-        meta["he_tool.preprocessing"])
+    x, y, xt, yt, test_images, test_labels, _, _ = data
     input_shape = tuple(meta["he_tool.preprocessing"]["input_shape"])
     act_names = [n for n, _ in activation_modules(model)]
     budgets = parse_budgets(args.budgets, act_names)

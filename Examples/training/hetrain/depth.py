@@ -32,17 +32,14 @@ from pathlib import Path
 
 import torch
 
-from . import data as datasets
 from .activations import PolyActivation, ReLUToPoly, activation_modules, finalize
 from .card import command_line
 from .convert import inspect_depth, multiplicative_depth
 from .export import export_onnx, onnx_accuracy
-from .finetune import finetune, load_data, measure_ranges, write_test_pngs
+from .finetune import add_common_arguments, finetune, measure_ranges, open_base, start, write_test_pngs
 from .fitting import collect_preactivations, fitted_activation
 from .merge import henet_stages, merged_network
 from .models import HENet
-from .onnxload import load_folder
-from .prune import folder_of
 from .ranges import RangeMonitor
 from .tiling import engine_extra_levels
 from .train import accuracy, fine_tune_student, train_teacher
@@ -97,39 +94,19 @@ def main(argv=None):
     p.add_argument("--relu-epochs", type=float, default=3.0)
     p.add_argument("--epochs-student", type=int, default=15)
     p.add_argument("--transition-epochs", type=float, default=3.0)
-    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--lr-teacher", type=float, default=3e-3)
-    p.add_argument("--temperature", type=float, default=4.0)
-    p.add_argument("--distill-weight", type=float, default=0.7)
     p.add_argument("--degree", type=int, default=2)
-    p.add_argument("--range-bound", type=float, default=8.0)
-    p.add_argument("--range-margin", type=float, default=0.8)
-    p.add_argument("--range-weight", type=float, default=1.0)
-    p.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA)
-    p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--test-limit", type=int, default=0)
-    p.add_argument("--images", type=int, default=5)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
+    add_common_arguments(p, lr=2e-3)
     args = p.parse_args(argv)
-
     started = time.time()
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator, log = start(args)
 
-    def log(message):
-        print(f"[{time.time() - started:7.1f}s] {message}", flush=True)
-
-    folder = folder_of(args.model)
-    base, base_summary, meta = load_folder(folder)
+    folder, base, base_summary, meta, data = open_base(args)
     base.eval()
     if base_summary.get("arch", "henet") != "henet":
         raise SystemExit("hetrain.depth handles the henet chain (conv, conv, dense, dense)")
     dataset, bargs = base_summary["dataset"], base_summary["args"]
-    x, y, xt, yt, test_images, test_labels, _, _ = load_data(dataset, args.data, args.limit, args.test_limit,
-        meta["he_tool.preprocessing"])
+    x, y, xt, yt, test_images, test_labels, _, _ = data
     input_shape = tuple(meta["he_tool.preprocessing"]["input_shape"])
     base_accuracy = onnx_accuracy(folder / "model.onnx", xt.numpy(), test_labels)
     log(f"base {folder / 'model.onnx'}: onnxruntime test accuracy {base_accuracy:.4f}")

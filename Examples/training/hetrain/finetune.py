@@ -3,6 +3,9 @@ fine-tuning loop that keeps pruned blocks at exactly zero, range measurement and
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -10,9 +13,54 @@ from torch import nn
 from . import data as datasets
 from .blocks import BlockGeometry, element_mask
 from .distill import distillation_loss
+from .onnxload import load_folder
 from .pngio import write_png
 from .ranges import RangeMonitor
 from .train import accuracy, batches, preprocess
+
+
+def add_common_arguments(p, lr: float) -> None:
+    """The options hetrain.prune, hetrain.depth and hetrain.budgets share: learning rate,
+    distillation, range loss, data and run settings (defaults as hetrain.train's)."""
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--temperature", type=float, default=4.0)
+    p.add_argument("--distill-weight", type=float, default=0.7)
+    p.add_argument("--range-bound", type=float, default=8.0)
+    p.add_argument("--range-margin", type=float, default=0.8)
+    p.add_argument("--range-weight", type=float, default=1.0)
+    p.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA)
+    p.add_argument("--limit", type=int, default=0, help="use only this many training images (tests)")
+    p.add_argument("--test-limit", type=int, default=0)
+    p.add_argument("--images", type=int, default=5, help="test images to write as PNG")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="PyTorch threads")
+
+
+def start(args):
+    """Seeds and threads as the run asks; returns (batch-order generator, log function)."""
+    started = time.time()
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def log(message):
+        print(f"[{time.time() - started:7.1f}s] {message}", flush=True)
+    return torch.Generator().manual_seed(args.seed), log
+
+
+def folder_of(path) -> Path:
+    """A model folder given as itself or as its model.onnx."""
+    path = Path(path)
+    return path.parent if path.suffix == ".onnx" else path
+
+
+def open_base(args):
+    """(folder, rebuilt network, training summary, metadata, data as load_data returns it) of
+    the base model `args.model`, the data normalised as the base file says."""
+    folder = folder_of(args.model)
+    model, summary, meta = load_folder(folder)
+    data = load_data(summary["dataset"], args.data, args.limit, args.test_limit, meta["he_tool.preprocessing"])
+    return folder, model, summary, meta, data
 
 
 def load_data(dataset: str, folder, limit: int = 0, test_limit: int = 0, preprocessing: dict | None = None):

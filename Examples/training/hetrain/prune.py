@@ -29,28 +29,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
 
-from . import data as datasets
 from .activations import activation_modules
 from .blocks import GROUP_AXES, BlockGeometry, block_norms, geometry, pruning_order, whole_groups, zero_blocks
 from .card import command_line
 from .convert import multiplicative_depth
 from .export import export_onnx, onnx_accuracy
-from .finetune import BlockMasks, finetune, load_data, measure_ranges, write_test_pngs
+from .finetune import BlockMasks, add_common_arguments, finetune, measure_ranges, open_base, start, write_test_pngs
 from .layers import linear_layers
-from .onnxload import load_folder
 from .onnxmeta import initializer_arrays, set_metadata, weight_initializers
 from .ranges import RangeMonitor
 from .tiling import PlanError, layouts_from_report, layouts_from_tiling, parse_tiling
 from .train import accuracy
 from .variantcard import render_pruned
-
-
-def folder_of(path: Path) -> Path:
-    path = Path(path)
-    return path.parent if path.suffix == ".onnx" else path
 
 
 def step_layouts(model, input_shape, args):
@@ -92,35 +83,15 @@ def main(argv=None):
     p.add_argument("--ratios", default="0.25,0.375,0.5,0.625,0.75",
                    help="cumulative fraction of each layer's blocks zeroed at each step")
     p.add_argument("--epochs-per-step", type=float, default=2.0)
-    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--max-loss", type=float, default=0.005, help="accuracy loss allowed (0.005 = 0.5 pp)")
-    p.add_argument("--temperature", type=float, default=4.0)
-    p.add_argument("--distill-weight", type=float, default=0.7)
-    p.add_argument("--range-bound", type=float, default=8.0)
-    p.add_argument("--range-margin", type=float, default=0.8)
-    p.add_argument("--range-weight", type=float, default=1.0)
-    p.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA)
-    p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--test-limit", type=int, default=0)
-    p.add_argument("--images", type=int, default=5)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
+    add_common_arguments(p, lr=1e-3)
     args = p.parse_args(argv)
-
     started = time.time()
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator, log = start(args)
 
-    def log(message):
-        print(f"[{time.time() - started:7.1f}s] {message}", flush=True)
-
-    folder = folder_of(args.model)
-    model, base_summary, meta = load_folder(folder)
+    folder, model, base_summary, meta, data = open_base(args)
     dataset = base_summary["dataset"]
-    x, y, xt, yt, test_images, test_labels, _, _ = load_data(dataset, args.data, args.limit, args.test_limit,
-        meta["he_tool.preprocessing"])
+    x, y, xt, yt, test_images, test_labels, _, _ = data
     input_shape = tuple(meta["he_tool.preprocessing"]["input_shape"])
     teacher = copy.deepcopy(model).eval()
     base_accuracy = onnx_accuracy(folder / "model.onnx", xt.numpy(), test_labels)
