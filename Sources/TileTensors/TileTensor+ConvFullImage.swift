@@ -27,7 +27,7 @@ extension TileTensor {
         let outShape = try TileShape(outDims)
         let slotStrides = shape.slotStrides, inTileStrides = shape.tileStrides
         let l = level
-        let q = backend.rescalePrime(atLevel: l)
+        let q = restoringScale(atLevel: l)
         let eC = dims[cd].tileCount, eX = dims[2].tileCount, eY = dims[3].tileCount
         // W[f, c, y, x] at the slots of one (filter tile, input tile); nil when all zero.
         func weights(filterTile: Int, channelTile: Int, rowTile: Int, columnTile: Int) -> [Double]? {

@@ -74,7 +74,7 @@ extension TileTensor {
         let eC = dims[cd].tileCount
         let inTileStrides = shape.tileStrides, slotStrides = shape.slotStrides
         let l = level
-        let q = backend.rescalePrime(atLevel: l)
+        let q = restoringScale(atLevel: l)
 
         // Per output tile and tap: the output positions of each image dimension grouped by the
         // (source tile, in-tile shift) they read; reads outside the image (zero padding) drop out.

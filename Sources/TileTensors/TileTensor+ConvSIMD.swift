@@ -94,7 +94,7 @@ extension TileTensor {
         let deltas = groups.keys.sorted()
         let rotated = try (0..<batchTiles).map { try backend.rotations(of: tiles[$0], by: deltas) }
         let l = level
-        let q = backend.rescalePrime(atLevel: l)
+        let q = restoringScale(atLevel: l)
         var biasPlaintext: Backend.Plaintext?
         var maps: [Backend.Ciphertext] = []
         for fi in 0..<f {

@@ -40,7 +40,7 @@ extension TileTensor {
         guard oh <= tu, ow <= tv else { throw TileTensorError.invalidArgument("the \(oh)×\(ow) output does not fit the \(tu)×\(tv) tile") }
         let slots = backend.slotCount, plane = tu * tv
         let l = level
-        let q = backend.rescalePrime(atLevel: l)
+        let q = restoringScale(atLevel: l)
         let steps = (0..<(k * k)).map { (($0 / k) - p) * tv + ($0 % k) - p }
         var acc: Backend.Ciphertext?
         for ci in 0..<c {

@@ -42,7 +42,8 @@ extension TileTensor {
         let nonzero = (0..<d).filter { i in diagonals[i].contains { $0 != 0 } }
         let x = tiles[0]
         let l = backend.level(of: x)
-        let q = backend.rescalePrime(atLevel: l)
+        // Back to exactly Δ after the rescale (see `restoringScale`).
+        let q = backend.rescalePrime(atLevel: l) * backend.defaultScale / backend.scale(of: x)
         let babies = try backend.rotations(of: x, by: Array(Set(nonzero.map { $0 % n1 })))
         var y: Backend.Ciphertext?
         for g in 0..<(d / n1) {

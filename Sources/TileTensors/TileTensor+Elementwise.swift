@@ -38,7 +38,7 @@ extension TileTensor {
         let b = try Broadcast(shape, wShape, .multiplication)
         let slots = try wShape.pack(w, values: backend.computesValues)
         let l = level
-        let q = backend.rescalePrime(atLevel: l)
+        let q = restoringScale(atLevel: l)
         var encoded: [Int: Backend.Plaintext] = [:]
         let result = try (0..<b.shape.tileCount).map { t -> Backend.Ciphertext in
             let k = b.rightTile[t]

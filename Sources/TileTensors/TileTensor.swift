@@ -46,6 +46,17 @@ public struct TileTensor<Backend: TensorBackend> {
     public var level: Int { tiles.map { backend.level(of: $0) }.min()! }
     /// The scale of the tiles.
     public var scale: Double { backend.scale(of: tiles[0]) }
+    /// The scale to encode a plaintext factor at so that the product, once rescaled at `l`, has
+    /// exactly the default scale Δ: q_l · Δ / (this tensor's scale). Linear layers use it. A
+    /// factor encoded at q_l alone keeps the input's scale, and then the drift of each
+    /// ciphertext square (s² / q, off by the prime's distance from Δ) doubles at every square:
+    /// a ResNet-20 with 19 squares reached a scale of 2^inf. Reset at every linear layer, the
+    /// drift is only that of the squares since the last one. The factor's resolution is the
+    /// same (its scale stays within a few parts in 10⁴ of q_l).
+    func restoringScale(atLevel l: Int) -> Double {
+        backend.rescalePrime(atLevel: l) * backend.defaultScale / scale
+    }
+
     /// Bytes held by the ciphertexts.
     public var memory: Int { tiles.reduce(0) { $0 + backend.memory(of: $1) } }
 
