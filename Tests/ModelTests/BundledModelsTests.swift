@@ -19,6 +19,8 @@ final class BundledModelsTests: XCTestCase {
         let folder = try SharedData.folder(dataset)
         let graph = try ONNXImporter.load(contentsOf: Self.examples.appendingPathComponent("\(model)/model.onnx"))
         XCTAssertEqual(graph.polynomialLayers.count, 3, model)
+        // The toolkit's card states 7 (folded), inspect's unfolded count is 10 (quadratics 2 each).
+        XCTAssertEqual([graph.foldedMultiplicativeDepth, graph.multiplicativeDepth], [7, 10], model)
         let preprocessing = try Preprocessing.fromMetadata(of: graph)
         let labels = try IDXFile(contentsOf: folder.appendingPathComponent("t10k-labels-idx1-ubyte.gz")).labels
         let samples = try InputLoader.load(folder.appendingPathComponent("t10k-images-idx3-ubyte.gz"),

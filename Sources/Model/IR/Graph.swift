@@ -64,6 +64,29 @@ public struct Graph: Equatable, Sendable {
     /// Multiplicative depth of the whole network: the levels a ciphertext must have.
     public var multiplicativeDepth: Int { cumulativeDepths[output] }
 
+    /// The depth once the compiler's folding is done: affines (BatchNorm) and pooling's 1/k go
+    /// into a neighbouring linear layer, and a polynomial's leading coefficient into the next one
+    /// (a quadratic becomes x⊙(x + β): one level, a degree-d one ⌈log2 d⌉). The training
+    /// toolkit reports this figure; a compiled plan adds the levels its layouts spend (masks,
+    /// channel moves), which `compile` prints.
+    public var foldedMultiplicativeDepth: Int {
+        var depths = [Int](repeating: 0, count: layers.count)
+        for (i, layer) in layers.enumerated() {
+            let before = layer.inputs.map { depths[$0] }.max() ?? 0
+            var own = 0
+            switch layer.operation {
+            case .conv2d, .dense: own = 1
+            case let .polynomial(p):
+                var levels = 0
+                while (1 << levels) < p.degree { levels += 1 }
+                own = max(levels, 1)
+            default: own = 0
+            }
+            depths[i] = before + own
+        }
+        return depths[output]
+    }
+
     /// How many layers read each layer's output (the network output counts as one reader).
     public var consumerCounts: [Int] {
         var counts = [Int](repeating: 0, count: layers.count)

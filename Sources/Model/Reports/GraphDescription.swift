@@ -15,7 +15,7 @@ public enum GraphDescription {
         lines += table(rows)
         let polys = graph.polynomialLayers
         lines.append("")
-        lines.append("layers: \(graph.layers.count - 1), parameters: \(graph.parameterCount), multiplicative depth: \(graph.multiplicativeDepth), polynomial activations: \(polys.count)")
+        lines.append("layers: \(graph.layers.count - 1), parameters: \(graph.parameterCount), multiplicative depth: \(graph.multiplicativeDepth) (\(graph.foldedMultiplicativeDepth) once affines, pooling and the polynomials' leading coefficients fold into linear layers, as compile does), polynomial activations: \(polys.count)")
         for p in polys {
             guard case let .polynomial(poly) = graph.layers[p].operation else { continue }
             lines.append("  layer \(p) (\(graph.layers[p].name)): degree \(poly.degree), depth \(poly.multiplicativeDepth), \(poly.formula)")
