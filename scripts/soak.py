@@ -175,7 +175,7 @@ class Soak:
             if out.returncode != 0:
                 self.note("good_eval", "decrypt-failed", False, out.stderr[:300])
                 return
-            logits = json.loads(out.stdout)["logits"][0]
+            logits = json.loads(out.stdout)["outputs"][0]["logits"]
             got = max(range(len(logits)), key=lambda i: logits[i])
             self.note("good_eval", 200, got == cls, f"{name}: decrypted class {got}, expected {cls}")
         finally:

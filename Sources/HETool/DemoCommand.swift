@@ -32,6 +32,9 @@ struct DemoCommand: ParsableCommand {
     @Flag(name: .customLong("no-circuit-privacy"), help: "Compile without circuit privacy (results then carry more than the logits).")
     var noCircuitPrivacy = false
 
+    @Option(help: "Also write the decrypted results there, as `decrypt --json` prints them (one report for every image).")
+    var json: String?
+
     func validate() throws {
         guard images >= 1, threads >= 1 else { throw ValidationError("--images and --threads must be at least 1") }
     }
@@ -91,6 +94,7 @@ struct DemoCommand: ParsableCommand {
         let serverKeys = try FlowFiles.evaluationKeys(path("me.heevk").path, context: try CKKSContext(parameters: model.parameters),
                                                       modelPath: path("model.hemodel").path)
         var agree = 0
+        var decrypted: [[Double]] = []
         for (i, sample) in samples.enumerated() {
             print("\n\(sample.name)")
             start = Date()
@@ -107,11 +111,23 @@ struct DemoCommand: ParsableCommand {
             start = Date()
             let scores = try EncryptedInference.decrypt(try FlowFiles.tensor(path("y\(i).hect").path), profile: profile, secretKey: sk)[0]
             let plain = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample.tensor.values)).values
-            let report = DecryptedReport(scores: [scores], classNames: profile.classNames, decimals: profile.outputDecimals, k: 1)
-            let encryptedTop = report.ranked(scores)[0], plainTop = report.ranked(plain)[0]
+            decrypted.append(scores)
+            let names = profile.classNames.isEmpty ? nil : profile.classNames
+            let both = ClassificationReport(inputs: ["encrypted", "plaintext"], scores: [scores, plain], classNames: names, k: 1,
+                                            decimals: profile.outputDecimals)
+            let (encryptedTop, plainTop) = (both.outputs[0].top[0], both.outputs[1].top[0])
             let error = zip(scores, plain).map { abs($0 - $1) }.max() ?? 0
-            if encryptedTop == plainTop { agree += 1 }
-            print("  decrypt \(seconds(start))  encrypted: \(report.name(encryptedTop)) (\(String(format: "%.3f", scores[encryptedTop])))   plaintext: \(report.name(plainTop)) (\(String(format: "%.3f", plain[plainTop])))   max |Δlogit| \(String(format: "%.1e", error))")
+            if encryptedTop.class == plainTop.class { agree += 1 }
+            func shown(_ r: ClassificationReport.Ranked, _ row: [Double]) -> String {
+                "\(r.name ?? String(r.class)) (\(String(format: "%.3f", row[r.class])))"
+            }
+            print("  decrypt \(seconds(start))  encrypted: \(shown(encryptedTop, scores))   plaintext: \(shown(plainTop, plain))   max |Δlogit| \(String(format: "%.1e", error))")
+        }
+        if let json {
+            let report = ClassificationReport(inputs: samples.map(\.name), scores: decrypted,
+                                              classNames: profile.classNames.isEmpty ? nil : profile.classNames, k: 3,
+                                              decimals: profile.outputDecimals)
+            try FlowFiles.write(Array(try report.json().utf8), json)
         }
         print("\nencrypted and plaintext predictions agree on \(agree) of \(samples.count) image(s)")
         if agree != samples.count { throw ExitCode(1) }

@@ -41,8 +41,11 @@ struct PredictCommand: ParsableCommand {
         let batch = InputLoader.batch(samples)
         let logits = try PlainExecutor.run(g, input: batch)
         try PlainExecutor.requireFiniteOutputs(g, input: batch, output: logits, names: samples.map(\.name))
-        let report = PredictionReport(names: samples.map(\.name), logits: logits, k: top)
-        print(json ? report.json() : report.text())
+        let width = samples.isEmpty ? 0 : logits.count / samples.count
+        let rows = samples.indices.map { Array(logits.values[($0 * width)..<(($0 + 1) * width)]) }
+        let names = json ? graph.classNames(count: width) : nil
+        let report = ClassificationReport(inputs: samples.map(\.name), scores: rows, classNames: names, k: top)
+        print(json ? try report.json() : report.text())
         if let labels, !json {
             let file = try IDXFile(contentsOf: URL(fileURLWithPath: labels))
             guard file.dimensions.count == 1, file.count >= samples.count else {

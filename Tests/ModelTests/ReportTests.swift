@@ -6,11 +6,20 @@ import XCTest
 final class ReportTests: XCTestCase {
     func testPredictionJSONHasTheDocumentedShape() throws {
         let logits = Tensor(shape: [2, 3], values: [0.5, 2, -1, 3, 3, 0.25])
-        let report = PredictionReport(names: ["a \"quoted\" name.png", "b.npy[1]"], logits: logits, k: 2)
-        XCTAssertEqual(report.json(), """
-        {"outputs": [{"input": "a \\"quoted\\" name.png", "logits": [0.5, 2.0, -1.0], "top": [[1, 2.0], [0, 0.5]]}, \
-        {"input": "b.npy[1]", "logits": [3.0, 3.0, 0.25], "top": [[0, 3.0], [1, 3.0]]}]}
+        let rows = [Array(logits.values[0..<3]), Array(logits.values[3..<6])]
+        let report = ClassificationReport(inputs: ["a \"quoted\" name.png", "b.npy[1]"], scores: rows, classNames: nil, k: 2)
+        XCTAssertEqual(try report.json(), """
+        {"outputs":[{"input":"a \\"quoted\\" name.png","logits":[0.5,2,-1],"top":[{"class":1,"score":2},{"class":0,"score":0.5}]},\
+        {"input":"b.npy[1]","logits":[3,3,0.25],"top":[{"class":0,"score":3},{"class":1,"score":3}]}]}
         """)
+        // Names, rounding to the profile's decimals, control characters and non-finite logits.
+        let named = ClassificationReport(inputs: ["tab\there\n"], scores: [[1.23456, .nan, -.infinity]], classNames: ["one", "two", "thr\"ee"],
+                                         k: 3, decimals: 2)
+        let decoded = try JSONDecoder().decode(ClassificationReport.self, from: Data(try named.json().utf8))
+        XCTAssertEqual(decoded, named)
+        XCTAssertEqual(decoded.outputs[0].logits, [1.23, nil, nil])
+        XCTAssertEqual(decoded.outputs[0].top.map(\.class), [0, 1, 2])
+        XCTAssertEqual(decoded.outputs[0].top[0].name, "one")
         let parsed = try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: [[String: Any]]]
         XCTAssertEqual(parsed?["outputs"]?.count, 2)
         XCTAssertEqual(report.text(), "a \"quoted\" name.png: 1: 2, 0: 0.5\nb.npy[1]: 0: 3, 1: 3")

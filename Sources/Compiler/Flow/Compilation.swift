@@ -177,9 +177,5 @@ public struct Compilation: Sendable {
     }
 
     /// Class names from the `he_tool.class_names` metadata (a JSON list), when it has one per output.
-    static func classNames(_ graph: Graph, count: Int) -> [String] {
-        guard let text = graph.metadata["he_tool.class_names"],
-              let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)), names.count == count else { return [] }
-        return names
-    }
+    static func classNames(_ graph: Graph, count: Int) -> [String] { graph.classNames(count: count) }
 }
