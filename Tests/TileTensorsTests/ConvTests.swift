@@ -112,6 +112,51 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// Pruned blocks (all-zero weights of one tap, channel tile and filter tile) are skipped:
+    /// the result equals the naive convolution, and with one tile per pixel, no padding and
+    /// stride 1 the products and encodes drop to the closed form (k²·eC·eF − Z)·oh·ow·eB and
+    /// k²·eC·eF − Z for Z zero blocks. On multi-pixel tiles a tap zero in every block takes its
+    /// rotations (and Galois keys) with it.
+    func testZeroWeightBlocksAreSkipped() throws {
+        var rng = TestRNG(seed: 19)
+        let (c, f, k, h, w, nb) = (4, 4, 3, 5, 5, 1)
+        let x = Fixtures.random([nb, c, h, w], &rng)
+        var filters = Fixtures.random([f, c, k, k], &rng)
+        // Channel and filter tiles of 2: zero (tap (0,0), channel tile 0, filter tile 1), and the
+        // whole tap (1, 2) in every block.
+        for fi in 2..<4 { for ci in 0..<2 { filters[[fi, ci, 0, 0]] = 0 } }
+        for fi in 0..<f { for ci in 0..<c { filters[[fi, ci, 1, 2]] = 0 } }
+        let zeroBlocks = 1 + 4
+        for (tx, slots) in [(1, 4), (4, 64)] {
+            let dims = [try TileDimension.plain(c, tile: 2), try .replicated(tile: 2), try TileDimension(size: h, tileSize: tx),
+                        try TileDimension(size: w, tileSize: tx), try .plain(nb, tile: 1)]
+            let shape = try TileShape(dims)
+            func run(_ weights: Tensor) throws -> (Tensor, OperationCounts, Set<Int>) {
+                let mock = Fixtures.mock(slots: slots)
+                let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: shape, backend: mock)
+                mock.resetCounts()
+                let out = try t.conv2dInterleaved(filters: weights, stride: 1, padding: 0)
+                return (ConvTests.fromTiles(try out.decrypt(), channelsIn: 1), mock.counts, mock.rotationSteps)
+            }
+            let (pruned, counts, steps) = try run(filters)
+            let want = ConvTests.naiveConv(x, filters, nil, stride: 1, padding: 0)
+            for (a, b) in zip(pruned.values, want.values) { XCTAssertEqual(a, b, accuracy: 1e-9) }
+            var dense = filters
+            for i in dense.values.indices where dense.values[i] == 0 { dense.values[i] = 1e-3 }
+            let (_, full, fullSteps) = try run(dense)
+            let (oh, ow, eC, eF) = (h - k + 1, w - k + 1, 2, 2)
+            if tx == 1 {
+                XCTAssertEqual(full.plainMultiplications, k * k * eC * eF * oh * ow * nb)
+                XCTAssertEqual(counts.plainMultiplications, (k * k * eC * eF - zeroBlocks) * oh * ow * nb)
+                XCTAssertEqual(counts.encodes, k * k * eC * eF - zeroBlocks)
+            } else {
+                XCTAssertLessThan(counts.plainMultiplications, full.plainMultiplications)
+                XCTAssertLessThan(counts.hoistedRotations, full.hoistedRotations, "the zero tap's rotations are not made")
+                XCTAssertTrue(steps.isSubset(of: fullSteps))
+            }
+        }
+    }
+
     /// A kernel covering the whole image on multi-pixel tiles: products, then rotate-and-add over
     /// pixels and channels — closed-form counts, mock = naive = CKKS, both orientations, image
     /// tiles interleaved and plain, several channel, filter, image and batch tiles.

@@ -67,7 +67,7 @@ public struct CostTable: Codable, Sendable, Equatable {
     /// The profile of `parameters`' family deep enough for it, if measured.
     public func profile(for parameters: CKKSParameters) -> CostProfile? {
         let key = CostProfile.Key(parameters)
-        return profiles.first { $0.key == key && $0.maxLevel >= parameters.maxLevel }
+        return profiles.first { $0.key == key && $0.covers(level: parameters.maxLevel) }
     }
 
     /// Adds a profile, replacing a shallower one of the same family.
