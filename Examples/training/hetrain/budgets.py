@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -33,11 +32,10 @@ from torch import nn
 
 from .activations import activation_modules
 from .blocks import block_norms, element_mask, geometry
-from .card import command_line
 from .convert import multiplicative_depth
 from .distill import distillation_loss
 from .export import export_onnx, onnx_accuracy
-from .finetune import add_common_arguments, finetune, measure_ranges, open_base, start, write_test_pngs
+from .finetune import add_common_arguments, finetune, measure_ranges, open_base, start, write_test_pngs, write_outputs
 from .onnxmeta import set_metadata, weight_initializers
 from .prune import step_layouts
 from .ranges import RangeMonitor
@@ -220,10 +218,7 @@ def main(argv=None):
                "activation_ranges": ranges, "test_max_abs": test_max, "depth": multiplicative_depth(full),
                "seconds": round(elapsed, 1), "parameters": sum(p.numel() for p in full.parameters()),
                "args": {k: str(v) for k, v in vars(args).items()}}
-    (args.out / "training-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    command = command_line() if argv is None else ["python", "-m", "hetrain.budgets", *argv]
-    command[2] = "hetrain.budgets"
-    (args.out / "model-card.md").write_text(render_budgets(summary, str(full), command))
+    write_outputs(args.out, summary, "budgets", argv, render_budgets, str(full))
     log(f"done in {elapsed:.0f}s")
     return summary
 

@@ -26,17 +26,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from .activations import PolyActivation, ReLUToPoly, activation_modules, finalize
-from .card import command_line
 from .convert import inspect_depth, multiplicative_depth
 from .export import export_onnx, onnx_accuracy
-from .finetune import add_common_arguments, finetune, measure_ranges, open_base, start, write_test_pngs
+from .finetune import add_common_arguments, finetune, measure_ranges, open_base, start, write_test_pngs, write_outputs
 from .fitting import collect_preactivations, fitted_activation
 from .merge import henet_stages, merged_network
 from .models import HENet
@@ -167,10 +165,7 @@ def main(argv=None):
         "seconds": round(elapsed, 1), "parameters": sum(p.numel() for p in model.parameters()),
         "args": {k: str(v) for k, v in vars(args).items()},
     }
-    (args.out / "training-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    command = command_line() if argv is None else ["python", "-m", "hetrain.depth", *argv]
-    command[2] = "hetrain.depth"
-    (args.out / "model-card.md").write_text(render_depth(summary, str(model), command))
+    write_outputs(args.out, summary, "depth", argv, render_depth, str(model))
     log(f"done in {elapsed:.0f}s; depth {summary['depth']['depth']} (engine estimate {summary['depth']['engine_estimate']})")
     return summary
 

@@ -3,6 +3,7 @@ fine-tuning loop that keeps pruned blocks at exactly zero, range measurement and
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from torch import nn
 
 from . import data as datasets
 from .blocks import BlockGeometry, element_mask
+from .card import command_line
 from .distill import distillation_loss
 from .onnxload import load_folder
 from .pngio import write_png
@@ -175,3 +177,12 @@ def write_test_pngs(folder, images: np.ndarray, labels: np.ndarray, count: int =
         write_png(folder / name, images[i])
         written.append(name)
     return written
+
+
+def write_outputs(out: Path, summary: dict, module: str, argv, render, model_text: str) -> None:
+    """Writes a derivation's training-summary.json and model-card.md (the card quotes the command
+    as run: this process's command line, or `python -m hetrain.MODULE ARGV` when called from code)."""
+    (out / "training-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    command = command_line() if argv is None else ["python", "-m", f"hetrain.{module}", *argv]
+    command[2] = f"hetrain.{module}"
+    (out / "model-card.md").write_text(render(summary, model_text, command))

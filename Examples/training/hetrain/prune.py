@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -32,10 +31,9 @@ from pathlib import Path
 
 from .activations import activation_modules
 from .blocks import GROUP_AXES, BlockGeometry, block_norms, geometry, pruning_order, whole_groups, zero_blocks
-from .card import command_line
 from .convert import multiplicative_depth
 from .export import export_onnx, onnx_accuracy
-from .finetune import BlockMasks, add_common_arguments, finetune, measure_ranges, open_base, start, write_test_pngs
+from .finetune import BlockMasks, add_common_arguments, finetune, measure_ranges, open_base, start, write_test_pngs, write_outputs
 from .layers import linear_layers
 from .onnxmeta import initializer_arrays, set_metadata, weight_initializers
 from .ranges import RangeMonitor
@@ -194,10 +192,7 @@ def main(argv=None):
         "nonzero_parameters": int(sum(int((m.weight != 0).sum()) for m in masks.modules.values())),
         "args": {k: str(v) for k, v in vars(args).items()},
     }
-    (args.out / "training-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    command = command_line() if argv is None else ["python", "-m", "hetrain.prune", *argv]
-    command[2] = "hetrain.prune"
-    (args.out / "model-card.md").write_text(render_pruned(summary, str(model), command))
+    write_outputs(args.out, summary, "prune", argv, render_pruned, str(model))
     log(f"done in {elapsed:.0f}s")
     return summary
 
