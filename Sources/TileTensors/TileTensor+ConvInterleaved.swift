@@ -96,12 +96,14 @@ extension TileTensor {
         // Blocks whose weights are all zero (a pruned network's): (tap, channel tile, filter tile).
         // Their products are never encoded or made, and a rotation only they read is never made
         // either (nor its Galois key requested); the mock counts exactly what runs.
-        var nonzero = Set<[Int]>()
+        let eF = outDims[fd].tileCount
+        func block(_ dy: Int, _ dx: Int, _ cTile: Int, _ fTile: Int) -> Int { ((dy * k + dx) * eC + cTile) * eF + fTile }
+        var nonzero = [Bool](repeating: false, count: k * k * eC * eF)
         for fi in 0..<f {
             let fTile = outDims[fd].location(of: fi).0
             for ci in 0..<filters.shape[1] {
                 let cTile = dims[cd].location(of: ci).0
-                for dy in 0..<k { for dx in 0..<k where filters[[fi, ci, dy, dx]] != 0 { nonzero.insert([dy, dx, cTile, fTile]) } }
+                for dy in 0..<k { for dx in 0..<k where filters[[fi, ci, dy, dx]] != 0 { nonzero[block(dy, dx, cTile, fTile)] = true } }
             }
         }
         var terms: [ConvTerm] = []
@@ -114,7 +116,7 @@ extension TileTensor {
                     for y in gy {
                         for x in groups(3, o[3], dx - p, w) {
                             let delta = y.shift * slotStrides[2] + x.shift * slotStrides[3]
-                            for cTile in 0..<eC where nonzero.contains([dy, dx, cTile, o[fd]]) {
+                            for cTile in 0..<eC where nonzero[block(dy, dx, cTile, o[fd])] {
                                 let source = cTile * inTileStrides[cd] + y.tile * inTileStrides[2] + x.tile * inTileStrides[3] + o[4] * inTileStrides[4]
                                 deltas[source, default: []].insert(delta)
                                 terms.append(ConvTerm(output: tile, source: source, delta: delta,

@@ -97,7 +97,7 @@ final class CostProfileTests: XCTestCase {
             }
             var measured: [String: [Double]] = [:]
             for p in Primitive.allCases { measured[p.rawValue] = levels.map { value(p, $0) } }
-            let (profile, worst, _) = CostProfile.fit(logDegree: 14, primesPerDigit: alpha, specialPrimes: k, levels: levels, measured: measured)
+            let (profile, worst) = CostProfile.fit(logDegree: 14, primesPerDigit: alpha, specialPrimes: k, levels: levels, measured: measured)
             XCTAssertLessThan(worst, 1e-9)
             for p in Primitive.allCases {
                 for level in 0...15 where !(p == .rescale && level == 0) {
@@ -147,5 +147,16 @@ final class CostProfileTests: XCTestCase {
         damaged.profiles[0].coefficients[Primitive.rotate.rawValue] = [1]
         try JSONEncoder().encode(damaged).write(to: cache.file)
         XCTAssertThrowsError(try cache.load()) { XCTAssertTrue("\($0)".contains(cache.file.path), "\($0)") }
+        // Sizes that would overflow the fit's arithmetic are refused before it runs.
+        for hostile in [Int.max, 0] {
+            var huge = table
+            huge.profiles[0].primesPerDigit = hostile
+            try JSONEncoder().encode(huge).write(to: cache.file)
+            XCTAssertThrowsError(try cache.load())
+            huge = table
+            huge.profiles[0].maxLevel = hostile
+            try JSONEncoder().encode(huge).write(to: cache.file)
+            XCTAssertThrowsError(try cache.load())
+        }
     }
 }

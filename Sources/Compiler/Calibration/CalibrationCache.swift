@@ -7,8 +7,8 @@ import Foundation
 public struct CalibrationCache {
     public let directory: URL
     public let threads: Int
-    /// Profiles whose noise was already reported (once per process, not per candidate plan).
-    private let noted = NotedKeys()
+    /// What `model(for:)` keeps between calls in this process (shared by copies of the cache).
+    private let memo = Memo()
 
     public init(directory: URL? = nil, threads: Int) {
         self.directory = directory ?? CalibrationCache.defaultDirectory
@@ -32,8 +32,7 @@ public struct CalibrationCache {
         guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
         // A table of another format (an older he-tool's) is measured again, not an error.
         struct Header: Decodable { var format_version: Int }
-        if let header = try? JSONDecoder().decode(Header.self, from: data), header.format_version != CostTable.formatVersion,
-           header.format_version < CostTable.formatVersion { return nil }
+        if let header = try? JSONDecoder().decode(Header.self, from: data), header.format_version < CostTable.formatVersion { return nil }
         let table: CostTable
         do {
             table = try JSONDecoder().decode(CostTable.self, from: data)
@@ -60,19 +59,24 @@ public struct CalibrationCache {
         }
     }
 
+    /// The cached table, or an empty one for this machine when there is none or it is damaged
+    /// (said through `progress`; it is replaced on the next save).
+    func loadOrFresh(progress: (String) -> Void) -> CostTable {
+        do {
+            if let table = try load() { return table }
+        } catch {
+            progress("\(error); measuring afresh")
+        }
+        return CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
+    }
+
     /// The table with every requested preset calibrated: cached ones are reused, missing ones are
     /// measured now (`progress` is told, so the caller can say so) and the cache is updated.
     /// A damaged cache is replaced after a note through `progress`; `force` measures every
     /// requested preset again.
     public func ensure(_ presets: [ParameterPreset], force: Bool = false, calibrator: Calibrator = Calibrator(),
                        progress: (String) -> Void = { _ in }) throws -> CostTable {
-        var table: CostTable
-        do {
-            table = try load() ?? CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
-        } catch {
-            progress("\(error); measuring afresh")
-            table = CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
-        }
+        var table = loadOrFresh(progress: progress)
         var changed = false
         for preset in presets {
             let parameters = try preset.parameters()
@@ -90,29 +94,26 @@ public struct CalibrationCache {
     /// measurements were noisy) and cached.
     public func model(for parameters: CKKSParameters, name: String, calibrator: Calibrator = Calibrator(),
                       progress: (String) -> Void = { _ in }) throws -> CostModel {
-        var table: CostTable
-        do {
-            table = try load() ?? CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
-        } catch {
-            progress("\(error); measuring afresh")
-            table = CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
-        }
+        var table = memo.table ?? loadOrFresh(progress: progress)
         if table.profile(for: parameters) == nil {
             let key = CostProfile.Key(parameters)
             progress("calibrating \(key) on this machine (a few levels, once for every plan of that structure; cached in \(file.path))")
             table.merge(try calibrator.profile(for: parameters, progress: progress))
             try save(table)
         }
+        // The optimizer asks for every candidate: the file is read once per process.
+        memo.table = table
         let profile = table.profile(for: parameters)!
-        if let noisy = profile.noisy, noted.insert("\(profile.key)") {
+        if let noisy = profile.noisy, memo.noted.insert("\(profile.key)").inserted {
             progress(String(format: "note: the calibration of %@ disagreed with itself by %.0f%% (a busy machine); estimates may be off: run `he-tool calibrate --force` on a quiet machine", "\(profile.key)", 100 * noisy))
         }
         return CostModel(costs: try profile.costs(for: parameters, name: name))
     }
 }
 
-/// A set of strings shared by copies of a cache value.
-final class NotedKeys: @unchecked Sendable {
-    private var keys = Set<String>()
-    func insert(_ key: String) -> Bool { keys.insert(key).inserted }
+/// The table as last read or written, and the profiles whose noise was already reported (once
+/// per process, not per candidate plan).
+final class Memo: @unchecked Sendable {
+    var table: CostTable?
+    var noted = Set<String>()
 }

@@ -77,10 +77,9 @@ public struct CostProfile: Codable, Sendable, Equatable {
 
     /// Fits the forms to measurements; returns the profile and the largest relative residual.
     public static func fit(logDegree: Int, primesPerDigit: Int, specialPrimes: Int, levels: [Int],
-                           measured: [String: [Double]]) -> (CostProfile, worst: Double, at: (Primitive, Int)?) {
+                           measured: [String: [Double]]) -> (CostProfile, worst: Double) {
         var coefficients: [String: [Double]] = [:]
         var worst = 0.0
-        var worstAt: (Primitive, Int)?
         for p in Primitive.allCases {
             let row = measured[p.rawValue] ?? []
             let points = zip(levels, row).filter { $0.1 > 0 && !(p == .rescale && $0.0 == 0) }
@@ -92,12 +91,12 @@ public struct CostProfile: Codable, Sendable, Equatable {
                 // Relative to at least a tenth of a rotation at that level (see `Calibrator.measure`).
                 let rotation = levels.firstIndex(of: level).flatMap { measured[Primitive.rotate.rawValue]?[$0] } ?? y
                 let r = abs(zip(c, x).reduce(0) { $0 + $1.0 * $1.1 } - y) / max(y, 0.1 * rotation)
-                if r > worst { worst = r; worstAt = (p, level) }
+                worst = max(worst, r)
             }
         }
         let profile = CostProfile(logDegree: logDegree, primesPerDigit: primesPerDigit, specialPrimes: specialPrimes,
                                   maxLevel: levels.max() ?? 0, levels: levels, measured: measured, coefficients: coefficients, noisy: nil)
-        return (profile, worst, worstAt)
+        return (profile, worst)
     }
 
     /// Weighted least squares by the normal equations (at most 3 unknowns); with fewer points
@@ -145,7 +144,10 @@ public struct CostProfile: Codable, Sendable, Equatable {
 
     /// Checks a profile read from disk.
     func validate() throws {
-        guard (1...17).contains(logDegree), primesPerDigit >= 1, specialPrimes >= 1, maxLevel >= 1,
+        // Bounded before any arithmetic on them (a hostile file must not overflow `covers` or
+        // `features`): no chain has a thousand primes.
+        guard (1...17).contains(logDegree), (1...1024).contains(primesPerDigit), (1...1024).contains(specialPrimes),
+              (1...1024).contains(maxLevel),
               !levels.isEmpty, levels.allSatisfy({ (0...maxLevel).contains($0) }) else {
             throw CompilerError.invalidCalibration("cost profile with a bad ring, digit structure or levels")
         }
