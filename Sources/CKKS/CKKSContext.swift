@@ -30,7 +30,6 @@ public final class CKKSContext: @unchecked Sendable {
     /// Builds the context; throws if the parameters fail validation.
     public init(parameters: CKKSParameters) throws {
         try parameters.validate()
-        MemoryTuning.apply
         self.parameters = parameters
         let n = parameters.degree
         do {

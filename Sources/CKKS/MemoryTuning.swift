@@ -10,7 +10,8 @@ private let mTrimThreshold: Int32 = -1
 private let mMmapThreshold: Int32 = -3
 #endif
 
-/// Process-wide allocator tuning, applied once when the first context is made.
+/// Process-wide allocator tuning: the process's owner opts in (`he-tool`'s entry point, the test
+/// suites), a library never retunes a process it is linked into.
 ///
 /// glibc maps every allocation above its mmap threshold (128 KiB at start) with mmap and unmaps
 /// it on free, and returns freed heap tops to the kernel above its trim threshold. CKKS buffers
@@ -19,7 +20,10 @@ private let mMmapThreshold: Int32 = -3
 /// both thresholds keeps such buffers in the heap for reuse, which is what SEAL's memory pool
 /// achieves. Memory stays bounded by the process's peak use.
 public enum MemoryTuning {
-    static let apply: Void = {
+    /// Raises glibc's mmap and trim thresholds for this process (once; later calls do nothing).
+    public static func applyToProcess() { _ = apply }
+
+    private static let apply: Void = {
         #if os(Linux)
         _ = glibcMallopt(mMmapThreshold, 32 << 20)   // glibc's maximum for the mmap threshold
         _ = glibcMallopt(mTrimThreshold, 256 << 20)

@@ -92,20 +92,17 @@ public struct RNSPolynomial<Form: PolynomialForm>: @unchecked Sendable {
 
 }
 
-/// When limb-level parallelism starts to pay: below this many residues one thread is faster.
+/// When limb-level parallelism starts to pay: below this many residues one thread is faster;
+/// `ExecutionPolicy` says whether the calling thread may use more than one.
 public enum RNSParallelism {
     /// Total residues (limbs × N) from which limbs are processed concurrently.
     public static let minimumResidues = 1 << 15
-
-    /// Whether limbs may run concurrently at all: off gives single-threaded timings
-    /// (`he-tool bench … --threads 1`). Set it before starting work, not during.
-    nonisolated(unsafe) public static var isEnabled = true
 
     /// Runs `body(i)` for i in 0..<count (one call per limb of N residues), concurrently when the
     /// work is large enough to pay for threads. `body` must only touch limb i's data.
     @inlinable
     public static func forEachLimb(count: Int, degree: Int, _ body: (Int) -> Void) {
-        if isEnabled && count > 1 && count * degree >= minimumResidues {
+        if count > 1 && count * degree >= minimumResidues && ExecutionPolicy.allowsConcurrentLimbs {
             DispatchQueue.concurrentPerform(iterations: count, execute: body)
         } else {
             for i in 0..<count { body(i) }

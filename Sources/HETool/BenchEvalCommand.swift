@@ -25,13 +25,11 @@ struct BenchEvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        RNSParallelism.isEnabled = threads > 1
-        let compiled = try FlowFiles.model(model)
-        let context = try CKKSContext(parameters: compiled.parameters)
-        let keyBytes = try FlowFiles.bytes(evalKeys).count
-        let keys = try FlowFiles.evaluationKeys(evalKeys, context: context, modelPath: model)
-        let inputBytes = try FlowFiles.bytes(input).count
-        let encrypted = try FlowFiles.tensor(input)
+        let session = try EvaluationSession.open(model: model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads))
+        let compiled = session.model
+        let keyBytes = try FlowFile.bytes(evalKeys).count
+        let inputBytes = try FlowFile.bytes(input).count
+        let encrypted = try FlowFile.tensor(input)
         let n = compiled.steps.count
         var stepSamples = [[Double]](repeating: [], count: n)
         var failure: Error?
@@ -40,7 +38,7 @@ struct BenchEvalCommand: ParsableCommand {
         let summary = Stopwatch.measure(reps: reps, warmup: 1) {
             var started = DispatchTime.now().uptimeNanoseconds
             do {
-                let result = try EncryptedInference.evaluate(encrypted, model: compiled, keys: keys, source: input) { step, finished in
+                let result = try session.evaluate(encrypted, source: input) { step, finished in
                     let now = DispatchTime.now().uptimeNanoseconds
                     if finished, timed { stepSamples[step].append(Double(now - started) / 1_000) }
                     started = now

@@ -37,7 +37,6 @@ struct BenchOpsCommand: ParsableCommand {
     }
 
     func run() throws {
-        RNSParallelism.isEnabled = threads > 1
         let preset = try ParameterPreset.named(params)
         let parameters = try preset.parameters()
         let reps = self.reps ?? [13: 200, 14: 100].first { $0.key == parameters.logDegree }?.value ?? 30
@@ -56,7 +55,7 @@ struct BenchOpsCommand: ParsableCommand {
                 throw ValidationError("--only: unknown key(s) \(unknown.sorted().joined(separator: ", ")); known: \(OpsBenchmarks.keys.sorted().joined(separator: ", "))")
             }
         }
-        try OpsBenchmarks.run(parameters: parameters, reps: reps, only: selected, into: &report)
+        try ExecutionPolicy(threads: threads).run { try OpsBenchmarks.run(parameters: parameters, reps: reps, only: selected, into: &report) }
         print(json ? report.json() : report.table())
     }
 }

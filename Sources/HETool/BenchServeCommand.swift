@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compiler
 import Foundation
 import Serve
 
@@ -45,8 +46,8 @@ struct BenchServeCommand: AsyncParsableCommand {
         let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) }, caCertificatePath: caCert)
         let result: RemoteBenchmark.Result
         do {
-            result = try await RemoteBenchmark.run(client: client, model: model, input: try FlowFiles.bytes(input),
-                                                   keys: try FlowFiles.bytes(evalKeys), clients: clients, requests: requests)
+            result = try await RemoteBenchmark.run(client: client, model: model, input: try FlowFile.bytes(input),
+                                                   keys: try FlowFile.bytes(evalKeys), clients: clients, requests: requests)
             try await client.shutdown()
         } catch {
             try? await client.shutdown()

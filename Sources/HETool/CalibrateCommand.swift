@@ -33,7 +33,6 @@ struct CalibrateCommand: ParsableCommand {
     }
 
     func run() throws {
-        RNSParallelism.isEnabled = threads > 1
         let presets = try (params.isEmpty ? ParameterPreset.builtIn.map(\.name) : params).map { try ParameterPreset.named($0) }
         let cache = CalibrationCache(threads: threads)
         var table = try cache.ensure(presets, force: force, progress: log)

@@ -65,7 +65,6 @@ struct CompileCommand: ParsableCommand {
         let dir = URL(fileURLWithPath: out)
         let outputs = [("--out", dir.appendingPathComponent("model.hemodel").path), ("--out", dir.appendingPathComponent("client.heprofile").path)]
         try OutputGuard.check(outputs: outputs, inputs: [("model", input.model)] + calibration.map { ("--calibration", $0) })
-        RNSParallelism.isEnabled = threads > 1
         let graph = try input.loadGraph()
         let samples = try input.samples(calibration, graph: graph).prefix(input.limit ?? 200).map { $0.tensor.values }
         var options = Optimizer.Options()

@@ -32,11 +32,9 @@ struct DecryptCommand: ParsableCommand {
     }
 
     func run() throws {
-        let profile = try FlowFiles.profile(self.profile)
-        let context = try CKKSContext(parameters: profile.parameters)
-        let sk = try FlowFiles.secretKey(secretKey, context: context, profilePath: self.profile)
-        let file = try FlowFiles.tensor(input)
-        let scores = try EncryptedInference.decrypt(file, profile: profile, secretKey: sk, source: input)
+        let session = try ClientSession.open(profile: self.profile, secretKey: secretKey)
+        let profile = session.profile
+        let scores = try session.decrypt(path: input)
         let report = ClassificationReport(inputs: scores.indices.map { "\(input)[\($0)]" }, scores: scores,
                                           classNames: profile.classNames.isEmpty ? nil : profile.classNames, k: top,
                                           decimals: profile.outputDecimals)

@@ -40,7 +40,6 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
-        RNSParallelism.isEnabled = threads > 1
         let folder = URL(fileURLWithPath: example)
         let onnx = folder.appendingPathComponent("model.onnx")
         guard FileManager.default.fileExists(atPath: onnx.path) else {
@@ -73,43 +72,35 @@ struct DemoCommand: ParsableCommand {
             try cache.model(for: choice.parameters, name: choice.preset.name, progress: FlowFiles.log)
         }, progress: FlowFiles.log)
         let modelBytes = try compilation.model.serialized(), profileBytes = try compilation.profile.serialized()
-        try FlowFiles.write(modelBytes, path("model.hemodel").path)
-        try FlowFiles.write(profileBytes, path("client.heprofile").path)
+        try FlowFile.write(modelBytes, path("model.hemodel").path)
+        try FlowFile.write(profileBytes, path("client.heprofile").path)
         let plan = compilation.plans[0]
         print("compile   \(seconds(start))  \(plan.choice.preset.name), tiling \(CompilationReport.pathDescription(plan.simulation)), \(compilation.model.steps.count) steps, estimate \(String(format: "%.2f s", plan.totalMicroseconds / 1e6)); model.hemodel \(FlowFiles.megabytes(modelBytes.count)) (server), client.heprofile \(FlowFiles.megabytes(profileBytes.count)) (client)")
 
         // 2. Client: keys.
         start = Date()
-        let profile = try ClientProfile.read(try FlowFiles.bytes(path("client.heprofile").path))
-        let context = try CKKSContext(parameters: profile.parameters)
-        let sk = KeyGenerator(context: context).secretKey()
-        let keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk)
-        let keyBytes = try CKKSFile.serialize(keys)
-        try CKKSFile.writeSecretKey(sk, to: path("me.hesk"))
-        try FlowFiles.write(keyBytes, path("me.heevk").path)
-        print("keygen    \(seconds(start))  me.hesk stays on the client; me.heevk \(FlowFiles.megabytes(keyBytes.count)) → server (once): relinearization + \(profile.rotationSteps.count) Galois keys")
+        let client = try ClientSession.withNewKey(profile: try FlowFile.profile(path("client.heprofile").path))
+        let profile = client.profile
+        let keySize = try client.writeKeys(secretKey: path("me.hesk").path, evaluationKeys: path("me.heevk").path)
+        print("keygen    \(seconds(start))  me.hesk stays on the client; me.heevk \(FlowFiles.megabytes(keySize)) → server (once): relinearization + \(profile.rotationSteps.count) Galois keys")
 
         // 3. Server: load the model and the client's keys.
-        let model = try CompiledModel.read(try FlowFiles.bytes(path("model.hemodel").path))
-        let serverKeys = try FlowFiles.evaluationKeys(path("me.heevk").path, context: try CKKSContext(parameters: model.parameters),
-                                                      modelPath: path("model.hemodel").path)
+        let server = try EvaluationSession.open(model: path("model.hemodel").path, evaluationKeys: path("me.heevk").path,
+                                                policy: ExecutionPolicy(threads: threads))
+        let model = server.model
         var agree = 0
         var decrypted: [[Double]] = []
         for (i, sample) in samples.enumerated() {
             print("\n\(sample.name)")
             start = Date()
-            let input = try EncryptedInference.encrypt([sample.tensor.values], profile: profile, secretKey: sk)
-            let inputBytes = try input.serialized()
-            try FlowFiles.write(inputBytes, path("x\(i).hect").path)
+            let inputBytes = try client.encrypt([sample.tensor.values]).serialized()
+            try FlowFile.write(inputBytes, path("x\(i).hect").path)
             print("  encrypt \(seconds(start))  x\(i).hect \(FlowFiles.megabytes(inputBytes.count)) → server")
             start = Date()
-            let received = try FlowFiles.tensor(path("x\(i).hect").path)
-            let output = try EncryptedInference.evaluate(received, model: model, keys: serverKeys)
-            let outputBytes = try output.serialized()
-            try FlowFiles.write(outputBytes, path("y\(i).hect").path)
-            print("  eval    \(seconds(start))  (server, evaluation keys only\(model.circuitPrivacy == nil ? "" : "; result sanitized: logits only")) y\(i).hect \(FlowFiles.megabytes(outputBytes.count)) → client")
+            let outputSize = try server.evaluate(inputPath: path("x\(i).hect").path, outputPath: path("y\(i).hect").path)
+            print("  eval    \(seconds(start))  (server, evaluation keys only\(model.circuitPrivacy == nil ? "" : "; result sanitized: logits only")) y\(i).hect \(FlowFiles.megabytes(outputSize)) → client")
             start = Date()
-            let scores = try EncryptedInference.decrypt(try FlowFiles.tensor(path("y\(i).hect").path), profile: profile, secretKey: sk)[0]
+            let scores = try client.decrypt(path: path("y\(i).hect").path)[0]
             let plain = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample.tensor.values)).values
             decrypted.append(scores)
             let names = profile.classNames.isEmpty ? nil : profile.classNames
@@ -127,7 +118,7 @@ struct DemoCommand: ParsableCommand {
             let report = ClassificationReport(inputs: samples.map(\.name), scores: decrypted,
                                               classNames: profile.classNames.isEmpty ? nil : profile.classNames, k: 3,
                                               decimals: profile.outputDecimals)
-            try FlowFiles.write(Array(try report.json().utf8), json)
+            try FlowFile.write(Array(try report.json().utf8), json)
         }
         print("\nencrypted and plaintext predictions agree on \(agree) of \(samples.count) image(s)")
         if agree != samples.count { throw ExitCode(1) }

@@ -30,9 +30,8 @@ struct EncryptCommand: ParsableCommand {
     func run() throws {
         try OutputGuard.check(outputs: [("--out", out)],
                               inputs: [("--profile", self.profile), ("--secret-key", secretKey)] + inputs.map { ("input", $0) })
-        let profile = try FlowFiles.profile(self.profile)
-        let context = try CKKSContext(parameters: profile.parameters)
-        let sk = try FlowFiles.secretKey(secretKey, context: context, profilePath: self.profile)
+        let session = try ClientSession.open(profile: self.profile, secretKey: secretKey)
+        let profile = session.profile
         let preprocessing = try Preprocessing(mean: profile.preprocessingMean, std: profile.preprocessingStd).validated()
         let samples = try inputs.flatMap {
             try InputLoader.load(URL(fileURLWithPath: $0), sampleShape: profile.inputShape, preprocessing: preprocessing, limit: limit)
@@ -41,9 +40,9 @@ struct EncryptCommand: ParsableCommand {
             throw CompilerError.mismatch("\(samples.count) inputs, but this plan carries \(profile.batch) image(s) per evaluation; encrypt them in groups of \(profile.batch) or compile with --batch \(samples.count) (or --objective throughput)")
         }
         let start = Date()
-        let file = try EncryptedInference.encrypt(samples.map { $0.tensor.values }, profile: profile, secretKey: sk)
+        let file = try session.encrypt(samples.map { $0.tensor.values })
         let bytes = try file.serialized()
-        try FlowFiles.write(bytes, out)
+        try FlowFile.write(bytes, out)
         print(String(format: "encrypt: %d image(s) → %@ (%d ciphertexts, %@) in %.2f s", samples.count, out, file.tiles.count,
                      FlowFiles.megabytes(bytes.count), Date().timeIntervalSince(start)))
     }

@@ -64,10 +64,10 @@ struct EvalCommand: AsyncParsableCommand {
         let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) }, caCertificatePath: caCert)
         let start = Date()
         do {
-            let outcome = try await RemoteEvaluation.run(client: client, model: model, input: try FlowFiles.bytes(input), inputSource: input,
-                                                         keys: try FlowFiles.bytes(evalKeys), keysSource: evalKeys,
+            let outcome = try await RemoteEvaluation.run(client: client, model: model, input: try FlowFile.bytes(input), inputSource: input,
+                                                         keys: try FlowFile.bytes(evalKeys), keysSource: evalKeys,
                                                          progress: TerminalProgress(quiet: quiet).handler)
-            try FlowFiles.write(outcome.result, out)
+            try FlowFile.write(outcome.result, out)
             try await client.shutdown()
             if !quiet {
                 print(String(format: "eval: %@ → %@ on %@ model %@ (%@)%@ in %.2f s", input, out, remote, model,
@@ -81,18 +81,13 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func runLocal() throws {
-        RNSParallelism.isEnabled = threads > 1
-        let model = try FlowFiles.model(self.model)
-        let context = try CKKSContext(parameters: model.parameters)
-        let keys = try FlowFiles.evaluationKeys(evalKeys, context: context, modelPath: self.model)
-        let encrypted = try FlowFiles.tensor(input)
+        let session = try EvaluationSession.open(model: self.model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads))
+        let model = session.model
         let progress = EvalProgress(model: model, quiet: quiet)
-        let result = try EncryptedInference.evaluate(encrypted, model: model, keys: keys, source: input, progress: progress.report)
-        let bytes = try result.serialized()
-        try FlowFiles.write(bytes, out)
+        let size = try session.evaluate(inputPath: input, outputPath: out, progress: progress.report)
         progress.finish()
         if !quiet {
-            print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s, %d thread(s))", input, out, FlowFiles.megabytes(bytes.count),
+            print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s, %d thread(s))", input, out, FlowFiles.megabytes(size),
                          progress.elapsed, model.estimatedMicroseconds.reduce(0, +) / 1e6, threads))
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compiler
 import Foundation
 import Serve
 
@@ -34,7 +35,7 @@ struct FetchProfileCommand: AsyncParsableCommand {
         let client = try RemoteClient(baseURL: remote, token: try tokenFile.map { try BearerToken.readFile(path: $0) }, caCertificatePath: caCert)
         do {
             let (bytes, profile) = try await client.profile(model: model, progress: TerminalProgress(quiet: quiet).handler)
-            try FlowFiles.write(bytes, out)
+            try FlowFile.write(bytes, out)
             try await client.shutdown()
             if !quiet {
                 print("fetch-profile: \(model) → \(out) (\(FlowFiles.megabytes(bytes.count)); model '\(profile.modelName)', batch \(profile.batch), \(profile.rotationSteps.count) rotations; plan \(profile.planFingerprint.map { String(format: "%02x", $0) }.joined().prefix(16))…)")

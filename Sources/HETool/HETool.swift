@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKKS
 import Compiler
 import Foundation
 
@@ -19,6 +20,8 @@ struct HETool: AsyncParsableCommand {
     /// failure (a damaged file, a missing key, a mismatch) is not about the command line, so it
     /// prints one line, `Error: …`, and exits with status 1.
     static func main() async {
+        // CKKS buffers are made and freed on every operation: keep them in the heap (MemoryTuning).
+        MemoryTuning.applyToProcess()
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
         do {

@@ -21,20 +21,12 @@ struct KeygenCommand: ParsableCommand {
 
     func run() throws {
         try OutputGuard.check(outputs: [("--secret-key", secretKey), ("--eval-keys", evalKeys)], inputs: [("--profile", self.profile)])
-        let profile = try FlowFiles.profile(self.profile)
+        let profile = try FlowFile.profile(self.profile)
         let start = Date()
-        let context = try CKKSContext(parameters: profile.parameters)
-        let sk = KeyGenerator(context: context).secretKey()
-        let keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk)
-        let bytes = try CKKSFile.serialize(keys)
         // Both files or neither: a secret key without its evaluation keys (or keys of another
         // secret key beside it) is worse than no file.
-        var secretBytes = try CKKSFile.serialize(sk)
-        defer { secretBytes.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
-        let stagedSecret = try StagedFile(secretBytes, to: URL(fileURLWithPath: secretKey), ownerOnly: true)
-        let stagedKeys = try StagedFile(bytes, to: URL(fileURLWithPath: evalKeys), ownerOnly: false)
-        try StagedFile.commitAll([stagedKeys, stagedSecret])
+        let size = try ClientSession.withNewKey(profile: profile).writeKeys(secretKey: secretKey, evaluationKeys: evalKeys)
         print(String(format: "keygen: %@ (owner-only) and %@ (%@: relinearization + %d Galois keys) in %.1f s",
-                     secretKey, evalKeys, FlowFiles.megabytes(bytes.count), profile.rotationSteps.count, Date().timeIntervalSince(start)))
+                     secretKey, evalKeys, FlowFiles.megabytes(size), profile.rotationSteps.count, Date().timeIntervalSince(start)))
     }
 }

@@ -84,7 +84,6 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        RNSParallelism.isEnabled = threads > 1
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -106,6 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.token = try tokenFile.map { try BearerToken.load(path: $0) }
         configuration.tlsCertificatePath = tlsCert
         configuration.tlsKeyPath = tlsKey
+        configuration.policy = ExecutionPolicy(threads: threads)
         configuration.maxConcurrentEvaluations = maxConcurrent
         configuration.maxUploadsPerClient = maxUploadsPerClient
         configuration.maxBodyBytes = maxBodyMB << 20

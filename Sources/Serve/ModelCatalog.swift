@@ -62,6 +62,6 @@ public struct ModelCatalog: Sendable {
 
     /// The names of the served models that `keys` can evaluate.
     public func modelsFitting(_ keys: EvaluationKeys) -> [String] {
-        models.filter { (try? EncryptedInference.checkKeys(keys, model: $0.model)) != nil }.map(\.name)
+        models.filter { (try? EvaluationSession.check(keys, serve: $0.model)) != nil }.map(\.name)
     }
 }

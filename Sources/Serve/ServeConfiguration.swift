@@ -1,3 +1,4 @@
+import HEMath
 import Foundation
 
 /// How a server runs: where it listens, its limits and its secrets (paths only; the token is
@@ -29,6 +30,8 @@ public struct ServeConfiguration: Sendable {
     /// An evaluation must finish within this many seconds (504 otherwise; it still runs to its
     /// end, holding its slot).
     public var evaluationTimeoutSeconds: Double = 600
+    /// The threads each evaluation may use (`he-tool serve --threads`).
+    public var policy = ExecutionPolicy.allCores
 
     public init() {}
 

@@ -1,3 +1,4 @@
+import HEMath
 import CKKS
 import Compiler
 import Foundation
@@ -6,7 +7,7 @@ import Hummingbird
 import Logging
 
 /// The API's handlers (docs/openapi.yaml). They move bytes and call the Compiler's checks and
-/// `EncryptedInference.evaluate`; parsing and evaluation run on `WorkQueue`.
+/// `EvaluationSession`; parsing and evaluation run on `WorkQueue`.
 ///
 /// An upload or evaluation runs in this order, so that slow or hostile senders cost only
 /// themselves: the cheap checks on the head (route, ids, keys known, declared size) answer
@@ -85,7 +86,7 @@ struct ServeRoutes: Sendable {
             let fits = catalog.modelsFitting(keys)
             guard !fits.isEmpty else {
                 let reasons = catalog.models.filter { $0.model.parameters == keys.context.parameters }.compactMap { m -> String? in
-                    do { try EncryptedInference.checkKeys(keys, model: m.model, source: "the keys"); return nil } catch { return "\(m.name): \(error)" }
+                    do { try EvaluationSession.check(keys, serve: m.model, source: "the keys"); return nil } catch { return "\(m.name): \(error)" }
                 }
                 throw ServeError(.unprocessableContent, "keys_mismatch", "the keys fit no served model: \(reasons.joined(separator: "; "))")
             }
@@ -122,14 +123,14 @@ struct ServeRoutes: Sendable {
         }
         var released = false
         defer { if !released { limiter.release() } }
-        let (catalog, cache, metrics, limiter) = (self.catalog, self.cache, self.metrics, self.limiter)
+        let (catalog, cache, metrics, limiter, policy) = (self.catalog, self.cache, self.metrics, self.limiter, configuration.policy)
         let timeout = ServeError(.gatewayTimeout, "timeout", "the evaluation did not finish within \(configuration.evaluationTimeoutSeconds) s (--eval-timeout)")
         let start = DispatchTime.now().uptimeNanoseconds
         released = true  // from here the work queue gives the slot back when the evaluation ends
         let result: [UInt8]
         do {
             result = try await WorkQueue.run(timeout: configuration.evaluationTimeoutSeconds, timeoutError: timeout, finished: { limiter.release() }) {
-                try Self.run(served, input: input, keyID: id, catalog: catalog, cache: cache, metrics: metrics)
+                try Self.run(served, input: input, keyID: id, catalog: catalog, cache: cache, metrics: metrics, policy: policy)
             }
         } catch let error as ServeError {
             metrics.evaluation(model: served.name, outcome: error.code == "timeout" ? "timeout" : "refused", nanoseconds: 0)
@@ -161,19 +162,20 @@ struct ServeRoutes: Sendable {
     }
 
     /// The evaluation proper, on the work queue with a slot: the keys (from memory or the spill
-    /// directory) and their fit, `EncryptedInference.evaluate`.
+    /// directory) and their fit (an `EvaluationSession`), the evaluation under `policy`.
     static func run(_ served: ServedModel, input: EncryptedTensorFile, keyID id: String, catalog: ModelCatalog, cache: KeyCache,
-                    metrics: ServeMetrics) throws -> [UInt8] {
+                    metrics: ServeMetrics, policy: ExecutionPolicy) throws -> [UInt8] {
         guard let (keys, source) = try cache.keys(id, parse: catalog.parseKeys) else {
             metrics.keyLookup("miss")
             throw unknownKeys(id)
         }
         metrics.keyLookup(source.rawValue)
-        do { try EncryptedInference.checkKeys(keys, model: served.model, source: "the keys \(id.prefix(12))…") } catch {
+        let session: EvaluationSession
+        do { session = try EvaluationSession(model: served.model, keys: keys, policy: policy, keysSource: "the keys \(id.prefix(12))…") } catch {
             throw ServeError(.unprocessableContent, "keys_mismatch", "\(error)")
         }
         do {
-            let output = try EncryptedInference.evaluate(input, model: served.model, keys: keys, source: "the ciphertext")
+            let output = try session.evaluate(input, source: "the ciphertext")
             return try output.serialized()
         } catch let error as CompilerError {
             if case .mismatch = error { throw ServeError(.unprocessableContent, "mismatch", "\(error)") }

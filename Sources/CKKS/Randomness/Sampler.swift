@@ -59,11 +59,7 @@ public enum Sampler {
                 let limb = UnsafeMutableBufferPointer(rebasing: residues[(i * n)..<((i + 1) * n)])
                 fillUniform(limb, modulus: moduli[i], using: &stream)
             }
-            if moduli.count > 1 && moduli.count * n >= RNSParallelism.minimumResidues {
-                DispatchQueue.concurrentPerform(iterations: moduli.count, execute: expandLimb)
-            } else {
-                for i in 0..<moduli.count { expandLimb(i) }
-            }
+            RNSParallelism.forEachLimb(count: moduli.count, degree: n, expandLimb)
         }
         return polynomial
     }

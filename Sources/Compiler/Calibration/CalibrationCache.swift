@@ -1,5 +1,6 @@
 import CKKS
 import Foundation
+import HEMath
 
 /// The calibration table on disk: one JSON file per engine version and thread count under the
 /// user's cache directory ($HE_TOOL_CACHE, else $XDG_CACHE_HOME/he-tool, else ~/.cache/he-tool),
@@ -82,7 +83,8 @@ public struct CalibrationCache {
             let parameters = try preset.parameters()
             if !force, table.costs(fingerprint: parameters.fingerprintHex) != nil { continue }
             progress("calibrating \(preset.name) on this machine (once; cached in \(file.path))")
-            table.merge(try calibrator.calibrate(name: preset.name, parameters: parameters, progress: progress))
+            let policy = ExecutionPolicy(threads: threads)
+            table.merge(try policy.run { try calibrator.calibrate(name: preset.name, parameters: parameters, progress: progress) })
             changed = true
         }
         if changed { try save(table) }
@@ -98,7 +100,7 @@ public struct CalibrationCache {
         if table.profile(for: parameters) == nil {
             let key = CostProfile.Key(parameters)
             progress("calibrating \(key) on this machine (a few levels, once for every plan of that structure; cached in \(file.path))")
-            table.merge(try calibrator.profile(for: parameters, progress: progress))
+            table.merge(try ExecutionPolicy(threads: threads).run { try calibrator.profile(for: parameters, progress: progress) })
             try save(table)
         }
         // The optimizer asks for every candidate: the file is read once per process.

@@ -6,9 +6,9 @@ import Foundation
 /// evaluator's real code paths (value-returning forms, as the tile-tensor backend calls them).
 ///
 /// Each figure is the median of at least `minimumReps` calls, more while a measurement stays
-/// under `budgetSeconds` (up to `maximumReps`), after one warm-up call. Threading is whatever
-/// `RNSParallelism.isEnabled` says when it runs; the table records the thread count it was
-/// told.
+/// under `budgetSeconds` (up to `maximumReps`), after one warm-up call. Threading is the
+/// calling thread's `ExecutionPolicy` (`CalibrationCache` runs it under its thread count, which
+/// the table records).
 public struct Calibrator {
     public var minimumReps = 5
     public var maximumReps = 25

@@ -1,76 +1,72 @@
 import CKKS
+import Crypto
 import Foundation
 import TileTensors
 
-/// The server's file (`model.hemodel`): the parameter set, the plan (tiling, layouts, rotation
-/// steps) and the lowered steps with their weights. It never holds a key.
+/// The server's file (`model.hemodel`): the plan and the weights of its steps. It never holds
+/// a key.
 public struct CompiledModel: Sendable {
-    public var parameters: CKKSParameters
-    public var planFingerprint: [UInt8]
-    public var modelName: String
-    public var engineVersion: String
-    /// The input's tiling (the first step's).
-    public var tiling: InterleavedTiling
-    /// The tiling of each step: the tensor is converted when it changes.
-    public var stepTilings: [InterleavedTiling]
-    /// [C, H, W] of one input sample.
-    public var inputShape: [Int]
-    /// The client's space-to-depth packing of each sample, if the plan reads one.
-    public var inputPacking: SpaceToDepth?
-    /// [C, H, W] of what the first step reads.
-    public var packedShape: [Int] { inputPacking?.packedShape ?? inputShape }
-    /// Images one evaluation carries.
-    public var batch: Int
-    public var inputLayout: TileShape
-    public var outputLayout: TileShape
-    public var rotationSteps: [Int]
+    /// What the compiler planned (the client's profile holds the same plan).
+    public var plan: Plan
+    /// The executable steps: the plan's steps with their weights.
     public var steps: [LoweredStep]
-    /// The optimizer's estimate per step (µs) and the level each step reads at.
-    public var estimatedMicroseconds: [Double]
-    public var inputLevels: [Int]
-    /// How results are sanitized before they leave the server (compile --circuit-privacy); nil
-    /// when they are not.
-    public var circuitPrivacy: CircuitPrivacy? = nil
 
     public static let magic = "he-tool-model"
-    /// Version 3 is version 2 inside an integrity frame (SHA-256 checked before parsing);
-    /// version 4 makes the steps a graph (each names the values it reads).
-    public static let formatVersion = 4
+    /// Version 3 was version 2 inside an integrity frame; version 4 made the steps a graph;
+    /// version 5 holds the plan as one message (shared with the profile), layouts typed, and the
+    /// weights beside it.
+    public static let formatVersion = 5
+
+    /// A model of `plan` and `steps` (one per planned step, the same structure and shapes).
+    public init(plan: Plan, steps: [LoweredStep]) {
+        precondition(steps.count == plan.steps.count && zip(steps, plan.steps).allSatisfy {
+            $0.operation.structure == $1.structure && $0.inputs == $1.inputs && $0.outputShape == $1.outputShape
+        }, "one executable step per planned step")
+        self.plan = plan
+        self.steps = steps
+    }
+
+    /// The plan fingerprint of `plan` with `steps`' weights: SHA-256 of their encodings.
+    public static func fingerprint(plan: Plan, steps: [LoweredStep]) throws -> [UInt8] {
+        var hash = SHA256()
+        hash.update(data: try PlanCoding.plan(plan).serializedBytes() as [UInt8])
+        for step in steps { hash.update(data: try PlanCoding.weights(step.operation).serializedBytes() as [UInt8]) }
+        return Array(hash.finalize())
+    }
+
+    // The plan's fields, for the many readers that want one of them.
+    public var parameters: CKKSParameters { plan.header.parameters }
+    public var planFingerprint: [UInt8] { plan.fingerprint }
+    public var modelName: String { plan.header.modelName }
+    public var engineVersion: String { plan.header.engineVersion }
+    /// The input's tiling (the first step's).
+    public var tiling: InterleavedTiling { plan.steps[0].tiling }
+    public var stepTilings: [InterleavedTiling] { plan.steps.map(\.tiling) }
+    public var inputShape: [Int] { plan.header.inputShape }
+    public var inputPacking: SpaceToDepth? { plan.header.inputPacking }
+    public var packedShape: [Int] { plan.header.packedShape }
+    public var batch: Int { plan.header.batch }
+    public var inputLayout: TileShape { plan.header.inputLayout }
+    public var outputLayout: TileShape { plan.header.outputLayout }
+    public var rotationSteps: [Int] { plan.header.rotationSteps }
+    /// The optimizer's estimate per step (µs) and the level each step reads at.
+    public var estimatedMicroseconds: [Double] { plan.steps.map(\.estimatedMicroseconds) }
+    public var inputLevels: [Int] { plan.steps.map(\.inputLevel) }
+    public var circuitPrivacy: CircuitPrivacy? { plan.header.circuitPrivacy }
 
     /// The file's bytes.
     public func serialized() throws -> [UInt8] {
         var m = Hetool_Plan_V1_CompiledModel()
         m.magic = Self.magic
         m.formatVersion = UInt32(Self.formatVersion)
-        m.parametersFingerprint = Data(parameters.fingerprint)
-        m.planFingerprint = Data(planFingerprint)
-        m.parameters = Data(try CKKSFile.serialize(parameters))
-        m.modelName = modelName
-        m.engineVersion = engineVersion
-        m.tiling = PlanCoding.tiling(tiling)
-        m.inputShape = inputShape.map { UInt32($0) }
-        if let inputPacking { m.inputPacking = PlanCoding.packing(inputPacking) }
-        m.batch = UInt32(batch)
-        m.inputLayout = inputLayout.description
-        m.outputLayout = outputLayout.description
-        m.rotationSteps = rotationSteps.map { Int64($0) }
-        m.steps = steps.indices.map { i in
-            PlanCoding.step(steps[i], tiling: stepTilings[i], estimate: estimatedMicroseconds[i], level: inputLevels[i])
-        }
-        if let circuitPrivacy {
-            var c = Hetool_Plan_V1_CircuitPrivacy()
-            c.maskLogScale = UInt32(circuitPrivacy.maskLogScale)
-            c.floodBits = UInt32(circuitPrivacy.floodBits)
-            c.slotBits = UInt32(circuitPrivacy.slotBits)
-            c.statisticalBits = UInt32(circuitPrivacy.statisticalBits)
-            c.precisionBits = UInt32(circuitPrivacy.precisionBits)
-            m.circuitPrivacy = c
-        }
+        m.planFingerprint = Data(plan.fingerprint)
+        m.plan = try PlanCoding.plan(plan)
+        m.weights = steps.map { PlanCoding.weights($0.operation) }
         return IntegrityFrame.seal(try m.serializedBytes(), tag: .compiledModel)
     }
 
     /// Reads and validates a compiled model: every field, every step's sizes against its
-    /// neighbours, the layouts against the parameters' slot count.
+    /// neighbours and its weights against its structure, the layouts against the parameters.
     /// - Throws: `CompilerError.invalidFile` naming what is wrong.
     public static func read(_ bytes: [UInt8], source: String = "the compiled model") throws -> CompiledModel {
         let m = try PlanCoding.framed(bytes, tag: .compiledModel, source: source,
@@ -81,62 +77,16 @@ public struct CompiledModel: Sendable {
         }
         guard m.formatVersion == formatVersion else {
             let older = m.formatVersion < formatVersion
-            throw CompilerError.invalidFile("\(source) has format version \(m.formatVersion); this he-tool reads version \(formatVersion) (\(older ? "plans became graphs of steps in version 4" : "written by a newer he-tool")): compile the model again with this he-tool's `he-tool compile`, and make its client profile and keys anew")
+            throw CompilerError.invalidFile("\(source) has format version \(m.formatVersion); this he-tool reads version \(formatVersion) (\(older ? "version 5 holds the plan as one message, shared with the client profile" : "written by a newer he-tool")): compile the model again with this he-tool's `he-tool compile`, and make its client profile and keys anew")
         }
         try PlanCoding.rejectUnknown(m, source)
-        let parameters = try PlanCoding.parameters(m.parameters, fingerprint: m.parametersFingerprint, source: source)
-        guard m.planFingerprint.count == 32 else { throw CompilerError.invalidFile("\(source): the plan fingerprint is not 32 bytes") }
-        guard m.hasTiling else { throw CompilerError.invalidFile("\(source) has no tiling") }
-        let tiling = try PlanCoding.tiling(m.tiling, slots: parameters.slotCount, source: source)
-        let inputShape = try PlanCoding.shape(m.inputShape, "input shape", source)
-        let packing = try PlanCoding.packing(m.inputPacking, present: m.hasInputPacking, sampleShape: inputShape, source: source)
-        let packedShape = packing?.packedShape ?? inputShape
-        guard m.batch >= 1, m.batch <= parameters.slotCount else { throw CompilerError.invalidFile("\(source): batch \(m.batch) is out of range") }
-        let inputLayout = try PlanCoding.layout(m.inputLayout, slots: parameters.slotCount, "input layout", source)
-        let outputLayout = try PlanCoding.layout(m.outputLayout, slots: parameters.slotCount, "output layout", source)
-        let rotations = try PlanCoding.rotations(m.rotationSteps, slots: parameters.slotCount, source)
-        guard !m.steps.isEmpty else { throw CompilerError.invalidFile("\(source) has no steps") }
-        var steps: [LoweredStep] = [], estimates: [Double] = [], levels: [Int] = [], tilings: [InterleavedTiling] = []
-        guard m.steps.count <= 1 << 16 else { throw CompilerError.invalidFile("\(source) has \(m.steps.count) steps (at most 65,536)") }
-        var shapes = [packedShape]
-        var read = [Bool](repeating: false, count: m.steps.count + 1)
-        for (i, s) in m.steps.enumerated() {
-            let step = try PlanCoding.step(s, index: i, shapes: shapes, source: source)
-            shapes.append(step.outputShape)
-            for v in step.inputs { read[v] = true }
-            guard s.estimatedMicroseconds.isFinite, s.estimatedMicroseconds >= 0, s.inputLevel <= UInt32(parameters.maxLevel) else {
-                throw CompilerError.invalidFile("\(source): step \(i) has an invalid estimate or level")
-            }
-            guard s.hasTiling else { throw CompilerError.invalidFile("\(source): step \(i) has no tiling") }
-            tilings.append(try PlanCoding.tiling(s.tiling, slots: parameters.slotCount, source: "\(source), step \(i)"))
-            steps.append(step)
-            estimates.append(s.estimatedMicroseconds)
-            levels.append(Int(s.inputLevel))
+        let plan = try PlanCoding.plan(m.plan, present: m.hasPlan, fingerprint: m.planFingerprint, source: source)
+        guard m.weights.count == plan.steps.count else {
+            throw CompilerError.invalidFile("\(source): \(m.weights.count) weight entries for \(plan.steps.count) steps")
         }
-        if let unread = read.dropLast().firstIndex(of: false) {
-            throw CompilerError.invalidFile("\(source): \(unread == 0 ? "the input" : "the output of step \(unread - 1)") is read by no step (a plan's values all lead to its result)")
+        let steps = try plan.steps.indices.map { i in
+            try PlanCoding.loweredStep(plan.steps[i], weights: m.weights[i], index: i, source: source)
         }
-        guard tilings[0] == tiling else {
-            throw CompilerError.invalidFile("\(source): the first step's tiling \(tilings[0]) is not the input's \(tiling)")
-        }
-        guard inputLayout.logicalShape == [packedShape[0], 1, packedShape[1], packedShape[2], Int(m.batch)] else {
-            throw CompilerError.invalidFile("\(source): the input layout \(inputLayout) does not hold \(m.batch) samples of \(packedShape)")
-        }
-        var privacy: CircuitPrivacy? = nil
-        if m.hasCircuitPrivacy {
-            let c = m.circuitPrivacy
-            try PlanCoding.rejectUnknown(c, source)
-            // Whether mask and flooding fit the output level is checked where they are applied.
-            guard (1...400).contains(c.maskLogScale), (1...400).contains(c.floodBits), c.slotBits <= 400,
-                  (1...256).contains(c.statisticalBits), c.precisionBits <= 64 else {
-                throw CompilerError.invalidFile("\(source): the circuit-privacy sizes (mask 2^\(c.maskLogScale), flooding 2^\(c.floodBits)) are out of range")
-            }
-            privacy = CircuitPrivacy(maskLogScale: Int(c.maskLogScale), floodBits: Int(c.floodBits), slotBits: Int(c.slotBits),
-                                     statisticalBits: Int(c.statisticalBits), precisionBits: Int(c.precisionBits))
-        }
-        return CompiledModel(parameters: parameters, planFingerprint: Array(m.planFingerprint), modelName: m.modelName,
-                             engineVersion: m.engineVersion, tiling: tiling, stepTilings: tilings, inputShape: inputShape, inputPacking: packing, batch: Int(m.batch),
-                             inputLayout: inputLayout, outputLayout: outputLayout, rotationSteps: rotations, steps: steps,
-                             estimatedMicroseconds: estimates, inputLevels: levels, circuitPrivacy: privacy)
+        return CompiledModel(plan: plan, steps: steps)
     }
 }

@@ -16,8 +16,9 @@ public struct EncryptedTensorFile: Sendable {
     public var tiles: [[UInt8]]
 
     public static let magic = "he-tool-tensor"
-    /// Version 2 is version 1 inside an integrity frame (SHA-256 checked before parsing).
-    public static let formatVersion = 2
+    /// Version 2 was version 1 inside an integrity frame (SHA-256 checked before parsing);
+    /// version 3 types the layout (it was a notation string).
+    public static let formatVersion = 3
 
     public init(parametersFingerprint: [UInt8], planFingerprint: [UInt8], stage: Stage, layout: TileShape, images: Int, tiles: [[UInt8]]) {
         self.parametersFingerprint = parametersFingerprint
@@ -41,7 +42,7 @@ public struct EncryptedTensorFile: Sendable {
         m.parametersFingerprint = Data(parametersFingerprint)
         m.planFingerprint = Data(planFingerprint)
         m.stage = stage == .input ? .input : .output
-        m.layout = layout.description
+        m.layout = PlanCoding.layout(layout)
         m.images = UInt32(images)
         m.tiles = tiles.map { Data($0) }
         return IntegrityFrame.seal(try m.serializedBytes(), tag: .encryptedTensor)
@@ -56,7 +57,7 @@ public struct EncryptedTensorFile: Sendable {
             throw CompilerError.invalidFile("\(source) is not an he-tool encrypted tensor (magic '\(m.magic.prefix(20))')")
         }
         guard m.formatVersion == formatVersion else {
-            throw CompilerError.invalidFile("\(source) has format version \(m.formatVersion); this he-tool reads version \(formatVersion)")
+            throw CompilerError.invalidFile("\(source) has format version \(m.formatVersion); this he-tool reads version \(formatVersion): \(m.formatVersion < formatVersion ? "encrypt the input again with this he-tool's `he-tool encrypt` and a profile it compiled" : "it was written by a newer he-tool")")
         }
         try PlanCoding.rejectUnknown(m, source)
         guard m.parametersFingerprint.count == 32, m.planFingerprint.count == 32 else {
@@ -68,8 +69,11 @@ public struct EncryptedTensorFile: Sendable {
         case .output: stage = .output
         default: throw CompilerError.invalidFile("\(source): unknown stage")
         }
-        guard let layout = try? TileShape(parsing: m.layout), layout.tileCount == m.tiles.count, m.images >= 1 else {
-            throw CompilerError.invalidFile("\(source): the layout '\(m.layout.prefix(80))' does not describe its \(m.tiles.count) tiles")
+        guard m.hasLayout, m.layout.dimensions.count == 5 else { throw CompilerError.invalidFile("\(source) has no five-dimensional layout") }
+        // Slots per tile are checked against the parameters where the tiles are read.
+        let layout = try PlanCoding.layout(m.layout, present: true, slots: nil, "layout", source)
+        guard layout.tileCount == m.tiles.count, m.images >= 1 else {
+            throw CompilerError.invalidFile("\(source): the layout \(layout) does not describe its \(m.tiles.count) tiles")
         }
         return EncryptedTensorFile(parametersFingerprint: Array(m.parametersFingerprint), planFingerprint: Array(m.planFingerprint),
                                    stage: stage, layout: layout, images: Int(m.images), tiles: m.tiles.map { Array($0) })

@@ -154,28 +154,26 @@ public struct Compilation: Sendable {
     public static func files(for plan: Optimizer.Candidate, chain: NetworkLowering.Result, graph: Graph,
                              name: String) throws -> (CompiledModel, ClientProfile) {
         let sim = plan.simulation
-        let parameters = plan.choice.parameters
-        let top = parameters.maxLevel
-        var model = CompiledModel(
-            parameters: parameters, planFingerprint: [], modelName: name, engineVersion: EngineVersion.string,
-            tiling: sim.tiling, stepTilings: sim.tilings, inputShape: chain.sampleShape, inputPacking: chain.packing, batch: plan.batch, inputLayout: sim.inputLayout,
-            outputLayout: sim.outputLayout, rotationSteps: sim.rotationSteps.filter { $0 != 0 }, steps: chain.steps,
-            estimatedMicroseconds: plan.stepMicroseconds, inputLevels: sim.steps.map { top - $0.depthBefore })
-        model.circuitPrivacy = plan.choice.privacy
-        model.planFingerprint = Array(SHA256.hash(data: try model.serialized()))
+        let top = plan.choice.parameters.maxLevel
+        let header = PlanHeader(
+            parameters: plan.choice.parameters, modelName: name, engineVersion: EngineVersion.string, inputShape: chain.sampleShape,
+            inputPacking: chain.packing, batch: plan.batch, inputLayout: sim.inputLayout, outputLayout: sim.outputLayout,
+            rotationSteps: sim.rotationSteps.filter { $0 != 0 }, circuitPrivacy: plan.choice.privacy)
+        let planned = chain.steps.indices.map { i in
+            let step = chain.steps[i], simulated = sim.steps[i]
+            return PlannedStep(structure: step.operation.structure, inputShape: step.inputShape, outputShape: step.outputShape,
+                               sources: step.sources, inputs: step.inputs, tiling: simulated.tiling, inputLevel: top - simulated.depthBefore,
+                               outputLayout: simulated.outputLayout, estimatedMicroseconds: plan.stepMicroseconds[i])
+        }
+        var value = Plan(header: header, steps: planned, fingerprint: [])
+        value.fingerprint = try CompiledModel.fingerprint(plan: value, steps: chain.steps)
+        let model = CompiledModel(plan: value, steps: chain.steps)
         let preprocessing = try Preprocessing.fromMetadata(of: graph)
-        let classNames = Self.classNames(graph, count: chain.outputShape.reduce(1, *))
         let profile = ClientProfile(
-            parameters: parameters, planFingerprint: model.planFingerprint, modelName: name, engineVersion: EngineVersion.string,
-            inputShape: chain.sampleShape, inputPacking: chain.packing, batch: plan.batch, inputLayout: sim.inputLayout, outputLayout: sim.outputLayout,
-            outputChannelDimension: InterleavedTiling.channelDimension(of: sim.outputLayout), outputShape: chain.outputShape,
-            outputScale: chain.outputScale.allSatisfy({ $0 == 1 }) ? [] : chain.outputScale,
+            plan: value, outputScale: chain.outputScale.allSatisfy({ $0 == 1 }) ? [] : chain.outputScale,
             outputShift: chain.outputShift.allSatisfy({ $0 == 0 }) ? [] : chain.outputShift,
-            rotationSteps: model.rotationSteps, classNames: classNames, preprocessingMean: preprocessing.mean,
-            preprocessingStd: preprocessing.std, outputDecimals: 3, circuitPrivacy: plan.choice.privacy != nil)
+            classNames: graph.classNames(count: chain.outputShape.reduce(1, *)), preprocessingMean: preprocessing.mean,
+            preprocessingStd: preprocessing.std, outputDecimals: 3)
         return (model, profile)
     }
-
-    /// Class names from the `he_tool.class_names` metadata (a JSON list), when it has one per output.
-    static func classNames(_ graph: Graph, count: Int) -> [String] { graph.classNames(count: count) }
 }

@@ -2,7 +2,7 @@ import CKKS
 import Foundation
 import TileTensors
 
-extension EncryptedInference {
+extension EvaluationSession {
     /// The result tensor sanitized as the plan's `CircuitPrivacy` says (`ResultSanitizer`): each
     /// tile keeps exactly the slots the client reads — the first location of every output of the
     /// `images` images it sent, not replicas, not garbage, not the padded images' outputs (which

@@ -8,7 +8,8 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// he-tool's compiled-model (version 4: a graph of steps), client-profile (version 2) and encrypted-tensor (version 1) files.
+/// he-tool's compiled-model (version 5), client-profile (version 4) and encrypted-tensor (version 3)
+/// files: the model and the profile both hold the plan (`Plan`), the model with its weights.
 ///
 /// Each file is one message of this schema in protobuf's binary encoding, with a magic naming
 /// the kind of file, a format version and the fingerprint of the CKKS parameter set. Keys,
@@ -38,32 +39,78 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-/// The server's file (`model.hemodel`): parameters, the plan and the weights in it; never a key.
-nonisolated struct Hetool_Plan_V1_CompiledModel: @unchecked Sendable {
+/// The server's file (`model.hemodel`, version 5): the plan and the weights of its steps; never a
+/// key. Versions ≤ 4 had the plan's fields inline, layouts as notation strings. Every file's
+/// fields 1 and 2 are its magic and version, and older versions used no field number above 19, so
+/// an older file still decodes far enough to be refused by its version.
+nonisolated struct Hetool_Plan_V1_CompiledModel: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Always "he-tool-model".
-  var magic: String {
-    get {_storage._magic}
-    set {_uniqueStorage()._magic = newValue}
-  }
+  var magic: String = String()
 
-  var formatVersion: UInt32 {
-    get {_storage._formatVersion}
-    set {_uniqueStorage()._formatVersion = newValue}
+  var formatVersion: UInt32 = 0
+
+  /// Ties the model, its client profile and the tensors packed for it together (32 bytes:
+  /// SHA-256 of the plan's and the weights' encodings as the compiler wrote them).
+  var planFingerprint: Data = Data()
+
+  var plan: Hetool_Plan_V1_Plan {
+    get {_plan ?? Hetool_Plan_V1_Plan()}
+    set {_plan = newValue}
   }
+  /// Returns true if `plan` has been explicitly set.
+  var hasPlan: Bool {self._plan != nil}
+  /// Clears the value of `plan`. Subsequent reads from it will return its default value.
+  mutating func clearPlan() {self._plan = nil}
+
+  /// One entry per step of the plan, in step order.
+  var weights: [Hetool_Plan_V1_StepWeights] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _plan: Hetool_Plan_V1_Plan? = nil
+}
+
+/// What the compiler planned, without a weight: the client's profile and the server's model both
+/// hold it.
+nonisolated struct Hetool_Plan_V1_Plan: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var header: Hetool_Plan_V1_PlanHeader {
+    get {_header ?? Hetool_Plan_V1_PlanHeader()}
+    set {_header = newValue}
+  }
+  /// Returns true if `header` has been explicitly set.
+  var hasHeader: Bool {self._header != nil}
+  /// Clears the value of `header`. Subsequent reads from it will return its default value.
+  mutating func clearHeader() {self._header = nil}
+
+  /// In topological order: step k reads only the input and steps before it.
+  var steps: [Hetool_Plan_V1_PlannedStep] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _header: Hetool_Plan_V1_PlanHeader? = nil
+}
+
+nonisolated struct Hetool_Plan_V1_PlanHeader: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
 
   /// SHA-256 of the CKKS parameter set's canonical encoding (32 bytes).
   var parametersFingerprint: Data {
     get {_storage._parametersFingerprint}
     set {_uniqueStorage()._parametersFingerprint = newValue}
-  }
-
-  var planFingerprint: Data {
-    get {_storage._planFingerprint}
-    set {_uniqueStorage()._planFingerprint = newValue}
   }
 
   /// A he-tool parameters file (an `Envelope` of kind parameters).
@@ -82,16 +129,6 @@ nonisolated struct Hetool_Plan_V1_CompiledModel: @unchecked Sendable {
     set {_uniqueStorage()._engineVersion = newValue}
   }
 
-  /// The tiling of the input (and of the first step).
-  var tiling: Hetool_Plan_V1_Tiling {
-    get {_storage._tiling ?? Hetool_Plan_V1_Tiling()}
-    set {_uniqueStorage()._tiling = newValue}
-  }
-  /// Returns true if `tiling` has been explicitly set.
-  var hasTiling: Bool {_storage._tiling != nil}
-  /// Clears the value of `tiling`. Subsequent reads from it will return its default value.
-  mutating func clearTiling() {_uniqueStorage()._tiling = nil}
-
   /// [C, H, W] of one input sample, and the images one evaluation carries.
   var inputShape: [UInt32] {
     get {_storage._inputShape}
@@ -101,27 +138,6 @@ nonisolated struct Hetool_Plan_V1_CompiledModel: @unchecked Sendable {
   var batch: UInt32 {
     get {_storage._batch}
     set {_uniqueStorage()._batch = newValue}
-  }
-
-  /// Tile-shape notation of the input and output layouts (as `TileShape(parsing:)` reads them).
-  var inputLayout: String {
-    get {_storage._inputLayout}
-    set {_uniqueStorage()._inputLayout = newValue}
-  }
-
-  var outputLayout: String {
-    get {_storage._outputLayout}
-    set {_uniqueStorage()._outputLayout = newValue}
-  }
-
-  var rotationSteps: [Int64] {
-    get {_storage._rotationSteps}
-    set {_uniqueStorage()._rotationSteps = newValue}
-  }
-
-  var steps: [Hetool_Plan_V1_Step] {
-    get {_storage._steps}
-    set {_uniqueStorage()._steps = newValue}
   }
 
   /// The client-side space-to-depth packing of the input (absent: none); input_shape is the
@@ -135,7 +151,31 @@ nonisolated struct Hetool_Plan_V1_CompiledModel: @unchecked Sendable {
   /// Clears the value of `inputPacking`. Subsequent reads from it will return its default value.
   mutating func clearInputPacking() {_uniqueStorage()._inputPacking = nil}
 
-  /// Present when the model was compiled with circuit privacy: how its results are sanitized.
+  var inputLayout: Hetool_Plan_V1_TileLayout {
+    get {_storage._inputLayout ?? Hetool_Plan_V1_TileLayout()}
+    set {_uniqueStorage()._inputLayout = newValue}
+  }
+  /// Returns true if `inputLayout` has been explicitly set.
+  var hasInputLayout: Bool {_storage._inputLayout != nil}
+  /// Clears the value of `inputLayout`. Subsequent reads from it will return its default value.
+  mutating func clearInputLayout() {_uniqueStorage()._inputLayout = nil}
+
+  var outputLayout: Hetool_Plan_V1_TileLayout {
+    get {_storage._outputLayout ?? Hetool_Plan_V1_TileLayout()}
+    set {_uniqueStorage()._outputLayout = newValue}
+  }
+  /// Returns true if `outputLayout` has been explicitly set.
+  var hasOutputLayout: Bool {_storage._outputLayout != nil}
+  /// Clears the value of `outputLayout`. Subsequent reads from it will return its default value.
+  mutating func clearOutputLayout() {_uniqueStorage()._outputLayout = nil}
+
+  /// The Galois rotations the evaluation keys must hold, exactly.
+  var rotationSteps: [Int64] {
+    get {_storage._rotationSteps}
+    set {_uniqueStorage()._rotationSteps = newValue}
+  }
+
+  /// Present when the plan sanitizes its results (compile --circuit-privacy).
   var circuitPrivacy: Hetool_Plan_V1_CircuitPrivacy {
     get {_storage._circuitPrivacy ?? Hetool_Plan_V1_CircuitPrivacy()}
     set {_uniqueStorage()._circuitPrivacy = newValue}
@@ -150,6 +190,87 @@ nonisolated struct Hetool_Plan_V1_CompiledModel: @unchecked Sendable {
   init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// A tile layout (DESIGN.md §5): one entry per logical dimension.
+nonisolated struct Hetool_Plan_V1_TileLayout: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var dimensions: [Hetool_Plan_V1_LayoutDimension] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Hetool_Plan_V1_LayoutDimension: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Logical size n (1 when replicated) and tile size t.
+  var size: UInt64 = 0
+
+  var tileSize: UInt64 = 0
+
+  var kind: Hetool_Plan_V1_LayoutDimension.Kind = .unspecified
+
+  /// The slots past the elements hold garbage, not zeros (`n?/t`).
+  var unknowns: Bool = false
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  nonisolated enum Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
+    typealias RawValue = Int
+    case unspecified // = 0
+
+    /// n/t: element j in tile ⌊j/t⌋ at position j mod t.
+    case plain // = 1
+
+    /// */t: logical size 1, the value repeated at every position.
+    case replicated // = 2
+
+    /// n~/t: element j in tile j mod e at position ⌊j/e⌋, e = ⌈n/t⌉.
+    case interleaved // = 3
+    case UNRECOGNIZED(Int)
+
+    init() {
+      self = .unspecified
+    }
+
+    init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .plain
+      case 2: self = .replicated
+      case 3: self = .interleaved
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .plain: return 1
+      case .replicated: return 2
+      case .interleaved: return 3
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    static let allCases: [Hetool_Plan_V1_LayoutDimension.Kind] = [
+      .unspecified,
+      .plain,
+      .replicated,
+      .interleaved,
+    ]
+
+  }
+
+  init() {}
 }
 
 /// Sanitizing a result before it leaves the server (compile --circuit-privacy): every slot the
@@ -179,145 +300,55 @@ nonisolated struct Hetool_Plan_V1_CircuitPrivacy: Sendable {
   init() {}
 }
 
-/// The client's file (`client.heprofile`): everything needed to encrypt inputs and read outputs;
-/// never a weight.
-nonisolated struct Hetool_Plan_V1_ClientProfile: @unchecked Sendable {
+/// The client's file (`client.heprofile`, version 4): the plan without its weights, and how to
+/// preprocess inputs and read outputs. Versions ≤ 3 had the plan's fields inline.
+nonisolated struct Hetool_Plan_V1_ClientProfile: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Always "he-tool-profile".
-  var magic: String {
-    get {_storage._magic}
-    set {_uniqueStorage()._magic = newValue}
-  }
+  var magic: String = String()
 
-  var formatVersion: UInt32 {
-    get {_storage._formatVersion}
-    set {_uniqueStorage()._formatVersion = newValue}
-  }
+  var formatVersion: UInt32 = 0
 
-  var parametersFingerprint: Data {
-    get {_storage._parametersFingerprint}
-    set {_uniqueStorage()._parametersFingerprint = newValue}
-  }
+  /// The compiled model's plan fingerprint.
+  var planFingerprint: Data = Data()
 
-  var planFingerprint: Data {
-    get {_storage._planFingerprint}
-    set {_uniqueStorage()._planFingerprint = newValue}
+  var plan: Hetool_Plan_V1_Plan {
+    get {_plan ?? Hetool_Plan_V1_Plan()}
+    set {_plan = newValue}
   }
-
-  var parameters: Data {
-    get {_storage._parameters}
-    set {_uniqueStorage()._parameters = newValue}
-  }
-
-  var modelName: String {
-    get {_storage._modelName}
-    set {_uniqueStorage()._modelName = newValue}
-  }
-
-  var engineVersion: String {
-    get {_storage._engineVersion}
-    set {_uniqueStorage()._engineVersion = newValue}
-  }
-
-  var inputShape: [UInt32] {
-    get {_storage._inputShape}
-    set {_uniqueStorage()._inputShape = newValue}
-  }
-
-  var batch: UInt32 {
-    get {_storage._batch}
-    set {_uniqueStorage()._batch = newValue}
-  }
-
-  var inputLayout: String {
-    get {_storage._inputLayout}
-    set {_uniqueStorage()._inputLayout = newValue}
-  }
-
-  var outputLayout: String {
-    get {_storage._outputLayout}
-    set {_uniqueStorage()._outputLayout = newValue}
-  }
-
-  /// Which dimension of the output layout holds the classes (0 or 1).
-  var outputChannelDimension: UInt32 {
-    get {_storage._outputChannelDimension}
-    set {_uniqueStorage()._outputChannelDimension = newValue}
-  }
-
-  /// [C, H, W] of one output sample.
-  var outputShape: [UInt32] {
-    get {_storage._outputShape}
-    set {_uniqueStorage()._outputShape = newValue}
-  }
+  /// Returns true if `plan` has been explicitly set.
+  var hasPlan: Bool {self._plan != nil}
+  /// Clears the value of `plan`. Subsequent reads from it will return its default value.
+  mutating func clearPlan() {self._plan = nil}
 
   /// y = scale[c]·(decrypted) + shift[c] per output channel (a pooling or affine after the last
   /// linear layer); empty for the identity.
-  var outputScale: [Double] {
-    get {_storage._outputScale}
-    set {_uniqueStorage()._outputScale = newValue}
-  }
+  var outputScale: [Double] = []
 
-  var outputShift: [Double] {
-    get {_storage._outputShift}
-    set {_uniqueStorage()._outputShift = newValue}
-  }
+  var outputShift: [Double] = []
 
-  /// The Galois rotations the evaluation keys must hold, exactly.
-  var rotationSteps: [Int64] {
-    get {_storage._rotationSteps}
-    set {_uniqueStorage()._rotationSteps = newValue}
-  }
-
-  var classNames: [String] {
-    get {_storage._classNames}
-    set {_uniqueStorage()._classNames = newValue}
-  }
+  var classNames: [String] = []
 
   /// Image preprocessing: (pixel/max − mean[c]) / std[c].
-  var preprocessingMean: [Double] {
-    get {_storage._preprocessingMean}
-    set {_uniqueStorage()._preprocessingMean = newValue}
-  }
+  var preprocessingMean: [Double] = []
 
-  var preprocessingStd: [Double] {
-    get {_storage._preprocessingStd}
-    set {_uniqueStorage()._preprocessingStd = newValue}
-  }
+  var preprocessingStd: [Double] = []
 
   /// Decimal digits the decrypted outputs are rounded to (the safe public decode).
-  var outputDecimals: UInt32 {
-    get {_storage._outputDecimals}
-    set {_uniqueStorage()._outputDecimals = newValue}
-  }
-
-  /// As in CompiledModel: how the client packs each sample before encrypting it.
-  var inputPacking: Hetool_Plan_V1_InputPacking {
-    get {_storage._inputPacking ?? Hetool_Plan_V1_InputPacking()}
-    set {_uniqueStorage()._inputPacking = newValue}
-  }
-  /// Returns true if `inputPacking` has been explicitly set.
-  var hasInputPacking: Bool {_storage._inputPacking != nil}
-  /// Clears the value of `inputPacking`. Subsequent reads from it will return its default value.
-  mutating func clearInputPacking() {_uniqueStorage()._inputPacking = nil}
-
-  /// Set when the plan sanitizes results: the evaluation keys must carry the public key.
-  var circuitPrivacy: Bool {
-    get {_storage._circuitPrivacy}
-    set {_uniqueStorage()._circuitPrivacy = newValue}
-  }
+  var outputDecimals: UInt32 = 0
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _plan: Hetool_Plan_V1_Plan? = nil
 }
 
-/// An encrypted batch in a plan's layout (`*.hect`): the client's input or the server's output.
+/// An encrypted batch in a plan's layout (`*.hect`, version 3: the layout typed; earlier versions
+/// had its notation string): the client's input or the server's output.
 nonisolated struct Hetool_Plan_V1_EncryptedTensor: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -334,8 +365,14 @@ nonisolated struct Hetool_Plan_V1_EncryptedTensor: Sendable {
 
   var stage: Hetool_Plan_V1_EncryptedTensor.Stage = .unspecified
 
-  /// Tile-shape notation of the layout.
-  var layout: String = String()
+  var layout: Hetool_Plan_V1_TileLayout {
+    get {_layout ?? Hetool_Plan_V1_TileLayout()}
+    set {_layout = newValue}
+  }
+  /// Returns true if `layout` has been explicitly set.
+  var hasLayout: Bool {self._layout != nil}
+  /// Clears the value of `layout`. Subsequent reads from it will return its default value.
+  mutating func clearLayout() {self._layout = nil}
 
   /// Images held (≤ the plan's batch).
   var images: UInt32 = 0
@@ -384,6 +421,8 @@ nonisolated struct Hetool_Plan_V1_EncryptedTensor: Sendable {
   }
 
   init() {}
+
+  fileprivate var _layout: Hetool_Plan_V1_TileLayout? = nil
 }
 
 /// Space-to-depth: packed channel c·s² + ry·s + rx holds the zero-padded sample's pixel
@@ -426,22 +465,24 @@ nonisolated struct Hetool_Plan_V1_Tiling: Sendable {
   init() {}
 }
 
-/// One operation of the plan (see the compiler's `LoweredOperation`).
-nonisolated struct Hetool_Plan_V1_Step: Sendable {
+/// One operation of the plan with what the optimizer planned for it; its weights, when it has
+/// any, are the model's `StepWeights` of the same index.
+nonisolated struct Hetool_Plan_V1_PlannedStep: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var operation: Hetool_Plan_V1_Step.OneOf_Operation? = nil
+  var operation: Hetool_Plan_V1_PlannedStep.OneOf_Operation? = nil
 
-  var convolution: Hetool_Plan_V1_Convolution {
+  var convolution: Hetool_Plan_V1_ConvolutionShape {
     get {
       if case .convolution(let v)? = operation {return v}
-      return Hetool_Plan_V1_Convolution()
+      return Hetool_Plan_V1_ConvolutionShape()
     }
     set {operation = .convolution(newValue)}
   }
 
+  /// x².
   var square: Hetool_Plan_V1_Square {
     get {
       if case .square(let v)? = operation {return v}
@@ -450,26 +491,28 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
     set {operation = .square(newValue)}
   }
 
-  var shiftedProduct: Hetool_Plan_V1_ChannelValues {
+  /// x ⊙ (x + β_c).
+  var shiftedProduct: Hetool_Plan_V1_PerChannel {
     get {
       if case .shiftedProduct(let v)? = operation {return v}
-      return Hetool_Plan_V1_ChannelValues()
+      return Hetool_Plan_V1_PerChannel()
     }
     set {operation = .shiftedProduct(newValue)}
   }
 
-  var addChannelConstants: Hetool_Plan_V1_ChannelValues {
+  /// x + γ_c.
+  var addChannelConstants: Hetool_Plan_V1_PerChannel {
     get {
       if case .addChannelConstants(let v)? = operation {return v}
-      return Hetool_Plan_V1_ChannelValues()
+      return Hetool_Plan_V1_PerChannel()
     }
     set {operation = .addChannelConstants(newValue)}
   }
 
-  var polynomial: Hetool_Plan_V1_Polynomial {
+  var polynomial: Hetool_Plan_V1_PolynomialShape {
     get {
       if case .polynomial(let v)? = operation {return v}
-      return Hetool_Plan_V1_Polynomial()
+      return Hetool_Plan_V1_PolynomialShape()
     }
     set {operation = .polynomial(newValue)}
   }
@@ -482,11 +525,11 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
     set {operation = .windowSum(newValue)}
   }
 
-  /// Per-channel factors (a plaintext product).
-  var scaleChannels: Hetool_Plan_V1_ChannelValues {
+  /// x ⊙ f_c: per-channel factors (a plaintext product).
+  var scaleChannels: Hetool_Plan_V1_PerChannel {
     get {
       if case .scaleChannels(let v)? = operation {return v}
-      return Hetool_Plan_V1_ChannelValues()
+      return Hetool_Plan_V1_PerChannel()
     }
     set {operation = .scaleChannels(newValue)}
   }
@@ -509,7 +552,7 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
     set {operation = .concat(newValue)}
   }
 
-  /// [C, H, W] read and written.
+  /// [C, H, W] read (the first operand's) and written.
   var inputShape: [UInt32] = []
 
   var outputShape: [UInt32] = []
@@ -523,7 +566,7 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
   var inputLevel: UInt32 = 0
 
   /// The tiling the step runs in; an operand is converted into it first when it was computed in
-  /// another (the first step's is the model's `tiling`, the input's).
+  /// another (the first step's is the input's).
   var tiling: Hetool_Plan_V1_Tiling {
     get {_tiling ?? Hetool_Plan_V1_Tiling()}
     set {_tiling = newValue}
@@ -535,20 +578,34 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
 
   /// The values the step reads, in operand order: 0 is the (packed) input, k + 1 the output of
   /// step k, so every entry is at most the step's own index (the plan is a DAG in topological
-  /// order). The last step's output is the result; every other value is read by some step.
+  /// order, which rules out cycles). The last step's output is the result; every other value is
+  /// read by some step.
   var inputs: [UInt32] = []
+
+  /// The layout the step's output is in (the executor checks it).
+  var outputLayout: Hetool_Plan_V1_TileLayout {
+    get {_outputLayout ?? Hetool_Plan_V1_TileLayout()}
+    set {_outputLayout = newValue}
+  }
+  /// Returns true if `outputLayout` has been explicitly set.
+  var hasOutputLayout: Bool {self._outputLayout != nil}
+  /// Clears the value of `outputLayout`. Subsequent reads from it will return its default value.
+  mutating func clearOutputLayout() {self._outputLayout = nil}
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Operation: Equatable, Sendable {
-    case convolution(Hetool_Plan_V1_Convolution)
+    case convolution(Hetool_Plan_V1_ConvolutionShape)
+    /// x².
     case square(Hetool_Plan_V1_Square)
-    case shiftedProduct(Hetool_Plan_V1_ChannelValues)
-    case addChannelConstants(Hetool_Plan_V1_ChannelValues)
-    case polynomial(Hetool_Plan_V1_Polynomial)
+    /// x ⊙ (x + β_c).
+    case shiftedProduct(Hetool_Plan_V1_PerChannel)
+    /// x + γ_c.
+    case addChannelConstants(Hetool_Plan_V1_PerChannel)
+    case polynomial(Hetool_Plan_V1_PolynomialShape)
     case windowSum(Hetool_Plan_V1_WindowSum)
-    /// Per-channel factors (a plaintext product).
-    case scaleChannels(Hetool_Plan_V1_ChannelValues)
+    /// x ⊙ f_c: per-channel factors (a plaintext product).
+    case scaleChannels(Hetool_Plan_V1_PerChannel)
     /// The sum of the two values `inputs` names (levels and scales matched first).
     case add(Hetool_Plan_V1_Add)
     /// The values `inputs` names, one after the other along the channels.
@@ -559,6 +616,22 @@ nonisolated struct Hetool_Plan_V1_Step: Sendable {
   init() {}
 
   fileprivate var _tiling: Hetool_Plan_V1_Tiling? = nil
+  fileprivate var _outputLayout: Hetool_Plan_V1_TileLayout? = nil
+}
+
+/// The weights of one step: a convolution's [filters (F·C·K·K, row-major), bias (F)], a
+/// per-channel step's [values (C)], a polynomial's rows (row k multiplies x^k: one value shared
+/// by all channels, or C), nothing for the others.
+nonisolated struct Hetool_Plan_V1_StepWeights: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var tensors: [Hetool_Plan_V1_ChannelValues] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
 }
 
 nonisolated struct Hetool_Plan_V1_Add: Sendable {
@@ -581,17 +654,23 @@ nonisolated struct Hetool_Plan_V1_Concat: Sendable {
   init() {}
 }
 
-nonisolated struct Hetool_Plan_V1_Convolution: Sendable {
+nonisolated struct Hetool_Plan_V1_PerChannel: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Hetool_Plan_V1_ConvolutionShape: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// [F, C, K, K].
   var shape: [UInt32] = []
-
-  var filters: [Double] = []
-
-  var bias: [Double] = []
 
   var stride: UInt32 = 0
 
@@ -624,13 +703,13 @@ nonisolated struct Hetool_Plan_V1_ChannelValues: Sendable {
   init() {}
 }
 
-nonisolated struct Hetool_Plan_V1_Polynomial: Sendable {
+nonisolated struct Hetool_Plan_V1_PolynomialShape: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Row k multiplies x^k: one value (shared) or one per channel.
-  var rows: [Hetool_Plan_V1_ChannelValues] = []
+  /// 1 … 15.
+  var degree: UInt32 = 0
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -657,24 +736,112 @@ fileprivate nonisolated let _protobuf_package = "hetool.plan.v1"
 
 nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".CompiledModel"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{1}tiling\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}rotation_steps\0\u{1}steps\0\u{3}input_packing\0\u{3}circuit_privacy\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{4}\u{12}plan_fingerprint\0\u{1}plan\0\u{1}weights\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.magic) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.formatVersion) }()
+      case 20: try { try decoder.decodeSingularBytesField(value: &self.planFingerprint) }()
+      case 21: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 22: try { try decoder.decodeRepeatedMessageField(value: &self.weights) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.magic.isEmpty {
+      try visitor.visitSingularStringField(value: self.magic, fieldNumber: 1)
+    }
+    if self.formatVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.formatVersion, fieldNumber: 2)
+    }
+    if !self.planFingerprint.isEmpty {
+      try visitor.visitSingularBytesField(value: self.planFingerprint, fieldNumber: 20)
+    }
+    try { if let v = self._plan {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    } }()
+    if !self.weights.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.weights, fieldNumber: 22)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_CompiledModel, rhs: Hetool_Plan_V1_CompiledModel) -> Bool {
+    if lhs.magic != rhs.magic {return false}
+    if lhs.formatVersion != rhs.formatVersion {return false}
+    if lhs.planFingerprint != rhs.planFingerprint {return false}
+    if lhs._plan != rhs._plan {return false}
+    if lhs.weights != rhs.weights {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hetool_Plan_V1_Plan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".Plan"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}header\0\u{1}steps\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._header) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.steps) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._header {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.steps.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.steps, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_Plan, rhs: Hetool_Plan_V1_Plan) -> Bool {
+    if lhs._header != rhs._header {return false}
+    if lhs.steps != rhs.steps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hetool_Plan_V1_PlanHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PlanHeader"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}parameters_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{3}input_shape\0\u{1}batch\0\u{3}input_packing\0\u{3}input_layout\0\u{3}output_layout\0\u{3}rotation_steps\0\u{3}circuit_privacy\0")
 
   fileprivate class _StorageClass {
-    var _magic: String = String()
-    var _formatVersion: UInt32 = 0
     var _parametersFingerprint: Data = Data()
-    var _planFingerprint: Data = Data()
     var _parameters: Data = Data()
     var _modelName: String = String()
     var _engineVersion: String = String()
-    var _tiling: Hetool_Plan_V1_Tiling? = nil
     var _inputShape: [UInt32] = []
     var _batch: UInt32 = 0
-    var _inputLayout: String = String()
-    var _outputLayout: String = String()
-    var _rotationSteps: [Int64] = []
-    var _steps: [Hetool_Plan_V1_Step] = []
     var _inputPacking: Hetool_Plan_V1_InputPacking? = nil
+    var _inputLayout: Hetool_Plan_V1_TileLayout? = nil
+    var _outputLayout: Hetool_Plan_V1_TileLayout? = nil
+    var _rotationSteps: [Int64] = []
     var _circuitPrivacy: Hetool_Plan_V1_CircuitPrivacy? = nil
 
       // This property is used as the initial default value for new instances of the type.
@@ -686,21 +853,16 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
     private init() {}
 
     init(copying source: _StorageClass) {
-      _magic = source._magic
-      _formatVersion = source._formatVersion
       _parametersFingerprint = source._parametersFingerprint
-      _planFingerprint = source._planFingerprint
       _parameters = source._parameters
       _modelName = source._modelName
       _engineVersion = source._engineVersion
-      _tiling = source._tiling
       _inputShape = source._inputShape
       _batch = source._batch
+      _inputPacking = source._inputPacking
       _inputLayout = source._inputLayout
       _outputLayout = source._outputLayout
       _rotationSteps = source._rotationSteps
-      _steps = source._steps
-      _inputPacking = source._inputPacking
       _circuitPrivacy = source._circuitPrivacy
     }
   }
@@ -720,22 +882,17 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
         // allocates stack space for every case branch when no optimizations are
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._magic) }()
-        case 2: try { try decoder.decodeSingularUInt32Field(value: &_storage._formatVersion) }()
-        case 3: try { try decoder.decodeSingularBytesField(value: &_storage._parametersFingerprint) }()
-        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._planFingerprint) }()
-        case 5: try { try decoder.decodeSingularBytesField(value: &_storage._parameters) }()
-        case 6: try { try decoder.decodeSingularStringField(value: &_storage._modelName) }()
-        case 7: try { try decoder.decodeSingularStringField(value: &_storage._engineVersion) }()
-        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._tiling) }()
-        case 9: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._inputShape) }()
-        case 10: try { try decoder.decodeSingularUInt32Field(value: &_storage._batch) }()
-        case 11: try { try decoder.decodeSingularStringField(value: &_storage._inputLayout) }()
-        case 12: try { try decoder.decodeSingularStringField(value: &_storage._outputLayout) }()
-        case 13: try { try decoder.decodeRepeatedInt64Field(value: &_storage._rotationSteps) }()
-        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._steps) }()
-        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._inputPacking) }()
-        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._circuitPrivacy) }()
+        case 1: try { try decoder.decodeSingularBytesField(value: &_storage._parametersFingerprint) }()
+        case 2: try { try decoder.decodeSingularBytesField(value: &_storage._parameters) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._modelName) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._engineVersion) }()
+        case 5: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._inputShape) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._batch) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._inputPacking) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._inputLayout) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._outputLayout) }()
+        case 10: try { try decoder.decodeRepeatedInt64Field(value: &_storage._rotationSteps) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._circuitPrivacy) }()
         default: break
         }
       }
@@ -748,78 +905,58 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
       // allocates stack space for every if/case branch local when no optimizations
       // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
       // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._magic.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._magic, fieldNumber: 1)
-      }
-      if _storage._formatVersion != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._formatVersion, fieldNumber: 2)
-      }
       if !_storage._parametersFingerprint.isEmpty {
-        try visitor.visitSingularBytesField(value: _storage._parametersFingerprint, fieldNumber: 3)
-      }
-      if !_storage._planFingerprint.isEmpty {
-        try visitor.visitSingularBytesField(value: _storage._planFingerprint, fieldNumber: 4)
+        try visitor.visitSingularBytesField(value: _storage._parametersFingerprint, fieldNumber: 1)
       }
       if !_storage._parameters.isEmpty {
-        try visitor.visitSingularBytesField(value: _storage._parameters, fieldNumber: 5)
+        try visitor.visitSingularBytesField(value: _storage._parameters, fieldNumber: 2)
       }
       if !_storage._modelName.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._modelName, fieldNumber: 6)
+        try visitor.visitSingularStringField(value: _storage._modelName, fieldNumber: 3)
       }
       if !_storage._engineVersion.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._engineVersion, fieldNumber: 7)
+        try visitor.visitSingularStringField(value: _storage._engineVersion, fieldNumber: 4)
       }
-      try { if let v = _storage._tiling {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-      } }()
       if !_storage._inputShape.isEmpty {
-        try visitor.visitPackedUInt32Field(value: _storage._inputShape, fieldNumber: 9)
+        try visitor.visitPackedUInt32Field(value: _storage._inputShape, fieldNumber: 5)
       }
       if _storage._batch != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._batch, fieldNumber: 10)
-      }
-      if !_storage._inputLayout.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._inputLayout, fieldNumber: 11)
-      }
-      if !_storage._outputLayout.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._outputLayout, fieldNumber: 12)
-      }
-      if !_storage._rotationSteps.isEmpty {
-        try visitor.visitPackedInt64Field(value: _storage._rotationSteps, fieldNumber: 13)
-      }
-      if !_storage._steps.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._steps, fieldNumber: 14)
+        try visitor.visitSingularUInt32Field(value: _storage._batch, fieldNumber: 6)
       }
       try { if let v = _storage._inputPacking {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
       } }()
+      try { if let v = _storage._inputLayout {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._outputLayout {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      if !_storage._rotationSteps.isEmpty {
+        try visitor.visitPackedInt64Field(value: _storage._rotationSteps, fieldNumber: 10)
+      }
       try { if let v = _storage._circuitPrivacy {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
       } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Hetool_Plan_V1_CompiledModel, rhs: Hetool_Plan_V1_CompiledModel) -> Bool {
+  static func ==(lhs: Hetool_Plan_V1_PlanHeader, rhs: Hetool_Plan_V1_PlanHeader) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
         let rhs_storage = _args.1
-        if _storage._magic != rhs_storage._magic {return false}
-        if _storage._formatVersion != rhs_storage._formatVersion {return false}
         if _storage._parametersFingerprint != rhs_storage._parametersFingerprint {return false}
-        if _storage._planFingerprint != rhs_storage._planFingerprint {return false}
         if _storage._parameters != rhs_storage._parameters {return false}
         if _storage._modelName != rhs_storage._modelName {return false}
         if _storage._engineVersion != rhs_storage._engineVersion {return false}
-        if _storage._tiling != rhs_storage._tiling {return false}
         if _storage._inputShape != rhs_storage._inputShape {return false}
         if _storage._batch != rhs_storage._batch {return false}
+        if _storage._inputPacking != rhs_storage._inputPacking {return false}
         if _storage._inputLayout != rhs_storage._inputLayout {return false}
         if _storage._outputLayout != rhs_storage._outputLayout {return false}
         if _storage._rotationSteps != rhs_storage._rotationSteps {return false}
-        if _storage._steps != rhs_storage._steps {return false}
-        if _storage._inputPacking != rhs_storage._inputPacking {return false}
         if _storage._circuitPrivacy != rhs_storage._circuitPrivacy {return false}
         return true
       }
@@ -828,6 +965,85 @@ nonisolated extension Hetool_Plan_V1_CompiledModel: SwiftProtobuf.Message, Swift
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Hetool_Plan_V1_TileLayout: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".TileLayout"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dimensions\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.dimensions) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.dimensions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.dimensions, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_TileLayout, rhs: Hetool_Plan_V1_TileLayout) -> Bool {
+    if lhs.dimensions != rhs.dimensions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hetool_Plan_V1_LayoutDimension: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".LayoutDimension"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{3}tile_size\0\u{1}kind\0\u{1}unknowns\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.size) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.tileSize) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.unknowns) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.size != 0 {
+      try visitor.visitSingularUInt64Field(value: self.size, fieldNumber: 1)
+    }
+    if self.tileSize != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tileSize, fieldNumber: 2)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 3)
+    }
+    if self.unknowns != false {
+      try visitor.visitSingularBoolField(value: self.unknowns, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_LayoutDimension, rhs: Hetool_Plan_V1_LayoutDimension) -> Bool {
+    if lhs.size != rhs.size {return false}
+    if lhs.tileSize != rhs.tileSize {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.unknowns != rhs.unknowns {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hetool_Plan_V1_LayoutDimension.Kind: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_PLAIN\0\u{1}KIND_REPLICATED\0\u{1}KIND_INTERLEAVED\0")
 }
 
 nonisolated extension Hetool_Plan_V1_CircuitPrivacy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -882,216 +1098,78 @@ nonisolated extension Hetool_Plan_V1_CircuitPrivacy: SwiftProtobuf.Message, Swif
 
 nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ClientProfile"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{3}input_shape\0\u{1}batch\0\u{3}input_layout\0\u{3}output_layout\0\u{3}output_channel_dimension\0\u{3}output_shape\0\u{3}output_scale\0\u{3}output_shift\0\u{3}rotation_steps\0\u{3}class_names\0\u{3}preprocessing_mean\0\u{3}preprocessing_std\0\u{3}output_decimals\0\u{3}input_packing\0\u{3}circuit_privacy\0")
-
-  fileprivate class _StorageClass {
-    var _magic: String = String()
-    var _formatVersion: UInt32 = 0
-    var _parametersFingerprint: Data = Data()
-    var _planFingerprint: Data = Data()
-    var _parameters: Data = Data()
-    var _modelName: String = String()
-    var _engineVersion: String = String()
-    var _inputShape: [UInt32] = []
-    var _batch: UInt32 = 0
-    var _inputLayout: String = String()
-    var _outputLayout: String = String()
-    var _outputChannelDimension: UInt32 = 0
-    var _outputShape: [UInt32] = []
-    var _outputScale: [Double] = []
-    var _outputShift: [Double] = []
-    var _rotationSteps: [Int64] = []
-    var _classNames: [String] = []
-    var _preprocessingMean: [Double] = []
-    var _preprocessingStd: [Double] = []
-    var _outputDecimals: UInt32 = 0
-    var _inputPacking: Hetool_Plan_V1_InputPacking? = nil
-    var _circuitPrivacy: Bool = false
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _magic = source._magic
-      _formatVersion = source._formatVersion
-      _parametersFingerprint = source._parametersFingerprint
-      _planFingerprint = source._planFingerprint
-      _parameters = source._parameters
-      _modelName = source._modelName
-      _engineVersion = source._engineVersion
-      _inputShape = source._inputShape
-      _batch = source._batch
-      _inputLayout = source._inputLayout
-      _outputLayout = source._outputLayout
-      _outputChannelDimension = source._outputChannelDimension
-      _outputShape = source._outputShape
-      _outputScale = source._outputScale
-      _outputShift = source._outputShift
-      _rotationSteps = source._rotationSteps
-      _classNames = source._classNames
-      _preprocessingMean = source._preprocessingMean
-      _preprocessingStd = source._preprocessingStd
-      _outputDecimals = source._outputDecimals
-      _inputPacking = source._inputPacking
-      _circuitPrivacy = source._circuitPrivacy
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{4}\u{12}plan_fingerprint\0\u{1}plan\0\u{3}output_scale\0\u{3}output_shift\0\u{3}class_names\0\u{3}preprocessing_mean\0\u{3}preprocessing_std\0\u{3}output_decimals\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._magic) }()
-        case 2: try { try decoder.decodeSingularUInt32Field(value: &_storage._formatVersion) }()
-        case 3: try { try decoder.decodeSingularBytesField(value: &_storage._parametersFingerprint) }()
-        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._planFingerprint) }()
-        case 5: try { try decoder.decodeSingularBytesField(value: &_storage._parameters) }()
-        case 6: try { try decoder.decodeSingularStringField(value: &_storage._modelName) }()
-        case 7: try { try decoder.decodeSingularStringField(value: &_storage._engineVersion) }()
-        case 8: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._inputShape) }()
-        case 9: try { try decoder.decodeSingularUInt32Field(value: &_storage._batch) }()
-        case 10: try { try decoder.decodeSingularStringField(value: &_storage._inputLayout) }()
-        case 11: try { try decoder.decodeSingularStringField(value: &_storage._outputLayout) }()
-        case 12: try { try decoder.decodeSingularUInt32Field(value: &_storage._outputChannelDimension) }()
-        case 13: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._outputShape) }()
-        case 14: try { try decoder.decodeRepeatedDoubleField(value: &_storage._outputScale) }()
-        case 15: try { try decoder.decodeRepeatedDoubleField(value: &_storage._outputShift) }()
-        case 16: try { try decoder.decodeRepeatedInt64Field(value: &_storage._rotationSteps) }()
-        case 17: try { try decoder.decodeRepeatedStringField(value: &_storage._classNames) }()
-        case 18: try { try decoder.decodeRepeatedDoubleField(value: &_storage._preprocessingMean) }()
-        case 19: try { try decoder.decodeRepeatedDoubleField(value: &_storage._preprocessingStd) }()
-        case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._outputDecimals) }()
-        case 21: try { try decoder.decodeSingularMessageField(value: &_storage._inputPacking) }()
-        case 22: try { try decoder.decodeSingularBoolField(value: &_storage._circuitPrivacy) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.magic) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.formatVersion) }()
+      case 20: try { try decoder.decodeSingularBytesField(value: &self.planFingerprint) }()
+      case 21: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 22: try { try decoder.decodeRepeatedDoubleField(value: &self.outputScale) }()
+      case 23: try { try decoder.decodeRepeatedDoubleField(value: &self.outputShift) }()
+      case 24: try { try decoder.decodeRepeatedStringField(value: &self.classNames) }()
+      case 25: try { try decoder.decodeRepeatedDoubleField(value: &self.preprocessingMean) }()
+      case 26: try { try decoder.decodeRepeatedDoubleField(value: &self.preprocessingStd) }()
+      case 27: try { try decoder.decodeSingularUInt32Field(value: &self.outputDecimals) }()
+      default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._magic.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._magic, fieldNumber: 1)
-      }
-      if _storage._formatVersion != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._formatVersion, fieldNumber: 2)
-      }
-      if !_storage._parametersFingerprint.isEmpty {
-        try visitor.visitSingularBytesField(value: _storage._parametersFingerprint, fieldNumber: 3)
-      }
-      if !_storage._planFingerprint.isEmpty {
-        try visitor.visitSingularBytesField(value: _storage._planFingerprint, fieldNumber: 4)
-      }
-      if !_storage._parameters.isEmpty {
-        try visitor.visitSingularBytesField(value: _storage._parameters, fieldNumber: 5)
-      }
-      if !_storage._modelName.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._modelName, fieldNumber: 6)
-      }
-      if !_storage._engineVersion.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._engineVersion, fieldNumber: 7)
-      }
-      if !_storage._inputShape.isEmpty {
-        try visitor.visitPackedUInt32Field(value: _storage._inputShape, fieldNumber: 8)
-      }
-      if _storage._batch != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._batch, fieldNumber: 9)
-      }
-      if !_storage._inputLayout.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._inputLayout, fieldNumber: 10)
-      }
-      if !_storage._outputLayout.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._outputLayout, fieldNumber: 11)
-      }
-      if _storage._outputChannelDimension != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._outputChannelDimension, fieldNumber: 12)
-      }
-      if !_storage._outputShape.isEmpty {
-        try visitor.visitPackedUInt32Field(value: _storage._outputShape, fieldNumber: 13)
-      }
-      if !_storage._outputScale.isEmpty {
-        try visitor.visitPackedDoubleField(value: _storage._outputScale, fieldNumber: 14)
-      }
-      if !_storage._outputShift.isEmpty {
-        try visitor.visitPackedDoubleField(value: _storage._outputShift, fieldNumber: 15)
-      }
-      if !_storage._rotationSteps.isEmpty {
-        try visitor.visitPackedInt64Field(value: _storage._rotationSteps, fieldNumber: 16)
-      }
-      if !_storage._classNames.isEmpty {
-        try visitor.visitRepeatedStringField(value: _storage._classNames, fieldNumber: 17)
-      }
-      if !_storage._preprocessingMean.isEmpty {
-        try visitor.visitPackedDoubleField(value: _storage._preprocessingMean, fieldNumber: 18)
-      }
-      if !_storage._preprocessingStd.isEmpty {
-        try visitor.visitPackedDoubleField(value: _storage._preprocessingStd, fieldNumber: 19)
-      }
-      if _storage._outputDecimals != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._outputDecimals, fieldNumber: 20)
-      }
-      try { if let v = _storage._inputPacking {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-      } }()
-      if _storage._circuitPrivacy != false {
-        try visitor.visitSingularBoolField(value: _storage._circuitPrivacy, fieldNumber: 22)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.magic.isEmpty {
+      try visitor.visitSingularStringField(value: self.magic, fieldNumber: 1)
+    }
+    if self.formatVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.formatVersion, fieldNumber: 2)
+    }
+    if !self.planFingerprint.isEmpty {
+      try visitor.visitSingularBytesField(value: self.planFingerprint, fieldNumber: 20)
+    }
+    try { if let v = self._plan {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    } }()
+    if !self.outputScale.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.outputScale, fieldNumber: 22)
+    }
+    if !self.outputShift.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.outputShift, fieldNumber: 23)
+    }
+    if !self.classNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.classNames, fieldNumber: 24)
+    }
+    if !self.preprocessingMean.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.preprocessingMean, fieldNumber: 25)
+    }
+    if !self.preprocessingStd.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.preprocessingStd, fieldNumber: 26)
+    }
+    if self.outputDecimals != 0 {
+      try visitor.visitSingularUInt32Field(value: self.outputDecimals, fieldNumber: 27)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Hetool_Plan_V1_ClientProfile, rhs: Hetool_Plan_V1_ClientProfile) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._magic != rhs_storage._magic {return false}
-        if _storage._formatVersion != rhs_storage._formatVersion {return false}
-        if _storage._parametersFingerprint != rhs_storage._parametersFingerprint {return false}
-        if _storage._planFingerprint != rhs_storage._planFingerprint {return false}
-        if _storage._parameters != rhs_storage._parameters {return false}
-        if _storage._modelName != rhs_storage._modelName {return false}
-        if _storage._engineVersion != rhs_storage._engineVersion {return false}
-        if _storage._inputShape != rhs_storage._inputShape {return false}
-        if _storage._batch != rhs_storage._batch {return false}
-        if _storage._inputLayout != rhs_storage._inputLayout {return false}
-        if _storage._outputLayout != rhs_storage._outputLayout {return false}
-        if _storage._outputChannelDimension != rhs_storage._outputChannelDimension {return false}
-        if _storage._outputShape != rhs_storage._outputShape {return false}
-        if _storage._outputScale != rhs_storage._outputScale {return false}
-        if _storage._outputShift != rhs_storage._outputShift {return false}
-        if _storage._rotationSteps != rhs_storage._rotationSteps {return false}
-        if _storage._classNames != rhs_storage._classNames {return false}
-        if _storage._preprocessingMean != rhs_storage._preprocessingMean {return false}
-        if _storage._preprocessingStd != rhs_storage._preprocessingStd {return false}
-        if _storage._outputDecimals != rhs_storage._outputDecimals {return false}
-        if _storage._inputPacking != rhs_storage._inputPacking {return false}
-        if _storage._circuitPrivacy != rhs_storage._circuitPrivacy {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.magic != rhs.magic {return false}
+    if lhs.formatVersion != rhs.formatVersion {return false}
+    if lhs.planFingerprint != rhs.planFingerprint {return false}
+    if lhs._plan != rhs._plan {return false}
+    if lhs.outputScale != rhs.outputScale {return false}
+    if lhs.outputShift != rhs.outputShift {return false}
+    if lhs.classNames != rhs.classNames {return false}
+    if lhs.preprocessingMean != rhs.preprocessingMean {return false}
+    if lhs.preprocessingStd != rhs.preprocessingStd {return false}
+    if lhs.outputDecimals != rhs.outputDecimals {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1099,7 +1177,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
 
 nonisolated extension Hetool_Plan_V1_EncryptedTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".EncryptedTensor"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}stage\0\u{1}layout\0\u{1}images\0\u{1}tiles\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}stage\0\u{2}\u{2}images\0\u{1}tiles\0\u{1}layout\0\u{c}\u{6}\u{1}")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1112,15 +1190,19 @@ nonisolated extension Hetool_Plan_V1_EncryptedTensor: SwiftProtobuf.Message, Swi
       case 3: try { try decoder.decodeSingularBytesField(value: &self.parametersFingerprint) }()
       case 4: try { try decoder.decodeSingularBytesField(value: &self.planFingerprint) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.stage) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.layout) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.images) }()
       case 8: try { try decoder.decodeRepeatedBytesField(value: &self.tiles) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._layout) }()
       default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.magic.isEmpty {
       try visitor.visitSingularStringField(value: self.magic, fieldNumber: 1)
     }
@@ -1136,15 +1218,15 @@ nonisolated extension Hetool_Plan_V1_EncryptedTensor: SwiftProtobuf.Message, Swi
     if self.stage != .unspecified {
       try visitor.visitSingularEnumField(value: self.stage, fieldNumber: 5)
     }
-    if !self.layout.isEmpty {
-      try visitor.visitSingularStringField(value: self.layout, fieldNumber: 6)
-    }
     if self.images != 0 {
       try visitor.visitSingularUInt32Field(value: self.images, fieldNumber: 7)
     }
     if !self.tiles.isEmpty {
       try visitor.visitRepeatedBytesField(value: self.tiles, fieldNumber: 8)
     }
+    try { if let v = self._layout {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1154,7 +1236,7 @@ nonisolated extension Hetool_Plan_V1_EncryptedTensor: SwiftProtobuf.Message, Swi
     if lhs.parametersFingerprint != rhs.parametersFingerprint {return false}
     if lhs.planFingerprint != rhs.planFingerprint {return false}
     if lhs.stage != rhs.stage {return false}
-    if lhs.layout != rhs.layout {return false}
+    if lhs._layout != rhs._layout {return false}
     if lhs.images != rhs.images {return false}
     if lhs.tiles != rhs.tiles {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -1261,9 +1343,9 @@ nonisolated extension Hetool_Plan_V1_Tiling: SwiftProtobuf.Message, SwiftProtobu
   }
 }
 
-nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".Step"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{3}scale_channels\0\u{1}add\0\u{1}concat\0\u{3}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0\u{1}inputs\0")
+nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PlannedStep"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{3}scale_channels\0\u{1}add\0\u{1}concat\0\u{3}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0\u{1}inputs\0\u{3}output_layout\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1272,7 +1354,7 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try {
-        var v: Hetool_Plan_V1_Convolution?
+        var v: Hetool_Plan_V1_ConvolutionShape?
         var hadOneofValue = false
         if let current = self.operation {
           hadOneofValue = true
@@ -1298,7 +1380,7 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
         }
       }()
       case 3: try {
-        var v: Hetool_Plan_V1_ChannelValues?
+        var v: Hetool_Plan_V1_PerChannel?
         var hadOneofValue = false
         if let current = self.operation {
           hadOneofValue = true
@@ -1311,7 +1393,7 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
         }
       }()
       case 4: try {
-        var v: Hetool_Plan_V1_ChannelValues?
+        var v: Hetool_Plan_V1_PerChannel?
         var hadOneofValue = false
         if let current = self.operation {
           hadOneofValue = true
@@ -1324,7 +1406,7 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
         }
       }()
       case 5: try {
-        var v: Hetool_Plan_V1_Polynomial?
+        var v: Hetool_Plan_V1_PolynomialShape?
         var hadOneofValue = false
         if let current = self.operation {
           hadOneofValue = true
@@ -1350,7 +1432,7 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
         }
       }()
       case 7: try {
-        var v: Hetool_Plan_V1_ChannelValues?
+        var v: Hetool_Plan_V1_PerChannel?
         var hadOneofValue = false
         if let current = self.operation {
           hadOneofValue = true
@@ -1395,6 +1477,7 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
       case 14: try { try decoder.decodeSingularUInt32Field(value: &self.inputLevel) }()
       case 15: try { try decoder.decodeSingularMessageField(value: &self._tiling) }()
       case 16: try { try decoder.decodeRepeatedUInt32Field(value: &self.inputs) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._outputLayout) }()
       default: break
       }
     }
@@ -1465,10 +1548,13 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.inputs.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.inputs, fieldNumber: 16)
     }
+    try { if let v = self._outputLayout {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Hetool_Plan_V1_Step, rhs: Hetool_Plan_V1_Step) -> Bool {
+  static func ==(lhs: Hetool_Plan_V1_PlannedStep, rhs: Hetool_Plan_V1_PlannedStep) -> Bool {
     if lhs.operation != rhs.operation {return false}
     if lhs.inputShape != rhs.inputShape {return false}
     if lhs.outputShape != rhs.outputShape {return false}
@@ -1477,6 +1563,37 @@ nonisolated extension Hetool_Plan_V1_Step: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.inputLevel != rhs.inputLevel {return false}
     if lhs._tiling != rhs._tiling {return false}
     if lhs.inputs != rhs.inputs {return false}
+    if lhs._outputLayout != rhs._outputLayout {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hetool_Plan_V1_StepWeights: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".StepWeights"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tensors\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.tensors) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.tensors.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tensors, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_StepWeights, rhs: Hetool_Plan_V1_StepWeights) -> Bool {
+    if lhs.tensors != rhs.tensors {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1520,9 +1637,28 @@ nonisolated extension Hetool_Plan_V1_Concat: SwiftProtobuf.Message, SwiftProtobu
   }
 }
 
-nonisolated extension Hetool_Plan_V1_Convolution: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".Convolution"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shape\0\u{1}filters\0\u{1}bias\0\u{1}stride\0\u{1}padding\0")
+nonisolated extension Hetool_Plan_V1_PerChannel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PerChannel"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Hetool_Plan_V1_PerChannel, rhs: Hetool_Plan_V1_PerChannel) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hetool_Plan_V1_ConvolutionShape: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ConvolutionShape"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shape\0\u{1}stride\0\u{1}padding\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1531,10 +1667,8 @@ nonisolated extension Hetool_Plan_V1_Convolution: SwiftProtobuf.Message, SwiftPr
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedUInt32Field(value: &self.shape) }()
-      case 2: try { try decoder.decodeRepeatedDoubleField(value: &self.filters) }()
-      case 3: try { try decoder.decodeRepeatedDoubleField(value: &self.bias) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.stride) }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.padding) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.stride) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.padding) }()
       default: break
       }
     }
@@ -1544,25 +1678,17 @@ nonisolated extension Hetool_Plan_V1_Convolution: SwiftProtobuf.Message, SwiftPr
     if !self.shape.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.shape, fieldNumber: 1)
     }
-    if !self.filters.isEmpty {
-      try visitor.visitPackedDoubleField(value: self.filters, fieldNumber: 2)
-    }
-    if !self.bias.isEmpty {
-      try visitor.visitPackedDoubleField(value: self.bias, fieldNumber: 3)
-    }
     if self.stride != 0 {
-      try visitor.visitSingularUInt32Field(value: self.stride, fieldNumber: 4)
+      try visitor.visitSingularUInt32Field(value: self.stride, fieldNumber: 2)
     }
     if self.padding != 0 {
-      try visitor.visitSingularUInt32Field(value: self.padding, fieldNumber: 5)
+      try visitor.visitSingularUInt32Field(value: self.padding, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Hetool_Plan_V1_Convolution, rhs: Hetool_Plan_V1_Convolution) -> Bool {
+  static func ==(lhs: Hetool_Plan_V1_ConvolutionShape, rhs: Hetool_Plan_V1_ConvolutionShape) -> Bool {
     if lhs.shape != rhs.shape {return false}
-    if lhs.filters != rhs.filters {return false}
-    if lhs.bias != rhs.bias {return false}
     if lhs.stride != rhs.stride {return false}
     if lhs.padding != rhs.padding {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -1619,9 +1745,9 @@ nonisolated extension Hetool_Plan_V1_ChannelValues: SwiftProtobuf.Message, Swift
   }
 }
 
-nonisolated extension Hetool_Plan_V1_Polynomial: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".Polynomial"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rows\0")
+nonisolated extension Hetool_Plan_V1_PolynomialShape: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PolynomialShape"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}degree\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1629,21 +1755,21 @@ nonisolated extension Hetool_Plan_V1_Polynomial: SwiftProtobuf.Message, SwiftPro
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.degree) }()
       default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.rows.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.rows, fieldNumber: 1)
+    if self.degree != 0 {
+      try visitor.visitSingularUInt32Field(value: self.degree, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Hetool_Plan_V1_Polynomial, rhs: Hetool_Plan_V1_Polynomial) -> Bool {
-    if lhs.rows != rhs.rows {return false}
+  static func ==(lhs: Hetool_Plan_V1_PolynomialShape, rhs: Hetool_Plan_V1_PolynomialShape) -> Bool {
+    if lhs.degree != rhs.degree {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -27,21 +27,8 @@ public enum LoweredOperation: Equatable, Sendable {
     /// The operands one after the other along the channels (DenseNet, Inception).
     case concat
 
-    /// Short name for reports.
-    public var kind: String {
-        switch self {
-        case let .convolution(_, shape, _, stride, padding):
-            return "conv \(shape[0])×\(shape[1])×\(shape[2])×\(shape[3]) s\(stride) p\(padding)"
-        case .square: return "x²"
-        case .shiftedProduct: return "x⊙(x+β)"
-        case .addChannelConstants: return "+γ"
-        case let .polynomial(c): return "poly deg \(c.count - 1)"
-        case let .windowSum(k, s): return "pool \(k)×\(k) s\(s)"
-        case .scaleChannels: return "×f"
-        case .add: return "add"
-        case .concat: return "concat"
-        }
-    }
+    /// Short name for reports (the structure's).
+    public var kind: String { structure.description }
 }
 
 /// A lowered operation with the image shape it reads and writes, and the source layers it

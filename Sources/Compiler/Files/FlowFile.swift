@@ -1,0 +1,47 @@
+import CKKS
+import Foundation
+
+/// Reading and writing the flow's files by path, with errors that name the path: what the
+/// sessions, the command line and the server share.
+public enum FlowFile {
+    /// The file's bytes (bounded and checked to be a regular file by `CKKSFile.read`).
+    public static func bytes(_ path: String) throws -> [UInt8] { try CKKSFile.read(from: URL(fileURLWithPath: path)) }
+
+    public static func profile(_ path: String) throws -> ClientProfile {
+        try ClientProfile.read(bytes(path), source: path)
+    }
+
+    public static func model(_ path: String) throws -> CompiledModel {
+        try CompiledModel.read(bytes(path), source: path)
+    }
+
+    public static func tensor(_ path: String) throws -> EncryptedTensorFile {
+        try EncryptedTensorFile.read(bytes(path), source: path)
+    }
+
+    /// Evaluation keys from `data` (read from `path`) for `context`; never a secret key.
+    public static func evaluationKeys(_ data: [UInt8], path: String, context: CKKSContext, modelPath: String) throws -> EvaluationKeys {
+        if let tag = IntegrityFrame.tag(of: data), tag != .evaluationKeys {
+            throw CompilerError.mismatch("\(path) holds \(tag.noun), not evaluation keys\(tag == .secretKey ? " — never give a secret key to the server" : "")")
+        }
+        return try naming(path, mismatch: "\(path) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile") {
+            try CKKSFile.readEvaluationKeys(data, context: context)
+        }
+    }
+
+    /// Writes `bytes` at `path` through a temporary file renamed into place.
+    public static func write(_ bytes: [UInt8], _ path: String) throws {
+        try CKKSFile.write(bytes, to: URL(fileURLWithPath: path), ownerOnly: false)
+    }
+
+    /// Runs a CKKS reader on the file at `path`, putting the path into its errors.
+    static func naming<T>(_ path: String, mismatch: String, _ read: () throws -> T) throws -> T {
+        do { return try read() } catch let error as CKKSError {
+            switch error {
+            case .parameterMismatch: throw CompilerError.mismatch(mismatch)
+            case .invalidFormat(let why): throw CompilerError.invalidFile("\(path): \(why)")
+            default: throw CompilerError.invalidFile("\(path): \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import CKKS
+import Foundation
+import HEMath
+import TileTensors
+
+/// The server's side of the flow: a compiled model, the client's evaluation keys (never a
+/// secret key) and an execution policy (the threads it may use). It evaluates encrypted inputs
+/// of the model's plan; the pairing of model and keys is checked once, when the session is made,
+/// and each input's pairing with the plan when it is evaluated.
+public struct EvaluationSession {
+    public let model: CompiledModel
+    public let keys: EvaluationKeys
+    public let policy: ExecutionPolicy
+
+    /// A session of `model` and `keys`.
+    /// - Throws: `CompilerError.mismatch` when the keys do not serve the model (`check`).
+    public init(model: CompiledModel, keys: EvaluationKeys, policy: ExecutionPolicy = .allCores,
+                keysSource: String = "the evaluation keys") throws {
+        try Self.check(keys, serve: model, source: keysSource)
+        self.model = model
+        self.keys = keys
+        self.policy = policy
+    }
+
+    /// The session of the model and evaluation keys at these paths; errors name the files.
+    public static func open(model modelPath: String, evaluationKeys keysPath: String, policy: ExecutionPolicy) throws -> EvaluationSession {
+        let model = try FlowFile.model(modelPath)
+        let context = try CKKSContext(parameters: model.parameters)
+        let keys = try FlowFile.evaluationKeys(try FlowFile.bytes(keysPath), path: keysPath, context: context, modelPath: modelPath)
+        return try EvaluationSession(model: model, keys: keys, policy: policy, keysSource: keysPath)
+    }
+
+    /// Checks that evaluation keys serve a compiled model: its parameters, a relinearization key,
+    /// every rotation step of the plan, and the public key when the plan sanitizes its results.
+    public static func check(_ keys: EvaluationKeys, serve model: CompiledModel, source: String = "the evaluation keys") throws {
+        guard keys.context.parameters == model.parameters else {
+            throw CompilerError.mismatch("\(source) were made for other parameters than the model's; make them with `he-tool keygen --profile` and this model's client profile")
+        }
+        guard keys.relinearization != nil else {
+            throw CompilerError.mismatch("\(source) have no relinearization key")
+        }
+        if model.circuitPrivacy != nil, keys.publicKey == nil {
+            throw CompilerError.mismatch("\(source) hold no public key, and model '\(model.modelName)' sanitizes its results with one (compiled with --circuit-privacy); make them again with `he-tool keygen --profile` and this model's client profile")
+        }
+        let missing = model.rotationSteps.filter { keys.galois[keys.context.galoisElement(forStep: $0)] == nil }
+        guard missing.isEmpty else {
+            throw CompilerError.mismatch("\(source) lack the Galois keys for rotations \(missing.prefix(8).map(String.init).joined(separator: ", "))\(missing.count > 8 ? " …" : "") that model '\(model.modelName)' uses; make them with `he-tool keygen` and this model's client profile")
+        }
+    }
+
+    /// Evaluates the model on an encrypted input under the session's policy. `progress(step,
+    /// finished)` is called before and after each step. Each step's output is checked against
+    /// the layout the plan says it writes.
+    public func evaluate(_ input: EncryptedTensorFile, source: String = "the encrypted input",
+                         progress: (Int, Bool) -> Void = { _, _ in }) throws -> EncryptedTensorFile {
+        guard input.planFingerprint == model.planFingerprint else {
+            throw CompilerError.mismatch("\(source) was packed for another plan than model '\(model.modelName)' (encrypt it with this model's client profile)")
+        }
+        guard input.stage == .input else {
+            throw CompilerError.mismatch("\(source) is already an evaluation result, not an encrypted input")
+        }
+        guard input.images <= model.batch else {
+            throw CompilerError.invalidFile("\(source) claims \(input.images) images; model '\(model.modelName)' carries \(model.batch) per evaluation")
+        }
+        guard input.layout == model.inputLayout else {
+            throw CompilerError.mismatch("\(source) has layout \(input.layout), the model reads \(model.inputLayout)")
+        }
+        return try policy.run {
+            let backend = CKKSBackend(context: keys.context, keys: keys, encryptor: nil)
+            let fresh = try input.tensor(backend: backend, source: source)
+            guard fresh.level == model.parameters.maxLevel else {
+                throw CompilerError.invalidFile("\(source) is at level \(fresh.level); a fresh input is at level \(model.parameters.maxLevel)")
+            }
+            let planned = model.plan.steps
+            // Each branch's ciphertexts are released once the last step reading them has run.
+            var x = try ChainExecution.run(model.steps, input: fresh, tilings: model.stepTilings,
+                                           willRun: { progress($0, false) },
+                                           didRun: { trace in
+                guard trace.output.shape == planned[trace.index].outputLayout else {
+                    throw CompilerError.invalidFile("step \(trace.index) (\(planned[trace.index].structure)) wrote layout \(trace.output.shape), the plan says \(planned[trace.index].outputLayout) (the model file is inconsistent; compile it again)")
+                }
+                progress(trace.index, true)
+            })
+            guard x.shape == model.outputLayout else {
+                throw CompilerError.invalidFile("the evaluation ended in layout \(x.shape), the plan says \(model.outputLayout) (the model file is inconsistent)")
+            }
+            if let privacy = model.circuitPrivacy {
+                x = try Self.sanitized(x, privacy: privacy, images: input.images, keys: keys, modelName: model.modelName)
+            }
+            return try EncryptedTensorFile(x, planFingerprint: model.planFingerprint, stage: .output, images: input.images)
+        }
+    }
+
+    /// Evaluates the input file at `inputPath` and writes the result at `outputPath` (a temporary
+    /// file renamed into place). Returns the result's size in bytes.
+    @discardableResult
+    public func evaluate(inputPath: String, outputPath: String, progress: (Int, Bool) -> Void = { _, _ in }) throws -> Int {
+        let result = try evaluate(try FlowFile.tensor(inputPath), source: inputPath, progress: progress)
+        let bytes = try result.serialized()
+        try FlowFile.write(bytes, outputPath)
+        return bytes.count
+    }
+}

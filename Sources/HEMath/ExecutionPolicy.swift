@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a piece of work may use the machine: the number of threads its kernels may run on.
+///
+/// A policy is in force only inside `run`, on the calling thread: two evaluations on two threads
+/// of one process may run under different policies (the server's jobs, a test beside a
+/// benchmark). Outside any `run` the kernels use every core (`RNSParallelism`).
+public struct ExecutionPolicy: Equatable, Sendable {
+    /// Threads the kernels may use: 1 runs every limb loop on the calling thread; 2 or more lets
+    /// a large polynomial's limbs run concurrently.
+    public let threads: Int
+
+    /// A policy of `threads` (at least 1).
+    public init(threads: Int) {
+        precondition(threads >= 1, "an execution policy has at least one thread")
+        self.threads = threads
+    }
+
+    /// Every online core of the machine.
+    public static var allCores: ExecutionPolicy { ExecutionPolicy(threads: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))) }
+
+    /// Runs `body` on this thread with this policy in force (the previous one restored after).
+    public func run<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = pthread_getspecific(Self.key)
+        pthread_setspecific(Self.key, UnsafeRawPointer(bitPattern: threads))
+        defer { pthread_setspecific(Self.key, previous) }
+        return try body()
+    }
+
+    /// The policy in force on this thread, nil outside any `run`.
+    public static var current: ExecutionPolicy? {
+        guard let p = pthread_getspecific(key) else { return nil }
+        return ExecutionPolicy(threads: Int(bitPattern: p))
+    }
+
+    /// Whether the calling thread's kernels may run limbs concurrently.
+    @usableFromInline
+    static var allowsConcurrentLimbs: Bool {
+        guard let p = pthread_getspecific(key) else { return true }
+        return Int(bitPattern: p) > 1
+    }
+
+    /// The thread-specific slot holding the thread count in force (no destructor: it holds an
+    /// integer, not memory).
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "pthread_key_create failed (\(status))")
+        return key
+    }()
+}
