@@ -23,16 +23,16 @@ final class EncryptedInferenceTests: XCTestCase {
         XCTAssertEqual(model.planFingerprint, profile.planFingerprint)
         let context = try CKKSContext(parameters: profile.parameters)
         let sk = KeyGenerator(context: context).secretKey()
-        let keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk)
+        let keys = try ClientSession(profile: profile, secretKey: sk).evaluationKeys()
         return (model, Client(profile: profile, secretKey: sk, keys: keys))
     }
 
     /// Encrypts `samples` (≤ batch), evaluates, decrypts, and compares with the plaintext executor.
     func check(_ graph: Graph, _ samples: [[Double]], model: CompiledModel, client: Client, label: String,
                relative: Double = 1e-3) throws -> (agree: Int, worst: Double) {
-        let input = try EncryptedTensorFile.read(try EncryptedInference.encrypt(samples, profile: client.profile, secretKey: client.secretKey).serialized())
-        let output = try EncryptedTensorFile.read(try EncryptedInference.evaluate(input, model: model, keys: client.keys).serialized())
-        let decrypted = try EncryptedInference.decrypt(output, profile: client.profile, secretKey: client.secretKey)
+        let input = try EncryptedTensorFile.read(try ClientSession(profile: client.profile, secretKey: client.secretKey).encrypt(samples).serialized())
+        let output = try EncryptedTensorFile.read(try EvaluationSession(model: model, keys: client.keys).evaluate(input).serialized())
+        let decrypted = try ClientSession(profile: client.profile, secretKey: client.secretKey).decrypt(output)
         XCTAssertEqual(decrypted.count, samples.count)
         var agree = 0, worst = 0.0
         for (i, sample) in samples.enumerated() {
@@ -92,11 +92,11 @@ final class EncryptedInferenceTests: XCTestCase {
         XCTAssertEqual(agree, samples.count)
 
         // Raw slots of the result: the read ones are the logits, all others flooding noise.
-        let input = try EncryptedInference.encrypt([samples[0]], profile: client.profile, secretKey: client.secretKey)
-        let output = try EncryptedInference.evaluate(input, model: model, keys: client.keys)
+        let input = try ClientSession(profile: client.profile, secretKey: client.secretKey).encrypt([samples[0]])
+        let output = try EvaluationSession(model: model, keys: client.keys).evaluate(input)
         let backend = CKKSBackend(context: client.secretKey.context, keys: nil, encryptor: nil, decryptor: Decryptor(secretKey: client.secretKey))
         let tiles = try output.tensor(backend: backend, source: "the result").tiles.map { try backend.decryptAndDecode($0) }
-        let reads = EncryptedInference.readSlots(model.outputLayout, images: 1)
+        let reads = EvaluationSession.readSlots(model.outputLayout, images: 1)
         var unread: [Double] = []
         for (tile, slots) in zip(tiles, reads) { for (j, v) in tile.enumerated() where !slots.contains(j) { unread.append(v) } }
         XCTAssertLessThan(unread.map(abs).max()!, 16 * pow(2, -Double(privacy.precisionBits)), "unread slots hold more than the flooding")
@@ -106,7 +106,7 @@ final class EncryptedInferenceTests: XCTestCase {
         // Keys of the same client without the public key: refused before evaluating.
         var bare = client.keys
         bare.publicKey = nil
-        XCTAssertThrowsError(try EncryptedInference.evaluate(input, model: model, keys: bare)) { error in
+        XCTAssertThrowsError(try EvaluationSession(model: model, keys: bare).evaluate(input)) { error in
             XCTAssertTrue("\(error)".contains("public key"), "\(error)")
         }
     }
@@ -153,7 +153,7 @@ final class EncryptedInferenceTests: XCTestCase {
         XCTAssertEqual(model.stepTilings, built.stepTilings)
         let context = try CKKSContext(parameters: profile.parameters)
         let sk = KeyGenerator(context: context).secretKey()
-        let client = Client(profile: profile, secretKey: sk, keys: try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk))
+        let client = Client(profile: profile, secretKey: sk, keys: try ClientSession(profile: profile, secretKey: sk).evaluationKeys())
         let (agree, _) = try check(graph, [images[0].tensor.values], model: model, client: client, label: "tenseal-tutorial with conversions")
         XCTAssertEqual(agree, 1)
     }
@@ -172,7 +172,7 @@ final class EncryptedInferenceTests: XCTestCase {
         let step = model.rotationSteps[0]
         partial.removeValue(forKey: context.galoisElement(forStep: step))
         let short = EvaluationKeys(context: context, relinearization: keys.relinearization, galois: partial)
-        XCTAssertThrowsError(try EncryptedInference.checkKeys(short, model: model)) { error in
+        XCTAssertThrowsError(try EvaluationSession.check(short, serve: model)) { error in
             XCTAssertTrue("\(error)".contains("rotations \(step)"), "\(error)")
         }
     }
@@ -197,7 +197,7 @@ final class EncryptedInferenceTests: XCTestCase {
         // The model file's fields: parameters, plan and steps; its embedded file is a parameter set, not a key.
         XCTAssertEqual(try CKKSFile.header(of: try CKKSFile.serialize(c.model.parameters)).kind, .parameters)
         let raw = try Hetool_Plan_V1_CompiledModel(serializedBytes: Array(modelBytes[IntegrityFrame.headerSize...]))
-        XCTAssertEqual(try CKKSFile.header(of: Array(raw.parameters)).kind, .parameters)
+        XCTAssertEqual(try CKKSFile.header(of: Array(raw.plan.header.parameters)).kind, .parameters)
         XCTAssertTrue(raw.unknownFields.data.isEmpty)
         XCTAssertLessThan(modelBytes.count, 400_000, "a key would be megabytes")
     }
@@ -206,30 +206,33 @@ final class EncryptedInferenceTests: XCTestCase {
         let (_, tutorial, tutorialImages) = try FlowFixtures.compile("tenseal-tutorial")
         let (_, fashion, _) = try FlowFixtures.compile("fashion-mnist")
         let (model, client) = try setUp(tutorial)
-        let input = try EncryptedInference.encrypt([tutorialImages[0].tensor.values], profile: client.profile, secretKey: client.secretKey)
+        let input = try ClientSession(profile: client.profile, secretKey: client.secretKey).encrypt([tutorialImages[0].tensor.values])
         // A ciphertext packed for another plan.
         let otherModel = try CompiledModel.read(try fashion.model.serialized())
-        XCTAssertThrowsError(try EncryptedInference.evaluate(input, model: otherModel, keys: client.keys)) { error in
+        var foreign = input
+        foreign.planFingerprint = otherModel.planFingerprint
+        XCTAssertThrowsError(try EvaluationSession(model: model, keys: client.keys).evaluate(foreign)) { error in
             XCTAssertTrue("\(error)".contains("another plan"), "\(error)")
         }
         // Keys for other parameters.
         let otherContext = try CKKSContext(parameters: otherModel.parameters)
         let otherKeys = try KeyGenerator(context: otherContext).evaluationKeys(for: KeyGenerator(context: otherContext).secretKey())
-        XCTAssertThrowsError(try EncryptedInference.checkKeys(otherKeys, model: model)) { error in
+        XCTAssertThrowsError(try EvaluationSession.check(otherKeys, serve: model)) { error in
             XCTAssertTrue("\(error)".contains("other parameters"), "\(error)")
         }
         // An input handed to decrypt, and a profile of another model.
-        XCTAssertThrowsError(try EncryptedInference.decrypt(input, profile: client.profile, secretKey: client.secretKey)) { error in
+        XCTAssertThrowsError(try ClientSession(profile: client.profile, secretKey: client.secretKey).decrypt(input)) { error in
             XCTAssertTrue("\(error)".contains("not an evaluation result"), "\(error)")
         }
-        let output = try EncryptedInference.evaluate(input, model: model, keys: client.keys)
+        let output = try EvaluationSession(model: model, keys: client.keys).evaluate(input)
         let otherProfile = try ClientProfile.read(try fashion.profile.serialized())
-        XCTAssertThrowsError(try EncryptedInference.decrypt(output, profile: otherProfile, secretKey: client.secretKey)) { error in
+        var foreignOutput = output
+        foreignOutput.planFingerprint = otherProfile.planFingerprint
+        XCTAssertThrowsError(try ClientSession(profile: client.profile, secretKey: client.secretKey).decrypt(foreignOutput)) { error in
             XCTAssertTrue("\(error)".contains("another plan"), "\(error)")
         }
         // Too many images for the plan.
-        XCTAssertThrowsError(try EncryptedInference.encrypt([[Double]](repeating: tutorialImages[0].tensor.values, count: 2),
-                                                            profile: client.profile, secretKey: client.secretKey))
+        XCTAssertThrowsError(try ClientSession(profile: client.profile, secretKey: client.secretKey).encrypt([[Double]](repeating: tutorialImages[0].tensor.values, count: 2)))
     }
 
     func testDamagedFilesAreRefused() throws {

@@ -25,9 +25,9 @@ final class FileIntegrityTests: XCTestCase {
             let profile = try ClientProfile.read(try c.profile.serialized())
             let context = try CKKSContext(parameters: profile.parameters)
             let sk = KeyGenerator(context: context).secretKey()
-            let keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk)
-            let input = try EncryptedInference.encrypt([images[0].tensor.values], profile: profile, secretKey: sk)
-            let output = try EncryptedInference.evaluate(input, model: model, keys: keys)
+            let keys = try ClientSession(profile: profile, secretKey: sk).evaluationKeys()
+            let input = try ClientSession(profile: profile, secretKey: sk).encrypt([images[0].tensor.values])
+            let output = try EvaluationSession(model: model, keys: keys).evaluate(input)
             return Files(model: try c.model.serialized(), profile: try c.profile.serialized(),
                          input: try input.serialized(), output: try output.serialized())
         } catch { fatalError("fixture: \(error)") }
@@ -74,14 +74,61 @@ final class FileIntegrityTests: XCTestCase {
         }
     }
 
-    /// A tensor whose layout declares about 2^63 tiles, or tile sizes whose product overflows.
+    /// Files of the previous format versions (model 4, profile 3, tensor 2, whose fields all sit
+    /// below number 20) are refused by their version, with what to do.
+    func testPreviousFormatVersionsAreRefusedWithAdvice() throws {
+        var model = Hetool_Plan_V1_CompiledModel()
+        model.magic = CompiledModel.magic
+        model.formatVersion = 4
+        // Version 4's field 8 (its tiling message {t0: 8}), unknown to version 5.
+        let bytes = (try model.serializedBytes() as [UInt8]) + [0x42, 2, 0x08, 8]
+        XCTAssertThrowsError(try CompiledModel.read(IntegrityFrame.seal(bytes, tag: .compiledModel))) { error in
+            XCTAssertTrue("\(error)".contains("format version 4") && "\(error)".contains("compile the model again"), "\(error)")
+        }
+        var profile = Hetool_Plan_V1_ClientProfile()
+        profile.magic = ClientProfile.magic
+        profile.formatVersion = 3
+        XCTAssertThrowsError(try ClientProfile.read(IntegrityFrame.seal(try profile.serializedBytes(), tag: .clientProfile))) { error in
+            XCTAssertTrue("\(error)".contains("format version 3") && "\(error)".contains("compile the model again"), "\(error)")
+        }
+        var tensor = try Hetool_Plan_V1_EncryptedTensor(serializedBytes: Array(Self.files.input[IntegrityFrame.headerSize...]))
+        tensor.formatVersion = 2
+        XCTAssertThrowsError(try EncryptedTensorFile.read(IntegrityFrame.seal(try tensor.serializedBytes(), tag: .encryptedTensor))) { error in
+            XCTAssertTrue("\(error)".contains("format version 2") && "\(error)".contains("encrypt the input again"), "\(error)")
+        }
+    }
+
+    /// A typed layout of (size, tile size, kind) dimensions.
+    static func typed(_ dims: [(UInt64, UInt64, Hetool_Plan_V1_LayoutDimension.Kind)]) -> Hetool_Plan_V1_TileLayout {
+        var layout = Hetool_Plan_V1_TileLayout()
+        layout.dimensions = dims.map { size, tile, kind in
+            var d = Hetool_Plan_V1_LayoutDimension()
+            d.size = size; d.tileSize = tile; d.kind = kind
+            return d
+        }
+        return layout
+    }
+
+    /// A tensor whose layout declares about 2^63 tiles, or tile sizes whose product overflows,
+    /// or a dimension of no kind, of size 0, or too few dimensions.
     func testOverflowingLayoutsAreRefused() throws {
         var m = try Hetool_Plan_V1_EncryptedTensor(serializedBytes: Array(Self.files.input[IntegrityFrame.headerSize...]))
-        for layout in ["1/8192,*/1,1/1,1/1,9223372036854775807~/1", "9223372036854775807/9223372036854775807",
-                       "4611686018427387904/1,4/1", "1/8192,1/8192,1/8192,1/8192,1/8192", "-5/2", "3/0", ""] {
-            m.layout = layout
+        let big = UInt64(Int64.max)
+        let layouts: [[(UInt64, UInt64, Hetool_Plan_V1_LayoutDimension.Kind)]] = [
+            [(1, 8192, .plain), (1, 1, .replicated), (1, 1, .plain), (1, 1, .plain), (big, 1, .interleaved)],
+            [(big, big, .plain), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain)],
+            [(1 << 62, 1, .plain), (4, 1, .plain), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain)],
+            [(1, 8192, .plain), (1, 8192, .plain), (1, 8192, .plain), (1, 8192, .plain), (1, 8192, .plain)],
+            [(3, 0, .plain), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain)],
+            [(0, 2, .plain), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain)],
+            [(2, 2, .unspecified), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain)],
+            [(2, 2, .replicated), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain), (1, 1, .plain)],
+            [(1, 8192, .plain)], [],
+        ]
+        for dims in layouts {
+            m.layout = Self.typed(dims)
             let bytes = IntegrityFrame.seal(try m.serializedBytes(), tag: .encryptedTensor)
-            XCTAssertThrowsError(try EncryptedTensorFile.read(bytes), layout) { XCTAssertTrue($0 is CompilerError, "\($0)") }
+            XCTAssertThrowsError(try EncryptedTensorFile.read(bytes), "\(dims)") { XCTAssertTrue($0 is CompilerError, "\($0)") }
         }
         XCTAssertThrowsError(try TileShape(parsing: "1099511627776/1,1099511627776/1")) { XCTAssertTrue($0 is TileTensorError) }
     }
@@ -91,15 +138,15 @@ final class FileIntegrityTests: XCTestCase {
         var tiling = Hetool_Plan_V1_Tiling()
         tiling.t0 = 8192; tiling.t1 = 8192; tiling.tx = 8192; tiling.ty = 8192; tiling.tb = 8192
         var model = try Hetool_Plan_V1_CompiledModel(serializedBytes: Array(Self.files.model[IntegrityFrame.headerSize...]))
-        model.tiling = tiling
+        model.plan.steps[0].tiling = tiling
         XCTAssertThrowsError(try CompiledModel.read(IntegrityFrame.seal(try model.serializedBytes(), tag: .compiledModel))) {
             XCTAssertTrue("\($0)".contains("does not fill"), "\($0)")
         }
-        var step = try Hetool_Plan_V1_CompiledModel(serializedBytes: Array(Self.files.model[IntegrityFrame.headerSize...]))
-        step.steps[0].tiling = tiling
-        XCTAssertThrowsError(try CompiledModel.read(IntegrityFrame.seal(try step.serializedBytes(), tag: .compiledModel)))
         var profile = try Hetool_Plan_V1_ClientProfile(serializedBytes: Array(Self.files.profile[IntegrityFrame.headerSize...]))
-        profile.inputLayout = "1/8192,1/8192,1/8192,1/8192,1/8192"
+        profile.plan.steps[0].tiling = tiling
+        XCTAssertThrowsError(try ClientProfile.read(IntegrityFrame.seal(try profile.serializedBytes(), tag: .clientProfile)))
+        profile = try Hetool_Plan_V1_ClientProfile(serializedBytes: Array(Self.files.profile[IntegrityFrame.headerSize...]))
+        profile.plan.header.inputLayout = Self.typed(Array(repeating: (1, 8192, .plain), count: 5))
         XCTAssertThrowsError(try ClientProfile.read(IntegrityFrame.seal(try profile.serializedBytes(), tag: .clientProfile)))
     }
 

@@ -76,11 +76,10 @@ final class NetworkLoweringTests: XCTestCase {
                                         costModel: FlowFixtures.costModel)
         let context = try CKKSContext(parameters: c.profile.parameters)
         let sk = KeyGenerator(context: context).secretKey()
-        let keys = try EncryptedInference.evaluationKeys(profile: c.profile, secretKey: sk)
+        let keys = try ClientSession(profile: c.profile, secretKey: sk).evaluationKeys()
         for x in inputs {
-            let out = try EncryptedInference.evaluate(try EncryptedInference.encrypt([x], profile: c.profile, secretKey: sk),
-                                                      model: c.model, keys: keys)
-            let got = try EncryptedInference.decrypt(out, profile: c.profile, secretKey: sk)[0]
+            let out = try EvaluationSession(model: c.model, keys: keys).evaluate(try ClientSession(profile: c.profile, secretKey: sk).encrypt([x]))
+            let got = try ClientSession(profile: c.profile, secretKey: sk).decrypt(out)[0]
             let want = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1, 2, 6, 6], values: x)).values
             let scale = max(1, want.map(abs).max()!)
             for (a, b) in zip(got, want) { XCTAssertEqual(a, b, accuracy: 1e-3 * scale, "\(got) vs \(want)") }

@@ -134,11 +134,11 @@ final class ResidualGraphTests: XCTestCase {
         XCTAssertEqual(model.steps, c.chain.steps, "\(label): the steps and their inputs survive the file")
         let context = try CKKSContext(parameters: profile.parameters)
         let sk = KeyGenerator(context: context).secretKey()
-        let keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk)
+        let keys = try ClientSession(profile: profile, secretKey: sk).evaluationKeys()
         for (i, sample) in samples.enumerated() {
-            let input = try EncryptedInference.encrypt([sample], profile: profile, secretKey: sk)
-            let output = try EncryptedInference.evaluate(input, model: model, keys: keys)
-            let got = try EncryptedInference.decrypt(output, profile: profile, secretKey: sk)[0]
+            let input = try ClientSession(profile: profile, secretKey: sk).encrypt([sample])
+            let output = try EvaluationSession(model: model, keys: keys).evaluate(input)
+            let got = try ClientSession(profile: profile, secretKey: sk).decrypt(output)[0]
             let want = try PlainExecutor.run(graph, input: Model.Tensor(shape: [1] + graph.inputShape, values: sample)).values
             let scale = max(want.map(abs).max()!, 1e-3)
             let error = zip(got, want).map { abs($0 - $1) }.max()! / scale
@@ -178,10 +178,23 @@ final class ResidualGraphTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(expected), "\(error)")
             }
         }
-        try refused({ $0.steps[join].inputs[1] = join + 1 }, "computed before it")
-        try refused({ $0.steps[join].inputs = [$0.steps[join].inputs[0]] }, "two values")
-        try refused({ $0.steps[join].inputs[1] = 0 }, "one shape")
-        try refused({ $0.steps[0].inputs = [] }, "reads values")
+        try refused({ $0.plan.steps[join].inputs[1] = join + 2 }, "computed before it")
+        // A cycle: the join reads its own output, or an earlier step reads the join's.
+        try refused({ $0.plan.steps[join].inputs[1] = join + 1 }, "computed before it")
+        try refused({ $0.plan.steps[join - 1].inputs = [join + 1] }, "computed before it")
+        try refused({ $0.plan.steps[join].inputs = [$0.plan.steps[join].inputs[0]] }, "two values")
+        try refused({ $0.plan.steps[join].inputs[1] = 0 }, "one shape")
+        try refused({ $0.plan.steps[0].inputs = [] }, "reads values")
+        // A step whose planned output layout is not what the next one or the header expects.
+        let last = c.model.plan.steps.count - 1
+        try refused({ $0.plan.steps[last].outputLayout = $0.plan.header.inputLayout }, "output layout")
+        // Weights that do not fit their step's structure.
+        let conv = try XCTUnwrap(c.model.steps.firstIndex { if case .convolution = $0.operation { return true } else { return false } })
+        try refused({ model in
+            if case let .convolution(f, shape, bias, s, p) = model.steps[conv].operation {
+                model.steps[conv].operation = .convolution(filters: Array(f.dropLast()), shape: shape, bias: bias, stride: s, padding: p)
+            }
+        }, "the filters")
     }
 }
 

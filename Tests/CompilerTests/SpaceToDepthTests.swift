@@ -75,12 +75,13 @@ final class SpaceToDepthTests: XCTestCase {
         XCTAssertEqual(try ClientProfile.read(profile.serialized()).inputPacking, profile.inputPacking)
         XCTAssertEqual(try CompiledModel.read(model.serialized()).inputPacking, model.inputPacking)
         var bad = profile
-        bad.inputPacking?.rows += 1
+        bad.plan.header.inputPacking?.rows += 1
         XCTAssertThrowsError(try ClientProfile.read(bad.serialized())) { error in
-            XCTAssertTrue("\(error)".contains("layout"), "\(error)")
+            // The first step no longer reads what the packing makes.
+            XCTAssertTrue("\(error)".contains("step 0 says it reads"), "\(error)")
         }
         bad = profile
-        bad.inputPacking?.stride = 1
+        bad.plan.header.inputPacking?.stride = 1
         XCTAssertThrowsError(try ClientProfile.read(bad.serialized())) { error in
             XCTAssertTrue("\(error)".contains("packing"), "\(error)")
         }

@@ -120,8 +120,16 @@ final class HardeningTests: XCTestCase {
         m.stage = .input
         m.images = 1
         m.tiles = original.tiles.map { Data($0) }
-        for layout in ["[9223372036854775807/1, 9223372036854775807/1]", "[4611686018427387904/1, 4/1]", "[\(Int.max)~/1]"] {
-            m.layout = layout
+        let big = UInt64(Int64.max)
+        for dims: [(UInt64, Hetool_Plan_V1_LayoutDimension.Kind)] in [[(big, .plain), (big, .plain), (1, .plain), (1, .plain), (1, .plain)],
+                                                                     [(1 << 62, .plain), (4, .plain), (1, .plain), (1, .plain), (1, .plain)],
+                                                                     [(big, .interleaved), (1, .plain), (1, .plain), (1, .plain), (1, .plain)]] {
+            let layout = dims.map { "\($0.0)" }.joined(separator: ",")
+            m.layout.dimensions = dims.map { size, kind in
+                var d = Hetool_Plan_V1_LayoutDimension()
+                d.size = size; d.tileSize = 1; d.kind = kind
+                return d
+            }
             let hostile = IntegrityFrame.seal(try m.serializedBytes(), tag: .encryptedTensor)
             let answer = try await RawHTTP.send(.POST, eval, headers: [("He-Eval-Keys", id)], body: hostile)
             XCTAssertEqual(answer.status, 400, "\(layout): \(answer.text)")
@@ -130,7 +138,7 @@ final class HardeningTests: XCTestCase {
         // A well-formed layout that is not the model's: refused before a tile is parsed.
         let slots = f.model.inputLayout.slotsPerTile, tiles = original.tiles.count
         var other = original
-        other.layout = try TileShape(parsing: "[\(tiles * slots)/\(slots)]")
+        other.layout = try TileShape(parsing: "[\(tiles * slots)/\(slots), 1/1, 1/1, 1/1, 1/1]")
         let wrongLayout = try await RawHTTP.send(.POST, eval, headers: [("He-Eval-Keys", id)], body: try other.serialized())
         XCTAssertEqual(wrongLayout.status, 422, wrongLayout.text)
         XCTAssertEqual(wrongLayout.error?.error, "wrong_layout")

@@ -37,7 +37,7 @@ final class RemoteEvaluationTests: XCTestCase {
         XCTAssertFalse(second.uploadedKeys)
 
         // Exactly what the local evaluation gives (evaluation is deterministic).
-        let local = try EncryptedInference.evaluate(try EncryptedTensorFile.read(f.images[0].input), model: f.model, keys: f.keys).serialized()
+        let local = try EvaluationSession(model: f.model, keys: f.keys).evaluate(try EncryptedTensorFile.read(f.images[0].input)).serialized()
         XCTAssertEqual(first.result, local, "remote and local results differ")
         XCTAssertEqual(second.result, local)
         XCTAssertEqual(try f.predictedClass(first.result), f.images[0].label)

@@ -67,12 +67,12 @@ final class ServeFixtures: @unchecked Sendable {
         let secretKey = KeyGenerator(context: context).secretKey(), profile = self.profile
         self.secretKey = secretKey
         secretKeyBytes = try CKKSFile.serialize(secretKey)
-        keys = try EncryptedInference.evaluationKeys(profile: profile, secretKey: secretKey)
+        keys = try ClientSession(profile: profile, secretKey: secretKey).evaluationKeys()
         keyBytes = try CKKSFile.serialize(keys)
         images = try zip(pngs, samples).map { name, sample in
             let label = Int(name.split(separator: "-").last!.split(separator: ".").first!)!
             return Image(name: name, label: label,
-                         input: try EncryptedInference.encrypt([sample.tensor.values], profile: profile, secretKey: secretKey).serialized(),
+                         input: try ClientSession(profile: profile, secretKey: secretKey).encrypt([sample.tensor.values]).serialized(),
                          sample: sample.tensor.values)
         }
         print(String(format: "ServeFixtures: MNIST compiled, keys %.1f MB (%d rotations, N = %d), %d images in %.1f s",
@@ -99,19 +99,19 @@ final class ServeFixtures: @unchecked Sendable {
     /// A second client of the same model: its own secret key and evaluation keys.
     func otherClient(rotations: Bool = true) throws -> (SecretKey, [UInt8]) {
         let sk = KeyGenerator(context: secretKey.context).secretKey()
-        let keys = rotations ? try EncryptedInference.evaluationKeys(profile: profile, secretKey: sk)
+        let keys = rotations ? try ClientSession(profile: profile, secretKey: sk).evaluationKeys()
                              : try KeyGenerator(context: sk.context).evaluationKeys(for: sk, rotations: [])
         return (sk, try CKKSFile.serialize(keys))
     }
 
     /// A bundled image encrypted under another secret key.
     func encrypt(image: Int, secretKey: SecretKey) throws -> [UInt8] {
-        try EncryptedInference.encrypt([images[image].sample], profile: profile, secretKey: secretKey).serialized()
+        try ClientSession(profile: profile, secretKey: secretKey).encrypt([images[image].sample]).serialized()
     }
 
     /// The class the result decrypts to.
     func predictedClass(_ result: [UInt8], secretKey: SecretKey? = nil) throws -> Int {
-        let scores = try EncryptedInference.decrypt(try EncryptedTensorFile.read(result), profile: profile, secretKey: secretKey ?? self.secretKey)
+        let scores = try ClientSession(profile: profile, secretKey: secretKey ?? self.secretKey).decrypt(try EncryptedTensorFile.read(result))
         let s = scores[0]
         return s.indices.max { s[$0] < s[$1] }!
     }
