@@ -81,13 +81,13 @@ final class ModelBudgetsTests: XCTestCase {
             let g = try ONNXImporter.load(data: data, options: ImportOptions(budget: name))
             return [g.polynomialLayers.count, g.layers.filter { $0.operation.kind == "dense" }.count, g.multiplicativeDepth]
         }
-        XCTAssertEqual(depths, [[2, 1, 8], [2, 1, 7], [0, 1, 3]])
+        XCTAssertEqual(depths, [[2, 2, 8], [2, 1, 7], [0, 1, 3]])
     }
 
     func testWithoutABudgetTheDefaultIsImported() throws {
         let graph = try ONNXImporter.load(contentsOf: Self.modelURL)
         XCTAssertEqual(graph.budget, "full")
-        XCTAssertEqual(graph, try ONNXImporter.load(contentsOf: Self.modelURL, options: ImportOptions(budget: "full")))
+        XCTAssertEqual(graph.layers, try ONNXImporter.load(contentsOf: Self.modelURL, options: ImportOptions(budget: "full")).layers)
         XCTAssertTrue(graph.notes.contains { $0.contains("budget 'full' (the file's default)") }, "\(graph.notes)")
         // A file without budgets imports as before.
         XCTAssertNil(try ONNXImporter.load(contentsOf: BundledModelsTests.examples.appendingPathComponent("mnist/model.onnx")).budget)
@@ -220,7 +220,7 @@ final class ModelBudgetsTests: XCTestCase {
             var g = l["geometry"] as! [String: Any]; g["shape"] = [100, 16, 7, 7]; g["channels_per_block"] = 4; l["geometry"] = g } },
                       ["layer 'fc1' has block geometry of shape 100×16×7×7", "100×1568"])
         assertRefused(try Self.mutated { json in layer(&json, 0) { $0["initializer"] = "conv9.weight" } }, ["initializer 'conv9.weight', which is not in the file"])
-        assertRefused(try Self.mutated { json in layer(&json, 0) { $0["initializer"] = "conv2.bias" } }, ["input 2 of Conv"])
+        assertRefused(try Self.mutated { json in layer(&json, 0) { $0["initializer"] = "conv2.bias" } }, ["initializer 'conv2.bias' has shape 32"])
         assertRefused(try Self.mutated { json in layer(&json, 0) { $0["layer"] = "/conv1/Conv" } }, ["names node '/conv1/Conv'"])
         // Every field of the wrong type or missing: an error, never a crash.
         let names = ["format", "default", "activations", "layers", "budgets"]
