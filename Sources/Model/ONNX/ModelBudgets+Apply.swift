@@ -55,8 +55,23 @@ extension ModelBudgets {
         guard !listed.isEmpty else { return weight }
         var isZeroed = [Bool](repeating: false, count: layer.geometry.blockCount)
         for b in listed { isZeroed[b] = true }
+        // Row-major [F, C, KH, KW] (a Gemm weight [m, C·H·W] has the same order), without an index array.
+        let g = layer.geometry
+        let (f, c, kh, kw) = (g.shape[0], g.shape[1], g.shape[2], g.shape[3])
         var w = weight
-        for (i, block) in layer.geometry.blockOfEveryElement().enumerated() where isZeroed[block] { w.values[i] = 0 }
+        w.values.withUnsafeMutableBufferPointer { values in
+            var i = 0
+            for fi in 0..<f {
+                for ci in 0..<c {
+                    for y in 0..<kh {
+                        for x in 0..<kw {
+                            if isZeroed[g.block(f: fi, c: ci, y: y, x: x)] { values[i] = 0 }
+                            i += 1
+                        }
+                    }
+                }
+            }
+        }
         return w
     }
 

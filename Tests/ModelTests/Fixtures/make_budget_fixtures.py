@@ -13,7 +13,9 @@ ONNX graph (its readers read its input), then run by onnxruntime in float32.
 Besides the file's own budgets, a few extra ones (`extra_budgets` in the JSON, appended to the
 metadata by the test) drop activations, which none of the bundled budgets does: act2 (a
 convolution then a dense layer on either side), act3 (two dense layers, which the engine merges)
-and all three (a linear network).
+and all three (a linear network). Their accuracy_onnxruntime and test_images fields are
+placeholders (0.5 of 10 images: they are checked for format, not measured); their depths are the
+toolkit's convention (linear layers unmerged).
 """
 import copy
 import json
