@@ -158,6 +158,62 @@ final class ModelBudgetsTests: XCTestCase {
         XCTAssertEqual(extra.suffix(3).map { [$0.depth, $0.budget.depthWithoutFolding!] }, [[8, 8], [7, 8], [3, 4]])
     }
 
+    /// x (N×4) → fc1 (Gemm 3×4, transB) → act = c·h² (a monomial: folding would move c into fc2)
+    /// → fc2 (Gemm 2×3) → y, with budgets "full" (act kept) and "lin" (act dropped, fc1 blocks
+    /// 1 and 4 zeroed: fc1 viewed as [3, 4, 1, 1], 1 filter × 2 channels per block).
+    static func tinyBudgetedModel(transB: Int64 = 1) throws -> Data {
+        let w1: [Float] = [1, 2, 3, 4, -1, 0.5, 2, -3, 0.25, 1, -2, 1]
+        let fc1Weight = transB == 1 ? ONNXBuilder.floats("w1", [3, 4], w1)
+            : ONNXBuilder.floats("w1", [4, 3], (0..<12).map { w1[($0 % 3) * 4 + $0 / 3] })
+        let nodes = [
+            ONNXBuilder.node("Gemm", ["x", "w1", "b1"], ["h"], name: "/fc1/Gemm", attributes: [ONNXBuilder.intAttribute("transB", transB)]),
+            ONNXBuilder.node("Mul", ["c", "h"], ["t"], name: "/act/Mul"),
+            ONNXBuilder.node("Mul", ["t", "h"], ["a"], name: "/act/Mul_1"),
+            ONNXBuilder.node("Gemm", ["a", "w2", "b2"], ["y"], name: "/fc2/Gemm", attributes: [ONNXBuilder.intAttribute("transB", 1)]),
+        ]
+        let inits = [fc1Weight, ONNXBuilder.floats("b1", [3], [0.5, -1, 0.25]), ONNXBuilder.floats("c", [1], [0.5]),
+                     ONNXBuilder.floats("w2", [2, 3], [1, -1, 2, 0.5, 3, -2]), ONNXBuilder.floats("b2", [2], [0.125, -0.5])]
+        var model = try ONNXImporter.parse(try ONNXBuilder.model(nodes: nodes, initializers: inits, inputs: [ONNXBuilder.valueInfo("x", [nil, 4])], output: "y"), fileName: "tiny")
+        var entry = Onnx_StringStringEntryProto()
+        entry.key = ModelBudgets.metadataKey
+        entry.value = """
+        {"format": 1, "default": "full", "activations": ["act"],
+         "layers": [{"layer": "/fc1/Gemm", "module": "fc1", "initializer": "w1", "blocks": 6,
+                     "geometry": {"shape": [3, 4, 1, 1], "filters_per_block": 1, "channels_per_block": 2, "row_groups": [0], "column_groups": [0]}}],
+         "budgets": [{"name": "full", "kept_activations": [0], "zeroed": {"fc1": []}},
+                     {"name": "lin", "kept_activations": [], "zeroed": {"fc1": [1, 4]}}]}
+        """
+        model.metadataProps = [entry]
+        return try model.serializedData()
+    }
+
+    func testADroppedMonomialActivationIsTheIdentityAndTheDenseLayersMerge() throws {
+        let data = try Self.tinyBudgetedModel()
+        let x: [Double] = [0.5, -1, 2, 1]
+        let w1: [[Double]] = [[1, 2, 3, 4], [-1, 0.5, 2, -3], [0.25, 1, -2, 1]]
+        let w2: [[Double]] = [[1, -1, 2], [0.5, 3, -2]]
+        func reference(zeroed: Set<Int>, activation: (Double) -> Double) -> [Double] {
+            let h = (0..<3).map { f in (0..<4).reduce([0.5, -1, 0.25][f]) { s, c in zeroed.contains(f * 2 + c / 2) ? s : s + w1[f][c] * x[c] } }
+            return (0..<2).map { o in (0..<3).reduce([0.125, -0.5][o]) { $0 + w2[o][$1] * activation(h[$1]) } }
+        }
+        let input = Tensor(shape: [1, 4], values: x)
+        let full = try ONNXImporter.load(data: data, fileName: "tiny")
+        XCTAssertEqual(full.budget, "full")
+        XCTAssertEqual(try PlainExecutor.run(full, input: input).values, reference(zeroed: [], activation: { 0.5 * $0 * $0 }))
+        for fold in [true, false] {
+            let lin = try ONNXImporter.load(data: data, options: ImportOptions(foldLinearLayers: fold, budget: "lin"), fileName: "tiny")
+            let want = reference(zeroed: [1, 4], activation: { $0 })
+            let got = try PlainExecutor.run(lin, input: input).values
+            XCTAssertLessThan(maxRelativeError(got, want), 1e-12, "fold \(fold): \(got) vs \(want)")
+            XCTAssertEqual(lin.polynomialLayers.count, 0)
+            // Folded, fc1 and fc2 are one dense layer (one level); unfolded they stay two.
+            XCTAssertEqual(lin.layers.filter { $0.operation.kind == "dense" }.count, fold ? 1 : 2)
+            XCTAssertEqual(lin.multiplicativeDepth, fold ? 1 : 2)
+        }
+        // The format defines a Gemm weight with transB = 1; another orientation is refused.
+        assertRefused(try Self.tinyBudgetedModel(transB: 0), ["initializer 'w1' has shape 4×3", "3×4"])
+    }
+
     /// The import of `data` with `budget` fails with a ModelError whose message holds every piece.
     func assertRefused(_ data: Data, budget: String? = nil, _ pieces: [String], file: StaticString = #filePath, line: UInt = #line) {
         do {
