@@ -77,7 +77,14 @@ struct CompileCommand: ParsableCommand {
         options.spaceToDepth = !noSpaceToDepth
         if circuitPrivacy { options.circuitPrivacy = CircuitPrivacy.Request(slotBits: 0) }   // sized by the compiler
         let cache = CalibrationCache(threads: threads)
-        let modelName = name ?? URL(fileURLWithPath: input.model).deletingLastPathComponent().lastPathComponent
+        // A budgeted file: say which budget this is (the default one when --budget is not given).
+        var budgetLine: String?
+        if let applied = graph.budget, let budgets = try ModelBudgets.fromMetadata(graph.metadata) {
+            budgetLine = "budget: '\(applied)'\(input.budget == nil ? " (the file's default; others: --budget \(budgets.names.filter { $0 != applied }.joined(separator: "|")))" : "") of he_tool.budgets: \(budgets.summary(of: try budgets.budget(named: applied)))"
+            FileHandle.standardError.write(Data((budgetLine! + "\n").utf8))
+        }
+        let directoryName = URL(fileURLWithPath: input.model).deletingLastPathComponent().lastPathComponent
+        let modelName = name ?? (graph.budget.map { "\(directoryName)-\($0)" } ?? directoryName)
         let compilation = try Compilation.compile(graph, name: modelName, options: options, calibrationInputs: Array(samples),
                                                   costModel: { choice in
             try cache.model(for: choice.parameters, name: choice.preset.name, progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
@@ -88,6 +95,7 @@ struct CompileCommand: ParsableCommand {
             StagedFile(try compilation.model.serialized(), to: dir.appendingPathComponent("model.hemodel"), ownerOnly: false),
             StagedFile(try compilation.profile.serialized(), to: dir.appendingPathComponent("client.heprofile"), ownerOnly: false),
         ])
+        if let budgetLine { print(budgetLine) }
         for line in CompilationReport.lines(compilation) { print(line) }
         print("\nwrote \(dir.appendingPathComponent("model.hemodel").path) (server) and \(dir.appendingPathComponent("client.heprofile").path) (client)")
     }

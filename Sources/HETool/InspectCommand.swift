@@ -12,11 +12,19 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "The ONNX model.")
     var model: String
 
+    @Option(help: "For a model with budgets (he_tool.budgets): the budget whose sub-network to show (default: the file's default budget). The budgets are listed either way.")
+    var budget: String?
+
     func run() throws {
         let url = URL(fileURLWithPath: model)
         do {
-            let graph = try ONNXImporter.load(contentsOf: url)
+            let graph = try ONNXImporter.load(contentsOf: url, options: ImportOptions(budget: budget))
             print(GraphDescription.text(graph, fileName: url.lastPathComponent))
+            if let (budgets, rows) = try BudgetsDescription.rows(contentsOf: url) {
+                print("")
+                for line in BudgetsDescription.lines(budgets, rows: rows) { print(line) }
+                print("shown above: budget '\(graph.budget ?? budgets.defaultBudget)'\(budget == nil ? " (the default; another with --budget NAME)" : "")")
+            }
         } catch let error as ModelError {
             print("\(url.lastPathComponent) cannot be imported: \(error)")
             // The import stops at the first problem; list every operator that would be refused.

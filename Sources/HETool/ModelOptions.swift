@@ -17,13 +17,17 @@ struct ModelInputOptions: ParsableArguments {
     @Option(help: "Read at most this many images from each IDX file or rows from each .npy file.")
     var limit: Int?
 
+    @Option(help: "For a model with budgets (he_tool.budgets, written by the training toolkit's hetrain.budgets): the budget whose sub-network to use (default: the file's default budget; `he-tool inspect` lists them).")
+    var budget: String?
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if (mean == nil) != (std == nil) { throw ValidationError("give --mean and --std together") }
+        if let budget, budget.isEmpty { throw ValidationError("--budget needs a budget name (`he-tool inspect MODEL` lists them)") }
     }
 
     func loadGraph() throws -> Graph {
-        try ONNXImporter.load(contentsOf: URL(fileURLWithPath: model))
+        try ONNXImporter.load(contentsOf: URL(fileURLWithPath: model), options: ImportOptions(budget: budget))
     }
 
     func preprocessing(for graph: Graph) throws -> Preprocessing {

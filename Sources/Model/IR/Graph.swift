@@ -15,6 +15,9 @@ public struct Graph: Equatable, Sendable {
     public var notes: [String]
     /// The ONNX file's metadata_props (preprocessing, trained activation ranges, …).
     public var metadata: [String: String]
+    /// The budget of the file's `he_tool.budgets` the importer applied (`ModelBudgets`), or nil
+    /// when the file has none.
+    public var budget: String?
 
     public init(layers: [Layer], output: Int, batchSize: Int?, inputName: String, outputName: String,
                 notes: [String] = [], metadata: [String: String] = [:]) {

@@ -6,7 +6,14 @@ public struct ImportOptions: Sendable {
     /// Fold BatchNorm and constant scalings into the neighbouring convolution or dense layer, and
     /// zero padding into the next convolution. Off only to check that folding changes nothing.
     public var foldLinearLayers: Bool
-    public init(foldLinearLayers: Bool = true) { self.foldLinearLayers = foldLinearLayers }
+    /// For a file with `he_tool.budgets` (`ModelBudgets`): the budget whose sub-network to import
+    /// (its blocks zeroed, its dropped activations the identity); nil imports the file's default
+    /// budget. A name given for a file without budgets is an error.
+    public var budget: String?
+    public init(foldLinearLayers: Bool = true, budget: String? = nil) {
+        self.foldLinearLayers = foldLinearLayers
+        self.budget = budget
+    }
 }
 
 /// Reads an ONNX file exported by `torch.onnx.export` (opsets 11…21) into a `Graph`: every
@@ -36,8 +43,23 @@ public enum ONNXImporter {
         }
         let (batch, sampleShape) = try inputShape(inputs[0])
         let builder = ONNXGraphBuilder(inputName: inputs[0].name, inputShape: sampleShape, importBatch: batch ?? 1, opset: opset)
+        var metadata: [String: String] = [:]
+        for entry in model.metadataProps { metadata[entry.key] = entry.value }
+        // A budgeted file: the budget's blocks are zeroed in the initializers, before anything folds into them.
+        let budgets = try ModelBudgets.fromMetadata(metadata)
+        var budget: ModelBudgets.Budget?
+        if let budgets {
+            budget = try budgets.budget(named: options.budget)
+            try budgets.checkWeights(in: graph)
+        } else if let name = options.budget {
+            throw ModelError.invalidArgument("budget '\(name)' was asked for, but \(fileName) has no budgets (no \(ModelBudgets.metadataKey) metadata); budgeted models are written by the training toolkit's hetrain.budgets")
+        }
         for t in graph.initializer {
-            builder.setConstant(t.name, try ONNXTensorDecoder.decode(t, context: "initializer"))
+            var tensor = try ONNXTensorDecoder.decode(t, context: "initializer")
+            if let budgets, let budget, let layer = budgets.layer(initializer: t.name) {
+                tensor = try budgets.zeroing(budget, layer: layer, weight: tensor)
+            }
+            builder.setConstant(t.name, tensor)
         }
         let outputName = graph.output[0].name
         var finalName = outputName
@@ -61,12 +83,22 @@ public enum ONNXImporter {
             throw ModelError.invalidFile("the output '\(outputName)' of \(fileName) does not depend on the input")
         }
         let output = builder.materialize(p)
-        var metadata: [String: String] = [:]
-        for entry in model.metadataProps { metadata[entry.key] = entry.value }
         var result = Graph(layers: builder.layers, output: output, batchSize: batch, inputName: inputs[0].name,
                            outputName: outputName, notes: builder.notes, metadata: metadata)
+        var dropsActivations = false
+        if let budgets, let budget {
+            // Before folding: a dropped c·x² must not have lent its factor to the next layer.
+            result = try budgets.bypassingDroppedActivations(budget, in: GraphOptimizer.pruned(result))
+            result.budget = budget.name
+            result.notes.append("budget '\(budget.name)'\(options.budget == nil ? " (the file's default)" : "") of \(budgets.names.joined(separator: ", ")): \(budgets.summary(of: budget))")
+            dropsActivations = budget.keptActivations.count < budgets.activations.count
+        }
         try checkSizes(result)
-        if options.foldLinearLayers { result = GraphOptimizer.foldLinearLayers(result) }
+        if options.foldLinearLayers {
+            result = GraphOptimizer.foldLinearLayers(result)
+            // Two dense layers around a dropped activation are one linear map: one product, one level.
+            if dropsActivations { result = GraphOptimizer.mergingDenseRuns(result) }
+        }
         result = GraphOptimizer.pruned(result)
         try result.validate()
         try result.checkFiniteParameters()
