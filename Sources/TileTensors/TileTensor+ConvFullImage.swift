@@ -16,7 +16,8 @@ extension TileTensor {
     /// Input and output shapes as in `conv2dInterleaved` (K = H = W, p = 0), the output image
     /// dimensions `1?/t_X`, `1?/t_Y`. Counts (O = e_F·e_B output tiles, T = e_C·e_X·e_Y input
     /// tiles per batch tile): e_F·T encodes, O·T plaintext products, O·(T − 1) additions, O
-    /// rescales, O·log2(t_X·t_Y·t_c) rotations and additions; a bias as in `conv2dInterleaved`.
+    /// rescales, O·log2(t_X·t_Y·t_c) rotations and additions (none for an output tile whose weights are
+    /// all zero); a bias as in `conv2dInterleaved`.
     /// One level.
     func fullImageConvolution(filters: Tensor, bias: [Double]?, channelDimension cd: Int, outputShape: TileShape) throws -> TileTensor {
         let fd = 1 - cd
@@ -71,8 +72,13 @@ extension TileTensor {
                     }
                 }
             }
-            // An output tile whose weights are all zero is zero.
-            var sum = try backend.rescale(acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l)))
+            // An output tile whose weights are all zero (a pruned block of filters) is zero at
+            // every slot, so are its rotations: it skips the sums, and their rotations.
+            guard let products = acc else {
+                outTiles.append(try backend.rescale(backend.multiply(tiles[0], backend.encode([], scale: q, level: l))))
+                continue
+            }
+            var sum = try backend.rescale(products)
             sum = try rotateAndAdd(sum, span: dims[3].tileSize, stride: slotStrides[3])
             sum = try rotateAndAdd(sum, span: dims[2].tileSize, stride: slotStrides[2])
             sum = try rotateAndAdd(sum, span: dims[cd].tileSize, stride: slotStrides[cd])

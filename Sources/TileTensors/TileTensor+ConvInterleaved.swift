@@ -133,7 +133,12 @@ extension TileTensor {
         // the pixel positions by rotate-and-add, when that takes fewer key switches.
         if h == k, w == k, p == 0, dims[2].tileSize & (dims[2].tileSize - 1) == 0, dims[3].tileSize & (dims[3].tileSize - 1) == 0 {
             let hoisted = deltas.values.reduce(0) { $0 + $1.filter { $0 != 0 }.count }
-            let pixelSums = outShape.tileCount * (dims[2].tileSize * dims[3].tileSize).trailingZeroBitCount
+            // Output tiles whose weights are all zero (pruned filters) make no sums.
+            let liveTiles = (0..<outShape.tileCount).filter { tile in
+                let f = Tensor.unflatten(tile, outShape.tileCounts)[fd]
+                return (0..<k).contains { dy in (0..<k).contains { dx in (0..<eC).contains { nonzero[block(dy, dx, $0, f)] } } }
+            }.count
+            let pixelSums = liveTiles * (dims[2].tileSize * dims[3].tileSize).trailingZeroBitCount
             if 4 * pixelSums < 3 * hoisted {
                 return try fullImageConvolution(filters: filters, bias: bias, channelDimension: cd, outputShape: outShape)
             }

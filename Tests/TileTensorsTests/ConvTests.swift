@@ -200,6 +200,34 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// A full-image convolution (a dense layer after a flatten) whose middle filter tile is all
+    /// zero (pruned output neurons): that tile makes no products and no rotate-and-add steps, and
+    /// the result still equals the naive convolution on the mock and on CKKS.
+    func testFullImageConvolutionSkipsZeroFilterTiles() throws {
+        var rng = TestRNG(seed: 41)
+        let (nb, c, k, tx, tc, tb) = (1, 2, 4, 4, 2, 1)
+        let tf = 512 / (tc * tx * tx * tb), f = 2 * tf + 3   // three filter tiles
+        let shape = try TileShape([try .plain(c, tile: tc), try .replicated(tile: tf), try TileDimension(size: k, tileSize: tx, interleaved: true),
+                                   try TileDimension(size: k, tileSize: tx, interleaved: true), try .plain(nb, tile: tb)])
+        let x = Fixtures.random([nb, c, k, k], &rng)
+        var filters = Fixtures.random([f, c, k, k], &rng)
+        for fi in tf..<(2 * tf) { for ci in 0..<c { for y in 0..<k { for xx in 0..<k { filters[[fi, ci, y, xx]] = 0 } } } }
+        func run<B: TensorBackend>(_ backend: B) throws -> TileTensor<B> {
+            let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: shape, backend: backend)
+            if let mock = backend as? MockBackend { mock.resetCounts() }
+            return try t.conv2dInterleaved(filters: filters, bias: nil, stride: 1, padding: 0)
+        }
+        let mock = Fixtures.mock(slots: shape.slotsPerTile)
+        let out = try run(mock)
+        let logs = (tx * tx * tc).trailingZeroBitCount, inputTiles = 1
+        XCTAssertEqual(mock.counts.rotations, 2 * logs, "two live filter tiles rotate, the zero one does not")
+        XCTAssertEqual(mock.counts.plainMultiplications, 2 * inputTiles + 1, "the zero tile is one product by zero")
+        let want = ConvTests.naiveConv(x, filters, nil, stride: 1, padding: 0)
+        let m = ConvTests.fromTiles(try out.decrypt(), channelsIn: 1)
+        let ck = ConvTests.fromTiles(try run(Fixtures.ckks(rotations: mock.rotationSteps)).decrypt(), channelsIn: 1)
+        assertAgree("full-image conv with a zero filter tile", reference: want, mock: m, ckks: ck)
+    }
+
     /// conv → x² → conv → avgpool → dense (as a full-size conv) on the interleaved layouts: the
     /// first conv's output is the second's input as it is (no repacking between them).
     func testStackedNetworkEndToEnd() throws {
