@@ -85,6 +85,26 @@ final class CalibrationTests: XCTestCase {
 /// Cost profiles: one measurement of a ring and key-switching structure at a few levels, fitted,
 /// prices every depth and scale of that structure.
 final class CostProfileTests: XCTestCase {
+    /// A calibration on a busy machine is flagged even when its repetitions agree: by the load
+    /// before measuring, or by the share of a core the process got; an idle one is not. The
+    /// flag survives the cache file, and a file without it still reads.
+    func testBusyMachineIsFlagged() throws {
+        let idle = MachineLoad(loadAverage: 0.4, cpuSeconds: 10, wallSeconds: 100)
+        XCTAssertNil(MachineLoad.busy(from: idle, to: MachineLoad(loadAverage: 1, cpuSeconds: 12, wallSeconds: 102), cores: 2))
+        let loaded = MachineLoad(loadAverage: 3.2, cpuSeconds: 10, wallSeconds: 100)
+        XCTAssertNotNil(MachineLoad.busy(from: loaded, to: MachineLoad(loadAverage: 3, cpuSeconds: 12, wallSeconds: 102), cores: 2))
+        let starved = MachineLoad.busy(from: idle, to: MachineLoad(loadAverage: 1, cpuSeconds: 11.2, wallSeconds: 102), cores: 2)
+        XCTAssertEqual(starved, "load average 0.4 on 2 cores before measuring, 60% of a core while measuring")
+        var profile = CostProfile.fit(logDegree: 12, primesPerDigit: 1, specialPrimes: 1, levels: [0, 1, 2],
+                                      measured: Dictionary(uniqueKeysWithValues: Primitive.allCases.map { ($0.rawValue, [1.0, 2, 3]) })).0
+        profile.busy = starved
+        let data = try JSONEncoder().encode(profile)
+        XCTAssertEqual(try JSONDecoder().decode(CostProfile.self, from: data).busy, starved)
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        object["busy"] = nil
+        XCTAssertNil(try JSONDecoder().decode(CostProfile.self, from: JSONSerialization.data(withJSONObject: object)).busy)
+    }
+
     /// Measurements that follow the forms exactly are fitted exactly, and the fit prices the
     /// levels that were not measured (including digit boundaries between measured levels).
     func testFitRecoversTheFormsAtUnmeasuredLevels() throws {

@@ -106,8 +106,9 @@ public struct CalibrationCache {
         // The optimizer asks for every candidate: the file is read once per process.
         memo.table = table
         let profile = table.profile(for: parameters)!
-        if let noisy = profile.noisy, memo.noted.insert("\(profile.key)").inserted {
-            progress(String(format: "note: the calibration of %@ disagreed with itself by %.0f%% (a busy machine); estimates may be off: run `he-tool calibrate --force` on a quiet machine", "\(profile.key)", 100 * noisy))
+        if profile.noisy != nil || profile.busy != nil, memo.noted.insert("\(profile.key)").inserted {
+            let why = profile.noisy.map { String(format: "disagreed with itself by %.0f%%", 100 * $0) } ?? "ran on a busy machine (\(profile.busy!))"
+            progress("note: the calibration of \(profile.key) \(why); estimates may be off: run `he-tool calibrate --force` on a quiet machine")
         }
         return CostModel(costs: try profile.costs(for: parameters, name: name))
     }

@@ -133,6 +133,7 @@ extension Calibrator {
         let top = p.maxLevel
         let levels = Array(Set((0...5).map { ($0 * top + 2) / 5 })).sorted()
         let name = "profile n\(1 << p.logDegree)-a\(alpha)-k\(special.count)"
+        let before = MachineLoad.sample()
         var (rows, spread) = try measure(name: name, parameters: p, levels: levels, progress: progress)
         var fitted = CostProfile.fit(logDegree: p.logDegree, primesPerDigit: alpha, specialPrimes: special.count, levels: levels, measured: rows)
         var disagreement = max(fitted.worst, spread.max() ?? 0)
@@ -144,6 +145,7 @@ extension Calibrator {
         }
         var profile = fitted.0
         if disagreement > Self.noiseTolerance { profile.noisy = disagreement }
+        profile.busy = MachineLoad.busy(from: before, to: MachineLoad.sample())
         return profile
     }
 }

@@ -28,10 +28,13 @@ public struct CostProfile: Codable, Sendable, Equatable {
     /// Set when the measurements stayed inconsistent after a repetition (a busy machine): the
     /// largest relative disagreement, so the compile can say its estimates may be off.
     public var noisy: Double?
+    /// Set when the machine was busy while measuring (`MachineLoad`): every figure may be high
+    /// although the repetitions agreed. Says why.
+    public var busy: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case logDegree = "log_degree", primesPerDigit = "primes_per_digit", specialPrimes = "special_primes"
-        case maxLevel = "max_level", levels, measured, coefficients, noisy
+        case maxLevel = "max_level", levels, measured, coefficients, noisy, busy
     }
 
     /// The family a parameter set belongs to.
