@@ -32,11 +32,15 @@ struct DemoCommand: ParsableCommand {
     @Flag(name: .customLong("no-circuit-privacy"), help: "Compile without circuit privacy (results then carry more than the logits).")
     var noCircuitPrivacy = false
 
+    @Option(help: "For a model with budgets (he_tool.budgets): the budget whose sub-network to run (default: the file's default; `he-tool inspect` lists them).")
+    var budget: String?
+
     @Option(help: "Also write the decrypted results there, as `decrypt --json` prints them (one report for every image).")
     var json: String?
 
     func validate() throws {
         guard images >= 1, threads >= 1 else { throw ValidationError("--images and --threads must be at least 1") }
+        if let budget, budget.isEmpty { throw ValidationError("--budget needs a budget name (`he-tool inspect MODEL` lists them)") }
     }
 
     func run() throws {
@@ -52,7 +56,7 @@ struct DemoCommand: ParsableCommand {
         func path(_ name: String) -> URL { dir.appendingPathComponent(name) }
         func seconds(_ start: Date) -> String { String(format: "%.2f s", Date().timeIntervalSince(start)) }
 
-        let graph = try ONNXImporter.load(contentsOf: onnx)
+        let graph = try ONNXImporter.load(contentsOf: onnx, options: ImportOptions(budget: budget))
         let preprocessing = try Preprocessing.fromMetadata(of: graph)
         let pngs = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("test-") && $0.hasSuffix(".png") }.sorted()
         guard !pngs.isEmpty else { throw ValidationError("\(folder.path) has no test-*.png images") }
