@@ -19,13 +19,16 @@ struct BenchEvalCommand: ParsableCommand {
     @Option(help: "Threads (1: single-threaded kernels; 2 or more: RNS limbs in parallel).") var threads: Int = 2
     @Option(help: "Timed repetitions (after one untimed).") var reps: Int = 5
     @Flag(help: "Print JSON in the schema of shared/bench.") var json = false
+    @Option(name: .customLong("key-memory-mb"), help: "Keep the Galois keys in their file, at most this many MB of them in memory.") var keyMemoryMB: Int?
 
     func validate() throws {
         guard threads >= 1, reps >= 1 else { throw ValidationError("--threads and --reps must be at least 1") }
+        if let keyMemoryMB, keyMemoryMB < 1 { throw ValidationError("--key-memory-mb must be at least 1") }
     }
 
     func run() throws {
-        let session = try EvaluationSession.open(model: model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads))
+        let session = try EvaluationSession.open(model: model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads),
+                                                keyMemoryBytes: keyMemoryMB.map { $0 << 20 })
         let compiled = session.model
         let keyBytes = try FlowFile.bytes(evalKeys).count
         let inputBytes = try FlowFile.bytes(input).count
@@ -62,6 +65,10 @@ struct BenchEvalCommand: ParsableCommand {
                      ("batch", "\(compiled.batch)"), ("rotation_keys", "\(compiled.rotationSteps.count)")],
             threads: threads, reps: reps)
         report.rows.append(("evaluate", summary))
+        if let store = session.keys.store {
+            let s = store.statistics
+            report.notes.append("Galois keys on demand: \(s.reads) reads from the file over \(reps + 1) evaluations, \(s.residentBytes >> 20) MB of keys in memory at the end (limit \(store.residentBytes >> 20) MB)")
+        }
         report.rows.append(("evaluate_per_image", Stopwatch.Summary(median: summary.median / Double(images), minimum: summary.minimum / Double(images))))
         report.notes.append("per step: median measured vs the optimizer's estimate")
         for i in 0..<n {

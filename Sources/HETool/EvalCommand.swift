@@ -41,11 +41,15 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Threads (1: single-threaded kernels; 2 or more: RNS limbs in parallel).")
     var threads: Int = 2
 
+    @Option(name: .customLong("key-memory-mb"), help: "Keep the Galois keys in their file and at most this many MB of them in memory (read when a step needs them): for key sets larger than the memory.")
+    var keyMemoryMB: Int?
+
     @Flag(help: "No progress output.")
     var quiet = false
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let keyMemoryMB, keyMemoryMB < 1 { throw ValidationError("--key-memory-mb must be at least 1") }
         guard (tokenFile == nil && caCert == nil) || remote != nil else { throw ValidationError("--token-file and --ca-cert go with --remote") }
     }
 
@@ -81,7 +85,8 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func runLocal() throws {
-        let session = try EvaluationSession.open(model: self.model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads))
+        let session = try EvaluationSession.open(model: self.model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads),
+                                                keyMemoryBytes: keyMemoryMB.map { $0 << 20 })
         let model = session.model
         let progress = EvalProgress(model: model, quiet: quiet)
         let size = try session.evaluate(inputPath: input, outputPath: out, progress: progress.report)

@@ -62,18 +62,30 @@ public struct EvaluationKeys: Sendable {
     /// The client's public key, for plans that sanitize their results (`ResultSanitizer`): the
     /// server encrypts zeros with it, it never decrypts anything.
     public var publicKey: PublicKey?
+    /// Galois keys left in their file and read when needed (`CKKSFile.openEvaluationKeys`);
+    /// nil when every key is in `galois`.
+    public let store: GaloisKeyStore?
 
     public init(context: CKKSContext, relinearization: KeySwitchKey?, galois: [UInt64: KeySwitchKey],
-                publicKey: PublicKey? = nil) {
+                publicKey: PublicKey? = nil, store: GaloisKeyStore? = nil) {
         self.context = context
         self.relinearization = relinearization
         self.galois = galois
         self.publicKey = publicKey
+        self.store = store
     }
 
-    /// The Galois key for element g, or a typed error naming the missing step.
+    /// Whether the keys hold the Galois key of element g (in memory or in their file).
+    public func hasGaloisKey(_ g: UInt64) -> Bool { galois[g] != nil || store?.entries[g] != nil }
+
+    /// The Galois elements held (in memory or in their file).
+    public var galoisElements: Set<UInt64> { Set(galois.keys).union(store?.elements ?? []) }
+
+    /// The Galois key for element g (read from the file when it is kept there), or a typed
+    /// error naming the missing step.
     func galoisKey(_ g: UInt64, step: String) throws -> KeySwitchKey {
-        guard let key = galois[g] else { throw CKKSError.missingGaloisKey(step: step) }
-        return key
+        if let key = galois[g] { return key }
+        if let key = try store?.key(g) { return key }
+        throw CKKSError.missingGaloisKey(step: step)
     }
 }

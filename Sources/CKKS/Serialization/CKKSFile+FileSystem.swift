@@ -36,18 +36,7 @@ extension CKKSFile {
         do {
             return try RegularFile.read(path: path, limit: maximumFileSize)
         } catch let failure as RegularFile.Failure {
-            switch failure {
-            case .missing:
-                throw CKKSError.fileSystem("no file at \(path)")
-            case let .notRegular(what):
-                throw CKKSError.fileSystem("\(path) is \(what), not a regular file: give the path of an he-tool file")
-            case let .tooLarge(size):
-                throw CKKSError.fileSystem("\(path) has \(size) bytes; no he-tool file has more than \(maximumFileSize)")
-            case let .shrank(done, size):
-                throw CKKSError.fileSystem("\(path) became shorter while it was read (\(done) of \(size) bytes)")
-            case let .system(operation, reason):
-                throw CKKSError.fileSystem("\(operation) \(path): \(reason)")
-            }
+            throw fileSystemError(failure, path: path)
         }
     }
 }

@@ -60,18 +60,12 @@ extension CKKSFile {
         let relinearization = body.hasRelinearization
             ? try keySwitchKey(body.relinearization, context: context, field: "the relinearization key") : nil
         var galois: [UInt64: KeySwitchKey] = [:]
-        let twoN = UInt64(2 * context.degree)
         for (index, entry) in body.galoisKeys.enumerated() {
-            try rejectUnknownFields(entry, "Galois key \(index)")
-            let g = entry.galoisElement
-            guard g & 1 == 1, g < twoN else {
-                throw CKKSError.invalidFormat("Galois key \(index) has element \(g); elements are odd and below 2N = \(twoN)")
-            }
+            let (g, key) = try galoisKey(entry, context: context, index: index)
             guard galois[g] == nil else {
                 throw CKKSError.invalidFormat("Galois element \(g) appears twice")
             }
-            guard entry.hasKey else { throw CKKSError.invalidFormat("Galois key \(index) (element \(g)) has no key") }
-            galois[g] = try keySwitchKey(entry.key, context: context, field: "the Galois key of element \(g)")
+            galois[g] = key
         }
         var publicKey: PublicKey? = nil
         if body.hasPublicKey {
@@ -149,6 +143,28 @@ extension CKKSFile {
         } catch let error as CKKSError {
             throw CKKSError.invalidFormat("the file's parameters are not valid: \(error)")
         }
+    }
+
+    /// One Galois key entry, checked: an odd element below 2N and a valid key.
+    static func galoisKey(_ entry: Hetool_V1_GaloisKey, context: CKKSContext, index: Int?) throws -> (element: UInt64, key: KeySwitchKey) {
+        let name = index.map { "Galois key \($0)" } ?? "a Galois key"
+        try rejectUnknownFields(entry, name)
+        let g = entry.galoisElement
+        let twoN = UInt64(2 * context.degree)
+        guard g & 1 == 1, g < twoN else {
+            throw CKKSError.invalidFormat("\(name) has element \(g); elements are odd and below 2N = \(twoN)")
+        }
+        guard entry.hasKey else { throw CKKSError.invalidFormat("\(name) (element \(g)) has no key") }
+        return (g, try keySwitchKey(entry.key, context: context, field: "the Galois key of element \(g)"))
+    }
+
+    /// A Galois key entry from its encoded message (as one entry of an evaluation-keys file).
+    static func galoisKey(_ bytes: [UInt8], context: CKKSContext, index: Int?) throws -> (element: UInt64, key: KeySwitchKey) {
+        let entry: Hetool_V1_GaloisKey
+        do { entry = try Hetool_V1_GaloisKey(serializedBytes: bytes) } catch {
+            throw CKKSError.invalidFormat("\(index.map { "Galois key \($0)" } ?? "a Galois key") is malformed (\(error))")
+        }
+        return try galoisKey(entry, context: context, index: index)
     }
 
     static func keySwitchKey(_ message: Hetool_V1_KeySwitchKey, context: CKKSContext, field: String) throws -> KeySwitchKey {

@@ -46,6 +46,9 @@ extension CKKSFile {
     /// ascending order of their elements. No secret material is in them or in the file.
     /// - Throws: `outOfRange` if the keys need more than one file can hold (2 GiB).
     public static func serialize(_ keys: EvaluationKeys) throws -> [UInt8] {
+        guard keys.store == nil else {
+            throw CKKSError.outOfRange("these evaluation keys read their Galois keys from a file when needed; copy that file instead of serializing them")
+        }
         let all = (keys.relinearization.map { [$0] } ?? []) + keys.galois.values
         // b in full, a as its 32-byte seed when the key has one.
         let payload = all.reduce(0) { $0 + ($1.seed == nil ? 16 : 8) * $1.b.count }

@@ -202,7 +202,7 @@ public enum CKKSFile {
         }
     }
 
-    private static func checkMagicAndVersion(magic found: String, version: UInt32) throws {
+    static func checkMagicAndVersion(magic found: String, version: UInt32) throws {
         guard found == magic else {
             throw CKKSError.invalidFormat(found.isEmpty
                 ? "not an he-tool file: no magic string"

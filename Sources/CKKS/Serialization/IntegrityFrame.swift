@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RegularFiles
 
 /// The integrity frame around every file he-tool writes: a fixed 56-byte header carrying the
 /// SHA-256 of the payload, then the payload (one protobuf message).
@@ -151,11 +152,41 @@ public enum IntegrityFrame {
 
     private static func checkedPayload(_ raw: UnsafeRawBufferPointer, expecting tag: Tag,
                                        legacyAdvice: String) throws -> UnsafeRawBufferPointer {
+        try checkHeader(raw, fileSize: raw.count, expecting: tag, legacyAdvice: legacyAdvice)
+        let payload = UnsafeRawBufferPointer(rebasing: raw[headerSize...])
+        let digest = SHA256.hash(data: payload)
+        guard digest.elementsEqual(raw[24..<56]) else {
+            throw Failure.damaged("its SHA-256 checksum does not match its content")
+        }
+        return payload
+    }
+
+    /// Checks the frame of a file read by ranges (too large to hold): its header, then the
+    /// SHA-256 streamed over the payload in 8 MiB reads.
+    public static func verify(_ file: RegularFile.Handle, expecting tag: Tag, legacyAdvice: String) throws {
+        let header = try file.read(at: 0, count: min(file.size, headerSize))
+        try header.withUnsafeBytes { try checkHeader($0, fileSize: file.size, expecting: tag, legacyAdvice: legacyAdvice) }
+        var hash = SHA256()
+        var offset = headerSize
+        while offset < file.size {
+            let chunk = try file.read(at: offset, count: min(8 << 20, file.size - offset))
+            hash.update(data: chunk)
+            offset += chunk.count
+        }
+        guard hash.finalize().elementsEqual(header[24..<56]) else {
+            throw Failure.damaged("its SHA-256 checksum does not match its content")
+        }
+    }
+
+    /// Checks a frame's header (`raw` holds the file's first bytes, all of them up to the header's
+    /// end) against a file of `fileSize` bytes: magic, version, tag, reserved bytes, length.
+    private static func checkHeader(_ raw: UnsafeRawBufferPointer, fileSize: Int, expecting tag: Tag,
+                                    legacyAdvice: String) throws {
         guard raw.count >= magic.count, raw.prefix(magic.count).elementsEqual(magic) else {
             throw unframed(raw, legacyAdvice: legacyAdvice)
         }
-        guard raw.count >= headerSize else {
-            throw Failure.damaged("\(raw.count) bytes, shorter than the \(headerSize)-byte header: truncated")
+        guard fileSize >= headerSize, raw.count >= headerSize else {
+            throw Failure.damaged("\(fileSize) bytes, shorter than the \(headerSize)-byte header: truncated")
         }
         let frameVersion = UInt16(raw[8]) | UInt16(raw[9]) << 8
         guard frameVersion == version else { throw Failure.unsupportedVersion(frameVersion) }
@@ -168,18 +199,12 @@ public enum IntegrityFrame {
         guard raw[14] == 0, raw[15] == 0 else { throw Failure.damaged("the header's reserved bytes are not zero") }
         var stated: UInt64 = 0
         for i in 0..<8 { stated |= UInt64(raw[16 + i]) << (8 * UInt64(i)) }
-        let actual = UInt64(raw.count - headerSize)
+        let actual = UInt64(fileSize - headerSize)
         guard stated == actual else {
             throw Failure.damaged(stated > actual
                 ? "the header says \(stated) bytes of content but \(actual) follow: truncated"
                 : "the header says \(stated) bytes of content but \(actual) follow: bytes were added")
         }
-        let payload = UnsafeRawBufferPointer(rebasing: raw[headerSize...])
-        let digest = SHA256.hash(data: payload)
-        guard digest.elementsEqual(raw[24..<56]) else {
-            throw Failure.damaged("its SHA-256 checksum does not match its content")
-        }
-        return payload
     }
 
     /// The error for bytes without a frame: an earlier he-tool's file, or something else.

@@ -23,10 +23,20 @@ public struct EvaluationSession {
     }
 
     /// The session of the model and evaluation keys at these paths; errors name the files.
-    public static func open(model modelPath: String, evaluationKeys keysPath: String, policy: ExecutionPolicy) throws -> EvaluationSession {
+    /// With `keyMemoryBytes` the Galois keys stay in their file and are read when a step needs
+    /// them, at most that many bytes of them in memory at once (`GaloisKeyStore`).
+    public static func open(model modelPath: String, evaluationKeys keysPath: String, policy: ExecutionPolicy,
+                            keyMemoryBytes: Int? = nil) throws -> EvaluationSession {
         let model = try FlowFile.model(modelPath)
         let context = try CKKSContext(parameters: model.parameters)
-        let keys = try FlowFile.evaluationKeys(try FlowFile.bytes(keysPath), path: keysPath, context: context, modelPath: modelPath)
+        let keys: EvaluationKeys
+        if let keyMemoryBytes {
+            keys = try FlowFile.naming(keysPath, mismatch: "\(keysPath) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile") {
+                try CKKSFile.openEvaluationKeys(path: keysPath, context: context, residentBytes: keyMemoryBytes)
+            }
+        } else {
+            keys = try FlowFile.evaluationKeys(try FlowFile.bytes(keysPath), path: keysPath, context: context, modelPath: modelPath)
+        }
         return try EvaluationSession(model: model, keys: keys, policy: policy, keysSource: keysPath)
     }
 
@@ -42,7 +52,7 @@ public struct EvaluationSession {
         if model.circuitPrivacy != nil, keys.publicKey == nil {
             throw CompilerError.mismatch("\(source) hold no public key, and model '\(model.modelName)' sanitizes its results with one (compiled with --circuit-privacy); make them again with `he-tool keygen --profile` and this model's client profile")
         }
-        let missing = model.rotationSteps.filter { keys.galois[keys.context.galoisElement(forStep: $0)] == nil }
+        let missing = model.rotationSteps.filter { !keys.hasGaloisKey(keys.context.galoisElement(forStep: $0)) }
         guard missing.isEmpty else {
             throw CompilerError.mismatch("\(source) lack the Galois keys for rotations \(missing.prefix(8).map(String.init).joined(separator: ", "))\(missing.count > 8 ? " …" : "") that model '\(model.modelName)' uses; make them with `he-tool keygen` and this model's client profile")
         }

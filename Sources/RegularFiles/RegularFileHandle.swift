@@ -1,0 +1,57 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension RegularFile {
+    /// An open regular file read by ranges (`pread`), for files too large to hold: the path is
+    /// checked as `read(path:limit:)` checks it. A range past the end (the file shrank) is a
+    /// `Failure`, never a fault (no memory mapping).
+    public final class Handle: @unchecked Sendable {
+        public let path: String
+        /// The size when opened.
+        public let size: Int
+        private let fd: Int32
+
+        public init(path: String) throws {
+            var status = stat()
+            guard stat(path, &status) == 0 else {
+                if errno == ENOENT { throw Failure.missing }
+                throw systemFailure("cannot inspect")
+            }
+            try requireRegular(status)
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else {
+                if errno == ENOENT { throw Failure.missing }
+                throw systemFailure("cannot open")
+            }
+            guard fstat(fd, &status) == 0 else { _ = close(fd); throw systemFailure("cannot inspect") }
+            do { try requireRegular(status) } catch { _ = close(fd); throw error }
+            self.path = path
+            self.fd = fd
+            self.size = Int(status.st_size)
+        }
+
+        deinit { _ = close(fd) }
+
+        /// The `count` bytes at `offset`.
+        /// - Throws: `Failure.shrank` when the file ends before them.
+        public func read(at offset: Int, count: Int) throws -> [UInt8] {
+            precondition(offset >= 0 && count >= 0, "a range inside the file")
+            return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                initialized = 0
+                while initialized < count {
+                    let n = pread(fd, buffer.baseAddress! + initialized, count - initialized, off_t(offset + initialized))
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw systemFailure("cannot read")
+                    }
+                    guard n > 0 else { throw Failure.shrank(read: offset + initialized, of: size) }
+                    initialized += n
+                }
+            }
+        }
+    }
+}
