@@ -80,6 +80,8 @@ def main(argv=None):
                    "weakest group first (filters: output tiles; channels; taps), e.g. conv2=taps,fc1=filters")
     p.add_argument("--ratios", default="0.25,0.375,0.5,0.625,0.75",
                    help="cumulative fraction of each layer's blocks zeroed at each step")
+    p.add_argument("--max-ratio", default="", help="LAYER=R,...: never zero more than the fraction R of that layer's "
+                   "blocks (prune a sensitive layer lightly while the others follow --ratios), e.g. conv1=0.34")
     p.add_argument("--epochs-per-step", type=float, default=2.0)
     p.add_argument("--max-loss", type=float, default=0.005, help="accuracy loss allowed (0.005 = 0.5 pp)")
     add_common_arguments(p, lr=1e-3)
@@ -117,6 +119,9 @@ def main(argv=None):
         """Plaintext products of the linear layers: each non-zero block once per output tile it
         reaches (layout conversions such as fc1's duplication not included)."""
         return sum((all_blocks[n] - zeroed.get(n, 0)) * products[n] for n in products)
+    caps = {n: float(r) for n, r in (item.split("=", 1) for item in args.max_ratio.split(",") if item)}
+    if any(n not in geometries or not 0 <= r <= 1 for n, r in caps.items()):
+        raise SystemExit(f"--max-ratio: LAYER=R with LAYER among {sorted(geometries)} and R in [0, 1]")
     masks = BlockMasks({n: modules[n] for n in geometries}, geometries)
     for name, geo in geometries.items():
         log(f"{name}: {geo.count} blocks of {geo.filters_per_block} filters x {geo.channels_per_block} channels, "
@@ -130,7 +135,7 @@ def main(argv=None):
     preprocessing = meta["he_tool.preprocessing"]
     for ratio in [float(r) for r in args.ratios.split(",")]:
         for name, geo in geometries.items():
-            target = int(round(ratio * geo.count))
+            target = int(round(min(ratio, caps.get(name, 1.0)) * geo.count))
             norms = block_norms(masks.modules[name].weight.detach().numpy(), geo)
             alive = [i for i in pruning_order(norms, geo, groups.get(name)) if i not in masks.zeroed[name]]
             masks.zeroed[name] |= {int(i) for i in alive[:max(0, target - len(masks.zeroed[name]))]}

@@ -184,6 +184,21 @@ def test_pruned_export_runs_and_its_blocks_are_exactly_zero(tiny_base, tmp_path)
     assert "Trade-off curve" in (tmp_path / "model-card.md").read_text()
 
 
+def test_max_ratio_caps_one_layer(tiny_base, tmp_path):
+    import onnx
+    from hetrain.prune import main
+
+    summary = main([str(tiny_base), "--tile", "2x4x4x4x1", "--out", str(tmp_path), "--ratios", "0.5",
+                    "--max-ratio", "conv2=0.25", "--epochs-per-step", "0.2", "--max-loss", "1.0", *TINY])
+    assert summary["kept_ratio"] == 0.5
+    meta = {p.key: json.loads(p.value) for p in onnx.load(tmp_path / "model.onnx").metadata_props}
+    zeroed = {l["module"]: (len(l["zeroed"]), l["blocks"]) for l in meta["he_tool.block_pruning"]["layers"]}
+    assert zeroed["conv2"][0] == round(0.25 * zeroed["conv2"][1])   # capped
+    assert zeroed["fc1"][0] == round(0.5 * zeroed["fc1"][1])        # as --ratios says
+    with pytest.raises(SystemExit):
+        main([str(tiny_base), "--tile", "2x4x4x4x1", "--out", str(tmp_path / "x"), "--max-ratio", "conv9=0.5", *TINY])
+
+
 def test_max_depth_bounds_the_toolkit_depth(tiny_base, tmp_path):
     import onnx
     from hetrain.depth import main
