@@ -180,6 +180,7 @@ public final class MockBackend: TensorBackend {
 
     public func dropLevel(_ a: Ciphertext, to level: Int) throws -> Ciphertext {
         guard (0...a.level).contains(level) else { throw CKKSError.levelMismatch("cannot drop a level-\(a.level) ciphertext to level \(level)") }
+        if level < a.level { try count(\.levelDrops, level: a.level) }
         var r = a
         r.level = level
         return r

@@ -21,6 +21,9 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     public var hoistedRotationSets = 0
     /// Nonzero steps inside hoisted sets (one key product each).
     public var hoistedRotations = 0
+    /// Ciphertexts brought down to a lower level (a copy of the limbs kept): a join's shallower
+    /// operand, a polynomial's terms.
+    public var levelDrops = 0
 
     public init() {}
 
@@ -33,6 +36,7 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.plainMultiplications += b.plainMultiplications; r.multiplications += b.multiplications
         r.relinearizations += b.relinearizations; r.rescales += b.rescales; r.rotations += b.rotations
         r.hoistedRotationSets += b.hoistedRotationSets; r.hoistedRotations += b.hoistedRotations
+        r.levelDrops += b.levelDrops
         return r
     }
 
@@ -42,12 +46,13 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.plainMultiplications -= b.plainMultiplications; r.multiplications -= b.multiplications
         r.relinearizations -= b.relinearizations; r.rescales -= b.rescales; r.rotations -= b.rotations
         r.hoistedRotationSets -= b.hoistedRotationSets; r.hoistedRotations -= b.hoistedRotations
+        r.levelDrops -= b.levelDrops
         return r
     }
 
     public var description: String {
         "encode \(encodes), encrypt \(encryptions), add \(additions), mulPlain \(plainMultiplications), "
             + "mul \(multiplications), relin \(relinearizations), rescale \(rescales), rotate \(rotations), "
-            + "hoisted \(hoistedRotations) in \(hoistedRotationSets) sets"
+            + "hoisted \(hoistedRotations) in \(hoistedRotationSets) sets" + (levelDrops > 0 ? ", drop \(levelDrops)" : "")
     }
 }

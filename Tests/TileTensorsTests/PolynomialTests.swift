@@ -33,6 +33,10 @@ final class PolynomialTests: XCTestCase {
                 counts.plainMultiplications = 8 * tiles
                 counts.rescales = (3 + 15) * tiles
                 counts.additions = 15 * tiles
+                // Drops to the level a product needs: x for 7 of the 8 degree-1 leaves (not the one
+                // under three giant products, whose level is one below x), x² for 3 of
+                // the 4 nodes it multiplies, x⁴ for 1 of 2, x⁸ for none.
+                counts.levelDrops = (7 + 3 + 1) * tiles
                 XCTAssertEqual(mock.counts, counts)
             }
             let ct = try TileTensor(encrypting: x, shape: shape, backend: ckks).polynomial(coefficients: c)

@@ -9,7 +9,8 @@ import TileTensors
 /// products → multiply_plain, encodes → encode, rescales → rescale, single rotations → rotate,
 /// a hoisted set of k steps → rotate + (k − 1) · hoisted_rotation. A relinearization is one key
 /// switch, priced as a rotation (the same ModUp, key product and ModDown), and a ciphertext
-/// product without it as multiply_relinearize − rotate (at least a tenth of multiply_relinearize).
+/// product without it as multiply_relinearize − rotate (at least a tenth of multiply_relinearize);
+/// a level drop (a copy of the limbs kept) as an add.
 /// Encryptions happen on the client and are not priced.
 public struct CostModel: Sendable {
     public let costs: CostTable.ParameterCosts
@@ -64,6 +65,8 @@ public struct CostModel: Sendable {
             + Double(counts.multiplications) * tensor
             + Double(counts.relinearizations + counts.rotations + counts.hoistedRotationSets) * rotate
             + Double(extraHoisted) * cost(.hoistedRotation, level)
+            // A drop copies the limbs it keeps: at most an addition's passes.
+            + Double(counts.levelDrops) * cost(.add, level)
     }
 
     /// Estimated microseconds of counts split by level (as `MockBackend.countsByLevel` records them).
