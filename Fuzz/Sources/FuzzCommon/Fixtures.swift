@@ -51,8 +51,10 @@ public enum FuzzCKKS {
         let lowCt = try Encryptor(publicKey: try generator.publicKey(for: sk)).encrypt(low)
         let evaluator = Evaluator(context: context)
         let product = try evaluator.multiplyWithoutRelinearization(asymmetric, asymmetric)
-        let shape = try TileShape([try TileDimension(size: 4, tileSize: 4), try TileDimension(size: 8, tileSize: 8)])
-        let shape2 = try TileShape([try TileDimension(size: 8, tileSize: 4), try TileDimension(size: 8, tileSize: 8)])
+        // Five dimensions, as every plan layout (and so every tensor file) has.
+        let unit = try TileDimension(size: 1, tileSize: 1)
+        let shape = try TileShape([try TileDimension(size: 4, tileSize: 4), try TileDimension(size: 8, tileSize: 8), unit, unit, unit])
+        let shape2 = try TileShape([try TileDimension(size: 8, tileSize: 4), try TileDimension(size: 8, tileSize: 8), unit, unit, unit])
         let plan = Array(repeating: UInt8(7), count: 32)
         let tensor = EncryptedTensorFile(parametersFingerprint: parameters.fingerprint, planFingerprint: plan, stage: .input,
                                          layout: shape, images: 1, tiles: [try CKKSFile.serialize(symmetric)])
