@@ -81,11 +81,17 @@ public struct EvaluationKeys: Sendable {
     /// The Galois elements held (in memory or in their file).
     public var galoisElements: Set<UInt64> { Set(galois.keys).union(store?.elements ?? []) }
 
+    /// The Galois key of element g if the keys hold it, read from its file when it is kept there
+    /// (a prefetch, or a check that every key still reads back).
+    public func galoisKey(element g: UInt64) throws -> KeySwitchKey? {
+        if let key = galois[g] { return key }
+        return try store?.key(g)
+    }
+
     /// The Galois key for element g (read from the file when it is kept there), or a typed
     /// error naming the missing step.
     func galoisKey(_ g: UInt64, step: String) throws -> KeySwitchKey {
-        if let key = galois[g] { return key }
-        if let key = try store?.key(g) { return key }
+        if let key = try galoisKey(element: g) { return key }
         throw CKKSError.missingGaloisKey(step: step)
     }
 }
