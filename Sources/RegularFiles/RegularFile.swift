@@ -31,34 +31,9 @@ public enum RegularFile {
     /// The bytes of the regular file at `path`, at most `limit` of them.
     /// - Throws: `Failure`.
     public static func read(path: String, limit: Int) throws -> [UInt8] {
-        var status = stat()
-        guard stat(path, &status) == 0 else {
-            if errno == ENOENT { throw Failure.missing }
-            throw systemFailure("cannot inspect")
-        }
-        try requireRegular(status)
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            if errno == ENOENT { throw Failure.missing }
-            throw systemFailure("cannot open")
-        }
-        defer { _ = close(fd) }
-        guard fstat(fd, &status) == 0 else { throw systemFailure("cannot inspect") }
-        try requireRegular(status)
-        let size = Int(status.st_size)
-        guard size <= limit else { throw Failure.tooLarge(size: size) }
-        return try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            initialized = 0
-            while initialized < size {
-                let count = Foundation.read(fd, buffer.baseAddress! + initialized, size - initialized)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw systemFailure("cannot read")
-                }
-                guard count > 0 else { throw Failure.shrank(read: initialized, of: size) }
-                initialized += count
-            }
-        }
+        let file = try Handle(path: path)
+        guard file.size <= limit else { throw Failure.tooLarge(size: file.size) }
+        return try file.read(at: 0, count: file.size)
     }
 
     /// Throws `notRegular` unless `status` is a regular file's.

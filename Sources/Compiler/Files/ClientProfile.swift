@@ -5,7 +5,7 @@ import TileTensors
 /// The client's file (`client.heprofile`): the plan without its weights, how to preprocess
 /// inputs and how to read outputs (the per-channel map after the last linear layer, class names,
 /// rounding). It never holds a weight.
-public struct ClientProfile: Sendable {
+public struct ClientProfile: PlanCarrying, Sendable {
     /// The compiled model's plan (the same value, fingerprint included).
     public var plan: Plan
     public var outputScale: [Double]
@@ -32,23 +32,10 @@ public struct ClientProfile: Sendable {
         self.outputDecimals = outputDecimals
     }
 
-    // The plan's fields, for the many readers that want one of them.
-    public var parameters: CKKSParameters { plan.header.parameters }
-    public var planFingerprint: [UInt8] { plan.fingerprint }
-    public var modelName: String { plan.header.modelName }
-    public var engineVersion: String { plan.header.engineVersion }
-    /// [C, H, W] of one sample as images and tensors are read.
-    public var inputShape: [Int] { plan.header.inputShape }
-    public var inputPacking: SpaceToDepth? { plan.header.inputPacking }
-    /// [C, H, W] of what is encrypted per sample.
-    public var packedShape: [Int] { plan.header.packedShape }
-    public var batch: Int { plan.header.batch }
-    public var inputLayout: TileShape { plan.header.inputLayout }
-    public var outputLayout: TileShape { plan.header.outputLayout }
+    // The plan's fields: `PlanCarrying`; these are the profile's own.
     /// 0 or 1: where the classes are in the output layout.
     public var outputChannelDimension: Int { InterleavedTiling.channelDimension(of: plan.header.outputLayout) }
     public var outputShape: [Int] { plan.outputShape }
-    public var rotationSteps: [Int] { plan.header.rotationSteps }
     /// The plan sanitizes its results (compile --circuit-privacy): the evaluation keys carry the
     /// client's public key, and each result's scale is the chain's times the mask's.
     public var circuitPrivacy: Bool { plan.header.circuitPrivacy != nil }

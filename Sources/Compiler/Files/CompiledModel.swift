@@ -5,7 +5,7 @@ import TileTensors
 
 /// The server's file (`model.hemodel`): the plan and the weights of its steps. It never holds
 /// a key.
-public struct CompiledModel: Sendable {
+public struct CompiledModel: PlanCarrying, Sendable {
     /// What the compiler planned (the client's profile holds the same plan).
     public var plan: Plan
     /// The executable steps: the plan's steps with their weights.
@@ -34,21 +34,10 @@ public struct CompiledModel: Sendable {
         return Array(hash.finalize())
     }
 
-    // The plan's fields, for the many readers that want one of them.
-    public var parameters: CKKSParameters { plan.header.parameters }
-    public var planFingerprint: [UInt8] { plan.fingerprint }
-    public var modelName: String { plan.header.modelName }
-    public var engineVersion: String { plan.header.engineVersion }
+    // The plan's fields: `PlanCarrying`; these are the model's own.
     /// The input's tiling (the first step's).
     public var tiling: InterleavedTiling { plan.steps[0].tiling }
     public var stepTilings: [InterleavedTiling] { plan.steps.map(\.tiling) }
-    public var inputShape: [Int] { plan.header.inputShape }
-    public var inputPacking: SpaceToDepth? { plan.header.inputPacking }
-    public var packedShape: [Int] { plan.header.packedShape }
-    public var batch: Int { plan.header.batch }
-    public var inputLayout: TileShape { plan.header.inputLayout }
-    public var outputLayout: TileShape { plan.header.outputLayout }
-    public var rotationSteps: [Int] { plan.header.rotationSteps }
     /// The optimizer's estimate per step (µs) and the level each step reads at.
     public var estimatedMicroseconds: [Double] { plan.steps.map(\.estimatedMicroseconds) }
     public var inputLevels: [Int] { plan.steps.map(\.inputLevel) }
