@@ -32,7 +32,6 @@ extension CKKSContext {
         let extended = keySwitchPlans[level].extendedBasis
         let e = extended.count
         let levelBasis = levelBases[level]
-        let keyLimbs = keyBasis.count
         scratch.with(l1 * n) { coefficients in
             // c in coefficient form: digit d is the single prime q_d, value v = c mod q_d.
             coefficients.update(from: source, count: l1 * n)
@@ -59,11 +58,11 @@ extension CKKSContext {
                                         extended.ntt[j].forward(x)
                                     }
                                 }
-                                let kj = self.keyLimb(j, level: level)
+                                let (kj, stride) = key.limbLayout(j, level: level)
                                 KeySwitchInnerProduct.limb(
                                     modulus: p, degree: n, digits: l1,
                                     x: UnsafePointer(digits), xStride: n,
-                                    b: b + kj * n, a: a + kj * n, keyStride: keyLimbs * n,
+                                    b: b + kj * n, a: a + kj * n, keyStride: stride * n,
                                     permutation: nil, out0: out0 + j * n, out1: out1 + j * n)
                             }
                         }

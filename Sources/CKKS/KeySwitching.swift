@@ -114,7 +114,6 @@ extension CKKSContext {
         let extended = keySwitchPlans[level].extendedBasis
         let n = degree
         let e = extended.count
-        let keyLimbs = keyBasis.count
         let digits = decomposition.digitCount
         scratch.with(2 * e * n) { acc in
             let out0 = acc, out1 = acc + e * n
@@ -125,11 +124,11 @@ extension CKKSContext {
                         let permutation = perm ?? []
                         permutation.withUnsafeBufferPointer { pp in
                             RNSParallelism.forEachLimb(count: e, degree: n) { j in
-                                let kj = self.keyLimb(j, level: level)
+                                let (kj, stride) = key.limbLayout(j, level: level)
                                 KeySwitchInnerProduct.limb(
                                     modulus: extended.moduli[j], degree: n, digits: digits,
                                     x: x + j * n, xStride: e * n,
-                                    b: b + kj * n, a: a + kj * n, keyStride: keyLimbs * n,
+                                    b: b + kj * n, a: a + kj * n, keyStride: stride * n,
                                     permutation: pp.isEmpty ? nil : pp.baseAddress!,
                                     out0: out0 + j * n, out1: out1 + j * n)
                             }

@@ -41,7 +41,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Threads (1: single-threaded kernels; 2 or more: RNS limbs in parallel).")
     var threads: Int = 2
 
-    @Option(name: .customLong("key-memory-mb"), help: "Keep the Galois keys in their file and at most this many MB of them in memory (read when a step needs them): for key sets larger than the memory.")
+    @Option(name: .customLong("key-memory-mb"), help: "Keep the Galois keys in their file and at most this many MB of them in memory (read when a step needs them): for key sets larger than the memory. A key file over 2 GiB is always read so, by default with a quarter of the memory.")
     var keyMemoryMB: Int?
 
     @Flag(help: "No progress output.")
@@ -94,6 +94,10 @@ struct EvalCommand: AsyncParsableCommand {
         if !quiet {
             print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s, %d thread(s))", input, out, FlowFiles.megabytes(size),
                          progress.elapsed, model.estimatedMicroseconds.reduce(0, +) / 1e6, threads))
+            if let store = session.keys.store {
+                let s = store.statistics
+                print("eval: Galois keys read from \(evalKeys) when needed: \(s.reads) reads of \(store.elements.count) keys, at most \(store.residentBytes >> 20) MB of them in memory")
+            }
         }
     }
 }

@@ -25,7 +25,13 @@ struct KeygenCommand: ParsableCommand {
         let start = Date()
         // Both files or neither: a secret key without its evaluation keys (or keys of another
         // secret key beside it) is worse than no file.
-        let size = try ClientSession.withNewKey(profile: profile).writeKeys(secretKey: secretKey, evaluationKeys: evalKeys)
+        // Keys are made and written one at a time; a large set (tens of GB at N = 65536) reports
+        // its progress on a terminal.
+        let showProgress = isatty(STDERR_FILENO) != 0 && profile.parameters.degree >= 32768
+        let size = try ClientSession.withNewKey(profile: profile).writeKeys(secretKey: secretKey, evaluationKeys: evalKeys) { done, total in
+            guard showProgress else { return }
+            FileHandle.standardError.write(Data("\rkeygen: Galois key \(done) of \(total)\(done == total ? "\n" : "")".utf8))
+        }
         print(String(format: "keygen: %@ (owner-only) and %@ (%@: relinearization + %d Galois keys) in %.1f s",
                      secretKey, evalKeys, FlowFiles.megabytes(size), profile.rotationSteps.count, Date().timeIntervalSince(start)))
     }

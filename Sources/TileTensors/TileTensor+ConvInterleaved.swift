@@ -143,11 +143,12 @@ extension TileTensor {
                 return try fullImageConvolution(filters: filters, bias: bias, channelDimension: cd, outputShape: outShape)
             }
         }
-        var rotated: [Int: [Int: Backend.Ciphertext]] = [:]
-        for (source, set) in deltas { rotated[source] = try backend.rotations(of: tiles[source], by: Array(set).sorted()) }
-
-        // The tap plaintexts: filter (f, c) at every pixel position of the group, every batch slot.
+        // The tap plaintexts: filter (f, c) at every pixel position of the group, every batch
+        // slot. Kept for re-use up to `plaintextCacheBytes` (a large step, thousands of products
+        // at N = 65536, would otherwise hold tens of GB of them), then encoded when used.
         var plaintexts: [WeightKey: Backend.Plaintext] = [:]
+        let plaintextBytes = 8 * max(1, 2 * backend.slotCount) * (l + 1)
+        let cacheLimit = max(16, Self.plaintextCacheBytes / plaintextBytes)
         func plaintext(_ key: WeightKey) throws -> Backend.Plaintext {
             if let cached = plaintexts[key] { return cached }
             var slots = [Double](repeating: 0, count: backend.computesValues ? backend.slotCount : 0)
@@ -165,13 +166,20 @@ extension TileTensor {
                 }
             }
             let encoded = try backend.encode(slots, scale: q, level: l)
-            plaintexts[key] = encoded
+            if plaintexts.count < cacheLimit { plaintexts[key] = encoded }
             return encoded
         }
 
+        // One source tile at a time: its rotations (hoisted together), every product that reads
+        // them, then they are dropped; so a step holds one tile's rotations, not every tile's.
         var accumulators = [Backend.Ciphertext?](repeating: nil, count: outShape.tileCount)
-        for term in terms {
-            try backend.addProduct(&accumulators[term.output], rotated[term.source]![term.delta]!, plaintext(term.plaintext))
+        var bySource: [Int: [ConvTerm]] = [:]
+        for term in terms { bySource[term.source, default: []].append(term) }
+        for source in bySource.keys.sorted() {
+            let rotated = try backend.rotations(of: tiles[source], by: Array(deltas[source]!).sorted())
+            for term in bySource[source]! {
+                try backend.addProduct(&accumulators[term.output], rotated[term.delta]!, plaintext(term.plaintext))
+            }
         }
         var outTiles: [Backend.Ciphertext?] = []
         for (tile, acc) in accumulators.enumerated() {
@@ -183,6 +191,10 @@ extension TileTensor {
         let out = TileTensor(backend: backend, shape: outShape, tiles: outTiles.map { $0! })
         return try out.addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4])
     }
+
+    /// The most bytes of tap plaintexts one convolution keeps for re-use (1 GiB); past it they
+    /// are encoded again when used.
+    static var plaintextCacheBytes: Int { 1 << 30 }
 
     /// Adds a convolution's per-filter bias to its output in the interleaved layout (the filters
     /// in dimension 1 − channelDimension); the image slots past the elements may take the bias

@@ -60,4 +60,80 @@ final class KeysOnDemandTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("changed after"), "\($0)")
         }
     }
+
+    /// Keys written one at a time (`keygen`'s path for key sets larger than memory) give exactly
+    /// the bytes of the whole-set serializer, with and without a public key; a key that fails
+    /// to be made leaves no file behind and the destination as it was.
+    func testStreamedKeyFileEqualsTheSerializedOne() throws {
+        let f = SerializationTests.fixture
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keys-streamed-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("k.heevk")
+        var withPublicKey = f.evaluationKeys
+        withPublicKey.publicKey = f.publicKey
+        for keys in [f.evaluationKeys, withPublicKey] {
+            var made: [UInt64] = []
+            let (staged, size) = try CKKSFile.stageEvaluationKeys(
+                to: url, context: f.context, relinearization: keys.relinearization, publicKey: keys.publicKey,
+                galoisElements: Array(keys.galois.keys).reversed()) { g in
+                    made.append(g)
+                    return keys.galois[g]!
+                }
+            try staged.commit()
+            let expected = try CKKSFile.serialize(keys)
+            XCTAssertEqual(made, keys.galois.keys.sorted(), "each key made once, in ascending order")
+            XCTAssertEqual(size, expected.count)
+            XCTAssertEqual(try Array(Data(contentsOf: url)), expected)
+        }
+        struct Refused: Error {}
+        let before = try Data(contentsOf: url)
+        XCTAssertThrowsError(try CKKSFile.stageEvaluationKeys(
+            to: url, context: f.context, relinearization: nil, publicKey: nil,
+            galoisElements: Array(f.evaluationKeys.galois.keys)) { g in
+                if g == f.evaluationKeys.galois.keys.max() { throw Refused() }
+                return f.evaluationKeys.galois[g]!
+            }) { XCTAssertTrue($0 is Refused, "\($0)") }
+        XCTAssertEqual(try Data(contentsOf: url), before, "the destination untouched")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["k.heevk"], "no temporary file left")
+    }
+
+    /// Keys read for one level only (digits 0 ..< dnum(l) over Q_l·P, with a expanded again for
+    /// those limbs) rotate exactly as the whole keys in memory, at every level, with several
+    /// primes per digit (dnum 3 at the top, 1 at the bottom) and hoisted; a cut key holds the
+    /// bytes its level needs, and a cut of another level is read again.
+    func testKeysCutPerLevelRotateAsWholeKeys() throws {
+        let context = try TestParameters.small(primeBits: [60, 40, 40, 40, 40, 40], specialPrimeBits: [60, 60], digits: 3)
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let keys = try keygen.evaluationKeys(for: sk, rotations: [1, 2, -5], conjugation: true)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keys-cut-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("k.heevk").path
+        try CKKSFile.write(CKKSFile.serialize(keys), to: URL(fileURLWithPath: path), ownerOnly: false)
+        let lazy = try CKKSFile.openEvaluationKeys(path: path, context: context, residentBytes: 1 << 30)
+        let store = try XCTUnwrap(lazy.store)
+        let eager = Evaluator(context: context, keys: keys), onDemand = Evaluator(context: context, keys: lazy)
+        var rng = TestRNG(seed: 11)
+        let values = (0..<context.slotCount).map { _ in Double.random(in: -1...1, using: &rng) }
+        let fresh = try Encryptor(secretKey: sk).encrypt(Encoder(context: context).encode(values, scale: context.parameters.scale, level: context.maxLevel))
+        XCTAssertGreaterThan(context.keySwitchPlans[context.maxLevel].digits.count, context.keySwitchPlans[1].digits.count)
+        var reads = 0
+        for level in stride(from: context.maxLevel, through: 0, by: -1) {
+            var c = fresh
+            try eager.dropLevelInPlace(&c, to: level)
+            for step in [1, 2, -5] {
+                XCTAssertEqual(try onDemand.rotate(c, by: step).components, try eager.rotate(c, by: step).components, "level \(level), step \(step)")
+            }
+            XCTAssertEqual(try onDemand.conjugate(c).components, try eager.conjugate(c).components, "level \(level)")
+            let hoisted = try onDemand.rotations(of: c, by: [2, 1, -5]), whole = try eager.rotations(of: c, by: [2, 1, -5])
+            for step in [1, 2, -5] { XCTAssertEqual(hoisted[step]?.components, whole[step]?.components, "hoisted, level \(level)") }
+            reads += 4
+            XCTAssertEqual(store.statistics.reads, reads, "four keys read once per level")
+        }
+        XCTAssertEqual(store.statistics.residentBytes,
+                       4 * GaloisKeyStore.keyBytes(context) + 4 * (0..<context.maxLevel).reduce(0) { $0 + GaloisKeyStore.keyBytes(context, level: $1) })
+        XCTAssertLessThan(GaloisKeyStore.keyBytes(context, level: 0), GaloisKeyStore.keyBytes(context) / 4)
+    }
 }

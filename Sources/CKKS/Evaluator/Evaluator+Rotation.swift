@@ -27,7 +27,7 @@ extension Evaluator {
         try check(a)
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
         if g == 1 { return a }
-        let key = try galoisKey(g, step: name)
+        let key = try galoisKey(g, level: a.level, step: name)
         let basis = try context.basis(atLevel: a.level)
         var c0 = RNSPolynomial<Evaluation>(basis: basis) { _ in }   // fully written below
         var c1 = RNSPolynomial<Evaluation>(basis: basis) { _ in }
@@ -45,7 +45,7 @@ extension Evaluator {
         try check(a)
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
         if g == 1 { return }
-        let key = try galoisKey(g, step: name)
+        let key = try galoisKey(g, level: a.level, step: name)
         let n = context.degree
         let l1 = a.level + 1
         var parts = a.components
@@ -136,12 +136,18 @@ extension Evaluator {
     func automorphisms(of a: Ciphertext, elements: [(UInt64, String)]) throws -> [Ciphertext] {
         try check(a)
         guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
-        let keys = try elements.map { g, name in g == 1 ? nil : try galoisKey(g, step: name) }
+        // Every key is checked to exist before the decomposition, but fetched only when its
+        // product is made and dropped after it: keys read from their file on demand
+        // (`GaloisKeyStore`) are 400 MB each at N = 65536, and a step may rotate one tile by 80.
+        for (g, name) in elements where g != 1 {
+            guard let keys, keys.hasGaloisKey(g) else { throw CKKSError.missingGaloisKey(step: name) }
+        }
         guard elements.contains(where: { $0.0 != 1 }) else { return elements.map { _ in a } }
         let decomposition = context.decompose(a.components[1], level: a.level)
         defer { context.release(decomposition) }
-        return try zip(elements, keys).map { element, key in
-            guard let key else { return a }
+        return try elements.map { element in
+            guard element.0 != 1 else { return a }
+            let key = try galoisKey(element.0, level: a.level, step: element.1)
             let perm = context.galoisPermutation(element.0)
             let (k0, c1) = context.keySwitchProducts(decomposition, key: key, permutation: perm)
             var c0 = k0

@@ -61,8 +61,8 @@ public struct Evaluator: Sendable {
     }
 
     /// The Galois key for `g`, or a typed error.
-    func galoisKey(_ g: UInt64, step: String) throws -> KeySwitchKey {
+    func galoisKey(_ g: UInt64, level: Int, step: String) throws -> KeySwitchKey {
         guard let keys else { throw CKKSError.missingGaloisKey(step: step) }
-        return try keys.galoisKey(g, step: step)
+        return try keys.galoisKey(g, level: level, step: step)
     }
 }

@@ -58,14 +58,20 @@ public struct KeyGenerator {
     public func evaluationKeys(for secretKey: SecretKey, rotations: [Int] = [], conjugation: Bool = false,
                                relinearization: Bool = true) throws -> EvaluationKeys {
         var galois: [UInt64: KeySwitchKey] = [:]
-        var elements = Set(rotations.map { context.galoisElement(forStep: $0) }.filter { $0 != 1 })
-        if conjugation { elements.insert(context.conjugationElement) }
-        for g in elements.sorted() {
+        for g in galoisElements(rotations: rotations, conjugation: conjugation) {
             galois[g] = try galoisKey(element: g, for: secretKey)
         }
         return EvaluationKeys(context: context,
                               relinearization: relinearization ? try relinearizationKey(for: secretKey) : nil,
                               galois: galois)
+    }
+
+    /// The Galois elements of rotations by `rotations` slots (and conjugation), ascending and
+    /// unique; a rotation by 0 (element 1) needs no key.
+    public func galoisElements(rotations: [Int], conjugation: Bool = false) -> [UInt64] {
+        var elements = Set(rotations.map { context.galoisElement(forStep: $0) }.filter { $0 != 1 })
+        if conjugation { elements.insert(context.conjugationElement) }
+        return elements.sorted()
     }
 
     /// The hybrid key-switching key from s′ (NTT form over the key basis) to s.

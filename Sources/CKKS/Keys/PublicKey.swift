@@ -22,14 +22,34 @@ public struct KeySwitchKey: Sendable {
     /// The seed the uniform a_d were expanded from (a_d = `Sampler.uniform(keyBasis, seed,
     /// domain: d)`), when they were: files then store the seed instead of a (half the size).
     public internal(set) var seed: Seed?
+    /// nil for a whole key. A level l for a key cut to what key switching at level l reads
+    /// (`GaloisKeyStore` reads only that from the file): digits 0 ..< dnum(l), each over the
+    /// extended basis Q_l·P of e = l + 1 + k limbs, digit d, limb j at (d·e + j)·N. At the top
+    /// level the two layouts coincide.
+    public let level: Int?
 
-    init(context: CKKSContext, digitCount: Int, b: [UInt64], a: [UInt64], seed: Seed? = nil) {
+    init(context: CKKSContext, digitCount: Int, b: [UInt64], a: [UInt64], seed: Seed? = nil, level: Int? = nil) {
         self.context = context
         self.digitCount = digitCount
         self.b = b
         self.a = a
         self.seed = seed
+        self.level = level
     }
+
+    /// Where the kernels find key limb data for extended-basis limb j at `level`: the limb's
+    /// index in a digit, and the distance between digits (both in polynomials of N residues).
+    @inline(__always)
+    func limbLayout(_ j: Int, level: Int) -> (limb: Int, digitStride: Int) {
+        if let own = self.level {
+            precondition(own == level, "a key cut for level \(own) used at level \(level)")
+            return (j, level + 1 + context.specialBasis.count)
+        }
+        return (context.keyLimb(j, level: level), context.keyBasis.count)
+    }
+
+    /// Bytes of residues the key holds (b and a).
+    public var residentBytes: Int { 8 * (b.count + a.count) }
 
     /// The a_d of a seeded key, expanded again (what a reader does with a seeded file).
     static func expandedA(context: CKKSContext, digitCount: Int, seed: Seed) -> [UInt64] {
@@ -43,6 +63,7 @@ public struct KeySwitchKey: Sendable {
 
     /// The pair (b_d, a_d) as polynomials over the key basis (for files and tests).
     public func digit(_ d: Int) throws -> (b: RNSPolynomial<Evaluation>, a: RNSPolynomial<Evaluation>) {
+        guard level == nil else { throw CKKSError.outOfRange("a key cut for level \(level!) has no digits over the key basis") }
         guard (0..<digitCount).contains(d) else { throw CKKSError.outOfRange("digit \(d) of \(digitCount)") }
         let size = context.keyBasis.count * context.degree
         let range = (d * size)..<((d + 1) * size)
@@ -85,13 +106,14 @@ public struct EvaluationKeys: Sendable {
     /// (a prefetch, or a check that every key still reads back).
     public func galoisKey(element g: UInt64) throws -> KeySwitchKey? {
         if let key = galois[g] { return key }
-        return try store?.key(g)
+        return try store?.key(g, level: context.maxLevel)
     }
 
-    /// The Galois key for element g (read from the file when it is kept there), or a typed
-    /// error naming the missing step.
-    func galoisKey(_ g: UInt64, step: String) throws -> KeySwitchKey {
-        if let key = try galoisKey(element: g) { return key }
+    /// The Galois key for element g as key switching at `level` reads it (a key kept in its file
+    /// is read only that far), or a typed error naming the missing step.
+    func galoisKey(_ g: UInt64, level: Int, step: String) throws -> KeySwitchKey {
+        if let key = galois[g] { return key }
+        if let key = try store?.key(g, level: level) { return key }
         throw CKKSError.missingGaloisKey(step: step)
     }
 }

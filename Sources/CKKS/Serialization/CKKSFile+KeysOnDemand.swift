@@ -75,10 +75,11 @@ extension CKKSFile {
                 }
                 relinearization = try keySwitchKey(message, context: context, field: "the relinearization key")
             case 2:
-                // Validated now (decoded and dropped), read again when a rotation needs it.
-                let (g, _) = try galoisKey(bytes, context: context, index: index)
+                // Validated now (decoded and dropped; a seeded a is not expanded), read again by
+                // limbs when a rotation needs it.
+                let (g, key) = try galoisKey(bytes, context: context, index: index, expandingSeed: false)
                 guard entries[g] == nil else { throw CKKSError.invalidFormat("Galois element \(g) appears twice") }
-                entries[g] = GaloisKeyStore.Entry(offset: range.lowerBound, length: range.count, digest: Array(SHA256.hash(data: bytes)))
+                entries[g] = try galoisEntry(file, context: context, message: range, bytes: bytes, seed: key.seed)
                 index += 1
             case 3:
                 let message: Hetool_V1_PublicKey
@@ -94,6 +95,35 @@ extension CKKSFile {
         let store = GaloisKeyStore(handle: file, context: context, entries: entries,
                                    residentBytes: max(residentBytes, GaloisKeyStore.keyBytes(context)))
         return EvaluationKeys(context: context, relinearization: relinearization, galois: [:], publicKey: publicKey, store: store)
+    }
+
+    /// Where a validated Galois key's residues lie in the file, and each limb's digest.
+    private static func galoisEntry(_ file: RegularFile.Handle, context: CKKSContext, message: Range<Int>, bytes: [UInt8],
+                                    seed: Seed?) throws -> GaloisKeyStore.Entry {
+        var keyRange: Range<Int>?
+        var fields = WireScan(file: file, start: message.lowerBound, end: message.upperBound)
+        while let field = try fields.next() {
+            if field.number == 2 { keyRange = field.range }
+        }
+        guard let keyRange else { throw CKKSError.invalidFormat("a Galois key has no key") }
+        var b: Range<Int>?, a: Range<Int>?
+        var keyFields = WireScan(file: file, start: keyRange.lowerBound, end: keyRange.upperBound)
+        while let field = try keyFields.next() {
+            if field.number == 3 { b = field.range }
+            if field.number == 4, field.range?.isEmpty == false { a = field.range }
+        }
+        let limbBytes = 8 * context.degree
+        guard let b else { throw CKKSError.invalidFormat("a Galois key has no b") }
+        var digests: [UInt8] = []
+        bytes.withUnsafeBytes { raw in
+            for range in [b, a].compactMap({ $0 }) {
+                for start in stride(from: range.lowerBound, to: range.upperBound, by: limbBytes) {
+                    let local = (start - message.lowerBound)..<(start - message.lowerBound + limbBytes)
+                    digests += SHA256.hash(data: UnsafeRawBufferPointer(rebasing: raw[local]))
+                }
+            }
+        }
+        return GaloisKeyStore.Entry(bOffset: b.lowerBound, aOffset: a?.lowerBound, seed: a == nil ? seed : nil, limbDigests: digests)
     }
 
     static func fileSystemError(_ failure: RegularFile.Failure, path: String) -> CKKSError {

@@ -146,7 +146,8 @@ extension CKKSFile {
     }
 
     /// One Galois key entry, checked: an odd element below 2N and a valid key.
-    static func galoisKey(_ entry: Hetool_V1_GaloisKey, context: CKKSContext, index: Int?) throws -> (element: UInt64, key: KeySwitchKey) {
+    static func galoisKey(_ entry: Hetool_V1_GaloisKey, context: CKKSContext, index: Int?,
+                          expandingSeed: Bool = true) throws -> (element: UInt64, key: KeySwitchKey) {
         let name = index.map { "Galois key \($0)" } ?? "a Galois key"
         try rejectUnknownFields(entry, name)
         let g = entry.galoisElement
@@ -155,19 +156,24 @@ extension CKKSFile {
             throw CKKSError.invalidFormat("\(name) has element \(g); elements are odd and below 2N = \(twoN)")
         }
         guard entry.hasKey else { throw CKKSError.invalidFormat("\(name) (element \(g)) has no key") }
-        return (g, try keySwitchKey(entry.key, context: context, field: "the Galois key of element \(g)"))
+        return (g, try keySwitchKey(entry.key, context: context, field: "the Galois key of element \(g)", expandingSeed: expandingSeed))
     }
 
     /// A Galois key entry from its encoded message (as one entry of an evaluation-keys file).
-    static func galoisKey(_ bytes: [UInt8], context: CKKSContext, index: Int?) throws -> (element: UInt64, key: KeySwitchKey) {
+    static func galoisKey(_ bytes: [UInt8], context: CKKSContext, index: Int?,
+                          expandingSeed: Bool = true) throws -> (element: UInt64, key: KeySwitchKey) {
         let entry: Hetool_V1_GaloisKey
         do { entry = try Hetool_V1_GaloisKey(serializedBytes: bytes) } catch {
             throw CKKSError.invalidFormat("\(index.map { "Galois key \($0)" } ?? "a Galois key") is malformed (\(error))")
         }
-        return try galoisKey(entry, context: context, index: index)
+        return try galoisKey(entry, context: context, index: index, expandingSeed: expandingSeed)
     }
 
-    static func keySwitchKey(_ message: Hetool_V1_KeySwitchKey, context: CKKSContext, field: String) throws -> KeySwitchKey {
+    /// A key-switching key from its message, every field checked. Without `expandingSeed`, a
+    /// seeded key's a is left empty (a check of the message only: the keys-on-demand reader
+    /// expands a later, limb by limb).
+    static func keySwitchKey(_ message: Hetool_V1_KeySwitchKey, context: CKKSContext, field: String,
+                             expandingSeed: Bool = true) throws -> KeySwitchKey {
         try rejectUnknownFields(message, field)
         let digits = context.keySwitchPlans[context.maxLevel].digits.count
         guard message.digitCount == digits else {
@@ -192,7 +198,8 @@ extension CKKSFile {
         }
         let seed = try Seed(bytes: Array(message.aSeed))
         return KeySwitchKey(context: context, digitCount: digits, b: b,
-                            a: KeySwitchKey.expandedA(context: context, digitCount: digits, seed: seed), seed: seed)
+                            a: expandingSeed ? KeySwitchKey.expandedA(context: context, digitCount: digits, seed: seed) : [],
+                            seed: seed)
     }
 
     static func checkedLevel(_ level: UInt32, context: CKKSContext) throws -> Int {

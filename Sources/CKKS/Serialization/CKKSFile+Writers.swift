@@ -35,9 +35,7 @@ extension CKKSFile {
     /// The file of a public key: (b, a) over q_0 … q_L.
     public static func serialize(_ key: PublicKey) throws -> [UInt8] {
         var envelope = envelope(.publicKey, parameters: key.context.parameters)
-        var body = Hetool_V1_PublicKey()
-        body.b = PackedResidues.message(key.b)
-        body.a = PackedResidues.message(key.a)
+        let body = message(key)
         envelope.publicKey = body
         return try encode(envelope, payloadBytes: body.b.residues.count + body.a.residues.count)
     }
@@ -68,9 +66,7 @@ extension CKKSFile {
         }
         var publicKeyBytes = 0
         if let publicKey = keys.publicKey {
-            var pk = Hetool_V1_PublicKey()
-            pk.b = PackedResidues.message(publicKey.b)
-            pk.a = PackedResidues.message(publicKey.a)
+            let pk = message(publicKey)
             body.publicKey = pk
             publicKeyBytes = pk.b.residues.count + pk.a.residues.count
         }
@@ -126,6 +122,13 @@ extension CKKSFile {
         case .extended128: message.security = .extended128
         case .insecureTestingOnly: message.security = .insecureTestingOnly
         }
+        return message
+    }
+
+    static func message(_ key: PublicKey) -> Hetool_V1_PublicKey {
+        var message = Hetool_V1_PublicKey()
+        message.b = PackedResidues.message(key.b)
+        message.a = PackedResidues.message(key.a)
         return message
     }
 

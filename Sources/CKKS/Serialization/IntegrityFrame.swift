@@ -105,6 +105,16 @@ public enum IntegrityFrame {
         }
     }
 
+    /// The header of a frame around `length` bytes of payload whose SHA-256 is `digest`: for a
+    /// file written in pieces (`StagedFile.Writer`), whose header is written last.
+    public static func header(tag: Tag, length: Int, digest: [UInt8]) -> [UInt8] {
+        precondition(digest.count == 32, "a SHA-256 digest has 32 bytes")
+        return [UInt8](unsafeUninitializedCapacity: headerSize) { buffer, initialized in
+            writeHeader(into: buffer, tag: tag, length: length, digest: digest)
+            initialized = headerSize
+        }
+    }
+
     /// Checks the frame of `bytes` (see the type's documentation for the order) and calls `body`
     /// with the payload, in place. The buffer passed to `body` is valid only during the call.
     /// - Parameter legacyAdvice: what to tell the user when `bytes` is a file of an earlier

@@ -17,7 +17,14 @@ public final class StagedFile {
     /// - Parameter ownerOnly: mode 0600 whatever the umask (secret keys); otherwise 0666 less the umask.
     /// - Throws: `CKKSError.fileSystem` naming the path (missing directory, no permission, disk
     ///   full, `url` naming no file).
-    public init(_ bytes: [UInt8], to url: URL, ownerOnly: Bool) throws {
+    public convenience init(_ bytes: [UInt8], to url: URL, ownerOnly: Bool) throws {
+        try self.init(to: url, ownerOnly: ownerOnly) { try $0.append(bytes) }
+    }
+
+    /// Writes a new temporary file in `url`'s directory piece by piece through `write` (a file
+    /// too large to build in memory, such as a key set of tens of GB made one key at a time),
+    /// then flushes it. When `write` throws, the temporary file is removed and the error passed on.
+    public init(to url: URL, ownerOnly: Bool, write: (inout Writer) throws -> Void) throws {
         guard url.isFileURL else { throw CKKSError.fileSystem("\(url) is not a file URL") }
         let path = url.path
         let name = url.lastPathComponent
@@ -42,13 +49,58 @@ public final class StagedFile {
         do {
             defer { if open { _ = Glibc.close(fd) } }
             if ownerOnly, Glibc.fchmod(fd, 0o600) != 0 { throw Self.failure("cannot make \(path) owner-only") }
-            try Self.writeAll(bytes, fd: fd, path: path)
+            var writer = Writer(fd: fd, path: path)
+            try write(&writer)
             guard Glibc.fsync(fd) == 0 else { throw Self.failure("cannot flush \(path) to disk") }
             open = false
             guard Glibc.close(fd) == 0 else { throw Self.failure("cannot close \(path)") }
         } catch {
             discard()
             throw error
+        }
+    }
+
+    /// Appends to a staged file and overwrites what it already wrote (a header whose checksum
+    /// is known only at the end).
+    public struct Writer {
+        let fd: Int32
+        let path: String
+        /// Bytes written so far (the file's length).
+        public private(set) var count = 0
+
+        /// Appends `bytes`.
+        public mutating func append(_ bytes: [UInt8]) throws {
+            try bytes.withUnsafeBytes { try append($0) }
+        }
+
+        /// Appends the bytes of `raw`.
+        public mutating func append(_ raw: UnsafeRawBufferPointer) throws {
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw StagedFile.failure("cannot write \(path)")
+                }
+                offset += written
+            }
+            count += raw.count
+        }
+
+        /// Overwrites bytes already written, from `offset` on.
+        public func overwrite(_ bytes: [UInt8], at offset: Int) throws {
+            precondition(offset >= 0 && offset + bytes.count <= count, "overwriting past what was written")
+            try bytes.withUnsafeBytes { raw in
+                var done = 0
+                while done < raw.count {
+                    let written = Glibc.pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        throw StagedFile.failure("cannot write \(path)")
+                    }
+                    done += written
+                }
+            }
         }
     }
 
@@ -97,20 +149,6 @@ public final class StagedFile {
         for (_, backup) in backups { if let backup { _ = Glibc.unlink(backup) } }
     }
 
-    private static func writeAll(_ bytes: [UInt8], fd: Int32, path: String) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("cannot write \(path)")
-                }
-                offset += written
-            }
-        }
-    }
-
     /// Makes a rename durable; a directory that cannot be opened or flushed (some file systems)
     /// leaves the file written and renamed, so this is best effort.
     private static func flushDirectory(of url: URL) {
@@ -121,7 +159,7 @@ public final class StagedFile {
         }
     }
 
-    private static func failure(_ what: String) -> CKKSError {
+    fileprivate static func failure(_ what: String) -> CKKSError {
         CKKSError.fileSystem("\(what): \(String(cString: strerror(errno)))")
     }
 }

@@ -98,15 +98,28 @@ public struct ClientSession {
     }
 
     /// Writes the secret key (owner-only) and the evaluation keys: both files or neither, each
-    /// through a temporary file renamed into place. Returns the evaluation keys' size in bytes.
+    /// through a temporary file renamed into place. The Galois keys are made and written one at
+    /// a time (`CKKSFile.stageEvaluationKeys`), so a key set larger than memory can be made.
+    /// `progress(done, total)` is called after each Galois key. Returns the evaluation keys'
+    /// size in bytes.
     @discardableResult
-    public func writeKeys(secretKey secretPath: String, evaluationKeys keysPath: String) throws -> Int {
-        let bytes = try CKKSFile.serialize(try evaluationKeys())
+    public func writeKeys(secretKey secretPath: String, evaluationKeys keysPath: String,
+                          progress: (Int, Int) -> Void = { _, _ in }) throws -> Int {
+        let keygen = KeyGenerator(context: secretKey.context)
+        let elements = keygen.galoisElements(rotations: profile.rotationSteps)
+        var done = 0
+        let (stagedKeys, size) = try CKKSFile.stageEvaluationKeys(
+            to: URL(fileURLWithPath: keysPath), context: secretKey.context,
+            relinearization: try keygen.relinearizationKey(for: secretKey),
+            publicKey: profile.circuitPrivacy ? try keygen.publicKey(for: secretKey) : nil,
+            galoisElements: elements) { g in
+                defer { done += 1; progress(done, elements.count) }
+                return try keygen.galoisKey(element: g, for: secretKey)
+            }
         var secretBytes = try CKKSFile.serialize(secretKey)
         defer { secretBytes.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
         let stagedSecret = try StagedFile(secretBytes, to: URL(fileURLWithPath: secretPath), ownerOnly: true)
-        let stagedKeys = try StagedFile(bytes, to: URL(fileURLWithPath: keysPath), ownerOnly: false)
         try StagedFile.commitAll([stagedKeys, stagedSecret])
-        return bytes.count
+        return size
     }
 }

@@ -30,7 +30,11 @@ public struct EvaluationSession {
         let model = try FlowFile.model(modelPath)
         let context = try CKKSContext(parameters: model.parameters)
         let keys: EvaluationKeys
-        if let keyMemoryBytes {
+        // A key file larger than one he-tool file read whole (written by `keygen` one key at a
+        // time) is always read key by key.
+        var status = stat()
+        let large = stat(keysPath, &status) == 0 && Int(status.st_size) > CKKSFile.maximumFileSize
+        if let keyMemoryBytes = keyMemoryBytes ?? (large ? defaultKeyMemoryBytes : nil) {
             keys = try FlowFile.naming(keysPath, mismatch: "\(keysPath) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile") {
                 try CKKSFile.openEvaluationKeys(path: keysPath, context: context, residentBytes: keyMemoryBytes)
             }
@@ -39,6 +43,10 @@ public struct EvaluationSession {
         }
         return try EvaluationSession(model: model, keys: keys, policy: policy, keysSource: keysPath)
     }
+
+    /// The Galois keys kept in memory when a key file too large to read whole is opened without
+    /// a stated budget: a quarter of the machine's memory (at least one key is kept).
+    public static var defaultKeyMemoryBytes: Int { Int(ProcessInfo.processInfo.physicalMemory / 4) }
 
     /// Checks that evaluation keys serve a compiled model: its parameters, a relinearization key,
     /// every rotation step of the plan, and the public key when the plan sanitizes its results.
