@@ -11,7 +11,9 @@ metadata_props written (every value is JSON):
   he_tool.block_pruning            (hetrain.prune) the plaintext blocks zeroed in each layer
   he_tool.budgets                  (hetrain.budgets) nested budgets: per budget the blocks to
                                    zero, the activations kept, depth and accuracy
-(the last two are described in Examples/training/README.md)
+  he_tool.shrink                   (hetrain.shrink, hetrain.prune --shrink) the dead dense neurons
+                                   removed: per run of layers, the neurons kept
+(the last three are described in Examples/training/README.md)
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Rebuilds a bundled model's PyTorch network from its folder (model.onnx + training-summary.json).
 
-The architecture comes from the summary (`arch`, and `width1`, `width2`, `hidden` of its
-`args`), built with hetrain.models exactly as hetrain.train builds it, with polynomial
-activations; the weights come from the ONNX initialisers, matched by node name (the exporter
+The architecture comes from the summary (`arch`) and its widths from the file's weights (else
+`width1`, `width2`, `hidden` of the summary's `args`), built with hetrain.models exactly as
+hetrain.train builds it, with polynomial activations; the weights come from the ONNX initialisers, matched by node name (the exporter
 names nodes after modules: `/conv1/Conv`, `/act1/Mul_2`, `/bn3/BatchNormalization`). BatchNorm
 is folded into the layer before it (the exporter already folded it into the convolutions) and
 replaced by the identity, so the rebuilt network computes exactly what the file computes and
@@ -28,14 +28,23 @@ class LoadError(ValueError):
     """A model folder this loader cannot rebuild."""
 
 
-def build(summary: dict, channels: int, side: int) -> nn.Module:
-    """The summary's network with polynomial activations and BatchNorm as identity."""
+def build(summary: dict, channels: int, side: int, widths: dict[str, int] | None = None) -> nn.Module:
+    """The summary's network with polynomial activations and BatchNorm as identity. `widths`
+    (module -> output width, read from the file by `file_widths`) overrides the summary's
+    `width1`, `width2`, `hidden`: a derived file (hetrain.prune's summary has none of them) or a
+    shrunk one (hetrain.shrink: fewer fc1 neurons than the summary's `hidden`)."""
     arch, args = summary.get("arch", "henet"), summary["args"]
+    widths = widths or {}
     if arch == "tenseal-tutorial":
-        return TenSEALTutorialNet(channels, side)
+        return TenSEALTutorialNet(channels, side, widths.get("conv1", 4), widths.get("fc1", 64))
     if arch != "henet":
         raise LoadError(f"arch {arch!r}: only the chain networks (henet, tenseal-tutorial) can be rebuilt")
-    model = HENet(channels, side, int(args["width1"]), int(args["width2"]), int(args["hidden"]))
+    try:
+        w1, w2, hidden = (int(widths[m]) if m in widths else int(args[k])
+                          for m, k in (("conv1", "width1"), ("conv2", "width2"), ("fc1", "hidden")))
+    except (KeyError, TypeError, ValueError):
+        raise LoadError("the widths of conv1, conv2 and fc1 are neither in the file nor in the summary's args") from None
+    model = HENet(channels, side, w1, w2, hidden)
     replace_relu(model, lambda _n, c: PolyActivation(c), model.activation_channels)
     for name in ("bn1", "bn2", "bn3"):
         setattr(model, name, nn.Identity())
@@ -56,10 +65,23 @@ def load_folder(folder: Path) -> tuple[nn.Module, dict, dict]:
     summary = json.loads((folder / "training-summary.json").read_text())
     meta = metadata(folder / "model.onnx")
     channels, side, _ = meta["he_tool.preprocessing"]["input_shape"]
-    model = build(summary, channels, side)
+    model = build(summary, channels, side, file_widths(folder / "model.onnx"))
     load_weights(model, folder / "model.onnx")
     check_against_onnx(model, folder / "model.onnx", (channels, side, side))
     return model, summary, meta
+
+
+def file_widths(path: Path) -> dict[str, int]:
+    """module -> output width (first extent of the weight) of every Conv and Gemm node of a file."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    shapes = {i.name: list(i.dims) for i in proto.graph.initializer}
+    out = {}
+    for node in proto.graph.node:
+        if node.op_type in ("Conv", "Gemm") and node.input[1] in shapes:
+            out[".".join(node.name.strip("/").split("/")[:-1])] = int(shapes[node.input[1]][0])
+    return out
 
 
 @torch.no_grad()

@@ -15,9 +15,15 @@ exported and measured by onnxruntime on the test set; the kept result is the lar
 whose accuracy loss against the unpruned file is at most `--max-loss` (chosen on the test set:
 the base model was trained on the whole training split, so no unseen validation split exists).
 
+With `--shrink`, the kept model's dead dense neurons are then removed exactly (hetrain.shrink:
+a wholly zero row of fc1 outputs its bias, so its activation's output is a constant that fc2's
+bias absorbs; the neuron, its activation channel and fc2's column go), so that a wholly zero
+output tile (`--groups fc1=filters`) also spares the activation and the next layer.
+
 Written to --out: model.onnx (metadata as hetrain.train writes, plus `he_tool.block_pruning`:
-the tiling and, per layer, the block geometry and zeroed blocks; format in the README),
-model-card.md with the accuracy / non-zero-block curve, training-summary.json, test PNGs.
+the tiling and, per layer, the block geometry and zeroed blocks; format in the README; with
+--shrink also `he_tool.shrink`), model-card.md with the accuracy / non-zero-block curve,
+training-summary.json, test PNGs.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from .finetune import BlockMasks, add_common_arguments, finetune, measure_ranges
 from .layers import linear_layers
 from .onnxmeta import initializer_arrays, set_metadata, weight_initializers
 from .ranges import RangeMonitor
+from .shrink import shrink_file, weight_count
 from .tiling import PlanError, layouts_from_report, layouts_from_tiling, parse_tiling
 from .train import accuracy
 from .variantcard import render_pruned
@@ -84,6 +91,8 @@ def main(argv=None):
                    "blocks (prune a sensitive layer lightly while the others follow --ratios), e.g. conv1=0.34")
     p.add_argument("--epochs-per-step", type=float, default=2.0)
     p.add_argument("--max-loss", type=float, default=0.005, help="accuracy loss allowed (0.005 = 0.5 pp)")
+    p.add_argument("--shrink", action="store_true", help="remove the kept model's dead dense neurons exactly "
+                   "(hetrain.shrink: dense -> activation -> dense runs; fc1's wholly zero rows)")
     add_common_arguments(p, lr=1e-3)
     args = p.parse_args(argv)
     started = time.time()
@@ -177,6 +186,18 @@ def main(argv=None):
     import onnx
     pruning = block_metadata(onnx.load(str(path)), masks, source)
     set_metadata(path, {"he_tool.block_pruning": pruning})
+    shrunk = None
+    if args.shrink:
+        before = weight_count(path)
+        runs = shrink_file(path, path, check_inputs=check)
+        from .onnxload import metadata
+        shrunk = {"runs": runs, "parameters_before": before, "parameters_after": weight_count(path),
+                  "blocks": {l["module"]: {"blocks": l["blocks"], "zeroed": len(l["zeroed"]), "geometry": l["geometry"]}
+                             for l in metadata(path)["he_tool.block_pruning"]["layers"]
+                             if any(l["layer"] in (r["layer"], r["next"]) for r in runs)}}
+        for r in runs:
+            log(f"shrunk {r['layer']} -> {r['next']}: {len(r['kept'])} of {r['channels']} neurons kept "
+                f"({r['zero_rows']} zero rows folded into the next bias; differs by {r['checked_relative_difference']:.1e})")
     ort_accuracy = onnx_accuracy(path, xt.numpy(), test_labels)
     log(f"exported {path} (onnxruntime matches PyTorch within {worst:.1e}); onnxruntime test accuracy {ort_accuracy:.4f}")
     write_test_pngs(args.out, test_images, test_labels, args.images)
@@ -197,6 +218,8 @@ def main(argv=None):
         "nonzero_parameters": int(sum(int((m.weight != 0).sum()) for m in masks.modules.values())),
         "args": {k: str(v) for k, v in vars(args).items()},
     }
+    if shrunk is not None:
+        summary["shrink"] = shrunk
     write_outputs(args.out, summary, "prune", argv, render_pruned, str(model))
     log(f"done in {elapsed:.0f}s")
     return summary

@@ -63,6 +63,19 @@ def render_pruned(summary: dict, architecture: str, command: list[str]) -> str:
     others = {k: v for k, v in summary["all_layer_blocks"].items() if k not in summary["blocks"]}
     if others:
         lines += ["", "Layers left whole: " + ", ".join(f"{k} ({v} blocks)" for k, v in others.items()) + "."]
+    if summary.get("shrink") and not summary["shrink"]["runs"]:
+        lines += ["", "Shrunk (`--shrink`): no dense neuron was dead; the file is as exported."]
+    elif summary.get("shrink"):
+        shrunk = summary["shrink"]
+        lines += ["", "Shrunk (`--shrink`, `hetrain.shrink`): " + "; ".join(
+            f"`{r['layer']}` → `{r['next']}`: {len(r['kept'])} of {r['channels']} neurons kept ({r['zero_rows']} with an "
+            "all-zero weight row removed, their constant activation output folded into the next layer's bias)"
+            for r in shrunk["runs"]) + f". Exact (onnxruntime within "
+            f"{max(r['checked_relative_difference'] for r in shrunk['runs']):.1e} of the largest logit); initialiser "
+            f"elements {shrunk['parameters_before']:,} → {shrunk['parameters_after']:,}. The table above and the curve "
+            "count the blocks before shrinking; in the file: " + ", ".join(
+                f"{k} {b['zeroed']} of {b['blocks']} blocks zeroed, weight {b['geometry']['shape']}"
+                for k, b in shrunk["blocks"].items()) + "."]
     lines += ["", "## Trade-off curve", "",
               "Each row is one pruning step (cumulative: a step's zeroed blocks contain the previous step's), after its "
               "fine-tuning. Non-zero blocks count every linear layer's plaintext blocks; plaintext products count each "
