@@ -62,6 +62,7 @@ struct CompileCommand: ParsableCommand {
     }
 
     func run() throws {
+        let start = Date()
         let dir = URL(fileURLWithPath: out)
         let outputs = [("--out", dir.appendingPathComponent("model.hemodel").path), ("--out", dir.appendingPathComponent("client.heprofile").path)]
         try OutputGuard.check(outputs: outputs, inputs: [("model", input.model)] + calibration.map { ("--calibration", $0) })
@@ -98,5 +99,9 @@ struct CompileCommand: ParsableCommand {
         if let budgetLine { print(budgetLine) }
         for line in CompilationReport.lines(compilation) { print(line) }
         print("\nwrote \(dir.appendingPathComponent("model.hemodel").path) (server) and \(dir.appendingPathComponent("client.heprofile").path) (client)")
+        // The compile's own cost: a new user's first question about a large model.
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(String(format: "compiled in %.1f s, peak resident memory %.0f MB", Date().timeIntervalSince(start), Double(usage.ru_maxrss) / 1024))
     }
 }

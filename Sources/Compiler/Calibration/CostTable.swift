@@ -21,8 +21,9 @@ public struct CostTable: Codable, Sendable, Equatable {
     }
 
     /// Format version of the cache file.
-    /// Version 2 added the cost profiles.
-    public static let formatVersion = 2
+    /// Version 2 added the cost profiles; version 3 times additions on operands cold in cache
+    /// (tables of version 2 priced them hot, 45–80% low): older tables are measured again.
+    public static let formatVersion = 3
 
     public var formatVersion: Int
     /// What the table was measured on and with (see `MachineIdentity`).

@@ -19,6 +19,9 @@ public struct Compilation: Sendable {
     /// log2 bound of the outputs that sized q_0, and where it came from.
     public var outputBits: Int
     public var outputBoundSource: String
+    /// What the network's all-zero weight blocks (a pruned model's) save in the chosen plan;
+    /// nil when it has none.
+    public var zeroBlockSavings: ZeroBlockSavings?
 
     /// Compiles `graph`.
     /// - Parameters:
@@ -112,7 +115,8 @@ public struct Compilation: Sendable {
         }
         let (model, profile) = try files(for: plans[0], chain: chain, graph: graph, name: name)
         return Compilation(model: model, profile: profile, chain: chain, plans: plans, otherLoweringPlans: losers,
-                           outputBits: outputBits, outputBoundSource: source)
+                           outputBits: outputBits, outputBoundSource: source,
+                           zeroBlockSavings: ZeroBlockSavings.of(plans[0], chain: chain, logScale: options.minimumScaleBits))
     }
 
     /// Bits by which circuit privacy assumes garbage slots exceed the outputs before checking.

@@ -42,6 +42,10 @@ public enum CompilationReport {
                           best.microsecondsPerImage / 1000, best.batch))
         out.append("memory: largest set of intermediates alive at once \(mb(peak)), input \(sim.inputLayout.tileCount) ciphertext(s), output \(sim.outputLayout.tileCount)")
         out.append("upload: input \(mb(inputBytes)) (seeded), evaluation keys \(mb(keys)) (relinearization + \(sim.rotationSteps.count) Galois, once per client); download: \(mb(outputBytes))")
+        if let saved = c.zeroBlockSavings {
+            out.append("zero weight blocks: \(saved.plainProducts) plaintext products and \(saved.rotations) rotations not made in this plan"
+                       + (saved.rotationSteps > 0 ? ", \(saved.rotationSteps) Galois key(s) fewer" : "") + " (against the same plan with those blocks nonzero)")
+        }
         let objective = { (p: Optimizer.Candidate) in best.batch > 1 ? p.microsecondsPerImage : p.totalMicroseconds }
         let other = c.chain.packing == nil ? "with" : "without"
         let rejected = (c.plans.dropFirst().map { ($0, "") } + c.otherLoweringPlans.map { ($0, " (\(other) the space-to-depth packing)") })

@@ -1,3 +1,4 @@
+import Dispatch
 import TileTensors
 
 /// The dynamic programme over the network's blocks that lets each block run in its own tiling,
@@ -43,11 +44,11 @@ enum ConversionSearch {
             return sim.steps.reduce(0.0) { $0 + price($1.countsByDepth) }
         }
         // stay[b][T]: block b in T, from the form its input has when block b − 1 also ran in T.
-        var stay: [[InterleavedTiling: Double]] = Array(repeating: [:], count: n)
-        var simulated = 0
-        for b in 0..<n {
+        // Blocks are independent here: simulated on every core (the mock backend of each
+        // simulation is its own), results in block order.
+        let perBlock = parallelMap(n) { b -> (stay: [InterleavedTiling: Double], simulated: Int) in
             let ref = reference.steps[blocks[b].lowerBound]
-            var best = Double.infinity
+            var best = Double.infinity, stay: [InterleavedTiling: Double] = [:], simulated = 0
             // Layouts that need many times the fewest ciphertexts of this block are not tried
             // (simulating them is what costs; for one image they never win).
             let inputs = tilings.compactMap { t in (try? keepingGarbage(ref.inputLayout, tiling: t)).map { (t, $0) } }
@@ -55,10 +56,13 @@ enum ConversionSearch {
             for (t, input) in inputs.sorted(by: { ($0.0.tX, -$0.0.tB) > ($1.0.tX, -$1.0.tB) }) where input.tileCount <= tileRatio * fewest {
                 simulated += 1
                 guard let cost = simulate(b, in: t, from: input, limit: best * 4) else { continue }
-                stay[b][t] = cost
+                stay[t] = cost
                 best = min(best, cost)
             }
+            return (stay, simulated)
         }
+        let stay = perBlock.map(\.stay)
+        let simulated = perBlock.reduce(0) { $0 + $1.simulated }
         // best[k][T] after block b.
         var states: [[InterleavedTiling: State]] = Array(repeating: [:], count: maximumConversions + 1)
         for (t, cost) in stay[0] { states[0][t] = State(cost: cost, path: [t]) }
@@ -75,23 +79,37 @@ enum ConversionSearch {
             }
             let targets = stay[b].sorted { $0.value < $1.value }.prefix(successors).map(\.key)
             let ref = reference.steps[blocks[b].lowerBound]
+            // Every (conversions so far, predecessor, target) is simulated on every core, then
+            // offered in a fixed order: the result does not depend on the thread count.
+            var jobs: [(k: Int, from: State, to: InterleavedTiling, input: TileShape)] = []
             for k in 0..<maximumConversions {
                 for (from, s) in states[k].sorted(by: { $0.value.cost < $1.value.cost }).prefix(predecessors) {
                     guard let input = try? keepingGarbage(ref.inputLayout, tiling: from) else { continue }
-                    for to in targets where to != from {
-                        guard let cost = simulate(b, in: to, from: input, limit: .infinity) else { continue }
-                        conversions += 1
-                        offer(k + 1, to, State(cost: s.cost + cost, path: s.path + [to]))
-                    }
+                    for to in targets where to != from { jobs.append((k, s, to, input)) }
                 }
+            }
+            let costs = parallelMap(jobs.count) { simulate(b, in: jobs[$0].to, from: jobs[$0].input, limit: .infinity) }
+            for (job, cost) in zip(jobs, costs) {
+                guard let cost else { continue }
+                conversions += 1
+                offer(job.k + 1, job.to, State(cost: job.from.cost + cost, path: job.from.path + [job.to]))
             }
             states = next
         }
         progress("optimizer: conversion search over \(n) blocks simulated \(simulated) single blocks and \(conversions) conversions")
         let finals = states.flatMap { $0.values }.sorted { $0.cost < $1.cost }
         var seen = Set<[InterleavedTiling]>()
-        let perBlock = finals.map(\.path).filter { seen.insert($0).inserted && Set($0).count > 1 }.prefix(4)
-        return perBlock.map { path in zip(blocks, path).flatMap { r, t in Array(repeating: t, count: r.count) } }
+        let best = finals.map(\.path).filter { seen.insert($0).inserted && Set($0).count > 1 }.prefix(4)
+        return best.map { path in zip(blocks, path).flatMap { r, t in Array(repeating: t, count: r.count) } }
+    }
+
+    /// `body(i)` for i in 0 ..< count on every core, the results in index order.
+    static func parallelMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
+        let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: count) { results[$0] = body($0) }
+        return results.map { $0! }
     }
 
     /// `shape` with `tiling`'s tile sizes and its unknown (garbage) dimensions kept.
