@@ -6,16 +6,29 @@ extension TileShape {
         let counts = tileCounts, sizes = tileSizes
         let slots = slotsPerTile
         var index = [Int](repeating: 0, count: rank)
+        var position = [Int](repeating: 0, count: rank)
         for tile in 0..<tileCount {
             let tileIndex = Tensor.unflatten(tile, counts)
+            // Per dimension, the element each in-tile position holds (nil: padding), looked up
+            // once per tile rather than once per slot: packing a weight tensor walks every slot
+            // of every tile (65,536 per tile at N = 2^17), and this runs on the evaluation path.
+            let elements = (0..<rank).map { d in (0..<sizes[d]).map { dimensions[d].element(tile: tileIndex[d], position: $0) } }
+            for d in 0..<rank { position[d] = 0 }
             for slot in 0..<slots {
-                let position = Tensor.unflatten(slot, sizes)
                 var valid = true
                 for d in 0..<rank {
-                    guard let j = dimensions[d].element(tile: tileIndex[d], position: position[d]) else { valid = false; break }
+                    guard let j = elements[d][position[d]] else { valid = false; break }
                     index[d] = j
                 }
                 body(tile, slot, valid ? index : nil)
+                // The next slot's position: the last dimension fastest, as `unflatten` orders them.
+                var d = rank - 1
+                while d >= 0 {
+                    position[d] += 1
+                    if position[d] < sizes[d] { break }
+                    position[d] = 0
+                    d -= 1
+                }
             }
         }
     }
