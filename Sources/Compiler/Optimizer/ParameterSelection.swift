@@ -72,13 +72,8 @@ public enum ParameterSelection {
         if let d = digits, d < chain.count {
             let perDigit = (chain.count + d - 1) / d
             let digitBits = stride(from: 0, to: chain.count, by: perDigit).map { chain[$0..<min($0 + perDigit, chain.count)].reduce(0, +) }.max()!
-            // P must exceed the largest digit product by the key-switching noise's own growth:
-            // Σ_d c̃_d·e_d / P has coefficients about √N·α·√dnum·σ·∏D/P, so with P only just
-            // above ∏D a rotation lost 9–14 bits (measured: 13.7 of 23.1 bits at N = 32768 with
-            // 4 primes per digit, 3.7–5 of 17.6 at N = 65536 with 8–9, against 12.6 for a square).
-            let margin = keySwitchMarginBits(logDegree: logN, primesPerDigit: perDigit, digits: d)
-            let k = (digitBits + margin + 59) / 60
-            special = Array(repeating: max(largest, (digitBits + margin + k - 1) / k), count: k)
+            let k = (digitBits + 1 + 59) / 60
+            special = Array(repeating: max(largest, (digitBits + 1 + k - 1) / k), count: k)
         }
         guard chain.reduce(0, +) + special.reduce(0, +) <= limit else { return nil }
         let d = digits.map { min($0, chain.count) }
@@ -117,12 +112,6 @@ public enum ParameterSelection {
             }
         }
         return result
-    }
-
-    /// Bits by which the special primes' product exceeds the largest digit product:
-    /// log2(√N·α·√dnum), so that a key switch adds noise of the order of a fresh encryption's.
-    static func keySwitchMarginBits(logDegree logN: Int, primesPerDigit alpha: Int, digits: Int) -> Int {
-        Int((Double(logN) / 2 + log2(Double(alpha)) + log2(Double(digits)) / 2).rounded(.up))
     }
 
     /// Scale bits a fewer-digit variant may give up for its special primes.
