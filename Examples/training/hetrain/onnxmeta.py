@@ -28,6 +28,16 @@ def initializer_arrays(proto) -> dict:
     return {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
 
 
+def replace_props(proto, values: dict) -> None:
+    """Sets (or replaces) metadata_props keys of a loaded ONNX model, JSON-encoding each value."""
+    keep = [p for p in proto.metadata_props if p.key not in values]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+    for key, value in values.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value)
+
+
 def set_metadata(path: Path, values: dict) -> None:
     """Sets (or replaces) metadata_props keys of an ONNX file, JSON-encoding each value, and
     rewrites it atomically (temporary file, then rename)."""
@@ -35,12 +45,7 @@ def set_metadata(path: Path, values: dict) -> None:
 
     path = Path(path)
     proto = onnx.load(str(path))
-    keep = [p for p in proto.metadata_props if p.key not in values]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(keep)
-    for key, value in values.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, json.dumps(value)
+    replace_props(proto, values)
     onnx.checker.check_model(proto)
     tmp = path.with_name(f".{path.name}.tmp")
     onnx.save(proto, str(tmp))

@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .onnxmeta import replace_props
+
 #: Elementwise nodes a run may hold between the two dense layers.
 ELEMENTWISE = {"Mul", "Add", "Sub", "Div", "BatchNormalization"}
 
@@ -336,12 +338,7 @@ def shrink_file(source: Path, target: Path, check_inputs: np.ndarray | None = No
             for r in runs]}
     if runs and "he_tool.block_pruning" in meta:
         values["he_tool.block_pruning"] = update_block_pruning(meta["he_tool.block_pruning"], proto, runs)
-    keep = [p for p in proto.metadata_props if p.key not in values]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(keep)
-    for key, value in values.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, json.dumps(value)
+    replace_props(proto, values)
     onnx.checker.check_model(proto)
     shape = meta["he_tool.preprocessing"]["input_shape"]
     inputs = np.random.default_rng(0).normal(size=(8, *shape)).astype(np.float32)
