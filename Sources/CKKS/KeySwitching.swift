@@ -14,11 +14,13 @@ struct Decomposition {
 /// rotations can share one decomposition (hoisting).
 ///
 /// For c over Q_l = q_0 … q_l with digits D_0, D_1, … of the level's primes, ModUp raises each
-/// [c]_(D_d) to the extended basis Q_l·P by centred fast basis conversion: c̃_d is the centred
-/// representative of c mod ∏D_d up to a multiple u·∏D_d, u < |D_d|. Since the key's gadget factor is P on D_d and 0 elsewhere,
+/// [c]_(D_d) to the extended basis Q_l·P by the exact centred basis conversion: c̃_d is the
+/// representative of c mod ∏D_d in (−∏D_d/2, ∏D_d/2]. Since the key's gadget factor is P on D_d and 0 elsewhere,
 /// Σ_d c̃_d·(b_d, a_d) = (−a·s + P·c·s′ + Σ c̃_d·e_d, a) mod Q_l·P, and ModDown's division by P
-/// leaves (k_0, k_1) with k_0 + k_1·s ≈ c·s′, error about N·σ·Σ∏D_d / P + k (small when P
-/// covers a digit, which the parameters require).
+/// leaves (k_0, k_1) with k_0 + k_1·s ≈ c·s′, error about √N·σ·Σ∏D_d / P plus the rounding
+/// (|·| ≤ 1/2 per coefficient, times s). Both conversions are exact, not fast approximate ones:
+/// their u·∏ offsets have mean (k − 1)/2 and add up coherently in the slots (see
+/// `BasisConverter.convertCentered`).
 extension CKKSContext {
     /// The key limb that extended-basis limb j at level l corresponds to.
     @inline(__always)
@@ -142,8 +144,7 @@ extension CKKSContext {
     }
 
     /// ModDown: x over Q_l·P (NTT form, limb-major) ↦ (x − Conv_(P→Q_l)([x]_P)) · P^−1 over Q_l.
-    /// With the centred conversion [x]_P lies in (−P/2, P/2], so this is x/P rounded to nearest,
-    /// up to an error below the number of special primes (the conversion's u·P term divides out).
+    /// The exact centred conversion gives [x]_P in (−P/2, P/2], so this is x/P rounded to nearest.
     /// The result is written into `output` (l + 1 limbs), or added to it when `adding`.
     func modDown(_ input: UnsafePointer<UInt64>, level: Int, into output: UnsafeMutablePointer<UInt64>, adding: Bool) {
         let plan = keySwitchPlans[level]

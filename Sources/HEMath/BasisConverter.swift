@@ -16,9 +16,11 @@ public final class BasisConverter: @unchecked Sendable {
     public let target: RNSBasis
     /// [Q/q_i]_(p_j) stored target-major: entry j·k + i.
     @usableFromInline let puncturedInTarget: [UInt64]
-    /// ⌊Q/2⌋ mod q_i (source primes) and ⌊Q/2⌋ mod p_j (target primes), for the centred conversion.
-    @usableFromInline let halfInSource: [UInt64]
-    @usableFromInline let halfInTarget: [UInt64]
+    /// 1/q_i in Double, and [Q]_(p_j) with its Shoup constant: the exact centred conversion's
+    /// rounding correction.
+    @usableFromInline let inverseSource: [Double]
+    @usableFromInline let productInTarget: [UInt64]
+    @usableFromInline let productInTargetShoup: [UInt64]
 
     /// Precomputes the constants; throws unless both bases have the same degree.
     public init(from source: RNSBasis, to target: RNSBasis) throws {
@@ -35,8 +37,10 @@ public final class BasisConverter: @unchecked Sendable {
             }
         }
         self.puncturedInTarget = constants
-        self.halfInSource = source.decompose(source.halfProduct)
-        self.halfInTarget = target.decompose(source.halfProduct)
+        self.inverseSource = source.moduli.map { 1 / Double($0.value) }
+        let productResidues = target.decompose(source.product)
+        self.productInTarget = productResidues
+        self.productInTargetShoup = zip(target.moduli, productResidues).map { $0.shoupConstant($1) }
     }
 
     /// Converts k·N residues (limb-major, coefficient form) into m·N residues (limb-major).
@@ -69,6 +73,14 @@ public final class BasisConverter: @unchecked Sendable {
             }
             return
         }
+        accumulate(y, into: output)
+    }
+
+    /// out_j = Σ_i y_i·[Q/q_i]_(p_j) mod p_j for every target prime (k ≥ 2), in 128 bits.
+    @inlinable
+    func accumulate(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>) {
+        let n = source.degree
+        let k = source.count
         puncturedInTarget.withUnsafeBufferPointer { constants in
             for j in 0..<target.count {
                 let p = target.moduli[j]
@@ -95,13 +107,22 @@ public final class BasisConverter: @unchecked Sendable {
         }
     }
 
-    /// The centred conversion: like `convert(_:into:scratch:)`, but of the representative x_c of x
-    /// in (−Q/2, Q/2] instead of [0, Q): the output is the residue of x_c + u·Q, 0 ≤ u ≤ k − 1.
+    /// The exact centred conversion: the residues of x_c itself, the representative of x in
+    /// (−Q/2, Q/2], with no multiple of Q added.
     ///
-    /// It converts x + ⌊Q/2⌋ (shifting the source residues) and subtracts ⌊Q/2⌋ from the result.
-    /// Key switching needs this: digits in [0, q) have mean q/2, and that constant offset times
-    /// the key's error adds up coherently in the slots near ζ; centred digits have mean 0.
-    /// `scratch` must hold 2·k·N words (the shifted input and the conversion's own scratch).
+    /// Σ_i y_i·(Q/q_i) = x₀ + u·Q with x₀ ∈ [0, Q), so Σ_i y_i/q_i = u + x₀/Q, and rounding it
+    /// to the nearest integer v gives u when x₀ < Q/2 and u + 1 otherwise: Σ_i y_i·(Q/q_i) − v·Q
+    /// is x_c (Halevi–Polyakov–Shoup's floating-point correction, rounded instead of floored).
+    /// The sum is formed in Double with k terms in [0, 1), absolute error below k·2^−52, so v
+    /// can differ only when x₀/Q is within that of 1/2, where x_c and x_c ∓ Q both lie within
+    /// Q·k·2^−52 of ±Q/2: no bias, no error that grows with the product.
+    ///
+    /// Key switching needs exactness: the approximate conversion's u has mean (k − 1)/2, and
+    /// that constant offset, multiplied by s (ModDown) or by the key's error (ModUp), is a
+    /// low-frequency polynomial whose values add up coherently in the slots near ζ. With four
+    /// to six special primes at N = 65536 a rotation kept 5–8 bits of a fresh ciphertext's 18;
+    /// exact, it loses what one special prime loses.
+    /// `scratch` must hold (k + 1)·N words (2·k·N always suffices).
     @inlinable
     public func convertCentered(_ input: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
                                 scratch: UnsafeMutablePointer<UInt64>) {
@@ -123,20 +144,28 @@ public final class BasisConverter: @unchecked Sendable {
             }
             return
         }
-        let shifted = scratch + k * n
+        let y = scratch, rounded = scratch + k * n
         for i in 0..<k {
             let q = source.moduli[i]
-            let h = halfInSource[i]
+            let w = source.puncturedInverses[i]
+            let s = source.puncturedInversesShoup[i]
             let x = input + i * n
-            let y = shifted + i * n
-            for c in 0..<n { y[c] = q.add(x[c], h) }
+            let yi = y + i * n
+            for c in 0..<n { yi[c] = q.multiplyShoup(x[c], by: w, shoup: s) }
         }
-        convert(shifted, into: output, scratch: scratch)
+        inverseSource.withUnsafeBufferPointer { inverses in
+            for c in 0..<n {
+                var sum = 0.0
+                for i in 0..<k { sum += Double(y[i * n + c]) * inverses[i] }
+                rounded[c] = UInt64(sum.rounded(.toNearestOrAwayFromZero))
+            }
+        }
+        accumulate(y, into: output)
         for j in 0..<target.count {
             let p = target.moduli[j]
-            let h = halfInTarget[j]
+            let w = productInTarget[j], ws = productInTargetShoup[j]
             let out = output + j * n
-            for c in 0..<n { out[c] = p.subtract(out[c], h) }
+            for c in 0..<n { out[c] = p.subtract(out[c], p.multiplyShoup(rounded[c], by: w, shoup: ws)) }
         }
     }
 

@@ -151,4 +151,45 @@ final class PrecisionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(tight, 9, "N = 32768, Δ = 2^26, after thirty levels: \(tight) bits")
         print(String(format: "precision after a 30-level chain: %.1f bits (N = 65536, Δ = 2^40), %.1f bits (N = 32768, Δ = 2^26), relative to the largest |value|", chosen, tight))
     }
+
+    /// Issue 16's ResNet-20 finding: with several special primes the approximate basis
+    /// conversions of key switching left an offset of mean (k − 1)/2 per coefficient that added
+    /// up in the slots near ζ (N = 8192, four special primes: rotation at 11.0–11.8 bits against
+    /// 19.4 fresh; N = 65536: 4.9–7.5 of 17.7). Exact conversions make a rotation with four
+    /// special primes as precise as with one. The key-switching error k_0 + k_1·s − σ(c)·σ(s) is
+    /// read exactly: decrypting σ(c) under σ(s) gives σ(m + e) without key switching.
+    func testRotationWithSeveralSpecialPrimesIsAsPreciseAsWithOne() throws {
+        var precision: [Int: Double] = [:]
+        for special in [[59], [59, 59, 59, 59]] {
+            let parameters = try CKKSParameters(logDegree: 13, primeBits: [50] + Array(repeating: 29, count: 16),
+                                                specialPrimeBits: special, logScale: 29,
+                                                keySwitchDigits: special.count == 1 ? 17 : 3, security: .insecureTestingOnly)
+            let context = try CKKSContext(parameters: parameters)
+            let keygen = KeyGenerator(context: context)
+            let sk = keygen.secretKey()
+            let evaluator = Evaluator(context: context, keys: try keygen.evaluationKeys(for: sk, rotations: [1]))
+            let encoder = Encoder(context: context)
+            var rng = TestRNG(seed: 16)
+            let n = context.slotCount
+            let a = random(n, &rng)
+            let ct = try Encryptor(secretKey: sk).encrypt(encoder.encode(a, scale: parameters.scale, level: context.maxLevel))
+            let rotated = try Decryptor(secretKey: sk).decrypt(evaluator.rotate(ct, by: 1))
+            precision[special.count] = bits(try encoder.decode(rotated), (0..<n).map { a[($0 + 1) % n] })
+
+            let perm = context.galoisPermutation(context.galoisElement(forStep: 1))
+            let sigmaS = SecretKey(context: context, polynomial: sk.withSecret { $0.permuted(by: perm) })
+            let unswitched = Ciphertext(context: context, components: ct.components.map { $0.permuted(by: perm) },
+                                        level: ct.level, scale: ct.scale)
+            let exact = try Decryptor(secretKey: sigmaS).decrypt(unswitched)
+            let error = try zip(coefficients(rotated), coefficients(exact)).map { ($0 - $1).doubleValue }
+            let mean = error.reduce(0, +) / Double(error.count)
+            // The rounding error r_0 + r_1·s has mean 0 and standard deviation about 0.3·√(2N/3) ≈ 22;
+            // the approximate ModDown gave a mean of 192 here.
+            XCTAssertLessThan(abs(mean), 3, "\(special.count) special primes: key-switching error has mean \(mean)")
+        }
+        let one = precision[1]!, four = precision[4]!
+        XCTAssertGreaterThanOrEqual(four, one - 1.5, "rotation: \(four) bits with four special primes, \(one) with one")
+        XCTAssertGreaterThanOrEqual(four, 14, "rotation at N = 8192, Δ = 2^29, four special primes: \(four) bits")
+        print(String(format: "rotation precision N = 8192, Δ = 2^29: %.1f bits (1 special prime), %.1f bits (4 special primes)", one, four))
+    }
 }

@@ -126,28 +126,37 @@ final class RNSTests: XCTestCase {
             XCTAssertTrue(seen.contains(0))
             if k >= 3 { XCTAssertTrue(seen.count > 1, "a test that never sees u > 0 cannot catch a wrong bound") }
         }
-        // The centred conversion: out ≡ x_c + u·Q with x_c the representative in (−Q/2, Q/2].
-        let primes = try PrimeSearch.nttPrimes(bitSizes: [50, 50, 50, 55, 55], degree: n)
-        let source = try RNSBasis(degree: n, primes: Array(primes.prefix(3)))
-        let target = try RNSBasis(degree: n, primes: Array(primes.suffix(2)))
-        let converter = try BasisConverter(from: source, to: target)
-        let half = source.halfProduct
-        var xs = try (0..<n).map { _ in try randomBig(below: source.product, using: &rng) - half }
-        xs[0] = half
-        xs[1] = -half
-        let input = try source.polynomial(coefficients: xs)
-        var out = [UInt64](repeating: 0, count: 2 * n)
-        var scratch = [UInt64](repeating: 0, count: 6 * n)
-        input.withUnsafeLimbs { i in
-            out.withUnsafeMutableBufferPointer { o in
-                scratch.withUnsafeMutableBufferPointer { s in converter.convertCentered(i.baseAddress!, into: o.baseAddress!, scratch: s.baseAddress!) }
+        // The exact centred conversion: out ≡ x_c, the representative in (−Q/2, Q/2], with no
+        // multiple of Q (the other end, x_c ∓ Q, only within 2^−40·Q of ±Q/2, where the Double
+        // rounding may tie), for 2, 3, 5 and 20 source primes.
+        for k in [2, 3, 5, 20] {
+            let primes = try PrimeSearch.nttPrimes(bitSizes: Array(repeating: 50, count: k) + [55, 55], degree: n)
+            let source = try RNSBasis(degree: n, primes: Array(primes.prefix(k)))
+            let target = try RNSBasis(degree: n, primes: Array(primes.suffix(2)))
+            let converter = try BasisConverter(from: source, to: target)
+            let half = source.halfProduct
+            var xs = try (0..<n).map { _ in try randomBig(below: source.product, using: &rng) - half }
+            xs[0] = half
+            xs[1] = -half
+            xs[2] = 0
+            xs[3] = 1
+            xs[4] = -1
+            let input = try source.polynomial(coefficients: xs)
+            var out = [UInt64](repeating: 0, count: 2 * n)
+            var scratch = [UInt64](repeating: 0, count: 2 * k * n)
+            input.withUnsafeLimbs { i in
+                out.withUnsafeMutableBufferPointer { o in
+                    scratch.withUnsafeMutableBufferPointer { s in converter.convertCentered(i.baseAddress!, into: o.baseAddress!, scratch: s.baseAddress!) }
+                }
             }
-        }
-        for (c, x) in xs.enumerated() {
-            let ok = (0..<3).contains { u in
-                (0..<2).allSatisfy { j in out[j * n + c] == (x + source.product * BigInteger(u)).remainder(modulo: target.moduli[j].value) }
+            let edge = half - (source.product >> 40)
+            for (c, x) in xs.enumerated() {
+                let allowed = x.magnitude > edge ? [x, x > 0 ? x - source.product : x + source.product] : [x]
+                let ok = allowed.contains { v in
+                    (0..<2).allSatisfy { j in out[j * n + c] == v.remainder(modulo: target.moduli[j].value) }
+                }
+                XCTAssertTrue(ok, "k = \(k): centred conversion of coefficient \(c) is not x_c")
             }
-            XCTAssertTrue(ok, "centred conversion of coefficient \(c) is not x_c + u·Q")
         }
 
         let a = try RNSBasis(degree: 16, primes: PrimeSearch.nttPrimes(bitSizes: [30], degree: 16))
