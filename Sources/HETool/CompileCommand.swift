@@ -34,6 +34,9 @@ struct CompileCommand: ParsableCommand {
     @Option(name: .customLong("min-scale-bits"), help: "Smallest CKKS scale, in bits, the parameters may use (precision; default 29).")
     var minScaleBits: Int = 29
 
+    @Option(name: .customLong("max-logit-error"), help: "Largest predicted logit error, as a fraction of the largest logit, the plan may have; the scale is raised until the simulated error is within it (default 1e-3).")
+    var maxLogitError: Double = PrecisionEstimate.defaultTarget
+
     @Option(name: .customLong("max-key-mb"), help: "Largest evaluation-key upload, in MB, a plan may need (default 2000: one file).")
     var maxKeyMB: Int = 2000
 
@@ -58,6 +61,7 @@ struct CompileCommand: ParsableCommand {
         if batch != nil && objective == "throughput" { throw ValidationError("--batch goes with --objective latency; throughput fills the slots") }
         if let maxMemoryMB, maxMemoryMB < 1 { throw ValidationError("--max-memory-mb must be at least 1") }
         guard (20...50).contains(minScaleBits) else { throw ValidationError("--min-scale-bits must be in 20 … 50") }
+        guard maxLogitError.isFinite, maxLogitError > 0, maxLogitError < 1 else { throw ValidationError("--max-logit-error must be a fraction in (0, 1), such as 1e-3") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -72,6 +76,7 @@ struct CompileCommand: ParsableCommand {
         options.objective = Optimizer.Objective(rawValue: objective)!
         options.batch = batch
         options.minimumScaleBits = minScaleBits
+        options.maximumRelativeLogitError = maxLogitError
         options.maximumKeyBytes = maxKeyMB * 1_000_000
         if let maxMemoryMB { options.maximumIntermediateBytes = maxMemoryMB * 1_000_000 }
         options.searchConversions = !noConversions

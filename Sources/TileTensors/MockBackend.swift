@@ -1,3 +1,4 @@
+import Foundation
 import CKKS
 
 /// A backend that computes in plaintext `Double` slots, with any slot count, while counting every
@@ -41,6 +42,62 @@ public final class MockBackend: TensorBackend {
     /// Every nonzero rotation step used (normalized to 0 ..< slotCount): the Galois keys a plan needs.
     public private(set) var rotationSteps: Set<Int> = []
 
+    /// Simulated CKKS errors: nil computes exact values. When set (on a mock that tracks
+    /// values), every encoding, encryption, rescale and key switch adds to every slot an error
+    /// of the deviation `NoiseModel` gives for it at the operand's scale and level, and
+    /// constants are rounded at their scale as the evaluator rounds them; products and sums
+    /// then carry the errors forward as the server's run does. The compiler predicts the
+    /// logits' error from it. Ciphertext errors are Gaussian; encoding errors are uniform with
+    /// the same deviation (they are drawn for every slot of every plaintext, and only their sums
+    /// reach an output).
+    public var noise: NoiseInjection?
+
+    /// A noise model and the seeded generator that draws its errors.
+    public struct NoiseInjection {
+        public let model: NoiseModel
+        var rng: SplitMix
+
+        public init(model: NoiseModel, seed: UInt64) {
+            self.model = model
+            rng = SplitMix(seed: seed)
+        }
+
+        /// Uniform in (0, 1].
+        mutating func unit() -> Double { (Double(rng.next() >> 11) + 1) * 0x1p-53 }
+
+        /// Adds Gaussian errors of deviation `deviation` (Box–Muller, two per draw).
+        mutating func addGaussian(_ values: inout [Double], deviation: Double) {
+            guard deviation > 0 else { return }
+            var i = 0
+            while i < values.count {
+                let radius = deviation * (-2 * Foundation.log(unit())).squareRoot()
+                let angle = 2 * Double.pi * unit()
+                values[i] += radius * Foundation.cos(angle)
+                if i + 1 < values.count { values[i + 1] += radius * Foundation.sin(angle) }
+                i += 2
+            }
+        }
+
+        /// Adds uniform errors of deviation `deviation` (half-width √3·deviation).
+        mutating func addUniform(_ values: inout [Double], deviation: Double) {
+            guard deviation > 0 else { return }
+            let width = 2 * 3.0.squareRoot() * deviation
+            for i in values.indices { values[i] += (unit() - 0.5) * width }
+        }
+    }
+
+    /// Adds a ciphertext error of `coefficientDeviation` at `scale` to `values` (no-op without noise).
+    private func perturb(_ values: inout [Double], coefficientDeviation: (NoiseModel) -> Double, scale: Double) {
+        guard tracksValues, noise != nil else { return }
+        let deviation = noise!.model.slotDeviation(coefficientDeviation(noise!.model), scale: scale)
+        noise!.addGaussian(&values, deviation: deviation)
+    }
+
+    /// A constant as the evaluator encodes it: rounded to an integer at `scale` (exact without noise).
+    private func encoded(_ c: Double, scale: Double) -> Double {
+        noise == nil ? c : (c * scale).rounded() / scale
+    }
+
     /// A mock with `slotCount` slots (any positive count) and the prime chain and scale of `parameters`.
     public init(slotCount: Int, parameters: CKKSParameters, tracksValues: Bool = true) {
         precondition(slotCount >= 1, "a backend needs at least one slot")
@@ -83,12 +140,18 @@ public final class MockBackend: TensorBackend {
         guard scale.isFinite, scale > 0 else { throw CKKSError.encoding("scale must be positive and finite") }
         try count(\.encodes, level: level)
         guard tracksValues else { return Plaintext(values: [], level: level, scale: scale) }
-        return Plaintext(values: values + [Double](repeating: 0, count: slotCount - values.count), level: level, scale: scale)
+        var slots = values + [Double](repeating: 0, count: slotCount - values.count)
+        if noise != nil {
+            noise!.addUniform(&slots, deviation: noise!.model.slotDeviation(noise!.model.encodingRounding, scale: scale))
+        }
+        return Plaintext(values: slots, level: level, scale: scale)
     }
 
     public func encrypt(_ plaintext: Plaintext) throws -> Ciphertext {
         try count(\.encryptions, level: plaintext.level)
-        return Ciphertext(values: plaintext.values, level: plaintext.level, scale: plaintext.scale, componentCount: 2)
+        var values = plaintext.values
+        perturb(&values, coefficientDeviation: \.freshEncryption, scale: plaintext.scale)
+        return Ciphertext(values: values, level: plaintext.level, scale: plaintext.scale, componentCount: 2)
     }
 
     public func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double] {
@@ -131,6 +194,7 @@ public final class MockBackend: TensorBackend {
     public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext {
         try count(\.additions, level: a.level)
         var r = a
+        let c = encoded(c, scale: a.scale)
         for i in r.values.indices { r.values[i] += c }
         return r
     }
@@ -147,6 +211,7 @@ public final class MockBackend: TensorBackend {
     public func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext {
         try count(\.plainMultiplications, level: a.level)
         var r = a
+        let c = encoded(c, scale: scale)
         for i in r.values.indices { r.values[i] *= c }
         r.scale *= scale
         return r
@@ -166,6 +231,7 @@ public final class MockBackend: TensorBackend {
         try count(\.relinearizations, level: a.level)
         var r = a
         r.componentCount = 2
+        perturb(&r.values, coefficientDeviation: { $0.keySwitching[a.level] }, scale: a.scale)
         return r
     }
 
@@ -175,6 +241,7 @@ public final class MockBackend: TensorBackend {
         var r = a
         r.scale /= primes[a.level]
         r.level -= 1
+        perturb(&r.values, coefficientDeviation: \.rounding, scale: r.scale)
         return r
     }
 
@@ -199,6 +266,7 @@ public final class MockBackend: TensorBackend {
         rotationSteps.insert(k)
         var r = a
         r.values = rotated(a.values, k)
+        perturb(&r.values, coefficientDeviation: { $0.keySwitching[a.level] }, scale: a.scale)
         return r
     }
 
@@ -214,6 +282,9 @@ public final class MockBackend: TensorBackend {
         for step in Set(steps) {
             var r = a
             r.values = rotated(a.values, normalizedStep(step))
+            if normalizedStep(step) != 0 {
+                perturb(&r.values, coefficientDeviation: { $0.keySwitching[a.level] }, scale: a.scale)
+            }
             result[step] = r
         }
         return result

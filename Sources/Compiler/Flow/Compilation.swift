@@ -22,6 +22,10 @@ public struct Compilation: Sendable {
     /// What the network's all-zero weight blocks (a pruned model's) save in the chosen plan;
     /// nil when it has none.
     public var zeroBlockSavings: ZeroBlockSavings?
+    /// The chosen plan's predicted logit error (nil only for files made without compiling),
+    /// and the fraction of the largest logit it had to stay within.
+    public var precision: PrecisionEstimate?
+    public var precisionTarget = PrecisionEstimate.defaultTarget
 
     /// Compiles `graph`.
     /// - Parameters:
@@ -91,6 +95,37 @@ public struct Compilation: Sendable {
             }
             progress("optimizer: \(chain.packing == nil ? "without" : "with") the space-to-depth packing of the input")
         }
+        // Precision is planned: the chosen plan's logits error is simulated, and while it
+        // exceeds the target the scale floor is raised by the bits missing (the ring may grow).
+        let (precisionSamples, precisionInputs): ([[Double]], String) = calibrationInputs.isEmpty
+            ? try PrecisionEstimate.assumedInputs(graph, count: PrecisionEstimate.maximumSamples)
+            : (calibrationInputs, "\(min(calibrationInputs.count, PrecisionEstimate.maximumSamples)) of the calibration inputs")
+        let target = options.maximumRelativeLogitError
+        let simulationStart = Date()
+        var precision = try PrecisionEstimate.estimate(plans[0], chain: chain, samples: precisionSamples, inputs: precisionInputs)
+        progress(String(format: "precision: CKKS's errors simulated through the plan in %.1f s: predicted logit error ≤ %.2g of the largest logit",
+                        Date().timeIntervalSince(simulationStart), precision.bound))
+        for _ in 0..<3 where precision.bound > target {
+            let logScale = plans[0].choice.parameters.logScale
+            let missing = max(1, Int(log2(precision.bound / target).rounded(.up)))
+            progress(String(format: "precision: predicted logit error %.2g of the largest logit at scale 2^%d exceeds %.2g; planning again with a scale of at least 2^%d",
+                            precision.bound, logScale, target, logScale + missing))
+            options.minimumScaleBits = logScale + missing
+            options.maximumScaleBits = max(options.maximumScaleBits, options.minimumScaleBits)
+            options.knownBest = nil
+            do {
+                plans = try Optimizer.plans(for: chain, options: options, costModel: costModel, progress: progress)
+            } catch let CompilerError.infeasible(why) {
+                throw CompilerError.infeasible(String(format: "the plan at scale 2^%d predicts a logit error of %.2g of the largest logit, over the %.2g asked for, and no parameters with a %d-bit scale hold it (%@); pass a larger --max-logit-error, or retrain with fewer levels or smaller activations",
+                                                      logScale, precision.bound, target, logScale + missing, why))
+            }
+            losers = []
+            precision = try PrecisionEstimate.estimate(plans[0], chain: chain, samples: precisionSamples, inputs: precisionInputs)
+        }
+        guard precision.bound <= target else {
+            throw CompilerError.infeasible(String(format: "the best plan predicts a logit error of %.2g of the largest logit (scale 2^%d), over the %.2g asked for; pass a larger --max-logit-error or --min-scale-bits, or retrain with smaller activations",
+                                                  precision.bound, precision.logScale, target))
+        }
         if let request = options.circuitPrivacy, !calibrationInputs.isEmpty {
             let largest = try largestOutputSlot(plans[0], chain: chain, samples: calibrationInputs)
             let needed = Int(log2(max(largest, 1)).rounded(.up)) + 1
@@ -113,10 +148,18 @@ public struct Compilation: Sendable {
                 throw CompilerError.infeasible(String(format: "circuit privacy: this plan's result ends at scale 2^%.2f, %.2f bits from the 2^%d its flooding is sized for (each ciphertext square doubles the scale's drift; this network has many on one path); compile it without --circuit-privacy (the server then needs --no-circuit-privacy) until the sizing follows the drift", Double(p.logScale) + drift, drift, p.logScale))
             }
         }
-        let (model, profile) = try files(for: plans[0], chain: chain, graph: graph, name: name)
+        if plans[0].choice.parameters.logScale != precision.logScale {
+            // The circuit-privacy sizing planned again: simulate the plan it chose.
+            precision = try PrecisionEstimate.estimate(plans[0], chain: chain, samples: precisionSamples, inputs: precisionInputs)
+        }
+        // The client shows as many decimals as the predicted precision supports (the rounding
+        // takes at most a quarter of the error target): at least 3, more for small logits.
+        let decimals = min(12, max(3, Int((-log10(0.5 * target * max(precision.largestLogit, 1e-12))).rounded(.up))))
+        let (model, profile) = try files(for: plans[0], chain: chain, graph: graph, name: name, outputDecimals: decimals)
         return Compilation(model: model, profile: profile, chain: chain, plans: plans, otherLoweringPlans: losers,
                            outputBits: outputBits, outputBoundSource: source,
-                           zeroBlockSavings: ZeroBlockSavings.of(plans[0], chain: chain, logScale: options.minimumScaleBits))
+                           zeroBlockSavings: ZeroBlockSavings.of(plans[0], chain: chain, logScale: options.minimumScaleBits),
+                           precision: precision, precisionTarget: target)
     }
 
     /// Bits by which circuit privacy assumes garbage slots exceed the outputs before checking.
@@ -140,9 +183,12 @@ public struct Compilation: Sendable {
 
     /// The plan run exactly on the mock backend with the plan's own primes (levels and scales as
     /// the server's run), on up to `plan.batch` samples, padded with zero images.
-    static func runOnMock(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result, samples: [[Double]]) throws -> TileTensor<MockBackend> {
+    /// With `noise`, the mock injects CKKS's errors (`PrecisionEstimate`).
+    static func runOnMock(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result, samples: [[Double]],
+                          noise: MockBackend.NoiseInjection? = nil) throws -> TileTensor<MockBackend> {
         let sim = plan.simulation
         let mock = MockBackend(slotCount: sim.inputLayout.slotsPerTile, parameters: plan.choice.parameters)
+        mock.noise = noise
         var padded = samples.map { chain.packed($0) }
         while padded.count < plan.batch { padded.append([Double](repeating: 0, count: chain.inputShape.reduce(1, *))) }
         let input = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: chain.inputShape), shape: sim.inputLayout, backend: mock)
@@ -156,7 +202,7 @@ public struct Compilation: Sendable {
     /// The compiled model and client profile of one priced plan of `chain` (the optimizer's
     /// choice is `plans[0]`; any other can be written the same way).
     public static func files(for plan: Optimizer.Candidate, chain: NetworkLowering.Result, graph: Graph,
-                             name: String) throws -> (CompiledModel, ClientProfile) {
+                             name: String, outputDecimals: Int = 3) throws -> (CompiledModel, ClientProfile) {
         let sim = plan.simulation
         let top = plan.choice.parameters.maxLevel
         let header = PlanHeader(
@@ -177,7 +223,7 @@ public struct Compilation: Sendable {
             plan: value, outputScale: chain.outputScale.allSatisfy({ $0 == 1 }) ? [] : chain.outputScale,
             outputShift: chain.outputShift.allSatisfy({ $0 == 0 }) ? [] : chain.outputShift,
             classNames: graph.classNames(count: chain.outputShape.reduce(1, *)), preprocessingMean: preprocessing.mean,
-            preprocessingStd: preprocessing.std, outputDecimals: 3)
+            preprocessingStd: preprocessing.std, outputDecimals: outputDecimals)
         return (model, profile)
     }
 }

@@ -20,6 +20,10 @@ public enum CompilationReport {
         } else {
             out.append("output bound: \(c.outputBoundSource) → q0 of \(best.choice.preset.primeBits[0]) bits")
         }
+        if let e = c.precision {
+            out.append(String(format: "precision: predicted logit error ≤ %.2g of the largest |logit| (%.2g of %.3g; target %.2g), from CKKS's errors at N = %d, scale 2^%d simulated through the plan; inputs: %@",
+                              e.bound, e.bound * e.largestLogit, e.largestLogit, c.precisionTarget, p.degree, e.logScale, e.inputs as NSString))
+        }
         out.append("tiling \(pathDescription(sim)) (t0×t1×tX×tY×tB), \(best.batch) image(s) per evaluation, \(sim.rotationSteps.count) rotation steps")
         out.append("")
         // "reads": the steps whose outputs a step reads (in: the input), shown for a graph.

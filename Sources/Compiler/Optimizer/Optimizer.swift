@@ -22,6 +22,9 @@ public enum Optimizer {
         public var batch: Int?
         public var minimumScaleBits = 29
         public var maximumScaleBits = 40
+        /// The compile raises the scale until the chosen plan's predicted logit error is at most
+        /// this fraction of the largest logit (`PrecisionEstimate`).
+        public var maximumRelativeLogitError = PrecisionEstimate.defaultTarget
         /// log2 of the largest output magnitude expected (bounds q_0).
         public var outputBits = 8
         /// Let steps run in different tilings, converting between them (the DP; slower to compile;
