@@ -16,11 +16,10 @@ public final class BasisConverter: @unchecked Sendable {
     public let target: RNSBasis
     /// [Q/q_i]_(p_j) stored target-major: entry j·k + i.
     @usableFromInline let puncturedInTarget: [UInt64]
-    /// 1/q_i in Double, and [Q]_(p_j) with its Shoup constant: the exact centred conversion's
-    /// rounding correction.
+    /// 1/q_i in Double, and [v·Q]_(p_j) for v = 0 … k stored target-major (entry j·(k + 1) + v):
+    /// the exact centred conversion's rounding correction, a table lookup per output residue.
     @usableFromInline let inverseSource: [Double]
-    @usableFromInline let productInTarget: [UInt64]
-    @usableFromInline let productInTargetShoup: [UInt64]
+    @usableFromInline let productMultiplesInTarget: [UInt64]
 
     /// Precomputes the constants; throws unless both bases have the same degree.
     public init(from source: RNSBasis, to target: RNSBasis) throws {
@@ -39,8 +38,9 @@ public final class BasisConverter: @unchecked Sendable {
         self.puncturedInTarget = constants
         self.inverseSource = source.moduli.map { 1 / Double($0.value) }
         let productResidues = target.decompose(source.product)
-        self.productInTarget = productResidues
-        self.productInTargetShoup = zip(target.moduli, productResidues).map { $0.shoupConstant($1) }
+        self.productMultiplesInTarget = zip(target.moduli, productResidues).flatMap { p, r in
+            (0...source.count).map { v in p.multiply(UInt64(v) % p.value, r) }
+        }
     }
 
     /// Converts k·N residues (limb-major, coefficient form) into m·N residues (limb-major).
@@ -76,32 +76,38 @@ public final class BasisConverter: @unchecked Sendable {
         accumulate(y, into: output)
     }
 
-    /// out_j = Σ_i y_i·[Q/q_i]_(p_j) mod p_j for every target prime (k ≥ 2), in 128 bits.
+    /// out_j = Σ_i y_i·[Q/q_i]_(p_j) mod p_j for every target prime (k ≥ 2), in 128 bits; with
+    /// `rounded` (values in 0 … k per coefficient), minus [rounded·Q]_(p_j) from the table.
     @inlinable
-    func accumulate(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>) {
+    func accumulate(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
+                    subtractingMultiplesOf rounded: UnsafePointer<UInt64>? = nil) {
         let n = source.degree
         let k = source.count
         puncturedInTarget.withUnsafeBufferPointer { constants in
-            for j in 0..<target.count {
-                let p = target.moduli[j]
-                let row = constants.baseAddress! + j * k
-                let out = output + j * n
-                for c in 0..<n {
-                    var high: UInt64 = 0
-                    var low: UInt64 = 0
-                    var i = 0
-                    while i < k {
-                        let product = y[i * n + c].multipliedFullWidth(by: row[i])
-                        let (sum, carry) = low.addingReportingOverflow(product.low)
-                        low = sum
-                        high &+= product.high &+ (carry ? 1 : 0)
-                        i += 1
-                        if i & 15 == 0 && i < k {
-                            low = p.reduce(high: high, low: low)
-                            high = 0
+            productMultiplesInTarget.withUnsafeBufferPointer { multiples in
+                for j in 0..<target.count {
+                    let p = target.moduli[j]
+                    let row = constants.baseAddress! + j * k
+                    let correction = multiples.baseAddress! + j * (k + 1)
+                    let out = output + j * n
+                    for c in 0..<n {
+                        var high: UInt64 = 0
+                        var low: UInt64 = 0
+                        var i = 0
+                        while i < k {
+                            let product = y[i * n + c].multipliedFullWidth(by: row[i])
+                            let (sum, carry) = low.addingReportingOverflow(product.low)
+                            low = sum
+                            high &+= product.high &+ (carry ? 1 : 0)
+                            i += 1
+                            if i & 15 == 0 && i < k {
+                                low = p.reduce(high: high, low: low)
+                                high = 0
+                            }
                         }
+                        let r = p.reduce(high: high, low: low)
+                        out[c] = rounded.map { p.subtract(r, correction[Int($0[c])]) } ?? r
                     }
-                    out[c] = p.reduce(high: high, low: low)
                 }
             }
         }
@@ -160,13 +166,7 @@ public final class BasisConverter: @unchecked Sendable {
                 rounded[c] = UInt64(sum.rounded(.toNearestOrAwayFromZero))
             }
         }
-        accumulate(y, into: output)
-        for j in 0..<target.count {
-            let p = target.moduli[j]
-            let w = productInTarget[j], ws = productInTargetShoup[j]
-            let out = output + j * n
-            for c in 0..<n { out[c] = p.subtract(out[c], p.multiplyShoup(rounded[c], by: w, shoup: ws)) }
-        }
+        accumulate(y, into: output, subtractingMultiplesOf: rounded)
     }
 
     /// The converted polynomial (allocating form of `convert(_:into:scratch:)`).
