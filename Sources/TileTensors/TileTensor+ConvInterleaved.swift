@@ -76,22 +76,8 @@ extension TileTensor {
         let l = level
         let q = restoringScale(atLevel: l)
 
-        // Per output tile and tap: the output positions of each image dimension grouped by the
-        // (source tile, in-tile shift) they read; reads outside the image (zero padding) drop out.
-        func groups(_ d: Int, _ r: Int, _ offset: Int, _ n: Int) -> [(tile: Int, shift: Int, positions: [Int])] {
-            var result: [(tile: Int, shift: Int, positions: [Int])] = []
-            for position in 0..<outDims[d].tileSize {
-                guard let y = outDims[d].element(tile: r, position: position) else { continue }
-                let iy = s * y + offset
-                guard (0..<n).contains(iy) else { continue }
-                let (a, pos) = dims[d].location(of: iy)
-                if let g = result.firstIndex(where: { $0.tile == a && $0.shift == pos - position }) {
-                    result[g].positions.append(position)
-                } else {
-                    result.append((a, pos - position, [position]))
-                }
-            }
-            return result
+        func groups(_ d: Int, _ r: Int, _ offset: Int, _ n: Int) -> [TapGroup] {
+            TapGroup.groups(output: outDims[d], tile: r, input: dims[d], stride: s, offset: offset, size: n)
         }
         // Blocks whose weights are all zero (a pruned network's): (tap, channel tile, filter tile).
         // Their products are never encoded or made, and a rotation only they read is never made
@@ -239,4 +225,31 @@ struct WeightKey: Hashable {
 struct ConvTerm {
     let output: Int, source: Int, delta: Int
     let plaintext: WeightKey
+}
+
+/// The output positions of one image dimension of one output tile that a tap reads from the same
+/// source tile at the same in-tile shift: output pixel y at in-tile position P reads input pixel
+/// s·y + offset, which lives in input tile `tile` at position P + `shift`.
+struct TapGroup {
+    let tile: Int, shift: Int
+    var positions: [Int]
+
+    /// The groups of output tile `r` of `output` for a tap at `offset` (reads outside 0 ..< size,
+    /// the zero padding, drop out).
+    static func groups(output: TileDimension, tile r: Int, input: TileDimension, stride s: Int, offset: Int,
+                       size n: Int) -> [TapGroup] {
+        var result: [TapGroup] = []
+        for position in 0..<output.tileSize {
+            guard let y = output.element(tile: r, position: position) else { continue }
+            let iy = s * y + offset
+            guard (0..<n).contains(iy) else { continue }
+            let (a, pos) = input.location(of: iy)
+            if let g = result.firstIndex(where: { $0.tile == a && $0.shift == pos - position }) {
+                result[g].positions.append(position)
+            } else {
+                result.append(TapGroup(tile: a, shift: pos - position, positions: [position]))
+            }
+        }
+        return result
+    }
 }

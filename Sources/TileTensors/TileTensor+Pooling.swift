@@ -5,22 +5,27 @@ extension TileTensor {
     /// is k² − 1 tile additions, no rotation. The 1/k² factor is one constant product and one
     /// level; pass `divide: false` to fold it into the next linear layer instead.
     /// Counts per output tile: k² − 1 additions (+ 1 constant product and 1 rescale when dividing).
+    /// A window covering the whole image runs as `summed(over:)` twice, in any layout.
     ///
     /// On the interleaved conv layout with image tiles larger than one pixel (dimensions 2, 3 of
-    /// a rank-5 `[c, f, H~, W~, B]` tensor) the pooling runs as `conv2dInterleaved` with the
-    /// filters δ(f, c)/k² (the factor inside the plaintexts: one level either way), with that
-    /// kernel's counts, and it swaps the layout like any conv (filters-first ↔ channels-first).
+    /// a rank-5 `[c, f, H~, W~, B]` tensor) it runs `averagePooledInterleaved`: each channel slot
+    /// pooled in place by masked products of the tap rotations (the 1/k² inside the masks: one
+    /// level either way); the channel layout is kept.
     public func averagePooled(window k: Int, stride s: Int, dimensions h: Int, _ w: Int, divide: Bool = true) throws -> TileTensor {
         try checkDimension(h)
         try checkDimension(w)
         guard h != w, k >= 1, s >= 1 else { throw TileTensorError.invalidArgument("pooling needs two dimensions, window ≥ 1 and stride ≥ 1") }
         let dh = shape.dimensions[h], dw = shape.dimensions[w]
+        if dh.size == k, dw.size == k, !dh.isReplicated, !dw.isReplicated, dh.tileSize & (dh.tileSize - 1) == 0,
+           dw.tileSize & (dw.tileSize - 1) == 0 {
+            // A window over the whole image is a global pool: tile additions and log2(t) rotate-and-add
+            // steps per image dimension, no product and no level (an 8×8 window on 8×8 tiles: 6
+            // rotations per tile, where 64 masked tap products and 63 rotations did the same).
+            let sum = try summed(over: h).summed(over: w)
+            return divide ? try sum.multiplied(byConstant: 1 / Double(k * k)) : sum
+        }
         if (dh.tileSize != 1 || dw.tileSize != 1) && shape.rank == 5 && h == 2 && w == 3 {
-            // Interleaved conv layout: pooling is the convolution with filters δ(f, c)/k².
-            let channels = shape.dimensions[0].isReplicated ? shape.dimensions[1].size : shape.dimensions[0].size
-            var filters = try Tensor(zeros: [channels, channels, k, k])
-            for c in 0..<channels { for dy in 0..<k { for dx in 0..<k { filters[[c, c, dy, dx]] = divide ? 1 / Double(k * k) : 1 } } }
-            return try conv2dInterleaved(filters: filters, stride: s, padding: 0)
+            return try averagePooledInterleaved(window: k, stride: s, divide: divide)
         }
         guard dh.tileSize == 1, dw.tileSize == 1, !dh.isReplicated, !dw.isReplicated else {
             throw TileTensorError.shapeMismatch("window pooling needs one tile per pixel (tile size 1) in dimensions \(h), \(w) of \(shape), or the interleaved conv layout; use converted(to:) first")

@@ -2,7 +2,8 @@ import XCTest
 import CKKS
 @testable import TileTensors
 
-/// Average pooling on an interleaved layout with image tiles of 2×2 pixels (runs as a conv).
+/// Average pooling on an interleaved layout with image tiles of 2×2 pixels: each channel slot
+/// pooled in place (the layout of the channels kept), masked tap products and no channel sum.
 final class InterleavedPoolingTests: XCTestCase {
     func testAveragePoolingOnInterleavedTiles() throws {
         var rng = TestRNG(seed: 61)
@@ -19,9 +20,14 @@ final class InterleavedPoolingTests: XCTestCase {
         }
         let mock = Fixtures.mock()
         let m = try run(mock)
-        XCTAssertEqual(m.shape.description, "[*/4, 3/2, 4~/2, 3~/2, 2/16]")
+        XCTAssertEqual(m.shape.description, "[3/4, */2, 4~/2, 3~/2, 2/16]", "the channels stay where they were")
+        // 4 output tiles × 4 taps, one group each where the tiles align (rows), up to two where
+        // they do not (columns: 6 pixels in 3 tiles pooled into 3 in 2): no channel-sum rotation.
+        XCTAssertEqual(mock.counts.rotations, 0)
+        XCTAssertEqual(mock.counts.rescales, 4)
+        XCTAssertLessThanOrEqual(mock.counts.plainMultiplications, 32)
         let c = try run(Fixtures.ckks(rotations: mock.rotationSteps))
-        assertAgree("avgpool on interleaved 2×2 tiles", reference: want, mock: ConvTests.fromTiles(try m.decrypt(), channelsIn: 1),
-                    ckks: ConvTests.fromTiles(try c.decrypt(), channelsIn: 1))
+        assertAgree("avgpool on interleaved 2×2 tiles", reference: want, mock: ConvTests.fromTiles(try m.decrypt(), channelsIn: 0),
+                    ckks: ConvTests.fromTiles(try c.decrypt(), channelsIn: 0))
     }
 }
