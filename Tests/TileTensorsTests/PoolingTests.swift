@@ -30,4 +30,25 @@ final class InterleavedPoolingTests: XCTestCase {
         assertAgree("avgpool on interleaved 2×2 tiles", reference: want, mock: ConvTests.fromTiles(try m.decrypt(), channelsIn: 0),
                     ckks: ConvTests.fromTiles(try c.decrypt(), channelsIn: 0))
     }
+
+    /// A window over the whole image (a global pool as the lowering emits it): rotate-and-add
+    /// sums, no product and no level.
+    func testWholeImageWindowSumsWithoutProducts() throws {
+        var rng = TestRNG(seed: 62)
+        let x = Fixtures.random([2, 3, 4, 4], &rng)   // B, C, H, W
+        let shape = try TileShape(parsing: "[3/4, */2, 4~/4, 4~/4, 2/4]")
+        func run<B: TensorBackend>(_ backend: B) throws -> TileTensor<B> {
+            try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: shape, backend: backend)
+                .averagePooled(window: 4, stride: 4, dimensions: 2, 3)
+        }
+        var want = try Tensor(zeros: [2, 3, 1, 1])
+        for b in 0..<2 { for c in 0..<3 { for y in 0..<4 { for xx in 0..<4 { want[[b, c, 0, 0]] += x[[b, c, y, xx]] / 16 } } } }
+        let mock = Fixtures.mock()
+        let m = try run(mock)
+        XCTAssertEqual(mock.counts.plainMultiplications, 1, "only the 1/16 (a constant product)")
+        XCTAssertEqual(mock.counts.rotations, 4, "log2(4) rotate-and-add steps per image dimension")
+        let c = try run(Fixtures.ckks(rotations: mock.rotationSteps))
+        assertAgree("whole-image window", reference: want, mock: ConvTests.fromTiles(try m.decrypt(), channelsIn: 0),
+                    ckks: ConvTests.fromTiles(try c.decrypt(), channelsIn: 0))
+    }
 }
