@@ -95,6 +95,7 @@ struct BenchEvalCommand: ParsableCommand {
         }
         let estimate = compiled.estimatedMicroseconds.reduce(0, +)
         report.notes.append(String(format: "  total: %.1f ms measured (median), %.1f ms estimated (%+.0f%%)", summary.median / 1000, estimate / 1000, (summary.median / estimate - 1) * 100))
+        report.notes.append(String(format: "peak resident memory (VmHWM) %.0f MB over the %d evaluations, keys and model loaded", PeakMemory.megabytes, reps + 1))
         report.sizes = [("input", inputBytes), ("output", outputBytes), ("evaluation_keys", keyBytes)]
         print(json ? report.json() : report.table())
     }

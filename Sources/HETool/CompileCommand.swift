@@ -105,8 +105,6 @@ struct CompileCommand: ParsableCommand {
         for line in CompilationReport.lines(compilation) { print(line) }
         print("\nwrote \(dir.appendingPathComponent("model.hemodel").path) (server) and \(dir.appendingPathComponent("client.heprofile").path) (client)")
         // The compile's own cost: a new user's first question about a large model.
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        print(String(format: "compiled in %.1f s, peak resident memory %.0f MB", Date().timeIntervalSince(start), Double(usage.ru_maxrss) / 1024))
+        print(String(format: "compiled in %.1f s, peak resident memory %.0f MB", Date().timeIntervalSince(start), PeakMemory.megabytes))
     }
 }

@@ -92,8 +92,9 @@ struct EvalCommand: AsyncParsableCommand {
         let size = try session.evaluate(inputPath: input, outputPath: out, progress: progress.report)
         progress.finish()
         if !quiet {
-            print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s, %d thread(s))", input, out, FlowFiles.megabytes(size),
-                         progress.elapsed, model.estimatedMicroseconds.reduce(0, +) / 1e6, threads))
+            print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s, %d thread(s)), peak resident memory %.0f MB", input, out,
+                         FlowFiles.megabytes(size), progress.elapsed, model.estimatedMicroseconds.reduce(0, +) / 1e6, threads,
+                         PeakMemory.megabytes))
             if let store = session.keys.store {
                 let s = store.statistics
                 print("eval: Galois keys read from \(evalKeys) when needed: \(s.reads) reads of \(store.elements.count) keys, at most \(store.residentBytes >> 20) MB of them in memory")
