@@ -37,8 +37,8 @@ struct CompileCommand: ParsableCommand {
     @Option(name: .customLong("max-logit-error"), help: "Largest predicted logit error, as a fraction of the largest logit, the plan may have; the scale is raised until the simulated error is within it (default 1e-3).")
     var maxLogitError: Double = PrecisionEstimate.defaultTarget
 
-    @Option(name: .customLong("max-key-mb"), help: "Largest evaluation-key upload, in MB, a plan may need (default 2000: one file).")
-    var maxKeyMB: Int = 2000
+    @Option(name: .customLong("max-key-mb"), help: "Largest evaluation-key upload, in MB, a plan may need: a network no plan of which fits is refused (without it: plans within 2000 MB are preferred).")
+    var maxKeyMB: Int?
 
     @Option(name: .customLong("max-memory-mb"), help: "Largest intermediate tensor a plan may hold, in MB (default: 40% of this machine's memory).")
     var maxMemoryMB: Int?
@@ -59,6 +59,7 @@ struct CompileCommand: ParsableCommand {
         guard Optimizer.Objective(rawValue: objective) != nil else { throw ValidationError("--objective is latency or throughput") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if batch != nil && objective == "throughput" { throw ValidationError("--batch goes with --objective latency; throughput fills the slots") }
+        if let maxKeyMB, maxKeyMB < 1 { throw ValidationError("--max-key-mb must be at least 1") }
         if let maxMemoryMB, maxMemoryMB < 1 { throw ValidationError("--max-memory-mb must be at least 1") }
         guard (20...50).contains(minScaleBits) else { throw ValidationError("--min-scale-bits must be in 20 … 50") }
         guard maxLogitError.isFinite, maxLogitError > 0, maxLogitError < 1 else { throw ValidationError("--max-logit-error must be a fraction in (0, 1), such as 1e-3") }
@@ -77,7 +78,10 @@ struct CompileCommand: ParsableCommand {
         options.batch = batch
         options.minimumScaleBits = minScaleBits
         options.maximumRelativeLogitError = maxLogitError
-        options.maximumKeyBytes = maxKeyMB * 1_000_000
+        if let maxKeyMB {
+            options.maximumKeyBytes = maxKeyMB * 1_000_000
+            options.keyLimitIsHard = true
+        }
         if let maxMemoryMB { options.maximumIntermediateBytes = maxMemoryMB * 1_000_000 }
         options.searchConversions = !noConversions
         options.spaceToDepth = !noSpaceToDepth

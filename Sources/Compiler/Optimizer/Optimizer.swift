@@ -37,8 +37,10 @@ public enum Optimizer {
         /// this by 10% are abandoned from the start (a plan already known elsewhere); nil: none.
         public var knownBest: Double?
         /// Plans whose evaluation keys (uploaded once per client) exceed this are not taken
-        /// while another plan stays within it.
+        /// while another plan stays within it; with `keyLimitIsHard` (the user's --max-key-mb)
+        /// a network none of whose plans fits is refused, naming the smallest key set.
         public var maximumKeyBytes = 2_000_000_000
+        public var keyLimitIsHard = false
         /// Plans whose largest intermediate tensor exceeds this are not taken (a network none
         /// of whose plans fits is refused, naming the limit): the evaluation holds a step's input and output (and rotated copies)
         /// at once. Default 40% of this machine's memory (a throughput plan of MNIST at 8192
@@ -120,6 +122,7 @@ public enum Optimizer {
         var result: [Candidate] = []
         var ringTilings: [InterleavedTiling] = []
         var failures: [String] = []
+        var smallestOverMemory: (bytes: Int, plan: String)?
         let batch = options.batch ?? 1
         // A ring where every tiling stopped early (dearer than a plan known from elsewhere) ends
         // the search: the next ring's operations cost more still.
@@ -190,6 +193,9 @@ public enum Optimizer {
                     let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images)
                     guard candidate.largestIntermediateBytes <= options.maximumIntermediateBytes else {
                         layoutOnly = false
+                        if smallestOverMemory == nil || candidate.largestIntermediateBytes < smallestOverMemory!.bytes {
+                            smallestOverMemory = (candidate.largestIntermediateBytes, "\(tiling) at N = \(2 * slots)")
+                        }
                         failures.append("\(tiling): intermediates of \(candidate.largestIntermediateBytes / 1_000_000) MB, over the \(options.maximumIntermediateBytes / 1_000_000) MB allowed (--max-memory-mb)")
                         continue
                     }
@@ -202,7 +208,8 @@ public enum Optimizer {
         if pruned > 0 { progress("optimizer: \(pruned) tilings stopped early (already dearer than the third-best plan)") }
         guard !result.isEmpty else {
             let examples = Array(Set([failures.first, failures.last].compactMap { $0 })).sorted()
-            throw CompilerError.infeasible("no tiling runs this network (\(maxChannels) channels, \(h)×\(h) images)\(examples.isEmpty ? "" : "; for instance " + examples.joined(separator: "; "))")
+            let memory = smallestOverMemory.map { "; within the memory limit alone, the plan with the smallest intermediates needs \(($0.bytes + 999_999) / 1_000_000) MB (\($0.plan)): pass --max-memory-mb \(($0.bytes + 999_999) / 1_000_000) or more" } ?? ""
+            throw CompilerError.infeasible("no tiling runs this network (\(maxChannels) channels, \(h)×\(h) images)\(examples.isEmpty ? "" : "; for instance " + examples.joined(separator: "; "))\(memory)")
         }
         func sort() {
             switch options.objective {
@@ -241,6 +248,10 @@ public enum Optimizer {
         sort()
         result = result.filter { $0.largestIntermediateBytes <= options.maximumIntermediateBytes }
         let withinKeys = result.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
+        if withinKeys.isEmpty, options.keyLimitIsHard, let smallest = result.min(by: { $0.evaluationKeyBytes < $1.evaluationKeyBytes }) {
+            let mb = (smallest.evaluationKeyBytes + 999_999) / 1_000_000
+            throw CompilerError.infeasible("every plan needs more evaluation keys than the \(options.maximumKeyBytes / 1_000_000) MB of --max-key-mb: the smallest key set is \(mb) MB (\(smallest.simulation.rotationSteps.count) rotation keys at N = \(smallest.choice.parameters.degree), \(smallest.choice.parameters.keySwitchDigits) digit(s)); pass --max-key-mb \(mb) or more")
+        }
         if !withinKeys.isEmpty && withinKeys.count < result.count {
             progress("optimizer: \(result.count - withinKeys.count) plans need more than \(options.maximumKeyBytes / 1_000_000) MB of evaluation keys; not taken")
             result = withinKeys
