@@ -250,7 +250,7 @@ public enum Optimizer {
         let withinKeys = result.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
         if withinKeys.isEmpty, options.keyLimitIsHard, let smallest = result.min(by: { $0.evaluationKeyBytes < $1.evaluationKeyBytes }) {
             let mb = (smallest.evaluationKeyBytes + 999_999) / 1_000_000
-            throw CompilerError.infeasible("every plan needs more evaluation keys than the \(options.maximumKeyBytes / 1_000_000) MB of --max-key-mb: the smallest key set is \(mb) MB (\(smallest.simulation.rotationSteps.count) rotation keys at N = \(smallest.choice.parameters.degree), \(smallest.choice.parameters.keySwitchDigits) digit(s)); pass --max-key-mb \(mb) or more")
+            throw CompilerError.infeasible("every plan needs more evaluation keys than the \(options.maximumKeyBytes / 1_000_000) MB of --max-key-mb: the smallest key set among the plans priced is \(mb) MB (\(smallest.simulation.rotationSteps.count) rotation keys at N = \(smallest.choice.parameters.degree), \(smallest.choice.parameters.keySwitchDigits) digit(s)); pass --max-key-mb \(mb) or more")
         }
         if !withinKeys.isEmpty && withinKeys.count < result.count {
             progress("optimizer: \(result.count - withinKeys.count) plans need more than \(options.maximumKeyBytes / 1_000_000) MB of evaluation keys; not taken")
