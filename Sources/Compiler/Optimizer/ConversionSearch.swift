@@ -73,17 +73,17 @@ enum ConversionSearch {
                 if next[k][t].map({ s.cost < $0.cost }) ?? true { next[k][t] = s }
             }
             for k in 0...maximumConversions {
-                for (t, s) in states[k] {
+                for (t, s) in states[k].sorted(by: { cheaper(($0.key, $0.value.cost), ($1.key, $1.value.cost)) }) {
                     if let c = stay[b][t] { offer(k, t, State(cost: s.cost + c, path: s.path + [t])) }
                 }
             }
-            let targets = stay[b].sorted { $0.value < $1.value }.prefix(successors).map(\.key)
+            let targets = stay[b].sorted { cheaper(($0.key, $0.value), ($1.key, $1.value)) }.prefix(successors).map(\.key)
             let ref = reference.steps[blocks[b].lowerBound]
             // Every (conversions so far, predecessor, target) is simulated on every core, then
             // offered in a fixed order: the result does not depend on the thread count.
             var jobs: [(k: Int, from: State, to: InterleavedTiling, input: TileShape)] = []
             for k in 0..<maximumConversions {
-                for (from, s) in states[k].sorted(by: { $0.value.cost < $1.value.cost }).prefix(predecessors) {
+                for (from, s) in states[k].sorted(by: { cheaper(($0.key, $0.value.cost), ($1.key, $1.value.cost)) }).prefix(predecessors) {
                     guard let input = try? keepingGarbage(ref.inputLayout, tiling: from) else { continue }
                     for to in targets where to != from { jobs.append((k, s, to, input)) }
                 }
@@ -97,10 +97,18 @@ enum ConversionSearch {
             states = next
         }
         progress("optimizer: conversion search over \(n) blocks simulated \(simulated) single blocks and \(conversions) conversions")
-        let finals = states.flatMap { $0.values }.sorted { $0.cost < $1.cost }
+        let finals = states.flatMap { $0.values }.sorted {
+            $0.cost != $1.cost ? $0.cost < $1.cost : $0.path.flatMap(\.sizes).lexicographicallyPrecedes($1.path.flatMap(\.sizes))
+        }
         var seen = Set<[InterleavedTiling]>()
         let best = finals.map(\.path).filter { seen.insert($0).inserted && Set($0).count > 1 }.prefix(4)
         return best.map { path in zip(blocks, path).flatMap { r, t in Array(repeating: t, count: r.count) } }
+    }
+
+    /// Cost order with ties broken by the tiling's sizes: the search visits dictionaries, whose
+    /// order changes from run to run, so without it equal costs made different plans.
+    static func cheaper(_ a: (InterleavedTiling, Double), _ b: (InterleavedTiling, Double)) -> Bool {
+        a.1 != b.1 ? a.1 < b.1 : a.0.sizes.lexicographicallyPrecedes(b.0.sizes)
     }
 
     /// `body(i)` for i in 0 ..< count on every core, the results in index order.

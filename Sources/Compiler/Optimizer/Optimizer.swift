@@ -115,7 +115,7 @@ public enum Optimizer {
         let boundModel = try model(first)
         let boundTop = first.parameters.maxLevel
         func lowerBound(_ counts: [Int: OperationCounts]) -> Double {
-            counts.reduce(0.0) { $0 + ((try? boundModel.microseconds($1.value, level: max(0, boundTop - $1.key))) ?? 0) }
+            counts.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + ((try? boundModel.microseconds($1.value, level: max(0, boundTop - $1.key))) ?? 0) }
         }
         var objectives: [Double] = []
         var pruned = 0
@@ -188,7 +188,7 @@ public enum Optimizer {
                     let priced = try model(choice)
                     let top = choice.parameters.maxLevel
                     let micro = try simulation.steps.map { step in
-                        try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+                        try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
                     }
                     let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images)
                     guard candidate.largestIntermediateBytes <= options.maximumIntermediateBytes else {
@@ -237,7 +237,7 @@ public enum Optimizer {
             let priced = try model(choice)
             let top = choice.parameters.maxLevel
             let micro = try simulation.steps.map { step in
-                try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+                try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
             }
             result.append(Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: reference.batch))
         }
@@ -275,7 +275,7 @@ public enum Optimizer {
             let priced = base.scalingKeySwitches(by: ParameterSelection.keySwitchWork(v.parameters) / work, name: v.preset.name)
             let top = v.parameters.maxLevel
             let micro = try plan.simulation.steps.map { step in
-                try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+                try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
             }
             offers.append(Candidate(simulation: plan.simulation, choice: v, stepMicroseconds: micro, batch: plan.batch))
         }
@@ -287,7 +287,7 @@ public enum Optimizer {
         if let calibrated = try? model(best.choice) {
             let top = best.choice.parameters.maxLevel
             best.stepMicroseconds = try plan.simulation.steps.map { step in
-                try step.countsByDepth.reduce(0.0) { $0 + (try calibrated.microseconds($1.value, level: top - $1.key)) }
+                try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try calibrated.microseconds($1.value, level: top - $1.key)) }
             }
         }
         return best
