@@ -53,14 +53,7 @@ public final class BasisConverter: @unchecked Sendable {
                         scratch y: UnsafeMutablePointer<UInt64>) {
         let n = source.degree
         let k = source.count
-        for i in 0..<k {
-            let q = source.moduli[i]
-            let w = source.puncturedInverses[i]
-            let s = source.puncturedInversesShoup[i]
-            let x = input + i * n
-            let yi = y + i * n
-            for c in 0..<n { yi[c] = q.multiplyShoup(x[c], by: w, shoup: s) }
-        }
+        scaleByPuncturedInverses(input, into: y)
         if k == 1 {
             // One source prime: out_j = y_0·[Q/q_0]_(p_j) = y_0·1 mod p_j. A Shoup product by the
             // constant (any 64-bit y_0 is a valid Shoup input) replaces the 128-bit accumulation.
@@ -74,6 +67,20 @@ public final class BasisConverter: @unchecked Sendable {
             return
         }
         accumulate(y, into: output)
+    }
+
+    /// y_i = [x_i · (Q/q_i)^−1]_(q_i) for every source limb: both conversions' first pass.
+    @inlinable
+    func scaleByPuncturedInverses(_ input: UnsafePointer<UInt64>, into y: UnsafeMutablePointer<UInt64>) {
+        let n = source.degree
+        for i in 0..<source.count {
+            let q = source.moduli[i]
+            let w = source.puncturedInverses[i]
+            let s = source.puncturedInversesShoup[i]
+            let x = input + i * n
+            let yi = y + i * n
+            for c in 0..<n { yi[c] = q.multiplyShoup(x[c], by: w, shoup: s) }
+        }
     }
 
     /// out_j = Σ_i y_i·[Q/q_i]_(p_j) mod p_j for every target prime (k ≥ 2), in 128 bits; with
@@ -151,14 +158,7 @@ public final class BasisConverter: @unchecked Sendable {
             return
         }
         let y = scratch, rounded = scratch + k * n
-        for i in 0..<k {
-            let q = source.moduli[i]
-            let w = source.puncturedInverses[i]
-            let s = source.puncturedInversesShoup[i]
-            let x = input + i * n
-            let yi = y + i * n
-            for c in 0..<n { yi[c] = q.multiplyShoup(x[c], by: w, shoup: s) }
-        }
+        scaleByPuncturedInverses(input, into: y)
         inverseSource.withUnsafeBufferPointer { inverses in
             for c in 0..<n {
                 var sum = 0.0

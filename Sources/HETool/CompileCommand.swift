@@ -55,12 +55,16 @@ struct CompileCommand: ParsableCommand {
     @Option(help: "The model's name in the files (default: the ONNX file's directory name).")
     var name: String?
 
+    /// The largest --max-key-mb / --max-memory-mb (a petabyte): far beyond any machine, far below Int.max / 10^6.
+    static let largestMB = 1_000_000_000
+
     func validate() throws {
         guard Optimizer.Objective(rawValue: objective) != nil else { throw ValidationError("--objective is latency or throughput") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if batch != nil && objective == "throughput" { throw ValidationError("--batch goes with --objective latency; throughput fills the slots") }
-        if let maxKeyMB, maxKeyMB < 1 { throw ValidationError("--max-key-mb must be at least 1") }
-        if let maxMemoryMB, maxMemoryMB < 1 { throw ValidationError("--max-memory-mb must be at least 1") }
+        // Both become bytes (× 10^6): bounded so that the product cannot overflow.
+        if let maxKeyMB, !(1...Self.largestMB).contains(maxKeyMB) { throw ValidationError("--max-key-mb must be in 1 … \(Self.largestMB)") }
+        if let maxMemoryMB, !(1...Self.largestMB).contains(maxMemoryMB) { throw ValidationError("--max-memory-mb must be in 1 … \(Self.largestMB)") }
         guard (20...50).contains(minScaleBits) else { throw ValidationError("--min-scale-bits must be in 20 … 50") }
         guard maxLogitError.isFinite, maxLogitError > 0, maxLogitError < 1 else { throw ValidationError("--max-logit-error must be a fraction in (0, 1), such as 1e-3") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }

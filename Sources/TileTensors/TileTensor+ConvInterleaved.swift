@@ -168,15 +168,7 @@ extension TileTensor {
 
         // One source tile at a time: its rotations (hoisted together), every product that reads
         // them, then they are dropped; so a step holds one tile's rotations, not every tile's.
-        var accumulators = [Backend.Ciphertext?](repeating: nil, count: outShape.tileCount)
-        var bySource: [Int: [ConvTerm]] = [:]
-        for term in terms { bySource[term.source, default: []].append(term) }
-        for source in bySource.keys.sorted() {
-            let rotated = try backend.rotations(of: tiles[source], by: Array(deltas[source]!).sorted())
-            for term in bySource[source]! {
-                try backend.addProduct(&accumulators[term.output], rotated[term.delta]!, plaintext(term.plaintext))
-            }
-        }
+        let accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { try plaintext($0.plaintext) }
         var outTiles: [Backend.Ciphertext?] = []
         for (tile, acc) in accumulators.enumerated() {
             // An output tile no tap reaches (possible only with unaligned interleaving) is zero.
@@ -186,6 +178,24 @@ extension TileTensor {
         }
         let out = TileTensor(backend: backend, shape: outShape, tiles: outTiles.map { $0! })
         return try out.addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4])
+    }
+
+    /// Σ rot(tiles[source], delta) ⊙ plaintext(term) into each term's output tile (nil where no
+    /// term lands), one source tile at a time: its rotations hoisted together, every product
+    /// that reads them, then dropped; so a step holds one tile's rotations, not every tile's.
+    func hoistedProducts<Term: HoistedTerm>(_ terms: [Term], outputs: Int,
+                                            plaintext: (Term) throws -> Backend.Plaintext) throws -> [Backend.Ciphertext?] {
+        var accumulators = [Backend.Ciphertext?](repeating: nil, count: outputs)
+        var bySource: [Int: [Term]] = [:]
+        for term in terms { bySource[term.source, default: []].append(term) }
+        for source in bySource.keys.sorted() {
+            let group = bySource[source]!
+            let rotated = try backend.rotations(of: tiles[source], by: Array(Set(group.map(\.delta))).sorted())
+            for term in group {
+                try backend.addProduct(&accumulators[term.output], rotated[term.delta]!, plaintext(term))
+            }
+        }
+        return accumulators
     }
 
     /// The most bytes of tap plaintexts one convolution keeps for re-use (1 GiB); past it they
@@ -221,8 +231,15 @@ struct WeightKey: Hashable {
     let rows: [Int], columns: [Int]
 }
 
+/// A product of a tap kernel: output tile += rot(source tile, delta) ⊙ its plaintext.
+protocol HoistedTerm {
+    var output: Int { get }
+    var source: Int { get }
+    var delta: Int { get }
+}
+
 /// One product of the interleaved conv: output tile += rot(source tile, delta) ⊙ plaintext.
-struct ConvTerm {
+struct ConvTerm: HoistedTerm {
     let output: Int, source: Int, delta: Int
     let plaintext: WeightKey
 }

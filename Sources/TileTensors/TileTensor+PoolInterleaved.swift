@@ -35,7 +35,6 @@ extension TileTensor {
         let weight = divide ? 1 / Double(k * k) : 1
 
         var terms: [PoolTerm] = []
-        var deltas: [Int: Set<Int>] = [:]
         for tile in 0..<outShape.tileCount {
             let o = Tensor.unflatten(tile, outShape.tileCounts)
             let base = o[0] * inTileStrides[0] + o[1] * inTileStrides[1] + o[4] * inTileStrides[4]
@@ -46,7 +45,6 @@ extension TileTensor {
                         for x in TapGroup.groups(output: outDims[3], tile: o[3], input: dims[3], stride: s, offset: dx, size: w) {
                             let source = base + y.tile * inTileStrides[2] + x.tile * inTileStrides[3]
                             let delta = y.shift * slotStrides[2] + x.shift * slotStrides[3]
-                            deltas[source, default: []].insert(delta)
                             terms.append(PoolTerm(output: tile, source: source, delta: delta, rows: y.positions, columns: x.positions))
                         }
                     }
@@ -76,15 +74,7 @@ extension TileTensor {
             return encoded
         }
 
-        var accumulators = [Backend.Ciphertext?](repeating: nil, count: outShape.tileCount)
-        var bySource: [Int: [PoolTerm]] = [:]
-        for term in terms { bySource[term.source, default: []].append(term) }
-        for source in bySource.keys.sorted() {
-            let rotated = try backend.rotations(of: tiles[source], by: Array(deltas[source]!).sorted())
-            for term in bySource[source]! {
-                try backend.addProduct(&accumulators[term.output], rotated[term.delta]!, mask(term.rows, term.columns))
-            }
-        }
+        let accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { try mask($0.rows, $0.columns) }
         let outTiles = try accumulators.map { acc in
             // An output tile no tap reaches (possible only with unaligned interleaving) is zero.
             try backend.rescale(acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l)))
@@ -94,7 +84,7 @@ extension TileTensor {
 }
 
 /// One product of the interleaved pooling: output tile += rot(source tile, delta) ⊙ mask(rows, columns).
-struct PoolTerm {
+struct PoolTerm: HoistedTerm {
     let output: Int, source: Int, delta: Int
     let rows: [Int], columns: [Int]
 }
