@@ -92,9 +92,11 @@ struct EvalCommand: AsyncParsableCommand {
         let size = try session.evaluate(inputPath: input, outputPath: out, progress: progress.report)
         progress.finish()
         if !quiet {
-            print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s, %d thread(s)), peak resident memory %.0f MB", input, out,
+            let estimate = model.memoryEstimate(residentKeyBytes: session.keys.store?.residentBytes)
+            print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s, %d thread(s)), %@", input, out,
                          FlowFiles.megabytes(size), progress.elapsed, model.estimatedMicroseconds.reduce(0, +) / 1e6, threads,
-                         PeakMemory.megabytes))
+                         PeakMemory.beside(estimate)))
+            print("eval: memory estimate by part: \(estimate.description)")
             if let store = session.keys.store {
                 let s = store.statistics
                 print("eval: Galois keys read from \(evalKeys) when needed: \(s.reads) reads of \(store.elements.count) keys, at most \(store.residentBytes >> 20) MB of them in memory")
@@ -131,8 +133,9 @@ final class EvalProgress {
             let line = String(format: "\r[%@] step %d/%d %@  elapsed %.1f s, ~%.1f s left", bar, step + 1, n, kind, elapsed, remaining)
             FileHandle.standardError.write(Data((line.padding(toLength: 100, withPad: " ", startingAt: 0)).utf8))
         } else if finished {
-            FlowFiles.log(String(format: "eval: step %d/%d %@ done in %.1f ms (estimate %.1f ms), elapsed %.2f s, ~%.1f s left", step + 1,
-                                 model.steps.count, kind, Date().timeIntervalSince(stepStart) * 1000, estimates[step] / 1000, elapsed, remaining))
+            FlowFiles.log(String(format: "eval: step %d/%d %@ done in %.1f ms (estimate %.1f ms), elapsed %.2f s, ~%.1f s left; resident %.0f MB, peak %.0f MB (the step's ciphertexts %.0f MB estimated)", step + 1,
+                                 model.steps.count, kind, Date().timeIntervalSince(stepStart) * 1000, estimates[step] / 1000, elapsed, remaining,
+                                 Double(PeakMemory.currentBytes) / 1e6, PeakMemory.megabytes, Double(model.plan.steps[step].estimatedPeakBytes) / 1e6))
         } else {
             stepStart = Date()
         }

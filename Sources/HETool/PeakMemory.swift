@@ -1,12 +1,30 @@
+import Compiler
 import Foundation
 
 /// The process's peak resident set so far (getrusage's ru_maxrss, which Linux reports in KB:
 /// the VmHWM of /proc/self/status). The commands print it beside their times, since memory is
 /// what limits the large models.
 enum PeakMemory {
-    static var megabytes: Double {
+    static var bytes: Int {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
+        return usage.ru_maxrss * 1024
+    }
+
+    /// The resident set now (/proc/self/statm's second field, in pages); 0 where there is none.
+    static var currentBytes: Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// In MB of 10^6 bytes, as every other size he-tool prints.
+    static var megabytes: Double { Double(bytes) / 1e6 }
+
+    /// "peak resident memory X MB (estimate Y MB, +Z%)": the measured peak beside the plan's estimate.
+    static func beside(_ estimate: MemoryEstimate) -> String {
+        String(format: "peak resident memory %.0f MB (estimate %.0f MB, measured %+.0f%%)", megabytes, Double(estimate.total) / 1e6,
+               (Double(bytes) / Double(estimate.total) - 1) * 100)
     }
 }

@@ -12,6 +12,8 @@ public final class MockBackend: TensorBackend {
         public var level: Int
         public var scale: Double
         public var componentCount: Int
+        /// Its bytes in the memory tracker (nil when the mock tracks no memory).
+        var live: LiveBytes? = nil
     }
 
     /// A mock plaintext.
@@ -19,6 +21,7 @@ public final class MockBackend: TensorBackend {
         public var values: [Double]
         public var level: Int
         public var scale: Double
+        var live: LiveBytes? = nil
     }
 
     public let slotCount: Int
@@ -31,6 +34,10 @@ public final class MockBackend: TensorBackend {
     public var computesValues: Bool { tracksValues }
     public let degree: Int
     public let defaultScale: Double
+    /// Live-memory accounting (nil: none). When set, every ciphertext and plaintext the mock
+    /// makes is counted at the bytes CKKS would give it (a rotation's key-switching scratch
+    /// depends on the digits, which a plan chooses after its simulation: the compiler adds it).
+    public var memoryTracker: MemoryTracker?
     /// The ciphertext primes q_0 … q_L, as `Double` (rescale divides by them).
     public let primes: [Double]
     /// Operations performed so far (the sum over levels).
@@ -108,6 +115,14 @@ public final class MockBackend: TensorBackend {
         primes = parameters.ciphertextPrimes.map { Double($0) }
     }
 
+    /// `c` counted as a new object in the memory tracker (it replaces whatever `c` shared).
+    private func tracked(_ c: Ciphertext) -> Ciphertext {
+        guard let memoryTracker else { return c }
+        var r = c
+        r.live = LiveBytes(memory(of: c), polynomials: c.componentCount, tracker: memoryTracker)
+        return r
+    }
+
     public var maxLevel: Int { primes.count - 1 }
     public func rescalePrime(atLevel level: Int) -> Double { primes[level] }
 
@@ -139,19 +154,20 @@ public final class MockBackend: TensorBackend {
         guard (0...maxLevel).contains(level) else { throw CKKSError.levelMismatch("level \(level) is outside 0…\(maxLevel)") }
         guard scale.isFinite, scale > 0 else { throw CKKSError.encoding("scale must be positive and finite") }
         try count(\.encodes, level: level)
-        guard tracksValues else { return Plaintext(values: [], level: level, scale: scale) }
+        let live = memoryTracker.map { LiveBytes((level + 1) * degree * 8, polynomials: 1, tracker: $0) }
+        guard tracksValues else { return Plaintext(values: [], level: level, scale: scale, live: live) }
         var slots = values + [Double](repeating: 0, count: slotCount - values.count)
         if noise != nil {
             noise!.addUniform(&slots, deviation: noise!.model.slotDeviation(noise!.model.encodingRounding, scale: scale))
         }
-        return Plaintext(values: slots, level: level, scale: scale)
+        return Plaintext(values: slots, level: level, scale: scale, live: live)
     }
 
     public func encrypt(_ plaintext: Plaintext) throws -> Ciphertext {
         try count(\.encryptions, level: plaintext.level)
         var values = plaintext.values
         perturb(&values, coefficientDeviation: \.freshEncryption, scale: plaintext.scale)
-        return Ciphertext(values: values, level: plaintext.level, scale: plaintext.scale, componentCount: 2)
+        return tracked(Ciphertext(values: values, level: plaintext.level, scale: plaintext.scale, componentCount: 2))
     }
 
     public func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double] {
@@ -168,8 +184,8 @@ public final class MockBackend: TensorBackend {
     private func combine(_ a: Ciphertext, _ b: Ciphertext, _ op: (Double, Double) -> Double) throws -> Ciphertext {
         try requireSameScale(a.scale, b.scale)
         try count(\.additions, level: min(a.level, b.level))
-        return Ciphertext(values: tracksValues ? zip(a.values, b.values).map(op) : [], level: min(a.level, b.level), scale: a.scale,
-                          componentCount: max(a.componentCount, b.componentCount))
+        return tracked(Ciphertext(values: tracksValues ? zip(a.values, b.values).map(op) : [], level: min(a.level, b.level), scale: a.scale,
+                                  componentCount: max(a.componentCount, b.componentCount)))
     }
 
     public func add(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext { try combine(a, b, +) }
@@ -178,8 +194,10 @@ public final class MockBackend: TensorBackend {
         try requireSameScale(a.scale, b.scale)
         try count(\.additions, level: min(a.level, b.level))
         if tracksValues { for i in a.values.indices { a.values[i] += b.values[i] } }
+        let before = memory(of: a)
         a.level = min(a.level, b.level)
         a.componentCount = max(a.componentCount, b.componentCount)
+        if memoryTracker != nil, memory(of: a) != before { a = tracked(a) }
     }
 
     public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
@@ -188,7 +206,7 @@ public final class MockBackend: TensorBackend {
         try count(\.additions, level: a.level)
         var r = a
         if tracksValues { for i in r.values.indices { r.values[i] += p.values[i] } }
-        return r
+        return tracked(r)
     }
 
     public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext {
@@ -196,7 +214,7 @@ public final class MockBackend: TensorBackend {
         var r = a
         let c = encoded(c, scale: a.scale)
         for i in r.values.indices { r.values[i] += c }
-        return r
+        return tracked(r)
     }
 
     public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
@@ -205,7 +223,7 @@ public final class MockBackend: TensorBackend {
         var r = a
         if tracksValues { for i in r.values.indices { r.values[i] *= p.values[i] } }
         r.scale *= p.scale
-        return r
+        return tracked(r)
     }
 
     public func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext {
@@ -214,7 +232,7 @@ public final class MockBackend: TensorBackend {
         let c = encoded(c, scale: scale)
         for i in r.values.indices { r.values[i] *= c }
         r.scale *= scale
-        return r
+        return tracked(r)
     }
 
     public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
@@ -222,8 +240,8 @@ public final class MockBackend: TensorBackend {
             throw CKKSError.componentCount(expected: 2, actual: max(a.componentCount, b.componentCount))
         }
         try count(\.multiplications, level: min(a.level, b.level))
-        return Ciphertext(values: tracksValues ? zip(a.values, b.values).map(*) : [], level: min(a.level, b.level),
-                          scale: a.scale * b.scale, componentCount: 3)
+        return tracked(Ciphertext(values: tracksValues ? zip(a.values, b.values).map(*) : [], level: min(a.level, b.level),
+                                  scale: a.scale * b.scale, componentCount: 3))
     }
 
     public func relinearize(_ a: Ciphertext) throws -> Ciphertext {
@@ -232,7 +250,7 @@ public final class MockBackend: TensorBackend {
         var r = a
         r.componentCount = 2
         perturb(&r.values, coefficientDeviation: { $0.keySwitching[a.level] }, scale: a.scale)
-        return r
+        return tracked(r)
     }
 
     public func rescale(_ a: Ciphertext) throws -> Ciphertext {
@@ -242,15 +260,16 @@ public final class MockBackend: TensorBackend {
         r.scale /= primes[a.level]
         r.level -= 1
         perturb(&r.values, coefficientDeviation: \.rounding, scale: r.scale)
-        return r
+        return tracked(r)
     }
 
     public func dropLevel(_ a: Ciphertext, to level: Int) throws -> Ciphertext {
         guard (0...a.level).contains(level) else { throw CKKSError.levelMismatch("cannot drop a level-\(a.level) ciphertext to level \(level)") }
         if level < a.level { try count(\.levelDrops, level: a.level) }
+        guard level < a.level else { return a }
         var r = a
         r.level = level
-        return r
+        return tracked(r)
     }
 
     private func rotated(_ values: [Double], _ k: Int) -> [Double] {
@@ -267,7 +286,7 @@ public final class MockBackend: TensorBackend {
         var r = a
         r.values = rotated(a.values, k)
         perturb(&r.values, coefficientDeviation: { $0.keySwitching[a.level] }, scale: a.scale)
-        return r
+        return tracked(r)
     }
 
     public func rotations(of a: Ciphertext, by steps: [Int]) throws -> [Int: Ciphertext] {
@@ -284,6 +303,7 @@ public final class MockBackend: TensorBackend {
             r.values = rotated(a.values, normalizedStep(step))
             if normalizedStep(step) != 0 {
                 perturb(&r.values, coefficientDeviation: { $0.keySwitching[a.level] }, scale: a.scale)
+                r = tracked(r)
             }
             result[step] = r
         }

@@ -84,30 +84,49 @@ extension TileTensor {
         // either (nor its Galois key requested); the mock counts exactly what runs.
         let eF = outDims[fd].tileCount
         func block(_ dy: Int, _ dx: Int, _ cTile: Int, _ fTile: Int) -> Int { ((dy * k + dx) * eC + cTile) * eF + fTile }
+        // One pass over the weights in storage order ([F, C, K, K] row-major), no index arrays:
+        // it runs for every tiling the optimizer prices (37 M weights in AlexNet's first dense layer).
         var nonzero = [Bool](repeating: false, count: k * k * eC * eF)
-        for fi in 0..<f {
-            let fTile = outDims[fd].location(of: fi).0
-            for ci in 0..<filters.shape[1] {
-                let cTile = dims[cd].location(of: ci).0
-                for dy in 0..<k { for dx in 0..<k where filters[[fi, ci, dy, dx]] != 0 { nonzero[block(dy, dx, cTile, fTile)] = true } }
+        filters.values.withUnsafeBufferPointer { w in
+            for fi in 0..<f {
+                let fTile = outDims[fd].location(of: fi).0
+                for ci in 0..<c {
+                    let cTile = dims[cd].location(of: ci).0
+                    let base = (fi * c + ci) * k * k
+                    for t in 0..<(k * k) where w[base + t] != 0 { nonzero[block(t / k, t % k, cTile, fTile)] = true }
+                }
+            }
+        }
+        // Position sets are numbered once (`positions`), so that a term is plain integers: the
+        // optimizer makes millions of terms per tiling of a large network, and arrays in each
+        // were most of its time (reference counting, hashing).
+        var positions: [[Int]] = []
+        var positionID: [[Int]: Int] = [:]
+        func numbered(_ groups: [TapGroup]) -> [(group: TapGroup, id: Int)] {
+            groups.map { g in
+                if let id = positionID[g.positions] { return (g, id) }
+                positionID[g.positions] = positions.count
+                positions.append(g.positions)
+                return (g, positions.count - 1)
             }
         }
         var terms: [ConvTerm] = []
         var deltas: [Int: Set<Int>] = [:]
         for tile in 0..<outShape.tileCount {
             let o = Tensor.unflatten(tile, outShape.tileCounts)
+            let columnGroups = (0..<k).map { dx in numbered(groups(3, o[3], dx - p, w)) }
             for dy in 0..<k {
-                let gy = groups(2, o[2], dy - p, h)
+                let gy = numbered(groups(2, o[2], dy - p, h))
                 for dx in 0..<k {
-                    for y in gy {
-                        for x in groups(3, o[3], dx - p, w) {
+                    for (y, rows) in gy {
+                        for (x, columns) in columnGroups[dx] {
                             let delta = y.shift * slotStrides[2] + x.shift * slotStrides[3]
                             for cTile in 0..<eC where nonzero[block(dy, dx, cTile, o[fd])] {
                                 let source = cTile * inTileStrides[cd] + y.tile * inTileStrides[2] + x.tile * inTileStrides[3] + o[4] * inTileStrides[4]
                                 deltas[source, default: []].insert(delta)
                                 terms.append(ConvTerm(output: tile, source: source, delta: delta,
                                                   plaintext: WeightKey(dy: dy, dx: dx, channelTile: cTile, filterTile: o[fd],
-                                                                       rows: y.positions, columns: x.positions)))
+                                                                       rows: rows, columns: columns)))
                             }
                         }
                     }
@@ -152,9 +171,9 @@ extension TileTensor {
                 guard let ci = dims[cd].element(tile: key.channelTile, position: cp) else { continue }
                 for fp in 0..<outDims[fd].tileSize {
                     guard let fi = outDims[fd].element(tile: key.filterTile, position: fp) else { continue }
-                    let weight = filters[[fi, ci, key.dy, key.dx]]
-                    for py in key.rows {
-                        for px in key.columns {
+                    let weight = filters.values[((fi * c + ci) * k + key.dy) * k + key.dx]
+                    for py in positions[key.rows] {
+                        for px in positions[key.columns] {
                             let base = cp * slotStrides[cd] + fp * slotStrides[fd] + py * slotStrides[2] + px * slotStrides[3]
                             for b in 0..<dims[4].tileSize { slots[base + b * slotStrides[4]] = weight }
                         }
@@ -224,11 +243,11 @@ extension TileTensor {
 }
 
 /// One tap plaintext of the interleaved conv: the tap, the channel and filter tiles, and the
-/// pixel positions (rows, columns) of the tile it covers.
+/// pixel positions (rows, columns) of the tile it covers, as numbers of position sets.
 struct WeightKey: Hashable {
     let dy: Int, dx: Int
     let channelTile: Int, filterTile: Int
-    let rows: [Int], columns: [Int]
+    let rows: Int, columns: Int
 }
 
 /// A product of a tap kernel: output tile += rot(source tile, delta) ⊙ its plaintext.

@@ -43,6 +43,12 @@ public struct CompiledModel: PlanCarrying, Sendable {
     public var inputLevels: [Int] { plan.steps.map(\.inputLevel) }
     public var circuitPrivacy: CircuitPrivacy? { plan.header.circuitPrivacy }
 
+    /// The server's peak resident memory for this model, with every key read whole (nil) or
+    /// `residentKeyBytes` of them held (a key file read on demand).
+    public func memoryEstimate(residentKeyBytes: Int? = nil) -> MemoryEstimate {
+        MemoryEstimate.server(plan: plan, weightCount: steps.reduce(0) { $0 + $1.weightCount }, residentKeyBytes: residentKeyBytes)
+    }
+
     /// The file's bytes.
     public func serialized() throws -> [UInt8] {
         var m = Hetool_Plan_V1_CompiledModel()

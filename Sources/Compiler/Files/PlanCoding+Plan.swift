@@ -69,6 +69,7 @@ extension PlanCoding {
         m.outputShape = s.outputShape.map { UInt32($0) }
         m.sources = s.sources
         m.estimatedMicroseconds = s.estimatedMicroseconds
+        m.estimatedPeakBytes = UInt64(s.estimatedPeakBytes)
         m.inputLevel = UInt32(s.inputLevel)
         m.tiling = tiling(s.tiling)
         m.outputLayout = layout(s.outputLayout)
@@ -223,7 +224,8 @@ extension PlanCoding {
         default:
             guard output == input else { throw CompilerError.invalidFile("\(where_): an elementwise step changes the shape") }
         }
-        guard m.estimatedMicroseconds.isFinite, m.estimatedMicroseconds >= 0, m.inputLevel <= UInt32(parameters.maxLevel) else {
+        guard m.estimatedMicroseconds.isFinite, m.estimatedMicroseconds >= 0, m.inputLevel <= UInt32(parameters.maxLevel),
+              m.estimatedPeakBytes <= 1 << 50 else {
             throw CompilerError.invalidFile("\(where_) has an invalid estimate or level")
         }
         guard m.sources.count <= 1024, m.sources.allSatisfy({ $0.utf8.count <= 1024 }) else {
@@ -234,7 +236,7 @@ extension PlanCoding {
         return PlannedStep(structure: structure, inputShape: input, outputShape: output, sources: m.sources, inputs: inputs,
                            tiling: try tiling(m.tiling, slots: slots, source: where_), inputLevel: Int(m.inputLevel),
                            outputLayout: try layout(m.outputLayout, present: m.hasOutputLayout, slots: slots, "output layout", where_),
-                           estimatedMicroseconds: m.estimatedMicroseconds)
+                           estimatedMicroseconds: m.estimatedMicroseconds, estimatedPeakBytes: Int(m.estimatedPeakBytes))
     }
 
     /// The executable step of a planned step and its weights.

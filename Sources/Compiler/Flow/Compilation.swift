@@ -213,7 +213,8 @@ public struct Compilation: Sendable {
             let step = chain.steps[i], simulated = sim.steps[i]
             return PlannedStep(structure: step.operation.structure, inputShape: step.inputShape, outputShape: step.outputShape,
                                sources: step.sources, inputs: step.inputs, tiling: simulated.tiling, inputLevel: top - simulated.depthBefore,
-                               outputLayout: simulated.outputLayout, estimatedMicroseconds: plan.stepMicroseconds[i])
+                               outputLayout: simulated.outputLayout, estimatedMicroseconds: plan.stepMicroseconds[i],
+                               estimatedPeakBytes: sim.peakBytes(step: i, maxLevel: top))
         }
         var value = Plan(header: header, steps: planned, fingerprint: [])
         value.fingerprint = try CompiledModel.fingerprint(plan: value, steps: chain.steps)

@@ -44,7 +44,8 @@ public enum CompilationReport {
         out.append("")
         out.append(String(format: "total: %.1f ms per evaluation, %.1f ms per image (%d image(s))", best.totalMicroseconds / 1000,
                           best.microsecondsPerImage / 1000, best.batch))
-        out.append("memory: largest set of intermediates alive at once \(mb(peak)), input \(sim.inputLayout.tileCount) ciphertext(s), output \(sim.outputLayout.tileCount)")
+        out.append("memory: most ciphertexts and plaintexts alive at once \(mb(peak)), input \(sim.inputLayout.tileCount) ciphertext(s), output \(sim.outputLayout.tileCount)")
+        out.append("memory: the server's peak resident set, estimated with every key in memory: \(c.model.memoryEstimate().description)")
         out.append("upload: input \(mb(inputBytes)) (seeded), evaluation keys \(mb(keys)) (relinearization + \(sim.rotationSteps.count) Galois, once per client); download: \(mb(outputBytes))")
         if let saved = c.zeroBlockSavings {
             out.append("zero weight blocks: \(saved.plainProducts) plaintext products and \(saved.rotations) rotations not made in this plan"

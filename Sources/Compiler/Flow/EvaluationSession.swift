@@ -85,13 +85,10 @@ public struct EvaluationSession {
         }
         return try policy.run {
             let backend = CKKSBackend(context: keys.context, keys: keys, encryptor: nil)
-            let fresh = try input.tensor(backend: backend, source: source)
-            guard fresh.level == model.parameters.maxLevel else {
-                throw CompilerError.invalidFile("\(source) is at level \(fresh.level); a fresh input is at level \(model.parameters.maxLevel)")
-            }
             let planned = model.plan.steps
-            // Each branch's ciphertexts are released once the last step reading them has run.
-            var x = try ChainExecution.run(model.steps, input: fresh, tilings: model.stepTilings,
+            // Each branch's ciphertexts are released once the last step reading them has run
+            // (the input's too: no binding here keeps it alive for the whole run).
+            var x = try ChainExecution.run(model.steps, input: freshInput(input, backend: backend, source: source), tilings: model.stepTilings,
                                            willRun: { progress($0, false) },
                                            didRun: { trace in
                 guard trace.output.shape == planned[trace.index].outputLayout else {
@@ -107,6 +104,15 @@ public struct EvaluationSession {
             }
             return try EncryptedTensorFile(x, planFingerprint: model.planFingerprint, stage: .output, images: input.images)
         }
+    }
+
+    /// The input's ciphertexts, checked to be fresh (at the top level).
+    private func freshInput(_ input: EncryptedTensorFile, backend: CKKSBackend, source: String) throws -> TileTensor<CKKSBackend> {
+        let fresh = try input.tensor(backend: backend, source: source)
+        guard fresh.level == model.parameters.maxLevel else {
+            throw CompilerError.invalidFile("\(source) is at level \(fresh.level); a fresh input is at level \(model.parameters.maxLevel)")
+        }
+        return fresh
     }
 
     /// Evaluates the input file at `inputPath` and writes the result at `outputPath` (a temporary

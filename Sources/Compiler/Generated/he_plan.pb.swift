@@ -592,6 +592,12 @@ nonisolated struct Hetool_Plan_V1_PlannedStep: Sendable {
   /// Clears the value of `outputLayout`. Subsequent reads from it will return its default value.
   mutating func clearOutputLayout() {self._outputLayout = nil}
 
+  /// The most bytes of ciphertexts, plaintexts and key-switching scratch alive at once while the
+  /// step runs (every value alive from earlier steps included), from the compiler's simulation;
+  /// 0 when not estimated (files written before it was). Added without a version change: a file
+  /// without it reads as before, and an older he-tool refuses it as a field it does not know.
+  var estimatedPeakBytes: UInt64 = 0
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Operation: Equatable, Sendable {
@@ -1345,7 +1351,7 @@ nonisolated extension Hetool_Plan_V1_Tiling: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".PlannedStep"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{3}scale_channels\0\u{1}add\0\u{1}concat\0\u{3}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0\u{1}inputs\0\u{3}output_layout\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{3}scale_channels\0\u{1}add\0\u{1}concat\0\u{3}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0\u{1}inputs\0\u{3}output_layout\0\u{3}estimated_peak_bytes\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1478,6 +1484,7 @@ nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftPr
       case 15: try { try decoder.decodeSingularMessageField(value: &self._tiling) }()
       case 16: try { try decoder.decodeRepeatedUInt32Field(value: &self.inputs) }()
       case 17: try { try decoder.decodeSingularMessageField(value: &self._outputLayout) }()
+      case 18: try { try decoder.decodeSingularUInt64Field(value: &self.estimatedPeakBytes) }()
       default: break
       }
     }
@@ -1551,6 +1558,9 @@ nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftPr
     try { if let v = self._outputLayout {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
     } }()
+    if self.estimatedPeakBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.estimatedPeakBytes, fieldNumber: 18)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1564,6 +1574,7 @@ nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftPr
     if lhs._tiling != rhs._tiling {return false}
     if lhs.inputs != rhs.inputs {return false}
     if lhs._outputLayout != rhs._outputLayout {return false}
+    if lhs.estimatedPeakBytes != rhs.estimatedPeakBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -53,6 +53,17 @@ public struct LoweredStep: Equatable, Sendable {
         self.inputs = inputs
     }
 
+    /// The number of weight values the step holds (filters, biases, per-channel values,
+    /// polynomial coefficients).
+    public var weightCount: Int {
+        switch operation {
+        case let .convolution(filters, _, bias, _, _): return filters.count + bias.count
+        case let .shiftedProduct(values), let .addChannelConstants(values), let .scaleChannels(values): return values.count
+        case let .polynomial(coefficients): return coefficients.reduce(0) { $0 + $1.count }
+        case .square, .windowSum, .add, .concat: return 0
+        }
+    }
+
     /// The operands a step of this operation reads (nil: two or more).
     public var arity: Int? {
         switch operation {

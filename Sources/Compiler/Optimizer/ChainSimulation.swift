@@ -22,6 +22,13 @@ public struct ChainSimulation: Sendable {
         public var outputBytes: Int
         /// Bytes of every value alive once the step has run (branches waiting for a join included).
         public var liveBytes: Int
+        /// The most bytes of ciphertexts and plaintexts alive at once while the step ran (the
+        /// values alive before it, its hoisted rotations, plaintexts in flight, accumulators and
+        /// output): the mock's `MemoryTracker`. Key-switching scratch is not in it (it depends
+        /// on the digits, chosen with the parameters after the simulation).
+        public var peakBytes: Int
+        /// The ring polynomials alive at that peak (to convert `peakBytes` to fewer levels).
+        public var peakPolynomials: Int
         /// The values the step reads (0 the input, k + 1 step k's output).
         public var inputs: [Int]
         public var totalCounts: OperationCounts { countsByDepth.values.reduce(OperationCounts(), +) }
@@ -34,6 +41,9 @@ public struct ChainSimulation: Sendable {
     public var inputLayout: TileShape
     public var outputLayout: TileShape
     public var rotationSteps: [Int]
+    /// The level of a fresh ciphertext in the simulation (it runs with more levels than a plan
+    /// keeps; `peakBytes(step:maxLevel:)` converts).
+    public var simulatedMaxLevel: Int
     /// Levels the chain consumes.
     public var depth: Int { steps.last?.depthAfter ?? 0 }
     /// The tiling of every step.
@@ -71,6 +81,8 @@ public struct ChainSimulation: Sendable {
                                budget: (([Int: OperationCounts]) -> Bool)? = nil, values: Bool = false) throws -> ChainSimulation {
         precondition(tilings.count == steps.count && !steps.isEmpty, "one tiling per step")
         let mock = try planningBackend(slotCount: input.slotsPerTile, logScale: logScale, levels: levels, values: values)
+        let memory = MemoryTracker()
+        mock.memoryTracker = memory
         var rng = SplitMix(seed: 0x5EED)
         let count = input.logicalShape.reduce(1, *)
         let values = try TileTensors.Tensor(shape: input.logicalShape, values: (0..<count).map { _ in rng.nextUnit() })
@@ -86,7 +98,10 @@ public struct ChainSimulation: Sendable {
                 return budget(total)
             }
         }
-        let y = try ChainExecution.run(steps, first: first, input: x, tilings: tilings, willRun: { _ in mock.resetCounts() }) { trace in
+        let y = try ChainExecution.run(steps, first: first, input: x, tilings: tilings, willRun: { _ in
+            mock.resetCounts()
+            memory.resetPeak()
+        }) { trace in
             var byDepth: [Int: OperationCounts] = [:]
             for (level, counts) in mock.countsByLevel {
                 byDepth[top - level] = counts
@@ -96,14 +111,22 @@ public struct ChainSimulation: Sendable {
             result.append(Step(countsByDepth: byDepth, tiling: tilings[k], converted: trace.converted, inputLayout: trace.operands[0].shape,
                                outputLayout: trace.output.shape, depthBefore: top - trace.operands.map(\.level).min()!,
                                depthAfter: top - trace.output.level, outputBytes: trace.output.memory, liveBytes: trace.liveBytes,
-                               inputs: steps[k].inputs))
+                               peakBytes: memory.peak, peakPolynomials: memory.peakPolynomials, inputs: steps[k].inputs))
         }
         return ChainSimulation(inputTiling: tilings[0], steps: result, inputLayout: input, outputLayout: y.shape,
-                               rotationSteps: mock.rotationSteps.sorted())
+                               rotationSteps: mock.rotationSteps.sorted(), simulatedMaxLevel: top)
     }
 }
 
 extension ChainSimulation {
+    /// Step `i`'s peak of ciphertexts and plaintexts alive (`Step.peakBytes`) under parameters
+    /// whose fresh level is `maxLevel`: every object is the same number of levels below the top,
+    /// so each of its polynomials has `simulatedMaxLevel − maxLevel` primes fewer.
+    public func peakBytes(step i: Int, maxLevel: Int) -> Int {
+        let step = steps[i]
+        return max(0, step.peakBytes - (simulatedMaxLevel - maxLevel) * step.peakPolynomials * 2 * inputLayout.slotsPerTile * 8)
+    }
+
     /// The counting mock (counting only unless `values`) with `levels` rescaling primes of 2^logScale above a 60-bit base: it
     /// tracks levels and scales as the real chain does (its own ring is only for the arithmetic).
     static func planningBackend(slotCount: Int, logScale: Int, levels: Int, values: Bool = false) throws -> MockBackend {

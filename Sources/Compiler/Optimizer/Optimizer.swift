@@ -61,9 +61,12 @@ public enum Optimizer {
         public var batch: Int
         public var totalMicroseconds: Double { stepMicroseconds.reduce(0, +) }
         public var microsecondsPerImage: Double { totalMicroseconds / Double(batch) }
-        /// Bytes of the largest set of tensors alive at once between steps (branches waiting for
-        /// their join included).
-        public var largestIntermediateBytes: Int { simulation.steps.map(\.liveBytes).max() ?? 0 }
+        /// The most bytes of ciphertexts and plaintexts alive at once while a step runs (values
+        /// waiting for a later step, hoisted rotations, plaintexts in flight, accumulators and
+        /// outputs), at the plan's levels: the simulated part of the server's memory.
+        public var largestIntermediateBytes: Int {
+            simulation.steps.indices.map { simulation.peakBytes(step: $0, maxLevel: choice.parameters.maxLevel) }.max() ?? 0
+        }
         /// Bytes of the evaluation keys: relinearization + one Galois key per rotation step, each
         /// with its digits over the key basis and a seeded uniform half.
         public var evaluationKeyBytes: Int {

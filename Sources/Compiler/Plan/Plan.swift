@@ -76,9 +76,13 @@ public struct PlannedStep: Equatable, Sendable {
     public var inputLevel: Int
     public var outputLayout: TileShape
     public var estimatedMicroseconds: Double
+    /// The most bytes of ciphertexts, plaintexts and key-switching scratch alive at once while
+    /// the step runs (earlier values still alive included), simulated; 0 when not estimated.
+    public var estimatedPeakBytes: Int
 
     public init(structure: StepStructure, inputShape: [Int], outputShape: [Int], sources: [String], inputs: [Int],
-                tiling: InterleavedTiling, inputLevel: Int, outputLayout: TileShape, estimatedMicroseconds: Double) {
+                tiling: InterleavedTiling, inputLevel: Int, outputLayout: TileShape, estimatedMicroseconds: Double,
+                estimatedPeakBytes: Int = 0) {
         self.structure = structure
         self.inputShape = inputShape
         self.outputShape = outputShape
@@ -88,6 +92,7 @@ public struct PlannedStep: Equatable, Sendable {
         self.inputLevel = inputLevel
         self.outputLayout = outputLayout
         self.estimatedMicroseconds = estimatedMicroseconds
+        self.estimatedPeakBytes = estimatedPeakBytes
     }
 }
 

@@ -1,0 +1,69 @@
+import CKKS
+import Foundation
+
+/// The server's peak resident memory for a plan, by part: what `eval` and `bench eval` print
+/// beside the measured peak (VmHWM), and what the compile report states. The ciphertext part is
+/// simulated (each step's peak of ciphertexts and plaintexts alive, from the same kernels run
+/// on the mock: `ChainSimulation.Step.peakBytes`); the rest are sizes.
+public struct MemoryEstimate: Sendable, Equatable {
+    /// The process before it reads a file (code, runtime, thread stacks).
+    public var baseline: Int
+    /// The model's weights in memory (8 bytes a value), and while the model file is read, the
+    /// file and its decoded message beside them.
+    public var weights: Int
+    /// The evaluation keys held while the steps run: all of them, or for a key file read on
+    /// demand its budget, a key in use and the relinearization key.
+    public var keys: Int
+    /// The encrypted input as read (seeded ciphertexts), held for the whole evaluation.
+    public var input: Int
+    /// The most bytes of ciphertexts and plaintexts alive at once in any step.
+    public var ciphertexts: Int
+    /// Key switching's pooled scratch (decompositions, accumulators, ModDown temporaries),
+    /// kept for re-use once made.
+    public var scratch: Int
+    /// While the key file is read whole: its bytes (half the keys': a's are seeds) and their
+    /// decoded message beside the keys (0 when read on demand). Measured: the bundled models'
+    /// `eval` peaks there, at 2.0× the keys (MNIST 674 MB with 317 MB of keys).
+    public var keyFile: Int
+
+    /// The peak: the larger of the moment the keys are read (weights, key file and keys) and
+    /// the evaluation (weights, keys, input, ciphertexts, scratch).
+    public var total: Int {
+        baseline + weights + max(keys + keyFile, keys + input + ciphertexts + scratch)
+    }
+
+    /// What the process holds before it reads anything (measured: `he-tool eval` of the bundled
+    /// MNIST model with a 1-byte model file would be refused; a run's resident set before the
+    /// files are read is 20–30 MB).
+    public static let baselineBytes = 28_000_000
+
+    /// The estimate for `plan` with `weightCount` weights, evaluated with the keys `residentKeyBytes`
+    /// (nil: every key, read whole).
+    public static func server(plan: Plan, weightCount: Int, residentKeyBytes: Int? = nil) -> MemoryEstimate {
+        let p = plan.header.parameters
+        let n = p.degree
+        let keyBasis = p.ciphertextPrimes.count + p.specialPrimes.count
+        let keyCount = plan.header.rotationSteps.count + 1
+        // In memory a key holds b and a (the file stores a's seed).
+        let perKey = 2 * p.keySwitchDigits * keyBasis * n * 8
+        let allKeys = keyCount * perKey
+        // On demand: the Galois keys cached within the budget, the one a key switch is using
+        // (it may have just been evicted), and the relinearization key, which is always in memory.
+        let keys = residentKeyBytes.map { min(allKeys, max($0, perKey) + 2 * perKey) } ?? allKeys
+        let inputTiles = plan.header.inputLayout.tileCount
+        // Per concurrent key switch: the decomposition (dnum polynomials over the extended
+        // basis), the ModUp/ModDown temporaries and two accumulators over the same basis.
+        let scratch = (p.keySwitchDigits + 5) * keyBasis * n * 8
+        return MemoryEstimate(
+            baseline: baselineBytes, weights: 8 * weightCount, keys: keys,
+            input: inputTiles * p.ciphertextPrimes.count * n * 8,
+            ciphertexts: plan.steps.map(\.estimatedPeakBytes).max() ?? 0, scratch: scratch,
+            keyFile: residentKeyBytes == nil ? allKeys : 0)
+    }
+
+    /// One line: the total and its parts, in MB.
+    public var description: String {
+        func mb(_ b: Int) -> String { String(format: "%.0f", Double(b) / 1e6) }
+        return "\(mb(total)) MB (keys \(mb(keys)), ciphertexts \(mb(ciphertexts)), key-switching scratch \(mb(scratch)), input \(mb(input)), weights \(mb(weights)), process \(mb(baseline)))"
+    }
+}
