@@ -110,7 +110,27 @@ extension TileTensor {
                 return (g, positions.count - 1)
             }
         }
+        // The products this layout needs, counted before any is listed: a strided convolution
+        // in an interleaved layout whose tile counts do not divide by the stride splits every
+        // tap into one group per output position (AlexNet's 11×11 stride-4 convolution on a
+        // 224×224 input in 128×128 tiles: 70 M products, whose list alone filled 18 GB while
+        // the optimizer priced it). Such a layout is refused as a failure of this tiling.
+        var products = 0
+        for tile in 0..<outShape.tileCount {
+            let o = Tensor.unflatten(tile, outShape.tileCounts)
+            let columnCounts = (0..<k).map { groups(3, o[3], $0 - p, w).count }
+            for dy in 0..<k {
+                let rowCount = groups(2, o[2], dy - p, h).count
+                for dx in 0..<k {
+                    products += rowCount * columnCounts[dx] * (0..<eC).filter { nonzero[block(dy, dx, $0, o[fd])] }.count
+                }
+            }
+            guard products <= Self.maximumConvolutionProducts else {
+                throw TileTensorError.invalidArgument("this layout needs over \(Self.maximumConvolutionProducts) plaintext products for one convolution (\(shape) with \(k)×\(k) kernels, stride \(s)); another tiling is needed")
+            }
+        }
         var terms: [ConvTerm] = []
+        terms.reserveCapacity(products)
         var deltas: [Int: Set<Int>] = [:]
         for tile in 0..<outShape.tileCount {
             let o = Tensor.unflatten(tile, outShape.tileCounts)
@@ -216,6 +236,10 @@ extension TileTensor {
         }
         return accumulators
     }
+
+    /// The most plaintext products one convolution may take (at ≥ 0.3 ms each, hours): a layout
+    /// past it is refused before its products are listed.
+    static var maximumConvolutionProducts: Int { 4_000_000 }
 
     /// The most bytes of tap plaintexts one convolution keeps for re-use (1 GiB); past it they
     /// are encoded again when used.

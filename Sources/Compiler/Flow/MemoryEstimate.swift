@@ -40,24 +40,30 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// The estimate for `plan` with `weightCount` weights, evaluated with the keys `residentKeyBytes`
     /// (nil: every key, read whole).
     public static func server(plan: Plan, weightCount: Int, residentKeyBytes: Int? = nil) -> MemoryEstimate {
-        let p = plan.header.parameters
+        server(parameters: plan.header.parameters, rotationKeys: plan.header.rotationSteps.count,
+               inputCiphertexts: plan.header.inputLayout.tileCount, ciphertexts: plan.steps.map(\.estimatedPeakBytes).max() ?? 0,
+               weightCount: weightCount, residentKeyBytes: residentKeyBytes)
+    }
+
+    /// The estimate of a plan with these parameters, `rotationKeys` Galois keys, an input of
+    /// `inputCiphertexts` ciphertexts and a simulated peak of `ciphertexts` bytes.
+    public static func server(parameters p: CKKSParameters, rotationKeys: Int, inputCiphertexts: Int, ciphertexts: Int,
+                              weightCount: Int, residentKeyBytes: Int? = nil) -> MemoryEstimate {
         let n = p.degree
         let keyBasis = p.ciphertextPrimes.count + p.specialPrimes.count
-        let keyCount = plan.header.rotationSteps.count + 1
         // In memory a key holds b and a (the file stores a's seed).
         let perKey = 2 * p.keySwitchDigits * keyBasis * n * 8
-        let allKeys = keyCount * perKey
+        let allKeys = (rotationKeys + 1) * perKey
         // On demand: the Galois keys cached within the budget, the one a key switch is using
         // (it may have just been evicted), and the relinearization key, which is always in memory.
         let keys = residentKeyBytes.map { min(allKeys, max($0, perKey) + 2 * perKey) } ?? allKeys
-        let inputTiles = plan.header.inputLayout.tileCount
         // Per concurrent key switch: the decomposition (dnum polynomials over the extended
         // basis), the ModUp/ModDown temporaries and two accumulators over the same basis.
         let scratch = (p.keySwitchDigits + 5) * keyBasis * n * 8
         return MemoryEstimate(
             baseline: baselineBytes, weights: 8 * weightCount, keys: keys,
-            input: inputTiles * p.ciphertextPrimes.count * n * 8,
-            ciphertexts: plan.steps.map(\.estimatedPeakBytes).max() ?? 0, scratch: scratch,
+            input: inputCiphertexts * p.ciphertextPrimes.count * n * 8,
+            ciphertexts: ciphertexts, scratch: scratch,
             keyFile: residentKeyBytes == nil ? allKeys : 0)
     }
 

@@ -41,9 +41,9 @@ public enum Optimizer {
         /// a network none of whose plans fits is refused, naming the smallest key set.
         public var maximumKeyBytes = 2_000_000_000
         public var keyLimitIsHard = false
-        /// Plans whose largest intermediate tensor exceeds this are not taken (a network none
-        /// of whose plans fits is refused, naming the limit): the evaluation holds a step's input and output (and rotated copies)
-        /// at once. Default 40% of this machine's memory (a throughput plan of MNIST at 8192
+        /// Plans whose server needs more memory than this, its keys read on demand
+        /// (`Candidate.leastMemoryBytes`), are not taken (a network none of whose plans fits is
+        /// refused, naming the least it would need). Default 40% of this machine's memory (a throughput plan of MNIST at 8192
         /// images per evaluation has 28 GB intermediates and was killed on a 24 GB machine).
         public var maximumIntermediateBytes = Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.4)
         /// Sanitize results (mask, re-randomize, flood): the parameters get the base primes it needs.
@@ -67,6 +67,14 @@ public enum Optimizer {
         public var largestIntermediateBytes: Int {
             simulation.steps.indices.map { simulation.peakBytes(step: $0, maxLevel: choice.parameters.maxLevel) }.max() ?? 0
         }
+        /// The server's peak resident memory with its Galois keys read on demand (at least one
+        /// cached, one in use, and the relinearization key): the least a server can run the plan in.
+        public func leastMemoryBytes(weightCount: Int) -> Int {
+            MemoryEstimate.server(parameters: choice.parameters, rotationKeys: simulation.rotationSteps.filter { $0 != 0 }.count,
+                                  inputCiphertexts: simulation.inputLayout.tileCount, ciphertexts: largestIntermediateBytes,
+                                  weightCount: weightCount, residentKeyBytes: 0).total
+        }
+
         /// Bytes of the evaluation keys: relinearization + one Galois key per rotation step, each
         /// with its digits over the key basis and a seeded uniform half.
         public var evaluationKeyBytes: Int {
@@ -84,6 +92,7 @@ public enum Optimizer {
                              costModel: (ParameterSelection.Choice) throws -> CostModel,
                              progress: (String) -> Void = { _ in }) throws -> [Candidate] {
         let levels = chain.steps.count * 4 + 2
+        let weightCount = chain.steps.reduce(0) { $0 + $1.weightCount }
         let h = chain.inputShape[1]
         let maxChannels = chain.steps.map { max($0.inputShape[0], $0.outputShape[0]) }.max() ?? chain.inputShape[0]
         // The depth with one pixel per tile (no garbage to clear, pooling free) fixes the first
@@ -194,12 +203,13 @@ public enum Optimizer {
                         try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
                     }
                     let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images)
-                    guard candidate.largestIntermediateBytes <= options.maximumIntermediateBytes else {
+                    let memory = candidate.leastMemoryBytes(weightCount: weightCount)
+                    guard memory <= options.maximumIntermediateBytes else {
                         layoutOnly = false
-                        if smallestOverMemory == nil || candidate.largestIntermediateBytes < smallestOverMemory!.bytes {
-                            smallestOverMemory = (candidate.largestIntermediateBytes, "\(tiling) at N = \(2 * slots)")
+                        if smallestOverMemory == nil || memory < smallestOverMemory!.bytes {
+                            smallestOverMemory = (memory, "\(tiling) at N = \(2 * slots)")
                         }
-                        failures.append("\(tiling): intermediates of \(candidate.largestIntermediateBytes / 1_000_000) MB, over the \(options.maximumIntermediateBytes / 1_000_000) MB allowed (--max-memory-mb)")
+                        failures.append("\(tiling): \(memory / 1_000_000) MB at its peak, over the \(options.maximumIntermediateBytes / 1_000_000) MB allowed (--max-memory-mb)")
                         continue
                     }
                     result.append(candidate)
@@ -211,7 +221,7 @@ public enum Optimizer {
         if pruned > 0 { progress("optimizer: \(pruned) tilings stopped early (already dearer than the third-best plan)") }
         guard !result.isEmpty else {
             let examples = Array(Set([failures.first, failures.last].compactMap { $0 })).sorted()
-            let memory = smallestOverMemory.map { "; within the memory limit alone, the plan with the smallest intermediates needs \(($0.bytes + 999_999) / 1_000_000) MB (\($0.plan)): pass --max-memory-mb \(($0.bytes + 999_999) / 1_000_000) or more" } ?? ""
+            let memory = smallestOverMemory.map { "; within the memory limit alone, the plan needing the least memory needs \(($0.bytes + 999_999) / 1_000_000) MB (\($0.plan)): pass --max-memory-mb \(($0.bytes + 999_999) / 1_000_000) or more" } ?? ""
             throw CompilerError.infeasible("no tiling runs this network (\(maxChannels) channels, \(h)×\(h) images)\(examples.isEmpty ? "" : "; for instance " + examples.joined(separator: "; "))\(memory)")
         }
         func sort() {
@@ -249,7 +259,7 @@ public enum Optimizer {
         // primes paid for with scale bits), keeping the fastest within the key budget.
         result = try result.map { try withBestDigits($0, options: options, model: model) }
         sort()
-        result = result.filter { $0.largestIntermediateBytes <= options.maximumIntermediateBytes }
+        result = result.filter { $0.leastMemoryBytes(weightCount: weightCount) <= options.maximumIntermediateBytes }
         let withinKeys = result.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
         if withinKeys.isEmpty, options.keyLimitIsHard, let smallest = result.min(by: { $0.evaluationKeyBytes < $1.evaluationKeyBytes }) {
             let mb = (smallest.evaluationKeyBytes + 999_999) / 1_000_000
