@@ -84,6 +84,15 @@ public enum Optimizer {
         }
     }
 
+    /// "A (steps 0–12) → B (13–17)": a tiling path by its runs.
+    static func pathName(_ path: [InterleavedTiling]) -> String {
+        var runs: [(InterleavedTiling, Int, Int)] = []
+        for (i, t) in path.enumerated() {
+            if let last = runs.last, last.0 == t { runs[runs.count - 1].2 = i } else { runs.append((t, i, i)) }
+        }
+        return runs.map { "\($0.0) (steps \($0.1)–\($0.2))" }.joined(separator: " → ")
+    }
+
     /// Every feasible plan, best first by the objective.
     /// - Parameters:
     ///   - costModel: the calibrated costs of a parameter set (the caller calibrates on first use).
@@ -244,15 +253,28 @@ public enum Optimizer {
         let paths = !options.searchConversions || options.objective == .throughput ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
                                            logScale: options.minimumScaleBits, levels: levels, price: lowerBound, progress: progress)
         for path in paths {
-            guard let simulation = try? ChainSimulation.run(chain, tilings: path, batch: reference.batch,
-                                                            logScale: options.minimumScaleBits, levels: levels),
-                  let choice = choice(simulation.depth), choice.parameters.slotCount == slots else { continue }
+            let name = pathName(path)
+            let simulation: ChainSimulation
+            do {
+                simulation = try ChainSimulation.run(chain, tilings: path, batch: reference.batch, logScale: options.minimumScaleBits, levels: levels)
+            } catch {
+                progress("optimizer: conversion path \(name) does not run: \(error)")
+                continue
+            }
+            guard let choice = choice(simulation.depth), choice.parameters.slotCount == slots else {
+                progress("optimizer: conversion path \(name) needs depth \(simulation.depth), which N = \(2 * slots) does not hold")
+                continue
+            }
             let priced = try model(choice)
             let top = choice.parameters.maxLevel
             let micro = try simulation.steps.map { step in
                 try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
             }
-            result.append(Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: reference.batch))
+            let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: reference.batch)
+            progress(String(format: "optimizer: conversion path %@: %.1f s estimated (one tiling: %.1f s), depth %d, %d MB at its peak with keys on demand",
+                            name, candidate.totalMicroseconds / 1e6, reference.totalMicroseconds / 1e6, simulation.depth,
+                            candidate.leastMemoryBytes(weightCount: weightCount) / 1_000_000))
+            result.append(candidate)
         }
         // The number of key-switching digits per plan: each plan re-priced with every other
         // count its ring allows (fewer digits: smaller keys and cheaper key switches, special
