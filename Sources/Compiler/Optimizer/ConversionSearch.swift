@@ -83,7 +83,16 @@ enum ConversionSearch {
             // offered in a fixed order: the result does not depend on the thread count.
             var jobs: [(k: Int, from: State, to: InterleavedTiling, input: TileShape)] = []
             for k in 0..<maximumConversions {
-                for (from, s) in states[k].sorted(by: { cheaper(($0.key, $0.value.cost), ($1.key, $1.value.cost)) }).prefix(predecessors) {
+                // The cheapest few predecessors, and always the reference plan's own tiling: the
+                // blocks' costs here are estimates from the reference's input forms, and where
+                // they flatter another tiling the exact one-tiling plan would never be converted
+                // from (AlexNet's dense layers stayed in the conv stack's 8×8×16×16 tiles,
+                // 1,357 s, because the DP preferred starting in 4×4×32×32, 34% dearer in fact).
+                var sources = Array(states[k].sorted(by: { cheaper(($0.key, $0.value.cost), ($1.key, $1.value.cost)) }).prefix(predecessors))
+                if let own = states[k][reference.tiling], !sources.contains(where: { $0.key == reference.tiling }) {
+                    sources.append((reference.tiling, own))
+                }
+                for (from, s) in sources {
                     guard let input = try? keepingGarbage(ref.inputLayout, tiling: from) else { continue }
                     for to in targets where to != from { jobs.append((k, s, to, input)) }
                 }
@@ -101,7 +110,12 @@ enum ConversionSearch {
             $0.cost != $1.cost ? $0.cost < $1.cost : $0.path.flatMap(\.sizes).lexicographicallyPrecedes($1.path.flatMap(\.sizes))
         }
         var seen = Set<[InterleavedTiling]>()
-        let best = finals.map(\.path).filter { seen.insert($0).inserted && Set($0).count > 1 }.prefix(4)
+        let distinct = finals.map(\.path).filter { seen.insert($0).inserted && Set($0).count > 1 }
+        var best = Array(distinct.prefix(4))
+        // And the best path that starts in the reference tiling (see the predecessors above).
+        if !best.contains(where: { $0.first == reference.tiling }), let own = distinct.first(where: { $0.first == reference.tiling }) {
+            best.append(own)
+        }
         return best.map { path in zip(blocks, path).flatMap { r, t in Array(repeating: t, count: r.count) } }
     }
 
