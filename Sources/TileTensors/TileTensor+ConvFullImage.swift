@@ -74,7 +74,13 @@ extension TileTensor {
             }
             return slots
         }
-        var plaintexts: [[Int]: Backend.Plaintext?] = [:]   // shared by the batch tiles
+        // A plaintext is used once per batch tile: with one batch tile it is encoded just before
+        // its product and dropped after (keeping them all held AlexNet's 16,384 plaintexts of a
+        // 9216 → 4096 layer, 29 GB); with several, kept for the others up to the cache's bytes.
+        let batchTiles = outShape.tileCounts[4]
+        let plaintextBytes = 8 * max(1, 2 * backend.slotCount) * (l + 1)
+        let cacheLimit = batchTiles > 1 ? max(16, Self.plaintextCacheBytes / plaintextBytes) : 0
+        var plaintexts: [[Int]: Backend.Plaintext?] = [:]
         var outTiles: [Backend.Ciphertext] = []
         for tile in 0..<outShape.tileCount {
             let o = Tensor.unflatten(tile, outShape.tileCounts)
@@ -83,11 +89,17 @@ extension TileTensor {
                 for xTile in 0..<eX {
                     for yTile in 0..<eY {
                         let key = [o[fd], cTile, xTile, yTile]
-                        if plaintexts[key] == nil {
-                            plaintexts[key] = .some(try weights(filterTile: o[fd], channelTile: cTile, rowTile: xTile, columnTile: yTile)
-                                .map { try backend.encode($0, scale: q, level: l) })
+                        let plaintext: Backend.Plaintext
+                        if let cached = plaintexts[key] {
+                            guard let cached else { continue }
+                            plaintext = cached
+                        } else {
+                            let encoded = try weights(filterTile: o[fd], channelTile: cTile, rowTile: xTile, columnTile: yTile)
+                                .map { try backend.encode($0, scale: q, level: l) }
+                            if plaintexts.count < cacheLimit { plaintexts[key] = .some(encoded) }
+                            guard let encoded else { continue }
+                            plaintext = encoded
                         }
-                        guard let plaintext = plaintexts[key]! else { continue }
                         let source = cTile * inTileStrides[cd] + xTile * inTileStrides[2] + yTile * inTileStrides[3] + o[4] * inTileStrides[4]
                         try backend.addProduct(&acc, tiles[source], plaintext)
                     }
