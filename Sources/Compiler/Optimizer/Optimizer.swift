@@ -252,7 +252,15 @@ public enum Optimizer {
         let dpTilings = ringTilings.filter { $0.slots == slots }
         let paths = !options.searchConversions || options.objective == .throughput ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
                                            logScale: options.minimumScaleBits, levels: levels, price: lowerBound, progress: progress)
+        // Each path also with its first tiling replaced by the reference's: the DP's block costs
+        // are estimates, and a path that converts late (the dense layers of AlexNet) can win
+        // from the exact one-tiling plan while the DP preferred to start elsewhere.
+        var tried = paths
         for path in paths {
+            let own = path.map { $0 == path[0] ? reference.simulation.tiling : $0 }
+            if Set(own).count > 1, !tried.contains(own) { tried.append(own) }
+        }
+        for path in tried {
             let name = pathName(path)
             let simulation: ChainSimulation
             do {
