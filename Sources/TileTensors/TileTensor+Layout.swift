@@ -125,32 +125,27 @@ extension TileTensor {
 
         let l = level
         let q = backend.rescalePrime(atLevel: l)
-        var rotated: [Int: [Int: Backend.Ciphertext]] = [:]
-        for s in Set(order.map(\.source)) {
-            let deltas = Array(Set(order.filter { $0.source == s }.map(\.delta)))
-            rotated[s] = try backend.rotations(of: tiles[s], by: deltas)
+        // One source tile at a time (its rotations hoisted, its masked products added into the
+        // targets, then dropped): holding every source's rotations at once took 20 GB for the
+        // conversion of AlexNet's 512-tile dense output into one-pixel tiles.
+        let accumulators = try hoistedProducts(order, outputs: target.tileCount) { key in
+            var mask = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
+            if backend.computesValues { for slot in groups[key]! { mask[slot] = 1 } }
+            return try backend.encode(mask, scale: q, level: l)
         }
         var result: [Backend.Ciphertext] = []
-        for r in 0..<target.tileCount {
-            var acc: Backend.Ciphertext?
-            for key in order where key.target == r {
-                var mask = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
-                if backend.computesValues { for slot in groups[key]! { mask[slot] = 1 } }
-                let term = try backend.multiply(rotated[key.source]![key.delta]!, backend.encode(mask, scale: q, level: l))
-                try backend.accumulate(&acc, term)
-            }
-            if acc == nil {   // an all-zero tile: any tile times the zero mask
-                acc = try backend.multiply(tiles[0], backend.encode([], scale: q, level: l))
-            }
-            result.append(try backend.rescale(acc!))
+        for acc in accumulators {
+            // An all-zero tile: any tile times the zero mask.
+            result.append(try backend.rescale(acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l))))
         }
         return TileTensor(backend: backend, shape: target.clearingUnknowns, tiles: result)
     }
 }
 
 /// A group of target slots that read one source tile rotated by one step.
-struct RemapKey: Hashable {
+struct RemapKey: Hashable, HoistedTerm {
     let target: Int
     let source: Int
     let delta: Int
+    var output: Int { target }
 }
