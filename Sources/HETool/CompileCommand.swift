@@ -40,7 +40,7 @@ struct CompileCommand: ParsableCommand {
     @Option(name: .customLong("max-key-mb"), help: "Largest evaluation-key upload, in MB, a plan may need: a network no plan of which fits is refused (without it: plans within 2000 MB are preferred).")
     var maxKeyMB: Int?
 
-    @Option(name: .customLong("max-memory-mb"), help: "The most memory the server may need to evaluate the plan, in MB, its evaluation keys read from their file on demand (eval --key-memory-mb); default: 40% of this machine's memory.")
+    @Option(name: .customLong("max-memory-mb"), help: "The most memory the server may need to evaluate the plan, in MB, its evaluation keys read from their file on demand (eval --key-memory-mb); default: 60% of this machine's memory.")
     var maxMemoryMB: Int?
 
     @Flag(name: .customLong("no-conversions"), help: "One tiling for the whole network (no per-layer tilings; compiles faster).")

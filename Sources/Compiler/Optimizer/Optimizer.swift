@@ -43,9 +43,10 @@ public enum Optimizer {
         public var keyLimitIsHard = false
         /// Plans whose server needs more memory than this, its keys read on demand
         /// (`Candidate.leastMemoryBytes`), are not taken (a network none of whose plans fits is
-        /// refused, naming the least it would need). Default 40% of this machine's memory (a throughput plan of MNIST at 8192
-        /// images per evaluation has 28 GB intermediates and was killed on a 24 GB machine).
-        public var maximumIntermediateBytes = Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.4)
+        /// refused, naming the least it would need). Default 60% of this machine's memory: the estimate is the whole server with one
+        /// Galois key cached, so the rest is for the key cache (`eval --key-memory-mb`) and the
+        /// system (AlexNet's fastest plan needs 14.2 GB of a 24 GB machine so).
+        public var maximumIntermediateBytes = Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.6)
         /// Sanitize results (mask, re-randomize, flood): the parameters get the base primes it needs.
         public var circuitPrivacy: CircuitPrivacy.Request?
         public init() {}
