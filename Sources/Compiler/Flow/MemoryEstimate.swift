@@ -32,9 +32,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         baseline + weights + max(keys + keyFile, keys + input + ciphertexts + scratch)
     }
 
-    /// What the process holds before it reads anything (measured: `he-tool eval` of the bundled
-    /// MNIST model with a 1-byte model file would be refused; a run's resident set before the
-    /// files are read is 20–30 MB).
+    /// What the process holds before it reads anything: code, the Swift runtime, thread stacks
+    /// (he-tool's resident set before it opens a file is 20–30 MB on Linux).
     public static let baselineBytes = 28_000_000
 
     /// The estimate for `plan` with `weightCount` weights, evaluated with the keys `residentKeyBytes`
