@@ -13,12 +13,7 @@ final class ScratchPool: @unchecked Sendable {
 
     func take(_ count: Int) -> [UInt64] {
         lock.lock()
-        // Best fit: the smallest idle buffer that holds `count` words. First fit handed large
-        // buffers to small requests, so the next large request allocated another: the pool grew
-        // to hold many of the largest size (tens of MB each at N = 32768).
-        var best: Int?
-        for (i, buffer) in idle.enumerated() where buffer.count >= count && (best == nil || buffer.count < idle[best!].count) { best = i }
-        if let i = best {
+        if let i = idle.firstIndex(where: { $0.count >= count }) {
             let buffer = idle.remove(at: i)
             lock.unlock()
             return buffer

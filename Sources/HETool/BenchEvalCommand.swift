@@ -23,7 +23,10 @@ struct BenchEvalCommand: ParsableCommand {
 
     func validate() throws {
         guard threads >= 1, reps >= 1 else { throw ValidationError("--threads and --reps must be at least 1") }
-        if let keyMemoryMB, keyMemoryMB < 1 { throw ValidationError("--key-memory-mb must be at least 1") }
+        // Bounded before the shift to bytes and the memory estimate's sums, which could overflow.
+        if let keyMemoryMB, !(1...CompileCommand.largestMB).contains(keyMemoryMB) {
+            throw ValidationError("--key-memory-mb must be in 1 … \(CompileCommand.largestMB)")
+        }
     }
 
     func run() throws {

@@ -49,7 +49,10 @@ struct EvalCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if let keyMemoryMB, keyMemoryMB < 1 { throw ValidationError("--key-memory-mb must be at least 1") }
+        // Bounded before the shift to bytes and the memory estimate's sums, which could overflow.
+        if let keyMemoryMB, !(1...CompileCommand.largestMB).contains(keyMemoryMB) {
+            throw ValidationError("--key-memory-mb must be in 1 … \(CompileCommand.largestMB)")
+        }
         guard (tokenFile == nil && caCert == nil) || remote != nil else { throw ValidationError("--token-file and --ca-cert go with --remote") }
     }
 

@@ -110,35 +110,29 @@ extension TileTensor {
                 return (g, positions.count - 1)
             }
         }
-        // The products this layout needs, counted before any is listed: a strided convolution
-        // in an interleaved layout whose tile counts do not divide by the stride splits every
-        // tap into one group per output position (AlexNet's 11×11 stride-4 convolution on a
-        // 224×224 input in 128×128 tiles: 70 M products, whose list alone filled 18 GB while
-        // the optimizer priced it). Such a layout is refused as a failure of this tiling.
-        var products = 0
+        var terms: [ConvTerm] = []
+        var deltas: [Int: Set<Int>] = [:]
         for tile in 0..<outShape.tileCount {
             let o = Tensor.unflatten(tile, outShape.tileCounts)
-            let columnCounts = (0..<k).map { groups(3, o[3], $0 - p, w).count }
+            let rowGroups = (0..<k).map { dy in numbered(groups(2, o[2], dy - p, h)) }
+            let columnGroups = (0..<k).map { dx in numbered(groups(3, o[3], dx - p, w)) }
+            // A strided convolution in an interleaved layout whose tile counts do not divide by
+            // the stride splits every tap into one group per output position (AlexNet's 11×11
+            // stride-4 convolution on a 224×224 input in 128×128 tiles: 70 M products, whose list
+            // filled 18 GB while the optimizer priced it): such a layout is refused, tile by
+            // tile before its terms are listed, as a failure of this tiling.
+            var products = terms.count
             for dy in 0..<k {
-                let rowCount = groups(2, o[2], dy - p, h).count
                 for dx in 0..<k {
-                    products += rowCount * columnCounts[dx] * (0..<eC).filter { nonzero[block(dy, dx, $0, o[fd])] }.count
+                    products += rowGroups[dy].count * columnGroups[dx].count * (0..<eC).filter { nonzero[block(dy, dx, $0, o[fd])] }.count
                 }
             }
             guard products <= Self.maximumConvolutionProducts else {
                 throw TileTensorError.invalidArgument("this layout needs over \(Self.maximumConvolutionProducts) plaintext products for one convolution (\(shape) with \(k)×\(k) kernels, stride \(s)); another tiling is needed")
             }
-        }
-        var terms: [ConvTerm] = []
-        terms.reserveCapacity(products)
-        var deltas: [Int: Set<Int>] = [:]
-        for tile in 0..<outShape.tileCount {
-            let o = Tensor.unflatten(tile, outShape.tileCounts)
-            let columnGroups = (0..<k).map { dx in numbered(groups(3, o[3], dx - p, w)) }
             for dy in 0..<k {
-                let gy = numbered(groups(2, o[2], dy - p, h))
                 for dx in 0..<k {
-                    for (y, rows) in gy {
+                    for (y, rows) in rowGroups[dy] {
                         for (x, columns) in columnGroups[dx] {
                             let delta = y.shift * slotStrides[2] + x.shift * slotStrides[3]
                             for cTile in 0..<eC where nonzero[block(dy, dx, cTile, o[fd])] {

@@ -55,7 +55,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         let allKeys = (rotationKeys + 1) * perKey
         // On demand: the Galois keys cached within the budget, the one a key switch is using
         // (it may have just been evicted), and the relinearization key, which is always in memory.
-        let keys = residentKeyBytes.map { min(allKeys, max($0, perKey) + 2 * perKey) } ?? allKeys
+        let keys = residentKeyBytes.map { min(allKeys, max(min($0, allKeys), perKey) + 2 * perKey) } ?? allKeys
         // Per concurrent key switch: the decomposition (dnum polynomials over the extended
         // basis), the ModUp/ModDown temporaries and two accumulators over the same basis.
         let scratch = (p.keySwitchDigits + 5) * keyBasis * n * 8

@@ -110,12 +110,7 @@ enum ConversionSearch {
             $0.cost != $1.cost ? $0.cost < $1.cost : $0.path.flatMap(\.sizes).lexicographicallyPrecedes($1.path.flatMap(\.sizes))
         }
         var seen = Set<[InterleavedTiling]>()
-        let distinct = finals.map(\.path).filter { seen.insert($0).inserted && Set($0).count > 1 }
-        var best = Array(distinct.prefix(4))
-        // And the best path that starts in the reference tiling (see the predecessors above).
-        if !best.contains(where: { $0.first == reference.tiling }), let own = distinct.first(where: { $0.first == reference.tiling }) {
-            best.append(own)
-        }
+        let best = finals.map(\.path).filter { seen.insert($0).inserted && Set($0).count > 1 }.prefix(4)
         return best.map { path in zip(blocks, path).flatMap { r, t in Array(repeating: t, count: r.count) } }
     }
 
