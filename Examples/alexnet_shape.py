@@ -26,19 +26,19 @@ statistics, recorded in the `he_tool.preprocessing` metadata.
 
 writes the model (opset 17, batch 1), and with --images N next to it image-K.npy
 (1 x 3 x 224 x 224 float32, preprocessed) and expected-logits.npy (N x 10, onnxruntime's
-outputs). Needs torch, onnx, numpy and onnxruntime.
+outputs). Needs torch, onnx, numpy and onnxruntime; shares shape_export.py with pooled_cnn_shape.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
+
+from shape_export import export, preprocess, rescale
 
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
@@ -66,22 +66,6 @@ def build(seed: int, head: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-@torch.no_grad()
-def rescale(model: nn.Sequential, batch: torch.Tensor) -> None:
-    """Scales each convolution and dense layer so that its output has RMS 1 on `batch`."""
-    x = batch
-    for layer in model:
-        if isinstance(layer, (nn.Conv2d, nn.Linear)):
-            y = layer(x)
-            factor = 1.0 / float(y.pow(2).mean().sqrt())
-            layer.weight.mul_(factor)
-            layer.bias.mul_(factor)
-        x = layer(x)
-
-
-def preprocess(pixels: np.ndarray) -> np.ndarray:
-    x = pixels.astype(np.float32) / 255.0
-    return (x - np.array(MEAN, np.float32)[:, None, None]) / np.array(STD, np.float32)[:, None, None]
 
 
 def main() -> None:
@@ -93,29 +77,10 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     model = build(args.seed, args.head).eval()
-    calibration = torch.from_numpy(np.stack([preprocess(rng.integers(0, 256, (3, 224, 224))) for _ in range(8)]))
+    calibration = torch.from_numpy(np.stack([preprocess(rng.integers(0, 256, (3, 224, 224)), MEAN, STD) for _ in range(8)]))
     rescale(model, calibration)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model, calibration[:1], str(args.out), input_names=["input"], output_names=["logits"],
-                      opset_version=17, dynamo=False)
-    proto = onnx.load(str(args.out))
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = "he_tool.preprocessing", json.dumps({"mean": MEAN, "std": STD})
-    onnx.save(proto, str(args.out))
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(args.out))
-    images = [preprocess(rng.integers(0, 256, (3, 224, 224)))[None] for _ in range(args.images)]
-    expected = []
-    for k, image in enumerate(images):
-        np.save(args.out.parent / f"image-{k}.npy", image)
-        expected.append(session.run(None, {"input": image})[0][0])
-        torch_out = model(torch.from_numpy(image)).detach().numpy()[0]
-        print(f"image {k}: |onnxruntime - torch| <= {np.abs(expected[-1] - torch_out).max():.2e}")
-    if images:
-        np.save(args.out.parent / "expected-logits.npy", np.stack(expected))
-    print(f"wrote {args.out} ({sum(p.numel() for p in model.parameters())} parameters)")
-
+    images = [preprocess(rng.integers(0, 256, (3, 224, 224)), MEAN, STD)[None] for _ in range(args.images)]
+    export(model, calibration[:1], args.out, MEAN, STD, images)
 
 if __name__ == "__main__":
     main()
