@@ -85,9 +85,9 @@ enum ConversionSearch {
             for k in 0..<maximumConversions {
                 // The cheapest few predecessors, and always the reference plan's own tiling: the
                 // blocks' costs here are estimates from the reference's input forms, and where
-                // they flatter another tiling the exact one-tiling plan would never be converted
-                // from (AlexNet's dense layers stayed in the conv stack's 8×8×16×16 tiles,
-                // 1,357 s, because the DP preferred starting in 4×4×32×32, 34% dearer in fact).
+                // they flatter another tiling the exact one-tiling plan is not converted from.
+                // (Not enough alone for AlexNet: a state keeps one path per tiling, so the
+                // optimizer also retries every path from the reference tiling.)
                 var sources = Array(states[k].sorted(by: { cheaper(($0.key, $0.value.cost), ($1.key, $1.value.cost)) }).prefix(predecessors))
                 if let own = states[k][reference.tiling], !sources.contains(where: { $0.key == reference.tiling }) {
                     sources.append((reference.tiling, own))
