@@ -3,6 +3,7 @@ import CKKS
 import Compiler
 import Foundation
 import HEMath
+import TileTensors
 
 /// `he-tool bench eval`: the server's evaluation of a compiled model on an encrypted input,
 /// repeated — the median per evaluation and per image, and each step's median beside the
@@ -20,6 +21,7 @@ struct BenchEvalCommand: ParsableCommand {
     @Option(help: "Timed repetitions (after one untimed).") var reps: Int = 5
     @Flag(help: "Print JSON in the schema of shared/bench.") var json = false
     @Option(name: .customLong("key-memory-mb"), help: "Keep the Galois keys in their file, at most this many MB of them in memory.") var keyMemoryMB: Int?
+    @Option(name: .customLong("plaintext-cache-mb"), help: "The most MB of encoded weight plaintexts a step keeps for re-use (default 1024; 0: encode at every use).") var plaintextCacheMB: Int?
 
     func validate() throws {
         guard threads >= 1, reps >= 1 else { throw ValidationError("--threads and --reps must be at least 1") }
@@ -27,11 +29,15 @@ struct BenchEvalCommand: ParsableCommand {
         if let keyMemoryMB, !(1...CompileCommand.largestMB).contains(keyMemoryMB) {
             throw ValidationError("--key-memory-mb must be in 1 … \(CompileCommand.largestMB)")
         }
+        if let plaintextCacheMB, !(0...CompileCommand.largestMB).contains(plaintextCacheMB) {
+            throw ValidationError("--plaintext-cache-mb must be in 0 … \(CompileCommand.largestMB)")
+        }
     }
 
     func run() throws {
-        let session = try EvaluationSession.open(model: model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads),
+        var session = try EvaluationSession.open(model: model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads),
                                                 keyMemoryBytes: keyMemoryMB.map { $0 << 20 })
+        if let plaintextCacheMB { session.plaintextCacheBytes = plaintextCacheMB << 20 }
         let compiled = session.model
         // Sizes from the file system: reading a 17 GB key file again only to count it would
         // also be the peak resident set this command reports.

@@ -3,6 +3,7 @@ import CKKS
 import Compiler
 import Foundation
 import HEMath
+import TileTensors
 import Serve
 
 /// `he-tool eval`: the server side. Runs a compiled model on an encrypted input with the
@@ -44,6 +45,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .customLong("key-memory-mb"), help: "Keep the Galois keys in their file and at most this many MB of them in memory (read when a step needs them): for key sets larger than the memory. A key file over 2 GiB is always read so, by default with a quarter of the memory.")
     var keyMemoryMB: Int?
 
+    @Option(name: .customLong("plaintext-cache-mb"), help: "The most MB of encoded weight plaintexts a step keeps for re-use (default 1024; 0: encode at every use). Less memory, more encodes; the same result.")
+    var plaintextCacheMB: Int?
+
     @Flag(help: "No progress output.")
     var quiet = false
 
@@ -53,6 +57,10 @@ struct EvalCommand: AsyncParsableCommand {
         if let keyMemoryMB, !(1...CompileCommand.largestMB).contains(keyMemoryMB) {
             throw ValidationError("--key-memory-mb must be in 1 … \(CompileCommand.largestMB)")
         }
+        if let plaintextCacheMB, !(0...CompileCommand.largestMB).contains(plaintextCacheMB) {
+            throw ValidationError("--plaintext-cache-mb must be in 0 … \(CompileCommand.largestMB)")
+        }
+        guard plaintextCacheMB == nil || remote == nil else { throw ValidationError("--plaintext-cache-mb is for a local evaluation; a server sets its own") }
         guard (tokenFile == nil && caCert == nil) || remote != nil else { throw ValidationError("--token-file and --ca-cert go with --remote") }
     }
 
@@ -88,8 +96,9 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func runLocal() throws {
-        let session = try EvaluationSession.open(model: self.model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads),
+        var session = try EvaluationSession.open(model: self.model, evaluationKeys: evalKeys, policy: ExecutionPolicy(threads: threads),
                                                 keyMemoryBytes: keyMemoryMB.map { $0 << 20 })
+        if let plaintextCacheMB { session.plaintextCacheBytes = plaintextCacheMB << 20 }
         let model = session.model
         let progress = EvalProgress(model: model, quiet: quiet)
         let size = try session.evaluate(inputPath: input, outputPath: out, progress: progress.report)

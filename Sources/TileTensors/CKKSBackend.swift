@@ -25,6 +25,10 @@ public final class CKKSBackend: TensorBackend {
     public var slotCount: Int { context.slotCount }
     public var degree: Int { context.degree }
     public var maxLevel: Int { context.maxLevel }
+    /// The encoder and evaluator are thread-safe (immutable tables, a locked scratch pool).
+    public var runsConcurrentProducts: Bool { true }
+    /// See `TensorBackend.plaintextCacheBytes` (set before a run, not during one).
+    public var plaintextCacheBytes = TensorBackendDefaults.plaintextCacheBytes
     public var defaultScale: Double { context.parameters.scale }
     public func rescalePrime(atLevel level: Int) -> Double { Double(context.parameters.ciphertextPrimes[level]) }
 

@@ -136,9 +136,30 @@ public final class MockBackend: TensorBackend {
     public var budget: (([Int: OperationCounts]) -> Bool)?
     private var sinceBudgetCheck = 0
 
-    /// Adds `n` to one counter at `level`.
+    /// Whether the operations now counted run in product workers (`runProductWorkers`).
+    private var inProductWorkers = false
+
+    /// See `TensorBackend.plaintextCacheBytes`: a smaller cache counts more encodes.
+    public var plaintextCacheBytes = TensorBackendDefaults.plaintextCacheBytes
+
+    /// The workers in turn, their encodes, plaintext products and additions counted also as
+    /// concurrent ones (the server runs them `productWorkerCount` at a time).
+    public func runProductWorkers(_ count: Int, outputs: Int, _ body: (Int) throws -> Void) throws {
+        let outer = inProductWorkers
+        inProductWorkers = outputs > 1
+        defer { inProductWorkers = outer }
+        for w in 0..<count { try body(w) }
+    }
+
+    /// Adds `n` to one counter at `level` (and to its concurrent counter inside product workers).
     private func count(_ counter: WritableKeyPath<OperationCounts, Int>, level: Int, _ n: Int = 1) throws {
         countsByLevel[level, default: OperationCounts()][keyPath: counter] += n
+        if inProductWorkers {
+            let concurrent: WritableKeyPath<OperationCounts, Int>? = counter == \.encodes ? \.concurrentEncodes
+                : counter == \.plainMultiplications ? \.concurrentPlainMultiplications
+                : counter == \.additions ? \.concurrentAdditions : nil
+            if let concurrent { countsByLevel[level, default: OperationCounts()][keyPath: concurrent] += n }
+        }
         guard let budget else { return }
         sinceBudgetCheck += 1
         if sinceBudgetCheck >= 64 {

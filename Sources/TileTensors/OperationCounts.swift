@@ -24,6 +24,12 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     /// Ciphertexts brought down to a lower level (a copy of the limbs kept): a join's shallower
     /// operand, a polynomial's terms.
     public var levelDrops = 0
+    /// Of the encodes, plaintext products and additions above, those made by product workers
+    /// (`TensorBackend.runProductWorkers`): several at once, one thread each, so the cost model
+    /// prices them at the concurrent primitives' rates.
+    public var concurrentEncodes = 0
+    public var concurrentPlainMultiplications = 0
+    public var concurrentAdditions = 0
 
     public init() {}
 
@@ -37,6 +43,9 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.relinearizations += b.relinearizations; r.rescales += b.rescales; r.rotations += b.rotations
         r.hoistedRotationSets += b.hoistedRotationSets; r.hoistedRotations += b.hoistedRotations
         r.levelDrops += b.levelDrops
+        r.concurrentEncodes += b.concurrentEncodes
+        r.concurrentPlainMultiplications += b.concurrentPlainMultiplications
+        r.concurrentAdditions += b.concurrentAdditions
         return r
     }
 
@@ -47,6 +56,9 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.relinearizations -= b.relinearizations; r.rescales -= b.rescales; r.rotations -= b.rotations
         r.hoistedRotationSets -= b.hoistedRotationSets; r.hoistedRotations -= b.hoistedRotations
         r.levelDrops -= b.levelDrops
+        r.concurrentEncodes -= b.concurrentEncodes
+        r.concurrentPlainMultiplications -= b.concurrentPlainMultiplications
+        r.concurrentAdditions -= b.concurrentAdditions
         return r
     }
 

@@ -23,6 +23,18 @@ public protocol TensorBackend: AnyObject {
     /// False for a backend that only counts (a counting-only mock): kernels may then skip
     /// building slot vectors, since nothing reads them. True for every computing backend.
     var computesValues: Bool { get }
+    /// Whether a step may run its independent products on several threads at once (every
+    /// operation thread-safe). False for the mock, whose counts and memory tracker are not.
+    var runsConcurrentProducts: Bool { get }
+    /// Runs `body(w)` for the product workers w in 0 ..< count (see `ProductWorkers.run`) of a
+    /// step with `outputs` independent sums; the mock runs them in turn and, when there are two
+    /// sums or more (a server with several threads splits them), counts their encodes, products
+    /// and additions as concurrent.
+    func runProductWorkers(_ count: Int, outputs: Int, _ body: (Int) throws -> Void) throws
+    /// The most bytes of encoded weight plaintexts one step keeps for re-use; past it, or with 0,
+    /// a plaintext is encoded again where it is used again (the same bits: encoding is
+    /// deterministic). `eval --plaintext-cache-mb` sets it on the server's backend.
+    var plaintextCacheBytes: Int { get }
 
     /// Encodes up to `slotCount` reals (missing slots are zero).
     func encode(_ values: [Double], scale: Double, level: Int) throws -> Plaintext
@@ -62,6 +74,11 @@ public protocol TensorBackend: AnyObject {
 
 extension TensorBackend {
     public var computesValues: Bool { true }
+    public var runsConcurrentProducts: Bool { false }
+    public var plaintextCacheBytes: Int { TensorBackendDefaults.plaintextCacheBytes }
+    public func runProductWorkers(_ count: Int, outputs: Int, _ body: (Int) throws -> Void) throws {
+        try ProductWorkers.run(count, body)
+    }
 
     /// a · b relinearized (one multiplication and one relinearization).
     public func multiply(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
@@ -89,4 +106,11 @@ extension TensorBackend {
 
     /// The step reduced to 0 ..< slotCount (0 means no rotation).
     func normalizedStep(_ step: Int) -> Int { ((step % slotCount) + slotCount) % slotCount }
+}
+
+/// Defaults shared by the backends.
+public enum TensorBackendDefaults {
+    /// The plaintext cache of a step (1 GiB): a large step, thousands of products at N = 65536,
+    /// would otherwise hold tens of GB of plaintexts.
+    public static let plaintextCacheBytes = 1 << 30
 }

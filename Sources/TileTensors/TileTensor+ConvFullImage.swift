@@ -1,3 +1,5 @@
+import CKKS
+
 /// The interleaved convolution whose kernel covers the whole image (a dense layer after a
 /// flatten): every input tile is multiplied by the weights at its own slots, and the sums over
 /// pixels and channels are rotate-and-add steps — log2 of the tile's pixel and channel counts per
@@ -79,10 +81,10 @@ extension TileTensor {
         // 9216 → 4096 layer, 29 GB); with several, kept for the others up to the cache's bytes.
         let batchTiles = outShape.tileCounts[4]
         let plaintextBytes = 8 * max(1, 2 * backend.slotCount) * (l + 1)
-        let cacheLimit = batchTiles > 1 ? max(16, Self.plaintextCacheBytes / plaintextBytes) : 0
-        var plaintexts: [[Int]: Backend.Plaintext?] = [:]
-        var outTiles: [Backend.Ciphertext] = []
-        for tile in 0..<outShape.tileCount {
+        let cacheLimit = batchTiles > 1 ? backend.plaintextCacheBytes / plaintextBytes : 0
+        let plaintexts = Locked<[[Int]: Backend.Plaintext?]>([:])
+        // The products of one output tile, summed (nil when its weights are all zero).
+        func products(tile: Int) throws -> Backend.Ciphertext? {
             let o = Tensor.unflatten(tile, outShape.tileCounts)
             var acc: Backend.Ciphertext?
             for cTile in 0..<eC {
@@ -90,13 +92,13 @@ extension TileTensor {
                     for yTile in 0..<eY {
                         let key = [o[fd], cTile, xTile, yTile]
                         let plaintext: Backend.Plaintext
-                        if let cached = plaintexts[key] {
+                        if let cached = plaintexts.withLock({ $0[key] }) {
                             guard let cached else { continue }
                             plaintext = cached
                         } else {
                             let encoded = try weights(filterTile: o[fd], channelTile: cTile, rowTile: xTile, columnTile: yTile)
                                 .map { try backend.encode($0, scale: q, level: l) }
-                            if plaintexts.count < cacheLimit { plaintexts[key] = .some(encoded) }
+                            plaintexts.withLock { if $0.count < cacheLimit { $0[key] = .some(encoded) } }
                             guard let encoded else { continue }
                             plaintext = encoded
                         }
@@ -105,17 +107,32 @@ extension TileTensor {
                     }
                 }
             }
-            // An output tile whose weights are all zero (a pruned block of filters) is zero at
-            // every slot, so are its rotations: it skips the sums, and their rotations.
-            guard let products = acc else {
-                outTiles.append(try backend.rescale(backend.multiply(tiles[0], backend.encode([], scale: q, level: l))))
-                continue
+            return acc
+        }
+        // Output tiles in rounds of one per product worker: the workers make their tiles'
+        // products (each its own encodings), then the sums' rotations run on every thread.
+        let workers = backend.productWorkerCount
+        var outTiles: [Backend.Ciphertext] = []
+        for first in stride(from: 0, to: outShape.tileCount, by: workers) {
+            let round = Array(first..<min(first + workers, outShape.tileCount))
+            let sums = Locked([Backend.Ciphertext?](repeating: nil, count: round.count))
+            try backend.runProductWorkers(round.count, outputs: outShape.tileCount) { w in
+                let acc = try products(tile: round[w])
+                sums.withLock { $0[w] = acc }
             }
-            var sum = try backend.rescale(products)
-            sum = try rotateAndAdd(sum, span: dims[3].tileSize, stride: slotStrides[3])
-            sum = try rotateAndAdd(sum, span: dims[2].tileSize, stride: slotStrides[2])
-            sum = try rotateAndAdd(sum, span: dims[cd].tileSize, stride: slotStrides[cd])
-            outTiles.append(sum)
+            for made in sums.withLock({ $0 }) {
+                // An output tile whose weights are all zero (a pruned block of filters) is zero at
+                // every slot, so are its rotations: it skips the sums, and their rotations.
+                guard let products = made else {
+                    outTiles.append(try backend.rescale(backend.multiply(tiles[0], backend.encode([], scale: q, level: l))))
+                    continue
+                }
+                var sum = try backend.rescale(products)
+                sum = try rotateAndAdd(sum, span: dims[3].tileSize, stride: slotStrides[3])
+                sum = try rotateAndAdd(sum, span: dims[2].tileSize, stride: slotStrides[2])
+                sum = try rotateAndAdd(sum, span: dims[cd].tileSize, stride: slotStrides[cd])
+                outTiles.append(sum)
+            }
         }
         return try TileTensor(backend: backend, shape: outShape, tiles: outTiles)
             .addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4])

@@ -1,3 +1,5 @@
+import CKKS
+
 /// Conv2d, interleaved algorithm: image rows and columns interleaved across tiles (`H~/t_X`,
 /// `W~/t_Y`), channels, filters and batch inside each tile. With t_X = t_Y = 1 (one tile per
 /// pixel) this is the CryptoNets layout and needs no rotation at all.
@@ -167,23 +169,27 @@ extension TileTensor {
             }
         }
         // The tap plaintexts: filter (f, c) at every pixel position of the group, every batch
-        // slot. Kept for re-use up to `plaintextCacheBytes` (a large step, thousands of products
+        // slot. Kept for re-use up to the backend's `plaintextCacheBytes` (a large step, thousands of products
         // at N = 65536, would otherwise hold tens of GB of them), then encoded when used.
         // Only a plaintext used again is kept, and only until its last use: a strided
         // convolution's plaintexts are mostly used once (968 of 968 in the bundled ResNet's
         // 64×32 stride-2 step), and holding them only grew the heap (page faults, +20–35%).
-        var plaintexts: [WeightKey: Backend.Plaintext] = [:]
-        var usesLeft: [WeightKey: Int] = [:]
-        for term in terms { usesLeft[term.plaintext, default: 0] += 1 }
+        // Shared by the product workers (`hoistedProducts`), so kept under a lock; encoding
+        // runs outside it. Two workers may encode one key at once: wasted work, never a wrong one.
+        var uses: [WeightKey: Int] = [:]
+        for term in terms { uses[term.plaintext, default: 0] += 1 }
+        let cache = Locked<(plaintexts: [WeightKey: Backend.Plaintext], usesLeft: [WeightKey: Int])>(([:], uses))
         let plaintextBytes = 8 * max(1, 2 * backend.slotCount) * (l + 1)
-        let cacheLimit = max(16, Self.plaintextCacheBytes / plaintextBytes)
+        let cacheLimit = backend.plaintextCacheBytes / plaintextBytes
         func plaintext(_ key: WeightKey) throws -> Backend.Plaintext {
-            let left = usesLeft[key, default: 1] - 1
-            usesLeft[key] = left
-            if let cached = plaintexts[key] {
-                if left == 0 { plaintexts[key] = nil }
-                return cached
+            let (cached, left) = cache.withLock { state -> (Backend.Plaintext?, Int) in
+                let left = state.usesLeft[key, default: 1] - 1
+                state.usesLeft[key] = left
+                let cached = state.plaintexts[key]
+                if cached != nil, left == 0 { state.plaintexts[key] = nil }
+                return (cached, left)
             }
+            if let cached { return cached }
             var slots = [Double](repeating: 0, count: backend.computesValues ? backend.slotCount : 0)
             for cp in 0..<dims[cd].tileSize where backend.computesValues {
                 guard let ci = dims[cd].element(tile: key.channelTile, position: cp) else { continue }
@@ -199,7 +205,11 @@ extension TileTensor {
                 }
             }
             let encoded = try backend.encode(slots, scale: q, level: l)
-            if left > 0, plaintexts.count < cacheLimit { plaintexts[key] = encoded }
+            if left > 0 {
+                cache.withLock { state in
+                    if state.usesLeft[key, default: 0] > 0, state.plaintexts.count < cacheLimit { state.plaintexts[key] = encoded }
+                }
+            }
             return encoded
         }
 
@@ -222,26 +232,47 @@ extension TileTensor {
     /// that reads them, then dropped; so a step holds one tile's rotations, not every tile's.
     func hoistedProducts<Term: HoistedTerm>(_ terms: [Term], outputs: Int,
                                             plaintext: (Term) throws -> Backend.Plaintext) throws -> [Backend.Ciphertext?] {
-        var accumulators = [Backend.Ciphertext?](repeating: nil, count: outputs)
         var bySource: [Int: [Term]] = [:]
         for term in terms { bySource[term.source, default: []].append(term) }
+        // Each output belongs to one product worker, chosen so that the workers' product counts
+        // are even (largest outputs first, each to the least loaded worker): a worker's
+        // accumulators are its own, and no sum is split across workers. The rotations of a
+        // source are made first (every thread on their limbs), then its products by the workers.
+        let workers = min(backend.productWorkerCount, outputs)
+        var owner = [Int](repeating: 0, count: outputs)
+        if workers > 1 {
+            var perOutput = [Int](repeating: 0, count: outputs)
+            for term in terms { perOutput[term.output] += 1 }
+            var load = [Int](repeating: 0, count: workers)
+            for output in (0..<outputs).sorted(by: { perOutput[$0] > perOutput[$1] || (perOutput[$0] == perOutput[$1] && $0 < $1) }) {
+                let w = load.indices.min { load[$0] < load[$1] }!
+                owner[output] = w
+                load[w] += perOutput[output]
+            }
+        }
+        let boxes = (0..<workers).map { _ in WorkerAccumulators<Backend.Ciphertext>() }
         for source in bySource.keys.sorted() {
             let group = bySource[source]!
             let rotated = try backend.rotations(of: tiles[source], by: Array(Set(group.map(\.delta))).sorted())
-            for term in group {
-                try backend.addProduct(&accumulators[term.output], rotated[term.delta]!, plaintext(term))
+            var shares = [[Term]](repeating: [], count: workers)
+            for term in group { shares[owner[term.output]].append(term) }
+            try backend.runProductWorkers(workers, outputs: outputs) { w in
+                let box = boxes[w]
+                for term in shares[w] {
+                    var acc = box.sums.removeValue(forKey: term.output)
+                    try backend.addProduct(&acc, rotated[term.delta]!, plaintext(term))
+                    box.sums[term.output] = acc
+                }
             }
         }
+        var accumulators = [Backend.Ciphertext?](repeating: nil, count: outputs)
+        for box in boxes { for (output, sum) in box.sums { accumulators[output] = sum } }
         return accumulators
     }
 
     /// The most plaintext products one convolution may take (at ≥ 0.3 ms each, hours): a layout
     /// past it is refused before its products are listed.
     static var maximumConvolutionProducts: Int { 4_000_000 }
-
-    /// The most bytes of tap plaintexts one convolution keeps for re-use (1 GiB); past it they
-    /// are encoded again when used.
-    static var plaintextCacheBytes: Int { 1 << 30 }
 
     /// Adds a convolution's per-filter bias to its output in the interleaved layout (the filters
     /// in dimension 1 − channelDimension); the image slots past the elements may take the bias

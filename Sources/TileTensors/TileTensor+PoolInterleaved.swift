@@ -1,3 +1,5 @@
+import CKKS
+
 /// Average pooling in the interleaved conv layout, channel by channel.
 extension TileTensor {
     /// Average pooling with a k×k window and stride s of a rank-5 interleaved tensor
@@ -52,10 +54,11 @@ extension TileTensor {
             }
         }
         // The masks depend only on the pixel positions: few, each encoded once and kept.
-        var masks: [PoolMask: Backend.Plaintext] = [:]
+        // Shared by the product workers (`hoistedProducts`): kept under a lock.
+        let masks = Locked<[PoolMask: Backend.Plaintext]>([:])
         func mask(_ rows: [Int], _ columns: [Int]) throws -> Backend.Plaintext {
             let key = PoolMask(rows: rows, columns: columns)
-            if let cached = masks[key] { return cached }
+            if let cached = masks.withLock({ $0[key] }) { return cached }
             var slots = [Double](repeating: 0, count: backend.computesValues ? backend.slotCount : 0)
             if backend.computesValues {
                 for a in 0..<dims[0].tileSize {
@@ -70,7 +73,7 @@ extension TileTensor {
                 }
             }
             let encoded = try backend.encode(slots, scale: q, level: l)
-            masks[key] = encoded
+            masks.withLock { $0[key] = encoded }
             return encoded
         }
 

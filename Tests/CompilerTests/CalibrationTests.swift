@@ -111,7 +111,8 @@ final class CostProfileTests: XCTestCase {
         for (alpha, k) in [(1, 1), (2, 2), (3, 2), (5, 3)] {
             let levels = [0, 3, 6, 9, 12, 15]
             let truth: [Primitive: [Double]] = [.add: [3, 2], .multiplyPlain: [5, 4], .rescale: [40, 30], .encode: [200, 25],
-                                                .rotate: [100, 20, 7], .hoistedRotation: [20, 9, 5], .multiplyRelinearize: [150, 30, 7]]
+                                                .rotate: [100, 20, 7], .hoistedRotation: [20, 9, 5], .multiplyRelinearize: [150, 30, 7],
+                                                .concurrentEncode: [110, 13], .concurrentMultiplyPlain: [3, 2]]
             func value(_ p: Primitive, _ level: Int) -> Double {
                 zip(truth[p]!, CostProfile.features(p, level: level, primesPerDigit: alpha, specialPrimes: k)).reduce(0) { $0 + $1.0 * $1.1 }
             }

@@ -40,6 +40,21 @@ final class CostModelTests: XCTestCase {
         XCTAssertThrowsError(try model.microseconds(c, level: 3))
     }
 
+    /// Encodes and products made by product workers are priced at the concurrent primitives
+    /// (concurrent_encode 80 + l, concurrent_multiply_plain 90 + l), their additions not again;
+    /// the rest at the ordinary rates.
+    func testProductWorkersArePricedAtTheConcurrentRates() throws {
+        let p = try parameters()
+        let model = try CostModel(table: table(for: p), parameters: p)
+        var c = OperationCounts()
+        c.encodes = 3; c.concurrentEncodes = 2
+        c.plainMultiplications = 5; c.concurrentPlainMultiplications = 4
+        c.additions = 4; c.concurrentAdditions = 3
+        let l = 1.0
+        let expected: Double = (70 + l) + 2 * (80 + l) + (20 + l) + 4 * (90 + l) + (10 + l)
+        XCTAssertEqual(try model.microseconds(c, level: 1), expected, accuracy: 1e-9)
+    }
+
     func testMockCountsByLevelFeedTheModel() throws {
         let p = try parameters()
         let mock = MockBackend(slotCount: 8, parameters: p)

@@ -40,7 +40,10 @@ enum FlowFixtures {
         let p = choice.parameters
         let unit = Double(p.degree) / 8192
         let factors: [Primitive: Double] = [.add: 1, .multiplyPlain: 2, .multiplyRelinearize: 40, .rescale: 8, .rotate: 38,
-                                            .hoistedRotation: 30, .encode: 6]
+                                            .hoistedRotation: 30, .encode: 6,
+                                            // One thread: a worker's encode and product at the plain rates (the
+                                            // product's accumulation included), so plans are priced as before.
+                                            .concurrentEncode: 6, .concurrentMultiplyPlain: 3]
         var micro: [String: [Double]] = [:]
         for primitive in Primitive.allCases {
             micro[primitive.rawValue] = (0...p.maxLevel).map { Double($0 + 1) * unit * (factors[primitive] ?? 10) }

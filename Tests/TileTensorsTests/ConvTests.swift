@@ -94,6 +94,14 @@ final class ConvTests: XCTestCase {
             if onePerPixel {
                 counts.plainMultiplications = v * eC * eF * eB
                 counts.additions = v * eC * eF * eB - o + o * l + (bias == nil ? 0 : o)
+                // With two output sums or more, the product workers make every tap product,
+                // encode its plaintext and add it into its output's sum (the first of each sum
+                // is no addition).
+                if o > 1 {
+                    counts.concurrentEncodes = k * k * eC * eF
+                    counts.concurrentPlainMultiplications = v * eC * eF * eB
+                    counts.concurrentAdditions = v * eC * eF * eB - o
+                }
             }
             let outTiles = onePerPixel ? o : out.shape.tileCount
             counts.rescales = outTiles
@@ -190,6 +198,11 @@ final class ConvTests: XCTestCase {
             counts.additions = o * (t - 1) + o * logs + (bias == nil ? 0 : o)
             counts.rescales = o
             counts.rotations = o * logs
+            if o > 1 {   // two output sums or more: made by the product workers
+                counts.concurrentEncodes = eF * t
+                counts.concurrentPlainMultiplications = o * t
+                counts.concurrentAdditions = o * (t - 1)
+            }
             XCTAssertEqual(mock.counts, counts, "\(shape) conv \(filters.shape)")
             XCTAssertEqual(out.shape.dimensions[2].size, 1)
             XCTAssertEqual(out.shape.dimensions[cd].isReplicated, cd == 0)

@@ -182,14 +182,17 @@ struct DoubleDouble {
     private static let cache = Locked<[Int: [DoubleDouble]]>([:])
 }
 
-/// A value behind a lock, for caches shared between threads.
-final class Locked<Value>: @unchecked Sendable {
+/// A value behind a lock, for state shared between threads (this cache, the tile kernels'
+/// product workers).
+public final class Locked<Value>: @unchecked Sendable {
     private var value: Value
     private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
+    public init(_ value: Value) { self.value = value }
+    /// Reads or changes the value under the lock; returns what `body` returns.
+    @discardableResult
+    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
         lock.lock()
         defer { lock.unlock() }
-        return body(&value)
+        return try body(&value)
     }
 }

@@ -15,6 +15,12 @@ public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
     case hoistedRotation = "hoisted_rotation"
     /// Encoding a vector of slot values into a plaintext at the level.
     case encode
+    /// An encoding made by one of T product workers at once, one thread each (T = the
+    /// calibration's thread count): the elapsed time of T·k encodings over T·k.
+    case concurrentEncode = "concurrent_encode"
+    /// A fused multiply-accumulate (acc += a · p) by one of T product workers at once: the
+    /// elapsed time over the products (the accumulation included).
+    case concurrentMultiplyPlain = "concurrent_multiply_plain"
 
     public static func < (a: Primitive, b: Primitive) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

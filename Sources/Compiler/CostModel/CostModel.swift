@@ -10,7 +10,9 @@ import TileTensors
 /// a hoisted set of k steps → rotate + (k − 1) · hoisted_rotation. A relinearization is one key
 /// switch, priced as a rotation (the same ModUp, key product and ModDown), and a ciphertext
 /// product without it as multiply_relinearize − rotate (at least a tenth of multiply_relinearize);
-/// a level drop (a copy of the limbs kept) as an add.
+/// a level drop (a copy of the limbs kept) as an add. Encodes and products made by product
+/// workers (`OperationCounts.concurrentEncodes`, …) → concurrent_encode, concurrent_multiply_plain
+/// (which includes their accumulation: their additions are not priced again).
 /// Encryptions happen on the client and are not priced.
 public struct CostModel: Sendable {
     public let costs: CostTable.ParameterCosts
@@ -58,9 +60,13 @@ public struct CostModel: Sendable {
         let product = try cost(.multiplyRelinearize, level)
         let tensor = max(product - rotate, 0.1 * product)
         let extraHoisted = max(counts.hoistedRotations - counts.hoistedRotationSets, 0)
-        return try Double(counts.additions) * cost(.add, level)
-            + Double(counts.plainMultiplications) * cost(.multiplyPlain, level)
-            + Double(counts.encodes) * cost(.encode, level)
+        // Product workers' encodes and products at the concurrent rates; their additions are
+        // the fused accumulation, inside concurrent_multiply_plain.
+        return try Double(counts.additions - counts.concurrentAdditions) * cost(.add, level)
+            + Double(counts.plainMultiplications - counts.concurrentPlainMultiplications) * cost(.multiplyPlain, level)
+            + Double(counts.encodes - counts.concurrentEncodes) * cost(.encode, level)
+            + Double(counts.concurrentPlainMultiplications) * cost(.concurrentMultiplyPlain, level)
+            + Double(counts.concurrentEncodes) * cost(.concurrentEncode, level)
             + Double(counts.rescales) * cost(.rescale, level)
             + Double(counts.multiplications) * tensor
             + Double(counts.relinearizations + counts.rotations + counts.hoistedRotationSets) * rotate

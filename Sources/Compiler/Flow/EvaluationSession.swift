@@ -11,6 +11,10 @@ public struct EvaluationSession {
     public let model: CompiledModel
     public let keys: EvaluationKeys
     public let policy: ExecutionPolicy
+    /// The most bytes of encoded weight plaintexts a step keeps for re-use
+    /// (`TensorBackend.plaintextCacheBytes`; default 1 GiB). Smaller saves memory and costs
+    /// encodes; the result is the same bits.
+    public var plaintextCacheBytes = TensorBackendDefaults.plaintextCacheBytes
 
     /// A session of `model` and `keys`.
     /// - Throws: `CompilerError.mismatch` when the keys do not serve the model (`check`).
@@ -85,6 +89,7 @@ public struct EvaluationSession {
         }
         return try policy.run {
             let backend = CKKSBackend(context: keys.context, keys: keys, encryptor: nil)
+            backend.plaintextCacheBytes = plaintextCacheBytes
             let planned = model.plan.steps
             // Each branch's ciphertexts are released once the last step reading them has run
             // (the input's too: no binding here keeps it alive for the whole run).

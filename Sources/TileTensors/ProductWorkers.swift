@@ -1,0 +1,44 @@
+import Dispatch
+import Foundation
+import CKKS
+import HEMath
+
+/// Running a step's independent plaintext products on several threads: each worker owns a
+/// disjoint set of output accumulators and encodes its own plaintexts, one thread each.
+///
+/// Why: limb-level parallelism leaves a core idle in the dense tail of a large network. Its
+/// products are at a low level (AlexNet's 4096 → 4096 layer: 5 primes, split 3/2 over two
+/// threads) and most of their time is encoding, whose special FFT runs on one thread. Workers
+/// over disjoint outputs use every core for the whole product (measured in the closing note of
+/// this change; the counting mock always runs one worker, so the counts are unchanged).
+public enum ProductWorkers {
+    /// Runs `body(w)` for w in 0 ..< count concurrently, each on one thread (limbs not split
+    /// further: `ExecutionPolicy(threads: 1)`), and rethrows the first error any worker threw.
+    /// `body` must touch only worker w's own state, or state it locks.
+    public static func run(_ count: Int, _ body: (Int) throws -> Void) throws {
+        guard count > 1 else { return try body(0) }
+        let errors = Locked<Error?>(nil)
+        DispatchQueue.concurrentPerform(iterations: count) { w in
+            do {
+                try ExecutionPolicy(threads: 1).run { try body(w) }
+            } catch {
+                errors.withLock { if $0 == nil { $0 = error } }
+            }
+        }
+        if let error = errors.withLock({ $0 }) { throw error }
+    }
+}
+
+/// One worker's accumulators (a box, so that workers mutate disjoint objects, never one array).
+final class WorkerAccumulators<Ciphertext> {
+    var sums: [Int: Ciphertext] = [:]
+}
+
+extension TensorBackend {
+    /// How many product workers a step may run: the thread count in force on the calling
+    /// thread for a backend that computes (the CKKS backend), 1 for the counting mock.
+    var productWorkerCount: Int {
+        guard runsConcurrentProducts else { return 1 }
+        return max(1, ExecutionPolicy.current?.threads ?? ExecutionPolicy.allCores.threads)
+    }
+}

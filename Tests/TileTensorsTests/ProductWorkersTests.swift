@@ -1,0 +1,96 @@
+import XCTest
+import CKKS
+import HEMath
+@testable import TileTensors
+
+/// Product workers (several output sums made at once, one thread each) change nothing but the
+/// time: the same ciphertexts, bit for bit, as one worker; the mock counts their work as
+/// concurrent; a worker's error reaches the caller.
+final class ProductWorkersTests: XCTestCase {
+    /// A tap convolution (hoisted rotations, products into many output tiles), an interleaved
+    /// pooling and a full-image convolution on CKKS, from one encrypted input, under 1 and under
+    /// 2 threads: every output ciphertext identical (each sum adds the same products in the
+    /// same order whichever worker makes it).
+    func testTwoWorkersGiveTheSameCiphertextsAsOne() throws {
+        var rng = TestRNG(seed: 71)
+        let nb = 2, c = 3, f = 6, h = 6
+        let x = Fixtures.random([nb, c, h, h], &rng)
+        let w1 = Fixtures.random([f, c, 3, 3], &rng), b1 = Fixtures.random([f], &rng).values
+        let w2 = Fixtures.random([6, f, 3, 3], &rng)
+        // Four filters per tile over six filters: two output tiles per pixel, so both workers sum.
+        let shape = try TileShape(parsing: "[3/4, */4, 6/1, 6/1, 2/32]")
+        func run<B: TensorBackend>(_ input: TileTensor<B>) throws -> [TileTensor<B>] {
+            let conv = try input.conv2dInterleaved(filters: w1, bias: b1, stride: 1, padding: 1)
+            let pooled = try conv.averagePooled(window: 2, stride: 2, dimensions: 2, 3, divide: false)
+            let dense = try pooled.conv2dInterleaved(filters: w2, stride: 1, padding: 0)
+            return [conv, pooled, dense]
+        }
+        let mock = Fixtures.mock()
+        let mockOut = try run(TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: shape, backend: mock))
+        let ckks = try Fixtures.ckks(rotations: mock.rotationSteps)
+        let input = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: shape, backend: ckks)
+        XCTAssertEqual(ExecutionPolicy(threads: 2).run { ckks.productWorkerCount }, 2)
+        XCTAssertEqual(ExecutionPolicy(threads: 1).run { ckks.productWorkerCount }, 1)
+        XCTAssertEqual(ExecutionPolicy(threads: 2).run { mock.productWorkerCount }, 1, "the mock counts: one worker")
+        let one = try ExecutionPolicy(threads: 1).run { try run(input) }
+        let two = try ExecutionPolicy(threads: 2).run { try run(input) }
+        for (step, (a, b)) in zip(one, two).enumerated() {
+            XCTAssertEqual(a.shape, b.shape)
+            XCTAssertGreaterThan(a.tiles.count, 1, "step \(step) has several output tiles")
+            for (i, (p, q)) in zip(a.tiles, b.tiles).enumerated() {
+                XCTAssertEqual(p.components, q.components, "step \(step) tile \(i): 2 workers differ from 1")
+                XCTAssertEqual(p.scale, q.scale)
+                XCTAssertEqual(p.level, q.level)
+            }
+        }
+        // And the result is the network's: the mock's values, within CKKS's precision.
+        let m = try mockOut[2].decrypt(), e = try two[2].decrypt()
+        XCTAssertGreaterThan(precisionBits(e, m), 12)
+
+        // The full-image path (a kernel covering 2×2-pixel tiles): output tiles in rounds of two.
+        let image = Fixtures.random([1, 2, 4, 4], &rng), filters = Fixtures.random([10, 2, 4, 4], &rng)
+        let fullShape = try TileShape([.plain(2, tile: 2), .replicated(tile: 8), TileDimension(size: 4, tileSize: 2, interleaved: true),
+                                       TileDimension(size: 4, tileSize: 2, interleaved: true), .plain(1, tile: 8)])
+        let fullMock = Fixtures.mock()
+        let counted = try TileTensor(encrypting: ConvTests.toTiles(image, channelsIn: 0), shape: fullShape, backend: fullMock)
+        fullMock.resetCounts()
+        _ = try counted.conv2dInterleaved(filters: filters, stride: 1, padding: 0)
+        XCTAssertEqual(fullMock.counts.hoistedRotations, 0, "the full-image path (no tap rotations)")
+        let fullCKKS = try Fixtures.ckks(rotations: fullMock.rotationSteps)
+        let fullInput = try TileTensor(encrypting: ConvTests.toTiles(image, channelsIn: 0), shape: fullShape, backend: fullCKKS)
+        let a = try ExecutionPolicy(threads: 1).run { try fullInput.conv2dInterleaved(filters: filters, stride: 1, padding: 0) }
+        let b = try ExecutionPolicy(threads: 2).run { try fullInput.conv2dInterleaved(filters: filters, stride: 1, padding: 0) }
+        XCTAssertEqual(a.tiles.count, 2)
+        XCTAssertEqual(a.tiles.map(\.components), b.tiles.map(\.components), "full-image conv: 2 workers differ from 1")
+        XCTAssertGreaterThan(precisionBits(ConvTests.fromTiles(try b.decrypt(), channelsIn: 1),
+                                           ConvTests.naiveConv(image, filters, nil, stride: 1, padding: 0)), 12)
+    }
+
+    /// The mock counts the products, encodes and additions made in workers as concurrent too
+    /// (the cost model prices them at the concurrent rates); rotations, rescales and the bias
+    /// stay outside.
+    func testMockCountsWorkersAsConcurrent() throws {
+        var rng = TestRNG(seed: 73)
+        let x = Fixtures.random([2, 3, 6, 6], &rng), w = Fixtures.random([6, 3, 3, 3], &rng)
+        let mock = Fixtures.mock()
+        let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: TileShape(parsing: "[3/4, */4, 6/1, 6/1, 2/32]"), backend: mock)
+        mock.resetCounts()
+        _ = try t.conv2dInterleaved(filters: w, bias: Fixtures.random([6], &rng).values, stride: 1, padding: 1)
+        let counts = mock.counts
+        XCTAssertEqual(counts.concurrentPlainMultiplications, counts.plainMultiplications)
+        XCTAssertGreaterThan(counts.concurrentEncodes, 0)
+        XCTAssertEqual(counts.concurrentEncodes, counts.encodes - 2, "all but the bias's two encodes (filter tiles)")
+        XCTAssertEqual(counts.concurrentAdditions, counts.plainMultiplications - counts.rescales, "each sum's first product adds nothing")
+    }
+
+    /// An error in one worker is thrown to the caller, after every worker stopped.
+    func testAWorkersErrorIsThrown() throws {
+        struct Failure: Error, Equatable { let worker: Int }
+        let ran = Locked<Set<Int>>([])
+        XCTAssertThrowsError(try ProductWorkers.run(4) { w in
+            ran.withLock { _ = $0.insert(w) }
+            if w == 2 { throw Failure(worker: w) }
+        }) { XCTAssertEqual($0 as? Failure, Failure(worker: 2)) }
+        XCTAssertEqual(ran.withLock { $0 }, [0, 1, 2, 3])
+    }
+}
