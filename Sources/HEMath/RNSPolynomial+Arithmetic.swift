@@ -57,6 +57,29 @@ extension RNSPolynomial {
         }
     }
 
+    /// self += x · c for an integer constant given by its residues c_i mod q_i (any range: each
+    /// is reduced first): one Shoup product and one addition per coefficient, no plaintext and
+    /// no NTT (a weight shared by every slot is the constant polynomial round(w·Δ), the same in
+    /// coefficient and NTT form). Any form, x in self's. Inputs reduced; output reduced.
+    /// Correctness: `multiplyShoup` gives x_j·c_i mod q_i for any word x_j and reduced c_i.
+    public mutating func addScalarProduct(_ x: RNSPolynomial, residues c: [UInt64]) throws {
+        try requireSameBasis(x)
+        guard c.count == limbCount else { throw HEMathError.mismatch("\(c.count) scalar residues for \(limbCount) limbs") }
+        let n = degree
+        let moduli = basis.moduli
+        x.withUnsafeLimbs { xb in
+            withUnsafeMutableLimbs { out in
+                let o = out.baseAddress!, u = xb.baseAddress!
+                RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
+                    let m = moduli[i]
+                    let w = m.reduce(c[i])
+                    let s = m.shoupConstant(w)
+                    for j in (i * n)..<((i + 1) * n) { o[j] = m.add(o[j], m.multiplyShoup(u[j], by: w, shoup: s)) }
+                }
+            }
+        }
+    }
+
     /// self ·= c for a small signed integer constant.
     public mutating func multiply(byScalar c: Int64) throws {
         try multiply(byScalarResidues: basis.moduli.map { $0.reduce(signed: c) })

@@ -71,6 +71,16 @@ public final class CKKSBackend: TensorBackend {
     public func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext {
         try evaluator.multiply(a, constant: c, constantScale: scale)
     }
+    /// Fused when the accumulator is at a's level; otherwise unfused.
+    public func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws {
+        guard var sum = acc, sum.level == a.level, sum.componentCount == a.componentCount else {
+            try accumulate(&acc, multiply(a, constant: c, scale: scale))
+            return
+        }
+        acc = nil
+        try evaluator.addConstantProductInPlace(&sum, a, constant: c, constantScale: scale)
+        acc = sum
+    }
     public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
         try evaluator.multiplyWithoutRelinearization(a, b)
     }

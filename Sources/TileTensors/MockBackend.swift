@@ -157,7 +157,8 @@ public final class MockBackend: TensorBackend {
         if inProductWorkers {
             let concurrent: WritableKeyPath<OperationCounts, Int>? = counter == \.encodes ? \.concurrentEncodes
                 : counter == \.plainMultiplications ? \.concurrentPlainMultiplications
-                : counter == \.additions ? \.concurrentAdditions : nil
+                : counter == \.additions ? \.concurrentAdditions
+                : counter == \.scalarMultiplications ? \.concurrentScalarMultiplications : nil
             if let concurrent { countsByLevel[level, default: OperationCounts()][keyPath: concurrent] += n }
         }
         guard let budget else { return }
@@ -254,6 +255,27 @@ public final class MockBackend: TensorBackend {
         for i in r.values.indices { r.values[i] *= c }
         r.scale *= scale
         return tracked(r)
+    }
+
+    /// Counted as one scalar product (no encode, no separate addition).
+    public func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws {
+        try count(\.scalarMultiplications, level: a.level)
+        let weight = encoded(c, scale: scale)
+        guard var sum = acc else {
+            var r = a
+            if tracksValues { for i in r.values.indices { r.values[i] *= weight } }
+            r.scale *= scale
+            acc = tracked(r)
+            return
+        }
+        acc = nil
+        try requireSameScale(sum.scale, a.scale * scale)
+        if tracksValues { for i in sum.values.indices { sum.values[i] += a.values[i] * weight } }
+        let before = memory(of: sum)
+        sum.level = min(sum.level, a.level)
+        sum.componentCount = max(sum.componentCount, a.componentCount)
+        if memoryTracker != nil, memory(of: sum) != before { sum = tracked(sum) }
+        acc = sum
     }
 
     public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {

@@ -30,6 +30,11 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     public var concurrentEncodes = 0
     public var concurrentPlainMultiplications = 0
     public var concurrentAdditions = 0
+    /// Products by a weight shared by every slot (`TensorBackend.addScalarProduct`), their
+    /// accumulation included: no plaintext is encoded for them. Not in `plainMultiplications`.
+    public var scalarMultiplications = 0
+    /// Of those, the ones made by product workers (priced at the concurrent rate).
+    public var concurrentScalarMultiplications = 0
 
     public init() {}
 
@@ -46,6 +51,8 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentEncodes += b.concurrentEncodes
         r.concurrentPlainMultiplications += b.concurrentPlainMultiplications
         r.concurrentAdditions += b.concurrentAdditions
+        r.scalarMultiplications += b.scalarMultiplications
+        r.concurrentScalarMultiplications += b.concurrentScalarMultiplications
         return r
     }
 
@@ -59,6 +66,8 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentEncodes -= b.concurrentEncodes
         r.concurrentPlainMultiplications -= b.concurrentPlainMultiplications
         r.concurrentAdditions -= b.concurrentAdditions
+        r.scalarMultiplications -= b.scalarMultiplications
+        r.concurrentScalarMultiplications -= b.concurrentScalarMultiplications
         return r
     }
 
@@ -66,5 +75,6 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         "encode \(encodes), encrypt \(encryptions), add \(additions), mulPlain \(plainMultiplications), "
             + "mul \(multiplications), relin \(relinearizations), rescale \(rescales), rotate \(rotations), "
             + "hoisted \(hoistedRotations) in \(hoistedRotationSets) sets" + (levelDrops > 0 ? ", drop \(levelDrops)" : "")
+            + (scalarMultiplications > 0 ? ", mulScalar \(scalarMultiplications)" : "")
     }
 }

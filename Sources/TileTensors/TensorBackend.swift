@@ -61,6 +61,10 @@ public protocol TensorBackend: AnyObject {
     func addProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ p: Plaintext) throws
     /// a · c with c encoded at `scale` (the scale is multiplied by it).
     func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext
+    /// acc += a · c, or acc = a · c when acc is nil, for a weight c shared by every slot at
+    /// `scale`: no plaintext is encoded (the CKKS backend multiplies each limb by c's residues).
+    /// Counted as one scalar product, its accumulation included.
+    func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws
     /// The three-component product a·b (relinearize next).
     func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
     func relinearize(_ a: Ciphertext) throws -> Ciphertext
@@ -88,6 +92,11 @@ extension TensorBackend {
     /// The unfused form: multiply, then accumulate.
     public func addProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ p: Plaintext) throws {
         try accumulate(&acc, multiply(a, p))
+    }
+
+    /// The unfused form: a constant product, then accumulate.
+    public func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws {
+        try accumulate(&acc, multiply(a, constant: c, scale: scale))
     }
 
     /// acc += term, or acc = term when acc is nil. Moves acc out first so that the in-place

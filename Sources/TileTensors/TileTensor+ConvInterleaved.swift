@@ -213,9 +213,22 @@ extension TileTensor {
             return encoded
         }
 
+        // A tap whose tile holds one channel, one filter and every pixel position of the tile
+        // (one-pixel tiles: CryptoNets' layout) has one weight in every slot: a scalar product,
+        // nothing encoded. Decided from the layout alone, so the counting mock counts the same.
+        let scalarTaps = dims[cd].tileSize == 1 && outDims[fd].tileSize == 1
+        func weight(_ key: WeightKey) throws -> TermWeight<Backend.Plaintext> {
+            if scalarTaps, positions[key.rows].count == dims[2].tileSize, positions[key.columns].count == dims[3].tileSize,
+               let ci = dims[cd].element(tile: key.channelTile, position: 0),
+               let fi = outDims[fd].element(tile: key.filterTile, position: 0) {
+                return .scalar(filters.values[((fi * c + ci) * k + key.dy) * k + key.dx], scale: q)
+            }
+            return .plaintext(try plaintext(key))
+        }
+
         // One source tile at a time: its rotations (hoisted together), every product that reads
         // them, then they are dropped; so a step holds one tile's rotations, not every tile's.
-        let accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { try plaintext($0.plaintext) }
+        let accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { try weight($0.plaintext) }
         var outTiles: [Backend.Ciphertext?] = []
         for (tile, acc) in accumulators.enumerated() {
             // An output tile no tap reaches (possible only with unaligned interleaving) is zero.
@@ -231,7 +244,7 @@ extension TileTensor {
     /// term lands), one source tile at a time: its rotations hoisted together, every product
     /// that reads them, then dropped; so a step holds one tile's rotations, not every tile's.
     func hoistedProducts<Term: HoistedTerm>(_ terms: [Term], outputs: Int,
-                                            plaintext: (Term) throws -> Backend.Plaintext) throws -> [Backend.Ciphertext?] {
+                                            weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext?] {
         var bySource: [Int: [Term]] = [:]
         for term in terms { bySource[term.source, default: []].append(term) }
         // Each output belongs to one product worker, chosen so that the workers' product counts
@@ -260,7 +273,7 @@ extension TileTensor {
                 let box = boxes[w]
                 for term in shares[w] {
                     var acc = box.sums.removeValue(forKey: term.output)
-                    try backend.addProduct(&acc, rotated[term.delta]!, plaintext(term))
+                    try backend.addProduct(&acc, rotated[term.delta]!, weight(term))
                     box.sums[term.output] = acc
                 }
             }
@@ -287,6 +300,17 @@ extension TileTensor {
         bDims[2] = try .replicated(tile: outDims[2].tileSize)   // image padding, if any, becomes unknown;
         bDims[3] = try .replicated(tile: outDims[3].tileSize)   // convs never read it (their masks skip it)
         bDims[4] = inputBatch.withUnknowns(false)
+        // One filter per tile and a batch without padding (one-pixel tiles, the batch filling
+        // the slots): each tile's bias is one value in every slot, added as a constant (no
+        // plaintext encoded); the result's shape is the plaintext addition's.
+        if tc == 1, outDims[fd].tileSize == 1, !bDims[4].hasPadding {
+            let b = try Broadcast(shape, TileShape(bDims), .addition)
+            let result = try (0..<b.shape.tileCount).map { t -> Backend.Ciphertext in
+                let fi = b.shape.dimensions[fd].element(tile: Tensor.unflatten(t, b.shape.tileCounts)[fd], position: 0) ?? 0
+                return try backend.add(tiles[b.leftTile[t]], constant: bias[fi])
+            }
+            return TileTensor(backend: backend, shape: b.shape, tiles: result)
+        }
         var logical = [1, 1, 1, 1, inputBatch.size]
         logical[fd] = f
         var biasTensor = try Tensor(zeros: logical)

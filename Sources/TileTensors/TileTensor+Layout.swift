@@ -129,9 +129,11 @@ extension TileTensor {
         // targets, then dropped): holding every source's rotations at once took 20 GB for the
         // conversion of AlexNet's 512-tile dense output into one-pixel tiles.
         let accumulators = try hoistedProducts(order, outputs: target.tileCount) { key in
+            // A mask over every slot is the weight 1 alone: a scalar product.
+            if groups[key]!.count == slots { return .scalar(1, scale: q) }
             var mask = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
             if backend.computesValues { for slot in groups[key]! { mask[slot] = 1 } }
-            return try backend.encode(mask, scale: q, level: l)
+            return .plaintext(try backend.encode(mask, scale: q, level: l))
         }
         var result: [Backend.Ciphertext] = []
         for acc in accumulators {

@@ -77,7 +77,14 @@ extension TileTensor {
             return encoded
         }
 
-        let accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { try mask($0.rows, $0.columns) }
+        // A mask over every slot of the tile (one-pixel tiles) is the window weight alone: a
+        // scalar product, nothing encoded.
+        let accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { term in
+            if term.rows.count == dims[2].tileSize, term.columns.count == dims[3].tileSize {
+                return .scalar(weight, scale: q)
+            }
+            return .plaintext(try mask(term.rows, term.columns))
+        }
         let outTiles = try accumulators.map { acc in
             // An output tile no tap reaches (possible only with unaligned interleaving) is zero.
             try backend.rescale(acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l)))

@@ -54,4 +54,41 @@ final class PlainProductTests: XCTestCase {
             guard case CKKSError.levelMismatch = error else { return XCTFail("\(error)") }
         }
     }
+
+    /// A weight shared by every slot: `addConstantProductInPlace` (each limb times the weight's
+    /// residues, nothing encoded) equals the product by the encoded constant plaintext residue
+    /// for residue, at the restoring scale (a prime) and at a power of two, for positive,
+    /// negative and zero weights, and decrypts to the plain sum.
+    func testScalarProductEqualsTheEncodedConstantsProduct() throws {
+        let context = try TestParameters.small(primeBits: [50, 30, 30], specialPrimeBits: [50], digits: 3)
+        let sk = KeyGenerator(context: context).secretKey()
+        let encoder = Encoder(context: context)
+        let encryptor = Encryptor(secretKey: sk)
+        let decryptor = Decryptor(secretKey: sk)
+        let evaluator = Evaluator(context: context)
+        var rng = TestRNG(seed: 22)
+        let slots = context.slotCount
+        let xs = (0..<4).map { _ in (0..<slots).map { _ in Double.random(in: -1...1, using: &rng) } }
+        let cts = try xs.map { try encryptor.encrypt(encoder.encode($0, scale: 0x1p30, level: 2)) }
+        let weights = [0.731, -0.2468, 0, 1.5]
+        for weightScale in [Double(context.parameters.ciphertextPrimes[2]), 0x1p28] {
+            let plaintexts = try weights.map { try encoder.encode([Double](repeating: $0, count: slots), scale: weightScale, level: 2) }
+            var encoded = try evaluator.multiply(cts[0], plaintexts[0])
+            var scalar = try evaluator.multiply(cts[0], constant: weights[0], constantScale: weightScale)
+            XCTAssertEqual(encoded.components, scalar.components, "the first product")
+            for t in 1..<4 {
+                try evaluator.addProductInPlace(&encoded, cts[t], plaintexts[t])
+                try evaluator.addConstantProductInPlace(&scalar, cts[t], constant: weights[t], constantScale: weightScale)
+            }
+            XCTAssertEqual(encoded.components, scalar.components, "residue for residue at scale \(weightScale)")
+            XCTAssertEqual(encoded.scale, scalar.scale)
+            let got = try encoder.decode(decryptor.decrypt(scalar))
+            let worst = (0..<slots).map { i in abs(got[i] - (0..<4).reduce(0.0) { $0 + xs[$1][i] * weights[$1] }) }.max()!
+            XCTAssertLessThan(worst, 0x1p-15)
+        }
+        var wrongScale = cts[1]
+        XCTAssertThrowsError(try evaluator.addConstantProductInPlace(&wrongScale, cts[1], constant: 0.5, constantScale: 0x1p28)) { error in
+            guard case CKKSError.scaleMismatch = error else { return XCTFail("\(error)") }
+        }
+    }
 }

@@ -459,4 +459,46 @@ final class ConvTests: XCTestCase {
         assertAgree("interleaved conv-x²-conv (t = 2)", reference: want, mock: ConvTests.fromTiles(try m.decrypt(), channelsIn: 0),
                     ckks: ConvTests.fromTiles(try c.decrypt(), channelsIn: 0), bits: 15)
     }
+
+    /// CryptoNets' layout with the batch filling the slots (one-pixel tiles, one channel and one
+    /// filter per tile): every tap is a scalar product, nothing is encoded but the bias, the
+    /// pooling masks are scalars too, and conv → x² → pool → full-image conv agrees with the
+    /// naive loops on the mock and on CKKS.
+    func testOnePixelTilesUseScalarProducts() throws {
+        var rng = TestRNG(seed: 38)
+        let nb = 512, h = 6
+        let x = Fixtures.random([nb, 2, h, h], &rng)
+        let w1 = Fixtures.random([3, 2, 3, 3], &rng), b1 = Fixtures.random([3], &rng).values
+        let w2 = Fixtures.random([2, 3, 2, 2], &rng)
+        let shape = try TileShape([.plain(2, tile: 1), .replicated(tile: 1), .plain(h, tile: 1), .plain(h, tile: 1), .plain(nb, tile: 512)])
+        func run<B: TensorBackend>(_ backend: B, counted: MockBackend? = nil) throws -> TileTensor<B> {
+            let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: shape, backend: backend)
+            counted?.resetCounts()
+            let c1 = try t.conv2dInterleaved(filters: w1, bias: b1, stride: 1, padding: 1)
+            if let counted {
+                let c = counted.counts
+                // Taps inside the image, per output pixel, times 2 channels and 3 filters.
+                let taps = validTaps(h, 3, 1, 1) * validTaps(h, 3, 1, 1)
+                XCTAssertEqual(c.scalarMultiplications, taps * 2 * 3)
+                XCTAssertEqual(c.plainMultiplications, 0)
+                XCTAssertEqual(c.encodes, 0, "taps and bias are scalars: nothing encoded")
+                XCTAssertEqual(c.keySwitches, 0)
+            }
+            let pooled = try c1.squared().averagePooledInterleaved(window: 2, stride: 2, divide: true)
+            if let counted {
+                XCTAssertEqual(counted.counts.plainMultiplications, 0, "pool masks over whole one-pixel tiles are scalars")
+            }
+            return try pooled.conv2dInterleaved(filters: w2, stride: 1, padding: 0)
+        }
+        let mock = Fixtures.mock()
+        let m = try run(mock, counted: mock)
+        var want = ConvTests.naiveConv(x, w1, b1, stride: 1, padding: 1)
+        want.values = want.values.map { $0 * $0 }
+        want = ConvTests.naiveConv(want, try Tensor(shape: [3, 3, 2, 2], values: (0..<36).map { i in
+            i / 12 == (i / 4) % 3 ? 0.25 : 0 }), nil, stride: 2, padding: 0)
+        want = ConvTests.naiveConv(want, w2, nil, stride: 1, padding: 0)
+        let c = try run(Fixtures.ckks(rotations: mock.rotationSteps))
+        assertAgree("one-pixel tiles: conv-x²-pool-conv", reference: want, mock: ConvTests.fromTiles(try m.decrypt(), channelsIn: m.shape.dimensions[0].isReplicated ? 1 : 0),
+                    ckks: ConvTests.fromTiles(try c.decrypt(), channelsIn: c.shape.dimensions[0].isReplicated ? 1 : 0), bits: 15)
+    }
 }

@@ -57,7 +57,11 @@ final class LayoutTests: XCTestCase {
         XCTAssertEqual(mock.counts.hoistedRotations, 1)
         XCTAssertEqual(mock.counts.hoistedRotationSets, 1)
         XCTAssertEqual(mock.counts.rotations, 0)
-        XCTAssertEqual(mock.counts.plainMultiplications, 4)
+        // The wrapping tile's mask keeps part of it; the other three keep every slot: the
+        // weight 1 as a scalar product, nothing encoded.
+        XCTAssertEqual(mock.counts.plainMultiplications, 1)
+        XCTAssertEqual(mock.counts.scalarMultiplications, 3)
+        XCTAssertEqual(mock.counts.encodes, 1)
         XCTAssertEqual(mock.counts.rescales, 4)
     }
 

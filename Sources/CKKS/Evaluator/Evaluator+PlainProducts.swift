@@ -42,6 +42,31 @@ extension Evaluator {
         acc.seed = nil
     }
 
+    /// acc += a · c for a real constant c at `constantScale`: a weight shared by every slot,
+    /// whose plaintext would be the constant polynomial round(c · constantScale), so no
+    /// plaintext is encoded and no NTT runs (one Shoup product and one addition per residue).
+    /// The same residues as `addProductInPlace` with that plaintext. acc at a's level, with
+    /// as many components and the scale a.scale · constantScale. Allocates nothing when acc
+    /// owns its storage.
+    public func addConstantProductInPlace(_ acc: inout Ciphertext, _ a: Ciphertext, constant c: Double,
+                                          constantScale: Double) throws {
+        try check(acc)
+        try check(a)
+        guard acc.level == a.level else {
+            throw CKKSError.levelMismatch("the accumulator is at level \(acc.level) and the product at \(a.level); bring them to one level first")
+        }
+        guard acc.componentCount == a.componentCount else {
+            throw CKKSError.componentCount(expected: a.componentCount, actual: acc.componentCount)
+        }
+        try requireSameScale(acc.scale, a.scale * constantScale)
+        let residues = try ConstantEncoding.residues(of: c, scale: constantScale, basis: context.basis(atLevel: a.level))
+        var parts = acc.components
+        acc.components = []
+        for i in parts.indices { try parts[i].addScalarProduct(a.components[i], residues: residues) }
+        acc.components = parts
+        acc.seed = nil
+    }
+
     /// out = x ⊙ p (or out += x ⊙ p) limb by limb over out's primes; p's limbs are a prefix of
     /// its own (limb-major storage, level ≥ out's), so they are read where they are.
     private func limbProducts(_ x: RNSPolynomial<Evaluation>, _ p: Plaintext,

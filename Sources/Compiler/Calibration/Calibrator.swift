@@ -99,6 +99,30 @@ public struct Calibrator {
                 }
                 turn += perWorker
             } / Double(workers * perWorker)
+            // Scalar products (a weight shared by every slot) into the same cold accumulators:
+            // on the calling thread, one at a time, then by the workers at once.
+            let weight = 0.3, weightScale = Double(parameters.ciphertextPrimes[level])
+            let scalarSums = Locked<[[Ciphertext]?]>(try (0..<workers).map { _ in
+                try (0..<sumsPerWorker).map { _ in try evaluator.multiply(a, constant: weight, constantScale: weightScale) }
+            })
+            rows[.multiplyScalar]![i] = time {
+                var own = scalarSums.withLock { s -> [Ciphertext] in defer { s[0] = nil }; return s[0]! }
+                for k in 0..<perWorker {
+                    try evaluator.addConstantProductInPlace(&own[(turn + k) % own.count], a, constant: weight, constantScale: weightScale)
+                }
+                scalarSums.withLock { $0[0] = own }
+                turn += perWorker
+            } / Double(perWorker)
+            rows[.concurrentMultiplyScalar]![i] = time {
+                try ProductWorkers.run(workers) { w in
+                    var own = scalarSums.withLock { s -> [Ciphertext] in defer { s[w] = nil }; return s[w]! }
+                    for k in 0..<perWorker {
+                        try evaluator.addConstantProductInPlace(&own[(turn + k) % own.count], a, constant: weight, constantScale: weightScale)
+                    }
+                    scalarSums.withLock { $0[w] = own }
+                }
+                turn += perWorker
+            } / Double(workers * perWorker)
             rows[.multiplyRelinearize]![i] = time { _ = try evaluator.multiply(a, a) }
             // Level 0 cannot be rescaled: its entry is the level-1 cost (an upper bound no plan uses).
             let r = max(level, 1)

@@ -21,6 +21,11 @@ public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
     /// A fused multiply-accumulate (acc += a · p) by one of T product workers at once: the
     /// elapsed time over the products (the accumulation included).
     case concurrentMultiplyPlain = "concurrent_multiply_plain"
+    /// A multiply-accumulate by a weight shared by every slot (acc += a · c, c's residues times
+    /// each limb; nothing encoded), into accumulators cold in cache.
+    case multiplyScalar = "multiply_scalar"
+    /// The same by one of T product workers at once: the elapsed time over the products.
+    case concurrentMultiplyScalar = "concurrent_multiply_scalar"
 
     public static func < (a: Primitive, b: Primitive) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

@@ -12,7 +12,8 @@ import TileTensors
 /// product without it as multiply_relinearize − rotate (at least a tenth of multiply_relinearize);
 /// a level drop (a copy of the limbs kept) as an add. Encodes and products made by product
 /// workers (`OperationCounts.concurrentEncodes`, …) → concurrent_encode, concurrent_multiply_plain
-/// (which includes their accumulation: their additions are not priced again).
+/// (which includes their accumulation: their additions are not priced again); scalar products
+/// (their accumulation included) → multiply_scalar, concurrent_multiply_scalar.
 /// Encryptions happen on the client and are not priced.
 public struct CostModel: Sendable {
     public let costs: CostTable.ParameterCosts
@@ -67,6 +68,8 @@ public struct CostModel: Sendable {
             + Double(counts.encodes - counts.concurrentEncodes) * cost(.encode, level)
             + Double(counts.concurrentPlainMultiplications) * cost(.concurrentMultiplyPlain, level)
             + Double(counts.concurrentEncodes) * cost(.concurrentEncode, level)
+            + Double(counts.scalarMultiplications - counts.concurrentScalarMultiplications) * cost(.multiplyScalar, level)
+            + Double(counts.concurrentScalarMultiplications) * cost(.concurrentMultiplyScalar, level)
             + Double(counts.rescales) * cost(.rescale, level)
             + Double(counts.multiplications) * tensor
             + Double(counts.relinearizations + counts.rotations + counts.hoistedRotationSets) * rotate
