@@ -27,6 +27,12 @@ TUTORIAL = ("TenSEAL's tutorial network (\"Encrypted Convolution on MNIST\"): co
             "dense 64 -> 10")
 
 
+CRYPTONETS = ("CryptoNets (Gilad-Bachrach et al., \"CryptoNets: Applying Neural Networks to Encrypted Data with "
+              "High Throughput and Accuracy\", ICML 2016), as commonly reproduced: conv 1 -> 5 channels, kernel 5 x 5, "
+              "stride 2, padding 1 (28 x 28 -> 5 x 13 x 13 = 845), x², flatten (845, channel-major), "
+              "dense 845 -> 100, x², dense 100 -> 10; biases on every layer")
+
+
 RESNET = ("a small residual network (`hetrain.models.HEResNet`): stem conv 3 x 3 (stride 2) -> BatchNorm -> "
           "activation, then one basic block per `--widths` entry (conv 3 x 3 -> BatchNorm -> activation -> conv 3 x 3 "
           "-> BatchNorm, plus the shortcut, added, then activation): the first with stride 1 and the identity "
@@ -37,10 +43,12 @@ RESNET = ("a small residual network (`hetrain.models.HEResNet`): stem conv 3 x 3
 def render(summary: dict, architecture: str, command: list[str]) -> str:
     depth = summary["depth"]
     tutorial = summary.get("arch") == "tenseal-tutorial"
+    cryptonets = summary.get("arch") == "cryptonets"
     resnet = summary.get("arch") == "resnet-cmnist32"
-    if tutorial:
-        title, recipe = "TenSEAL tutorial CNN", (
-            f"Trained with the he-tool training toolkit (`Examples/training`, `--arch tenseal-tutorial`): {TUTORIAL}. "
+    if tutorial or cryptonets:
+        title, network = ("TenSEAL tutorial CNN", TUTORIAL) if tutorial else ("CryptoNets", CRYPTONETS)
+        recipe = (
+            f"Trained with the he-tool training toolkit (`Examples/training`, `--arch {summary['arch']}`): {network}. "
             "Plain squares, no teacher: trained directly with cross-entropy and the range-aware loss, exported to "
             "ONNX (opset 17, batch 1) and checked with onnxruntime.")
         activations = "each a plain x² (no coefficients)"

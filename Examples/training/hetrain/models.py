@@ -1,4 +1,4 @@
-"""The HE-friendly CNN family the bundled models use, and TenSEAL's tutorial network.
+"""The HE-friendly CNN family the bundled models use, TenSEAL's tutorial network and CryptoNets.
 
 conv(k5, s2) -> BN -> act -> conv(k3, s2) -> BN -> act -> flatten -> dense -> BN -> act -> dense.
 Strided convolutions instead of pooling, BatchNorm before every activation (it keeps their
@@ -8,6 +8,10 @@ activation layers. The teacher is the same network with ReLU.
 TenSEALTutorialNet is the network of TenSEAL's tutorial "Encrypted Convolution on MNIST":
 conv(1 -> 4, k7, s3, no padding; 28 x 28 -> 4 x 8 x 8) -> x^2 -> flatten (256) -> dense 64
 -> x^2 -> dense 10. Plain squares (no coefficients), no BatchNorm; trained directly.
+
+CryptoNetsNet is CryptoNets (Gilad-Bachrach et al., ICML 2016) as commonly reproduced:
+conv(1 -> 5, k5, s2, padding 1; 28 x 28 -> 5 x 13 x 13) -> x^2 -> flatten (845) -> dense 100
+-> x^2 -> dense 10. Plain squares, no BatchNorm, biases on every layer; trained directly.
 
 HEResNet is a small residual network for 3 x 32 x 32 input (`--arch resnet-cmnist32`):
 stem conv(k3, s2) -> BN -> act, three BasicBlocks of 16, 32, 64 channels (the last two with
@@ -58,6 +62,26 @@ class TenSEALTutorialNet(nn.Module):
         self.act1 = Square()
         side = (image - 7) // 3 + 1
         self.flatten = nn.Flatten()  # channel-major, like the tutorial's x.view(-1, 256)
+        self.fc1 = nn.Linear(channels * side * side, hidden)
+        self.act2 = Square()
+        self.fc2 = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        x = self.act1(self.conv1(x))
+        x = self.act2(self.fc1(self.flatten(x)))
+        return self.fc2(x)
+
+
+class CryptoNetsNet(nn.Module):
+    """CryptoNets: conv 5x5 stride 2 padding 1 (1 -> 5) -> x^2 -> fc 845->100 -> x^2 -> fc 100->10."""
+
+    def __init__(self, in_channels: int = 1, image: int = 28, channels: int = 5, hidden: int = 100,
+                 classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 5, stride=2, padding=1)
+        self.act1 = Square()
+        side = (image + 2 - 5) // 2 + 1
+        self.flatten = nn.Flatten()  # channel-major
         self.fc1 = nn.Linear(channels * side * side, hidden)
         self.act2 = Square()
         self.fc2 = nn.Linear(hidden, classes)

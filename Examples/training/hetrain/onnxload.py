@@ -7,7 +7,7 @@ names nodes after modules: `/conv1/Conv`, `/act1/Mul_2`, `/bn3/BatchNormalizatio
 is folded into the layer before it (the exporter already folded it into the convolutions) and
 replaced by the identity, so the rebuilt network computes exactly what the file computes and
 stays that way in training mode (no batch statistics). Only the chain networks (henet,
-tenseal-tutorial) with quadratic activations are supported.
+tenseal-tutorial, cryptonets) with quadratic activations are supported.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import nn
 
 from .activations import PolyActivation
 from .convert import replace_relu
-from .models import HENet, TenSEALTutorialNet
+from .models import CryptoNetsNet, HENet, TenSEALTutorialNet
 
 
 class LoadError(ValueError):
@@ -37,8 +37,10 @@ def build(summary: dict, channels: int, side: int, widths: dict[str, int] | None
     widths = widths or {}
     if arch == "tenseal-tutorial":
         return TenSEALTutorialNet(channels, side, widths.get("conv1", 4), widths.get("fc1", 64))
+    if arch == "cryptonets":
+        return CryptoNetsNet(channels, side, widths.get("conv1", 5), widths.get("fc1", 100))
     if arch != "henet":
-        raise LoadError(f"arch {arch!r}: only the chain networks (henet, tenseal-tutorial) can be rebuilt")
+        raise LoadError(f"arch {arch!r}: only the chain networks (henet, tenseal-tutorial, cryptonets) can be rebuilt")
     try:
         w1, w2, hidden = (int(widths[m]) if m in widths else int(args[k])
                           for m, k in (("conv1", "width1"), ("conv2", "width2"), ("fc1", "hidden")))

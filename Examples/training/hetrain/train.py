@@ -5,6 +5,7 @@ a ReLU-to-polynomial transition, distillation and the range loss -> ONNX + model
 
 `--arch tenseal-tutorial` trains TenSEAL's tutorial network instead (plain x^2, no teacher):
 directly with cross-entropy and the range loss, for --epochs-student epochs at --lr-student.
+`--arch cryptonets` trains CryptoNets (Gilad-Bachrach et al. 2016) the same way.
 `--arch resnet-cmnist32` runs the same recipe on a small residual network (hetrain.models.HEResNet,
 block widths --widths) instead of the chain CNN.
 
@@ -31,7 +32,10 @@ from .convert import multiplicative_depth, replace_relu
 from .distill import distillation_loss
 from .export import export_onnx, onnx_accuracy
 from .fitting import collect_preactivations, fitted_activation
-from .models import HENet, HEResNet, TenSEALTutorialNet
+from .models import CryptoNetsNet, HENet, HEResNet, TenSEALTutorialNet
+
+#: Networks born polynomial (plain x^2): trained directly, no teacher.
+DIRECT = {"tenseal-tutorial": TenSEALTutorialNet, "cryptonets": CryptoNetsNet}
 from .pngio import write_png
 from .ranges import RangeMonitor
 
@@ -162,10 +166,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist", "cmnist32"], required=True)
     p.add_argument("--out", type=Path, required=True, help="folder for model.onnx, model-card.md and test PNGs")
-    p.add_argument("--arch", choices=["henet", "resnet-cmnist32", "tenseal-tutorial"], default="henet",
+    p.add_argument("--arch", choices=["henet", "resnet-cmnist32", "tenseal-tutorial", "cryptonets"], default="henet",
                    help="henet: the recipe above; resnet-cmnist32: the same recipe on a small ResNet (--widths); "
                         "tenseal-tutorial: TenSEAL's tutorial CNN with x^2, trained directly "
-                        "(--epochs-student, --lr-student; teacher, width, degree and distillation options unused)")
+                        "(--epochs-student, --lr-student; teacher, width, degree and distillation options unused); "
+                        "cryptonets: CryptoNets (conv 5x5 s2 p1 1->5, x^2, dense 845->100, x^2, dense 10), "
+                        "trained directly like tenseal-tutorial")
     p.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA)
     p.add_argument("--width1", type=int, default=8)
     p.add_argument("--width2", type=int, default=16)
@@ -217,9 +223,9 @@ def main(argv=None):
 
     if not 0 < args.range_margin <= 1:
         raise SystemExit("--range-margin must lie in (0, 1]")
-    if args.arch == "tenseal-tutorial":
+    if args.arch in DIRECT:
         teacher_accuracy = None
-        student = TenSEALTutorialNet(channels, side)
+        student = DIRECT[args.arch](channels, side)
         monitor = RangeMonitor([m for _, m in activation_modules(student)], args.range_margin * args.range_bound)
         train_direct(student, x, y, args.epochs_student, args.lr_student, generator, monitor, args, log)
     else:

@@ -19,7 +19,7 @@ from hetrain.activations import PolyActivation, ReLUToPoly, Square, activation_m
 from hetrain.convert import maxpool_to_avgpool, multiplicative_depth, replace_relu  # noqa: E402
 from hetrain.distill import distillation_loss  # noqa: E402
 from hetrain.fitting import collect_preactivations, fit_relu, fitted_activation  # noqa: E402
-from hetrain.models import HENet, HEResNet, TenSEALTutorialNet  # noqa: E402
+from hetrain.models import CryptoNetsNet, HENet, HEResNet, TenSEALTutorialNet  # noqa: E402
 from hetrain.ranges import RangeMonitor  # noqa: E402
 
 DATA = datasets.DEFAULT_DATA
@@ -185,8 +185,57 @@ def test_tenseal_tutorial_tiny_run_exports_mul_squares(tmp_path):
     assert "TenSEAL tutorial CNN" in card and "ReLU teacher" not in card and "**5**." in card
 
 
+def test_cryptonets_net_is_the_papers_network():
+    net = CryptoNetsNet()
+    x = torch.randn(3, 1, 28, 28)
+    conv = net.conv1(x)
+    assert conv.shape == (3, 5, 13, 13)  # k5, s2, padding 1: 5 x 13 x 13 = 845
+    assert net.conv1.kernel_size == (5, 5) and net.conv1.stride == (2, 2) and net.conv1.padding == (1, 1)
+    hidden = net.fc1((conv * conv).reshape(3, 845))
+    assert torch.allclose(net(x), net.fc2(hidden * hidden), atol=1e-4)
+    assert [n for n, _ in activation_modules(net)] == ["act1", "act2"]
+    assert all(isinstance(m, Square) for _, m in activation_modules(net))
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d, PolyActivation)) for m in net.modules())
+    assert sum(p.numel() for p in net.parameters()) == 5 * 25 + 5 + 845 * 100 + 100 + 100 * 10 + 10
+    report = multiplicative_depth(net)
+    assert [kind for _, kind, _ in report["layers"]] == ["Conv2d", "square", "Linear", "square", "Linear"]
+    assert report["depth"] == report["depth_without_folding"] == 5
+
+
 @needs_data
-def test_idx_reader_on_real_mnist_and_bad_files(tmp_path):
+def test_cryptonets_tiny_run_exports_mul_squares_and_reloads(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import onnx
+    from hetrain.onnxload import load_folder
+    from hetrain.train import main
+
+    summary = main(["--arch", "cryptonets", "--dataset", "mnist", "--out", str(tmp_path), "--limit", "2000",
+                    "--test-limit", "200", "--epochs-student", "2", "--images", "1"])
+    model = onnx.load(tmp_path / "model.onnx")
+    assert [n.op_type for n in model.graph.node] == ["Conv", "Mul", "Flatten", "Gemm", "Mul", "Gemm"]
+    assert all(n.input[0] == n.input[1] for n in model.graph.node if n.op_type == "Mul")  # plain x * x
+    conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in conv.attribute}
+    assert attrs["kernel_shape"] == [5, 5] and attrs["strides"] == [2, 2] and attrs["pads"] == [1, 1, 1, 1]
+    shapes = {i.name: list(i.dims) for i in model.graph.initializer}
+    assert shapes["conv1.weight"] == [5, 1, 5, 5] and shapes["fc1.weight"] == [100, 845]
+    assert shapes["fc2.weight"] == [10, 100] and {"conv1.bias", "fc1.bias", "fc2.bias"} <= set(shapes)
+    meta = {p.key: json.loads(p.value) for p in model.metadata_props}
+    assert meta["he_tool.preprocessing"]["input_shape"] == [1, 28, 28]
+    assert meta["he_tool.preprocessing"]["mean"] == [0.1307] and meta["he_tool.preprocessing"]["std"] == [0.3081]
+    assert meta["he_tool.activation_ranges"] == [8.0, 8.0] and len(meta["he_tool.activation_observed_max"]) == 2
+    assert summary["arch"] == "cryptonets" and summary["teacher_accuracy"] is None
+    assert summary["depth"]["depth"] == 5
+    assert summary["onnxruntime_accuracy"] == summary["student_accuracy_torch"] > 0.3
+    card = (tmp_path / "model-card.md").read_text()
+    assert "# mnist: CryptoNets" in card and "--arch cryptonets" in card and "ReLU teacher" not in card
+    assert "**5**." in card
+    rebuilt, _, _ = load_folder(tmp_path)  # hetrain.onnxload rebuilds it (checked against onnxruntime)
+    assert isinstance(rebuilt, CryptoNetsNet)
+
+
+
     images, labels = datasets.load_split("mnist", "test")
     assert images.shape == (10000, 1, 28, 28)
     assert list(labels[:10]) == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
