@@ -71,6 +71,15 @@ public final class CKKSBackend: TensorBackend {
     public func multiply(_ a: Ciphertext, constant c: Double, scale: Double) throws -> Ciphertext {
         try evaluator.multiply(a, constant: c, constantScale: scale)
     }
+    /// Lazily summed (`Evaluator.sumOfProducts`).
+    public func sumOfProducts(_ terms: [(Ciphertext, TermWeight<Plaintext>)]) throws -> Ciphertext {
+        try evaluator.sumOfProducts(terms.map { a, w in
+            switch w {
+            case .plaintext(let p): return (a, .plaintext(p))
+            case .scalar(let c, let scale): return (a, .constant(c, scale: scale))
+            }
+        })
+    }
     /// Fused when the accumulator is at a's level; otherwise unfused.
     public func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws {
         guard var sum = acc, sum.level == a.level, sum.componentCount == a.componentCount else {

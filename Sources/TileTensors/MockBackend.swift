@@ -152,9 +152,9 @@ public final class MockBackend: TensorBackend {
     }
 
     /// Adds `n` to one counter at `level` (and to its concurrent counter inside product workers).
-    private func count(_ counter: WritableKeyPath<OperationCounts, Int>, level: Int, _ n: Int = 1) throws {
+    private func count(_ counter: WritableKeyPath<OperationCounts, Int>, level: Int, _ n: Int = 1, concurrent: Bool = true) throws {
         countsByLevel[level, default: OperationCounts()][keyPath: counter] += n
-        if inProductWorkers {
+        if inProductWorkers, concurrent {
             let concurrent: WritableKeyPath<OperationCounts, Int>? = counter == \.encodes ? \.concurrentEncodes
                 : counter == \.plainMultiplications ? \.concurrentPlainMultiplications
                 : counter == \.additions ? \.concurrentAdditions
@@ -254,6 +254,39 @@ public final class MockBackend: TensorBackend {
         let c = encoded(c, scale: scale)
         for i in r.values.indices { r.values[i] *= c }
         r.scale *= scale
+        return tracked(r)
+    }
+
+    /// Counted per term as a plaintext or scalar product and as a lazy one (never as a
+    /// concurrent one: the lazy rates are measured with the workers), no additions.
+    public func sumOfProducts(_ terms: [(Ciphertext, TermWeight<Plaintext>)]) throws -> Ciphertext {
+        guard let first = terms.first else { throw TileTensorError.invalidArgument("a sum of products needs at least one term") }
+        let level = first.0.level
+        var r = first.0
+        r.values = [Double](repeating: 0, count: tracksValues ? first.0.values.count : 0)
+        var productScale: Double?
+        for (a, w) in terms {
+            guard a.level == level, a.componentCount == first.0.componentCount else {
+                throw CKKSError.levelMismatch("a sum of products has terms at levels \(level) and \(a.level)")
+            }
+            let scale: Double
+            switch w {
+            case .plaintext(let p):
+                guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
+                try count(\.plainMultiplications, level: level, concurrent: false)
+                try count(\.lazyPlainProducts, level: level, concurrent: false)
+                if tracksValues { for i in r.values.indices { r.values[i] += a.values[i] * p.values[i] } }
+                scale = a.scale * p.scale
+            case .scalar(let c, let s):
+                try count(\.scalarMultiplications, level: level, concurrent: false)
+                try count(\.lazyScalarProducts, level: level, concurrent: false)
+                let weight = encoded(c, scale: s)
+                if tracksValues { for i in r.values.indices { r.values[i] += a.values[i] * weight } }
+                scale = a.scale * s
+            }
+            if let productScale { try requireSameScale(productScale, scale) } else { productScale = scale }
+        }
+        r.scale = productScale!
         return tracked(r)
     }
 

@@ -35,6 +35,11 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     public var scalarMultiplications = 0
     /// Of those, the ones made by product workers (priced at the concurrent rate).
     public var concurrentScalarMultiplications = 0
+    /// Of the plaintext and scalar products, those summed lazily (`TensorBackend.sumOfProducts`:
+    /// each operand read once, one reduction per residue), by product workers, their
+    /// accumulation included; priced at the lazy rates.
+    public var lazyPlainProducts = 0
+    public var lazyScalarProducts = 0
 
     public init() {}
 
@@ -53,6 +58,8 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentAdditions += b.concurrentAdditions
         r.scalarMultiplications += b.scalarMultiplications
         r.concurrentScalarMultiplications += b.concurrentScalarMultiplications
+        r.lazyPlainProducts += b.lazyPlainProducts
+        r.lazyScalarProducts += b.lazyScalarProducts
         return r
     }
 
@@ -68,6 +75,8 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentAdditions -= b.concurrentAdditions
         r.scalarMultiplications -= b.scalarMultiplications
         r.concurrentScalarMultiplications -= b.concurrentScalarMultiplications
+        r.lazyPlainProducts -= b.lazyPlainProducts
+        r.lazyScalarProducts -= b.lazyScalarProducts
         return r
     }
 

@@ -65,6 +65,11 @@ public protocol TensorBackend: AnyObject {
     /// `scale`: no plaintext is encoded (the CKKS backend multiplies each limb by c's residues).
     /// Counted as one scalar product, its accumulation included.
     func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws
+    /// Σ_t a_t · w_t, every a_t at one level and every product at one scale: the CKKS backend
+    /// sums lazily (each operand read once, one reduction per residue, the same residues as
+    /// term by term). Counted per term as a plaintext or scalar product, marked lazy, with no
+    /// separate additions.
+    func sumOfProducts(_ terms: [(Ciphertext, TermWeight<Plaintext>)]) throws -> Ciphertext
     /// The three-component product a·b (relinearize next).
     func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
     func relinearize(_ a: Ciphertext) throws -> Ciphertext
@@ -97,6 +102,19 @@ extension TensorBackend {
     /// The unfused form: a constant product, then accumulate.
     public func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws {
         try accumulate(&acc, multiply(a, constant: c, scale: scale))
+    }
+
+    /// The unfused form: term by term.
+    public func sumOfProducts(_ terms: [(Ciphertext, TermWeight<Plaintext>)]) throws -> Ciphertext {
+        var acc: Ciphertext?
+        for (a, w) in terms {
+            switch w {
+            case .plaintext(let p): try addProduct(&acc, a, p)
+            case .scalar(let c, let scale): try addScalarProduct(&acc, a, c, scale: scale)
+            }
+        }
+        guard let acc else { throw TileTensorError.invalidArgument("a sum of products needs at least one term") }
+        return acc
     }
 
     /// acc += term, or acc = term when acc is nil. Moves acc out first so that the in-place

@@ -6,7 +6,7 @@
 /// encoding is the constant polynomial round(w·Δ), so the product is each limb times w's
 /// residues (`TensorBackend.addScalarProduct`): no encode (an FFT and L NTTs), no plaintext in
 /// memory, the same residues.
-enum TermWeight<Plaintext> {
+public enum TermWeight<Plaintext> {
     case plaintext(Plaintext)
     /// The value and the scale it is encoded at.
     case scalar(Double, scale: Double)

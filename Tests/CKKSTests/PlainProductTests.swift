@@ -91,4 +91,61 @@ final class PlainProductTests: XCTestCase {
             guard case CKKSError.scaleMismatch = error else { return XCTFail("\(error)") }
         }
     }
+
+    /// A lazy sum of products (`sumOfProducts`: 128-bit accumulation, one reduction per residue)
+    /// equals the products added term by term, residue for residue: plaintexts (some above the
+    /// ciphertexts' level) and constants mixed, with 61- and 62-bit primes and 70 terms, past
+    /// the 63 (15) products a 128-bit accumulator holds at those sizes (so the intermediate
+    /// reduction runs).
+    func testLazySumEqualsTermByTermProducts() throws {
+        let context = try TestParameters.small(primeBits: [61, 61, 61], specialPrimeBits: [61], digits: 3)
+        let sk = KeyGenerator(context: context).secretKey()
+        let encoder = Encoder(context: context)
+        let encryptor = Encryptor(secretKey: sk)
+        let decryptor = Decryptor(secretKey: sk)
+        let evaluator = Evaluator(context: context)
+        var rng = TestRNG(seed: 23)
+        let slots = context.slotCount
+        func vector() -> [Double] { (0..<slots).map { _ in Double.random(in: -1...1, using: &rng) } }
+        XCTAssertTrue(try context.basis(atLevel: 1).moduli.allSatisfy { $0.lazyProductCapacity < 70 }, "70 terms need an intermediate reduction")
+        let scale = 0x1p40, weightScale = 0x1p20
+        let xs = (0..<70).map { _ in vector() }
+        let cts = try xs.map { try evaluator.droppingLevel(encryptor.encrypt(encoder.encode($0, scale: scale, level: 2)), to: 1) }
+        var weights: [ProductWeight] = []
+        var plain: [[Double]] = []
+        for t in 0..<70 {
+            if t % 3 == 0 {
+                let c = Double.random(in: -2...2, using: &rng)
+                weights.append(.constant(c, scale: weightScale))
+                plain.append([Double](repeating: c, count: slots))
+            } else {
+                let w = vector()
+                weights.append(.plaintext(try encoder.encode(w, scale: weightScale, level: t % 2 == 0 ? 2 : 1)))
+                plain.append(w)
+            }
+        }
+        var byTerm: Ciphertext?
+        for (a, w) in zip(cts, weights) {
+            switch w {
+            case .plaintext(let p):
+                if byTerm == nil { byTerm = try evaluator.multiply(a, p) } else { try evaluator.addProductInPlace(&byTerm!, a, p) }
+            case .constant(let c, let s):
+                if byTerm == nil { byTerm = try evaluator.multiply(a, constant: c, constantScale: s) } else {
+                    try evaluator.addConstantProductInPlace(&byTerm!, a, constant: c, constantScale: s)
+                }
+            }
+        }
+        let lazy = try evaluator.sumOfProducts(Array(zip(cts, weights)))
+        XCTAssertEqual(lazy.components, byTerm!.components, "residue for residue")
+        XCTAssertEqual(lazy.scale, byTerm!.scale)
+        XCTAssertEqual(lazy.level, 1)
+        let got = try encoder.decode(decryptor.decrypt(lazy))
+        let worst = (0..<slots).map { i in abs(got[i] - (0..<70).reduce(0.0) { $0 + xs[$1][i] * plain[$1][i] }) }.max()!
+        XCTAssertLessThan(worst, 0x1p-10)
+        // Mismatched terms are typed errors.
+        XCTAssertThrowsError(try evaluator.sumOfProducts([(cts[0], weights[0]), (cts[1], .constant(1, scale: 0x1p21))])) { error in
+            guard case CKKSError.scaleMismatch = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try evaluator.sumOfProducts([]))
+    }
 }

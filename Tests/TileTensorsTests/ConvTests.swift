@@ -49,6 +49,11 @@ final class ConvTests: XCTestCase {
         return out
     }
 
+    /// Taps of output row y inside an n-row image.
+    private func validTaps(oneRow y: Int, _ n: Int, _ k: Int, _ s: Int, _ p: Int) -> Int {
+        (0..<k).filter { (0..<n).contains(y * s + $0 - p) }.count
+    }
+
     private func validTaps(_ n: Int, _ k: Int, _ s: Int, _ p: Int) -> Int {
         let out = (n + 2 * p - k) / s + 1
         return (0..<out).reduce(0) { acc, y in acc + (0..<k).filter { (0..<n).contains(y * s + $0 - p) }.count }
@@ -92,15 +97,25 @@ final class ConvTests: XCTestCase {
             if !onePerPixel { counts = mock.counts }   // closed form below is for one tile per pixel
             counts.encodes = onePerPixel ? k * k * eC * eF + (bias == nil ? 0 : eF * eB) : counts.encodes
             if onePerPixel {
+                // No tap rotates: each output tile is a lazy sum of its v(y)·v(x)·e_C products,
+                // in runs of `lazySumTerms`, the runs added (no other addition before the sums).
+                let runLength = TileTensor<MockBackend>.lazySumTerms
+                var joins = 0
+                for y in 0..<oh {
+                    for xx in 0..<ow {
+                        let g = validTaps(oneRow: y, h, k, s, p) * validTaps(oneRow: xx, w, k, s, p) * eC
+                        joins += (g + runLength - 1) / runLength - 1
+                    }
+                }
+                joins *= eF * eB
                 counts.plainMultiplications = v * eC * eF * eB
-                counts.additions = v * eC * eF * eB - o + o * l + (bias == nil ? 0 : o)
-                // With two output sums or more, the product workers make every tap product,
-                // encode its plaintext and add it into its output's sum (the first of each sum
-                // is no addition).
+                counts.lazyPlainProducts = v * eC * eF * eB
+                counts.additions = joins + o * l + (bias == nil ? 0 : o)
+                // With two output sums or more, the product workers make the sums, encode their
+                // plaintexts and join the runs; the lazy products are priced at their own rate.
                 if o > 1 {
                     counts.concurrentEncodes = k * k * eC * eF
-                    counts.concurrentPlainMultiplications = v * eC * eF * eB
-                    counts.concurrentAdditions = v * eC * eF * eB - o
+                    counts.concurrentAdditions = joins
                 }
             }
             let outTiles = onePerPixel ? o : out.shape.tileCount
@@ -480,6 +495,7 @@ final class ConvTests: XCTestCase {
                 // Taps inside the image, per output pixel, times 2 channels and 3 filters.
                 let taps = validTaps(h, 3, 1, 1) * validTaps(h, 3, 1, 1)
                 XCTAssertEqual(c.scalarMultiplications, taps * 2 * 3)
+                XCTAssertEqual(c.lazyScalarProducts, c.scalarMultiplications, "no rotation: summed lazily, output by output")
                 XCTAssertEqual(c.plainMultiplications, 0)
                 XCTAssertEqual(c.encodes, 0, "taps and bias are scalars: nothing encoded")
                 XCTAssertEqual(c.keySwitches, 0)

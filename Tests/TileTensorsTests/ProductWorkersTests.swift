@@ -73,14 +73,27 @@ final class ProductWorkersTests: XCTestCase {
         var rng = TestRNG(seed: 73)
         let x = Fixtures.random([2, 3, 6, 6], &rng), w = Fixtures.random([6, 3, 3, 3], &rng)
         let mock = Fixtures.mock()
-        let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: TileShape(parsing: "[3/4, */4, 6/1, 6/1, 2/32]"), backend: mock)
+        let bias = Fixtures.random([6], &rng).values
+        let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: TileShape(parsing: "[3/4, */4, 6~/2, 6~/2, 2/8]"), backend: mock)
         mock.resetCounts()
-        _ = try t.conv2dInterleaved(filters: w, bias: Fixtures.random([6], &rng).values, stride: 1, padding: 1)
+        _ = try t.conv2dInterleaved(filters: w, bias: bias, stride: 1, padding: 1)
         let counts = mock.counts
+        XCTAssertGreaterThan(counts.hoistedRotations, 0, "multi-pixel tiles: taps rotate, products source by source")
         XCTAssertEqual(counts.concurrentPlainMultiplications, counts.plainMultiplications)
+        XCTAssertEqual(counts.lazyPlainProducts, 0)
         XCTAssertGreaterThan(counts.concurrentEncodes, 0)
         XCTAssertEqual(counts.concurrentEncodes, counts.encodes - 2, "all but the bias's two encodes (filter tiles)")
         XCTAssertEqual(counts.concurrentAdditions, counts.plainMultiplications - counts.rescales, "each sum's first product adds nothing")
+
+        // One-pixel tiles: no tap rotates, so every output is a lazy sum made by a worker; its
+        // products are lazy ones (their own rate), not concurrent ones.
+        let onePixel = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: TileShape(parsing: "[3/4, */4, 6/1, 6/1, 2/32]"), backend: mock)
+        mock.resetCounts()
+        _ = try onePixel.conv2dInterleaved(filters: w, bias: bias, stride: 1, padding: 1)
+        let lazy = mock.counts
+        XCTAssertEqual(lazy.lazyPlainProducts, lazy.plainMultiplications)
+        XCTAssertEqual(lazy.concurrentPlainMultiplications, 0)
+        XCTAssertEqual(lazy.concurrentEncodes, lazy.encodes - 2)
     }
 
     /// An error in one worker is thrown to the caller, after every worker stopped.

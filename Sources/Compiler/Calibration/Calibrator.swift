@@ -123,6 +123,25 @@ public struct Calibrator {
                 }
                 turn += perWorker
             } / Double(workers * perWorker)
+            // Lazy sums: each worker makes one output from `perSum` terms whose ciphertexts,
+            // taken in turn from a pool larger than the last-level cache, are cold (a layer's
+            // inputs were made long before); the plaintext stays hot (re-used across outputs).
+            let perSum = 8
+            let inputs = try (0..<max(perSum * workers, Self.coldBytes / (16 * context.degree * (level + 1)))).map { _ in
+                try evaluator.add(a, a)
+            }
+            var drawn = 0
+            func lazy(_ weight: ProductWeight) throws -> Double {
+                time {
+                    try ProductWorkers.run(workers) { w in
+                        let terms = (0..<perSum).map { k in (inputs[(drawn + w * perSum + k) % inputs.count], weight) }
+                        _ = try evaluator.sumOfProducts(terms)
+                    }
+                    drawn += workers * perSum
+                } / Double(workers * perSum)
+            }
+            rows[.lazyMultiplyPlain]![i] = try lazy(.plaintext(encoder.encode(values, scale: 2 * parameters.scale, level: level)))
+            rows[.lazyMultiplyScalar]![i] = try lazy(.constant(weight, scale: weightScale))
             rows[.multiplyRelinearize]![i] = time { _ = try evaluator.multiply(a, a) }
             // Level 0 cannot be rescaled: its entry is the level-1 cost (an upper bound no plan uses).
             let r = max(level, 1)

@@ -26,6 +26,11 @@ public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
     case multiplyScalar = "multiply_scalar"
     /// The same by one of T product workers at once: the elapsed time over the products.
     case concurrentMultiplyScalar = "concurrent_multiply_scalar"
+    /// One term of a lazy sum of plaintext products (`Evaluator.sumOfProducts`) by one of T
+    /// product workers at once, its operands cold in cache: the elapsed time over the terms.
+    case lazyMultiplyPlain = "lazy_multiply_plain"
+    /// The same with scalar weights.
+    case lazyMultiplyScalar = "lazy_multiply_scalar"
 
     public static func < (a: Primitive, b: Primitive) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

@@ -13,7 +13,8 @@ import TileTensors
 /// a level drop (a copy of the limbs kept) as an add. Encodes and products made by product
 /// workers (`OperationCounts.concurrentEncodes`, …) → concurrent_encode, concurrent_multiply_plain
 /// (which includes their accumulation: their additions are not priced again); scalar products
-/// (their accumulation included) → multiply_scalar, concurrent_multiply_scalar.
+/// (their accumulation included) → multiply_scalar, concurrent_multiply_scalar; the terms of
+/// lazy sums (`lazyPlainProducts`, `lazyScalarProducts`) → lazy_multiply_plain, lazy_multiply_scalar.
 /// Encryptions happen on the client and are not priced.
 public struct CostModel: Sendable {
     public let costs: CostTable.ParameterCosts
@@ -64,11 +65,13 @@ public struct CostModel: Sendable {
         // Product workers' encodes and products at the concurrent rates; their additions are
         // the fused accumulation, inside concurrent_multiply_plain.
         return try Double(counts.additions - counts.concurrentAdditions) * cost(.add, level)
-            + Double(counts.plainMultiplications - counts.concurrentPlainMultiplications) * cost(.multiplyPlain, level)
+            + Double(counts.plainMultiplications - counts.concurrentPlainMultiplications - counts.lazyPlainProducts) * cost(.multiplyPlain, level)
+            + Double(counts.lazyPlainProducts) * cost(.lazyMultiplyPlain, level)
+            + Double(counts.lazyScalarProducts) * cost(.lazyMultiplyScalar, level)
             + Double(counts.encodes - counts.concurrentEncodes) * cost(.encode, level)
             + Double(counts.concurrentPlainMultiplications) * cost(.concurrentMultiplyPlain, level)
             + Double(counts.concurrentEncodes) * cost(.concurrentEncode, level)
-            + Double(counts.scalarMultiplications - counts.concurrentScalarMultiplications) * cost(.multiplyScalar, level)
+            + Double(counts.scalarMultiplications - counts.concurrentScalarMultiplications - counts.lazyScalarProducts) * cost(.multiplyScalar, level)
             + Double(counts.concurrentScalarMultiplications) * cost(.concurrentMultiplyScalar, level)
             + Double(counts.rescales) * cost(.rescale, level)
             + Double(counts.multiplications) * tensor

@@ -1,0 +1,96 @@
+/// The second factor of one term of a lazy sum of products: a polynomial in the same form
+/// (a plaintext, read in place; its limbs may outnumber the sum's, only the first are read) or
+/// an integer constant given by one residue per limb (a weight shared by every slot).
+public enum LazyFactor<Form: PolynomialForm> {
+    case polynomial(RNSPolynomial<Form>)
+    case constant([UInt64])
+}
+
+extension Modulus {
+    /// How many products of two reduced residues a 128-bit accumulator holding a reduced value
+    /// can take before it must be reduced: with q < 2^b, each product is below 2^(2b), so
+    /// 2^(128 − 2b) − 1 of them plus a residue below 2^b stay below 2^128 (15 for b = 62,
+    /// 2^56 − 1 for b = 36, capped at Int.max).
+    @inlinable public var lazyProductCapacity: Int {
+        let spare = 128 - 2 * bitWidth
+        return spare >= 63 ? Int.max : (1 << spare) - 1
+    }
+}
+
+extension RNSPolynomial {
+    /// self = Σ_t x_t ⊙ f_t, accumulated lazily: per residue a 128-bit sum of the word products
+    /// x_t[j] · f_t[j] (or · c_t for a constant), reduced once at the end (and every
+    /// `Modulus.lazyProductCapacity` terms, which only primes above 2^36 reach before the end).
+    /// One output limb at a time, so its accumulator (2N words) stays in cache while the
+    /// terms' limbs stream past it: a sum of products reads each operand once and writes its
+    /// result once, where adding products one by one reads and writes the sum for each.
+    ///
+    /// Input ranges: every residue reduced (the constants may be any word: reduced first).
+    /// Output reduced. Correctness: each product of reduced residues is below q², the
+    /// accumulator never exceeds 2^128 − 1 (`lazyProductCapacity`), and `reduce(high:low:)` is
+    /// exact for any 128-bit value. `scratch` holds at least 2·N·limbCount words (contents
+    /// undefined); limbs may run in parallel (`RNSParallelism`), each in its own part of it.
+    public mutating func setLazySum(_ terms: [(x: RNSPolynomial, factor: LazyFactor<Form>)],
+                                    scratch: UnsafeMutablePointer<UInt64>) throws {
+        let moduli = basis.moduli
+        let n = degree
+        for term in terms {
+            try requireSameBasis(term.x)
+            switch term.factor {
+            case .polynomial(let p):
+                guard p.degree == n, p.limbCount >= limbCount,
+                      zip(p.basis.moduli.prefix(limbCount), moduli).allSatisfy({ $0.value == $1.value }) else {
+                    throw HEMathError.mismatch("a factor of \(p.limbCount) limbs does not extend the sum's basis of \(limbCount)")
+                }
+            case .constant(let c):
+                guard c.count >= limbCount else { throw HEMathError.mismatch("\(c.count) constant residues for \(limbCount) limbs") }
+            }
+        }
+        withUnsafeMutableLimbs { out in
+            let o = out.baseAddress!
+            RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
+                let m = moduli[i]
+                let low = scratch + 2 * n * i, high = low + n
+                low.update(repeating: 0, count: n)
+                high.update(repeating: 0, count: n)
+                let capacity = m.lazyProductCapacity
+                var pending = 0
+                for term in terms {
+                    if pending == capacity {
+                        for j in 0..<n {
+                            low[j] = m.reduce(high: high[j], low: low[j])
+                            high[j] = 0
+                        }
+                        pending = 0
+                    }
+                    term.x.withUnsafeLimbs { xs in
+                        let u = xs.baseAddress! + i * n
+                        switch term.factor {
+                        case .polynomial(let p):
+                            p.withUnsafeLimbs { ps in
+                                let v = ps.baseAddress! + i * n
+                                for j in 0..<n {
+                                    let (h, l) = u[j].multipliedFullWidth(by: v[j])
+                                    let (s, carry) = low[j].addingReportingOverflow(l)
+                                    low[j] = s
+                                    high[j] &+= h &+ (carry ? 1 : 0)
+                                }
+                            }
+                        case .constant(let c):
+                            let w = m.reduce(c[i])
+                            for j in 0..<n {
+                                let (h, l) = u[j].multipliedFullWidth(by: w)
+                                let (s, carry) = low[j].addingReportingOverflow(l)
+                                low[j] = s
+                                high[j] &+= h &+ (carry ? 1 : 0)
+                            }
+                        }
+                    }
+                    pending += 1
+                }
+                let limb = o + i * n
+                for j in 0..<n { limb[j] = m.reduce(high: high[j], low: low[j]) }
+            }
+        }
+    }
+}
