@@ -94,3 +94,94 @@ extension RNSPolynomial {
         }
     }
 }
+
+extension RNSPolynomial {
+    /// Several lazy sums over shared operands: sums[b] = Σ_t inputs[t.input] ⊙ t.factor, each as
+    /// `setLazySum` computes it (the same residues), with every operand limb read from memory
+    /// once for all the sums that use it: per limb, the sums' 128-bit accumulators stay in cache
+    /// while each operand's limb is added into every sum that reads it. A dense layer's output
+    /// sums all read the same inputs; B sums at once read them B times less.
+    ///
+    /// Input ranges and correctness as `setLazySum`. Every input over the sums' basis `basis`;
+    /// `scratch` holds at least 2·N·B·limbCount words (B = sums.count). Returns one polynomial
+    /// per sum (a sum without terms is zero).
+    public static func lazySums(inputs: [RNSPolynomial], sums: [[(input: Int, factor: LazyFactor<Form>)]],
+                                basis: RNSBasis, scratch: UnsafeMutablePointer<UInt64>) throws -> [RNSPolynomial] {
+        let moduli = basis.moduli
+        let n = basis.degree, limbs = basis.count, count = sums.count
+        // Per input, in input order, the sums that read it and their factors.
+        var readers = [[(sum: Int, factor: LazyFactor<Form>)]](repeating: [], count: inputs.count)
+        for (b, terms) in sums.enumerated() {
+            for term in terms {
+                guard inputs.indices.contains(term.input) else { throw HEMathError.outOfRange("a term reads input \(term.input) of \(inputs.count)") }
+                switch term.factor {
+                case .polynomial(let p):
+                    guard p.degree == n, p.limbCount >= limbs,
+                          zip(p.basis.moduli.prefix(limbs), moduli).allSatisfy({ $0.value == $1.value }) else {
+                        throw HEMathError.mismatch("a factor of \(p.limbCount) limbs does not extend the sums' basis of \(limbs)")
+                    }
+                case .constant(let c):
+                    guard c.count >= limbs else { throw HEMathError.mismatch("\(c.count) constant residues for \(limbs) limbs") }
+                }
+                readers[term.input].append((b, term.factor))
+            }
+        }
+        for (s, input) in inputs.enumerated() where !readers[s].isEmpty {
+            guard input.basis.isSame(as: basis) else { throw HEMathError.mismatch("input \(s) is over another basis than the sums'") }
+        }
+        // The results, limb-major per sum, written limb by limb (each limb by one thread).
+        let results = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, count * limbs * n))
+        defer { results.deallocate() }
+        RNSParallelism.forEachLimb(count: limbs, degree: n * max(count, 1)) { i in
+            let m = moduli[i]
+            let region = scratch + 2 * n * count * i
+            region.update(repeating: 0, count: 2 * n * count)
+            let capacity = m.lazyProductCapacity
+            var pending = [Int](repeating: 0, count: count)
+            for (s, uses) in readers.enumerated() where !uses.isEmpty {
+                inputs[s].withUnsafeLimbs { xs in
+                    let u = xs.baseAddress! + i * n
+                    for (b, factor) in uses {
+                        let low = region + 2 * n * b, high = low + n
+                        if pending[b] == capacity {
+                            for j in 0..<n {
+                                low[j] = m.reduce(high: high[j], low: low[j])
+                                high[j] = 0
+                            }
+                            pending[b] = 0
+                        }
+                        switch factor {
+                        case .polynomial(let p):
+                            p.withUnsafeLimbs { ps in
+                                let v = ps.baseAddress! + i * n
+                                for j in 0..<n {
+                                    let (h, l) = u[j].multipliedFullWidth(by: v[j])
+                                    let (sum, carry) = low[j].addingReportingOverflow(l)
+                                    low[j] = sum
+                                    high[j] &+= h &+ (carry ? 1 : 0)
+                                }
+                            }
+                        case .constant(let c):
+                            let w = m.reduce(c[i])
+                            for j in 0..<n {
+                                let (h, l) = u[j].multipliedFullWidth(by: w)
+                                let (sum, carry) = low[j].addingReportingOverflow(l)
+                                low[j] = sum
+                                high[j] &+= h &+ (carry ? 1 : 0)
+                            }
+                        }
+                        pending[b] += 1
+                    }
+                }
+            }
+            for b in 0..<count {
+                let low = region + 2 * n * b, high = low + n
+                let limb = results + (b * limbs + i) * n
+                for j in 0..<n { limb[j] = m.reduce(high: high[j], low: low[j]) }
+            }
+        }
+        return (0..<count).map { b in
+            RNSPolynomial(basis: basis) { buffer in buffer.baseAddress!.update(from: results + b * limbs * n, count: limbs * n) }
+        }
+    }
+}

@@ -80,6 +80,17 @@ public final class CKKSBackend: TensorBackend {
             }
         })
     }
+    /// Lazily summed together (`Evaluator.sumsOfProducts`).
+    public func sumsOfProducts(inputs: [Ciphertext], sums: [[(Int, TermWeight<Plaintext>)]]) throws -> [Ciphertext] {
+        try evaluator.sumsOfProducts(inputs: inputs, sums: sums.map { terms in
+            terms.map { s, w -> (input: Int, weight: ProductWeight) in
+                switch w {
+                case .plaintext(let p): return (input: s, weight: .plaintext(p))
+                case .scalar(let c, let scale): return (input: s, weight: .constant(c, scale: scale))
+                }
+            }
+        })
+    }
     /// Fused when the accumulator is at a's level; otherwise unfused.
     public func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws {
         guard var sum = acc, sum.level == a.level, sum.componentCount == a.componentCount else {

@@ -70,6 +70,9 @@ public protocol TensorBackend: AnyObject {
     /// term by term). Counted per term as a plaintext or scalar product, marked lazy, with no
     /// separate additions.
     func sumOfProducts(_ terms: [(Ciphertext, TermWeight<Plaintext>)]) throws -> Ciphertext
+    /// Several such sums over shared inputs (each term an input index and a weight): the CKKS
+    /// backend reads each input once for all of them. Counted as the sums one by one.
+    func sumsOfProducts(inputs: [Ciphertext], sums: [[(Int, TermWeight<Plaintext>)]]) throws -> [Ciphertext]
     /// The three-component product a·b (relinearize next).
     func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
     func relinearize(_ a: Ciphertext) throws -> Ciphertext
@@ -115,6 +118,11 @@ extension TensorBackend {
         }
         guard let acc else { throw TileTensorError.invalidArgument("a sum of products needs at least one term") }
         return acc
+    }
+
+    /// The sums one by one.
+    public func sumsOfProducts(inputs: [Ciphertext], sums: [[(Int, TermWeight<Plaintext>)]]) throws -> [Ciphertext] {
+        try sums.map { terms in try sumOfProducts(terms.map { (inputs[$0.0], $0.1) }) }
     }
 
     /// acc += term, or acc = term when acc is nil. Moves acc out first so that the in-place

@@ -228,12 +228,15 @@ extension TileTensor {
 
         // One source tile at a time: its rotations (hoisted together), every product that reads
         // them, then they are dropped; so a step holds one tile's rotations, not every tile's.
-        let accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { try weight($0.plaintext) }
+        var accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { try weight($0.plaintext) }
         var outTiles: [Backend.Ciphertext?] = []
-        for (tile, acc) in accumulators.enumerated() {
+        for tile in accumulators.indices {
+            // Each sum is released once rescaled, so the step never holds every sum beside its
+            // rescaled copy (7.4 GB of the batch-4096 MNIST plan's first convolution).
+            let acc = accumulators[tile]
+            accumulators[tile] = nil
             // An output tile no tap reaches (possible only with unaligned interleaving) is zero.
             let sum = try acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l))
-            _ = tile
             outTiles.append(try rotateAndAdd(backend.rescale(sum), span: tc, stride: channelStride))
         }
         let out = TileTensor(backend: backend, shape: outShape, tiles: outTiles.map { $0! })
@@ -268,25 +271,7 @@ extension TileTensor {
         // operand once and writes the sum once, where the source-major order below adds into
         // cold accumulators (a batch-4096 MNIST convolution ran 2.4× its estimate that way).
         if terms.allSatisfy({ $0.delta == 0 }) {
-            var byOutput = [[Term]](repeating: [], count: outputs)
-            for term in terms { byOutput[term.output].append(term) }
-            var shares = [[Int]](repeating: [], count: workers)
-            for output in 0..<outputs where !byOutput[output].isEmpty { shares[owner[output]].append(output) }
-            let sums = Locked([Backend.Ciphertext?](repeating: nil, count: outputs))
-            try backend.runProductWorkers(workers, outputs: outputs) { w in
-                for output in shares[w] {
-                    // In runs of at most `lazySumTerms` terms, so that a run's plaintexts, held
-                    // together, stay few (a dense layer's output reads hundreds).
-                    var sum: Backend.Ciphertext?
-                    for start in stride(from: 0, to: byOutput[output].count, by: Self.lazySumTerms) {
-                        let run = byOutput[output][start..<min(start + Self.lazySumTerms, byOutput[output].count)]
-                        let part = try backend.sumOfProducts(run.map { (tiles[$0.source], try weight($0)) })
-                        try backend.accumulate(&sum, part)
-                    }
-                    sums.withLock { $0[output] = sum }
-                }
-            }
-            return sums.withLock { $0 }
+            return try lazySums(terms, outputs: outputs, workers: workers, weight: weight)
         }
         let boxes = (0..<workers).map { _ in WorkerAccumulators<Backend.Ciphertext>() }
         for source in bySource.keys.sorted() {
@@ -310,7 +295,63 @@ extension TileTensor {
 
     /// The most terms one lazy sum takes (`hoistedProducts` without rotations): its plaintexts
     /// are alive together.
-    static var lazySumTerms: Int { 32 }
+    public static var lazySumTerms: Int { 32 }
+
+    /// How many output sums are made together (`TensorBackend.sumsOfProducts`), each input
+    /// read once for all of them: their accumulators (2N words per limb each) stay in cache.
+    public static var lazySumBlock: Int { 4 }
+
+    /// `hoistedProducts` when no term rotates: each output a lazy sum of its products, the
+    /// outputs that read the same tiles (ordered by their first source) made `lazySumBlock` at
+    /// a time, their terms in runs of `lazySumTerms` whose partial sums are added; blocks dealt
+    /// to the product workers so that their term counts are even.
+    func lazySums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, workers: Int,
+                                     weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext?] {
+        var byOutput = [[Term]](repeating: [], count: outputs)
+        for term in terms { byOutput[term.output].append(term) }
+        let firstSource = byOutput.map { $0.map(\.source).min() ?? 0 }
+        let order = (0..<outputs).filter { !byOutput[$0].isEmpty }.sorted {
+            (firstSource[$0], byOutput[$0].count, $0) < (firstSource[$1], byOutput[$1].count, $1)
+        }
+        let blocks = stride(from: 0, to: order.count, by: Self.lazySumBlock).map { Array(order[$0..<min($0 + Self.lazySumBlock, order.count)]) }
+        let workerCount = max(1, min(workers, blocks.count))
+        var shares = [[Int]](repeating: [], count: workerCount)
+        var load = [Int](repeating: 0, count: workerCount)
+        for b in blocks.indices.sorted(by: { blocks[$0].count > blocks[$1].count || (blocks[$0].count == blocks[$1].count && $0 < $1) }) {
+            let w = load.indices.min { load[$0] < load[$1] }!
+            shares[w].append(b)
+            load[w] += blocks[b].reduce(0) { $0 + byOutput[$1].count }
+        }
+        let runLength = Self.lazySumTerms
+        let sums = Locked([Backend.Ciphertext?](repeating: nil, count: outputs))
+        try backend.runProductWorkers(workerCount, outputs: outputs) { w in
+            for b in shares[w].sorted() {
+                let members = blocks[b]
+                var made = [Backend.Ciphertext?](repeating: nil, count: members.count)
+                let runs = members.map { (byOutput[$0].count + runLength - 1) / runLength }.max() ?? 0
+                for r in 0..<runs {
+                    // This run's inputs, each once, and each member's terms over them.
+                    var local: [Int: Int] = [:]
+                    var inputs: [Backend.Ciphertext] = []
+                    var lists: [[(Int, TermWeight<Backend.Plaintext>)]] = []
+                    var who: [Int] = []
+                    for (m, output) in members.enumerated() where r * runLength < byOutput[output].count {
+                        let run = byOutput[output][(r * runLength)..<min((r + 1) * runLength, byOutput[output].count)]
+                        lists.append(try run.map { term in
+                            let index = local[term.source] ?? inputs.count
+                            if index == inputs.count { local[term.source] = index; inputs.append(tiles[term.source]) }
+                            return (index, try weight(term))
+                        })
+                        who.append(m)
+                    }
+                    let parts = try backend.sumsOfProducts(inputs: inputs, sums: lists)
+                    for (k, m) in who.enumerated() { try backend.accumulate(&made[m], parts[k]) }
+                }
+                sums.withLock { for (m, output) in members.enumerated() { $0[output] = made[m] } }
+            }
+        }
+        return sums.withLock { $0 }
+    }
 
     /// The most plaintext products one convolution may take (at ≥ 0.3 ms each, hours): a layout
     /// past it is refused before its products are listed.

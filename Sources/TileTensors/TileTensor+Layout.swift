@@ -128,7 +128,7 @@ extension TileTensor {
         // One source tile at a time (its rotations hoisted, its masked products added into the
         // targets, then dropped): holding every source's rotations at once took 20 GB for the
         // conversion of AlexNet's 512-tile dense output into one-pixel tiles.
-        let accumulators = try hoistedProducts(order, outputs: target.tileCount) { key in
+        var accumulators = try hoistedProducts(order, outputs: target.tileCount) { key in
             // A mask over every slot is the weight 1 alone: a scalar product.
             if groups[key]!.count == slots { return .scalar(1, scale: q) }
             var mask = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
@@ -136,7 +136,10 @@ extension TileTensor {
             return .plaintext(try backend.encode(mask, scale: q, level: l))
         }
         var result: [Backend.Ciphertext] = []
-        for acc in accumulators {
+        for tile in accumulators.indices {
+            // Each sum released once rescaled (not every sum beside its rescaled copy).
+            let acc = accumulators[tile]
+            accumulators[tile] = nil
             // An all-zero tile: any tile times the zero mask.
             result.append(try backend.rescale(acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l))))
         }

@@ -147,5 +147,25 @@ final class PlainProductTests: XCTestCase {
             guard case CKKSError.scaleMismatch = error else { return XCTFail("\(error)") }
         }
         XCTAssertThrowsError(try evaluator.sumOfProducts([]))
+
+        // Several sums over shared inputs (`sumsOfProducts`, each input read once for all):
+        // each equals its own lazy sum, residue for residue; inputs no sum reads are skipped.
+        let sums: [[(input: Int, weight: ProductWeight)]] = [
+            (0..<70).map { ($0, weights[$0]) },
+            [(3, weights[5]), (7, weights[9]), (3, weights[0])],
+            (20..<40).map { ($0, weights[69 - $0]) },
+        ]
+        let inputs = cts + [try evaluator.droppingLevel(cts[0], to: 0)]   // the last is never read
+        let together = try evaluator.sumsOfProducts(inputs: inputs, sums: sums)
+        XCTAssertEqual(together.count, 3)
+        for (b, terms) in sums.enumerated() {
+            let alone = try evaluator.sumOfProducts(terms.map { (cts[$0.input], $0.weight) })
+            XCTAssertEqual(together[b].components, alone.components, "sum \(b)")
+            XCTAssertEqual(together[b].scale, alone.scale)
+        }
+        XCTAssertThrowsError(try evaluator.sumsOfProducts(inputs: inputs, sums: [[(1, weights[1]), (70, weights[1])]])) { error in
+            guard case CKKSError.levelMismatch = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try evaluator.sumsOfProducts(inputs: inputs, sums: [[(71, weights[1])]]))
     }
 }

@@ -123,10 +123,11 @@ public struct Calibrator {
                 }
                 turn += perWorker
             } / Double(workers * perWorker)
-            // Lazy sums: each worker makes one output from `perSum` terms whose ciphertexts,
-            // taken in turn from a pool larger than the last-level cache, are cold (a layer's
-            // inputs were made long before); the plaintext stays hot (re-used across outputs).
-            let perSum = 8
+            // Lazy sums as the kernels make them: each worker a block of `lazySumBlock` sums of
+            // `lazySumTerms` terms over the same ciphertexts, taken in turn from a pool larger
+            // than the last-level cache, so cold (a layer's inputs were made long before); the
+            // plaintext stays hot (re-used across outputs). The elapsed time over the terms.
+            let perSum = TileTensor<CKKSBackend>.lazySumTerms, block = TileTensor<CKKSBackend>.lazySumBlock
             let inputs = try (0..<max(perSum * workers, Self.coldBytes / (16 * context.degree * (level + 1)))).map { _ in
                 try evaluator.add(a, a)
             }
@@ -134,11 +135,12 @@ public struct Calibrator {
             func lazy(_ weight: ProductWeight) throws -> Double {
                 time {
                     try ProductWorkers.run(workers) { w in
-                        let terms = (0..<perSum).map { k in (inputs[(drawn + w * perSum + k) % inputs.count], weight) }
-                        _ = try evaluator.sumOfProducts(terms)
+                        let mine = (0..<perSum).map { inputs[(drawn + w * perSum + $0) % inputs.count] }
+                        let sums = (0..<block).map { _ in (0..<perSum).map { (input: $0, weight: weight) } }
+                        _ = try evaluator.sumsOfProducts(inputs: mine, sums: sums)
                     }
                     drawn += workers * perSum
-                } / Double(workers * perSum)
+                } / Double(workers * perSum * block)
             }
             rows[.lazyMultiplyPlain]![i] = try lazy(.plaintext(encoder.encode(values, scale: 2 * parameters.scale, level: level)))
             rows[.lazyMultiplyScalar]![i] = try lazy(.constant(weight, scale: weightScale))
