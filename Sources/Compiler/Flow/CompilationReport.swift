@@ -28,13 +28,14 @@ public enum CompilationReport {
         out.append("")
         // "reads": the steps whose outputs a step reads (in: the input), shown for a graph.
         let graph = !c.chain.isChain
-        out.append(String(format: "%-3@ %-26@ %@%-34@ %5@ %7@ %6@ %6@ %5@ %11@", "#", "step", (graph ? "reads    " : "") as NSString, "input layout", "level", "mulPlain", "rot", "hoist", "mul", "est. ms"))
+        out.append(String(format: "%-3@ %-26@ %@%-34@ %5@ %7@ %7@ %6@ %6@ %5@ %11@", "#", "step", (graph ? "reads    " : "") as NSString, "input layout", "level", "mulPlain", "mulScal", "rot", "hoist", "mul", "est. ms"))
         for (i, step) in sim.steps.enumerated() {
             let counts = step.totalCounts
             let kind = (step.converted ? "→\(step.tiling) " : "") + c.model.steps[i].operation.kind
             let reads = graph ? String(format: "%-9@", step.inputs.map { $0 == 0 ? "in" : String($0 - 1) }.joined(separator: ",") as NSString) : ""
-            out.append(String(format: "%-3d %-26@ %@%-34@ %5d %7d %6d %6d %5d %11.1f", i, kind as NSString, reads as NSString,
+            out.append(String(format: "%-3d %-26@ %@%-34@ %5d %7d %7d %6d %6d %5d %11.1f", i, kind as NSString, reads as NSString,
                               step.inputLayout.description as NSString, p.maxLevel - step.depthBefore, counts.plainMultiplications,
+                              counts.scalarMultiplications,
                               counts.rotations, counts.hoistedRotations, counts.multiplications, best.stepMicroseconds[i] / 1000))
         }
         let inputBytes = sim.inputLayout.tileCount * p.ciphertextPrimes.count * p.degree * 8 // seeded: one polynomial
