@@ -158,7 +158,10 @@ public final class MockBackend: TensorBackend {
             let concurrent: WritableKeyPath<OperationCounts, Int>? = counter == \.encodes ? \.concurrentEncodes
                 : counter == \.plainMultiplications ? \.concurrentPlainMultiplications
                 : counter == \.additions ? \.concurrentAdditions
-                : counter == \.scalarMultiplications ? \.concurrentScalarMultiplications : nil
+                : counter == \.scalarMultiplications ? \.concurrentScalarMultiplications
+                : counter == \.multiplications ? \.concurrentMultiplications
+                : counter == \.relinearizations ? \.concurrentRelinearizations
+                : counter == \.rescales ? \.concurrentRescales : nil
             if let concurrent { countsByLevel[level, default: OperationCounts()][keyPath: concurrent] += n }
         }
         guard let budget else { return }

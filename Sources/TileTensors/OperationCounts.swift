@@ -40,6 +40,12 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     /// accumulation included; priced at the lazy rates.
     public var lazyPlainProducts = 0
     public var lazyScalarProducts = 0
+    /// Of the multiplications, relinearizations and rescales, those of elementwise steps made
+    /// tile by tile in product workers (`TensorBackend.mapTiles`): priced at the concurrent
+    /// rates (a multiplication with its relinearization as one concurrent_multiply_relinearize).
+    public var concurrentMultiplications = 0
+    public var concurrentRelinearizations = 0
+    public var concurrentRescales = 0
 
     public init() {}
 
@@ -60,6 +66,9 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentScalarMultiplications += b.concurrentScalarMultiplications
         r.lazyPlainProducts += b.lazyPlainProducts
         r.lazyScalarProducts += b.lazyScalarProducts
+        r.concurrentMultiplications += b.concurrentMultiplications
+        r.concurrentRelinearizations += b.concurrentRelinearizations
+        r.concurrentRescales += b.concurrentRescales
         return r
     }
 
@@ -77,6 +86,9 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentScalarMultiplications -= b.concurrentScalarMultiplications
         r.lazyPlainProducts -= b.lazyPlainProducts
         r.lazyScalarProducts -= b.lazyScalarProducts
+        r.concurrentMultiplications -= b.concurrentMultiplications
+        r.concurrentRelinearizations -= b.concurrentRelinearizations
+        r.concurrentRescales -= b.concurrentRescales
         return r
     }
 

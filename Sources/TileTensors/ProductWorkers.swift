@@ -35,6 +35,22 @@ final class WorkerAccumulators<Ciphertext> {
 }
 
 extension TensorBackend {
+    /// body(t) for t in 0 ..< count, independent tile operations (a square and its rescale,
+    /// a product of two tiles), on the product workers (worker w takes t ≡ w mod W), results
+    /// in order. Limb parallelism alone gave an elementwise step 1.24× from a second thread
+    /// (845 squares of CryptoNets at N = 16384); whole tiles per thread use both cores.
+    func mapTiles(_ count: Int, _ body: (Int) throws -> Ciphertext) throws -> [Ciphertext] {
+        let workers = max(1, min(productWorkerCount, count))
+        let results = Locked([Ciphertext?](repeating: nil, count: count))
+        try runProductWorkers(workers, outputs: count) { w in
+            for t in stride(from: w, to: count, by: workers) {
+                let made = try body(t)
+                results.withLock { $0[t] = made }
+            }
+        }
+        return results.withLock { $0 }.map { $0! }
+    }
+
     /// How many product workers a step may run: the thread count in force on the calling
     /// thread for a backend that computes (the CKKS backend), 1 for the counting mock.
     var productWorkerCount: Int {

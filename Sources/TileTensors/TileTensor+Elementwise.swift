@@ -24,7 +24,7 @@ extension TileTensor {
     /// self ⊙ other (ciphertext products, relinearized; rescaled unless `rescale` is false).
     public func multiplied(by other: TileTensor, rescale: Bool = true) throws -> TileTensor {
         let b = try Broadcast(shape, other.shape, .multiplication)
-        let result = try (0..<b.shape.tileCount).map { t -> Backend.Ciphertext in
+        let result = try backend.mapTiles(b.shape.tileCount) { t in
             let p = try backend.multiply(tiles[b.leftTile[t]], other.tiles[b.rightTile[t]])
             return rescale ? try backend.rescale(p) : p
         }

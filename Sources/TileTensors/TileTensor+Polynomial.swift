@@ -2,7 +2,7 @@
 extension TileTensor {
     /// x² elementwise: T multiplications, relinearizations and rescales; one level.
     public func squared() throws -> TileTensor {
-        with(shape: shape, tiles: try tiles.map { try backend.rescale(backend.multiply($0, $0)) })
+        with(shape: shape, tiles: try backend.mapTiles(tiles.count) { try backend.rescale(backend.multiply(tiles[$0], tiles[$0])) })
     }
 
     /// a·x² + b·x + c with coefficients shared by all elements, by Horner: (a·x + b)·x + c.

@@ -91,7 +91,8 @@ final class ServeFixtures: @unchecked Sendable {
                                             // product's accumulation included), so plans are priced as before.
                                             .concurrentEncode: 6, .concurrentMultiplyPlain: 3,
                                             .multiplyScalar: 1, .concurrentMultiplyScalar: 1,
-                                            .lazyMultiplyPlain: 2, .lazyMultiplyScalar: 1]
+                                            .lazyMultiplyPlain: 2, .lazyMultiplyScalar: 1,
+                                            .concurrentMultiplyRelinearize: 40, .concurrentRescale: 8]
         var micro: [String: [Double]] = [:]
         for primitive in Primitive.allCases {
             micro[primitive.rawValue] = (0...p.maxLevel).map { Double($0 + 1) * unit * (factors[primitive] ?? 10) }

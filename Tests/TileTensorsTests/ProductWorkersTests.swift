@@ -96,6 +96,32 @@ final class ProductWorkersTests: XCTestCase {
         XCTAssertEqual(lazy.concurrentEncodes, lazy.encodes - 2)
     }
 
+    /// Elementwise steps tile by tile (`mapTiles`): a square and a product of two tensors under
+    /// 2 threads give the ciphertexts of 1 thread bit for bit, agree with the plain values, and
+    /// the mock counts their products, relinearizations and rescales as concurrent.
+    func testElementwiseStepsTileByTile() throws {
+        var rng = TestRNG(seed: 74)
+        let shape = try TileShape(parsing: "[3/1, 4/1, 2/2, 2/2, 8/128]")
+        let x = Fixtures.random(shape.logicalShape, &rng), y = Fixtures.random(shape.logicalShape, &rng)
+        let mock = Fixtures.mock()
+        let mx = try TileTensor(encrypting: x, shape: shape, backend: mock), my = try TileTensor(encrypting: y, shape: shape, backend: mock)
+        mock.resetCounts()
+        let ms = try mx.squared(), mp = try mx.multiplied(by: my)
+        let counts = mock.counts
+        XCTAssertEqual(counts.multiplications, 2 * shape.tileCount)
+        XCTAssertEqual(counts.concurrentMultiplications, counts.multiplications)
+        XCTAssertEqual(counts.concurrentRelinearizations, counts.relinearizations)
+        XCTAssertEqual(counts.concurrentRescales, counts.rescales)
+        XCTAssertEqual(try ms.decrypt(), try Tensor(shape: x.shape, values: x.values.map { $0 * $0 }))
+        let ckks = try Fixtures.ckks(rotations: [])
+        let cx = try TileTensor(encrypting: x, shape: shape, backend: ckks), cy = try TileTensor(encrypting: y, shape: shape, backend: ckks)
+        let one = try ExecutionPolicy(threads: 1).run { [try cx.squared(), try cx.multiplied(by: cy)] }
+        let two = try ExecutionPolicy(threads: 2).run { [try cx.squared(), try cx.multiplied(by: cy)] }
+        for (a, b) in zip(one, two) { XCTAssertEqual(a.tiles.map(\.components), b.tiles.map(\.components)) }
+        assertAgree("squares tile by tile", reference: try ms.decrypt(), mock: try ms.decrypt(), ckks: try two[0].decrypt(), bits: 20)
+        assertAgree("products tile by tile", reference: try mp.decrypt(), mock: try mp.decrypt(), ckks: try two[1].decrypt(), bits: 20)
+    }
+
     /// An error in one worker is thrown to the caller, after every worker stopped.
     func testAWorkersErrorIsThrown() throws {
         struct Failure: Error, Equatable { let worker: Int }

@@ -145,11 +145,18 @@ public struct Calibrator {
             rows[.lazyMultiplyPlain]![i] = try lazy(.plaintext(encoder.encode(values, scale: 2 * parameters.scale, level: level)))
             rows[.lazyMultiplyScalar]![i] = try lazy(.constant(weight, scale: weightScale))
             rows[.multiplyRelinearize]![i] = time { _ = try evaluator.multiply(a, a) }
+            // Elementwise steps tile by tile: T workers, each its own products, one thread each.
+            rows[.concurrentMultiplyRelinearize]![i] = time {
+                try ProductWorkers.run(workers) { _ in for _ in 0..<2 { _ = try evaluator.multiply(a, a) } }
+            } / Double(workers * 2)
             // Level 0 cannot be rescaled: its entry is the level-1 cost (an upper bound no plan uses).
             let r = max(level, 1)
             let product = try evaluator.multiply(evaluator.droppingLevel(top, to: r),
                                                  r == level ? plain : encoder.encode(values, scale: parameters.scale, level: r))
             rows[.rescale]![i] = time { _ = try evaluator.rescale(product) }
+            rows[.concurrentRescale]![i] = time {
+                try ProductWorkers.run(workers) { _ in for _ in 0..<2 { _ = try evaluator.rescale(product) } }
+            } / Double(workers * 2)
             let single = time { _ = try evaluator.rotate(a, by: 1) }
             let set = time { _ = try evaluator.rotations(of: a, by: steps) }
             rows[.rotate]![i] = single

@@ -59,7 +59,7 @@ public struct CostProfile: Codable, Sendable, Equatable {
     /// with one-prime digits three times (44, 50, 52 limbs; 10.6 GB for 2.8 GB keys).
     public func covers(level: Int) -> Bool { level <= maxLevel + maxLevel / 4 }
 
-    static func isKeySwitch(_ p: Primitive) -> Bool { [.rotate, .hoistedRotation, .multiplyRelinearize].contains(p) }
+    static func isKeySwitch(_ p: Primitive) -> Bool { [.rotate, .hoistedRotation, .multiplyRelinearize, .concurrentMultiplyRelinearize].contains(p) }
 
     /// The features of level `level` for `primitive`.
     static func features(_ p: Primitive, level: Int, primesPerDigit: Int, specialPrimes: Int) -> [Double] {

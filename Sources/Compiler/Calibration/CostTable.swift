@@ -24,9 +24,9 @@ public struct CostTable: Codable, Sendable, Equatable {
     /// Version 2 added the cost profiles; version 3 times additions on operands cold in cache
     /// (tables of version 2 priced them hot, 45–80% low); version 4 adds the product workers'
     /// concurrent encode and multiply-accumulate; version 5 the scalar multiply-accumulate
-    /// (one thread and product workers); version 6 the terms of lazy sums of products: older
-    /// tables are measured again.
-    public static let formatVersion = 6
+    /// (one thread and product workers); version 6 the terms of lazy sums of products; version 7
+    /// the elementwise products and rescales of product workers: older tables are measured again.
+    public static let formatVersion = 7
 
     public var formatVersion: Int
     /// What the table was measured on and with (see `MachineIdentity`).

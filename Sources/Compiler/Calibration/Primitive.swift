@@ -31,6 +31,11 @@ public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
     case lazyMultiplyPlain = "lazy_multiply_plain"
     /// The same with scalar weights.
     case lazyMultiplyScalar = "lazy_multiply_scalar"
+    /// Ciphertext × ciphertext with relinearization by one of T product workers at once (an
+    /// elementwise step tile by tile): the elapsed time over the products.
+    case concurrentMultiplyRelinearize = "concurrent_multiply_relinearize"
+    /// A rescale by one of T product workers at once.
+    case concurrentRescale = "concurrent_rescale"
 
     public static func < (a: Primitive, b: Primitive) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

@@ -14,7 +14,9 @@ import TileTensors
 /// workers (`OperationCounts.concurrentEncodes`, …) → concurrent_encode, concurrent_multiply_plain
 /// (which includes their accumulation: their additions are not priced again); scalar products
 /// (their accumulation included) → multiply_scalar, concurrent_multiply_scalar; the terms of
-/// lazy sums (`lazyPlainProducts`, `lazyScalarProducts`) → lazy_multiply_plain, lazy_multiply_scalar.
+/// lazy sums (`lazyPlainProducts`, `lazyScalarProducts`) → lazy_multiply_plain, lazy_multiply_scalar;
+/// elementwise products and rescales made tile by tile in workers → concurrent_multiply_relinearize
+/// (the product with its relinearization), concurrent_rescale.
 /// Encryptions happen on the client and are not priced.
 public struct CostModel: Sendable {
     public let costs: CostTable.ParameterCosts
@@ -39,6 +41,15 @@ public struct CostModel: Sendable {
         let rotate = costs.microseconds[Primitive.rotate.rawValue] ?? []
         for key in [Primitive.rotate, .hoistedRotation].map(\.rawValue) {
             c.microseconds[key] = costs.microseconds[key]?.map { $0 * ratio }
+        }
+        // A concurrent product is its key switch and its tensor product too.
+        if let product = costs.microseconds[Primitive.concurrentMultiplyRelinearize.rawValue] {
+            let single = costs.microseconds[Primitive.multiplyRelinearize.rawValue] ?? []
+            c.microseconds[Primitive.concurrentMultiplyRelinearize.rawValue] = product.indices.map { l in
+                let share = l < single.count && single[l] > 0 ? product[l] / single[l] : 1
+                let r = (l < rotate.count ? rotate[l] : 0) * share
+                return max(product[l] - r, 0.1 * product[l]) + r * ratio
+            }
         }
         if let product = costs.microseconds[Primitive.multiplyRelinearize.rawValue] {
             c.microseconds[Primitive.multiplyRelinearize.rawValue] = product.indices.map { l in
@@ -73,9 +84,12 @@ public struct CostModel: Sendable {
             + Double(counts.concurrentEncodes) * cost(.concurrentEncode, level)
             + Double(counts.scalarMultiplications - counts.concurrentScalarMultiplications - counts.lazyScalarProducts) * cost(.multiplyScalar, level)
             + Double(counts.concurrentScalarMultiplications) * cost(.concurrentMultiplyScalar, level)
-            + Double(counts.rescales) * cost(.rescale, level)
-            + Double(counts.multiplications) * tensor
-            + Double(counts.relinearizations + counts.rotations + counts.hoistedRotationSets) * rotate
+            + Double(counts.rescales - counts.concurrentRescales) * cost(.rescale, level)
+            + Double(counts.concurrentRescales) * cost(.concurrentRescale, level)
+            + Double(counts.multiplications - counts.concurrentMultiplications) * tensor
+            // An elementwise step's products in workers, each with its relinearization.
+            + Double(counts.concurrentMultiplications) * cost(.concurrentMultiplyRelinearize, level)
+            + Double(counts.relinearizations - counts.concurrentRelinearizations + counts.rotations + counts.hoistedRotationSets) * rotate
             + Double(extraHoisted) * cost(.hoistedRotation, level)
             // A drop copies the limbs it keeps: at most an addition's passes.
             + Double(counts.levelDrops) * cost(.add, level)
