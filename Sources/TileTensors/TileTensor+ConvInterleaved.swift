@@ -293,68 +293,6 @@ extension TileTensor {
         return accumulators
     }
 
-    /// The most terms one lazy sum takes (`hoistedProducts` without rotations): its plaintexts
-    /// are alive together.
-    public static var lazySumTerms: Int { 32 }
-
-    /// How many output sums are made together (`TensorBackend.sumsOfProducts`), each input
-    /// read once for all of them: their accumulators (2N words per limb each) stay in cache.
-    public static var lazySumBlock: Int { 4 }
-
-    /// `hoistedProducts` when no term rotates: each output a lazy sum of its products,
-    /// consecutive outputs made `lazySumBlock` at a time, their terms in runs of `lazySumTerms` whose partial sums are added; blocks dealt
-    /// to the product workers so that their term counts are even.
-    func lazySums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, workers: Int,
-                                     weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext?] {
-        var byOutput = [[Term]](repeating: [], count: outputs)
-        for term in terms { byOutput[term.output].append(term) }
-        // Blocks of consecutive outputs: neighbouring pixels of one filter tile, whose windows
-        // overlap (a dense layer's outputs all read every input), and whose plaintexts are the
-        // same taps of one filter tile, so the plaintext cache keeps serving them. Grouping a
-        // pixel's filter tiles instead shares every input but needs every filter's plaintexts
-        // at once: the batch-4096 MNIST plan's 32×16 convolution overflowed the 1 GiB cache,
-        // re-encoded, and ran 71 s instead of 40.
-        let order = (0..<outputs).filter { !byOutput[$0].isEmpty }
-        let blocks = stride(from: 0, to: order.count, by: Self.lazySumBlock).map { Array(order[$0..<min($0 + Self.lazySumBlock, order.count)]) }
-        let workerCount = max(1, min(workers, blocks.count))
-        var shares = [[Int]](repeating: [], count: workerCount)
-        var load = [Int](repeating: 0, count: workerCount)
-        for b in blocks.indices.sorted(by: { blocks[$0].count > blocks[$1].count || (blocks[$0].count == blocks[$1].count && $0 < $1) }) {
-            let w = load.indices.min { load[$0] < load[$1] }!
-            shares[w].append(b)
-            load[w] += blocks[b].reduce(0) { $0 + byOutput[$1].count }
-        }
-        let runLength = Self.lazySumTerms
-        let sums = Locked([Backend.Ciphertext?](repeating: nil, count: outputs))
-        try backend.runProductWorkers(workerCount, outputs: outputs) { w in
-            for b in shares[w].sorted() {
-                let members = blocks[b]
-                var made = [Backend.Ciphertext?](repeating: nil, count: members.count)
-                let runs = members.map { (byOutput[$0].count + runLength - 1) / runLength }.max() ?? 0
-                for r in 0..<runs {
-                    // This run's inputs, each once, and each member's terms over them.
-                    var local: [Int: Int] = [:]
-                    var inputs: [Backend.Ciphertext] = []
-                    var lists: [[(Int, TermWeight<Backend.Plaintext>)]] = []
-                    var who: [Int] = []
-                    for (m, output) in members.enumerated() where r * runLength < byOutput[output].count {
-                        let run = byOutput[output][(r * runLength)..<min((r + 1) * runLength, byOutput[output].count)]
-                        lists.append(try run.map { term in
-                            let index = local[term.source] ?? inputs.count
-                            if index == inputs.count { local[term.source] = index; inputs.append(tiles[term.source]) }
-                            return (index, try weight(term))
-                        })
-                        who.append(m)
-                    }
-                    let parts = try backend.sumsOfProducts(inputs: inputs, sums: lists)
-                    for (k, m) in who.enumerated() { try backend.accumulate(&made[m], parts[k]) }
-                }
-                sums.withLock { for (m, output) in members.enumerated() { $0[output] = made[m] } }
-            }
-        }
-        return sums.withLock { $0 }
-    }
-
     /// The most plaintext products one convolution may take (at ≥ 0.3 ms each, hours): a layout
     /// past it is refused before its products are listed.
     static var maximumConvolutionProducts: Int { 4_000_000 }
