@@ -18,91 +18,20 @@ extension Modulus {
 }
 
 extension RNSPolynomial {
-    /// self = Σ_t x_t ⊙ f_t, accumulated lazily: per residue a 128-bit sum of the word products
-    /// x_t[j] · f_t[j] (or · c_t for a constant), reduced once at the end (and every
-    /// `Modulus.lazyProductCapacity` terms, which only primes above 2^36 reach before the end).
-    /// One output limb at a time, so its accumulator (2N words) stays in cache while the
-    /// terms' limbs stream past it: a sum of products reads each operand once and writes its
-    /// result once, where adding products one by one reads and writes the sum for each.
+    /// Lazy sums over shared operands: sums[b] = Σ_t inputs[t.input] ⊙ t.factor, accumulated
+    /// per residue as a 128-bit sum of the word products x_t[j] · f_t[j] (or · c_t for a
+    /// constant), reduced once at the end (and every `Modulus.lazyProductCapacity` terms, which
+    /// only primes above 2^36 reach before the end). One limb at a time, the sums' accumulators
+    /// (2N words each) stay in cache while each operand's limb, read from memory once, is added
+    /// into every sum that reads it: a sum reads each operand once and writes its result once,
+    /// where adding products one by one reads and writes the sum for each; a dense layer's B
+    /// output sums made together read its inputs B times less.
     ///
     /// Input ranges: every residue reduced (the constants may be any word: reduced first).
-    /// Output reduced. Correctness: each product of reduced residues is below q², the
+    /// Output reduced. Correctness: each product of reduced residues is below q², an
     /// accumulator never exceeds 2^128 − 1 (`lazyProductCapacity`), and `reduce(high:low:)` is
-    /// exact for any 128-bit value. `scratch` holds at least 2·N·limbCount words (contents
-    /// undefined); limbs may run in parallel (`RNSParallelism`), each in its own part of it.
-    public mutating func setLazySum(_ terms: [(x: RNSPolynomial, factor: LazyFactor<Form>)],
-                                    scratch: UnsafeMutablePointer<UInt64>) throws {
-        let moduli = basis.moduli
-        let n = degree
-        for term in terms {
-            try requireSameBasis(term.x)
-            switch term.factor {
-            case .polynomial(let p):
-                guard p.degree == n, p.limbCount >= limbCount,
-                      zip(p.basis.moduli.prefix(limbCount), moduli).allSatisfy({ $0.value == $1.value }) else {
-                    throw HEMathError.mismatch("a factor of \(p.limbCount) limbs does not extend the sum's basis of \(limbCount)")
-                }
-            case .constant(let c):
-                guard c.count >= limbCount else { throw HEMathError.mismatch("\(c.count) constant residues for \(limbCount) limbs") }
-            }
-        }
-        withUnsafeMutableLimbs { out in
-            let o = out.baseAddress!
-            RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
-                let m = moduli[i]
-                let low = scratch + 2 * n * i, high = low + n
-                low.update(repeating: 0, count: n)
-                high.update(repeating: 0, count: n)
-                let capacity = m.lazyProductCapacity
-                var pending = 0
-                for term in terms {
-                    if pending == capacity {
-                        for j in 0..<n {
-                            low[j] = m.reduce(high: high[j], low: low[j])
-                            high[j] = 0
-                        }
-                        pending = 0
-                    }
-                    term.x.withUnsafeLimbs { xs in
-                        let u = xs.baseAddress! + i * n
-                        switch term.factor {
-                        case .polynomial(let p):
-                            p.withUnsafeLimbs { ps in
-                                let v = ps.baseAddress! + i * n
-                                for j in 0..<n {
-                                    let (h, l) = u[j].multipliedFullWidth(by: v[j])
-                                    let (s, carry) = low[j].addingReportingOverflow(l)
-                                    low[j] = s
-                                    high[j] &+= h &+ (carry ? 1 : 0)
-                                }
-                            }
-                        case .constant(let c):
-                            let w = m.reduce(c[i])
-                            for j in 0..<n {
-                                let (h, l) = u[j].multipliedFullWidth(by: w)
-                                let (s, carry) = low[j].addingReportingOverflow(l)
-                                low[j] = s
-                                high[j] &+= h &+ (carry ? 1 : 0)
-                            }
-                        }
-                    }
-                    pending += 1
-                }
-                let limb = o + i * n
-                for j in 0..<n { limb[j] = m.reduce(high: high[j], low: low[j]) }
-            }
-        }
-    }
-}
-
-extension RNSPolynomial {
-    /// Several lazy sums over shared operands: sums[b] = Σ_t inputs[t.input] ⊙ t.factor, each as
-    /// `setLazySum` computes it (the same residues), with every operand limb read from memory
-    /// once for all the sums that use it: per limb, the sums' 128-bit accumulators stay in cache
-    /// while each operand's limb is added into every sum that reads it. A dense layer's output
-    /// sums all read the same inputs; B sums at once read them B times less.
-    ///
-    /// Input ranges and correctness as `setLazySum`. Every input over the sums' basis `basis`;
+    /// exact for any 128-bit value; the sum mod q does not depend on the order of its terms, so
+    /// the result equals the products added one by one. Every input over the sums' basis `basis`;
     /// `scratch` holds at least 2·N·B·limbCount words (B = sums.count). Returns one polynomial
     /// per sum (a sum without terms is zero).
     public static func lazySums(inputs: [RNSPolynomial], sums: [[(input: Int, factor: LazyFactor<Form>)]],
@@ -152,23 +81,9 @@ extension RNSPolynomial {
                         }
                         switch factor {
                         case .polynomial(let p):
-                            p.withUnsafeLimbs { ps in
-                                let v = ps.baseAddress! + i * n
-                                for j in 0..<n {
-                                    let (h, l) = u[j].multipliedFullWidth(by: v[j])
-                                    let (sum, carry) = low[j].addingReportingOverflow(l)
-                                    low[j] = sum
-                                    high[j] &+= h &+ (carry ? 1 : 0)
-                                }
-                            }
+                            p.withUnsafeLimbs { ps in Self.accumulate(u, times: ps.baseAddress! + i * n, into: low, high, n) }
                         case .constant(let c):
-                            let w = m.reduce(c[i])
-                            for j in 0..<n {
-                                let (h, l) = u[j].multipliedFullWidth(by: w)
-                                let (sum, carry) = low[j].addingReportingOverflow(l)
-                                low[j] = sum
-                                high[j] &+= h &+ (carry ? 1 : 0)
-                            }
+                            Self.accumulate(u, times: m.reduce(c[i]), into: low, high, n)
                         }
                         pending[b] += 1
                     }
@@ -182,6 +97,30 @@ extension RNSPolynomial {
         }
         return (0..<count).map { b in
             RNSPolynomial(basis: basis) { buffer in buffer.baseAddress!.update(from: results + b * limbs * n, count: limbs * n) }
+        }
+    }
+
+    /// low:high[j] += u[j] · v[j] for j < n (128-bit sums, no reduction).
+    @inline(__always)
+    static func accumulate(_ u: UnsafePointer<UInt64>, times v: UnsafePointer<UInt64>,
+                           into low: UnsafeMutablePointer<UInt64>, _ high: UnsafeMutablePointer<UInt64>, _ n: Int) {
+        for j in 0..<n {
+            let (h, l) = u[j].multipliedFullWidth(by: v[j])
+            let (sum, carry) = low[j].addingReportingOverflow(l)
+            low[j] = sum
+            high[j] &+= h &+ (carry ? 1 : 0)
+        }
+    }
+
+    /// low:high[j] += u[j] · w for j < n (128-bit sums, no reduction).
+    @inline(__always)
+    static func accumulate(_ u: UnsafePointer<UInt64>, times w: UInt64,
+                           into low: UnsafeMutablePointer<UInt64>, _ high: UnsafeMutablePointer<UInt64>, _ n: Int) {
+        for j in 0..<n {
+            let (h, l) = u[j].multipliedFullWidth(by: w)
+            let (sum, carry) = low[j].addingReportingOverflow(l)
+            low[j] = sum
+            high[j] &+= h &+ (carry ? 1 : 0)
         }
     }
 }

@@ -248,6 +248,13 @@ extension TileTensor {
     /// that reads them, then dropped; so a step holds one tile's rotations, not every tile's.
     func hoistedProducts<Term: HoistedTerm>(_ terms: [Term], outputs: Int,
                                             weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext?] {
+        // No term rotates (one-pixel tiles: CryptoNets' layouts, batch plans): output by output,
+        // each a lazy sum of its products (`TensorBackend.sumsOfProducts`) that reads every
+        // operand once and writes the sum once, where the source-major order below adds into
+        // cold accumulators (a batch-4096 MNIST convolution ran 2.4× its estimate that way).
+        if terms.allSatisfy({ $0.delta == 0 }) {
+            return try lazySums(terms, outputs: outputs, workers: backend.productWorkerCount, weight: weight)
+        }
         var bySource: [Int: [Term]] = [:]
         for term in terms { bySource[term.source, default: []].append(term) }
         // Each output belongs to one product worker, chosen so that the workers' product counts
@@ -265,13 +272,6 @@ extension TileTensor {
                 owner[output] = w
                 load[w] += perOutput[output]
             }
-        }
-        // No term rotates (one-pixel tiles: CryptoNets' layouts, batch plans): output by output,
-        // each a lazy sum of its products (`TensorBackend.sumOfProducts`) that reads every
-        // operand once and writes the sum once, where the source-major order below adds into
-        // cold accumulators (a batch-4096 MNIST convolution ran 2.4× its estimate that way).
-        if terms.allSatisfy({ $0.delta == 0 }) {
-            return try lazySums(terms, outputs: outputs, workers: workers, weight: weight)
         }
         let boxes = (0..<workers).map { _ in WorkerAccumulators<Backend.Ciphertext>() }
         for source in bySource.keys.sorted() {

@@ -9,48 +9,14 @@ public enum ProductWeight: Sendable {
 }
 
 extension Evaluator {
-    /// Σ_t a_t · w_t into a fresh ciphertext, accumulated lazily (`RNSPolynomial.setLazySum`:
+    /// Σ_t a_t · w_t into a fresh ciphertext, accumulated lazily (`RNSPolynomial.lazySums`:
     /// a 128-bit sum per residue, reduced once, one limb at a time in cache): the same residues
     /// as `multiply` then `addProductInPlace` / `addConstantProductInPlace` term by term, with
     /// each operand read once and the sum written once. Every a_t at one level with as many
     /// components, every product at one scale.
     /// - Throws: for no terms, or terms that differ in level, components or scale.
     public func sumOfProducts(_ terms: [(Ciphertext, ProductWeight)]) throws -> Ciphertext {
-        guard let first = terms.first else { throw CKKSError.outOfRange("a sum of products needs at least one term") }
-        let level = first.0.level, components = first.0.componentCount
-        let basis = try context.basis(atLevel: level)
-        func scale(_ w: ProductWeight) -> Double {
-            switch w { case .plaintext(let p): return p.scale; case .constant(_, let s): return s }
-        }
-        let productScale = first.0.scale * scale(first.1)
-        var factors: [LazyFactor<Evaluation>] = []
-        factors.reserveCapacity(terms.count)
-        for (a, w) in terms {
-            try check(a)
-            guard a.level == level else {
-                throw CKKSError.levelMismatch("a sum of products has terms at levels \(level) and \(a.level); bring them to one level first")
-            }
-            guard a.componentCount == components else { throw CKKSError.componentCount(expected: components, actual: a.componentCount) }
-            try requireSameScale(productScale, a.scale * scale(w))
-            switch w {
-            case .plaintext(let p):
-                try checkPlaintext(p, atLevel: level)
-                factors.append(.polynomial(p.polynomial))
-            case .constant(let c, let s):
-                factors.append(.constant(try ConstantEncoding.residues(of: c, scale: s, basis: basis)))
-            }
-        }
-        let n = context.degree
-        var parts: [RNSPolynomial<Evaluation>] = []
-        parts.reserveCapacity(components)
-        try context.scratch.with(2 * n * basis.count) { scratch in
-            for k in 0..<components {
-                var out = RNSPolynomial<Evaluation>(basis: basis) { _ in }   // fully written by setLazySum
-                try out.setLazySum(zip(terms, factors).map { ($0.0.components[k], $1) }, scratch: scratch)
-                parts.append(out)
-            }
-        }
-        return Ciphertext(context: context, components: parts, level: level, scale: productScale)
+        try sumsOfProducts(inputs: terms.map(\.0), sums: [terms.indices.map { (input: $0, weight: terms[$0].1) }])[0]
     }
 }
 
