@@ -134,7 +134,7 @@ extension TileTensor {
                 outTiles.append(sum)
             }
         }
-        return try TileTensor(backend: backend, shape: outShape, tiles: outTiles)
+        return try TileTensor(backend: backend, shape: outShape, tiles: consume outTiles)
             .addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4])
     }
 }

@@ -228,32 +228,61 @@ extension TileTensor {
 
         // One source tile at a time: its rotations (hoisted together), every product that reads
         // them, then they are dropped; so a step holds one tile's rotations, not every tile's.
-        var accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { try weight($0.plaintext) }
-        var outTiles: [Backend.Ciphertext?] = []
-        for tile in accumulators.indices {
-            // Each sum is released once rescaled, so the step never holds every sum beside its
-            // rescaled copy (7.4 GB of the batch-4096 MNIST plan's first convolution).
-            let acc = accumulators[tile]
-            accumulators[tile] = nil
-            // An output tile no tap reaches (possible only with unaligned interleaving) is zero.
-            let sum = try acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l))
-            outTiles.append(try rotateAndAdd(backend.rescale(sum), span: tc, stride: channelStride))
+        // Each sum is rescaled as soon as it is complete (an output tile no tap reaches, possible
+        // only with unaligned interleaving, is zero), then its channel positions are summed.
+        // Each sum is dropped once summed, and the tiles are handed over to the bias addition,
+        // which releases each once biased: no step holds two copies of its output.
+        var sums = try rescaledSums(terms, outputs: outShape.tileCount, zeroScale: q) { try weight($0.plaintext) }.map(Optional.some)
+        var outTiles: [Backend.Ciphertext] = []
+        outTiles.reserveCapacity(sums.count)
+        for t in sums.indices {
+            let sum = sums[t]!
+            sums[t] = nil
+            outTiles.append(try rotateAndAdd(sum, span: tc, stride: channelStride))
         }
-        let out = TileTensor(backend: backend, shape: outShape, tiles: outTiles.map { $0! })
-        return try out.addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4])
+        return try TileTensor(backend: backend, shape: outShape, tiles: consume outTiles)
+            .addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4])
+    }
+
+    /// Σ rot(tiles[source], delta) ⊙ weight(term) into each term's output tile, each sum rescaled
+    /// as soon as it is complete (an output no term reaches is the zero ciphertext, from a zero
+    /// plaintext at `zeroScale`): so a step never holds its unrescaled sums beside their rescaled
+    /// copies. Without rotations (`lazySums`) each block of sums is rescaled by the worker that
+    /// made it, the moment it is made: the batch-4096 MNIST plan's first convolution held all
+    /// 1,568 of its sums at the top level (3.7 GB) before this.
+    func rescaledSums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, zeroScale: Double,
+                                         weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext] {
+        let finish: (Backend.Ciphertext) throws -> Backend.Ciphertext = { try backend.rescale($0) }
+        var sums = try hoistedProducts(terms, outputs: outputs, finish: finish, weight: weight)
+        var result: [Backend.Ciphertext] = []
+        result.reserveCapacity(outputs)
+        for output in sums.indices {
+            // Each sum released once rescaled (not every sum beside its rescaled copy).
+            let sum = sums[output]
+            sums[output] = nil
+            switch sum {
+            case .finished(let c)?: result.append(c)
+            case .open(let c)?: result.append(try finish(c))
+            case nil: result.append(try finish(backend.multiply(tiles[0], backend.encode([], scale: zeroScale, level: level))))
+            }
+        }
+        return result
     }
 
     /// Σ rot(tiles[source], delta) ⊙ plaintext(term) into each term's output tile (nil where no
     /// term lands), one source tile at a time: its rotations hoisted together, every product
     /// that reads them, then dropped; so a step holds one tile's rotations, not every tile's.
+    /// Without rotations the sums come `finish`ed (by the worker that made them); otherwise open.
     func hoistedProducts<Term: HoistedTerm>(_ terms: [Term], outputs: Int,
-                                            weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext?] {
+                                            finish: (Backend.Ciphertext) throws -> Backend.Ciphertext,
+                                            weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [HoistedSum<Backend.Ciphertext>?] {
         // No term rotates (one-pixel tiles: CryptoNets' layouts, batch plans): output by output,
         // each a lazy sum of its products (`TensorBackend.sumsOfProducts`) that reads every
         // operand once and writes the sum once, where the source-major order below adds into
         // cold accumulators (a batch-4096 MNIST convolution ran 2.4× its estimate that way).
         if terms.allSatisfy({ $0.delta == 0 }) {
-            return try lazySums(terms, outputs: outputs, workers: backend.productWorkerCount, weight: weight)
+            return try lazySums(terms, outputs: outputs, workers: backend.productWorkerCount, finish: finish, weight: weight)
+                .map { $0.map(HoistedSum.finished) }
         }
         var bySource: [Int: [Term]] = [:]
         for term in terms { bySource[term.source, default: []].append(term) }
@@ -288,8 +317,8 @@ extension TileTensor {
                 }
             }
         }
-        var accumulators = [Backend.Ciphertext?](repeating: nil, count: outputs)
-        for box in boxes { for (output, sum) in box.sums { accumulators[output] = sum } }
+        var accumulators = [HoistedSum<Backend.Ciphertext>?](repeating: nil, count: outputs)
+        for box in boxes { for (output, sum) in box.sums { accumulators[output] = .open(sum) } }
         return accumulators
     }
 
@@ -300,7 +329,9 @@ extension TileTensor {
     /// Adds a convolution's per-filter bias to its output in the interleaved layout (the filters
     /// in dimension 1 − channelDimension); the image slots past the elements may take the bias
     /// and become unknown (the next convolution's masks never read them).
-    func addingConvolutionBias(_ bias: [Double]?, channelDimension cd: Int, inputBatch: TileDimension) throws -> TileTensor {
+    /// Consuming: each output tile is released once its bias is added (not the whole output
+    /// beside its biased copy: 5.8 GB of the batch-8192 MNIST plan's first convolution).
+    consuming func addingConvolutionBias(_ bias: [Double]?, channelDimension cd: Int, inputBatch: TileDimension) throws -> TileTensor {
         guard let bias else { return self }
         let fd = 1 - cd, outDims = shape.dimensions, f = bias.count
         let tc = outDims[cd].tileSize
@@ -315,9 +346,12 @@ extension TileTensor {
         // plaintext encoded); the result's shape is the plaintext addition's.
         if tc == 1, outDims[fd].tileSize == 1, !bDims[4].hasPadding {
             let b = try Broadcast(shape, TileShape(bDims), .addition)
+            let backend = self.backend
+            let input = TileSupply(tiles, reads: b.leftTile)
+            _ = consume self
             let result = try (0..<b.shape.tileCount).map { t -> Backend.Ciphertext in
                 let fi = b.shape.dimensions[fd].element(tile: Tensor.unflatten(t, b.shape.tileCounts)[fd], position: 0) ?? 0
-                return try backend.add(tiles[b.leftTile[t]], constant: bias[fi])
+                return try backend.add(input.read(b.leftTile[t]), constant: bias[fi])
             }
             return TileTensor(backend: backend, shape: b.shape, tiles: result)
         }
@@ -335,6 +369,12 @@ struct WeightKey: Hashable {
     let dy: Int, dx: Int
     let channelTile: Int, filterTile: Int
     let rows: Int, columns: Int
+}
+
+/// A sum of `hoistedProducts`: rescaled already (`finished`) or still to be (`open`).
+enum HoistedSum<Ciphertext> {
+    case finished(Ciphertext)
+    case open(Ciphertext)
 }
 
 /// A product of a tap kernel: output tile += rot(source tile, delta) ⊙ its plaintext.

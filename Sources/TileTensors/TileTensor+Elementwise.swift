@@ -50,13 +50,18 @@ extension TileTensor {
     }
 
     /// self + w for a plaintext tensor packed in `shape`, encoded at the tensor's level and scale.
-    public func adding(plain w: Tensor, shape wShape: TileShape) throws -> TileTensor {
+    /// Consuming: each input tile is released after its last use when the caller hands its
+    /// tensor over (`consume x`).
+    public consuming func adding(plain w: Tensor, shape wShape: TileShape) throws -> TileTensor {
         let b = try Broadcast(shape, wShape, .addition)
         let slots = try wShape.pack(w, values: backend.computesValues)
+        let backend = self.backend
+        let input = TileSupply(tiles, reads: b.leftTile)
+        _ = consume self
         var encoded: [Int: Backend.Plaintext] = [:]
         let result = try (0..<b.shape.tileCount).map { t -> Backend.Ciphertext in
             let k = b.rightTile[t]
-            let ct = tiles[b.leftTile[t]]
+            let ct = input.read(b.leftTile[t])
             if encoded[k] == nil { encoded[k] = try backend.encode(slots[k], scale: backend.scale(of: ct), level: backend.level(of: ct)) }
             return try backend.add(ct, encoded[k]!)
         }

@@ -128,20 +128,13 @@ extension TileTensor {
         // One source tile at a time (its rotations hoisted, its masked products added into the
         // targets, then dropped): holding every source's rotations at once took 20 GB for the
         // conversion of AlexNet's 512-tile dense output into one-pixel tiles.
-        var accumulators = try hoistedProducts(order, outputs: target.tileCount) { key in
+        // An all-zero tile: any tile times the zero mask.
+        let result = try rescaledSums(order, outputs: target.tileCount, zeroScale: q) { key in
             // A mask over every slot is the weight 1 alone: a scalar product.
             if groups[key]!.count == slots { return .scalar(1, scale: q) }
             var mask = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
             if backend.computesValues { for slot in groups[key]! { mask[slot] = 1 } }
             return .plaintext(try backend.encode(mask, scale: q, level: l))
-        }
-        var result: [Backend.Ciphertext] = []
-        for tile in accumulators.indices {
-            // Each sum released once rescaled (not every sum beside its rescaled copy).
-            let acc = accumulators[tile]
-            accumulators[tile] = nil
-            // An all-zero tile: any tile times the zero mask.
-            result.append(try backend.rescale(acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l))))
         }
         return TileTensor(backend: backend, shape: target.clearingUnknowns, tiles: result)
     }

@@ -16,8 +16,10 @@ extension TileTensor {
     /// `hoistedProducts` when no term rotates: each output a lazy sum of its products,
     /// consecutive outputs made `lazySumBlock` at a time, their terms in runs of `lazySumTerms`
     /// whose partial sums are added; blocks dealt to the product workers so that their term
-    /// counts are even. The same residues as adding the products one by one.
+    /// counts are even; each sum `finish`ed (rescaled) by its worker once complete. The same
+    /// residues as adding the products one by one.
     func lazySums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, workers: Int,
+                                     finish: (Backend.Ciphertext) throws -> Backend.Ciphertext,
                                      weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext?] {
         var byOutput = [[Term]](repeating: [], count: outputs)
         for term in terms { byOutput[term.output].append(term) }
@@ -62,7 +64,13 @@ extension TileTensor {
                     let parts = try backend.sumsOfProducts(inputs: inputs, sums: lists)
                     for (k, m) in who.enumerated() { try backend.accumulate(&made[m], parts[k]) }
                 }
-                sums.withLock { for (m, output) in members.enumerated() { $0[output] = made[m] } }
+                var finished: [Backend.Ciphertext?] = []
+                for m in made.indices {
+                    let sum = made[m]
+                    made[m] = nil
+                    finished.append(try sum.map(finish))
+                }
+                sums.withLock { for (m, output) in members.enumerated() { $0[output] = finished[m] } }
             }
         }
         return sums.withLock { $0 }

@@ -1,8 +1,16 @@
 /// Polynomial activations.
 extension TileTensor {
     /// x² elementwise: T multiplications, relinearizations and rescales; one level.
-    public func squared() throws -> TileTensor {
-        with(shape: shape, tiles: try backend.mapTiles(tiles.count) { try backend.rescale(backend.multiply(tiles[$0], tiles[$0])) })
+    /// Consuming: each input tile is released once squared when the caller hands its tensor
+    /// over (`consume x`), so the step holds its input and output together only tile by tile.
+    public consuming func squared() throws -> TileTensor {
+        let backend = self.backend, shape = self.shape
+        let input = TileSupply(tiles, reads: Array(tiles.indices))
+        _ = consume self
+        return TileTensor(backend: backend, shape: shape, tiles: try backend.mapTiles(shape.tileCount) { t in
+            let x = input.read(t)
+            return try backend.rescale(backend.multiply(x, x))
+        })
     }
 
     /// a·x² + b·x + c with coefficients shared by all elements, by Horner: (a·x + b)·x + c.
@@ -29,8 +37,31 @@ extension TileTensor {
     /// layer's weights (w′[f][ch] = a_ch·w[f][ch], bias′ = bias + Σ_ch w[f][ch]·c_ch), this is
     /// a·x² + b·x + c at one level instead of two (channels with a = 0 cannot be folded this way).
     /// Counts per tile: the encodes of β's tiles, 1 addition, 1 multiplication, 1 relinearization,
-    /// 1 rescale.
-    public func multipliedByShifted(_ beta: Tensor, coefficientShape: TileShape) throws -> TileTensor {
-        try multiplied(by: adding(plain: beta, shape: coefficientShape))
+    /// 1 rescale. Tile by tile (x_t + β_t, its product with x_t, relinearized and rescaled, on
+    /// the product workers), so x + β never exists whole; consuming, so each input tile is
+    /// released once used when the caller hands its tensor over.
+    public consuming func multipliedByShifted(_ beta: Tensor, coefficientShape: TileShape) throws -> TileTensor {
+        let b = try Broadcast(shape, coefficientShape, .addition)
+        let product = try Broadcast(b.shape, shape, .multiplication)
+        // x + β has x's tiles (β broadcast over them): the product x ⊙ (x + β) is tile by tile.
+        let identity = Array(tiles.indices)
+        guard b.leftTile == identity, product.leftTile == identity, product.rightTile == identity else {
+            let shifted = try (copy self).adding(plain: beta, shape: coefficientShape)
+            return try multiplied(by: shifted)
+        }
+        let slots = try coefficientShape.pack(beta, values: backend.computesValues)
+        let backend = self.backend
+        // β's tiles encoded once each, in tile order (as the unfused addition encodes them).
+        var encoded: [Int: Backend.Plaintext] = [:]
+        for t in tiles.indices where encoded[b.rightTile[t]] == nil {
+            encoded[b.rightTile[t]] = try backend.encode(slots[b.rightTile[t]], scale: backend.scale(of: tiles[t]), level: backend.level(of: tiles[t]))
+        }
+        let input = TileSupply(tiles, reads: Array(tiles.indices))
+        _ = consume self
+        return TileTensor(backend: backend, shape: product.shape, tiles: try backend.mapTiles(product.shape.tileCount) { t in
+            let x = input.read(t)
+            let shifted = try backend.add(x, encoded[b.rightTile[t]]!)
+            return try backend.rescale(backend.multiply(shifted, x))
+        })
     }
 }

@@ -79,18 +79,11 @@ extension TileTensor {
 
         // A mask over every slot of the tile (one-pixel tiles) is the window weight alone: a
         // scalar product, nothing encoded.
-        var accumulators = try hoistedProducts(terms, outputs: outShape.tileCount) { term in
+        let outTiles = try rescaledSums(terms, outputs: outShape.tileCount, zeroScale: q) { term in
             if term.rows.count == dims[2].tileSize, term.columns.count == dims[3].tileSize {
                 return .scalar(weight, scale: q)
             }
             return .plaintext(try mask(term.rows, term.columns))
-        }
-        let outTiles = try accumulators.indices.map { tile in
-            // Each sum released once rescaled (not every sum beside its rescaled copy).
-            let acc = accumulators[tile]
-            accumulators[tile] = nil
-            // An output tile no tap reaches (possible only with unaligned interleaving) is zero.
-            return try backend.rescale(acc ?? backend.multiply(tiles[0], backend.encode([], scale: q, level: l)))
         }
         return TileTensor(backend: backend, shape: outShape, tiles: outTiles)
     }

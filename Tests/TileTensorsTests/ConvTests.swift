@@ -113,9 +113,11 @@ final class ConvTests: XCTestCase {
                 counts.additions = joins + o * l + (bias == nil ? 0 : o)
                 // With two output sums or more, the product workers make the sums, encode their
                 // plaintexts and join the runs; the lazy products are priced at their own rate.
+                // Each worker also rescales its sums the moment they are complete.
                 if o > 1 {
                     counts.concurrentEncodes = k * k * eC * eF
                     counts.concurrentAdditions = joins
+                    counts.concurrentRescales = o
                 }
             }
             let outTiles = onePerPixel ? o : out.shape.tileCount

@@ -28,15 +28,17 @@ public enum CompilationReport {
         out.append("")
         // "reads": the steps whose outputs a step reads (in: the input), shown for a graph.
         let graph = !c.chain.isChain
-        out.append(String(format: "%-3@ %-26@ %@%-34@ %5@ %7@ %7@ %6@ %6@ %5@ %11@", "#", "step", (graph ? "reads    " : "") as NSString, "input layout", "level", "mulPlain", "mulScal", "rot", "hoist", "mul", "est. ms"))
+        out.append(String(format: "%-3@ %-26@ %@%-34@ %5@ %7@ %7@ %6@ %6@ %5@ %11@ %8@", "#", "step", (graph ? "reads    " : "") as NSString, "input layout", "level", "mulPlain", "mulScal", "rot", "hoist", "mul", "est. ms", "peak MB"))
         for (i, step) in sim.steps.enumerated() {
             let counts = step.totalCounts
             let kind = (step.converted ? "→\(step.tiling) " : "") + c.model.steps[i].operation.kind
             let reads = graph ? String(format: "%-9@", step.inputs.map { $0 == 0 ? "in" : String($0 - 1) }.joined(separator: ",") as NSString) : ""
-            out.append(String(format: "%-3d %-26@ %@%-34@ %5d %7d %7d %6d %6d %5d %11.1f", i, kind as NSString, reads as NSString,
+            // The step's most ciphertexts and plaintexts alive at once (simulated on the mock).
+            out.append(String(format: "%-3d %-26@ %@%-34@ %5d %7d %7d %6d %6d %5d %11.1f %8.0f", i, kind as NSString, reads as NSString,
                               step.inputLayout.description as NSString, p.maxLevel - step.depthBefore, counts.plainMultiplications,
                               counts.scalarMultiplications,
-                              counts.rotations, counts.hoistedRotations, counts.multiplications, best.stepMicroseconds[i] / 1000))
+                              counts.rotations, counts.hoistedRotations, counts.multiplications, best.stepMicroseconds[i] / 1000,
+                              Double(c.model.plan.steps[i].estimatedPeakBytes) / 1e6))
         }
         let inputBytes = sim.inputLayout.tileCount * p.ciphertextPrimes.count * p.degree * 8 // seeded: one polynomial
         let outputBytes = sim.outputLayout.tileCount * 2 * p.degree * 8

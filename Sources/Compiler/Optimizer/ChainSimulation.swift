@@ -98,7 +98,7 @@ public struct ChainSimulation: Sendable {
                 return budget(total)
             }
         }
-        let y = try ChainExecution.run(steps, first: first, input: x, tilings: tilings, willRun: { _ in
+        let y = try ChainExecution.run(steps, first: first, input: consume x, tilings: tilings, willRun: { _ in
             mock.resetCounts()
             memory.resetPeak()
         }) { trace in
@@ -108,8 +108,8 @@ public struct ChainSimulation: Sendable {
                 spent[top - level, default: OperationCounts()] = spent[top - level, default: OperationCounts()] + counts
             }
             let k = trace.index - first
-            result.append(Step(countsByDepth: byDepth, tiling: tilings[k], converted: trace.converted, inputLayout: trace.operands[0].shape,
-                               outputLayout: trace.output.shape, depthBefore: top - trace.operands.map(\.level).min()!,
+            result.append(Step(countsByDepth: byDepth, tiling: tilings[k], converted: trace.converted, inputLayout: trace.operandShapes[0],
+                               outputLayout: trace.output.shape, depthBefore: top - trace.operandLevels.min()!,
                                depthAfter: top - trace.output.level, outputBytes: trace.output.memory, liveBytes: trace.liveBytes,
                                peakBytes: memory.peak, peakPolynomials: memory.peakPolynomials, inputs: steps[k].inputs))
         }

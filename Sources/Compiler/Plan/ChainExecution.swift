@@ -49,21 +49,22 @@ public enum ChainExecution {
         return try x.converted(to: retiled(x.shape, to: tiling))
     }
 
-    /// One step on a tensor in a chain layout.
-    public static func apply<B: TensorBackend>(_ step: LoweredStep, to x: TileTensor<B>) throws -> TileTensor<B> {
+    /// One step on a tensor in a chain layout. Consuming: an elementwise step releases each
+    /// input tile once used when the caller hands `x` over (its last reference).
+    public static func apply<B: TensorBackend>(_ step: LoweredStep, to x: consuming TileTensor<B>) throws -> TileTensor<B> {
         switch step.operation {
         case let .convolution(filters, shape, bias, stride, padding):
             let w = try TileTensors.Tensor(shape: shape, values: filters)
             let hasBias = bias.contains { $0 != 0 }
             return try x.conv2dInterleaved(filters: w, bias: hasBias ? bias : nil, stride: stride, padding: padding)
         case .square:
-            return try x.squared()
+            return try (consume x).squared()
         case let .shiftedProduct(beta):
             let (t, s) = try channelConstants(beta, for: x.shape)
-            return try x.multipliedByShifted(t, coefficientShape: s)
+            return try (consume x).multipliedByShifted(t, coefficientShape: s)
         case let .addChannelConstants(gamma):
             let (t, s) = try channelConstants(gamma, for: x.shape)
-            return try x.adding(plain: t, shape: s)
+            return try (consume x).adding(plain: t, shape: s)
         case let .polynomial(rows):
             if rows.allSatisfy({ $0.count == 1 }) { return try x.polynomial(coefficients: rows.map { $0[0] }) }
             let channels = step.inputShape[0]
@@ -80,8 +81,8 @@ public enum ChainExecution {
     }
 
     /// One step on its operands (each in the step's tiling): a join aligns levels and scales
-    /// first (`TileTensor.aligned`).
-    public static func apply<B: TensorBackend>(_ step: LoweredStep, operands: [TileTensor<B>]) throws -> TileTensor<B> {
+    /// first (`TileTensor.aligned`). Consuming, as `apply(_:to:)`.
+    public static func apply<B: TensorBackend>(_ step: LoweredStep, operands: consuming [TileTensor<B>]) throws -> TileTensor<B> {
         switch step.operation {
         case .add:
             guard operands.count == 2 else { throw CompilerError.invalidFile("an addition reads \(operands.count) operands") }
@@ -90,7 +91,10 @@ public enum ChainExecution {
             guard operands.count >= 2 else { throw CompilerError.invalidFile("a concatenation reads \(operands.count) operand") }
             return try TileTensor.concatenated(operands, along: InterleavedTiling.channelDimension(of: operands[0].shape))
         default:
-            return try apply(step, to: operands[0])
+            guard operands.count == 1 else { throw CompilerError.invalidFile("a one-operand step reads \(operands.count) operands") }
+            let x = operands.removeLast()
+            _ = consume operands
+            return try apply(step, to: consume x)
         }
     }
 
@@ -98,8 +102,11 @@ public enum ChainExecution {
     public struct StepTrace<B: TensorBackend> {
         /// The step's index in the network.
         public var index: Int
-        /// Its operands, in its tiling.
-        public var operands: [TileTensor<B>]
+        /// Its operands' layouts, in its tiling (the operands themselves may be released by the
+        /// step: an elementwise step frees each input tile once used).
+        public var operandShapes: [TileShape]
+        /// Its operands' levels.
+        public var operandLevels: [Int]
         /// Whether an operand was converted into the step's tiling.
         public var converted: Bool
         public var output: TileTensor<B>
@@ -109,19 +116,22 @@ public enum ChainExecution {
 
     /// Runs `steps` (the network's steps `first` … `first + steps.count − 1`) from `input`, the
     /// value the first of them reads (the network input when `first` is 0), each in its tiling,
-    /// and returns the last step's output. Every other value is released after its last reader.
+    /// and returns the last step's output. Every value, the input included (pass it with
+    /// `consume`), is released after its last reader; an elementwise step frees its input tile
+    /// by tile.
     /// - Parameters:
     ///   - willRun: called with a step's index before it runs (progress, counters).
-    ///   - didRun: called after it, with the operands, the output and the live bytes.
-    public static func run<B: TensorBackend>(_ steps: [LoweredStep], first: Int = 0, input: TileTensor<B>,
+    ///   - didRun: called after it, with the operands' layouts and levels, the output and the live bytes.
+    public static func run<B: TensorBackend>(_ steps: [LoweredStep], first: Int = 0, input: consuming TileTensor<B>,
                                              tilings: [InterleavedTiling],
                                              willRun: (Int) throws -> Void = { _ in },
                                              didRun: (StepTrace<B>) throws -> Void = { _ in }) throws -> TileTensor<B> {
         precondition(tilings.count == steps.count && !steps.isEmpty, "one tiling per step")
         var lastUse: [Int: Int] = [:]
         for (k, step) in steps.enumerated() { for v in step.inputs { lastUse[v] = max(lastUse[v] ?? 0, first + k) } }
-        var values: [Int: TileTensor<B>] = [first: input]
+        // The input is handed over (consuming): released after its last reader like every value.
         var liveBytes = input.memory
+        var values: [Int: TileTensor<B>] = [first: consume input]
         for (k, step) in steps.enumerated() {
             let i = first + k
             try willRun(i)
@@ -132,14 +142,17 @@ public enum ChainExecution {
                 return try retile(x, to: tilings[k])
             }
             let converted = zip(step.inputs, operands).contains { values[$0.0]!.shape.tileSizes != $0.1.shape.tileSizes }
-            let y = try apply(step, operands: operands)
-            values[i + 1] = y
-            liveBytes += y.memory
+            let shapes = operands.map(\.shape), levels = operands.map(\.level)
+            // Values read for the last time are handed over to the step (an elementwise step
+            // releases each tile once used), not kept until it returns.
             for v in Set(step.inputs) where lastUse[v] == i {
                 liveBytes -= values[v]!.memory
                 values[v] = nil
             }
-            try didRun(StepTrace(index: i, operands: operands, converted: converted, output: y, liveBytes: liveBytes))
+            let y = try apply(step, operands: consume operands)
+            values[i + 1] = y
+            liveBytes += y.memory
+            try didRun(StepTrace(index: i, operandShapes: shapes, operandLevels: levels, converted: converted, output: y, liveBytes: liveBytes))
         }
         return values[first + steps.count]!
     }
