@@ -43,7 +43,8 @@ struct BenchEvalCommand: ParsableCommand {
         // also be the peak resident set this command reports.
         let keyBytes = (try? FileManager.default.attributesOfItem(atPath: evalKeys)[.size] as? Int) ?? 0
         let inputBytes = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? 0
-        let encrypted = try FlowFile.tensor(input)
+        // One evaluation's worth: the file's first group (of a file of several, the first is timed).
+        let encrypted = try EncryptedTensorGroups.first(path: input)
         let n = compiled.steps.count
         var stepSamples = [[Double]](repeating: [], count: n)
         var failure: Error?

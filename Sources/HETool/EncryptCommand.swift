@@ -9,7 +9,7 @@ import Model
 struct EncryptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encrypt",
-        abstract: "Encrypt PNG, IDX or .npy inputs for a compiled plan (several images per ciphertext when the plan batches)."
+        abstract: "Encrypt PNG, IDX or .npy inputs for a compiled plan (several images per ciphertext when the plan batches; more images than its batch as several groups in one file)."
     )
 
     @Argument(help: "Input files: .png, IDX (.gz or not), .npy.")
@@ -36,14 +36,14 @@ struct EncryptCommand: ParsableCommand {
         let samples = try inputs.flatMap {
             try InputLoader.load(URL(fileURLWithPath: $0), sampleShape: profile.inputShape, preprocessing: preprocessing, limit: limit)
         }
-        guard samples.count <= profile.batch else {
-            throw CompilerError.mismatch("\(samples.count) inputs, but this plan carries \(profile.batch) image(s) per evaluation; encrypt them in groups of \(profile.batch) or compile with --batch \(samples.count) (or --objective throughput)")
-        }
+        // Any number of images: groups of the plan's batch, one frame each, in input order.
         let start = Date()
-        let file = try session.encrypt(samples.map { $0.tensor.values })
-        let bytes = try file.serialized()
+        let groups = try session.encryptGroups(samples.map { $0.tensor.values })
+        let bytes = try EncryptedTensorGroups.serialized(groups)
         try FlowFile.write(bytes, out)
-        print(String(format: "encrypt: %d image(s) → %@ (%d ciphertexts, %@) in %.2f s", samples.count, out, file.tiles.count,
+        let tiles = groups.reduce(0) { $0 + $1.tiles.count }
+        let grouping = groups.count > 1 ? String(format: " in %d groups of %d", groups.count, profile.batch) : ""
+        print(String(format: "encrypt: %d image(s)%@ → %@ (%d ciphertexts, %@) in %.2f s", samples.count, grouping, out, tiles,
                      FlowFiles.megabytes(bytes.count), Date().timeIntervalSince(start)))
     }
 }

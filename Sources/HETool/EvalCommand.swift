@@ -101,7 +101,7 @@ struct EvalCommand: AsyncParsableCommand {
         if let plaintextCacheMB { session.plaintextCacheBytes = plaintextCacheMB << 20 }
         let model = session.model
         let progress = EvalProgress(model: model, quiet: quiet)
-        let size = try session.evaluate(inputPath: input, outputPath: out, progress: progress.report)
+        let size = try session.evaluate(inputPath: input, outputPath: out, group: progress.startGroup, progress: progress.report)
         progress.finish()
         if !quiet {
             let estimate = model.memoryEstimate(residentKeyBytes: session.keys.store?.residentBytes)
@@ -132,17 +132,32 @@ final class EvalProgress {
         self.quiet = quiet
     }
 
+    /// The group being evaluated (0-based) and the file's group count: the bar and the time
+    /// left cover every group.
+    var group = 0, groups = 1
+    /// When the current group started.
+    var groupStart = Date()
+
+    func startGroup(_ g: Int, _ count: Int) {
+        group = g
+        groups = count
+        groupStart = Date()
+        if count > 1 && !quiet && !terminal { FlowFiles.log("eval: group \(g + 1) of \(count)") }
+    }
+
     func report(_ step: Int, _ finished: Bool) {
         guard !quiet else { return }
         let estimates = model.estimatedMicroseconds
-        let done = estimates[..<(finished ? step + 1 : step)].reduce(0, +)
+        let perGroup = estimates.reduce(0, +)
+        let done = Double(group) * perGroup + estimates[..<(finished ? step + 1 : step)].reduce(0, +)
         let ratio = done > 0 ? elapsed * 1e6 / done : 1
-        let remaining = estimates[(finished ? step + 1 : step)...].reduce(0, +) * ratio / 1e6
+        let remaining = (Double(groups) * perGroup - done) * ratio / 1e6
         let kind = model.steps[step].operation.kind
         if terminal {
-            let n = model.steps.count, filled = (finished ? step + 1 : step) * 24 / n
+            let n = model.steps.count, filled = (group * n + (finished ? step + 1 : step)) * 24 / (n * groups)
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 24 - filled)
-            let line = String(format: "\r[%@] step %d/%d %@  elapsed %.1f s, ~%.1f s left", bar, step + 1, n, kind, elapsed, remaining)
+            let where_ = groups > 1 ? String(format: "group %d/%d step %d/%d", group + 1, groups, step + 1, n) : String(format: "step %d/%d", step + 1, n)
+            let line = String(format: "\r[%@] %@ %@  elapsed %.1f s, ~%.1f s left", bar, where_, kind, elapsed, remaining)
             FileHandle.standardError.write(Data((line.padding(toLength: 100, withPad: " ", startingAt: 0)).utf8))
         } else if finished {
             FlowFiles.log(String(format: "eval: step %d/%d %@ done in %.1f ms (estimate %.1f ms), elapsed %.2f s, ~%.1f s left; resident %.0f MB, peak %.0f MB (the step's ciphertexts %.0f MB estimated)", step + 1,

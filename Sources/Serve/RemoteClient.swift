@@ -109,10 +109,11 @@ public final class RemoteClient: Sendable {
         }
         let result = answer.1
         do {
-            let sent = try EncryptedTensorFile.read(input, source: "the input")
-            let file = try EncryptedTensorFile.read(result, source: "the server's answer")
-            guard file.stage == .output, file.planFingerprint == sent.planFingerprint else {
-                throw RemoteError(status: 200, code: "protocol", detail: "the server's answer is not an evaluation result of the input's plan")
+            let sent = try EncryptedTensorGroups.read(input, source: "the input")
+            let answer = try EncryptedTensorGroups.read(result, source: "the server's answer")
+            guard answer.count == sent.count, zip(answer, sent).allSatisfy({ $0.stage == .output && $0.planFingerprint == $1.planFingerprint
+                && $0.group == $1.group && $0.groups == $1.groups && $0.images == $1.images }) else {
+                throw RemoteError(status: 200, code: "protocol", detail: "the server's answer is not an evaluation result of the input's plan, group for group")
             }
         } catch let error as RemoteError {
             throw error

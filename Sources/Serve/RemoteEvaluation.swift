@@ -20,10 +20,11 @@ public enum RemoteEvaluation {
     ///   parameters; `RemoteError` from the server otherwise.
     public static func run(client: RemoteClient, model: String, input: [UInt8], inputSource: String,
                            keys: [UInt8], keysSource: String, progress: ProgressHandler? = nil) async throws -> Outcome {
-        let tensor: EncryptedTensorFile
-        do { tensor = try EncryptedTensorFile.read(input, source: inputSource) } catch {
+        let groups: [EncryptedTensorFile]
+        do { groups = try EncryptedTensorGroups.read(input, source: inputSource) } catch {
             throw RemoteError(status: 0, code: "usage", detail: "\(error)")
         }
+        let tensor = groups[0]   // every group was made with the first (`EncryptedTensorGroups`)
         guard tensor.stage == .input else {
             throw RemoteError(status: 0, code: "usage", detail: "\(inputSource) is already an evaluation result, not an encrypted input")
         }
@@ -43,7 +44,27 @@ public enum RemoteEvaluation {
             throw RemoteError(status: 0, code: "mismatch",
                               detail: "\(keysSource) were made for parameters \(hex(header.parametersFingerprint)), model '\(model)' uses \(profile.parameters.fingerprintHex); make keys with `he-tool keygen --profile` and its profile")
         }
-        let evaluation = try await client.evaluate(model: model, input: input, keys: keys, progress: progress)
-        return Outcome(result: evaluation.result, uploadedKeys: evaluation.uploadedKeys, profile: profile)
+        // A file of several groups: one request per group (each within the server's body limit,
+        // which is one group's size), the answers joined in order.
+        if groups.count == 1 {
+            let evaluation = try await client.evaluate(model: model, input: input, keys: keys, progress: progress)
+            return Outcome(result: evaluation.result, uploadedKeys: evaluation.uploadedKeys, profile: profile)
+        }
+        var result: [UInt8] = []
+        var uploaded = false
+        for group in groups {
+            // Sent as a file of its own (group 1 of 1); its answer numbered back into place.
+            var alone = group
+            (alone.group, alone.groups) = (0, 1)
+            let evaluation = try await client.evaluate(model: model, input: try alone.serialized(), keys: keys, progress: progress)
+            var answer: EncryptedTensorFile
+            do { answer = try EncryptedTensorFile.read(evaluation.result, source: "the server's answer") } catch {
+                throw RemoteError(status: 200, code: "protocol", detail: "\(error)")
+            }
+            (answer.group, answer.groups) = (group.group, group.groups)
+            result += try answer.serialized()
+            uploaded = uploaded || evaluation.uploadedKeys
+        }
+        return Outcome(result: result, uploadedKeys: uploaded, profile: profile)
     }
 }

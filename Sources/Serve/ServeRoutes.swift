@@ -146,24 +146,27 @@ struct ServeRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result)))
     }
 
-    /// The posted input's frame (SHA-256: a damaged file is named so), its plan and its layout
-    /// against the model's, before any tile is parsed.
-    static func readInput(_ bytes: [UInt8], for served: ServedModel) throws -> EncryptedTensorFile {
-        let input: EncryptedTensorFile
-        do { input = try EncryptedTensorFile.read(bytes, source: "the request body") } catch {
+    /// The posted input's frames (SHA-256: a damaged file is named so; one per group, every
+    /// group of the file, in order), their plan and their layout against the model's, before any
+    /// tile is parsed. A body of several groups is evaluated group by group within the body limit.
+    static func readInput(_ bytes: [UInt8], for served: ServedModel) throws -> [EncryptedTensorFile] {
+        let groups: [EncryptedTensorFile]
+        do { groups = try EncryptedTensorGroups.read(bytes, source: "the request body") } catch {
             throw ServeError(.badRequest, "invalid_file", "\(error)")
         }
-        guard input.planFingerprint == served.model.planFingerprint else {
-            throw ServeError(.unprocessableContent, "wrong_plan",
-                             "the ciphertext was packed for plan \(hex(input.planFingerprint)), model '\(served.name)' runs plan \(hex(served.model.planFingerprint)); encrypt with this model's profile (GET /v1/models/\(served.name)/profile)")
+        for input in groups {
+            guard input.planFingerprint == served.model.planFingerprint else {
+                throw ServeError(.unprocessableContent, "wrong_plan",
+                                 "the ciphertext was packed for plan \(hex(input.planFingerprint)), model '\(served.name)' runs plan \(hex(served.model.planFingerprint)); encrypt with this model's profile (GET /v1/models/\(served.name)/profile)")
+            }
+            try served.checkInput(input)
         }
-        try served.checkInput(input)
-        return input
+        return groups
     }
 
     /// The evaluation proper, on the work queue with a slot: the keys (from memory or the spill
     /// directory) and their fit (an `EvaluationSession`), the evaluation under `policy`.
-    static func run(_ served: ServedModel, input: EncryptedTensorFile, keyID id: String, catalog: ModelCatalog, cache: KeyCache,
+    static func run(_ served: ServedModel, input: [EncryptedTensorFile], keyID id: String, catalog: ModelCatalog, cache: KeyCache,
                     metrics: ServeMetrics, policy: ExecutionPolicy) throws -> [UInt8] {
         guard let (keys, source) = try cache.keys(id, parse: catalog.parseKeys) else {
             metrics.keyLookup("miss")
@@ -175,8 +178,11 @@ struct ServeRoutes: Sendable {
             throw ServeError(.unprocessableContent, "keys_mismatch", "\(error)")
         }
         do {
-            let output = try session.evaluate(input, source: "the ciphertext")
-            return try output.serialized()
+            var result: [UInt8] = []
+            for group in input {
+                result += try session.evaluate(group, source: group.groups > 1 ? "the ciphertext's group \(group.group + 1)" : "the ciphertext").serialized()
+            }
+            return result
         } catch let error as CompilerError {
             if case .mismatch = error { throw ServeError(.unprocessableContent, "mismatch", "\(error)") }
             throw ServeError(.badRequest, "invalid_file", "\(error)")

@@ -56,6 +56,28 @@ final class RemoteEvaluationTests: XCTestCase {
         await server.stop()
     }
 
+    /// A file of two groups (a batch-1 plan, two images): `eval --remote` sends one request per
+    /// group and numbers the answers back; the server also takes both groups in one body (within
+    /// its limit) and gives the same bytes. The answers decrypt to the two images, in order.
+    func testAFileOfSeveralGroupsIsEvaluatedGroupByGroup() async throws {
+        let f = try ServeFixtures.get()
+        let (server, url) = try await f.startServer()
+        let client = try RemoteClient(baseURL: url)
+        let session = try ClientSession(profile: f.profile, secretKey: f.secretKey)
+        let file = try EncryptedTensorGroups.serialized(try session.encryptGroups([f.images[1].sample, f.images[0].sample]))
+        let outcome = try await RemoteEvaluation.run(client: client, model: "mnist", input: file, inputSource: "x.hect",
+                                                     keys: f.keyBytes, keysSource: "keys")
+        let answer = try EncryptedTensorGroups.read(outcome.result, source: "y.hect")
+        XCTAssertEqual(answer.map(\.group), [0, 1])
+        let scores = try answer.flatMap { try session.decrypt($0) }
+        XCTAssertEqual(scores.map { s in s.indices.max { s[$0] < s[$1] }! }, [f.images[1].label, f.images[0].label])
+        let whole = try await RawHTTP.send(.POST, url + "/v1/models/mnist/eval", headers: [("He-Eval-Keys", KeyID.of(f.keyBytes))], body: file)
+        XCTAssertEqual(whole.status, 200, "\(String(describing: whole.error))")
+        XCTAssertEqual(Array(whole.body), outcome.result, "one body of two groups answers what two requests answer")
+        try await client.shutdown()
+        await server.stop()
+    }
+
     func testPlanMismatchIsRefusedByTheClient() async throws {
         let f = try ServeFixtures.get()
         let (server, url) = try await f.startServer()

@@ -146,6 +146,18 @@ public enum IntegrityFrame {
         return Tag.all.first { $0.bytes.elementsEqual(code) }
     }
 
+    /// The whole size (header and payload) of the frame whose first `headerSize` bytes are
+    /// `header`, from its stated payload length: how files of several frames one after another
+    /// are split (an encrypted tensor of several groups). Nil when `header` is short, has no
+    /// magic, or states a frame larger than `limit`; the frame itself is checked when read.
+    public static func frameSize(header: ArraySlice<UInt8>, limit: Int) -> Int? {
+        guard header.count >= headerSize, header.prefix(8).elementsEqual(magic) else { return nil }
+        let start = header.startIndex + 16
+        let length = (0..<8).reduce(UInt64(0)) { $0 | UInt64(header[start + $1]) << (8 * UInt64($1)) }
+        guard length <= UInt64(max(0, limit - headerSize)) else { return nil }
+        return headerSize + Int(length)
+    }
+
     // MARK: Internals
 
     private static func writeHeader(into buffer: UnsafeMutableBufferPointer<UInt8>, tag: Tag, length: Int, digest: [UInt8]) {

@@ -3,7 +3,8 @@ import Foundation
 import TileTensors
 
 /// An encrypted batch in a plan's layout (`*.hect`): the client's input or the server's
-/// output, one CKKS ciphertext file per tile.
+/// output, one CKKS ciphertext file per tile. A file of more images than the plan carries per
+/// evaluation holds several such groups, one frame each (`EncryptedTensorGroups`).
 public struct EncryptedTensorFile: Sendable {
     public enum Stage: String, Sendable { case input, output }
 
@@ -14,25 +15,36 @@ public struct EncryptedTensorFile: Sendable {
     public var images: Int
     /// Each a he-tool ciphertext file, in tile order.
     public var tiles: [[UInt8]]
+    /// This group's place (0-based) among the file's `groups` (≥ 1).
+    public var group: Int
+    public var groups: Int
 
     public static let magic = "he-tool-tensor"
     /// Version 2 was version 1 inside an integrity frame (SHA-256 checked before parsing);
-    /// version 3 types the layout (it was a notation string).
-    public static let formatVersion = 3
+    /// version 3 types the layout (it was a notation string); version 4 numbers the groups.
+    public static let formatVersion = 4
 
-    public init(parametersFingerprint: [UInt8], planFingerprint: [UInt8], stage: Stage, layout: TileShape, images: Int, tiles: [[UInt8]]) {
+    /// The most groups one file may hold: a bound checked before a count is trusted.
+    public static let maximumGroups = 1 << 20
+
+    public init(parametersFingerprint: [UInt8], planFingerprint: [UInt8], stage: Stage, layout: TileShape, images: Int, tiles: [[UInt8]],
+                group: Int = 0, groups: Int = 1) {
+        precondition(groups >= 1 && groups <= Self.maximumGroups && (0..<groups).contains(group), "group \(group) of \(groups)")
         self.parametersFingerprint = parametersFingerprint
         self.planFingerprint = planFingerprint
         self.stage = stage
         self.layout = layout
         self.images = images
         self.tiles = tiles
+        self.group = group
+        self.groups = groups
     }
 
-    /// The file of a tile tensor's ciphertexts.
-    public init(_ tensor: TileTensor<CKKSBackend>, planFingerprint: [UInt8], stage: Stage, images: Int) throws {
+    /// The file of a tile tensor's ciphertexts (group `group` of `groups`).
+    public init(_ tensor: TileTensor<CKKSBackend>, planFingerprint: [UInt8], stage: Stage, images: Int, group: Int = 0, groups: Int = 1) throws {
         self.init(parametersFingerprint: tensor.backend.context.parameters.fingerprint, planFingerprint: planFingerprint,
-                  stage: stage, layout: tensor.shape, images: images, tiles: try tensor.tiles.map { try CKKSFile.serialize($0) })
+                  stage: stage, layout: tensor.shape, images: images, tiles: try tensor.tiles.map { try CKKSFile.serialize($0) },
+                  group: group, groups: groups)
     }
 
     public func serialized() throws -> [UInt8] {
@@ -45,6 +57,8 @@ public struct EncryptedTensorFile: Sendable {
         m.layout = PlanCoding.layout(layout)
         m.images = UInt32(images)
         m.tiles = tiles.map { Data($0) }
+        m.group = UInt32(group)
+        m.groups = UInt32(groups)
         return IntegrityFrame.seal(try m.serializedBytes(), tag: .encryptedTensor)
     }
 
@@ -75,8 +89,12 @@ public struct EncryptedTensorFile: Sendable {
         guard layout.tileCount == m.tiles.count, m.images >= 1 else {
             throw CompilerError.invalidFile("\(source): the layout \(layout) does not describe its \(m.tiles.count) tiles")
         }
+        guard m.groups >= 1, m.groups <= maximumGroups, m.group < m.groups else {
+            throw CompilerError.invalidFile("\(source): group \(m.group) of \(m.groups) (a file holds 1 … \(maximumGroups) groups, numbered from 0)")
+        }
         return EncryptedTensorFile(parametersFingerprint: Array(m.parametersFingerprint), planFingerprint: Array(m.planFingerprint),
-                                   stage: stage, layout: layout, images: Int(m.images), tiles: m.tiles.map { Array($0) })
+                                   stage: stage, layout: layout, images: Int(m.images), tiles: m.tiles.map { Array($0) },
+                                   group: Int(m.group), groups: Int(m.groups))
     }
 
     /// The tiles read as ciphertexts of `backend`'s parameters (each validated by the CKKS reader).

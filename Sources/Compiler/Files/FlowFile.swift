@@ -15,10 +15,6 @@ public enum FlowFile {
         try CompiledModel.read(bytes(path), source: path)
     }
 
-    public static func tensor(_ path: String) throws -> EncryptedTensorFile {
-        try EncryptedTensorFile.read(bytes(path), source: path)
-    }
-
     /// Evaluation keys from `data` (read from `path`) for `context`; never a secret key.
     public static func evaluationKeys(_ data: [UInt8], path: String, context: CKKSContext, modelPath: String) throws -> EvaluationKeys {
         if let tag = IntegrityFrame.tag(of: data), tag != .evaluationKeys {

@@ -48,9 +48,23 @@ public struct ClientSession {
         return keys
     }
 
+    /// Any number of samples in groups of the plan's batch, in order (the last group may be
+    /// partly filled): one `encrypt` each, numbered for `EncryptedTensorGroups`.
+    public func encryptGroups(_ samples: [[Double]]) throws -> [EncryptedTensorFile] {
+        guard !samples.isEmpty else { throw CompilerError.mismatch("no images given") }
+        let count = (samples.count + profile.batch - 1) / profile.batch
+        guard count <= EncryptedTensorFile.maximumGroups else {
+            throw CompilerError.mismatch("\(samples.count) images make \(count) groups of \(profile.batch); one file holds at most \(EncryptedTensorFile.maximumGroups): split them over several files")
+        }
+        return try (0..<count).map { g in
+            try encrypt(Array(samples[(g * profile.batch)..<min(samples.count, (g + 1) * profile.batch)]), group: g, groups: count)
+        }
+    }
+
     /// Packs preprocessed samples (C·H·W each, at most the plan's batch) in the plan's input
-    /// layout and encrypts them symmetrically (seeded ciphertexts: half the upload).
-    public func encrypt(_ samples: [[Double]]) throws -> EncryptedTensorFile {
+    /// layout and encrypts them symmetrically (seeded ciphertexts: half the upload), as group
+    /// `group` of a file of `groups`.
+    public func encrypt(_ samples: [[Double]], group: Int = 0, groups: Int = 1) throws -> EncryptedTensorFile {
         guard (1...profile.batch).contains(samples.count) else {
             throw CompilerError.mismatch("\(samples.count) images given; this plan carries 1 … \(profile.batch) per ciphertext (compile with --batch or --objective throughput for more)")
         }
@@ -64,7 +78,8 @@ public struct ClientSession {
         let backend = CKKSBackend(context: secretKey.context, keys: nil, encryptor: Encryptor(secretKey: secretKey))
         let tensor = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: profile.packedShape),
                                     shape: profile.inputLayout, backend: backend)
-        return try EncryptedTensorFile(tensor, planFingerprint: profile.planFingerprint, stage: .input, images: samples.count)
+        return try EncryptedTensorFile(tensor, planFingerprint: profile.planFingerprint, stage: .input, images: samples.count,
+                                       group: group, groups: groups)
     }
 
     /// The outputs of each image, decrypted and mapped as the profile says (rounded).
@@ -92,9 +107,13 @@ public struct ClientSession {
         return scores
     }
 
-    /// The result file at `path`, decrypted (`decrypt(_:source:)`).
+    /// The result file at `path`, decrypted (`decrypt(_:source:)`): every group's images in order.
     public func decrypt(path: String) throws -> [[Double]] {
-        try decrypt(try FlowFile.tensor(path), source: path)
+        var scores: [[Double]] = []
+        try EncryptedTensorGroups.forEach(path: path) { group in
+            scores += try decrypt(group, source: group.groups > 1 ? "\(path), group \(group.group + 1)" : path)
+        }
+        return scores
     }
 
     /// Writes the secret key (owner-only) and the evaluation keys: both files or neither, each

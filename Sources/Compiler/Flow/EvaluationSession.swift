@@ -107,7 +107,8 @@ public struct EvaluationSession {
             if let privacy = model.circuitPrivacy {
                 x = try Self.sanitized(x, privacy: privacy, images: input.images, keys: keys, modelName: model.modelName)
             }
-            return try EncryptedTensorFile(x, planFingerprint: model.planFingerprint, stage: .output, images: input.images)
+            return try EncryptedTensorFile(x, planFingerprint: model.planFingerprint, stage: .output, images: input.images,
+                                           group: input.group, groups: input.groups)
         }
     }
 
@@ -120,12 +121,19 @@ public struct EvaluationSession {
         return fresh
     }
 
-    /// Evaluates the input file at `inputPath` and writes the result at `outputPath` (a temporary
-    /// file renamed into place). Returns the result's size in bytes.
+    /// Evaluates every group of the input file at `inputPath` in order (one group in memory at a
+    /// time) and writes the results, as groups in the same order, at `outputPath` (a temporary
+    /// file renamed into place, once all are made). `group(g, count)` is called before group g.
+    /// Returns the result's size in bytes.
     @discardableResult
-    public func evaluate(inputPath: String, outputPath: String, progress: (Int, Bool) -> Void = { _, _ in }) throws -> Int {
-        let result = try evaluate(try FlowFile.tensor(inputPath), source: inputPath, progress: progress)
-        let bytes = try result.serialized()
+    public func evaluate(inputPath: String, outputPath: String, group: (Int, Int) -> Void = { _, _ in },
+                         progress: (Int, Bool) -> Void = { _, _ in }) throws -> Int {
+        var bytes: [UInt8] = []
+        try EncryptedTensorGroups.forEach(path: inputPath) { input in
+            group(input.group, input.groups)
+            let result = try evaluate(input, source: input.groups > 1 ? "\(inputPath), group \(input.group + 1)" : inputPath, progress: progress)
+            bytes += try result.serialized()
+        }
         try FlowFile.write(bytes, outputPath)
         return bytes.count
     }

@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// he-tool's compiled-model (version 5), client-profile (version 4) and encrypted-tensor (version 3)
+/// he-tool's compiled-model (version 5), client-profile (version 4) and encrypted-tensor (version 4)
 /// files: the model and the profile both hold the plan (`Plan`), the model with its weights.
 ///
 /// Each file is one message of this schema in protobuf's binary encoding, with a magic naming
@@ -347,7 +347,7 @@ nonisolated struct Hetool_Plan_V1_ClientProfile: Sendable {
   fileprivate var _plan: Hetool_Plan_V1_Plan? = nil
 }
 
-/// An encrypted batch in a plan's layout (`*.hect`, version 3: the layout typed; earlier versions
+/// An encrypted batch in a plan's layout (`*.hect`, version 4: groups; version 3 typed the layout; earlier versions
 /// had its notation string): the client's input or the server's output.
 nonisolated struct Hetool_Plan_V1_EncryptedTensor: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -379,6 +379,13 @@ nonisolated struct Hetool_Plan_V1_EncryptedTensor: Sendable {
 
   /// One he-tool ciphertext file (an `Envelope` of kind ciphertext) per tile, in tile order.
   var tiles: [Data] = []
+
+  /// A file holds `groups` (≥ 1) evaluations' worth of images, one framed message per group,
+  /// written one after another in group order: this message is group `group` (0-based). More
+  /// images than the plan carries per evaluation are encrypted as several groups.
+  var group: UInt32 = 0
+
+  var groups: UInt32 = 0
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1183,7 +1190,7 @@ nonisolated extension Hetool_Plan_V1_ClientProfile: SwiftProtobuf.Message, Swift
 
 nonisolated extension Hetool_Plan_V1_EncryptedTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".EncryptedTensor"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}stage\0\u{2}\u{2}images\0\u{1}tiles\0\u{1}layout\0\u{c}\u{6}\u{1}")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}magic\0\u{3}format_version\0\u{3}parameters_fingerprint\0\u{3}plan_fingerprint\0\u{1}stage\0\u{2}\u{2}images\0\u{1}tiles\0\u{1}layout\0\u{1}group\0\u{1}groups\0\u{c}\u{6}\u{1}")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1199,6 +1206,8 @@ nonisolated extension Hetool_Plan_V1_EncryptedTensor: SwiftProtobuf.Message, Swi
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.images) }()
       case 8: try { try decoder.decodeRepeatedBytesField(value: &self.tiles) }()
       case 9: try { try decoder.decodeSingularMessageField(value: &self._layout) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.group) }()
+      case 11: try { try decoder.decodeSingularUInt32Field(value: &self.groups) }()
       default: break
       }
     }
@@ -1233,6 +1242,12 @@ nonisolated extension Hetool_Plan_V1_EncryptedTensor: SwiftProtobuf.Message, Swi
     try { if let v = self._layout {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     } }()
+    if self.group != 0 {
+      try visitor.visitSingularUInt32Field(value: self.group, fieldNumber: 10)
+    }
+    if self.groups != 0 {
+      try visitor.visitSingularUInt32Field(value: self.groups, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1245,6 +1260,8 @@ nonisolated extension Hetool_Plan_V1_EncryptedTensor: SwiftProtobuf.Message, Swi
     if lhs._layout != rhs._layout {return false}
     if lhs.images != rhs.images {return false}
     if lhs.tiles != rhs.tiles {return false}
+    if lhs.group != rhs.group {return false}
+    if lhs.groups != rhs.groups {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
