@@ -98,6 +98,7 @@ let package = Package(
                 "CKKS",
                 "TileTensors",
                 "Model",
+                "RegularFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],

@@ -106,7 +106,7 @@ struct CompileCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Both files or neither: a model beside the profile of another plan is refused later anyway.
         try StagedFile.commitAll([
-            StagedFile(try compilation.model.serialized(), to: dir.appendingPathComponent("model.hemodel"), ownerOnly: false),
+            try compilation.model.stage(to: dir.appendingPathComponent("model.hemodel")),   // written step by step
             StagedFile(try compilation.profile.serialized(), to: dir.appendingPathComponent("client.heprofile"), ownerOnly: false),
         ])
         if let budgetLine { print(budgetLine) }

@@ -36,14 +36,21 @@ struct EncryptCommand: ParsableCommand {
         let samples = try inputs.flatMap {
             try InputLoader.load(URL(fileURLWithPath: $0), sampleShape: profile.inputShape, preprocessing: preprocessing, limit: limit)
         }
-        // Any number of images: groups of the plan's batch, one frame each, in input order.
+        // Any number of images: groups of the plan's batch, one frame each, in input order,
+        // each encrypted and written before the next is made (one group in memory at a time).
         let start = Date()
-        let groups = try session.encryptGroups(samples.map { $0.tensor.values })
-        let bytes = try EncryptedTensorGroups.serialized(groups)
-        try FlowFile.write(bytes, out)
-        let tiles = groups.reduce(0) { $0 + $1.tiles.count }
-        let grouping = groups.count > 1 ? String(format: " in %d groups of %d", groups.count, profile.batch) : ""
+        var groups = 0, tiles = 0, size = 0
+        let staged = try StagedFile(to: URL(fileURLWithPath: out), ownerOnly: false) { writer in
+            try session.encryptGroups(samples.map { $0.tensor.values }) { group in
+                try writer.append(try group.serialized())
+                groups = group.groups
+                tiles += group.tiles.count
+            }
+            size = writer.count
+        }
+        try staged.commit()
+        let grouping = groups > 1 ? String(format: " in %d groups of %d", groups, profile.batch) : ""
         print(String(format: "encrypt: %d image(s)%@ → %@ (%d ciphertexts, %@) in %.2f s", samples.count, grouping, out, tiles,
-                     FlowFiles.megabytes(bytes.count), Date().timeIntervalSince(start)))
+                     FlowFiles.megabytes(size), Date().timeIntervalSince(start)))
     }
 }

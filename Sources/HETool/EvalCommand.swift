@@ -105,8 +105,10 @@ struct EvalCommand: AsyncParsableCommand {
         progress.finish()
         if !quiet {
             let estimate = model.memoryEstimate(residentKeyBytes: session.keys.store?.residentBytes)
-            print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s, %d thread(s)), %@", input, out,
-                         FlowFiles.megabytes(size), progress.elapsed, model.estimatedMicroseconds.reduce(0, +) / 1e6, threads,
+            let groups = progress.groups > 1 ? String(format: " for %d groups", progress.groups) : ""
+            print(String(format: "eval: %@ → %@ (%@) in %.2f s (estimate %.2f s%@, %d thread(s)), %@", input, out,
+                         FlowFiles.megabytes(size), progress.elapsed,
+                         Double(progress.groups) * model.estimatedMicroseconds.reduce(0, +) / 1e6, groups as NSString, threads,
                          PeakMemory.beside(estimate)))
             print("eval: memory estimate by part: \(estimate.description)")
             if let store = session.keys.store {

@@ -84,8 +84,9 @@ extension CKKSFile {
         varint(number << 3 | 2) + varint(UInt64(content.count)) + content
     }
 
-    /// The protobuf varint of `value`: 7 bits per byte, low first, the high bit marking more.
-    static func varint(_ value: UInt64) -> [UInt8] {
+    /// The protobuf varint of `value`: 7 bits per byte, low first, the high bit marking more
+    /// (also for files of other layers written field by field, such as compiled models).
+    public static func varint(_ value: UInt64) -> [UInt8] {
         var bytes: [UInt8] = []
         var rest = value
         while rest >= 0x80 {

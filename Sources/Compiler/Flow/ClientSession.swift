@@ -51,13 +51,21 @@ public struct ClientSession {
     /// Any number of samples in groups of the plan's batch, in order (the last group may be
     /// partly filled): one `encrypt` each, numbered for `EncryptedTensorGroups`.
     public func encryptGroups(_ samples: [[Double]]) throws -> [EncryptedTensorFile] {
+        var groups: [EncryptedTensorFile] = []
+        try encryptGroups(samples) { groups.append($0) }
+        return groups
+    }
+
+    /// `encryptGroups` handing each group to `body` as soon as it is made (a file written group
+    /// by group holds one group in memory).
+    public func encryptGroups(_ samples: [[Double]], _ body: (EncryptedTensorFile) throws -> Void) throws {
         guard !samples.isEmpty else { throw CompilerError.mismatch("no images given") }
         let count = (samples.count + profile.batch - 1) / profile.batch
         guard count <= EncryptedTensorFile.maximumGroups else {
             throw CompilerError.mismatch("\(samples.count) images make \(count) groups of \(profile.batch); one file holds at most \(EncryptedTensorFile.maximumGroups): split them over several files")
         }
-        return try (0..<count).map { g in
-            try encrypt(Array(samples[(g * profile.batch)..<min(samples.count, (g + 1) * profile.batch)]), group: g, groups: count)
+        for g in 0..<count {
+            try body(try encrypt(Array(samples[(g * profile.batch)..<min(samples.count, (g + 1) * profile.batch)]), group: g, groups: count))
         }
     }
 

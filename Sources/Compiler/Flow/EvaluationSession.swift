@@ -122,19 +122,23 @@ public struct EvaluationSession {
     }
 
     /// Evaluates every group of the input file at `inputPath` in order (one group in memory at a
-    /// time) and writes the results, as groups in the same order, at `outputPath` (a temporary
-    /// file renamed into place, once all are made). `group(g, count)` is called before group g.
-    /// Returns the result's size in bytes.
+    /// time) and writes the results, as groups in the same order, at `outputPath` (each result
+    /// appended to a temporary file as it is made, renamed into place once all are).
+    /// `group(g, count)` is called before group g. Returns the result's size in bytes.
     @discardableResult
     public func evaluate(inputPath: String, outputPath: String, group: (Int, Int) -> Void = { _, _ in },
                          progress: (Int, Bool) -> Void = { _, _ in }) throws -> Int {
-        var bytes: [UInt8] = []
-        try EncryptedTensorGroups.forEach(path: inputPath) { input in
-            group(input.group, input.groups)
-            let result = try evaluate(input, source: input.groups > 1 ? "\(inputPath), group \(input.group + 1)" : inputPath, progress: progress)
-            bytes += try result.serialized()
+        var size = 0
+        let staged = try StagedFile(to: URL(fileURLWithPath: outputPath), ownerOnly: false) { writer in
+            try EncryptedTensorGroups.forEach(path: inputPath) { input in
+                group(input.group, input.groups)
+                let result = try evaluate(input, source: input.groups > 1 ? "\(inputPath), group \(input.group + 1)" : inputPath,
+                                          progress: progress)
+                try writer.append(try result.serialized())
+            }
+            size = writer.count
         }
-        try FlowFile.write(bytes, outputPath)
-        return bytes.count
+        try staged.commit()
+        return size
     }
 }
