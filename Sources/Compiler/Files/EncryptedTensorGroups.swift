@@ -26,7 +26,7 @@ public enum EncryptedTensorGroups {
     /// The groups of a file held in memory (`source` names it in errors).
     public static func read(_ bytes: [UInt8], source: String) throws -> [EncryptedTensorFile] {
         var groups: [EncryptedTensorFile] = []
-        var checker = Sequence(source: source)
+        var checker = FrameOrder(source: source)
         var offset = 0
         while offset < bytes.count {
             guard let size = IntegrityFrame.frameSize(header: bytes[offset..<min(bytes.count, offset + IntegrityFrame.headerSize)],
@@ -58,13 +58,13 @@ public enum EncryptedTensorGroups {
     }
 
     /// Reads the frames of the file at `path` in order while `body` returns true; the checks
-    /// across frames (`Sequence`) cover those read, and the whole file when every one is.
+    /// across frames (`FrameOrder`) cover those read, and the whole file when every one is.
     private static func frames(path: String, _ body: (EncryptedTensorFile) throws -> Bool) throws {
         let file: RegularFile.Handle
         do { file = try RegularFile.Handle(path: path) } catch let failure as RegularFile.Failure {
             throw CompilerError.invalidFile("\(path): \(failure)")
         }
-        var checker = Sequence(source: path)
+        var checker = FrameOrder(source: path)
         var offset = 0
         do {
             while offset < file.size {
@@ -87,7 +87,7 @@ public enum EncryptedTensorGroups {
 
     /// The checks across a file's frames: group g is the g-th frame, every frame states the same
     /// count, and the file ends after the last.
-    private struct Sequence {
+    private struct FrameOrder {
         let source: String
         var next = 0
         var count: Int?
