@@ -7,12 +7,6 @@ import XCTest
 final class CommandLineTests: XCTestCase {
     func run(_ arguments: [String]) throws -> ToolRunner.Outcome { try ToolRunner.run(arguments) }
 
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("he-tool-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
 
     func testRuntimeErrorsAreOneLineWithoutUsage() throws {
         let dir = try temporaryDirectory()

@@ -81,3 +81,13 @@ enum FlowFixtures {
 
     static func argmax(_ v: [Double]) -> Int { v.indices.max { v[$0] < v[$1] }! }
 }
+
+extension XCTestCase {
+    /// A fresh directory under the system's temporary directory, removed when the test ends.
+    func temporaryDirectory(_ prefix: String = "he-tool-test") throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+}

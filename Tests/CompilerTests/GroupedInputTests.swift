@@ -7,13 +7,6 @@ import XCTest
 /// encrypted as several groups in one file; `eval` evaluates every group and `decrypt` prints
 /// every image, in input order. A file cut, reordered or spliced at a frame boundary is refused.
 final class GroupedInputTests: XCTestCase {
-    private func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("he-tool-groups-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
     /// Three images with the batch-1 MNIST plan, through the commands a user runs: three
     /// groups in one file, three answers, in the order given (7, 2, 1 reversed to 1, 2, 7), each
     /// within 1e-3 of the plaintext executor's logits.

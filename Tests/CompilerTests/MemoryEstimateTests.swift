@@ -5,13 +5,6 @@ import XCTest
 /// Issue 17's "memory is part of the plan": the peak-memory estimate of a small plan is within
 /// ±25% of the peak resident set (VmHWM) of a child process that evaluates it.
 final class MemoryEstimateTests: XCTestCase {
-    private func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("he-tool-memory-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
     /// The figure after `label` in `text` ("peak resident memory 674 MB" → 674).
     private func megabytes(after label: String, in text: String) -> Double? {
         guard let range = text.range(of: label + " ") else { return nil }

@@ -7,9 +7,7 @@ import XCTest
 /// `compile` writes step by step is byte for byte the serialized model, and reads back.
 final class ModelStagingTests: XCTestCase {
     func testStagedModelFileEqualsTheSerializedModel() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("he-tool-staging-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let dir = try temporaryDirectory("he-tool-staging")
         for name in ["mnist", "cmnist32"] {
             let (_, c, _) = try FlowFixtures.compile(name)
             let url = dir.appendingPathComponent("\(name).hemodel")
