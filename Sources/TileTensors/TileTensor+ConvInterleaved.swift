@@ -41,18 +41,35 @@ extension TileTensor {
     /// - Throws: `shapeMismatch` for a layout of another form or channel count, `invalidArgument`
     ///   for a stride below 1, padding ≥ K, or a kernel larger than the padded image.
     public func conv2dInterleaved(filters: Tensor, bias: [Double]? = nil, stride s: Int, padding p: Int) throws -> TileTensor {
+        switch try interleavedConvolution(filters: filters, bias: bias, stride: s, padding: p, open: false) {
+        case .output(let y): return y
+        case .open: preconditionFailure("a closed convolution returns its output")
+        }
+    }
+
+    /// What `interleavedConvolution` made: the output, or (open) the sums before their rescale.
+    enum ConvolutionResult {
+        case output(TileTensor)
+        case open(ConvolutionSums<Backend>)
+    }
+
+    /// `conv2dInterleaved`, or with `open` its products' sums left unrescaled, without bias
+    /// (`ConvolutionSums`): the same terms and weights, so the sums of the open convolutions of
+    /// a split of the input channels, finished, equal the whole convolution residue for residue.
+    /// An open convolution always takes the tap path (never `fullImageConvolution`).
+    func interleavedConvolution(filters: Tensor, bias: [Double]?, stride s: Int, padding p: Int, open: Bool) throws -> ConvolutionResult {
         guard shape.rank == 5, filters.shape.count == 4, filters.shape[2] == filters.shape[3] else {
             throw TileTensorError.shapeMismatch("interleaved conv needs a [c, f, H, W, B] tile tensor and filters [F, C, K, K], got \(shape) and \(filters.shape)")
         }
         let dims = shape.dimensions
         if !dims[0].isReplicated && !dims[1].isReplicated && dims[1].size == 1 {
-            return try duplicated(along: 1).conv2dInterleaved(filters: filters, bias: bias, stride: s, padding: p)
+            return try duplicated(along: 1).interleavedConvolution(filters: filters, bias: bias, stride: s, padding: p, open: open)
         }
         guard dims[0].isReplicated != dims[1].isReplicated else {
             throw TileTensorError.shapeMismatch("one of the first two dimensions must be replicated, got \(shape)")
         }
         let cd = dims[1].isReplicated ? 0 : 1, fd = 1 - cd
-        if dims[cd].hasUnknowns { return try clearingUnknowns().conv2dInterleaved(filters: filters, bias: bias, stride: s, padding: p) }
+        if dims[cd].hasUnknowns { return try clearingUnknowns().interleavedConvolution(filters: filters, bias: bias, stride: s, padding: p, open: open) }
         let f = filters.shape[0], c = filters.shape[1], k = filters.shape[2]
         let h = dims[2].size, w = dims[3].size
         guard dims[cd].size == c else { throw TileTensorError.shapeMismatch("the input has \(dims[cd].size) channels, the filters \(c)") }
@@ -155,7 +172,7 @@ extension TileTensor {
         // plaintext products (each with its encoding) at an eighth of a key switch. Counting
         // key switches alone kept AlexNet's first dense layer (9216 → 4096 in 8×8×16×16 tiles)
         // on the tap path: 589,824 products, where the full-image path takes 16,384.
-        if h == k, w == k, p == 0, dims[2].tileSize & (dims[2].tileSize - 1) == 0, dims[3].tileSize & (dims[3].tileSize - 1) == 0 {
+        if !open, h == k, w == k, p == 0, dims[2].tileSize & (dims[2].tileSize - 1) == 0, dims[3].tileSize & (dims[3].tileSize - 1) == 0 {
             let hoisted = deltas.values.reduce(0) { $0 + $1.filter { $0 != 0 }.count }
             // Output tiles whose weights are all zero (pruned filters) make no sums.
             let liveTiles = (0..<outShape.tileCount).filter { tile in
@@ -165,7 +182,7 @@ extension TileTensor {
             let pixelSums = liveTiles * (dims[2].tileSize * dims[3].tileSize).trailingZeroBitCount
             let fullProducts = liveTiles * eC * dims[2].tileCount * dims[3].tileCount
             if 4 * (8 * pixelSums + fullProducts) < 3 * (8 * hoisted + terms.count) {
-                return try fullImageConvolution(filters: filters, bias: bias, channelDimension: cd, outputShape: outShape)
+                return .output(try fullImageConvolution(filters: filters, bias: bias, channelDimension: cd, outputShape: outShape))
             }
         }
         // The tap plaintexts: filter (f, c) at every pixel position of the group, every batch
@@ -232,6 +249,15 @@ extension TileTensor {
         // only with unaligned interleaving, is zero), then its channel positions are summed.
         // Each sum is dropped once summed, and the tiles are handed over to the bias addition,
         // which releases each once biased: no step holds two copies of its output.
+        if open {
+            let sums = try hoistedProducts(terms, outputs: outShape.tileCount, finish: { $0 }) { try weight($0.plaintext) }
+            return .open(ConvolutionSums(backend: backend, shape: outShape, channelDimension: cd, channelSpan: tc,
+                                         channelStride: channelStride, inputBatch: dims[4],
+                                         level: l, zeroScale: q, zeroSource: tiles[0],
+                                         sums: sums.map { $0.map { sum in
+                                             switch sum { case .finished(let c), .open(let c): return c }
+                                         } }))
+        }
         var sums = try rescaledSums(terms, outputs: outShape.tileCount, zeroScale: q) { try weight($0.plaintext) }.map(Optional.some)
         var outTiles: [Backend.Ciphertext] = []
         outTiles.reserveCapacity(sums.count)
@@ -240,8 +266,8 @@ extension TileTensor {
             sums[t] = nil
             outTiles.append(try rotateAndAdd(sum, span: tc, stride: channelStride))
         }
-        return try TileTensor(backend: backend, shape: outShape, tiles: consume outTiles)
-            .addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4])
+        return .output(try TileTensor(backend: backend, shape: outShape, tiles: consume outTiles)
+            .addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4]))
     }
 
     /// Σ rot(tiles[source], delta) ⊙ weight(term) into each term's output tile, each sum rescaled

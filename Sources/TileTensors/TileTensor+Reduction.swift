@@ -74,16 +74,25 @@ extension TileTensor {
 
     /// acc + rot(acc, stride) + … : Σ_(k < span) rot(x, k·stride) in log2(span) steps.
     func rotateAndAdd(_ x: Backend.Ciphertext, span: Int, stride: Int) throws -> Backend.Ciphertext {
+        try backend.rotatedSum(x, span: span, stride: stride)
+    }
+}
+
+extension TensorBackend {
+    /// Σ_(k < span) rot(x, k·stride) in log2(span) rotate-and-add steps (`TileTensor.rotateAndAdd`).
+    func rotatedSum(_ x: Ciphertext, span: Int, stride: Int) throws -> Ciphertext {
         var acc = x
         var k = 1
         while k < span {
-            let rotated = try backend.rotate(acc, by: k * stride)
-            try backend.addInPlace(&acc, rotated)
+            let rotated = try rotate(acc, by: k * stride)
+            try addInPlace(&acc, rotated)
             k <<= 1
         }
         return acc
     }
+}
 
+extension TileTensor {
     func checkDimension(_ d: Int) throws {
         guard (0..<shape.rank).contains(d) else {
             throw TileTensorError.invalidArgument("dimension \(d) is outside 0..<\(shape.rank) of \(shape)")

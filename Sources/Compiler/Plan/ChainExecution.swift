@@ -112,6 +112,10 @@ public enum ChainExecution {
         public var output: TileTensor<B>
         /// Bytes of every value alive once the step has run (its output included).
         public var liveBytes: Int
+        /// Whether the step ran inside a chunked segment (`run`'s `chunks`) that ends at a later
+        /// step: its output was made chunk by chunk and consumed, never whole; `output` is then
+        /// the segment's (the later step's) output.
+        public var fused: Bool = false
     }
 
     /// Runs `steps` (the network's steps `first` … `first + steps.count − 1`) from `input`, the
@@ -122,19 +126,54 @@ public enum ChainExecution {
     /// - Parameters:
     ///   - willRun: called with a step's index before it runs (progress, counters).
     ///   - didRun: called after it, with the operands' layouts and levels, the output and the live bytes.
+    ///   - chunks: per step, how many chunks a convolution that starts a chunked segment is made
+    ///     in (`ChunkedSegment`; 0 or 1: whole). Empty: every step whole.
     public static func run<B: TensorBackend>(_ steps: [LoweredStep], first: Int = 0, input: consuming TileTensor<B>,
-                                             tilings: [InterleavedTiling],
+                                             tilings: [InterleavedTiling], chunks: [Int] = [],
                                              willRun: (Int) throws -> Void = { _ in },
                                              didRun: (StepTrace<B>) throws -> Void = { _ in }) throws -> TileTensor<B> {
         precondition(tilings.count == steps.count && !steps.isEmpty, "one tiling per step")
+        guard chunks.isEmpty || chunks.count == steps.count else {
+            throw CompilerError.invalidFile("\(chunks.count) chunk counts for \(steps.count) steps")
+        }
         var lastUse: [Int: Int] = [:]
         for (k, step) in steps.enumerated() { for v in step.inputs { lastUse[v] = max(lastUse[v] ?? 0, first + k) } }
         // The input is handed over (consuming): released after its last reader like every value.
         var liveBytes = input.memory
         var values: [Int: TileTensor<B>] = [first: consume input]
-        for (k, step) in steps.enumerated() {
+        var k = 0
+        while k < steps.count {
+            let step = steps[k]
             let i = first + k
             try willRun(i)
+            if k < chunks.count, chunks[k] > 1 {
+                let segment = try ChunkedSegment(steps, first: first, start: k, chunks: chunks[k], tilings: tilings, lastUse: lastUse)
+                let v = step.inputs[0]
+                guard let source = values[v] else {
+                    throw CompilerError.invalidFile("step \(i) reads value \(v), which is not computed before it")
+                }
+                let x = try retile(source, to: tilings[k])
+                let converted = source.shape.tileSizes != x.shape.tileSizes
+                let shape = x.shape, level = x.level
+                if lastUse[v] == i {
+                    liveBytes -= source.memory
+                    values[v] = nil
+                }
+                _ = consume source
+                let y = try segment.run(consume x)
+                let end = first + segment.end
+                values[end + 1] = y
+                liveBytes += y.memory
+                try didRun(StepTrace(index: i, operandShapes: [shape], operandLevels: [level], converted: converted, output: y,
+                                     liveBytes: liveBytes, fused: true))
+                for j in (i + 1)...end {
+                    try willRun(j)
+                    try didRun(StepTrace(index: j, operandShapes: [], operandLevels: [], converted: false, output: y,
+                                         liveBytes: liveBytes, fused: j < end))
+                }
+                k = segment.end + 1
+                continue
+            }
             let operands = try step.inputs.map { v -> TileTensor<B> in
                 guard let x = values[v] else {
                     throw CompilerError.invalidFile("step \(i) reads value \(v), which is not computed before it")
@@ -153,6 +192,7 @@ public enum ChainExecution {
             values[i + 1] = y
             liveBytes += y.memory
             try didRun(StepTrace(index: i, operandShapes: shapes, operandLevels: levels, converted: converted, output: y, liveBytes: liveBytes))
+            k += 1
         }
         return values[first + steps.count]!
     }
