@@ -1,9 +1,10 @@
 /// A convolution's products summed per output tile but not yet rescaled, summed over channel
 /// positions or biased: what a convolution over some of its input channels contributes
-/// (`TileTensor.convolutionSums`). Sums over disjoint channel sets add (`adding`), exactly:
-/// modular additions of the same products in another grouping give the same residues. So a layer
-/// fed in chunks of channels (chunked execution: the previous layer produced a few channel
-/// tiles at a time) finishes (`finished`) to the same ciphertexts as the whole convolution.
+/// (`TileTensor.convolutionSums`). The products of further channels add into them
+/// (`convolutionSums(…, adding:)`), exactly: modular additions of the same products in another
+/// grouping give the same residues. So a layer fed in chunks of channels (chunked execution:
+/// the previous layer produced a few channel tiles at a time) finishes (`finished`) to the same
+/// ciphertexts as the whole convolution.
 public struct ConvolutionSums<Backend: TensorBackend> {
     let backend: Backend
     /// The output's layout.
@@ -23,24 +24,19 @@ public struct ConvolutionSums<Backend: TensorBackend> {
     /// One sum per output tile (nil: no product reached it yet).
     var sums: [Backend.Ciphertext?]
 
-    /// These sums plus `other`'s (the same convolution over other input channels).
-    /// - Throws: `shapeMismatch` when the two are of different outputs or levels.
-    public consuming func adding(_ other: consuming ConvolutionSums) throws -> ConvolutionSums {
+    /// Throws `shapeMismatch` unless `other` sums into the same output at the same level.
+    func requireCompatible(with other: ConvolutionSums) throws {
         guard other.shape == shape, other.level == level, other.channelSpan == channelSpan,
               other.channelStride == channelStride, other.channelDimension == channelDimension else {
             throw TileTensorError.shapeMismatch("convolution sums into \(other.shape) at level \(other.level) cannot add to sums into \(shape) at level \(level)")
         }
-        var result = self
-        let backend = result.backend
-        for t in result.sums.indices {
-            guard let term = other.sums[t] else { continue }
-            other.sums[t] = nil
-            var acc = result.sums[t]
-            result.sums[t] = nil
-            try backend.accumulate(&acc, term)
-            result.sums[t] = acc
-        }
-        return result
+    }
+
+    /// The sums, handed over (this value keeps none).
+    mutating func takeSums() -> [Backend.Ciphertext?] {
+        let taken = sums
+        sums = []
+        return taken
     }
 
     /// The convolution's output: each sum rescaled, its channel positions summed, the bias
@@ -59,6 +55,17 @@ public struct ConvolutionSums<Backend: TensorBackend> {
 }
 
 extension TileTensor {
+    /// The open sums of `conv2dInterleaved(filters:stride:padding:)` (no bias, no rescale),
+    /// added into `previous` (handed over) as they are made: the sums of earlier channel chunks
+    /// of the same convolution. A chunk's own sums never exist beside them (they would double
+    /// the segment's accumulators).
+    public func convolutionSums(filters: Tensor, stride s: Int, padding p: Int, adding previous: consuming ConvolutionSums<Backend>?) throws -> ConvolutionSums<Backend> {
+        switch try interleavedConvolution(filters: filters, bias: nil, stride: s, padding: p, open: true, adding: previous.take()) {
+        case .open(let sums): return sums
+        case .output: preconditionFailure("an open convolution returns its sums")
+        }
+    }
+
     /// The open sums of `conv2dInterleaved(filters:stride:padding:)` (no bias, no rescale): the
     /// same terms and plaintexts, so that sums of the input's channel chunks, each convolved
     /// with its filters' columns and added (`ConvolutionSums.adding`), finish to the whole

@@ -57,19 +57,24 @@ extension TileTensor {
     /// (`ConvolutionSums`): the same terms and weights, so the sums of the open convolutions of
     /// a split of the input channels, finished, equal the whole convolution residue for residue.
     /// An open convolution always takes the tap path (never `fullImageConvolution`).
-    func interleavedConvolution(filters: Tensor, bias: [Double]?, stride s: Int, padding p: Int, open: Bool) throws -> ConvolutionResult {
+    func interleavedConvolution(filters: Tensor, bias: [Double]?, stride s: Int, padding p: Int, open: Bool,
+                                adding previous: consuming ConvolutionSums<Backend>? = nil) throws -> ConvolutionResult {
         guard shape.rank == 5, filters.shape.count == 4, filters.shape[2] == filters.shape[3] else {
             throw TileTensorError.shapeMismatch("interleaved conv needs a [c, f, H, W, B] tile tensor and filters [F, C, K, K], got \(shape) and \(filters.shape)")
         }
         let dims = shape.dimensions
         if !dims[0].isReplicated && !dims[1].isReplicated && dims[1].size == 1 {
-            return try duplicated(along: 1).interleavedConvolution(filters: filters, bias: bias, stride: s, padding: p, open: open)
+            return try duplicated(along: 1).interleavedConvolution(filters: filters, bias: bias, stride: s, padding: p, open: open,
+                                                                   adding: previous.take())
         }
         guard dims[0].isReplicated != dims[1].isReplicated else {
             throw TileTensorError.shapeMismatch("one of the first two dimensions must be replicated, got \(shape)")
         }
         let cd = dims[1].isReplicated ? 0 : 1, fd = 1 - cd
-        if dims[cd].hasUnknowns { return try clearingUnknowns().interleavedConvolution(filters: filters, bias: bias, stride: s, padding: p, open: open) }
+        if dims[cd].hasUnknowns {
+            return try clearingUnknowns().interleavedConvolution(filters: filters, bias: bias, stride: s, padding: p, open: open,
+                                                                 adding: previous.take())
+        }
         let f = filters.shape[0], c = filters.shape[1], k = filters.shape[2]
         let h = dims[2].size, w = dims[3].size
         guard dims[cd].size == c else { throw TileTensorError.shapeMismatch("the input has \(dims[cd].size) channels, the filters \(c)") }
@@ -250,7 +255,15 @@ extension TileTensor {
         // Each sum is dropped once summed, and the tiles are handed over to the bias addition,
         // which releases each once biased: no step holds two copies of its output.
         if open {
-            let sums = try hoistedProducts(terms, outputs: outShape.tileCount, finish: { $0 }) { try weight($0.plaintext) }
+            let opened = ConvolutionSums(backend: backend, shape: outShape, channelDimension: cd, channelSpan: tc,
+                                         channelStride: channelStride, inputBatch: dims[4],
+                                         level: l, zeroScale: q, zeroSource: tiles[0], sums: [])
+            var initial: [Backend.Ciphertext?]?
+            if var previous = previous.take() {
+                try previous.requireCompatible(with: opened)
+                initial = previous.takeSums()
+            }
+            let sums = try hoistedProducts(terms, outputs: outShape.tileCount, initial: initial.take(), finish: { $0 }) { try weight($0.plaintext) }
             return .open(ConvolutionSums(backend: backend, shape: outShape, channelDimension: cd, channelSpan: tc,
                                          channelStride: channelStride, inputBatch: dims[4],
                                          level: l, zeroScale: q, zeroSource: tiles[0],
@@ -299,7 +312,9 @@ extension TileTensor {
     /// term lands), one source tile at a time: its rotations hoisted together, every product
     /// that reads them, then dropped; so a step holds one tile's rotations, not every tile's.
     /// Without rotations the sums come `finish`ed (by the worker that made them); otherwise open.
-    func hoistedProducts<Term: HoistedTerm>(_ terms: [Term], outputs: Int,
+    /// With `initial` sums (one per output, nil where none; handed over: each is added to in
+    /// place), the products are added into them, and an output no term reaches keeps its own.
+    func hoistedProducts<Term: HoistedTerm>(_ terms: [Term], outputs: Int, initial: consuming [Backend.Ciphertext?]? = nil,
                                             finish: (Backend.Ciphertext) throws -> Backend.Ciphertext,
                                             weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [HoistedSum<Backend.Ciphertext>?] {
         // No term rotates (one-pixel tiles: CryptoNets' layouts, batch plans): output by output,
@@ -307,7 +322,7 @@ extension TileTensor {
         // operand once and writes the sum once, where the source-major order below adds into
         // cold accumulators (a batch-4096 MNIST convolution ran 2.4× its estimate that way).
         if terms.allSatisfy({ $0.delta == 0 }) {
-            return try lazySums(terms, outputs: outputs, workers: backend.productWorkerCount, finish: finish, weight: weight)
+            return try lazySums(terms, outputs: outputs, workers: backend.productWorkerCount, initial: initial, finish: finish, weight: weight)
                 .map { $0.map(HoistedSum.finished) }
         }
         var bySource: [Int: [Term]] = [:]
@@ -329,6 +344,13 @@ extension TileTensor {
             }
         }
         let boxes = (0..<workers).map { _ in WorkerAccumulators<Backend.Ciphertext>() }
+        if var seeds = initial.take() {
+            for output in 0..<outputs {
+                guard let sum = seeds[output] else { continue }
+                seeds[output] = nil
+                boxes[owner[output]].sums[output] = sum
+            }
+        }
         for source in bySource.keys.sorted() {
             let group = bySource[source]!
             let rotated = try backend.rotations(of: tiles[source], by: Array(Set(group.map(\.delta))).sorted())

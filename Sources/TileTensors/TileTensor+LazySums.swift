@@ -18,7 +18,7 @@ extension TileTensor {
     /// whose partial sums are added; blocks dealt to the product workers so that their term
     /// counts are even; each sum `finish`ed (rescaled) by its worker once complete. The same
     /// residues as adding the products one by one.
-    func lazySums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, workers: Int,
+    func lazySums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, workers: Int, initial: consuming [Backend.Ciphertext?]? = nil,
                                      finish: (Backend.Ciphertext) throws -> Backend.Ciphertext,
                                      weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext?] {
         var byOutput = [[Term]](repeating: [], count: outputs)
@@ -40,11 +40,17 @@ extension TileTensor {
             load[w] += blocks[b].reduce(0) { $0 + byOutput[$1].count }
         }
         let runLength = Self.lazySumTerms
-        let sums = Locked([Backend.Ciphertext?](repeating: nil, count: outputs))
+        // Each output's initial sum (if any) is handed to the worker that adds to it, or kept
+        // as the result when no term reaches the output.
+        let sums = Locked(initial.take() ?? [Backend.Ciphertext?](repeating: nil, count: outputs))
         try backend.runProductWorkers(workerCount, outputs: outputs) { w in
             for b in shares[w].sorted() {
                 let members = blocks[b]
-                var made = [Backend.Ciphertext?](repeating: nil, count: members.count)
+                var made = sums.withLock { all in members.map { output -> Backend.Ciphertext? in
+                    let seed = all[output]
+                    all[output] = nil
+                    return seed
+                } }
                 let runs = members.map { (byOutput[$0].count + runLength - 1) / runLength }.max() ?? 0
                 for r in 0..<runs {
                     // This run's inputs, each once, and each member's terms over them.

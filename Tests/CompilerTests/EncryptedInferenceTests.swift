@@ -46,6 +46,31 @@ final class EncryptedInferenceTests: XCTestCase {
         return (agree, worst)
     }
 
+    /// A plan over the memory limit whole is fitted by chunking (`Optimizer.chunkedToFit`): its
+    /// estimate falls, its layouts and levels stay, the chunks survive the model file, and it
+    /// evaluates to the plaintext executor's logits.
+    func testChunkedPlanFitsTheMemoryLimitAndEvaluates() throws {
+        let (graph, c, images) = try FlowFixtures.compile("mnist", batch: 4)
+        let whole = c.plans[0]
+        let weightCount = c.chain.steps.reduce(0) { $0 + $1.weightCount }
+        let wholeBytes = whole.leastMemoryBytes(weightCount: weightCount)
+        let priced = try FlowFixtures.costModel(whole.choice)
+        let top = whole.choice.parameters.maxLevel
+        let fitted = try XCTUnwrap(Optimizer.chunkedToFit(whole, chain: c.chain, limit: wholeBytes - 1, weightCount: weightCount) { sim in
+            try sim.steps.map { step in try step.countsByDepth.reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) } }
+        }, "the bundled MNIST model's throughput plan has a chunkable segment")
+        XCTAssertTrue(fitted.simulation.chunks.contains { $0 > 1 }, "\(fitted.simulation.chunks)")
+        XCTAssertLessThan(fitted.leastMemoryBytes(weightCount: weightCount), wholeBytes)
+        XCTAssertEqual(fitted.simulation.steps.map(\.outputLayout), whole.simulation.steps.map(\.outputLayout))
+        XCTAssertEqual(fitted.simulation.steps.map(\.depthAfter), whole.simulation.steps.map(\.depthAfter))
+        var chunked = c
+        (chunked.model, chunked.profile) = try Compilation.files(for: fitted, chain: c.chain, graph: graph, name: "mnist")
+        let (model, client) = try setUp(chunked)
+        XCTAssertEqual(model.stepChunks, fitted.simulation.chunks)
+        let (agree, _) = try check(graph, images.prefix(3).map { $0.tensor.values }, model: model, client: client, label: "chunked plan")
+        XCTAssertEqual(agree, 3)
+    }
+
     func testMNISTBundledImagesOneAtATime() throws {
         let (graph, c, images) = try FlowFixtures.compile("mnist")
         XCTAssertEqual(c.model.batch, 1)

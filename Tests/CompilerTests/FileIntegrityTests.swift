@@ -150,6 +150,25 @@ final class FileIntegrityTests: XCTestCase {
         XCTAssertThrowsError(try ClientProfile.read(IntegrityFrame.seal(try profile.serializedBytes(), tag: .clientProfile)))
     }
 
+    /// Chunks asked for on a step that is not a convolution, or more chunks than a
+    /// convolution's output channels, are refused when the model is read.
+    func testImpossibleChunksAreRefused() throws {
+        let original = try Hetool_Plan_V1_CompiledModel(serializedBytes: Array(Self.files.model[IntegrityFrame.headerSize...]))
+        func isConvolution(_ step: Hetool_Plan_V1_PlannedStep) -> Bool {
+            if case .convolution? = step.operation { return true }
+            return false
+        }
+        let other = try XCTUnwrap(original.plan.steps.firstIndex { !isConvolution($0) })
+        let conv = try XCTUnwrap(original.plan.steps.firstIndex(where: isConvolution))
+        for (index, chunks) in [(other, UInt32(2)), (conv, original.plan.steps[conv].outputShape[0] + 1)] {
+            var model = original
+            model.plan.steps[index].chunks = chunks
+            XCTAssertThrowsError(try CompiledModel.read(IntegrityFrame.seal(try model.serializedBytes(), tag: .compiledModel))) {
+                XCTAssertTrue("\($0)".contains("chunks") && "\($0)".contains("step \(index)"), "\($0)")
+            }
+        }
+    }
+
     /// Behind a valid checksum (a hostile or buggy writer): mutated payloads throw a
     /// `CompilerError` or decode to a file that passed every check; none traps.
     func testMutatedPayloadsBehindAValidChecksum() throws {

@@ -38,6 +38,8 @@ public struct CompiledModel: PlanCarrying, Sendable {
     /// The input's tiling (the first step's).
     public var tiling: InterleavedTiling { plan.steps[0].tiling }
     public var stepTilings: [InterleavedTiling] { plan.steps.map(\.tiling) }
+    /// Each step's chunks (`PlannedStep.chunks`; 1: whole).
+    public var stepChunks: [Int] { plan.steps.map(\.chunks) }
     /// The optimizer's estimate per step (µs) and the level each step reads at.
     public var estimatedMicroseconds: [Double] { plan.steps.map(\.estimatedMicroseconds) }
     public var inputLevels: [Int] { plan.steps.map(\.inputLevel) }

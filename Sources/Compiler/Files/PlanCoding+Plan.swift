@@ -70,6 +70,7 @@ extension PlanCoding {
         m.sources = s.sources
         m.estimatedMicroseconds = s.estimatedMicroseconds
         m.estimatedPeakBytes = UInt64(s.estimatedPeakBytes)
+        if s.chunks > 1 { m.chunks = UInt32(s.chunks) }
         m.inputLevel = UInt32(s.inputLevel)
         m.tiling = tiling(s.tiling)
         m.outputLayout = layout(s.outputLayout)
@@ -232,11 +233,19 @@ extension PlanCoding {
             throw CompilerError.invalidFile("\(where_) names too many source layers, or one longer than 1,024 bytes")
         }
         guard m.hasTiling else { throw CompilerError.invalidFile("\(where_) has no tiling") }
+        // At most one chunk per output channel, and only a convolution is made in chunks (the
+        // executor checks the rest: `ChunkedSegment`).
+        if m.chunks > 1 {
+            guard case .convolution = structure, m.chunks <= UInt32(output[0]) else {
+                throw CompilerError.invalidFile("\(where_) is planned in \(m.chunks) chunks; only a convolution is, in at most one chunk per output channel")
+            }
+        }
         let slots = parameters.slotCount
         return PlannedStep(structure: structure, inputShape: input, outputShape: output, sources: m.sources, inputs: inputs,
                            tiling: try tiling(m.tiling, slots: slots, source: where_), inputLevel: Int(m.inputLevel),
                            outputLayout: try layout(m.outputLayout, present: m.hasOutputLayout, slots: slots, "output layout", where_),
-                           estimatedMicroseconds: m.estimatedMicroseconds, estimatedPeakBytes: Int(m.estimatedPeakBytes))
+                           estimatedMicroseconds: m.estimatedMicroseconds, estimatedPeakBytes: Int(m.estimatedPeakBytes),
+                           chunks: max(1, Int(m.chunks)))
     }
 
     /// The executable step of a planned step and its weights.

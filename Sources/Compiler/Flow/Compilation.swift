@@ -214,7 +214,8 @@ public struct Compilation: Sendable {
             return PlannedStep(structure: step.operation.structure, inputShape: step.inputShape, outputShape: step.outputShape,
                                sources: step.sources, inputs: step.inputs, tiling: simulated.tiling, inputLevel: top - simulated.depthBefore,
                                outputLayout: simulated.outputLayout, estimatedMicroseconds: plan.stepMicroseconds[i],
-                               estimatedPeakBytes: sim.peakBytes(step: i, maxLevel: top))
+                               estimatedPeakBytes: sim.peakBytes(step: i, maxLevel: top),
+                               chunks: sim.chunks.isEmpty ? 1 : sim.chunks[i])
         }
         var value = Plan(header: header, steps: planned, fingerprint: [])
         value.fingerprint = try CompiledModel.fingerprint(plan: value, steps: chain.steps)

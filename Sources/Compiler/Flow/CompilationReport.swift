@@ -40,6 +40,9 @@ public enum CompilationReport {
                               counts.rotations, counts.hoistedRotations, counts.multiplications, best.stepMicroseconds[i] / 1000,
                               Double(c.model.plan.steps[i].estimatedPeakBytes) / 1e6))
         }
+        if sim.chunks.contains(where: { $0 > 1 }) {
+            out.append("chunks: \(Optimizer.chunkSummary(sim.chunks)), each through the steps after it into the next convolution (its output never whole; the estimate and peak of a segment are on its first step)")
+        }
         let inputBytes = sim.inputLayout.tileCount * p.ciphertextPrimes.count * p.degree * 8 // seeded: one polynomial
         let outputBytes = sim.outputLayout.tileCount * 2 * p.degree * 8
         let keys = best.evaluationKeyBytes

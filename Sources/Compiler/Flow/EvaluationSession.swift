@@ -94,9 +94,11 @@ public struct EvaluationSession {
             // Each branch's ciphertexts are released once the last step reading them has run
             // (the input's too: no binding here keeps it alive for the whole run).
             var x = try ChainExecution.run(model.steps, input: freshInput(input, backend: backend, source: source), tilings: model.stepTilings,
+                                           chunks: model.stepChunks,
                                            willRun: { progress($0, false) },
                                            didRun: { trace in
-                guard trace.output.shape == planned[trace.index].outputLayout else {
+                // A step inside a chunked segment has no output of its own (the segment's last step's is checked).
+                guard trace.fused || trace.output.shape == planned[trace.index].outputLayout else {
                     throw CompilerError.invalidFile("step \(trace.index) (\(planned[trace.index].structure)) wrote layout \(trace.output.shape), the plan says \(planned[trace.index].outputLayout) (the model file is inconsistent; compile it again)")
                 }
                 progress(trace.index, true)

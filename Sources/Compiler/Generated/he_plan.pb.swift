@@ -474,136 +474,170 @@ nonisolated struct Hetool_Plan_V1_Tiling: Sendable {
 
 /// One operation of the plan with what the optimizer planned for it; its weights, when it has
 /// any, are the model's `StepWeights` of the same index.
-nonisolated struct Hetool_Plan_V1_PlannedStep: Sendable {
+nonisolated struct Hetool_Plan_V1_PlannedStep: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var operation: Hetool_Plan_V1_PlannedStep.OneOf_Operation? = nil
+  var operation: OneOf_Operation? {
+    get {return _storage._operation}
+    set {_uniqueStorage()._operation = newValue}
+  }
 
   var convolution: Hetool_Plan_V1_ConvolutionShape {
     get {
-      if case .convolution(let v)? = operation {return v}
+      if case .convolution(let v)? = _storage._operation {return v}
       return Hetool_Plan_V1_ConvolutionShape()
     }
-    set {operation = .convolution(newValue)}
+    set {_uniqueStorage()._operation = .convolution(newValue)}
   }
 
   /// x².
   var square: Hetool_Plan_V1_Square {
     get {
-      if case .square(let v)? = operation {return v}
+      if case .square(let v)? = _storage._operation {return v}
       return Hetool_Plan_V1_Square()
     }
-    set {operation = .square(newValue)}
+    set {_uniqueStorage()._operation = .square(newValue)}
   }
 
   /// x ⊙ (x + β_c).
   var shiftedProduct: Hetool_Plan_V1_PerChannel {
     get {
-      if case .shiftedProduct(let v)? = operation {return v}
+      if case .shiftedProduct(let v)? = _storage._operation {return v}
       return Hetool_Plan_V1_PerChannel()
     }
-    set {operation = .shiftedProduct(newValue)}
+    set {_uniqueStorage()._operation = .shiftedProduct(newValue)}
   }
 
   /// x + γ_c.
   var addChannelConstants: Hetool_Plan_V1_PerChannel {
     get {
-      if case .addChannelConstants(let v)? = operation {return v}
+      if case .addChannelConstants(let v)? = _storage._operation {return v}
       return Hetool_Plan_V1_PerChannel()
     }
-    set {operation = .addChannelConstants(newValue)}
+    set {_uniqueStorage()._operation = .addChannelConstants(newValue)}
   }
 
   var polynomial: Hetool_Plan_V1_PolynomialShape {
     get {
-      if case .polynomial(let v)? = operation {return v}
+      if case .polynomial(let v)? = _storage._operation {return v}
       return Hetool_Plan_V1_PolynomialShape()
     }
-    set {operation = .polynomial(newValue)}
+    set {_uniqueStorage()._operation = .polynomial(newValue)}
   }
 
   var windowSum: Hetool_Plan_V1_WindowSum {
     get {
-      if case .windowSum(let v)? = operation {return v}
+      if case .windowSum(let v)? = _storage._operation {return v}
       return Hetool_Plan_V1_WindowSum()
     }
-    set {operation = .windowSum(newValue)}
+    set {_uniqueStorage()._operation = .windowSum(newValue)}
   }
 
   /// x ⊙ f_c: per-channel factors (a plaintext product).
   var scaleChannels: Hetool_Plan_V1_PerChannel {
     get {
-      if case .scaleChannels(let v)? = operation {return v}
+      if case .scaleChannels(let v)? = _storage._operation {return v}
       return Hetool_Plan_V1_PerChannel()
     }
-    set {operation = .scaleChannels(newValue)}
+    set {_uniqueStorage()._operation = .scaleChannels(newValue)}
   }
 
   /// The sum of the two values `inputs` names (levels and scales matched first).
   var add: Hetool_Plan_V1_Add {
     get {
-      if case .add(let v)? = operation {return v}
+      if case .add(let v)? = _storage._operation {return v}
       return Hetool_Plan_V1_Add()
     }
-    set {operation = .add(newValue)}
+    set {_uniqueStorage()._operation = .add(newValue)}
   }
 
   /// The values `inputs` names, one after the other along the channels.
   var concat: Hetool_Plan_V1_Concat {
     get {
-      if case .concat(let v)? = operation {return v}
+      if case .concat(let v)? = _storage._operation {return v}
       return Hetool_Plan_V1_Concat()
     }
-    set {operation = .concat(newValue)}
+    set {_uniqueStorage()._operation = .concat(newValue)}
   }
 
   /// [C, H, W] read (the first operand's) and written.
-  var inputShape: [UInt32] = []
+  var inputShape: [UInt32] {
+    get {_storage._inputShape}
+    set {_uniqueStorage()._inputShape = newValue}
+  }
 
-  var outputShape: [UInt32] = []
+  var outputShape: [UInt32] {
+    get {_storage._outputShape}
+    set {_uniqueStorage()._outputShape = newValue}
+  }
 
   /// Names of the network layers the step computes.
-  var sources: [String] = []
+  var sources: [String] {
+    get {_storage._sources}
+    set {_uniqueStorage()._sources = newValue}
+  }
 
   /// The optimizer's estimate, and the level the step reads at.
-  var estimatedMicroseconds: Double = 0
+  var estimatedMicroseconds: Double {
+    get {_storage._estimatedMicroseconds}
+    set {_uniqueStorage()._estimatedMicroseconds = newValue}
+  }
 
-  var inputLevel: UInt32 = 0
+  var inputLevel: UInt32 {
+    get {_storage._inputLevel}
+    set {_uniqueStorage()._inputLevel = newValue}
+  }
 
   /// The tiling the step runs in; an operand is converted into it first when it was computed in
   /// another (the first step's is the input's).
   var tiling: Hetool_Plan_V1_Tiling {
-    get {_tiling ?? Hetool_Plan_V1_Tiling()}
-    set {_tiling = newValue}
+    get {_storage._tiling ?? Hetool_Plan_V1_Tiling()}
+    set {_uniqueStorage()._tiling = newValue}
   }
   /// Returns true if `tiling` has been explicitly set.
-  var hasTiling: Bool {self._tiling != nil}
+  var hasTiling: Bool {_storage._tiling != nil}
   /// Clears the value of `tiling`. Subsequent reads from it will return its default value.
-  mutating func clearTiling() {self._tiling = nil}
+  mutating func clearTiling() {_uniqueStorage()._tiling = nil}
 
   /// The values the step reads, in operand order: 0 is the (packed) input, k + 1 the output of
   /// step k, so every entry is at most the step's own index (the plan is a DAG in topological
   /// order, which rules out cycles). The last step's output is the result; every other value is
   /// read by some step.
-  var inputs: [UInt32] = []
+  var inputs: [UInt32] {
+    get {_storage._inputs}
+    set {_uniqueStorage()._inputs = newValue}
+  }
 
   /// The layout the step's output is in (the executor checks it).
   var outputLayout: Hetool_Plan_V1_TileLayout {
-    get {_outputLayout ?? Hetool_Plan_V1_TileLayout()}
-    set {_outputLayout = newValue}
+    get {_storage._outputLayout ?? Hetool_Plan_V1_TileLayout()}
+    set {_uniqueStorage()._outputLayout = newValue}
   }
   /// Returns true if `outputLayout` has been explicitly set.
-  var hasOutputLayout: Bool {self._outputLayout != nil}
+  var hasOutputLayout: Bool {_storage._outputLayout != nil}
   /// Clears the value of `outputLayout`. Subsequent reads from it will return its default value.
-  mutating func clearOutputLayout() {self._outputLayout = nil}
+  mutating func clearOutputLayout() {_uniqueStorage()._outputLayout = nil}
 
   /// The most bytes of ciphertexts, plaintexts and key-switching scratch alive at once while the
   /// step runs (every value alive from earlier steps included), from the compiler's simulation;
   /// 0 when not estimated (files written before it was). Added without a version change: a file
   /// without it reads as before, and an older he-tool refuses it as a field it does not know.
-  var estimatedPeakBytes: UInt64 = 0
+  var estimatedPeakBytes: UInt64 {
+    get {_storage._estimatedPeakBytes}
+    set {_uniqueStorage()._estimatedPeakBytes = newValue}
+  }
+
+  /// For a convolution that starts a chunked segment: how many chunks of its output channels it
+  /// is made in, each taken through the per-channel steps after it into the next convolution's
+  /// sums, so that its output never exists whole (the result is the same bit for bit); 0 or 1:
+  /// whole. Chosen by the compiler when the plan would not fit --max-memory-mb otherwise. Added
+  /// without a version change, as field 18 was.
+  var chunks: UInt32 {
+    get {_storage._chunks}
+    set {_uniqueStorage()._chunks = newValue}
+  }
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -628,8 +662,7 @@ nonisolated struct Hetool_Plan_V1_PlannedStep: Sendable {
 
   init() {}
 
-  fileprivate var _tiling: Hetool_Plan_V1_Tiling? = nil
-  fileprivate var _outputLayout: Hetool_Plan_V1_TileLayout? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// The weights of one step: a convolution's [filters (F·C·K·K, row-major), bias (F)], a
@@ -1368,230 +1401,291 @@ nonisolated extension Hetool_Plan_V1_Tiling: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".PlannedStep"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{3}scale_channels\0\u{1}add\0\u{1}concat\0\u{3}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0\u{1}inputs\0\u{3}output_layout\0\u{3}estimated_peak_bytes\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{3}scale_channels\0\u{1}add\0\u{1}concat\0\u{3}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0\u{1}inputs\0\u{3}output_layout\0\u{3}estimated_peak_bytes\0\u{1}chunks\0")
+
+  fileprivate class _StorageClass {
+    var _operation: Hetool_Plan_V1_PlannedStep.OneOf_Operation?
+    var _inputShape: [UInt32] = []
+    var _outputShape: [UInt32] = []
+    var _sources: [String] = []
+    var _estimatedMicroseconds: Double = 0
+    var _inputLevel: UInt32 = 0
+    var _tiling: Hetool_Plan_V1_Tiling? = nil
+    var _inputs: [UInt32] = []
+    var _outputLayout: Hetool_Plan_V1_TileLayout? = nil
+    var _estimatedPeakBytes: UInt64 = 0
+    var _chunks: UInt32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _operation = source._operation
+      _inputShape = source._inputShape
+      _outputShape = source._outputShape
+      _sources = source._sources
+      _estimatedMicroseconds = source._estimatedMicroseconds
+      _inputLevel = source._inputLevel
+      _tiling = source._tiling
+      _inputs = source._inputs
+      _outputLayout = source._outputLayout
+      _estimatedPeakBytes = source._estimatedPeakBytes
+      _chunks = source._chunks
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try {
-        var v: Hetool_Plan_V1_ConvolutionShape?
-        var hadOneofValue = false
-        if let current = self.operation {
-          hadOneofValue = true
-          if case .convolution(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try {
+          var v: Hetool_Plan_V1_ConvolutionShape?
+          var hadOneofValue = false
+          if let current = _storage._operation {
+            hadOneofValue = true
+            if case .convolution(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._operation = .convolution(v)
+          }
+        }()
+        case 2: try {
+          var v: Hetool_Plan_V1_Square?
+          var hadOneofValue = false
+          if let current = _storage._operation {
+            hadOneofValue = true
+            if case .square(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._operation = .square(v)
+          }
+        }()
+        case 3: try {
+          var v: Hetool_Plan_V1_PerChannel?
+          var hadOneofValue = false
+          if let current = _storage._operation {
+            hadOneofValue = true
+            if case .shiftedProduct(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._operation = .shiftedProduct(v)
+          }
+        }()
+        case 4: try {
+          var v: Hetool_Plan_V1_PerChannel?
+          var hadOneofValue = false
+          if let current = _storage._operation {
+            hadOneofValue = true
+            if case .addChannelConstants(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._operation = .addChannelConstants(v)
+          }
+        }()
+        case 5: try {
+          var v: Hetool_Plan_V1_PolynomialShape?
+          var hadOneofValue = false
+          if let current = _storage._operation {
+            hadOneofValue = true
+            if case .polynomial(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._operation = .polynomial(v)
+          }
+        }()
+        case 6: try {
+          var v: Hetool_Plan_V1_WindowSum?
+          var hadOneofValue = false
+          if let current = _storage._operation {
+            hadOneofValue = true
+            if case .windowSum(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._operation = .windowSum(v)
+          }
+        }()
+        case 7: try {
+          var v: Hetool_Plan_V1_PerChannel?
+          var hadOneofValue = false
+          if let current = _storage._operation {
+            hadOneofValue = true
+            if case .scaleChannels(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._operation = .scaleChannels(v)
+          }
+        }()
+        case 8: try {
+          var v: Hetool_Plan_V1_Add?
+          var hadOneofValue = false
+          if let current = _storage._operation {
+            hadOneofValue = true
+            if case .add(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._operation = .add(v)
+          }
+        }()
+        case 9: try {
+          var v: Hetool_Plan_V1_Concat?
+          var hadOneofValue = false
+          if let current = _storage._operation {
+            hadOneofValue = true
+            if case .concat(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._operation = .concat(v)
+          }
+        }()
+        case 10: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._inputShape) }()
+        case 11: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._outputShape) }()
+        case 12: try { try decoder.decodeRepeatedStringField(value: &_storage._sources) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._estimatedMicroseconds) }()
+        case 14: try { try decoder.decodeSingularUInt32Field(value: &_storage._inputLevel) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._tiling) }()
+        case 16: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._inputs) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._outputLayout) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._estimatedPeakBytes) }()
+        case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._chunks) }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.operation = .convolution(v)
-        }
-      }()
-      case 2: try {
-        var v: Hetool_Plan_V1_Square?
-        var hadOneofValue = false
-        if let current = self.operation {
-          hadOneofValue = true
-          if case .square(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.operation = .square(v)
-        }
-      }()
-      case 3: try {
-        var v: Hetool_Plan_V1_PerChannel?
-        var hadOneofValue = false
-        if let current = self.operation {
-          hadOneofValue = true
-          if case .shiftedProduct(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.operation = .shiftedProduct(v)
-        }
-      }()
-      case 4: try {
-        var v: Hetool_Plan_V1_PerChannel?
-        var hadOneofValue = false
-        if let current = self.operation {
-          hadOneofValue = true
-          if case .addChannelConstants(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.operation = .addChannelConstants(v)
-        }
-      }()
-      case 5: try {
-        var v: Hetool_Plan_V1_PolynomialShape?
-        var hadOneofValue = false
-        if let current = self.operation {
-          hadOneofValue = true
-          if case .polynomial(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.operation = .polynomial(v)
-        }
-      }()
-      case 6: try {
-        var v: Hetool_Plan_V1_WindowSum?
-        var hadOneofValue = false
-        if let current = self.operation {
-          hadOneofValue = true
-          if case .windowSum(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.operation = .windowSum(v)
-        }
-      }()
-      case 7: try {
-        var v: Hetool_Plan_V1_PerChannel?
-        var hadOneofValue = false
-        if let current = self.operation {
-          hadOneofValue = true
-          if case .scaleChannels(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.operation = .scaleChannels(v)
-        }
-      }()
-      case 8: try {
-        var v: Hetool_Plan_V1_Add?
-        var hadOneofValue = false
-        if let current = self.operation {
-          hadOneofValue = true
-          if case .add(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.operation = .add(v)
-        }
-      }()
-      case 9: try {
-        var v: Hetool_Plan_V1_Concat?
-        var hadOneofValue = false
-        if let current = self.operation {
-          hadOneofValue = true
-          if case .concat(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.operation = .concat(v)
-        }
-      }()
-      case 10: try { try decoder.decodeRepeatedUInt32Field(value: &self.inputShape) }()
-      case 11: try { try decoder.decodeRepeatedUInt32Field(value: &self.outputShape) }()
-      case 12: try { try decoder.decodeRepeatedStringField(value: &self.sources) }()
-      case 13: try { try decoder.decodeSingularDoubleField(value: &self.estimatedMicroseconds) }()
-      case 14: try { try decoder.decodeSingularUInt32Field(value: &self.inputLevel) }()
-      case 15: try { try decoder.decodeSingularMessageField(value: &self._tiling) }()
-      case 16: try { try decoder.decodeRepeatedUInt32Field(value: &self.inputs) }()
-      case 17: try { try decoder.decodeSingularMessageField(value: &self._outputLayout) }()
-      case 18: try { try decoder.decodeSingularUInt64Field(value: &self.estimatedPeakBytes) }()
-      default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    switch self.operation {
-    case .convolution?: try {
-      guard case .convolution(let v)? = self.operation else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    }()
-    case .square?: try {
-      guard case .square(let v)? = self.operation else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    }()
-    case .shiftedProduct?: try {
-      guard case .shiftedProduct(let v)? = self.operation else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    }()
-    case .addChannelConstants?: try {
-      guard case .addChannelConstants(let v)? = self.operation else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    }()
-    case .polynomial?: try {
-      guard case .polynomial(let v)? = self.operation else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    }()
-    case .windowSum?: try {
-      guard case .windowSum(let v)? = self.operation else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    }()
-    case .scaleChannels?: try {
-      guard case .scaleChannels(let v)? = self.operation else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    }()
-    case .add?: try {
-      guard case .add(let v)? = self.operation else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    }()
-    case .concat?: try {
-      guard case .concat(let v)? = self.operation else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-    }()
-    case nil: break
-    }
-    if !self.inputShape.isEmpty {
-      try visitor.visitPackedUInt32Field(value: self.inputShape, fieldNumber: 10)
-    }
-    if !self.outputShape.isEmpty {
-      try visitor.visitPackedUInt32Field(value: self.outputShape, fieldNumber: 11)
-    }
-    if !self.sources.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.sources, fieldNumber: 12)
-    }
-    if self.estimatedMicroseconds.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.estimatedMicroseconds, fieldNumber: 13)
-    }
-    if self.inputLevel != 0 {
-      try visitor.visitSingularUInt32Field(value: self.inputLevel, fieldNumber: 14)
-    }
-    try { if let v = self._tiling {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
-    } }()
-    if !self.inputs.isEmpty {
-      try visitor.visitPackedUInt32Field(value: self.inputs, fieldNumber: 16)
-    }
-    try { if let v = self._outputLayout {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
-    } }()
-    if self.estimatedPeakBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.estimatedPeakBytes, fieldNumber: 18)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      switch _storage._operation {
+      case .convolution?: try {
+        guard case .convolution(let v)? = _storage._operation else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      }()
+      case .square?: try {
+        guard case .square(let v)? = _storage._operation else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      }()
+      case .shiftedProduct?: try {
+        guard case .shiftedProduct(let v)? = _storage._operation else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      }()
+      case .addChannelConstants?: try {
+        guard case .addChannelConstants(let v)? = _storage._operation else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      }()
+      case .polynomial?: try {
+        guard case .polynomial(let v)? = _storage._operation else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      }()
+      case .windowSum?: try {
+        guard case .windowSum(let v)? = _storage._operation else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      }()
+      case .scaleChannels?: try {
+        guard case .scaleChannels(let v)? = _storage._operation else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      }()
+      case .add?: try {
+        guard case .add(let v)? = _storage._operation else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      }()
+      case .concat?: try {
+        guard case .concat(let v)? = _storage._operation else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      }()
+      case nil: break
+      }
+      if !_storage._inputShape.isEmpty {
+        try visitor.visitPackedUInt32Field(value: _storage._inputShape, fieldNumber: 10)
+      }
+      if !_storage._outputShape.isEmpty {
+        try visitor.visitPackedUInt32Field(value: _storage._outputShape, fieldNumber: 11)
+      }
+      if !_storage._sources.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._sources, fieldNumber: 12)
+      }
+      if _storage._estimatedMicroseconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._estimatedMicroseconds, fieldNumber: 13)
+      }
+      if _storage._inputLevel != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._inputLevel, fieldNumber: 14)
+      }
+      try { if let v = _storage._tiling {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+      if !_storage._inputs.isEmpty {
+        try visitor.visitPackedUInt32Field(value: _storage._inputs, fieldNumber: 16)
+      }
+      try { if let v = _storage._outputLayout {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+      if _storage._estimatedPeakBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._estimatedPeakBytes, fieldNumber: 18)
+      }
+      if _storage._chunks != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._chunks, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Hetool_Plan_V1_PlannedStep, rhs: Hetool_Plan_V1_PlannedStep) -> Bool {
-    if lhs.operation != rhs.operation {return false}
-    if lhs.inputShape != rhs.inputShape {return false}
-    if lhs.outputShape != rhs.outputShape {return false}
-    if lhs.sources != rhs.sources {return false}
-    if lhs.estimatedMicroseconds != rhs.estimatedMicroseconds {return false}
-    if lhs.inputLevel != rhs.inputLevel {return false}
-    if lhs._tiling != rhs._tiling {return false}
-    if lhs.inputs != rhs.inputs {return false}
-    if lhs._outputLayout != rhs._outputLayout {return false}
-    if lhs.estimatedPeakBytes != rhs.estimatedPeakBytes {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._operation != rhs_storage._operation {return false}
+        if _storage._inputShape != rhs_storage._inputShape {return false}
+        if _storage._outputShape != rhs_storage._outputShape {return false}
+        if _storage._sources != rhs_storage._sources {return false}
+        if _storage._estimatedMicroseconds != rhs_storage._estimatedMicroseconds {return false}
+        if _storage._inputLevel != rhs_storage._inputLevel {return false}
+        if _storage._tiling != rhs_storage._tiling {return false}
+        if _storage._inputs != rhs_storage._inputs {return false}
+        if _storage._outputLayout != rhs_storage._outputLayout {return false}
+        if _storage._estimatedPeakBytes != rhs_storage._estimatedPeakBytes {return false}
+        if _storage._chunks != rhs_storage._chunks {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

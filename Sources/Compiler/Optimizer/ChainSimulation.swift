@@ -48,6 +48,12 @@ public struct ChainSimulation: Sendable {
     public var depth: Int { steps.last?.depthAfter ?? 0 }
     /// The tiling of every step.
     public var tilings: [InterleavedTiling] { steps.map(\.tiling) }
+    /// Each step's chunks (`ChunkedSegment`; 1 whole): set by `chunked(_:steps:)`, whose counts
+    /// and peaks are those of the chunked run.
+    public var chunks: [Int] = []
+    /// The planning mock's scale and levels (`chunked` runs the chain again on them).
+    var planningScaleBits = 0
+    var planningLevels = 0
 
     /// Simulates `chain` on `batch` samples (random values: the counts do not depend on them)
     /// in one tiling throughout.
@@ -114,7 +120,33 @@ public struct ChainSimulation: Sendable {
                                peakBytes: memory.peak, peakPolynomials: memory.peakPolynomials, inputs: steps[k].inputs))
         }
         return ChainSimulation(inputTiling: tilings[0], steps: result, inputLayout: input, outputLayout: y.shape,
-                               rotationSteps: mock.rotationSteps.sorted(), simulatedMaxLevel: top)
+                               rotationSteps: mock.rotationSteps.sorted(), simulatedMaxLevel: top,
+                               planningScaleBits: logScale, planningLevels: levels)
+    }
+
+    /// This whole-network simulation with steps run in `chunks` (`ChainExecution.run`'s): the
+    /// layouts and levels stay (a chunked segment writes what the whole one does), the counts
+    /// and peaks are the chunked run's. A segment's counts and peak go to its first step (its
+    /// work is interleaved), its other steps count nothing and peak at what is alive after it.
+    /// - Throws: when `chunks` does not fit the chain (`ChunkedSegment`).
+    public func chunked(_ chunks: [Int], steps chainSteps: [LoweredStep]) throws -> ChainSimulation {
+        let mock = try Self.planningBackend(slotCount: inputLayout.slotsPerTile, logScale: planningScaleBits, levels: planningLevels)
+        let memory = MemoryTracker()
+        mock.memoryTracker = memory
+        let x = try TileTensor(encrypting: TileTensors.Tensor(zeros: inputLayout.logicalShape), shape: inputLayout, backend: mock)
+        var result = self
+        result.chunks = chunks
+        _ = try ChainExecution.run(chainSteps, input: consume x, tilings: tilings, chunks: chunks, willRun: { _ in
+            mock.resetCounts()
+            memory.resetPeak()
+        }) { trace in
+            var byDepth: [Int: OperationCounts] = [:]
+            for (level, counts) in mock.countsByLevel { byDepth[simulatedMaxLevel - level] = counts }
+            result.steps[trace.index].countsByDepth = byDepth
+            result.steps[trace.index].peakBytes = memory.peak
+            result.steps[trace.index].peakPolynomials = memory.peakPolynomials
+        }
+        return result
     }
 }
 

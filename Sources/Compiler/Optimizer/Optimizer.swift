@@ -209,11 +209,21 @@ public enum Optimizer {
                     }
                     let priced = try model(choice)
                     let top = choice.parameters.maxLevel
-                    let micro = try simulation.steps.map { step in
-                        try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+                    func price(_ simulation: ChainSimulation) throws -> [Double] {
+                        try simulation.steps.map { step in
+                            try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+                        }
                     }
-                    let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: images)
-                    let memory = candidate.leastMemoryBytes(weightCount: weightCount)
+                    var candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: try price(simulation), batch: images)
+                    var memory = candidate.leastMemoryBytes(weightCount: weightCount)
+                    if memory > options.maximumIntermediateBytes,
+                       let fitted = try chunkedToFit(candidate, chain: chain, limit: options.maximumIntermediateBytes,
+                                                     weightCount: weightCount, price: price) {
+                        candidate = fitted
+                        let before = memory
+                        memory = candidate.leastMemoryBytes(weightCount: weightCount)
+                        progress("optimizer: \(tiling) needs \(before / 1_000_000) MB whole, \(memory / 1_000_000) MB with \(chunkSummary(candidate.simulation.chunks))")
+                    }
                     guard memory <= options.maximumIntermediateBytes else {
                         layoutOnly = false
                         if smallestOverMemory == nil || memory < smallestOverMemory!.bytes {

@@ -101,9 +101,9 @@ struct ChunkedSegment {
                 y = try ChainExecution.apply(Self.slice(step, channels: range), to: consume y)
             }
             let columns = try Self.filterColumns(steps[steps.count - 1], range)
-            let part = try y.convolutionSums(filters: columns, stride: stride, padding: padding)
+            // The chunk's products are added into the sums so far (handed over: added in place).
+            total = try y.convolutionSums(filters: columns, stride: stride, padding: padding, adding: total.take())
             _ = consume y
-            total = try total.map { try $0.adding(part) } ?? part
         }
         _ = consume x
         return try total!.finished(bias: bias.contains { $0 != 0 } ? bias : nil)

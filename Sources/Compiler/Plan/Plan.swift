@@ -79,10 +79,13 @@ public struct PlannedStep: Equatable, Sendable {
     /// The most bytes of ciphertexts, plaintexts and key-switching scratch alive at once while
     /// the step runs (earlier values still alive included), simulated; 0 when not estimated.
     public var estimatedPeakBytes: Int
+    /// For a convolution that starts a chunked segment (`ChunkedSegment`), the chunks its output
+    /// channels are made in; 1: whole. The result is the same bit for bit; the peak is lower.
+    public var chunks: Int
 
     public init(structure: StepStructure, inputShape: [Int], outputShape: [Int], sources: [String], inputs: [Int],
                 tiling: InterleavedTiling, inputLevel: Int, outputLayout: TileShape, estimatedMicroseconds: Double,
-                estimatedPeakBytes: Int = 0) {
+                estimatedPeakBytes: Int = 0, chunks: Int = 1) {
         self.structure = structure
         self.inputShape = inputShape
         self.outputShape = outputShape
@@ -93,6 +96,7 @@ public struct PlannedStep: Equatable, Sendable {
         self.outputLayout = outputLayout
         self.estimatedMicroseconds = estimatedMicroseconds
         self.estimatedPeakBytes = estimatedPeakBytes
+        self.chunks = chunks
     }
 }
 
