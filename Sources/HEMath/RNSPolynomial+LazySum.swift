@@ -58,6 +58,15 @@ extension RNSPolynomial {
         for (s, input) in inputs.enumerated() where !readers[s].isEmpty {
             guard input.basis.isSame(as: basis) else { throw HEMathError.mismatch("input \(s) is over another basis than the sums'") }
         }
+        // Constant factors only (scalar weights): the register-blocked kernel.
+        let constants = sums.map { terms in terms.map { term -> [UInt64]? in
+            if case .constant(let c) = term.factor { return c }
+            return nil
+        } }
+        if constants.allSatisfy({ $0.allSatisfy { $0 != nil } }) {
+            return constantLazySums(inputs: inputs, sums: sums.map { $0.map(\.input) }, constants: constants.map { $0.map { $0! } },
+                                    basis: basis, scratch: scratch)
+        }
         // The results, limb-major per sum, written limb by limb (each limb by one thread).
         let results = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, count * limbs * n))
         defer { results.deallocate() }

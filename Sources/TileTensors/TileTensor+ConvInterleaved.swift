@@ -239,6 +239,8 @@ extension TileTensor {
         // (one-pixel tiles: CryptoNets' layout) has one weight in every slot: a scalar product,
         // nothing encoded. Decided from the layout alone, so the counting mock counts the same.
         let scalarTaps = dims[cd].tileSize == 1 && outDims[fd].tileSize == 1
+        // One-pixel tiles too: every tap covers its tile's one position, so every weight is one.
+        let allScalar = scalarTaps && dims[2].tileSize == 1 && dims[3].tileSize == 1
         func weight(_ key: WeightKey) throws -> TermWeight<Backend.Plaintext> {
             if scalarTaps, positions[key.rows].count == dims[2].tileSize, positions[key.columns].count == dims[3].tileSize,
                let ci = dims[cd].element(tile: key.channelTile, position: 0),
@@ -263,7 +265,8 @@ extension TileTensor {
                 try previous.requireCompatible(with: opened)
                 initial = previous.takeSums()
             }
-            let sums = try hoistedProducts(terms, outputs: outShape.tileCount, initial: initial.take(), finish: { $0 }) { try weight($0.plaintext) }
+            let sums = try hoistedProducts(terms, outputs: outShape.tileCount, scalarWeights: allScalar, initial: initial.take(),
+                                           finish: { $0 }) { try weight($0.plaintext) }
             return .open(ConvolutionSums(backend: backend, shape: outShape, channelDimension: cd, channelSpan: tc,
                                          channelStride: channelStride, inputBatch: dims[4],
                                          level: l, zeroScale: q, zeroSource: tiles[0],
@@ -271,7 +274,8 @@ extension TileTensor {
                                              switch sum { case .finished(let c), .open(let c): return c }
                                          } }))
         }
-        var sums = try rescaledSums(terms, outputs: outShape.tileCount, zeroScale: q) { try weight($0.plaintext) }.map(Optional.some)
+        var sums = try rescaledSums(terms, outputs: outShape.tileCount, zeroScale: q, scalarWeights: allScalar) { try weight($0.plaintext) }
+            .map(Optional.some)
         var outTiles: [Backend.Ciphertext] = []
         outTiles.reserveCapacity(sums.count)
         for t in sums.indices {
@@ -289,10 +293,10 @@ extension TileTensor {
     /// copies. Without rotations (`lazySums`) each block of sums is rescaled by the worker that
     /// made it, the moment it is made: the batch-4096 MNIST plan's first convolution held all
     /// 1,568 of its sums at the top level (3.7 GB) before this.
-    func rescaledSums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, zeroScale: Double,
+    func rescaledSums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, zeroScale: Double, scalarWeights: Bool = false,
                                          weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext] {
         let finish: (Backend.Ciphertext) throws -> Backend.Ciphertext = { try backend.rescale($0) }
-        var sums = try hoistedProducts(terms, outputs: outputs, finish: finish, weight: weight)
+        var sums = try hoistedProducts(terms, outputs: outputs, scalarWeights: scalarWeights, finish: finish, weight: weight)
         var result: [Backend.Ciphertext] = []
         result.reserveCapacity(outputs)
         for output in sums.indices {
@@ -314,7 +318,8 @@ extension TileTensor {
     /// Without rotations the sums come `finish`ed (by the worker that made them); otherwise open.
     /// With `initial` sums (one per output, nil where none; handed over: each is added to in
     /// place), the products are added into them, and an output no term reaches keeps its own.
-    func hoistedProducts<Term: HoistedTerm>(_ terms: [Term], outputs: Int, initial: consuming [Backend.Ciphertext?]? = nil,
+    func hoistedProducts<Term: HoistedTerm>(_ terms: [Term], outputs: Int, scalarWeights: Bool = false,
+                                            initial: consuming [Backend.Ciphertext?]? = nil,
                                             finish: (Backend.Ciphertext) throws -> Backend.Ciphertext,
                                             weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [HoistedSum<Backend.Ciphertext>?] {
         // No term rotates (one-pixel tiles: CryptoNets' layouts, batch plans): output by output,
@@ -322,7 +327,8 @@ extension TileTensor {
         // operand once and writes the sum once, where the source-major order below adds into
         // cold accumulators (a batch-4096 MNIST convolution ran 2.4× its estimate that way).
         if terms.allSatisfy({ $0.delta == 0 }) {
-            return try lazySums(terms, outputs: outputs, workers: backend.productWorkerCount, initial: initial, finish: finish, weight: weight)
+            return try lazySums(terms, outputs: outputs, workers: backend.productWorkerCount, scalarWeights: scalarWeights,
+                                initial: initial, finish: finish, weight: weight)
                 .map { $0.map(HoistedSum.finished) }
         }
         var bySource: [Int: [Term]] = [:]

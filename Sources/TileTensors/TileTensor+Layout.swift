@@ -84,8 +84,13 @@ extension TileTensor {
             throw TileTensorError.slotMismatch(tileSlots: target.slotsPerTile, backendSlots: backend.slotCount)
         }
         let slots = backend.slotCount
-        var groups: [RemapKey: [Int]] = [:]
+        // Each group's slots, numbered in order of appearance. Neighbouring slots mostly fall in
+        // one group, so the last group is tried before the dictionary: hashing every slot's key
+        // was a quarter of AlexNet's compile (the optimizer prices hundreds of conversions).
+        var groupSlots: [[Int]] = []
+        var groupOf: [RemapKey: Int] = [:]
         var order: [RemapKey] = []
+        var last: (key: RemapKey, group: Int)?
         var validPerTile = [Int](repeating: 0, count: target.tileCount)
         var failure: Error?
         target.forEachSlot { tile, slot, index in
@@ -95,20 +100,32 @@ extension TileTensor {
             do {
                 let (s, sigma) = try shape.location(of: j)
                 let key = RemapKey(target: tile, source: s, delta: ((sigma - slot) % slots + slots) % slots)
-                if groups[key] == nil { order.append(key) }
-                groups[key, default: []].append(slot)
+                let g: Int
+                if let last, last.key == key {
+                    g = last.group
+                } else if let found = groupOf[key] {
+                    g = found
+                } else {
+                    g = order.count
+                    groupOf[key] = g
+                    order.append(key)
+                    groupSlots.append([])
+                }
+                last = (key, g)
+                groupSlots[g].append(slot)
             } catch { failure = error }
         }
         if let failure { throw failure }
 
         // Every target tile is one source tile rotated by one step, covering all its elements:
         // no masks, no level (a cyclic rotation of the outermost dimension, a whole-tile move).
+        var groupsOfTarget = [[Int]](repeating: [], count: target.tileCount)
+        for (g, key) in order.enumerated() { groupsOfTarget[key.target].append(g) }
         let wholeTiles = (0..<target.tileCount).allSatisfy { r in
-            let keys = order.filter { $0.target == r }
-            return keys.count == 1 && groups[keys[0]]!.count == validPerTile[r]
+            groupsOfTarget[r].count == 1 && groupSlots[groupsOfTarget[r][0]].count == validPerTile[r]
         }
         if wholeTiles {
-            let keys = (0..<target.tileCount).map { r in order.first { $0.target == r }! }
+            let keys = (0..<target.tileCount).map { r in order[groupsOfTarget[r][0]] }
             var rotated: [Int: [Int: Backend.Ciphertext]] = [:]
             for s in Set(keys.map(\.source)) {
                 rotated[s] = try backend.rotations(of: tiles[s], by: Array(Set(keys.filter { $0.source == s }.map(\.delta))))
@@ -131,9 +148,10 @@ extension TileTensor {
         // An all-zero tile: any tile times the zero mask.
         let result = try rescaledSums(order, outputs: target.tileCount, zeroScale: q) { key in
             // A mask over every slot is the weight 1 alone: a scalar product.
-            if groups[key]!.count == slots { return .scalar(1, scale: q) }
+            let members = groupSlots[groupOf[key]!]
+            if members.count == slots { return .scalar(1, scale: q) }
             var mask = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
-            if backend.computesValues { for slot in groups[key]! { mask[slot] = 1 } }
+            if backend.computesValues { for slot in members { mask[slot] = 1 } }
             return .plaintext(try backend.encode(mask, scale: q, level: l))
         }
         return TileTensor(backend: backend, shape: target.clearingUnknowns, tiles: result)

@@ -168,4 +168,41 @@ final class PlainProductTests: XCTestCase {
         }
         XCTAssertThrowsError(try evaluator.sumsOfProducts(inputs: inputs, sums: [[(71, weights[1])]]))
     }
+
+    /// Constant weights only (the register-blocked kernel, `constantLazySums`): sums equal the
+    /// products added term by term, residue for residue, at N = 4096 (four coefficient blocks),
+    /// with 61-bit primes past the 63 products an accumulator holds, an odd term count, two sums
+    /// over the same inputs in the same order (made together) and one over others.
+    func testConstantLazySumsEqualTermByTermProducts() throws {
+        let context = try TestParameters.small(logDegree: 12, primeBits: [61, 61, 61], specialPrimeBits: [61], digits: 3)
+        let sk = KeyGenerator(context: context).secretKey()
+        let encoder = Encoder(context: context)
+        let encryptor = Encryptor(secretKey: sk)
+        let evaluator = Evaluator(context: context)
+        var rng = TestRNG(seed: 29)
+        let slots = context.slotCount
+        let cts = try (0..<71).map { _ in
+            try evaluator.droppingLevel(encryptor.encrypt(encoder.encode((0..<slots).map { _ in Double.random(in: -1...1, using: &rng) },
+                                                                          scale: 0x1p40, level: 2)), to: 1)
+        }
+        let weights = (0..<71).map { _ in ProductWeight.constant(Double.random(in: -2...2, using: &rng), scale: 0x1p20) }
+        let order = (0..<69).map { ($0 * 7) % 71 }
+        let sums: [[(input: Int, weight: ProductWeight)]] = [
+            order.map { ($0, weights[$0]) },
+            order.map { ($0, weights[70 - $0]) },      // the same inputs in the same order: a twin
+            [(5, weights[1]), (5, weights[2]), (9, weights[3])],
+        ]
+        let together = try evaluator.sumsOfProducts(inputs: cts, sums: sums)
+        for (b, terms) in sums.enumerated() {
+            var byTerm: Ciphertext?
+            for (input, weight) in terms {
+                guard case let .constant(c, scale) = weight else { return XCTFail("constants only") }
+                if byTerm == nil { byTerm = try evaluator.multiply(cts[input], constant: c, constantScale: scale) } else {
+                    try evaluator.addConstantProductInPlace(&byTerm!, cts[input], constant: c, constantScale: scale)
+                }
+            }
+            XCTAssertEqual(together[b].components, byTerm!.components, "sum \(b), residue for residue")
+            XCTAssertEqual(together[b].scale, byTerm!.scale)
+        }
+    }
 }

@@ -127,13 +127,18 @@ public struct Calibrator {
             // `lazySumTerms` terms over the same ciphertexts, taken in turn from a pool larger
             // than the last-level cache, so cold (a layer's inputs were made long before); the
             // plaintext stays hot (re-used across outputs). The elapsed time over the terms.
-            let perSum = TileTensor<CKKSBackend>.lazySumTerms, block = TileTensor<CKKSBackend>.lazySumBlock
-            let inputs = try (0..<max(perSum * workers, Self.coldBytes / (16 * context.degree * (level + 1)))).map { _ in
+            // Scalar weights in the larger blocks and runs the kernels take for them.
+            let longest = TileTensor<CKKSBackend>.scalarLazySumTerms
+            let inputs = try (0..<max(longest * workers, Self.coldBytes / (16 * context.degree * (level + 1)))).map { _ in
                 try evaluator.add(a, a)
             }
             var drawn = 0
             func lazy(_ weight: ProductWeight) throws -> Double {
-                time {
+                let scalar: Bool
+                if case .constant = weight { scalar = true } else { scalar = false }
+                let perSum = scalar ? TileTensor<CKKSBackend>.scalarLazySumTerms : TileTensor<CKKSBackend>.lazySumTerms
+                let block = scalar ? TileTensor<CKKSBackend>.scalarLazySumBlock : TileTensor<CKKSBackend>.lazySumBlock
+                return time {
                     try ProductWorkers.run(workers) { w in
                         let mine = (0..<perSum).map { inputs[(drawn + w * perSum + $0) % inputs.count] }
                         let sums = (0..<block).map { _ in (0..<perSum).map { (input: $0, weight: weight) } }
