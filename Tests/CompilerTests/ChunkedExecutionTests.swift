@@ -119,8 +119,8 @@ final class ChunkedExecutionTests: XCTestCase {
             let worst = zip(results[chunks]!.values, results[1]!.values).map { abs($0 - $1) }.max() ?? .infinity
             XCTAssertLessThan(worst, 1e-9, "\(chunks) chunks against whole")
         }
-        // Whole: input + the 16-channel output (141.8 MB at these levels). In 4 chunks: input,
-        // a quarter of it, the open sums (88.5 MB); in 16: 68.9 MB.
+        // Whole: input + the 16-channel output (141.8 MB at these levels). In chunks: input, one
+        // chunk of that output, and the second layer's sums (its 4 channels).
         XCTAssertLessThan(Double(peaks[4]!), 0.7 * Double(peaks[1]!), "peaks \(peaks)")
         XCTAssertLessThan(peaks[16]!, peaks[4]!, "peaks \(peaks)")
     }
