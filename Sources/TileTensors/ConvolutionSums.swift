@@ -58,21 +58,11 @@ extension TileTensor {
     /// The open sums of `conv2dInterleaved(filters:stride:padding:)` (no bias, no rescale),
     /// added into `previous` (handed over) as they are made: the sums of earlier channel chunks
     /// of the same convolution. A chunk's own sums never exist beside them (they would double
-    /// the segment's accumulators).
-    public func convolutionSums(filters: Tensor, stride s: Int, padding p: Int, adding previous: consuming ConvolutionSums<Backend>?) throws -> ConvolutionSums<Backend> {
+    /// the segment's accumulators). The same terms and plaintexts as the whole convolution, and
+    /// always its tap path: a caller splitting a kernel that covers the whole image must make
+    /// sure the whole convolution takes it too (one-pixel tiles do).
+    public func convolutionSums(filters: Tensor, stride s: Int, padding p: Int, adding previous: consuming ConvolutionSums<Backend>? = nil) throws -> ConvolutionSums<Backend> {
         switch try interleavedConvolution(filters: filters, bias: nil, stride: s, padding: p, open: true, adding: previous.take()) {
-        case .open(let sums): return sums
-        case .output: preconditionFailure("an open convolution returns its sums")
-        }
-    }
-
-    /// The open sums of `conv2dInterleaved(filters:stride:padding:)` (no bias, no rescale): the
-    /// same terms and plaintexts, so that sums of the input's channel chunks, each convolved
-    /// with its filters' columns and added (`ConvolutionSums.adding`), finish to the whole
-    /// convolution's output. Takes the tap path always; a caller splitting a kernel that covers
-    /// the whole image must make sure the whole convolution takes it too (one-pixel tiles do).
-    public func convolutionSums(filters: Tensor, stride s: Int, padding p: Int) throws -> ConvolutionSums<Backend> {
-        switch try interleavedConvolution(filters: filters, bias: nil, stride: s, padding: p, open: true) {
         case .open(let sums): return sums
         case .output: preconditionFailure("an open convolution returns its sums")
         }

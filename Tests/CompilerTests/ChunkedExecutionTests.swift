@@ -140,5 +140,12 @@ final class ChunkedExecutionTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(message), "\(chunks): \(error)")
             }
         }
+        // A first layer of one channel tile (2 channels in tiles of 2) cannot be cut at all: an
+        // error, not a trap (a model file may ask for 2 chunks of its 2 channels).
+        let narrow = Self.segment(c: 2, h: 8, f: 2, k: 3, padding: 1, f2: 3, k2: 3, padding2: 1, seed: 11)
+        let x = try TileTensor(encrypting: input, shape: shape, backend: mock)
+        XCTAssertThrowsError(try ChainExecution.run(narrow, input: x, tilings: tilings, chunks: [2, 1, 1, 1])) { error in
+            XCTAssertTrue("\(error)".contains("2 … 1 at most"), "\(error)")
+        }
     }
 }

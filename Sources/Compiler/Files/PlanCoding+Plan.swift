@@ -236,7 +236,7 @@ extension PlanCoding {
         // At most one chunk per output channel, and only a convolution is made in chunks (the
         // executor checks the rest: `ChunkedSegment`).
         if m.chunks > 1 {
-            guard case .convolution = structure, m.chunks <= UInt32(output[0]) else {
+            guard case .convolution = structure, Int(m.chunks) <= output[0] else {
                 throw CompilerError.invalidFile("\(where_) is planned in \(m.chunks) chunks; only a convolution is, in at most one chunk per output channel")
             }
         }

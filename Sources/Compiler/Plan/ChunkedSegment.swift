@@ -76,8 +76,9 @@ struct ChunkedSegment {
         guard case let .convolution(_, shape, _, _, _) = steps[start].operation else { preconditionFailure("checked by end(of:)") }
         let f = shape[0]
         let units = Self.maximumChunks(filters: f, tiling: tilings[start])
-        guard (2...units).contains(chunks) else {
-            throw CompilerError.invalidFile("step \(first + start) is planned in \(chunks) chunks; its \(f) channels make 2 … \(units) (the model file is inconsistent; compile it again)")
+        // Not `(2...units).contains`: a layer of one channel tile has units = 1, and that range would trap.
+        guard chunks >= 2, chunks <= units else {
+            throw CompilerError.invalidFile("step \(first + start) is planned in \(chunks) chunks; its \(f) channels in tiles of \(Self.channelUnit(tilings[start])) make 2 … \(units) at most (the model file is inconsistent; compile it again)")
         }
         let unit = Self.channelUnit(tilings[start])
         self.start = start
