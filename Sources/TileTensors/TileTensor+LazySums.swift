@@ -39,7 +39,15 @@ extension TileTensor {
         // pixel's filter tiles instead shares every input but needs every filter's plaintexts
         // at once: the batch-4096 MNIST plan's 32×16 convolution overflowed the 1 GiB cache,
         // re-encoded, and ran 71 s instead of 40.
-        let order = (0..<outputs).filter { !byOutput[$0].isEmpty }
+        var order = (0..<outputs).filter { !byOutput[$0].isEmpty }
+        if scalarWeights {
+            // Nothing is cached per weight here, so outputs that read the same inputs in the same
+            // order go side by side (a convolution's filters at one pixel): the constant-factor
+            // kernel makes such twins with one load per input, and a block's distinct inputs
+            // stay few enough for L2. Each sum keeps its terms: the same residues in any order.
+            let keys = byOutput.map { $0.map(\.source) }
+            order.sort { a, b in keys[a] == keys[b] ? a < b : keys[a].lexicographicallyPrecedes(keys[b]) }
+        }
         let blockSize = scalarWeights ? Self.scalarLazySumBlock : Self.lazySumBlock
         let blocks = stride(from: 0, to: order.count, by: blockSize).map { Array(order[$0..<min($0 + blockSize, order.count)]) }
         let workerCount = max(1, min(workers, blocks.count))
