@@ -49,6 +49,9 @@ struct CompileCommand: ParsableCommand {
     @Flag(name: .customLong("no-space-to-depth"), help: "Run a strided first convolution on the image as it is, not on the client's space-to-depth packing of it.")
     var noSpaceToDepth = false
 
+    @Flag(name: .customLong("no-complex-packing"), help: "Throughput plans carry one image per slot (by default two, in the real and imaginary parts, are priced too and taken when cheaper per image).")
+    var noComplexPacking = false
+
     @Flag(name: .customLong("circuit-privacy"), help: "Sanitize every result before it leaves the server (mask the slots the client does not read, re-randomize, flood the noise to statistical distance 2^-40), so that it reveals the logits and not the weights. Costs a larger modulus (often the next ring); `he-tool serve` asks for it.")
     var circuitPrivacy = false
 
@@ -89,6 +92,7 @@ struct CompileCommand: ParsableCommand {
         if let maxMemoryMB { options.maximumIntermediateBytes = maxMemoryMB * 1_000_000 }
         options.searchConversions = !noConversions
         options.spaceToDepth = !noSpaceToDepth
+        options.complexPacking = !noComplexPacking
         if circuitPrivacy { options.circuitPrivacy = CircuitPrivacy.Request(slotBits: 0) }   // sized by the compiler
         let cache = CalibrationCache(threads: threads)
         // A budgeted file: say which budget this is (the default one when --budget is not given).

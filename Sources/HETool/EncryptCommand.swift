@@ -49,7 +49,7 @@ struct EncryptCommand: ParsableCommand {
             size = writer.count
         }
         try staged.commit()
-        let grouping = groups > 1 ? String(format: " in %d groups of %d", groups, profile.batch) : ""
+        let grouping = groups > 1 ? String(format: " in %d groups of %d", groups, profile.imagesPerEvaluation) : ""
         print(String(format: "encrypt: %d image(s)%@ → %@ (%d ciphertexts, %@) in %.2f s", samples.count, grouping, out, tiles,
                      FlowFiles.megabytes(size), Date().timeIntervalSince(start)))
     }

@@ -29,8 +29,8 @@ extension ServedModel {
         guard input.stage == .input else {
             throw ServeError(.unprocessableContent, "mismatch", "the body is an evaluation result, not an encrypted input")
         }
-        guard (1...model.batch).contains(input.images) else {
-            throw ServeError(.badRequest, "invalid_file", "the ciphertext claims \(input.images) images; model '\(name)' carries 1 … \(model.batch)")
+        guard (1...model.imagesPerEvaluation).contains(input.images) else {
+            throw ServeError(.badRequest, "invalid_file", "the ciphertext claims \(input.images) images; model '\(name)' carries 1 … \(model.imagesPerEvaluation)")
         }
         guard input.layout == model.inputLayout else {
             throw ServeError(.unprocessableContent, "wrong_layout",

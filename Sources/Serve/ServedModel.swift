@@ -53,7 +53,7 @@ public struct ServedModel: Sendable {
     public var info: ModelInfo {
         ModelInfo(name: name, modelName: model.modelName, engineVersion: model.engineVersion,
                   parametersFingerprint: model.parameters.fingerprintHex, planFingerprint: hex(model.planFingerprint),
-                  logDegree: model.parameters.logDegree, maxLevel: model.parameters.maxLevel, batch: model.batch,
+                  logDegree: model.parameters.logDegree, maxLevel: model.parameters.maxLevel, batch: model.imagesPerEvaluation,
                   inputShape: model.inputShape, outputShape: profile.outputShape, steps: model.steps.count,
                   rotationSteps: model.rotationSteps.count, estimatedSeconds: model.estimatedMicroseconds.reduce(0, +) / 1e6,
                   profileBytes: profileBytes.count)

@@ -14,8 +14,13 @@ public final class CKKSBackend: TensorBackend {
     private let encryptor: Encryptor?
     private let decryptor: Decryptor?
 
-    public init(context: CKKSContext, keys: EvaluationKeys?, encryptor: Encryptor?, decryptor: Decryptor? = nil) {
+    /// See `TensorBackend.complexPacking` (the plan's; its keys then hold the conjugation).
+    public let complexPacking: Bool
+
+    public init(context: CKKSContext, keys: EvaluationKeys?, encryptor: Encryptor?, decryptor: Decryptor? = nil,
+                complexPacking: Bool = false) {
         self.context = context
+        self.complexPacking = complexPacking
         encoder = Encoder(context: context)
         evaluator = Evaluator(context: context, keys: keys)
         self.encryptor = encryptor
@@ -36,6 +41,10 @@ public final class CKKSBackend: TensorBackend {
         try encoder.encode(values, scale: scale, level: level)
     }
 
+    public func encode(real: [Double], imaginary: [Double], scale: Double, level: Int) throws -> Plaintext {
+        try encoder.encode(real: real, imaginary: imaginary, scale: scale, level: level)
+    }
+
     public func encrypt(_ plaintext: Plaintext) throws -> Ciphertext {
         guard let encryptor else { throw CKKSError.invalidParameters("this backend has no encryptor (server side): encrypt on the client") }
         return try encryptor.encrypt(plaintext)
@@ -44,6 +53,11 @@ public final class CKKSBackend: TensorBackend {
     public func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double] {
         guard let decryptor else { throw CKKSError.invalidParameters("this backend has no secret key: decrypt on the client") }
         return try encoder.decode(decryptor.decrypt(ciphertext))
+    }
+
+    public func decryptAndDecodeParts(_ ciphertext: Ciphertext) throws -> (real: [Double], imaginary: [Double]) {
+        guard let decryptor else { throw CKKSError.invalidParameters("this backend has no secret key: decrypt on the client") }
+        return try encoder.decodeComplex(decryptor.decrypt(ciphertext))
     }
 
     public func level(of ciphertext: Ciphertext) -> Int { ciphertext.level }
@@ -55,8 +69,12 @@ public final class CKKSBackend: TensorBackend {
     public func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws {
         if a.level == b.level { try evaluator.addInPlace(&a, b) } else { a = try evaluator.add(a, b) }
     }
-    public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext { try evaluator.add(a, p) }
-    public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext { try evaluator.add(a, constant: c) }
+    public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
+        complexPacking ? try evaluator.addToBothParts(a, p) : try evaluator.add(a, p)
+    }
+    public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext {
+        complexPacking ? try evaluator.addToBothParts(a, constant: c) : try evaluator.add(a, constant: c)
+    }
     public func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext { try evaluator.multiply(a, p) }
     /// Fused when the accumulator is at a's level (the sums of one layer); otherwise unfused.
     public func addProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ p: Plaintext) throws {
@@ -102,7 +120,10 @@ public final class CKKSBackend: TensorBackend {
         acc = sum
     }
     public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
-        try evaluator.multiplyWithoutRelinearization(a, b)
+        complexPacking ? try evaluator.multiplyPartsWithoutRelinearization(a, b) : try evaluator.multiplyWithoutRelinearization(a, b)
+    }
+    public func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {
+        complexPacking ? try evaluator.squarePartsWithoutRelinearization(a) : try evaluator.squareWithoutRelinearization(a)
     }
     public func relinearize(_ a: Ciphertext) throws -> Ciphertext { try evaluator.relinearize(a) }
     public func rescale(_ a: Ciphertext) throws -> Ciphertext { try evaluator.rescale(a) }

@@ -6,7 +6,9 @@ import CKKS
 /// evaluator does (scale divided by the actual prime q_level on rescale; the same level and scale
 /// errors). Layouts are tested and priced with it in milliseconds, without encryption.
 public final class MockBackend: TensorBackend {
-    /// A mock ciphertext: the message slots and the bookkeeping CKKS would carry.
+    /// A mock ciphertext: the message slots and the bookkeeping CKKS would carry. Under complex
+    /// packing the values are the real parts of the slots followed by the imaginary parts
+    /// (2 · slotCount), each operation acting on both as CKKS does.
     public struct Ciphertext {
         public var values: [Double]
         public var level: Int
@@ -16,7 +18,8 @@ public final class MockBackend: TensorBackend {
         var live: LiveBytes? = nil
     }
 
-    /// A mock plaintext.
+    /// A mock plaintext: real slot values (the real and imaginary parts, one after the other,
+    /// when encoded by `encode(real:imaginary:…)`).
     public struct Plaintext {
         public var values: [Double]
         public var level: Int
@@ -32,6 +35,10 @@ public final class MockBackend: TensorBackend {
     /// plans with it; a mock run that checks results keeps the values.
     public let tracksValues: Bool
     public var computesValues: Bool { tracksValues }
+    /// See `TensorBackend.complexPacking`. A product of ciphertexts is then counted as CKKS
+    /// makes it: a conjugation (a key switch, counted with the rotations) per operand, two
+    /// tensor products, monomial products and additions.
+    public let complexPacking: Bool
     public let degree: Int
     public let defaultScale: Double
     /// Live-memory accounting (nil: none). When set, every ciphertext and plaintext the mock
@@ -106,10 +113,11 @@ public final class MockBackend: TensorBackend {
     }
 
     /// A mock with `slotCount` slots (any positive count) and the prime chain and scale of `parameters`.
-    public init(slotCount: Int, parameters: CKKSParameters, tracksValues: Bool = true) {
+    public init(slotCount: Int, parameters: CKKSParameters, tracksValues: Bool = true, complexPacking: Bool = false) {
         precondition(slotCount >= 1, "a backend needs at least one slot")
         self.slotCount = slotCount
         self.tracksValues = tracksValues
+        self.complexPacking = complexPacking
         degree = 2 * slotCount
         defaultScale = parameters.scale
         primes = parameters.ciphertextPrimes.map { Double($0) }
@@ -188,15 +196,38 @@ public final class MockBackend: TensorBackend {
         return Plaintext(values: slots, level: level, scale: scale, live: live)
     }
 
+    public func encode(real: [Double], imaginary: [Double], scale: Double, level: Int) throws -> Plaintext {
+        guard imaginary.count <= slotCount else {
+            throw CKKSError.encoding("\(imaginary.count) values given, but the backend has only \(slotCount) slots")
+        }
+        var p = try encode(real, scale: scale, level: level)
+        guard tracksValues else { return p }
+        var parts = imaginary + [Double](repeating: 0, count: slotCount - imaginary.count)
+        if noise != nil {
+            noise!.addUniform(&parts, deviation: noise!.model.slotDeviation(noise!.model.encodingRounding, scale: scale))
+        }
+        p.values += parts
+        return p
+    }
+
     public func encrypt(_ plaintext: Plaintext) throws -> Ciphertext {
         try count(\.encryptions, level: plaintext.level)
         var values = plaintext.values
+        // Under complex packing a real plaintext encrypts with zero imaginary parts.
+        if complexPacking, tracksValues, values.count == slotCount { values += [Double](repeating: 0, count: slotCount) }
         perturb(&values, coefficientDeviation: \.freshEncryption, scale: plaintext.scale)
         return tracked(Ciphertext(values: values, level: plaintext.level, scale: plaintext.scale, componentCount: 2))
     }
 
     public func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double] {
-        tracksValues ? ciphertext.values : [Double](repeating: 0, count: slotCount)
+        tracksValues ? Array(ciphertext.values.prefix(slotCount)) : [Double](repeating: 0, count: slotCount)
+    }
+
+    public func decryptAndDecodeParts(_ ciphertext: Ciphertext) throws -> (real: [Double], imaginary: [Double]) {
+        let real = try decryptAndDecode(ciphertext)
+        let imaginary = tracksValues && ciphertext.values.count == 2 * slotCount ? Array(ciphertext.values[slotCount...])
+            : [Double](repeating: 0, count: slotCount)
+        return (real, imaginary)
     }
     public func level(of ciphertext: Ciphertext) -> Int { ciphertext.level }
     public func scale(of ciphertext: Ciphertext) -> Double { ciphertext.scale }
@@ -230,7 +261,7 @@ public final class MockBackend: TensorBackend {
         try requireSameScale(a.scale, p.scale)
         try count(\.additions, level: a.level)
         var r = a
-        if tracksValues { for i in r.values.indices { r.values[i] += p.values[i] } }
+        if tracksValues { for i in r.values.indices { r.values[i] += p.values[i % p.values.count] } }
         return tracked(r)
     }
 
@@ -246,7 +277,7 @@ public final class MockBackend: TensorBackend {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
         try count(\.plainMultiplications, level: a.level)
         var r = a
-        if tracksValues { for i in r.values.indices { r.values[i] *= p.values[i] } }
+        if tracksValues { for i in r.values.indices { r.values[i] *= p.values[i % p.values.count] } }
         r.scale *= p.scale
         return tracked(r)
     }
@@ -278,7 +309,7 @@ public final class MockBackend: TensorBackend {
                 guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
                 try count(\.plainMultiplications, level: level, concurrent: false)
                 try count(\.lazyPlainProducts, level: level, concurrent: false)
-                if tracksValues { for i in r.values.indices { r.values[i] += a.values[i] * p.values[i] } }
+                if tracksValues { for i in r.values.indices { r.values[i] += a.values[i] * p.values[i % p.values.count] } }
                 scale = a.scale * p.scale
             case .scalar(let c, let s):
                 try count(\.scalarMultiplications, level: level, concurrent: false)
@@ -315,12 +346,36 @@ public final class MockBackend: TensorBackend {
     }
 
     public func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
+        try product(a, b, square: false)
+    }
+
+    public func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {
+        try product(a, a, square: true)
+    }
+
+    /// a ⊙ b (slot by slot, and part by part under complex packing), counted as CKKS makes it.
+    private func product(_ a: Ciphertext, _ b: Ciphertext, square: Bool) throws -> Ciphertext {
         guard a.componentCount == 2, b.componentCount == 2 else {
             throw CKKSError.componentCount(expected: 2, actual: max(a.componentCount, b.componentCount))
         }
-        try count(\.multiplications, level: min(a.level, b.level))
-        return tracked(Ciphertext(values: tracksValues ? zip(a.values, b.values).map(*) : [], level: min(a.level, b.level),
-                                  scale: a.scale * b.scale, componentCount: 3))
+        let level = min(a.level, b.level)
+        guard complexPacking else {
+            try count(\.multiplications, level: level)
+            return tracked(Ciphertext(values: tracksValues ? zip(a.values, b.values).map(*) : [], level: level,
+                                      scale: a.scale * b.scale, componentCount: 3))
+        }
+        // Per operand: its conjugate (a key switch), u = z + z̄ and v = X^{3N/4}·(z − z̄) (two
+        // additions, one monomial product); then u·u′ + v·v′ (two tensor products, one addition).
+        let operands = square ? 1 : 2
+        try count(\.rotations, level: level, operands)
+        try count(\.additions, level: level, 2 * operands + 1)
+        try count(\.plainMultiplications, level: level, operands)
+        try count(\.multiplications, level: level, 2)
+        var x = a.values, y = b.values
+        perturb(&x, coefficientDeviation: { $0.keySwitching[level] }, scale: a.scale)
+        if square { y = x } else { perturb(&y, coefficientDeviation: { $0.keySwitching[level] }, scale: b.scale) }
+        return tracked(Ciphertext(values: tracksValues ? zip(x, y).map(*) : [], level: level,
+                                  scale: 4 * a.scale * b.scale, componentCount: 3))
     }
 
     public func relinearize(_ a: Ciphertext) throws -> Ciphertext {
@@ -351,9 +406,13 @@ public final class MockBackend: TensorBackend {
         return tracked(r)
     }
 
+    /// Each part (the real, and under complex packing the imaginary) rotated by k.
     private func rotated(_ values: [Double], _ k: Int) -> [Double] {
         guard tracksValues, k != 0 else { return values }
-        return (0..<slotCount).map { values[($0 + k) % slotCount] }
+        return (0..<values.count).map { i in
+            let part = i - i % slotCount
+            return values[part + (i - part + k) % slotCount]
+        }
     }
 
     public func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext {

@@ -36,12 +36,24 @@ public protocol TensorBackend: AnyObject {
     /// deterministic). `eval --plaintext-cache-mb` sets it on the server's backend.
     var plaintextCacheBytes: Int { get }
 
+    /// Whether every slot carries two images, one in its real part and one in its imaginary
+    /// part (complex packing: twice the images per ciphertext for the same linear work). Then
+    /// `add` of a plaintext or a constant adds it to both parts, and a product of ciphertexts
+    /// multiplies part by part at four times the product of the scales (CKKS:
+    /// `Evaluator.multiplyPartsWithoutRelinearization`, a conjugation per operand).
+    var complexPacking: Bool { get }
+
     /// Encodes up to `slotCount` reals (missing slots are zero).
     func encode(_ values: [Double], scale: Double, level: Int) throws -> Plaintext
+    /// Encodes `real` and `imaginary` (up to `slotCount` each) as the two parts of the slots:
+    /// a complex-packed input.
+    func encode(real: [Double], imaginary: [Double], scale: Double, level: Int) throws -> Plaintext
     /// Encrypts a plaintext at its level and scale.
     func encrypt(_ plaintext: Plaintext) throws -> Ciphertext
     /// Decrypts and decodes all slots (needs the secret key; tests and the client only).
     func decryptAndDecode(_ ciphertext: Ciphertext) throws -> [Double]
+    /// Both parts of every slot (a complex-packed result).
+    func decryptAndDecodeParts(_ ciphertext: Ciphertext) throws -> (real: [Double], imaginary: [Double])
 
     func level(of ciphertext: Ciphertext) -> Int
     func scale(of ciphertext: Ciphertext) -> Double
@@ -75,6 +87,9 @@ public protocol TensorBackend: AnyObject {
     func sumsOfProducts(inputs: [Ciphertext], sums: [[(Int, TermWeight<Plaintext>)]]) throws -> [Ciphertext]
     /// The three-component product a·b (relinearize next).
     func multiplyWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
+    /// a ⊙ a, three components: one tensor product fewer than a ⊙ b, and under complex packing
+    /// one conjugation instead of two.
+    func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext
     func relinearize(_ a: Ciphertext) throws -> Ciphertext
     func rescale(_ a: Ciphertext) throws -> Ciphertext
     func dropLevel(_ a: Ciphertext, to level: Int) throws -> Ciphertext
@@ -90,6 +105,13 @@ extension TensorBackend {
     public var plaintextCacheBytes: Int { TensorBackendDefaults.plaintextCacheBytes }
     public func runProductWorkers(_ count: Int, outputs: Int, _ body: (Int) throws -> Void) throws {
         try ProductWorkers.run(count, body)
+    }
+
+    public var complexPacking: Bool { false }
+
+    /// The product a ⊙ a (backends with a cheaper square override it).
+    public func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {
+        try multiplyWithoutRelinearization(a, a)
     }
 
     /// a · b relinearized (one multiplication and one relinearization).

@@ -9,7 +9,7 @@ extension TileTensor {
         _ = consume self
         return TileTensor(backend: backend, shape: shape, tiles: try backend.mapTiles(shape.tileCount) { t in
             let x = input.read(t)
-            return try backend.rescale(backend.multiply(x, x))
+            return try backend.rescale(backend.relinearize(backend.squareWithoutRelinearization(x)))
         })
     }
 

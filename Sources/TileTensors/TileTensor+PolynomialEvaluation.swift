@@ -110,7 +110,7 @@ struct PolynomialTree<Backend: TensorBackend> {
     mutating func power(_ j: Int) throws -> Backend.Ciphertext {
         while powers.count <= j {
             let last = powers[powers.count - 1]
-            powers.append(try backend.rescale(backend.multiply(last, last)))
+            powers.append(try backend.rescale(backend.relinearize(backend.squareWithoutRelinearization(last))))
         }
         return powers[j]
     }

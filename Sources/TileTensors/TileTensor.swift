@@ -42,6 +42,26 @@ public struct TileTensor<Backend: TensorBackend> {
         try shape.unpack(tiles.map { try backend.decryptAndDecode($0) })
     }
 
+    /// Packs `real` and `imaginary` (the same logical shape) in `shape` as the two parts of the
+    /// same slots, and encrypts them at the top level and Δ: a complex-packed tensor, twice the
+    /// samples per ciphertext (`TensorBackend.complexPacking`).
+    public init(encryptingParts real: Tensor, _ imaginary: Tensor, shape: TileShape, backend: Backend) throws {
+        guard shape.slotsPerTile == backend.slotCount else {
+            throw TileTensorError.slotMismatch(tileSlots: shape.slotsPerTile, backendSlots: backend.slotCount)
+        }
+        let re = try shape.pack(real, values: backend.computesValues)
+        let im = try shape.pack(imaginary, values: backend.computesValues)
+        self.init(backend: backend, shape: shape, tiles: try zip(re, im).map { r, i in
+            try backend.encrypt(backend.encode(real: r, imaginary: i, scale: backend.defaultScale, level: backend.maxLevel))
+        })
+    }
+
+    /// Both parts decrypted and unpacked (a complex-packed tensor's two sets of samples).
+    public func decryptParts() throws -> (real: Tensor, imaginary: Tensor) {
+        let parts = try tiles.map { try backend.decryptAndDecodeParts($0) }
+        return (try shape.unpack(parts.map(\.real)), try shape.unpack(parts.map(\.imaginary)))
+    }
+
     /// The lowest level of the tiles.
     public var level: Int { tiles.map { backend.level(of: $0) }.min()! }
     /// The scale of the tiles.

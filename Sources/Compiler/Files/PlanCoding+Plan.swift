@@ -27,6 +27,7 @@ extension PlanCoding {
         m.inputLayout = layout(h.inputLayout)
         m.outputLayout = layout(h.outputLayout)
         m.rotationSteps = h.rotationSteps.map { Int64($0) }
+        m.complexPacking = h.complexPacking
         if let c = h.circuitPrivacy {
             var p = Hetool_Plan_V1_CircuitPrivacy()
             p.maskLogScale = UInt32(c.maskLogScale)
@@ -150,7 +151,8 @@ extension PlanCoding {
             inputPacking: packing, batch: Int(m.batch),
             inputLayout: try layout(m.inputLayout, present: m.hasInputLayout, slots: slots, "input layout", source),
             outputLayout: try layout(m.outputLayout, present: m.hasOutputLayout, slots: slots, "output layout", source),
-            rotationSteps: try rotations(m.rotationSteps, slots: slots, source), circuitPrivacy: privacy)
+            rotationSteps: try rotations(m.rotationSteps, slots: slots, source), circuitPrivacy: privacy,
+            complexPacking: m.complexPacking)
     }
 
     /// Step `i` of a plan, checked on its own and against the values before it (`shapes[v]` is

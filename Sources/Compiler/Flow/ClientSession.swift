@@ -39,16 +39,16 @@ public struct ClientSession {
         return try ClientSession(profile: profile, secretKey: key, keySource: keyPath)
     }
 
-    /// Evaluation keys for the plan: relinearization, exactly the plan's rotation steps, and the
-    /// public key when the plan sanitizes its results.
+    /// Evaluation keys for the plan: relinearization, exactly the plan's rotation steps (and the
+    /// conjugation under complex packing), and the public key when the plan sanitizes its results.
     public func evaluationKeys() throws -> EvaluationKeys {
         let keygen = KeyGenerator(context: secretKey.context)
-        var keys = try keygen.evaluationKeys(for: secretKey, rotations: profile.rotationSteps)
+        var keys = try keygen.evaluationKeys(for: secretKey, rotations: profile.rotationSteps, conjugation: profile.complexPacking)
         if profile.circuitPrivacy { keys.publicKey = try keygen.publicKey(for: secretKey) }
         return keys
     }
 
-    /// Any number of samples in groups of the plan's batch, in order (the last group may be
+    /// Any number of samples in groups of the plan's images per evaluation, in order (the last group may be
     /// partly filled): one `encrypt` each, numbered for `EncryptedTensorGroups`.
     public func encryptGroups(_ samples: [[Double]]) throws -> [EncryptedTensorFile] {
         var groups: [EncryptedTensorFile] = []
@@ -60,21 +60,23 @@ public struct ClientSession {
     /// by group holds one group in memory).
     public func encryptGroups(_ samples: [[Double]], _ body: (EncryptedTensorFile) throws -> Void) throws {
         guard !samples.isEmpty else { throw CompilerError.mismatch("no images given") }
-        let count = (samples.count + profile.batch - 1) / profile.batch
+        let size = profile.imagesPerEvaluation
+        let count = (samples.count + size - 1) / size
         guard count <= EncryptedTensorFile.maximumGroups else {
-            throw CompilerError.mismatch("\(samples.count) images make \(count) groups of \(profile.batch); one file holds at most \(EncryptedTensorFile.maximumGroups): split them over several files")
+            throw CompilerError.mismatch("\(samples.count) images make \(count) groups of \(size); one file holds at most \(EncryptedTensorFile.maximumGroups): split them over several files")
         }
         for g in 0..<count {
-            try body(try encrypt(Array(samples[(g * profile.batch)..<min(samples.count, (g + 1) * profile.batch)]), group: g, groups: count))
+            try body(try encrypt(Array(samples[(g * size)..<min(samples.count, (g + 1) * size)]), group: g, groups: count))
         }
     }
 
-    /// Packs preprocessed samples (C·H·W each, at most the plan's batch) in the plan's input
-    /// layout and encrypts them symmetrically (seeded ciphertexts: half the upload), as group
-    /// `group` of a file of `groups`.
+    /// Packs preprocessed samples (C·H·W each, at most the plan's images per evaluation) in the
+    /// plan's input layout and encrypts them symmetrically (seeded ciphertexts: half the
+    /// upload), as group `group` of a file of `groups`. Under complex packing the first `batch`
+    /// samples are the slots' real parts and the next ones their imaginary parts.
     public func encrypt(_ samples: [[Double]], group: Int = 0, groups: Int = 1) throws -> EncryptedTensorFile {
-        guard (1...profile.batch).contains(samples.count) else {
-            throw CompilerError.mismatch("\(samples.count) images given; this plan carries 1 … \(profile.batch) per ciphertext (compile with --batch or --objective throughput for more)")
+        guard (1...profile.imagesPerEvaluation).contains(samples.count) else {
+            throw CompilerError.mismatch("\(samples.count) images given; this plan carries 1 … \(profile.imagesPerEvaluation) per ciphertext (compile with --batch or --objective throughput for more)")
         }
         let size = profile.inputShape.reduce(1, *)
         guard samples.allSatisfy({ $0.count == size }) else {
@@ -82,10 +84,11 @@ public struct ClientSession {
         }
         var padded = samples.map { profile.inputPacking?.apply($0) ?? $0 }
         let packedSize = profile.packedShape.reduce(1, *)
-        while padded.count < profile.batch { padded.append([Double](repeating: 0, count: packedSize)) }
-        let backend = CKKSBackend(context: secretKey.context, keys: nil, encryptor: Encryptor(secretKey: secretKey))
-        let tensor = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: profile.packedShape),
-                                    shape: profile.inputLayout, backend: backend)
+        while padded.count < profile.imagesPerEvaluation { padded.append([Double](repeating: 0, count: packedSize)) }
+        let backend = CKKSBackend(context: secretKey.context, keys: nil, encryptor: Encryptor(secretKey: secretKey),
+                                  complexPacking: profile.complexPacking)
+        let tensor = try ChainExecution.inputTiles(padded, shape: profile.packedShape, layout: profile.inputLayout,
+                                                   complexPacking: profile.complexPacking, backend: backend)
         return try EncryptedTensorFile(tensor, planFingerprint: profile.planFingerprint, stage: .input, images: samples.count,
                                        group: group, groups: groups)
     }
@@ -98,15 +101,16 @@ public struct ClientSession {
         guard file.stage == .output else {
             throw CompilerError.mismatch("\(source) is an encrypted input, not an evaluation result; run `he-tool eval` on it first")
         }
-        guard file.images <= profile.batch else {
-            throw CompilerError.invalidFile("\(source) claims \(file.images) images; the plan carries \(profile.batch)")
+        guard file.images <= profile.imagesPerEvaluation else {
+            throw CompilerError.invalidFile("\(source) claims \(file.images) images; the plan carries \(profile.imagesPerEvaluation)")
         }
         guard file.layout == profile.outputLayout else {
             throw CompilerError.mismatch("\(source) has layout \(file.layout), the profile's output layout is \(profile.outputLayout)")
         }
-        let backend = CKKSBackend(context: secretKey.context, keys: nil, encryptor: nil, decryptor: Decryptor(secretKey: secretKey))
-        let tensor = try file.tensor(backend: backend, source: source).decrypt()
-        let scores = profile.scores(fromOutput: tensor, images: file.images)
+        let backend = CKKSBackend(context: secretKey.context, keys: nil, encryptor: nil, decryptor: Decryptor(secretKey: secretKey),
+                                  complexPacking: profile.complexPacking)
+        let scores = try ChainExecution.outputSamples(file.tensor(backend: backend, source: source), complexPacking: profile.complexPacking,
+                                                      images: file.images) { profile.scores(fromOutput: $0, images: $1) }
         // A scale or a residue damaged in a way that still parses can decode to NaN or ±∞:
         // never print such a number as a result.
         guard scores.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
@@ -133,7 +137,7 @@ public struct ClientSession {
     public func writeKeys(secretKey secretPath: String, evaluationKeys keysPath: String,
                           progress: (Int, Int) -> Void = { _, _ in }) throws -> Int {
         let keygen = KeyGenerator(context: secretKey.context)
-        let elements = keygen.galoisElements(rotations: profile.rotationSteps)
+        let elements = keygen.galoisElements(rotations: profile.rotationSteps, conjugation: profile.complexPacking)
         var done = 0
         let (stagedKeys, size) = try CKKSFile.stageEvaluationKeys(
             to: URL(fileURLWithPath: keysPath), context: secretKey.context,

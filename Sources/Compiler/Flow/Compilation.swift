@@ -169,9 +169,13 @@ public struct Compilation: Sendable {
     /// garbage) over `samples`, computed exactly on the mock backend in the plan's tilings.
     static func largestOutputSlot(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result, samples: [[Double]]) throws -> Double {
         var largest = 0.0
-        for batch in stride(from: 0, to: samples.count, by: plan.batch).map({ Array(samples[$0..<min(samples.count, $0 + plan.batch)]) }) {
+        let size = plan.images
+        for batch in stride(from: 0, to: samples.count, by: size).map({ Array(samples[$0..<min(samples.count, $0 + size)]) }) {
             let x = try runOnMock(plan, chain: chain, samples: batch)
-            for tile in x.tiles { largest = max(largest, try x.backend.decryptAndDecode(tile).map(abs).max() ?? 0) }
+            for tile in x.tiles {
+                let parts = try x.backend.decryptAndDecodeParts(tile)
+                largest = max(largest, (parts.real + parts.imaginary).map(abs).max() ?? 0)
+            }
         }
         return largest
     }
@@ -182,16 +186,18 @@ public struct Compilation: Sendable {
     }
 
     /// The plan run exactly on the mock backend with the plan's own primes (levels and scales as
-    /// the server's run), on up to `plan.batch` samples, padded with zero images.
+    /// the server's run), on up to `plan.images` samples, padded with zero images.
     /// With `noise`, the mock injects CKKS's errors (`PrecisionEstimate`).
     static func runOnMock(_ plan: Optimizer.Candidate, chain: NetworkLowering.Result, samples: [[Double]],
                           noise: MockBackend.NoiseInjection? = nil) throws -> TileTensor<MockBackend> {
         let sim = plan.simulation
-        let mock = MockBackend(slotCount: sim.inputLayout.slotsPerTile, parameters: plan.choice.parameters)
+        let mock = MockBackend(slotCount: sim.inputLayout.slotsPerTile, parameters: plan.choice.parameters,
+                               complexPacking: sim.complexPacking)
         mock.noise = noise
         var padded = samples.map { chain.packed($0) }
-        while padded.count < plan.batch { padded.append([Double](repeating: 0, count: chain.inputShape.reduce(1, *))) }
-        let input = try TileTensor(encrypting: ChainExecution.inputTensor(padded, shape: chain.inputShape), shape: sim.inputLayout, backend: mock)
+        while padded.count < plan.images { padded.append([Double](repeating: 0, count: chain.inputShape.reduce(1, *))) }
+        let input = try ChainExecution.inputTiles(padded, shape: chain.inputShape, layout: sim.inputLayout,
+                                                  complexPacking: sim.complexPacking, backend: mock)
         return try ChainExecution.run(chain.steps, input: input, tilings: sim.tilings)
     }
 
@@ -208,7 +214,8 @@ public struct Compilation: Sendable {
         let header = PlanHeader(
             parameters: plan.choice.parameters, modelName: name, engineVersion: EngineVersion.string, inputShape: chain.sampleShape,
             inputPacking: chain.packing, batch: plan.batch, inputLayout: sim.inputLayout, outputLayout: sim.outputLayout,
-            rotationSteps: sim.rotationSteps.filter { $0 != 0 }, circuitPrivacy: plan.choice.privacy)
+            rotationSteps: sim.rotationSteps.filter { $0 != 0 }, circuitPrivacy: plan.choice.privacy,
+            complexPacking: sim.complexPacking)
         let planned = chain.steps.indices.map { i in
             let step = chain.steps[i], simulated = sim.steps[i]
             return PlannedStep(structure: step.operation.structure, inputShape: step.inputShape, outputShape: step.outputShape,

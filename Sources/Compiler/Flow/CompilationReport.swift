@@ -24,7 +24,7 @@ public enum CompilationReport {
             out.append(String(format: "precision: predicted logit error ≤ %.2g of the largest |logit| (%.2g of %.3g; target %.2g), from CKKS's errors at N = %d, scale 2^%d simulated through the plan; inputs: %@",
                               e.bound, e.bound * e.largestLogit, e.largestLogit, c.precisionTarget, p.degree, e.logScale, e.inputs as NSString))
         }
-        out.append("tiling \(pathDescription(sim)) (t0×t1×tX×tY×tB), \(best.batch) image(s) per evaluation, \(sim.rotationSteps.count) rotation steps")
+        out.append("tiling \(pathDescription(sim)) (t0×t1×tX×tY×tB), \(best.images) image(s) per evaluation\(sim.complexPacking ? " (two per slot: complex packing)" : ""), \(sim.rotationSteps.count) rotation steps")
         out.append("")
         // "reads": the steps whose outputs a step reads (in: the input), shown for a graph.
         let graph = !c.chain.isChain
@@ -49,7 +49,7 @@ public enum CompilationReport {
         let peak = best.largestIntermediateBytes
         out.append("")
         out.append(String(format: "total: %.1f ms per evaluation, %.1f ms per image (%d image(s))", best.totalMicroseconds / 1000,
-                          best.microsecondsPerImage / 1000, best.batch))
+                          best.microsecondsPerImage / 1000, best.images))
         out.append("memory: most ciphertexts and plaintexts alive at once \(mb(peak)), input \(sim.inputLayout.tileCount) ciphertext(s), output \(sim.outputLayout.tileCount)")
         out.append("memory: the server's peak resident set, estimated with every key in memory: \(c.model.memoryEstimate().description)")
         out.append("upload: input \(mb(inputBytes)) (seeded), evaluation keys \(mb(keys)) (relinearization + \(sim.rotationSteps.count) Galois, once per client); download: \(mb(outputBytes))")
@@ -57,9 +57,10 @@ public enum CompilationReport {
             out.append("zero weight blocks: \(saved.plainProducts) plaintext products and \(saved.rotations) rotations not made in this plan"
                        + (saved.rotationSteps > 0 ? ", \(saved.rotationSteps) Galois key(s) fewer" : "") + " (against the same plan with those blocks nonzero)")
         }
-        let objective = { (p: Optimizer.Candidate) in best.batch > 1 ? p.microsecondsPerImage : p.totalMicroseconds }
+        let objective = { (p: Optimizer.Candidate) in best.images > 1 ? p.microsecondsPerImage : p.totalMicroseconds }
         let other = c.chain.packing == nil ? "with" : "without"
-        let rejected = (c.plans.dropFirst().map { ($0, "") } + c.otherLoweringPlans.map { ($0, " (\(other) the space-to-depth packing)") })
+        let rejected = (c.plans.dropFirst().map { ($0, $0.simulation.complexPacking == best.simulation.complexPacking ? ""
+                                                        : $0.simulation.complexPacking ? " (two images per slot)" : " (one image per slot)") } + c.otherLoweringPlans.map { ($0, " (\(other) the space-to-depth packing)") })
             .sorted { objective($0.0) < objective($1.0) }.prefix(2)
         if !rejected.isEmpty {
             out.append("")

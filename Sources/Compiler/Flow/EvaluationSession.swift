@@ -68,6 +68,9 @@ public struct EvaluationSession {
         guard missing.isEmpty else {
             throw CompilerError.mismatch("\(source) lack the Galois keys for rotations \(missing.prefix(8).map(String.init).joined(separator: ", "))\(missing.count > 8 ? " …" : "") that model '\(model.modelName)' uses; make them with `he-tool keygen` and this model's client profile")
         }
+        if model.complexPacking, !keys.hasGaloisKey(keys.context.conjugationElement) {
+            throw CompilerError.mismatch("\(source) lack the conjugation key that model '\(model.modelName)' uses (it packs two images per slot); make them with `he-tool keygen` and this model's client profile")
+        }
     }
 
     /// Evaluates the model on an encrypted input under the session's policy. `progress(step,
@@ -81,14 +84,14 @@ public struct EvaluationSession {
         guard input.stage == .input else {
             throw CompilerError.mismatch("\(source) is already an evaluation result, not an encrypted input")
         }
-        guard input.images <= model.batch else {
-            throw CompilerError.invalidFile("\(source) claims \(input.images) images; model '\(model.modelName)' carries \(model.batch) per evaluation")
+        guard input.images <= model.imagesPerEvaluation else {
+            throw CompilerError.invalidFile("\(source) claims \(input.images) images; model '\(model.modelName)' carries \(model.imagesPerEvaluation) per evaluation")
         }
         guard input.layout == model.inputLayout else {
             throw CompilerError.mismatch("\(source) has layout \(input.layout), the model reads \(model.inputLayout)")
         }
         return try policy.run {
-            let backend = CKKSBackend(context: keys.context, keys: keys, encryptor: nil)
+            let backend = CKKSBackend(context: keys.context, keys: keys, encryptor: nil, complexPacking: model.complexPacking)
             backend.plaintextCacheBytes = plaintextCacheBytes
             let planned = model.plan.steps
             // Each branch's ciphertexts are released once the last step reading them has run

@@ -50,13 +50,15 @@ public struct PrecisionEstimate: Sendable, Equatable {
         var estimate = PrecisionEstimate(relativeDeviation: 0, logits: 0, absoluteError: 0, largestLogit: 0, inputs: inputs,
                                          logScale: parameters.logScale)
         var sumOfSquares = 0.0, count = 0
-        let batches = stride(from: 0, to: used.count, by: plan.batch).map { Array(used[$0..<min(used.count, $0 + plan.batch)]) }
+        let batches = stride(from: 0, to: used.count, by: plan.images).map { Array(used[$0..<min(used.count, $0 + plan.images)]) }
         for (b, batch) in batches.enumerated() {
             let exact = batch.map { chain.run(chain.packed($0)) }
             for draw in 0..<Self.draws {
                 let noise = MockBackend.NoiseInjection(model: model, seed: 0x5EED_0000 &+ UInt64(b * Self.draws + draw))
                 let y = try Compilation.runOnMock(plan, chain: chain, samples: batch, noise: noise)
-                let noisy = ChainExecution.outputSamples(try y.decrypt(), channelDimension: channel)
+                let noisy = try ChainExecution.outputSamples(y, complexPacking: plan.simulation.complexPacking, images: batch.count) {
+                    Array(ChainExecution.outputSamples($0, channelDimension: channel).prefix($1))
+                }
                 for (i, want) in exact.enumerated() {
                     var largest = 0.0
                     for j in want.indices { largest = max(largest, abs(chain.outputScale[j / per] * want[j] + chain.outputShift[j / per])) }

@@ -26,7 +26,8 @@ public struct ZeroBlockSavings: Sendable, Equatable {
                                                     stride: stride, padding: padding)
         }
         guard zeros, let unpruned = try? ChainSimulation.run(dense, tilings: plan.simulation.tilings, batch: plan.batch,
-                                                             logScale: logScale, levels: chain.steps.count * 4 + 2) else { return nil }
+                                                             logScale: logScale, levels: chain.steps.count * 4 + 2,
+                                                             complexPacking: plan.simulation.complexPacking) else { return nil }
         func total(_ s: ChainSimulation) -> OperationCounts {
             s.steps.reduce(OperationCounts()) { sum, step in step.countsByDepth.values.reduce(sum, +) }
         }

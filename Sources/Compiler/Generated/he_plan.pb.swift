@@ -185,6 +185,14 @@ nonisolated struct Hetool_Plan_V1_PlanHeader: @unchecked Sendable {
   /// Clears the value of `circuitPrivacy`. Subsequent reads from it will return its default value.
   mutating func clearCircuitPrivacy() {_uniqueStorage()._circuitPrivacy = nil}
 
+  /// Two images per slot, one in its real part and one in its imaginary part (complex
+  /// packing): an evaluation carries 2 × batch images, and the evaluation keys hold the
+  /// conjugation. Absent (false) in plans written before it; an older he-tool refuses it.
+  var complexPacking: Bool {
+    get {_storage._complexPacking}
+    set {_uniqueStorage()._complexPacking = newValue}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -875,7 +883,7 @@ nonisolated extension Hetool_Plan_V1_Plan: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Hetool_Plan_V1_PlanHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".PlanHeader"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}parameters_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{3}input_shape\0\u{1}batch\0\u{3}input_packing\0\u{3}input_layout\0\u{3}output_layout\0\u{3}rotation_steps\0\u{3}circuit_privacy\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}parameters_fingerprint\0\u{1}parameters\0\u{3}model_name\0\u{3}engine_version\0\u{3}input_shape\0\u{1}batch\0\u{3}input_packing\0\u{3}input_layout\0\u{3}output_layout\0\u{3}rotation_steps\0\u{3}circuit_privacy\0\u{3}complex_packing\0")
 
   fileprivate class _StorageClass {
     var _parametersFingerprint: Data = Data()
@@ -889,6 +897,7 @@ nonisolated extension Hetool_Plan_V1_PlanHeader: SwiftProtobuf.Message, SwiftPro
     var _outputLayout: Hetool_Plan_V1_TileLayout? = nil
     var _rotationSteps: [Int64] = []
     var _circuitPrivacy: Hetool_Plan_V1_CircuitPrivacy? = nil
+    var _complexPacking: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -910,6 +919,7 @@ nonisolated extension Hetool_Plan_V1_PlanHeader: SwiftProtobuf.Message, SwiftPro
       _outputLayout = source._outputLayout
       _rotationSteps = source._rotationSteps
       _circuitPrivacy = source._circuitPrivacy
+      _complexPacking = source._complexPacking
     }
   }
 
@@ -939,6 +949,7 @@ nonisolated extension Hetool_Plan_V1_PlanHeader: SwiftProtobuf.Message, SwiftPro
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._outputLayout) }()
         case 10: try { try decoder.decodeRepeatedInt64Field(value: &_storage._rotationSteps) }()
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._circuitPrivacy) }()
+        case 12: try { try decoder.decodeSingularBoolField(value: &_storage._complexPacking) }()
         default: break
         }
       }
@@ -984,6 +995,9 @@ nonisolated extension Hetool_Plan_V1_PlanHeader: SwiftProtobuf.Message, SwiftPro
       try { if let v = _storage._circuitPrivacy {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
       } }()
+      if _storage._complexPacking != false {
+        try visitor.visitSingularBoolField(value: _storage._complexPacking, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1004,6 +1018,7 @@ nonisolated extension Hetool_Plan_V1_PlanHeader: SwiftProtobuf.Message, SwiftPro
         if _storage._outputLayout != rhs_storage._outputLayout {return false}
         if _storage._rotationSteps != rhs_storage._rotationSteps {return false}
         if _storage._circuitPrivacy != rhs_storage._circuitPrivacy {return false}
+        if _storage._complexPacking != rhs_storage._complexPacking {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -54,24 +54,28 @@ public struct ChainSimulation: Sendable {
     /// The planning mock's scale and levels (`chunked` runs the chain again on them).
     var planningScaleBits = 0
     var planningLevels = 0
+    /// Simulated with two images per slot (`TensorBackend.complexPacking`): the products of
+    /// ciphertexts counted with their conjugations.
+    public var complexPacking = false
 
     /// Simulates `chain` on `batch` samples (random values: the counts do not depend on them)
     /// in one tiling throughout.
     public static func run(_ chain: NetworkLowering.Result, tiling: InterleavedTiling, batch: Int,
-                           logDegree: Int, logScale: Int, levels: Int,
+                           logDegree: Int, logScale: Int, levels: Int, complexPacking: Bool = false,
                            budget: (([Int: OperationCounts]) -> Bool)? = nil) throws -> ChainSimulation {
         try run(chain, tilings: Array(repeating: tiling, count: chain.steps.count), batch: batch, logScale: logScale,
-                levels: levels, budget: budget)
+                levels: levels, complexPacking: complexPacking, budget: budget)
     }
 
     /// Simulates `chain` with step i in `tilings[i]`, converting between tilings where they differ.
     public static func run(_ chain: NetworkLowering.Result, tilings: [InterleavedTiling], batch: Int,
-                           logScale: Int, levels: Int, budget: (([Int: OperationCounts]) -> Bool)? = nil,
+                           logScale: Int, levels: Int, complexPacking: Bool = false,
+                           budget: (([Int: OperationCounts]) -> Bool)? = nil,
                            values: Bool = false) throws -> ChainSimulation {
         let c = chain.inputShape[0], h = chain.inputShape[1], w = chain.inputShape[2]
         let layout = try tilings[0].inputShape(channels: c, height: h, width: w, batch: batch)
-        return try segment(chain.steps, tilings: tilings, input: layout, depth: 0, logScale: logScale, levels: levels, budget: budget,
-                           values: values)
+        return try segment(chain.steps, tilings: tilings, input: layout, depth: 0, logScale: logScale, levels: levels,
+                           complexPacking: complexPacking, budget: budget, values: values)
     }
 
     /// Simulates `steps` (the network's steps `first` …, reading value `first` and what they
@@ -83,10 +87,11 @@ public struct ChainSimulation: Sendable {
     ///     the optimizer's runs only count, at a cost independent of the slot count.
     /// - Throws: a tile-tensor error when a kernel cannot run in a tiling.
     public static func segment(_ steps: [LoweredStep], first: Int = 0, tilings: [InterleavedTiling], input: TileShape, depth: Int,
-                               logScale: Int, levels: Int,
+                               logScale: Int, levels: Int, complexPacking: Bool = false,
                                budget: (([Int: OperationCounts]) -> Bool)? = nil, values: Bool = false) throws -> ChainSimulation {
         precondition(tilings.count == steps.count && !steps.isEmpty, "one tiling per step")
-        let mock = try planningBackend(slotCount: input.slotsPerTile, logScale: logScale, levels: levels, values: values)
+        let mock = try planningBackend(slotCount: input.slotsPerTile, logScale: logScale, levels: levels, values: values,
+                                       complexPacking: complexPacking)
         let memory = MemoryTracker()
         mock.memoryTracker = memory
         var rng = SplitMix(seed: 0x5EED)
@@ -121,7 +126,7 @@ public struct ChainSimulation: Sendable {
         }
         return ChainSimulation(inputTiling: tilings[0], steps: result, inputLayout: input, outputLayout: y.shape,
                                rotationSteps: mock.rotationSteps.sorted(), simulatedMaxLevel: top,
-                               planningScaleBits: logScale, planningLevels: levels)
+                               planningScaleBits: logScale, planningLevels: levels, complexPacking: complexPacking)
     }
 
     /// This whole-network simulation with steps run in `chunks` (`ChainExecution.run`'s): the
@@ -130,7 +135,8 @@ public struct ChainSimulation: Sendable {
     /// work is interleaved), its other steps count nothing and peak at what is alive after it.
     /// - Throws: when `chunks` does not fit the chain (`ChunkedSegment`).
     public func chunked(_ chunks: [Int], steps chainSteps: [LoweredStep]) throws -> ChainSimulation {
-        let mock = try Self.planningBackend(slotCount: inputLayout.slotsPerTile, logScale: planningScaleBits, levels: planningLevels)
+        let mock = try Self.planningBackend(slotCount: inputLayout.slotsPerTile, logScale: planningScaleBits, levels: planningLevels,
+                                            complexPacking: complexPacking)
         let memory = MemoryTracker()
         mock.memoryTracker = memory
         let x = try TileTensor(encrypting: TileTensors.Tensor(zeros: inputLayout.logicalShape), shape: inputLayout, backend: mock)
@@ -161,9 +167,10 @@ extension ChainSimulation {
 
     /// The counting mock (counting only unless `values`) with `levels` rescaling primes of 2^logScale above a 60-bit base: it
     /// tracks levels and scales as the real chain does (its own ring is only for the arithmetic).
-    static func planningBackend(slotCount: Int, logScale: Int, levels: Int, values: Bool = false) throws -> MockBackend {
+    static func planningBackend(slotCount: Int, logScale: Int, levels: Int, values: Bool = false,
+                                complexPacking: Bool = false) throws -> MockBackend {
         let planning = try CKKSParameters(logDegree: 12, primeBits: [60] + Array(repeating: logScale, count: levels),
                                           specialPrimeBits: [60], logScale: logScale, security: .insecureTestingOnly)
-        return MockBackend(slotCount: slotCount, parameters: planning, tracksValues: values)
+        return MockBackend(slotCount: slotCount, parameters: planning, tracksValues: values, complexPacking: complexPacking)
     }
 }

@@ -49,6 +49,10 @@ public enum Optimizer {
         public var maximumIntermediateBytes = Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.6)
         /// Sanitize results (mask, re-randomize, flood): the parameters get the base primes it needs.
         public var circuitPrivacy: CircuitPrivacy.Request?
+        /// Throughput plans are also priced with two images per slot (complex packing: the
+        /// linear layers' work halves per image, each product of ciphertexts adds a conjugation
+        /// per operand) and the cheaper per image is taken. Not with circuit privacy.
+        public var complexPacking = true
         public init() {}
     }
 
@@ -58,10 +62,12 @@ public enum Optimizer {
         public var choice: ParameterSelection.Choice
         /// Estimated microseconds per step, at the levels the steps run at.
         public var stepMicroseconds: [Double]
-        /// Images one evaluation carries.
+        /// The layouts' batch (images per slot set).
         public var batch: Int
+        /// Images one evaluation carries: the batch, twice under complex packing.
+        public var images: Int { simulation.complexPacking ? 2 * batch : batch }
         public var totalMicroseconds: Double { stepMicroseconds.reduce(0, +) }
-        public var microsecondsPerImage: Double { totalMicroseconds / Double(batch) }
+        public var microsecondsPerImage: Double { totalMicroseconds / Double(images) }
         /// The most bytes of ciphertexts and plaintexts alive at once while a step runs (values
         /// waiting for a later step, hoisted rotations, plaintexts in flight, accumulators and
         /// outputs), at the plan's levels: the simulated part of the server's memory.
@@ -71,7 +77,8 @@ public enum Optimizer {
         /// The server's peak resident memory with its Galois keys read on demand (at least one
         /// cached, one in use, and the relinearization key): the least a server can run the plan in.
         public func leastMemoryBytes(weightCount: Int) -> Int {
-            MemoryEstimate.server(parameters: choice.parameters, rotationKeys: simulation.rotationSteps.filter { $0 != 0 }.count,
+            MemoryEstimate.server(parameters: choice.parameters,
+                                  rotationKeys: simulation.rotationSteps.filter { $0 != 0 }.count + (simulation.complexPacking ? 1 : 0),
                                   inputCiphertexts: simulation.inputLayout.tileCount, ciphertexts: largestIntermediateBytes,
                                   weightCount: weightCount, residentKeyBytes: 0).total
         }
@@ -81,7 +88,8 @@ public enum Optimizer {
         public var evaluationKeyBytes: Int {
             let p = choice.parameters
             let limbs = p.ciphertextPrimes.count + p.specialPrimes.count
-            return (simulation.rotationSteps.count + 1) * p.keySwitchDigits * limbs * p.degree * 8
+            let galois = simulation.rotationSteps.count + (simulation.complexPacking ? 1 : 0)
+            return (galois + 1) * p.keySwitchDigits * limbs * p.degree * 8
         }
     }
 
@@ -179,17 +187,21 @@ public enum Optimizer {
                     options.objective == .throughput ? (a.tB, a.tX) > (b.tB, b.tX) : (a.tX, -a.tB) > (b.tX, -b.tB)
                 }
                 ringTilings += tilings
+                let packings = options.objective == .throughput && options.complexPacking && options.circuitPrivacy == nil ? [false, true] : [false]
                 for (n, tiling) in ordered.enumerated() {
-                    if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
+                  if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
+                  for complexPacking in packings {
                     let images = options.objective == .throughput ? tiling.tB : batch
+                    let perImage = Double(complexPacking ? 2 * images : images)
                     let simulation: ChainSimulation
                     let threshold = min(objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity, (options.knownBest ?? .infinity) * 1.1)
                     do {
                         simulation = try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
                                                              logScale: options.minimumScaleBits, levels: levels,
+                                                             complexPacking: complexPacking,
                                                              budget: threshold.isFinite ? { counts in
                             let cost = lowerBound(counts)
-                            return (options.objective == .throughput ? cost / Double(images) : cost) <= threshold
+                            return (options.objective == .throughput ? cost / perImage : cost) <= threshold
                         } : nil)
                     } catch TileTensorError.budgetExceeded {
                         pruned += 1
@@ -235,6 +247,7 @@ public enum Optimizer {
                     result.append(candidate)
                     objectives.append(options.objective == .throughput ? candidate.microsecondsPerImage : candidate.totalMicroseconds)
                     objectives.sort()
+                  }
                 }
             }
         }

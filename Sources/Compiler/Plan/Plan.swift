@@ -33,7 +33,8 @@ public struct PlanHeader: Equatable, Sendable {
     public var inputShape: [Int]
     /// How each sample is packed before encryption (space-to-depth), if the plan says so.
     public var inputPacking: SpaceToDepth?
-    /// Images one evaluation carries.
+    /// Images per slot set: the batch dimension of the layouts (one image per slot in a batch
+    /// plan). An evaluation carries `imagesPerEvaluation`.
     public var batch: Int
     public var inputLayout: TileShape
     public var outputLayout: TileShape
@@ -41,10 +42,13 @@ public struct PlanHeader: Equatable, Sendable {
     public var rotationSteps: [Int]
     /// How results are sanitized before they leave the server; nil when they are not.
     public var circuitPrivacy: CircuitPrivacy?
+    /// Two images per slot (real and imaginary parts; `TensorBackend.complexPacking`): the
+    /// evaluation carries 2 × batch images and its keys hold the conjugation.
+    public var complexPacking: Bool
 
     public init(parameters: CKKSParameters, modelName: String, engineVersion: String, inputShape: [Int],
                 inputPacking: SpaceToDepth?, batch: Int, inputLayout: TileShape, outputLayout: TileShape,
-                rotationSteps: [Int], circuitPrivacy: CircuitPrivacy?) {
+                rotationSteps: [Int], circuitPrivacy: CircuitPrivacy?, complexPacking: Bool = false) {
         self.parameters = parameters
         self.modelName = modelName
         self.engineVersion = engineVersion
@@ -55,7 +59,11 @@ public struct PlanHeader: Equatable, Sendable {
         self.outputLayout = outputLayout
         self.rotationSteps = rotationSteps
         self.circuitPrivacy = circuitPrivacy
+        self.complexPacking = complexPacking
     }
+
+    /// Images one evaluation carries: the batch, twice under complex packing.
+    public var imagesPerEvaluation: Int { complexPacking ? 2 * batch : batch }
 
     /// [C, H, W] of what is encrypted per sample (after the packing).
     public var packedShape: [Int] { inputPacking?.packedShape ?? inputShape }

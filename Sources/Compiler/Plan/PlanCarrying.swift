@@ -18,8 +18,12 @@ extension PlanCarrying {
     public var inputPacking: SpaceToDepth? { plan.header.inputPacking }
     /// [C, H, W] of what is encrypted per sample.
     public var packedShape: [Int] { plan.header.packedShape }
-    /// Images one evaluation carries.
+    /// The layouts' batch (images per slot set; see `PlanHeader.batch`).
     public var batch: Int { plan.header.batch }
+    /// Images one evaluation carries (twice the batch under complex packing).
+    public var imagesPerEvaluation: Int { plan.header.imagesPerEvaluation }
+    /// Two images per slot (`PlanHeader.complexPacking`).
+    public var complexPacking: Bool { plan.header.complexPacking }
     public var inputLayout: TileShape { plan.header.inputLayout }
     public var outputLayout: TileShape { plan.header.outputLayout }
     /// The Galois rotations the evaluation keys must hold, exactly.

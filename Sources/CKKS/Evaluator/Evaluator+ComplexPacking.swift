@@ -1,0 +1,101 @@
+import HEMath
+
+/// Complex packing: two real messages per slot, one in the real part and one in the imaginary
+/// part (z = a + i·b), so that one ciphertext carries twice the images (nGraph-HE2's complex
+/// packing). Real-linear operations (sums, products by real plaintexts and constants,
+/// rotations) act on a and b at once; the three that do not are here: a real plaintext or
+/// constant added to both parts, and the product of two packed ciphertexts part by part.
+///
+/// The part-by-part product goes through the conjugation automorphism (z̄ = a − i·b):
+/// u = z + z̄ = 2a and v = α·(z − z̄) = 2iα·b with α = X^{3N/4}, whose square is −i in every
+/// slot, so that u_z·u_w + v_z·v_w = 4·(a_z·a_w + i·b_z·b_w). Multiplying by a monomial X^e is
+/// exact (a signed permutation of the coefficients, every NTT value a root of unity), so the
+/// only new error is the conjugation's key switch. The factor 4 is carried in the scale (the
+/// result's scale is 4·Δ_z·Δ_w: the same message at a scale four times larger).
+extension Evaluator {
+    /// The NTT form of the monomial X^e (0 ≤ e < 2N; X^N = −1) at `level`.
+    func monomial(_ e: Int, level: Int) throws -> RNSPolynomial<Evaluation> {
+        let basis = try context.basis(atLevel: level)
+        let n = context.degree
+        precondition((0..<(2 * n)).contains(e), "a monomial exponent in 0 ..< 2N")
+        var p = RNSPolynomial<Coefficient>(zeroIn: basis)
+        p.withUnsafeMutableLimbs { x in
+            for (i, m) in basis.moduli.enumerated() { x[i * n + e % n] = e >= n ? m.value - 1 : 1 }
+        }
+        return p.forwardNTT()
+    }
+
+    /// a · X^e, every component (scale and level unchanged; exact).
+    func multiplyByMonomial(_ a: Ciphertext, exponent e: Int) throws -> Ciphertext {
+        let x = try monomial(e, level: a.level)
+        var r = a
+        for i in r.components.indices { try r.components[i].multiply(x) }
+        r.seed = nil
+        return r
+    }
+
+    /// a + p in both parts: a + (1 + i)·p, for a plaintext p encoded with real values at a
+    /// level ≥ a's and a's scale (i·p is p times X^{N/2}, exact).
+    public func addToBothParts(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
+        try check(a)
+        try requireSameScale(a.scale, p.scale)
+        var shifted = try polynomial(of: p, atLevel: a.level)
+        let plain = shifted
+        try shifted.multiply(monomial(context.degree / 2, level: a.level))
+        var r = a
+        try r.components[0].add(plain)
+        try r.components[0].add(shifted)
+        r.seed = nil
+        return r
+    }
+
+    /// a + c·(1 + i) in every slot: the real constant c added to both parts (c rounded at a's
+    /// scale, as `add(_:constant:)` rounds it).
+    public func addToBothParts(_ a: Ciphertext, constant c: Double) throws -> Ciphertext {
+        try check(a)
+        let basis = try context.basis(atLevel: a.level)
+        let residues = try ConstantEncoding.residues(of: c, scale: a.scale, basis: basis)
+        let n = context.degree
+        var constant = try monomial(n / 2, level: a.level)
+        constant.withUnsafeMutableLimbs { x in
+            for (i, m) in basis.moduli.enumerated() {
+                for j in (i * n)..<((i + 1) * n) { x[j] = m.multiplyReduced(m.add(x[j], 1), residues[i]) }
+            }
+        }
+        var r = a
+        try r.components[0].add(constant)
+        r.seed = nil
+        return r
+    }
+
+    /// (u, v) of a packed ciphertext z: u = z + z̄ (2a), v = X^{3N/4}·(z − z̄) (2iα·b).
+    private func partsForProduct(_ z: Ciphertext) throws -> (Ciphertext, Ciphertext) {
+        guard z.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: z.componentCount) }
+        let zc = try conjugate(z)
+        let u = try add(z, zc)
+        let v = try multiplyByMonomial(subtract(z, zc), exponent: 3 * context.degree / 4)
+        return (u, v)
+    }
+
+    /// The part-by-part product of two packed ciphertexts, three components (relinearize
+    /// next): Re(a)·Re(b) + i·Im(a)·Im(b) at scale 4·Δ_a·Δ_b. Two conjugations (one when a
+    /// and b are the same value: `squarePartsWithoutRelinearization`).
+    public func multiplyPartsWithoutRelinearization(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext {
+        let (x, y) = try aligned(a, b)
+        let (ua, va) = try partsForProduct(x)
+        let (ub, vb) = try partsForProduct(y)
+        var r = try multiplyWithoutRelinearization(ua, ub)
+        try addInPlace(&r, multiplyWithoutRelinearization(va, vb))
+        r.scale = 4 * x.scale * y.scale
+        return r
+    }
+
+    /// Re(a)² + i·Im(a)², three components, at scale 4·Δ_a²: one conjugation and two squares.
+    public func squarePartsWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {
+        let (u, v) = try partsForProduct(a)
+        var r = try squareWithoutRelinearization(u)
+        try addInPlace(&r, squareWithoutRelinearization(v))
+        r.scale = 4 * a.scale * a.scale
+        return r
+    }
+}
