@@ -74,7 +74,7 @@ struct BenchEvalCommand: ParsableCommand {
             title: "eval \(compiled.modelName): \(n) steps, tiling \(path), N = \(compiled.parameters.degree), \(images) image(s), \(threads) thread(s), \(reps) reps",
             params: [("model", "\"\(compiled.modelName)\""), ("log_n", "\(compiled.parameters.logDegree)"),
                      ("depth", "\(compiled.parameters.maxLevel)"), ("tiling", "\"\(path)\""), ("images", "\(images)"),
-                     ("batch", "\(compiled.batch)"), ("rotation_keys", "\(compiled.rotationSteps.count)")],
+                     ("batch", "\(compiled.imagesPerEvaluation)"), ("rotation_keys", "\(compiled.rotationSteps.count)")],
             threads: threads, reps: reps)
         report.rows.append(("evaluate", summary))
         if let store = session.keys.store {

@@ -86,7 +86,7 @@ struct DemoCommand: ParsableCommand {
         let client = try ClientSession.withNewKey(profile: try FlowFile.profile(path("client.heprofile").path))
         let profile = client.profile
         let keySize = try client.writeKeys(secretKey: path("me.hesk").path, evaluationKeys: path("me.heevk").path)
-        print("keygen    \(seconds(start))  me.hesk stays on the client; me.heevk \(FlowFiles.megabytes(keySize)) → server (once): relinearization + \(profile.rotationSteps.count) Galois keys")
+        print("keygen    \(seconds(start))  me.hesk stays on the client; me.heevk \(FlowFiles.megabytes(keySize)) → server (once): relinearization + \(profile.galoisKeyCount) Galois keys")
 
         // 3. Server: load the model and the client's keys.
         let server = try EvaluationSession.open(model: path("model.hemodel").path, evaluationKeys: path("me.heevk").path,

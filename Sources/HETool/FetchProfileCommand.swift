@@ -38,7 +38,7 @@ struct FetchProfileCommand: AsyncParsableCommand {
             try FlowFile.write(bytes, out)
             try await client.shutdown()
             if !quiet {
-                print("fetch-profile: \(model) → \(out) (\(FlowFiles.megabytes(bytes.count)); model '\(profile.modelName)', batch \(profile.batch), \(profile.rotationSteps.count) rotations; plan \(profile.planFingerprint.map { String(format: "%02x", $0) }.joined().prefix(16))…)")
+                print("fetch-profile: \(model) → \(out) (\(FlowFiles.megabytes(bytes.count)); model '\(profile.modelName)', \(profile.imagesPerEvaluation) image(s) per evaluation, \(profile.rotationSteps.count) rotations; plan \(profile.planFingerprint.map { String(format: "%02x", $0) }.joined().prefix(16))…)")
             }
         } catch {
             try? await client.shutdown()

@@ -33,6 +33,6 @@ struct KeygenCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\rkeygen: Galois key \(done) of \(total)\(done == total ? "\n" : "")".utf8))
         }
         print(String(format: "keygen: %@ (owner-only) and %@ (%@: relinearization + %d Galois keys) in %.1f s",
-                     secretKey, evalKeys, FlowFiles.megabytes(size), profile.rotationSteps.count, Date().timeIntervalSince(start)))
+                     secretKey, evalKeys, FlowFiles.megabytes(size), profile.galoisKeyCount, Date().timeIntervalSince(start)))
     }
 }

@@ -36,8 +36,8 @@ public final class MockBackend: TensorBackend {
     public let tracksValues: Bool
     public var computesValues: Bool { tracksValues }
     /// See `TensorBackend.complexPacking`. A product of ciphertexts is then counted as CKKS
-    /// makes it: a conjugation (a key switch, counted with the rotations) per operand, two
-    /// tensor products, monomial products and additions.
+    /// makes it: a conjugation (a key switch, counted with the relinearizations) per operand,
+    /// two tensor products, monomial products and additions.
     public let complexPacking: Bool
     public let degree: Int
     public let defaultScale: Double
@@ -364,10 +364,12 @@ public final class MockBackend: TensorBackend {
             return tracked(Ciphertext(values: tracksValues ? zip(a.values, b.values).map(*) : [], level: level,
                                       scale: a.scale * b.scale, componentCount: 3))
         }
-        // Per operand: its conjugate (a key switch), u = z + z̄ and v = X^{3N/4}·(z − z̄) (two
-        // additions, one monomial product); then u·u′ + v·v′ (two tensor products, one addition).
+        // Per operand: its conjugate (a key switch, counted with the relinearizations: the same
+        // work), u = z + z̄ and v = X^{3N/4}·(z − z̄) (two additions, one monomial product);
+        // then u·u′ + v·v′ (two tensor products, one addition). A square in product workers is
+        // so priced as two concurrent products with their relinearizations, which it is.
         let operands = square ? 1 : 2
-        try count(\.rotations, level: level, operands)
+        try count(\.relinearizations, level: level, operands)
         try count(\.additions, level: level, 2 * operands + 1)
         try count(\.plainMultiplications, level: level, operands)
         try count(\.multiplications, level: level, 2)

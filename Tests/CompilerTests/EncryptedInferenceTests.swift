@@ -71,6 +71,56 @@ final class EncryptedInferenceTests: XCTestCase {
         XCTAssertEqual(agree, 3)
     }
 
+    /// The same plan with two images per slot (complex packing): the profile says so, the keys
+    /// hold the conjugation, 6 images (3 in the real parts, 3 in the imaginary parts of a
+    /// batch-4 layout) come back in order, each within 1e-3 of the plaintext executor and of
+    /// the one-image-per-slot plan's decryption.
+    func testComplexPackingGivesTheRealLayoutsLogits() throws {
+        let (graph, c, images) = try FlowFixtures.compile("mnist", batch: 4)
+        let real = c.plans[0]
+        XCTAssertFalse(real.simulation.complexPacking)
+        let simulation = try ChainSimulation.run(c.chain, tilings: real.simulation.tilings, batch: real.batch,
+                                                 logScale: real.simulation.planningScaleBits, levels: real.simulation.planningLevels,
+                                                 complexPacking: true)
+        XCTAssertEqual(simulation.steps.map(\.depthAfter), real.simulation.steps.map(\.depthAfter))
+        XCTAssertEqual(simulation.rotationSteps, real.simulation.rotationSteps)
+        // Each product of ciphertexts (the activations) adds a conjugation per operand (a key
+        // switch, counted with the relinearizations).
+        func relins(_ s: ChainSimulation) -> Int { s.steps.reduce(0) { $0 + $1.totalCounts.relinearizations } }
+        XCTAssertGreaterThan(relins(simulation), relins(real.simulation))
+        let complex = Optimizer.Candidate(simulation: simulation, choice: real.choice, stepMicroseconds: real.stepMicroseconds, batch: real.batch)
+        XCTAssertEqual(complex.images, 2 * real.images)
+        var packed = c
+        (packed.model, packed.profile) = try Compilation.files(for: complex, chain: c.chain, graph: graph, name: "mnist")
+        let (model, client) = try setUp(packed)
+        XCTAssertTrue(model.complexPacking)
+        XCTAssertEqual(client.profile.imagesPerEvaluation, 2 * real.batch)
+        XCTAssertTrue(client.keys.hasGaloisKey(client.keys.context.conjugationElement))
+        let samples = Array((images + images).prefix(6)).map { $0.tensor.values }
+        XCTAssertEqual(samples.count, 6)
+        let (agree, _) = try check(graph, samples, model: model, client: client, label: "complex packing")
+        XCTAssertEqual(agree, 6)
+        // Against the one-image-per-slot plan, image by image.
+        let (realModel, realClient) = try setUp(c)
+        func decrypted(_ model: CompiledModel, _ client: Client, _ samples: [[Double]]) throws -> [[Double]] {
+            let session = try ClientSession(profile: client.profile, secretKey: client.secretKey)
+            let y = try EvaluationSession(model: model, keys: client.keys).evaluate(try session.encrypt(samples))
+            return try session.decrypt(y)
+        }
+        let a = try decrypted(model, client, samples)
+        let b = try decrypted(realModel, realClient, Array(samples[0..<3])) + decrypted(realModel, realClient, Array(samples[3...]))
+        for i in samples.indices {
+            let scale = max(1, b[i].map(abs).max()!)
+            XCTAssertLessThanOrEqual(zip(a[i], b[i]).map { abs($0 - $1) }.max()! / scale, 1e-3, "image \(i): \(a[i]) vs \(b[i])")
+        }
+        // Keys without the conjugation do not serve the packed model.
+        let context = try CKKSContext(parameters: model.parameters)
+        let plainKeys = try KeyGenerator(context: context).evaluationKeys(for: client.secretKey, rotations: model.rotationSteps)
+        XCTAssertThrowsError(try EvaluationSession(model: model, keys: plainKeys)) { error in
+            XCTAssertTrue("\(error)".contains("conjugation"), "\(error)")
+        }
+    }
+
     func testMNISTBundledImagesOneAtATime() throws {
         let (graph, c, images) = try FlowFixtures.compile("mnist")
         XCTAssertEqual(c.model.batch, 1)

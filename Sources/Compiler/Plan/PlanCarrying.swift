@@ -28,4 +28,7 @@ extension PlanCarrying {
     public var outputLayout: TileShape { plan.header.outputLayout }
     /// The Galois rotations the evaluation keys must hold, exactly.
     public var rotationSteps: [Int] { plan.header.rotationSteps }
+    /// The Galois keys the evaluation keys hold: one per rotation step, and the conjugation
+    /// under complex packing.
+    public var galoisKeyCount: Int { rotationSteps.count + (complexPacking ? 1 : 0) }
 }
