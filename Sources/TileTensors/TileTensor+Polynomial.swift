@@ -41,6 +41,7 @@ extension TileTensor {
     /// the product workers), so x + β never exists whole; consuming, so each input tile is
     /// released once used when the caller hands its tensor over.
     public consuming func multipliedByShifted(_ beta: Tensor, coefficientShape: TileShape) throws -> TileTensor {
+        if backend.complexPacking { return try (consume self).squarePlusScaled(beta, coefficientShape: coefficientShape) }
         let b = try Broadcast(shape, coefficientShape, .addition)
         let product = try Broadcast(b.shape, shape, .multiplication)
         // x + β has x's tiles (β broadcast over them): the product x ⊙ (x + β) is tile by tile.
@@ -62,6 +63,30 @@ extension TileTensor {
             let x = input.read(t)
             let shifted = try backend.add(x, encoded[b.rightTile[t]]!)
             return try backend.rescale(backend.multiply(shifted, x))
+        })
+    }
+
+    /// x ⊙ (x + β) as x² + β ⊙ x, for complex packing: the square conjugates x once, where the
+    /// product of x and x + β would conjugate both. β is encoded at four times x's scale (the
+    /// part-by-part square's scale over x's), so that β ⊙ x adds to x² as it is; one
+    /// relinearization and one rescale per tile, tile by tile on the product workers. In padded
+    /// slots (x = 0) both forms are 0.
+    consuming func squarePlusScaled(_ beta: Tensor, coefficientShape: TileShape) throws -> TileTensor {
+        let b = try Broadcast(shape, coefficientShape, .multiplication)
+        let slots = try coefficientShape.pack(beta, values: backend.computesValues)
+        let backend = self.backend
+        var encoded: [Int: Backend.Plaintext] = [:]
+        for t in 0..<b.shape.tileCount where encoded[b.rightTile[t]] == nil {
+            let x = tiles[b.leftTile[t]]
+            encoded[b.rightTile[t]] = try backend.encode(slots[b.rightTile[t]], scale: 4 * backend.scale(of: x), level: backend.level(of: x))
+        }
+        let input = TileSupply(tiles, reads: b.leftTile)
+        _ = consume self
+        return TileTensor(backend: backend, shape: b.shape, tiles: try backend.mapTiles(b.shape.tileCount) { t in
+            let x = input.read(b.leftTile[t])
+            var square = try backend.squareWithoutRelinearization(x)
+            try backend.addInPlace(&square, backend.multiply(x, encoded[b.rightTile[t]]!))
+            return try backend.rescale(backend.relinearize(square))
         })
     }
 }
