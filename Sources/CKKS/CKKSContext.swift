@@ -26,6 +26,8 @@ public final class CKKSContext: @unchecked Sendable {
 
     private let galoisLock = NSLock()
     private var galoisPermutations: [UInt64: [Int32]] = [:]
+    private let monomialLock = NSLock()
+    private var monomials: [Int: RNSPolynomial<Evaluation>] = [:]
 
     /// Builds the context; throws if the parameters fail validation.
     public init(parameters: CKKSParameters) throws {
@@ -99,6 +101,26 @@ public final class CKKSContext: @unchecked Sendable {
 
     /// The Galois element 2N − 1 of complex conjugation.
     public var conjugationElement: UInt64 { UInt64(2 * degree - 1) }
+
+    /// The NTT form of the monomial X^e (0 ≤ e < 2N; X^N = −1) over the primes of `level`
+    /// (complex packing multiplies by X^{N/2} and X^{3N/4}). Cached per exponent and level:
+    /// a transform per use cost a tenth of a packed square and most of a packed addition.
+    func monomial(_ e: Int, level: Int) throws -> RNSPolynomial<Evaluation> {
+        let n = degree
+        precondition((0..<(2 * n)).contains(e), "a monomial exponent in 0 ..< 2N")
+        let basis = try self.basis(atLevel: level)
+        let key = e * (parameters.maxLevel + 1) + level
+        monomialLock.lock()
+        defer { monomialLock.unlock() }
+        if let cached = monomials[key] { return cached }
+        var p = RNSPolynomial<Coefficient>(zeroIn: basis)
+        p.withUnsafeMutableLimbs { x in
+            for (i, m) in basis.moduli.enumerated() { x[i * n + e % n] = e >= n ? m.value - 1 : 1 }
+        }
+        let transformed = p.forwardNTT()
+        monomials[key] = transformed
+        return transformed
+    }
 
     /// The NTT-domain permutation of the automorphism X ↦ X^g: output slot i reads input slot
     /// perm[i]. NTT slot i holds a(ψ^(2·br(i)+1)), and σ_g(a)(ψ^e) = a(ψ^(e·g)), so perm[i] is

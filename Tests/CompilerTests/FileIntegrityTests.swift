@@ -169,6 +169,19 @@ final class FileIntegrityTests: XCTestCase {
         }
     }
 
+    /// Two images per slot and sanitized results together are refused when read: the
+    /// sanitizer keeps the slots of the first images, one image per slot.
+    func testComplexPackingWithCircuitPrivacyIsRefused() throws {
+        var model = try Hetool_Plan_V1_CompiledModel(serializedBytes: Array(Self.files.model[IntegrityFrame.headerSize...]))
+        var privacy = Hetool_Plan_V1_CircuitPrivacy()
+        (privacy.maskLogScale, privacy.floodBits, privacy.slotBits, privacy.statisticalBits, privacy.precisionBits) = (20, 40, 10, 40, 10)
+        model.plan.header.circuitPrivacy = privacy
+        model.plan.header.complexPacking = true
+        XCTAssertThrowsError(try CompiledModel.read(IntegrityFrame.seal(try model.serializedBytes(), tag: .compiledModel))) {
+            XCTAssertTrue("\($0)".contains("two images per slot"), "\($0)")
+        }
+    }
+
     /// Behind a valid checksum (a hostile or buggy writer): mutated payloads throw a
     /// `CompilerError` or decode to a file that passed every check; none traps.
     func testMutatedPayloadsBehindAValidChecksum() throws {

@@ -13,21 +13,9 @@ import HEMath
 /// only new error is the conjugation's key switch. The factor 4 is carried in the scale (the
 /// result's scale is 4·Δ_z·Δ_w: the same message at a scale four times larger).
 extension Evaluator {
-    /// The NTT form of the monomial X^e (0 ≤ e < 2N; X^N = −1) at `level`.
-    func monomial(_ e: Int, level: Int) throws -> RNSPolynomial<Evaluation> {
-        let basis = try context.basis(atLevel: level)
-        let n = context.degree
-        precondition((0..<(2 * n)).contains(e), "a monomial exponent in 0 ..< 2N")
-        var p = RNSPolynomial<Coefficient>(zeroIn: basis)
-        p.withUnsafeMutableLimbs { x in
-            for (i, m) in basis.moduli.enumerated() { x[i * n + e % n] = e >= n ? m.value - 1 : 1 }
-        }
-        return p.forwardNTT()
-    }
-
     /// a · X^e, every component (scale and level unchanged; exact).
     func multiplyByMonomial(_ a: Ciphertext, exponent e: Int) throws -> Ciphertext {
-        let x = try monomial(e, level: a.level)
+        let x = try context.monomial(e, level: a.level)
         var r = a
         for i in r.components.indices { try r.components[i].multiply(x) }
         r.seed = nil
@@ -41,7 +29,7 @@ extension Evaluator {
         try requireSameScale(a.scale, p.scale)
         var shifted = try polynomial(of: p, atLevel: a.level)
         let plain = shifted
-        try shifted.multiply(monomial(context.degree / 2, level: a.level))
+        try shifted.multiply(context.monomial(context.degree / 2, level: a.level))
         var r = a
         try r.components[0].add(plain)
         try r.components[0].add(shifted)
@@ -56,7 +44,7 @@ extension Evaluator {
         let basis = try context.basis(atLevel: a.level)
         let residues = try ConstantEncoding.residues(of: c, scale: a.scale, basis: basis)
         let n = context.degree
-        var constant = try monomial(n / 2, level: a.level)
+        var constant = try context.monomial(n / 2, level: a.level)
         constant.withUnsafeMutableLimbs { x in
             for (i, m) in basis.moduli.enumerated() {
                 for j in (i * n)..<((i + 1) * n) { x[j] = m.multiplyReduced(m.add(x[j], 1), residues[i]) }

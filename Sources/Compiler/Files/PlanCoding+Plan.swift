@@ -143,6 +143,11 @@ extension PlanCoding {
                   (1...256).contains(c.statisticalBits), c.precisionBits <= 64 else {
                 throw CompilerError.invalidFile("\(source): the circuit-privacy sizes (mask 2^\(c.maskLogScale), flooding 2^\(c.floodBits)) are out of range")
             }
+            // The sanitizer masks the slots the client does not read by image index, one image
+            // per slot: it is not made for two.
+            guard !m.complexPacking else {
+                throw CompilerError.invalidFile("\(source): the plan packs two images per slot and sanitizes its results; the compiler makes either, never both: compile the model again")
+            }
             privacy = CircuitPrivacy(maskLogScale: Int(c.maskLogScale), floodBits: Int(c.floodBits), slotBits: Int(c.slotBits),
                                      statisticalBits: Int(c.statisticalBits), precisionBits: Int(c.precisionBits))
         }
