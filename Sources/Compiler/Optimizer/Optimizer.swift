@@ -189,65 +189,65 @@ public enum Optimizer {
                 ringTilings += tilings
                 let packings = options.objective == .throughput && options.complexPacking && options.circuitPrivacy == nil ? [false, true] : [false]
                 for (n, tiling) in ordered.enumerated() {
-                  if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
-                  for complexPacking in packings {
-                    let images = options.objective == .throughput ? tiling.tB : batch
-                    let perImage = Double(complexPacking ? 2 * images : images)
-                    let simulation: ChainSimulation
-                    let threshold = min(objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity, (options.knownBest ?? .infinity) * 1.1)
-                    do {
-                        simulation = try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
-                                                             logScale: options.minimumScaleBits, levels: levels,
-                                                             complexPacking: complexPacking,
-                                                             budget: threshold.isFinite ? { counts in
-                            let cost = lowerBound(counts)
-                            return (options.objective == .throughput ? cost / perImage : cost) <= threshold
-                        } : nil)
-                    } catch TileTensorError.budgetExceeded {
-                        pruned += 1
-                        layoutOnly = false
-                        continue
-                    } catch {
-                        failures.append("\(tiling): \(error)")
-                        continue
-                    }
-                    guard let choice = choice(simulation.depth), choice.parameters.slotCount == slots else {
-                        let why = choice(simulation.depth) == nil
-                            ? "no parameter set holds depth \(simulation.depth) with \(options.outputBits)-bit outputs"
-                            : "depth \(simulation.depth) needs a larger ring than N = \(2 * slots)"
-                        failures.append("\(tiling): \(why)")
-                        layoutOnly = false
-                        continue
-                    }
-                    let priced = try model(choice)
-                    let top = choice.parameters.maxLevel
-                    func price(_ simulation: ChainSimulation) throws -> [Double] {
-                        try simulation.steps.map { step in
-                            try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+                    if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
+                    for complexPacking in packings {
+                        let images = options.objective == .throughput ? tiling.tB : batch
+                        let perImage = Double(complexPacking ? 2 * images : images)
+                        let simulation: ChainSimulation
+                        let threshold = min(objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity, (options.knownBest ?? .infinity) * 1.1)
+                        do {
+                            simulation = try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
+                                                                 logScale: options.minimumScaleBits, levels: levels,
+                                                                 complexPacking: complexPacking,
+                                                                 budget: threshold.isFinite ? { counts in
+                                let cost = lowerBound(counts)
+                                return (options.objective == .throughput ? cost / perImage : cost) <= threshold
+                            } : nil)
+                        } catch TileTensorError.budgetExceeded {
+                            pruned += 1
+                            layoutOnly = false
+                            continue
+                        } catch {
+                            failures.append("\(tiling): \(error)")
+                            continue
                         }
-                    }
-                    var candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: try price(simulation), batch: images)
-                    var memory = candidate.leastMemoryBytes(weightCount: weightCount)
-                    if memory > options.maximumIntermediateBytes,
-                       let fitted = try chunkedToFit(candidate, chain: chain, limit: options.maximumIntermediateBytes,
-                                                     weightCount: weightCount, price: price) {
-                        candidate = fitted
-                        let before = memory
-                        memory = candidate.leastMemoryBytes(weightCount: weightCount)
-                        progress("optimizer: \(tiling) needs \(before / 1_000_000) MB whole, \(memory / 1_000_000) MB with \(chunkSummary(candidate.simulation.chunks))")
-                    }
-                    guard memory <= options.maximumIntermediateBytes else {
-                        layoutOnly = false
-                        if smallestOverMemory == nil || memory < smallestOverMemory!.bytes {
-                            smallestOverMemory = (memory, "\(tiling) at N = \(2 * slots)")
+                        guard let choice = choice(simulation.depth), choice.parameters.slotCount == slots else {
+                            let why = choice(simulation.depth) == nil
+                                ? "no parameter set holds depth \(simulation.depth) with \(options.outputBits)-bit outputs"
+                                : "depth \(simulation.depth) needs a larger ring than N = \(2 * slots)"
+                            failures.append("\(tiling): \(why)")
+                            layoutOnly = false
+                            continue
                         }
-                        failures.append("\(tiling): \(memory / 1_000_000) MB at its peak, over the \(options.maximumIntermediateBytes / 1_000_000) MB allowed (--max-memory-mb)")
-                        continue
+                        let priced = try model(choice)
+                        let top = choice.parameters.maxLevel
+                        func price(_ simulation: ChainSimulation) throws -> [Double] {
+                            try simulation.steps.map { step in
+                                try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
+                            }
+                        }
+                        var candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: try price(simulation), batch: images)
+                        var memory = candidate.leastMemoryBytes(weightCount: weightCount)
+                        if memory > options.maximumIntermediateBytes,
+                           let fitted = try chunkedToFit(candidate, chain: chain, limit: options.maximumIntermediateBytes,
+                                                         weightCount: weightCount, price: price) {
+                            candidate = fitted
+                            let before = memory
+                            memory = candidate.leastMemoryBytes(weightCount: weightCount)
+                            progress("optimizer: \(tiling) needs \(before / 1_000_000) MB whole, \(memory / 1_000_000) MB with \(chunkSummary(candidate.simulation.chunks))")
+                        }
+                        guard memory <= options.maximumIntermediateBytes else {
+                            layoutOnly = false
+                            if smallestOverMemory == nil || memory < smallestOverMemory!.bytes {
+                                smallestOverMemory = (memory, "\(tiling) at N = \(2 * slots)")
+                            }
+                            failures.append("\(tiling): \(memory / 1_000_000) MB at its peak, over the \(options.maximumIntermediateBytes / 1_000_000) MB allowed (--max-memory-mb)")
+                            continue
+                        }
+                        result.append(candidate)
+                        objectives.append(options.objective == .throughput ? candidate.microsecondsPerImage : candidate.totalMicroseconds)
+                        objectives.sort()
                     }
-                    result.append(candidate)
-                    objectives.append(options.objective == .throughput ? candidate.microsecondsPerImage : candidate.totalMicroseconds)
-                    objectives.sort()
-                  }
                 }
             }
         }
