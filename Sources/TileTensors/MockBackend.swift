@@ -377,7 +377,7 @@ public final class MockBackend: TensorBackend {
         perturb(&x, coefficientDeviation: { $0.keySwitching[level] }, scale: a.scale)
         if square { y = x } else { perturb(&y, coefficientDeviation: { $0.keySwitching[level] }, scale: b.scale) }
         return tracked(Ciphertext(values: tracksValues ? zip(x, y).map(*) : [], level: level,
-                                  scale: 4 * a.scale * b.scale, componentCount: 3))
+                                  scale: Evaluator.partProductScaleFactor * a.scale * b.scale, componentCount: 3))
     }
 
     public func relinearize(_ a: Ciphertext) throws -> Ciphertext {

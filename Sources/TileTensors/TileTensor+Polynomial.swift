@@ -1,3 +1,5 @@
+import CKKS
+
 /// Polynomial activations.
 extension TileTensor {
     /// x² elementwise: T multiplications, relinearizations and rescales; one level.
@@ -78,7 +80,8 @@ extension TileTensor {
         var encoded: [Int: Backend.Plaintext] = [:]
         for t in 0..<b.shape.tileCount where encoded[b.rightTile[t]] == nil {
             let x = tiles[b.leftTile[t]]
-            encoded[b.rightTile[t]] = try backend.encode(slots[b.rightTile[t]], scale: 4 * backend.scale(of: x), level: backend.level(of: x))
+            encoded[b.rightTile[t]] = try backend.encode(slots[b.rightTile[t]], scale: Evaluator.partProductScaleFactor * backend.scale(of: x),
+                                                             level: backend.level(of: x))
         }
         let input = TileSupply(tiles, reads: b.leftTile)
         _ = consume self

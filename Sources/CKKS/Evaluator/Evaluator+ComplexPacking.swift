@@ -13,6 +13,11 @@ import HEMath
 /// only new error is the conjugation's key switch. The factor 4 is carried in the scale (the
 /// result's scale is 4·Δ_z·Δ_w: the same message at a scale four times larger).
 extension Evaluator {
+    /// The factor a part-by-part product's scale carries: u·u′ + v·v′ is 4·(ac + i·bd), so
+    /// the result's scale is 4·Δ_a·Δ_b. The mock and the kernels that add to such a product
+    /// (x² + β·x) use this one value.
+    public static let partProductScaleFactor: Double = 4
+
     /// a · X^e, every component (scale and level unchanged; exact).
     func multiplyByMonomial(_ a: Ciphertext, exponent e: Int) throws -> Ciphertext {
         let x = try context.monomial(e, level: a.level)
@@ -27,13 +32,11 @@ extension Evaluator {
     public func addToBothParts(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
         try check(a)
         try requireSameScale(a.scale, p.scale)
-        var shifted = try polynomial(of: p, atLevel: a.level)
-        let plain = shifted
-        try shifted.multiply(context.monomial(context.degree / 2, level: a.level))
+        let plain = try polynomial(of: p, atLevel: a.level).residues
+        let i = try context.monomial(context.degree / 2, level: a.level).residues
+        // c0 += p·(1 + X^{N/2}), one pass, nothing allocated beyond the result.
         var r = a
-        try r.components[0].add(plain)
-        try r.components[0].add(shifted)
-        r.seed = nil
+        addToFirstComponent(&r) { m, j in m.multiplyReduced(plain[j], m.add(i[j], 1)) }
         return r
     }
 
@@ -41,19 +44,24 @@ extension Evaluator {
     /// scale, as `add(_:constant:)` rounds it).
     public func addToBothParts(_ a: Ciphertext, constant c: Double) throws -> Ciphertext {
         try check(a)
-        let basis = try context.basis(atLevel: a.level)
-        let residues = try ConstantEncoding.residues(of: c, scale: a.scale, basis: basis)
+        let residues = try ConstantEncoding.residues(of: c, scale: a.scale, basis: context.basis(atLevel: a.level))
+        let i = try context.monomial(context.degree / 2, level: a.level).residues
         let n = context.degree
-        var constant = try context.monomial(n / 2, level: a.level)
-        constant.withUnsafeMutableLimbs { x in
-            for (i, m) in basis.moduli.enumerated() {
-                for j in (i * n)..<((i + 1) * n) { x[j] = m.multiplyReduced(m.add(x[j], 1), residues[i]) }
+        var r = a
+        addToFirstComponent(&r) { m, j in m.multiplyReduced(m.add(i[j], 1), residues[j / n]) }
+        return r
+    }
+
+    /// c0[j] += term(q, j) for every residue j of a's first component (q the residue's prime).
+    private func addToFirstComponent(_ a: inout Ciphertext, _ term: (Modulus, Int) -> UInt64) {
+        let n = context.degree
+        let moduli = a.components[0].basis.moduli
+        a.components[0].withUnsafeMutableLimbs { x in
+            for (l, m) in moduli.enumerated() {
+                for j in (l * n)..<((l + 1) * n) { x[j] = m.add(x[j], term(m, j)) }
             }
         }
-        var r = a
-        try r.components[0].add(constant)
-        r.seed = nil
-        return r
+        a.seed = nil
     }
 
     /// (u, v) of a packed ciphertext z: u = z + z̄ (2a), v = X^{3N/4}·(z − z̄) (2iα·b).
@@ -74,7 +82,7 @@ extension Evaluator {
         let (ub, vb) = try partsForProduct(y)
         var r = try multiplyWithoutRelinearization(ua, ub)
         try addInPlace(&r, multiplyWithoutRelinearization(va, vb))
-        r.scale = 4 * x.scale * y.scale
+        r.scale = Self.partProductScaleFactor * x.scale * y.scale
         return r
     }
 
@@ -83,7 +91,7 @@ extension Evaluator {
         let (u, v) = try partsForProduct(a)
         var r = try squareWithoutRelinearization(u)
         try addInPlace(&r, squareWithoutRelinearization(v))
-        r.scale = 4 * a.scale * a.scale
+        r.scale = Self.partProductScaleFactor * a.scale * a.scale
         return r
     }
 }

@@ -52,7 +52,7 @@ public enum CompilationReport {
                           best.microsecondsPerImage / 1000, best.images))
         out.append("memory: most ciphertexts and plaintexts alive at once \(mb(peak)), input \(sim.inputLayout.tileCount) ciphertext(s), output \(sim.outputLayout.tileCount)")
         out.append("memory: the server's peak resident set, estimated with every key in memory: \(c.model.memoryEstimate().description)")
-        out.append("upload: input \(mb(inputBytes)) (seeded), evaluation keys \(mb(keys)) (relinearization + \(sim.rotationSteps.count + (sim.complexPacking ? 1 : 0)) Galois, once per client); download: \(mb(outputBytes))")
+        out.append("upload: input \(mb(inputBytes)) (seeded), evaluation keys \(mb(keys)) (relinearization + \(sim.galoisKeyCount) Galois, once per client); download: \(mb(outputBytes))")
         if let saved = c.zeroBlockSavings {
             out.append("zero weight blocks: \(saved.plainProducts) plaintext products and \(saved.rotations) rotations not made in this plan"
                        + (saved.rotationSteps > 0 ? ", \(saved.rotationSteps) Galois key(s) fewer" : "") + " (against the same plan with those blocks nonzero)")

@@ -39,7 +39,7 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// The estimate for `plan` with `weightCount` weights, evaluated with the keys `residentKeyBytes`
     /// (nil: every key, read whole).
     public static func server(plan: Plan, weightCount: Int, residentKeyBytes: Int? = nil) -> MemoryEstimate {
-        server(parameters: plan.header.parameters, rotationKeys: plan.header.rotationSteps.count,
+        server(parameters: plan.header.parameters, rotationKeys: plan.header.galoisKeyCount,
                inputCiphertexts: plan.header.inputLayout.tileCount, ciphertexts: plan.steps.map(\.estimatedPeakBytes).max() ?? 0,
                weightCount: weightCount, residentKeyBytes: residentKeyBytes)
     }

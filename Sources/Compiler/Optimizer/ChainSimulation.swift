@@ -57,6 +57,9 @@ public struct ChainSimulation: Sendable {
     /// Simulated with two images per slot (`TensorBackend.complexPacking`): the products of
     /// ciphertexts counted with their conjugations.
     public var complexPacking = false
+    /// The Galois keys the plan needs: one per nonzero rotation step, and the conjugation under
+    /// complex packing (what `keygen` makes and the key-size and memory estimates count).
+    public var galoisKeyCount: Int { rotationSteps.filter { $0 != 0 }.count + (complexPacking ? 1 : 0) }
 
     /// Simulates `chain` on `batch` samples (random values: the counts do not depend on them)
     /// in one tiling throughout.

@@ -77,8 +77,7 @@ public enum Optimizer {
         /// The server's peak resident memory with its Galois keys read on demand (at least one
         /// cached, one in use, and the relinearization key): the least a server can run the plan in.
         public func leastMemoryBytes(weightCount: Int) -> Int {
-            MemoryEstimate.server(parameters: choice.parameters,
-                                  rotationKeys: simulation.rotationSteps.filter { $0 != 0 }.count + (simulation.complexPacking ? 1 : 0),
+            MemoryEstimate.server(parameters: choice.parameters, rotationKeys: simulation.galoisKeyCount,
                                   inputCiphertexts: simulation.inputLayout.tileCount, ciphertexts: largestIntermediateBytes,
                                   weightCount: weightCount, residentKeyBytes: 0).total
         }
@@ -88,8 +87,7 @@ public enum Optimizer {
         public var evaluationKeyBytes: Int {
             let p = choice.parameters
             let limbs = p.ciphertextPrimes.count + p.specialPrimes.count
-            let galois = simulation.rotationSteps.count + (simulation.complexPacking ? 1 : 0)
-            return (galois + 1) * p.keySwitchDigits * limbs * p.degree * 8
+            return (simulation.galoisKeyCount + 1) * p.keySwitchDigits * limbs * p.degree * 8
         }
     }
 

@@ -64,6 +64,9 @@ public struct PlanHeader: Equatable, Sendable {
 
     /// Images one evaluation carries: the batch, twice under complex packing.
     public var imagesPerEvaluation: Int { complexPacking ? 2 * batch : batch }
+    /// The Galois keys the evaluation keys hold: one per rotation step, and the conjugation
+    /// under complex packing.
+    public var galoisKeyCount: Int { rotationSteps.count + (complexPacking ? 1 : 0) }
 
     /// [C, H, W] of what is encrypted per sample (after the packing).
     public var packedShape: [Int] { inputPacking?.packedShape ?? inputShape }

@@ -30,5 +30,5 @@ extension PlanCarrying {
     public var rotationSteps: [Int] { plan.header.rotationSteps }
     /// The Galois keys the evaluation keys hold: one per rotation step, and the conjugation
     /// under complex packing.
-    public var galoisKeyCount: Int { rotationSteps.count + (complexPacking ? 1 : 0) }
+    public var galoisKeyCount: Int { plan.header.galoisKeyCount }
 }
