@@ -42,12 +42,12 @@ public struct ConvolutionSums<Backend: TensorBackend> {
     /// The convolution's output: each sum rescaled, its channel positions summed, the bias
     /// added, as `conv2dInterleaved` finishes its own sums. Each sum is released once used.
     public consuming func finished(bias: [Double]?) throws -> TileTensor<Backend> {
-        var outTiles: [Backend.Ciphertext] = []
-        outTiles.reserveCapacity(sums.count)
-        for t in sums.indices {
-            let sum = try sums[t] ?? backend.multiply(zeroSource, backend.encode([], scale: zeroScale, level: level))
-            sums[t] = nil
-            outTiles.append(try backend.rotatedSum(backend.rescale(sum), span: channelSpan, stride: channelStride))
+        // A round of tiles at a time on the product workers.
+        let backend = self.backend, zeroSource = self.zeroSource, zeroScale = self.zeroScale, level = self.level
+        let channelSpan = self.channelSpan, channelStride = self.channelStride
+        let outTiles = try backend.mapInRounds(&sums) { _, made in
+            let sum = try made ?? backend.multiply(zeroSource, backend.encode([], scale: zeroScale, level: level))
+            return try backend.rotatedSum(backend.rescale(sum), span: channelSpan, stride: channelStride)
         }
         return try TileTensor(backend: backend, shape: shape, tiles: consume outTiles)
             .addingConvolutionBias(bias, channelDimension: channelDimension, inputBatch: inputBatch)

@@ -169,7 +169,10 @@ public final class MockBackend: TensorBackend {
                 : counter == \.scalarMultiplications ? \.concurrentScalarMultiplications
                 : counter == \.multiplications ? \.concurrentMultiplications
                 : counter == \.relinearizations ? \.concurrentRelinearizations
-                : counter == \.rescales ? \.concurrentRescales : nil
+                : counter == \.rescales ? \.concurrentRescales
+                : counter == \.rotations ? \.concurrentRotations
+                : counter == \.hoistedRotationSets ? \.concurrentHoistedRotationSets
+                : counter == \.hoistedRotations ? \.concurrentHoistedRotations : nil
             if let concurrent { countsByLevel[level, default: OperationCounts()][keyPath: concurrent] += n }
         }
         guard let budget else { return }

@@ -46,6 +46,12 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     public var concurrentMultiplications = 0
     public var concurrentRelinearizations = 0
     public var concurrentRescales = 0
+    /// Of the single rotations, hoisted sets and their steps, those made in product workers
+    /// (independent tiles' rotate-and-sum chains, several sources' hoisted sets at once), each on
+    /// one thread: priced at the rate of key switches made T at a time.
+    public var concurrentRotations = 0
+    public var concurrentHoistedRotationSets = 0
+    public var concurrentHoistedRotations = 0
 
     public init() {}
 
@@ -69,6 +75,9 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentMultiplications += b.concurrentMultiplications
         r.concurrentRelinearizations += b.concurrentRelinearizations
         r.concurrentRescales += b.concurrentRescales
+        r.concurrentRotations += b.concurrentRotations
+        r.concurrentHoistedRotationSets += b.concurrentHoistedRotationSets
+        r.concurrentHoistedRotations += b.concurrentHoistedRotations
         return r
     }
 
@@ -89,6 +98,9 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentMultiplications -= b.concurrentMultiplications
         r.concurrentRelinearizations -= b.concurrentRelinearizations
         r.concurrentRescales -= b.concurrentRescales
+        r.concurrentRotations -= b.concurrentRotations
+        r.concurrentHoistedRotationSets -= b.concurrentHoistedRotationSets
+        r.concurrentHoistedRotations -= b.concurrentHoistedRotations
         return r
     }
 

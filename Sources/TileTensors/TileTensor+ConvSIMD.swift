@@ -92,7 +92,8 @@ extension TileTensor {
             }
         }
         let deltas = groups.keys.sorted()
-        let rotated = try (0..<batchTiles).map { try backend.rotations(of: tiles[$0], by: deltas) }
+        // Each batch tile's hoisted set on its own worker (one thread each).
+        let rotated = try backend.mapConcurrently(batchTiles) { try backend.rotations(of: tiles[$0], by: deltas) }
         let l = level
         let q = restoringScale(atLevel: l)
         var biasPlaintext: Backend.Plaintext?

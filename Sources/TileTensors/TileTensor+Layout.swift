@@ -126,10 +126,12 @@ extension TileTensor {
         }
         if wholeTiles {
             let keys = (0..<target.tileCount).map { r in order[groupsOfTarget[r][0]] }
-            var rotated: [Int: [Int: Backend.Ciphertext]] = [:]
-            for s in Set(keys.map(\.source)) {
-                rotated[s] = try backend.rotations(of: tiles[s], by: Array(Set(keys.filter { $0.source == s }.map(\.delta))))
+            // Each source's hoisted set on its own worker (one thread each).
+            let sources = Set(keys.map(\.source)).sorted()
+            let sets = try backend.mapConcurrently(sources.count) { k in
+                try backend.rotations(of: tiles[sources[k]], by: Array(Set(keys.filter { $0.source == sources[k] }.map(\.delta))))
             }
+            let rotated = Dictionary(uniqueKeysWithValues: zip(sources, sets))
             let moved = keys.map { rotated[$0.source]![$0.delta]! }
             // Target padding holds what the source tile has there: zero only when nothing moved
             // within the tile, the source is known and its valid slots are exactly the target's.

@@ -7,8 +7,8 @@ extension TileTensor {
     /// rotation carries into the next outer position, so only position 0 holds the sum: `1?/t`.
     /// Garbage along d is cleared first (one masked product, one level).
     ///
-    /// Counts for E = tiles of the result: E·(e_d − 1) + E·log2(t_d) additions, E·log2(t_d)
-    /// rotations (plus the clear when d has unknowns, plus E rescales when `rescaleBeforeRotations`).
+    /// Counts for E = tiles of the result (made by the product workers, one tile each at a time):
+    /// E·(e_d − 1) + E·log2(t_d) additions, E·log2(t_d) rotations (plus the clear when d has unknowns, plus E rescales when `rescaleBeforeRotations`).
     /// - Parameter rescaleBeforeRotations: rescale after adding the tiles and before the
     ///   rotations (a product pending rescale then rotates at the lower level, which is cheaper).
     /// - Throws: `invalidArgument` for a bad dimension or a tile size that is not a power of two.
@@ -24,13 +24,14 @@ extension TileTensor {
         let stride = shape.tileStrides[d]
         let counts = shape.tileCounts
         let slotStride = shape.slotStrides[d]
-        var result: [Backend.Ciphertext] = []
-        for tile in 0..<shape.tileCount where Tensor.unflatten(tile, counts)[d] == 0 {
+        // Each result tile's sum on one worker (its rotations one after the other, on one thread).
+        let firsts = (0..<shape.tileCount).filter { Tensor.unflatten($0, counts)[d] == 0 }
+        let result = try backend.mapTiles(firsts.count) { r -> Backend.Ciphertext in
+            let tile = firsts[r]
             var acc = tiles[tile]
             for k in 1..<max(dim.tileCount, 1) { try backend.addInPlace(&acc, tiles[tile + k * stride]) }
             if rescaleBeforeRotations { acc = try backend.rescale(acc) }
-            acc = try rotateAndAdd(acc, span: dim.tileSize, stride: slotStride)
-            result.append(acc)
+            return try rotateAndAdd(acc, span: dim.tileSize, stride: slotStride)
         }
         return TileTensor(backend: backend, shape: resultShape, tiles: result)
     }
@@ -53,7 +54,7 @@ extension TileTensor {
         if shape.dimensions[...d].contains(where: \.hasUnknowns) { return try clearingUnknowns().duplicated(along: d) }
         try requirePowerOfTwo(dim.tileSize, d)
         let stride = shape.slotStrides[d]
-        let result = try tiles.map { try rotateAndAdd($0, span: dim.tileSize, stride: -stride) }
+        let result = try backend.mapTiles(tiles.count) { try rotateAndAdd(tiles[$0], span: dim.tileSize, stride: -stride) }
         return with(shape: shape.replacing(d, with: try .replicated(tile: dim.tileSize)), tiles: result)
     }
 
@@ -66,8 +67,8 @@ extension TileTensor {
         let masks = backend.computesValues ? clean.validityMasks() : [[Double]](repeating: [], count: clean.tileCount)
         let l = level
         let q = backend.rescalePrime(atLevel: l)
-        let result = try zip(tiles, masks).map { ct, mask in
-            try backend.rescale(backend.multiply(ct, backend.encode(mask, scale: q, level: l)))
+        let result = try backend.mapTiles(tiles.count) { t in
+            try backend.rescale(backend.multiply(tiles[t], backend.encode(masks[t], scale: q, level: l)))
         }
         return with(shape: clean, tiles: result)
     }

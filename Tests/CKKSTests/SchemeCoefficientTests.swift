@@ -104,6 +104,34 @@ final class SchemeCoefficientTests: XCTestCase {
         }
     }
 
+    /// A hoisted set made with two threads in force (whole steps on each thread, the shared
+    /// decomposition read by both) is the same ciphertexts, bit for bit, as with one thread.
+    func testHoistedStepsOnTwoThreadsAreTheSameCiphertexts() throws {
+        let context = try TestParameters.small(logDegree: 11, primeBits: [60, 40, 40, 40], specialPrimeBits: [60, 60], digits: 2)
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let steps = [1, 2, 3, -4, 7, 64]
+        let evaluator = Evaluator(context: context, keys: try keygen.evaluationKeys(for: sk, rotations: steps, relinearization: false))
+        var rng = TestRNG(seed: 5)
+        let m = randomCoefficients(count: context.degree, bits: 30, using: &rng)
+        let ct = try Encryptor(secretKey: sk).encrypt(plaintext(m, context: context, level: 3))
+        let one = try ExecutionPolicy(threads: 1).run { try evaluator.rotations(of: ct, by: steps + [0]) }
+        let two = try ExecutionPolicy(threads: 2).run { try evaluator.rotations(of: ct, by: steps + [0]) }
+        XCTAssertEqual(Set(one.keys), Set(steps + [0]))
+        for k in steps + [0] {
+            XCTAssertEqual(one[k]!.components, two[k]!.components, "step \(k): two threads differ from one")
+        }
+        let decryptor = Decryptor(secretKey: sk)
+        for k in steps {
+            XCTAssertLessThan(maxDistance(try coefficients(decryptor.decrypt(two[k]!)), coefficientAutomorphism(m, context.galoisElement(forStep: k))),
+                              BigInteger(1 << 20), "step \(k)")
+        }
+        // A missing key is still named, whichever thread meets it.
+        XCTAssertThrowsError(try ExecutionPolicy(threads: 2).run { try evaluator.rotations(of: ct, by: [1, 5, 2]) }) { error in
+            XCTAssertEqual(error as? CKKSError, .missingGaloisKey(step: "rotation by 5"))
+        }
+    }
+
     func testKeySwitchingAgainstReferenceRing() throws {
         // Switching an arbitrary polynomial c with the relinearization key gives (k0, k1) with
         // k0 + k1·s ≈ c·s², where c·s² is computed exactly by the GMP reference ring.

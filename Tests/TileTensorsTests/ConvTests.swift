@@ -123,6 +123,13 @@ final class ConvTests: XCTestCase {
             let outTiles = onePerPixel ? o : out.shape.tileCount
             counts.rescales = outTiles
             counts.rotations = outTiles * l
+            if onePerPixel {
+                // The channel sums' rotate-and-add chains, a round of tiles at a time (a tile alone
+                // in the last round is not concurrent).
+                let chained = Fixtures.inRounds(outTiles, mock.concurrentPieces)
+                counts.concurrentRotations = chained * l
+                counts.concurrentAdditions += chained * l
+            }
             // A kernel covering a multi-pixel tile may take the full-image algorithm (sums over
             // the pixel positions too; checked in its own test).
             if h == k, w == k, p == 0, k > 1, tx * ty > 1, mock.counts.hoistedRotations == 0 {
@@ -215,10 +222,12 @@ final class ConvTests: XCTestCase {
             counts.additions = o * (t - 1) + o * logs + (bias == nil ? 0 : o)
             counts.rescales = o
             counts.rotations = o * logs
-            if o > 1 {   // two output sums or more: made by the product workers
+            if o > 1 {   // two output sums or more: made by the product workers, rotations and all
                 counts.concurrentEncodes = eF * t
                 counts.concurrentPlainMultiplications = o * t
-                counts.concurrentAdditions = o * (t - 1)
+                counts.concurrentAdditions = o * (t - 1) + o * logs
+                counts.concurrentRescales = o
+                counts.concurrentRotations = o * logs
             }
             XCTAssertEqual(mock.counts, counts, "\(shape) conv \(filters.shape)")
             XCTAssertEqual(out.shape.dimensions[2].size, 1)

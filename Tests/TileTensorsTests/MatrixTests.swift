@@ -66,6 +66,10 @@ final class MatrixTests: XCTestCase {
         want.additions = e0 * (e1 - 1) + e0 * log2(t1) + e0
         want.rescales = e0
         want.rotations = e0 * log2(t1)
+        // Each result tile's sum (its tiles added, rescaled, rotated and added) on a worker.
+        want.concurrentAdditions = e0 * (e1 - 1) + e0 * log2(t1)
+        want.concurrentRescales = e0
+        want.concurrentRotations = e0 * log2(t1)
         XCTAssertEqual(mock.counts, want)
         // Column orientation.
         let column = try TileTensor(encrypting: Fixtures.random([n, 1], &rng), shape: TileShape([.plain(n, tile: t0), .replicated(tile: t1)]), backend: mock)

@@ -67,8 +67,9 @@ final class ProductWorkersTests: XCTestCase {
     }
 
     /// The mock counts the products, encodes and additions made in workers as concurrent too
-    /// (the cost model prices them at the concurrent rates); rotations, rescales and the bias
-    /// stay outside.
+    /// (the cost model prices them at the concurrent rates), and so the rotations of sources
+    /// whose hoisted sets are made two at a time and the channel sums' rotate-and-add chains
+    /// made a round of tiles at a time; the bias stays outside.
     func testMockCountsWorkersAsConcurrent() throws {
         var rng = TestRNG(seed: 73)
         let x = Fixtures.random([2, 3, 6, 6], &rng), w = Fixtures.random([6, 3, 3, 3], &rng)
@@ -76,14 +77,22 @@ final class ProductWorkersTests: XCTestCase {
         let bias = Fixtures.random([6], &rng).values
         let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: TileShape(parsing: "[3/4, */4, 6~/2, 6~/2, 2/8]"), backend: mock)
         mock.resetCounts()
-        _ = try t.conv2dInterleaved(filters: w, bias: bias, stride: 1, padding: 1)
+        // Two pieces at once, as a 2-core server runs them (nine sources: four pairs and one alone).
+        _ = try ExecutionPolicy(threads: 2).run { try t.conv2dInterleaved(filters: w, bias: bias, stride: 1, padding: 1) }
         let counts = mock.counts
         XCTAssertGreaterThan(counts.hoistedRotations, 0, "multi-pixel tiles: taps rotate, products source by source")
         XCTAssertEqual(counts.concurrentPlainMultiplications, counts.plainMultiplications)
         XCTAssertEqual(counts.lazyPlainProducts, 0)
         XCTAssertGreaterThan(counts.concurrentEncodes, 0)
         XCTAssertEqual(counts.concurrentEncodes, counts.encodes - 2, "all but the bias's two encodes (filter tiles)")
-        XCTAssertEqual(counts.concurrentAdditions, counts.plainMultiplications - counts.rescales, "each sum's first product adds nothing")
+        XCTAssertGreaterThanOrEqual(counts.hoistedRotationSets, 8, "a set per source tile that a tap rotates")
+        XCTAssertGreaterThanOrEqual(counts.concurrentHoistedRotationSets, counts.hoistedRotationSets - 1,
+                                    "sources in pairs: only the ninth, alone, is not concurrent")
+        XCTAssertLessThan(counts.concurrentHoistedRotationSets, counts.hoistedRotationSets)
+        XCTAssertGreaterThan(counts.rotations, 0, "the channel positions' rotate-and-add")
+        XCTAssertEqual(counts.concurrentRotations, counts.rotations, "rotate-and-add chains a round of tiles at a time")
+        XCTAssertEqual(counts.concurrentAdditions, counts.plainMultiplications - counts.rescales + counts.rotations,
+                       "each sum's first product adds nothing; each rotate-and-add step adds once")
 
         // One-pixel tiles: no tap rotates, so every output is a lazy sum made by a worker; its
         // products are lazy ones (their own rate), not concurrent ones.

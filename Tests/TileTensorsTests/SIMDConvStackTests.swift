@@ -88,6 +88,10 @@ final class BatchedSIMDConvTests: XCTestCase {
             var counts = OperationCounts()
             counts.hoistedRotationSets = dNonzero > 0 ? eB : 0
             counts.hoistedRotations = eB * dNonzero
+            if eB > 1 {   // each batch tile's hoisted set on its own worker
+                counts.concurrentHoistedRotationSets = counts.hoistedRotationSets
+                counts.concurrentHoistedRotations = counts.hoistedRotations
+            }
             counts.encodes = f * d + f
             counts.plainMultiplications = f * d * eB
             counts.additions = f * eB * (d - 1) + f * eB * log + f * eB

@@ -18,6 +18,12 @@ struct TestRNG: RandomNumberGenerator {
 /// Small insecure CKKS parameters (N = 1024, 512 slots, four 40-bit levels) and helpers that run
 /// one computation on the mock and then on CKKS with exactly the Galois keys the mock used.
 enum Fixtures {
+    /// Of `n` items made in rounds of `pieces` (`TensorBackend.mapInRounds`), those in rounds of
+    /// two or more: the mock counts their work as concurrent (a last round of one is not).
+    static func inRounds(_ n: Int, _ pieces: Int) -> Int {
+        pieces < 2 ? 0 : n - (n % pieces == 1 ? 1 : 0)
+    }
+
     static let parameters = try! CKKSParameters(
         logDegree: 10, primeBits: [60, 40, 40, 40, 40], specialPrimeBits: [60], logScale: 40,
         security: .insecureTestingOnly)

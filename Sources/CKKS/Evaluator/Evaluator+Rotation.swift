@@ -1,3 +1,4 @@
+import Dispatch
 import HEMath
 
 /// Slot rotations and conjugation through Galois automorphisms and key switching.
@@ -145,7 +146,7 @@ extension Evaluator {
         guard elements.contains(where: { $0.0 != 1 }) else { return elements.map { _ in a } }
         let decomposition = context.decompose(a.components[1], level: a.level)
         defer { context.release(decomposition) }
-        return try elements.map { element in
+        func rotated(_ element: (UInt64, String)) throws -> Ciphertext {
             guard element.0 != 1 else { return a }
             let key = try galoisKey(element.0, level: a.level, step: element.1)
             let perm = context.galoisPermutation(element.0)
@@ -154,5 +155,21 @@ extension Evaluator {
             try a.components[0].withUnsafeLimbs { try addPermuted($0.baseAddress!, perm, into: &c0, level: a.level) }
             return Ciphertext(context: context, components: [c0, c1], level: a.level, scale: a.scale)
         }
+        // The steps share only the decomposition (read-only), so with several threads in force
+        // each takes whole steps, one thread each: split by limbs, a step's key product and
+        // ModDown gained 1.0–1.4× from a second thread (a single-tile convolution's hoisted set).
+        let threads = ExecutionPolicy.current?.threads ?? ExecutionPolicy.allCores.threads
+        let workers = min(threads, elements.count { $0.0 != 1 })
+        guard workers > 1 else { return try elements.map(rotated) }
+        let results = Locked([Result<Ciphertext, Error>?](repeating: nil, count: elements.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            ExecutionPolicy(threads: 1).run {
+                for i in stride(from: w, to: elements.count, by: workers) {
+                    let made = Result { try rotated(elements[i]) }
+                    results.withLock { $0[i] = made }
+                }
+            }
+        }
+        return try results.withLock { $0 }.map { try $0!.get() }
     }
 }

@@ -16,7 +16,8 @@ import TileTensors
 /// (their accumulation included) → multiply_scalar, concurrent_multiply_scalar; the terms of
 /// lazy sums (`lazyPlainProducts`, `lazyScalarProducts`) → lazy_multiply_plain, lazy_multiply_scalar;
 /// elementwise products and rescales made tile by tile in workers → concurrent_multiply_relinearize
-/// (the product with its relinearization), concurrent_rescale.
+/// (the product with its relinearization), concurrent_rescale; rotations made in workers at the
+/// rotation rates times concurrent_multiply_relinearize / multiply_relinearize.
 /// Encryptions happen on the client and are not priced.
 public struct CostModel: Sendable {
     public let costs: CostTable.ParameterCosts
@@ -72,9 +73,17 @@ public struct CostModel: Sendable {
         let rotate = try cost(.rotate, level)
         let product = try cost(.multiplyRelinearize, level)
         let tensor = max(product - rotate, 0.1 * product)
-        let extraHoisted = max(counts.hoistedRotations - counts.hoistedRotationSets, 0)
+        let extraHoisted = max(counts.hoistedRotations - counts.hoistedRotationSets
+                                   - (counts.concurrentHoistedRotations - counts.concurrentHoistedRotationSets), 0)
+        let concurrentExtraHoisted = max(counts.concurrentHoistedRotations - counts.concurrentHoistedRotationSets, 0)
+        // Key switches made T at a time, one thread each: a rotation's rate scaled as a product
+        // with its relinearization scales from one at a time (all threads on its limbs) to T at
+        // once (one thread each); no separate calibration, the key switch is most of that product.
+        let concurrency = counts.concurrentRotations + counts.concurrentHoistedRotations > 0
+            ? try min(max(cost(.concurrentMultiplyRelinearize, level) / product, 0.1), 1) : 1
         // Product workers' encodes and products at the concurrent rates; their additions are
-        // the fused accumulation, inside concurrent_multiply_plain.
+        // the fused accumulation, inside concurrent_multiply_plain. (A rotate-and-add chain made
+        // by a worker adds once per rotation, a few percent of it, and that goes unpriced.)
         return try Double(counts.additions - counts.concurrentAdditions) * cost(.add, level)
             + Double(counts.plainMultiplications - counts.concurrentPlainMultiplications - counts.lazyPlainProducts) * cost(.multiplyPlain, level)
             + Double(counts.lazyPlainProducts) * cost(.lazyMultiplyPlain, level)
@@ -89,8 +98,11 @@ public struct CostModel: Sendable {
             + Double(counts.multiplications - counts.concurrentMultiplications) * tensor
             // An elementwise step's products in workers, each with its relinearization.
             + Double(counts.concurrentMultiplications) * cost(.concurrentMultiplyRelinearize, level)
-            + Double(counts.relinearizations - counts.concurrentRelinearizations + counts.rotations + counts.hoistedRotationSets) * rotate
+            + Double(counts.relinearizations - counts.concurrentRelinearizations + counts.rotations + counts.hoistedRotationSets
+                     - counts.concurrentRotations - counts.concurrentHoistedRotationSets) * rotate
             + Double(extraHoisted) * cost(.hoistedRotation, level)
+            + Double(counts.concurrentRotations + counts.concurrentHoistedRotationSets) * rotate * concurrency
+            + Double(concurrentExtraHoisted) * cost(.hoistedRotation, level) * concurrency
             // A drop copies the limbs it keeps: at most an addition's passes.
             + Double(counts.levelDrops) * cost(.add, level)
     }
