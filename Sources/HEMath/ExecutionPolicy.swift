@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -52,4 +54,30 @@ public struct ExecutionPolicy: Equatable, Sendable {
         precondition(status == 0, "pthread_key_create failed (\(status))")
         return key
     }()
+}
+
+extension ExecutionPolicy {
+    /// body(i) for i in 0 ..< count, results in order, on the threads in force (the calling
+    /// thread's policy; every core outside any): each thread takes items i ≡ w (mod threads) one
+    /// at a time under a one-thread policy, so a body's own kernels do not split further. With
+    /// one thread or one item, on the calling thread under its policy. The first error by index
+    /// is rethrown once every item has run. For independent pieces of one operation (the steps
+    /// of a hoisted rotation set, the tiles of an encrypted input).
+    public static func concurrentMap<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+        let workers = min(current?.threads ?? allCores.threads, count)
+        guard workers > 1 else { return try (0..<count).map(body) }
+        let lock = NSLock()
+        var results = [Result<T, Error>?](repeating: nil, count: count)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            ExecutionPolicy(threads: 1).run {
+                for i in stride(from: w, to: count, by: workers) {
+                    let made = Result { try body(i) }
+                    lock.lock()
+                    results[i] = made
+                    lock.unlock()
+                }
+            }
+        }
+        return try results.map { try $0!.get() }
+    }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import HEMath
 
 /// Slot rotations and conjugation through Galois automorphisms and key switching.
@@ -158,18 +157,6 @@ extension Evaluator {
         // The steps share only the decomposition (read-only), so with several threads in force
         // each takes whole steps, one thread each: split by limbs, a step's key product and
         // ModDown gained 1.0–1.4× from a second thread (a single-tile convolution's hoisted set).
-        let threads = ExecutionPolicy.current?.threads ?? ExecutionPolicy.allCores.threads
-        let workers = min(threads, elements.count { $0.0 != 1 })
-        guard workers > 1 else { return try elements.map(rotated) }
-        let results = Locked([Result<Ciphertext, Error>?](repeating: nil, count: elements.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            ExecutionPolicy(threads: 1).run {
-                for i in stride(from: w, to: elements.count, by: workers) {
-                    let made = Result { try rotated(elements[i]) }
-                    results.withLock { $0[i] = made }
-                }
-            }
-        }
-        return try results.withLock { $0 }.map { try $0!.get() }
+        return try ExecutionPolicy.concurrentMap(elements.count) { try rotated(elements[$0]) }
     }
 }

@@ -109,30 +109,13 @@ public struct EncryptedTensorFile: Sendable {
         // Tiles are independent: each decoded, checked and its seeded half expanded on one
         // thread, the threads in force taking tiles in turn (a full-batch input is 784–3,136
         // ciphertexts; one at a time, CryptoNets' took 2.6 s of a 24 s evaluation).
-        let threads = min(ExecutionPolicy.current?.threads ?? ExecutionPolicy.allCores.threads, tiles.count)
-        let read = Locked([Result<Ciphertext, Error>?](repeating: nil, count: tiles.count))
+        // The first bad tile's error is thrown, as when they were read in order.
         let context = backend.context
-        func readTile(_ i: Int) -> Result<Ciphertext, Error> {
-            Result {
-                do { return try CKKSFile.readCiphertext(tiles[i], context: context) } catch {
-                    throw CompilerError.invalidFile("\(source), tile \(i): \(error)")
-                }
+        let cts = try ExecutionPolicy.concurrentMap(tiles.count) { i -> Ciphertext in
+            do { return try CKKSFile.readCiphertext(tiles[i], context: context) } catch {
+                throw CompilerError.invalidFile("\(source), tile \(i): \(error)")
             }
         }
-        if threads > 1 {
-            DispatchQueue.concurrentPerform(iterations: threads) { w in
-                ExecutionPolicy(threads: 1).run {
-                    for i in stride(from: w, to: tiles.count, by: threads) {
-                        let made = readTile(i)
-                        read.withLock { $0[i] = made }
-                    }
-                }
-            }
-        } else {
-            for i in tiles.indices { let made = readTile(i); read.withLock { $0[i] = made } }
-        }
-        // The first bad tile's error, as when they were read in order.
-        let cts = try read.withLock { $0 }.map { try $0!.get() }
         return try TileTensor(wrapping: cts, shape: layout, backend: backend)
     }
 }
