@@ -137,10 +137,16 @@ public final class CKKSBackend: TensorBackend {
         return k == 0 ? a : try evaluator.rotate(a, by: k)
     }
     public func rotations(of a: Ciphertext, by steps: [Int]) throws -> [Int: Ciphertext] {
-        let normalized = Array(Set(steps.map(normalizedStep)))
-        let rotated = try evaluator.rotations(of: a, by: normalized)
-        var result: [Int: Ciphertext] = [:]
-        for step in Set(steps) { result[step] = rotated[normalizedStep(step)] }
-        return result
+        try rotations(ofEach: [a], by: [steps])[0]
+    }
+    /// Every source's steps on the threads in force (`Evaluator.rotations(ofEach:by:)`).
+    public func rotations(ofEach sources: [Ciphertext], by steps: [[Int]]) throws -> [[Int: Ciphertext]] {
+        let normalized = steps.map { Array(Set($0.map(normalizedStep))) }
+        let rotated = try evaluator.rotations(ofEach: sources, by: normalized)
+        return zip(steps, rotated).map { steps, made in
+            var result: [Int: Ciphertext] = [:]
+            for step in Set(steps) { result[step] = made[normalizedStep(step)] }
+            return result
+        }
     }
 }

@@ -97,9 +97,17 @@ public protocol TensorBackend: AnyObject {
     func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext
     /// Hoisted rotations: one decomposition shared by every step. Step 0 maps to a.
     func rotations(of a: Ciphertext, by steps: [Int]) throws -> [Int: Ciphertext]
+    /// `rotations(of:by:)` of each source, made at once on the product workers (the CKKS
+    /// backend deals every source's steps to the threads, not each source to one thread).
+    /// Counted as each source's hoisted set made in a worker.
+    func rotations(ofEach sources: [Ciphertext], by steps: [[Int]]) throws -> [[Int: Ciphertext]]
 }
 
 extension TensorBackend {
+    public func rotations(ofEach sources: [Ciphertext], by steps: [[Int]]) throws -> [[Int: Ciphertext]] {
+        try mapConcurrently(sources.count) { try rotations(of: sources[$0], by: steps[$0]) }
+    }
+
     public var computesValues: Bool { true }
     public var runsConcurrentProducts: Bool { false }
     public var plaintextCacheBytes: Int { TensorBackendDefaults.plaintextCacheBytes }

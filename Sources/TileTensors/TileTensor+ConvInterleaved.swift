@@ -353,32 +353,59 @@ extension TileTensor {
             }
         }
         // The hoisted sets of `concurrentPieces` sources at once, one worker (thread) each: split
-        // by limbs, a key switch gained 1.0–1.4× from a second thread. Their products follow,
-        // source by source, split by outputs as before: the same sums in the same order.
-        let sources = bySource.keys.sorted()
+        // by limbs, a key switch gained 1.0–1.4× from a second thread. Then the products of the
+        // round's sources, each worker those of its own outputs (`roundOrder` puts sources that
+        // feed different workers' outputs in one round: a strided convolution's source tile
+        // mostly feeds one output tile, and round by round one worker idled). A sum's products
+        // come in another order than source by source, which changes no residue: they are
+        // added modulo q.
         let together = backend.concurrentPieces
+        let sources = Self.roundOrder(bySource.mapValues { $0.map { owner[$0.output] } }, workers: workers)
         for first in stride(from: 0, to: sources.count, by: together) {
             let members = Array(sources[first..<min(first + together, sources.count)])
-            let rotatedSets = try backend.mapConcurrently(members.count) { k in
-                try backend.rotations(of: tiles[members[k]], by: Array(Set(bySource[members[k]]!.map(\.delta))).sorted())
-            }
+            let rotatedSets = try backend.rotations(ofEach: members.map { tiles[$0] },
+                                                    by: members.map { Array(Set(bySource[$0]!.map(\.delta))).sorted() })
+            var shares = [[(set: Int, term: Term)]](repeating: [], count: workers)
             for (k, source) in members.enumerated() {
-                let rotated = rotatedSets[k]
-                var shares = [[Term]](repeating: [], count: workers)
-                for term in bySource[source]! { shares[owner[term.output]].append(term) }
-                try backend.runProductWorkers(workers, outputs: outputs) { w in
-                    let box = boxes[w]
-                    for term in shares[w] {
-                        var acc = box.sums.removeValue(forKey: term.output)
-                        try backend.addProduct(&acc, rotated[term.delta]!, weight(term))
-                        box.sums[term.output] = acc
-                    }
+                for term in bySource[source]! { shares[owner[term.output]].append((k, term)) }
+            }
+            try backend.runProductWorkers(workers, outputs: outputs) { w in
+                let box = boxes[w]
+                for (k, term) in shares[w] {
+                    var acc = box.sums.removeValue(forKey: term.output)
+                    try backend.addProduct(&acc, rotatedSets[k][term.delta]!, weight(term))
+                    box.sums[term.output] = acc
                 }
             }
         }
         var accumulators = [HoistedSum<Backend.Ciphertext>?](repeating: nil, count: outputs)
         for box in boxes { for (output, sum) in box.sums { accumulators[output] = .open(sum) } }
         return accumulators
+    }
+
+    /// The order in which `hoistedProducts` takes its sources, rounds of `concurrentPieces` at
+    /// a time: `owners[s]` lists the worker of each of source s's products. Sources go by the
+    /// worker that makes most of their products, taken from each worker's list in turn, so a
+    /// round's products fall to several workers. With one worker, the sources in order.
+    static func roundOrder(_ owners: [Int: [Int]], workers: Int) -> [Int] {
+        let sources = owners.keys.sorted()
+        guard workers > 1 else { return sources }
+        var lists = [[Int]](repeating: [], count: workers)
+        for s in sources {
+            var load = [Int](repeating: 0, count: workers)
+            for w in owners[s]! { load[w] += 1 }
+            lists[load.indices.max { load[$0] < load[$1] || (load[$0] == load[$1] && $0 > $1) }!].append(s)
+        }
+        var order: [Int] = []
+        order.reserveCapacity(sources.count)
+        var next = [Int](repeating: 0, count: workers)
+        while order.count < sources.count {
+            for w in 0..<workers where next[w] < lists[w].count {
+                order.append(lists[w][next[w]])
+                next[w] += 1
+            }
+        }
+        return order
     }
 
     /// The most plaintext products one convolution may take (at ≥ 0.3 ms each, hours): a layout

@@ -92,8 +92,8 @@ extension TileTensor {
             }
         }
         let deltas = groups.keys.sorted()
-        // Each batch tile's hoisted set on its own worker (one thread each).
-        let rotated = try backend.mapConcurrently(batchTiles) { try backend.rotations(of: tiles[$0], by: deltas) }
+        // The batch tiles' hoisted sets at once, their steps dealt to the threads.
+        let rotated = try backend.rotations(ofEach: Array(tiles.prefix(batchTiles)), by: Array(repeating: deltas, count: batchTiles))
         let l = level
         let q = restoringScale(atLevel: l)
         var biasPlaintext: Backend.Plaintext?

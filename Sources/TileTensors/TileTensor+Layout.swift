@@ -126,11 +126,10 @@ extension TileTensor {
         }
         if wholeTiles {
             let keys = (0..<target.tileCount).map { r in order[groupsOfTarget[r][0]] }
-            // Each source's hoisted set on its own worker (one thread each).
+            // The sources' hoisted sets at once, their steps dealt to the threads.
             let sources = Set(keys.map(\.source)).sorted()
-            let sets = try backend.mapConcurrently(sources.count) { k in
-                try backend.rotations(of: tiles[sources[k]], by: Array(Set(keys.filter { $0.source == sources[k] }.map(\.delta))))
-            }
+            let sets = try backend.rotations(ofEach: sources.map { tiles[$0] },
+                                             by: sources.map { s in Array(Set(keys.filter { $0.source == s }.map(\.delta))) })
             let rotated = Dictionary(uniqueKeysWithValues: zip(sources, sets))
             let moved = keys.map { rotated[$0.source]![$0.delta]! }
             // Target padding holds what the source tile has there: zero only when nothing moved

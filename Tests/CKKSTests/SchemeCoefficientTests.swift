@@ -132,6 +132,39 @@ final class SchemeCoefficientTests: XCTestCase {
         }
     }
 
+    func testHoistedSetsOfSeveralSourcesAreEachSourcesOwn() throws {
+        // Three sources with 1, 3 and 0 steps (and one at another level), their key switches
+        // dealt to the threads together: each the same ciphertexts as the source alone on one
+        // thread, on 1 and 2 threads.
+        let context = try TestParameters.small(logDegree: 11, primeBits: [60, 40, 40, 40], specialPrimeBits: [60, 60], digits: 2)
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let evaluator = Evaluator(context: context, keys: try keygen.evaluationKeys(for: sk, rotations: [1, 2, 3, -4], relinearization: false))
+        var rng = TestRNG(seed: 9)
+        let encryptor = Encryptor(secretKey: sk)
+        let sources = try [3, 3, 3, 2].map { level in
+            try encryptor.encrypt(plaintext(randomCoefficients(count: context.degree, bits: 30, using: &rng), context: context, level: level))
+        }
+        let steps = [[2], [1, 3, -4], [0], [1, 2]]
+        let alone = try ExecutionPolicy(threads: 1).run { try zip(sources, steps).map { try evaluator.rotations(of: $0, by: $1) } }
+        for threads in [1, 2] {
+            let together = try ExecutionPolicy(threads: threads).run { try evaluator.rotations(ofEach: sources, by: steps) }
+            XCTAssertEqual(together.count, sources.count)
+            for s in sources.indices {
+                XCTAssertEqual(Set(together[s].keys), Set(steps[s]), "source \(s)")
+                for k in steps[s] {
+                    XCTAssertEqual(together[s][k]!.components, alone[s][k]!.components, "source \(s), step \(k), \(threads) thread(s)")
+                    XCTAssertEqual(together[s][k]!.level, sources[s].level)
+                }
+            }
+        }
+        // A missing key of any source is named, before anything is made.
+        XCTAssertThrowsError(try ExecutionPolicy(threads: 2).run { try evaluator.rotations(ofEach: sources, by: [[1], [5], [], [2]]) }) { error in
+            XCTAssertEqual(error as? CKKSError, .missingGaloisKey(step: "rotation by 5"))
+        }
+        XCTAssertThrowsError(try evaluator.rotations(ofEach: sources, by: [[1]]))
+    }
+
     func testKeySwitchingAgainstReferenceRing() throws {
         // Switching an arbitrary polynomial c with the relinearization key gives (k0, k1) with
         // k0 + k1·s ≈ c·s², where c·s² is computed exactly by the GMP reference ring.

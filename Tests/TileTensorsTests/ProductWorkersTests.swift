@@ -132,6 +132,19 @@ final class ProductWorkersTests: XCTestCase {
     }
 
     /// An error in one worker is thrown to the caller, after every worker stopped.
+    /// A round of a tap convolution's sources takes sources whose products fall to different
+    /// workers (a strided convolution's source tile mostly feeds one output tile), every source
+    /// once; one worker keeps the sources in order.
+    func testRoundsMixTheWorkersSources() {
+        // Sources 0–3 feed worker 0's outputs, 4–5 worker 1's, 6 both (more of worker 1's).
+        let owners: [Int: [Int]] = [0: [0, 0], 1: [0], 2: [0, 0, 1], 3: [0], 4: [1, 1], 5: [1], 6: [0, 1, 1]]
+        let order = TileTensor<MockBackend>.roundOrder(owners, workers: 2)
+        XCTAssertEqual(order, [0, 4, 1, 5, 2, 6, 3])
+        XCTAssertEqual(TileTensor<MockBackend>.roundOrder(owners, workers: 1), Array(0...6))
+        XCTAssertEqual(Set(TileTensor<MockBackend>.roundOrder(owners, workers: 3)), Set(0...6))
+        XCTAssertEqual(TileTensor<MockBackend>.roundOrder(owners, workers: 3).count, 7)
+    }
+
     func testAWorkersErrorIsThrown() throws {
         struct Failure: Error, Equatable { let worker: Int }
         let ran = Locked<Set<Int>>([])

@@ -132,31 +132,67 @@ extension Evaluator {
         return acc
     }
 
+    /// Hoisted rotations of several ciphertexts at once (`rotations(of:by:)` of each): every
+    /// source decomposed once, one thread each, then every (source, step) key switch dealt to
+    /// the threads in force. Sources with unequal step counts (a strided convolution's corner
+    /// and interior tiles: 1 and 3 steps) kept one thread idle when each source went to one
+    /// thread. The same ciphertexts as one source at a time.
+    public func rotations(ofEach sources: [Ciphertext], by steps: [[Int]]) throws -> [[Int: Ciphertext]] {
+        guard sources.count == steps.count else {
+            throw CKKSError.outOfRange("\(sources.count) ciphertexts to rotate but \(steps.count) step lists")
+        }
+        let unique = steps.map { Array(Set($0)).sorted() }
+        let elements = unique.map { $0.map { (context.galoisElement(forStep: $0), "rotation by \($0)") } }
+        let rotated = try automorphisms(ofEach: sources, elements: elements)
+        return zip(unique, rotated).map { Dictionary(uniqueKeysWithValues: zip($0, $1)) }
+    }
+
     /// Applies the automorphisms X ↦ X^g for each element to a, sharing one decomposition.
     func automorphisms(of a: Ciphertext, elements: [(UInt64, String)]) throws -> [Ciphertext] {
-        try check(a)
-        guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
-        // Every key is checked to exist before the decomposition, but fetched only when its
-        // product is made and dropped after it: keys read from their file on demand
-        // (`GaloisKeyStore`) are 400 MB each at N = 65536, and a step may rotate one tile by 80.
-        for (g, name) in elements where g != 1 {
-            guard let keys, keys.hasGaloisKey(g) else { throw CKKSError.missingGaloisKey(step: name) }
+        try automorphisms(ofEach: [a], elements: [elements])[0]
+    }
+
+    /// `automorphisms(of:elements:)` of each source: the decompositions first (one source per
+    /// thread, or a lone one split by limbs), then every (source, element) key switch on the
+    /// threads in force; they share only the decompositions, which are read-only.
+    func automorphisms(ofEach sources: [Ciphertext], elements: [[(UInt64, String)]]) throws -> [[Ciphertext]] {
+        precondition(sources.count == elements.count, "one element list per source")
+        for (a, list) in zip(sources, elements) {
+            try check(a)
+            guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
+            // Every key is checked to exist before the decomposition, but fetched only when its
+            // product is made and dropped after it: keys read from their file on demand
+            // (`GaloisKeyStore`) are 400 MB each at N = 65536, and a step may rotate one tile by 80.
+            for (g, name) in list where g != 1 {
+                guard let keys, keys.hasGaloisKey(g) else { throw CKKSError.missingGaloisKey(step: name) }
+            }
         }
-        guard elements.contains(where: { $0.0 != 1 }) else { return elements.map { _ in a } }
-        let decomposition = context.decompose(a.components[1], level: a.level)
-        defer { context.release(decomposition) }
-        func rotated(_ element: (UInt64, String)) throws -> Ciphertext {
-            guard element.0 != 1 else { return a }
-            let key = try galoisKey(element.0, level: a.level, step: element.1)
-            let perm = context.galoisPermutation(element.0)
-            let (k0, c1) = context.keySwitchProducts(decomposition, key: key, permutation: perm)
+        let moving = sources.indices.filter { s in elements[s].contains { $0.0 != 1 } }
+        let decompositions = try ExecutionPolicy.concurrentMap(moving.count) { k in
+            context.decompose(sources[moving[k]].components[1], level: sources[moving[k]].level)
+        }
+        defer { for d in decompositions { context.release(d) } }
+        var slot = [Int](repeating: -1, count: sources.count)
+        for (k, s) in moving.enumerated() { slot[s] = k }
+        // By Galois element, then source: threads working at once mostly need the same key (read
+        // from its file on demand when keys exceed the memory budget).
+        let work = moving.flatMap { s in elements[s].indices.filter { elements[s][$0].0 != 1 }.map { (s, $0) } }
+            .sorted { (elements[$0.0][$0.1].0, $0.0) < (elements[$1.0][$1.1].0, $1.0) }
+        // The steps share only the decompositions, so with several threads in force each takes
+        // whole steps, one thread each: split by limbs, a step's key product and ModDown gained
+        // 1.0–1.4× from a second thread (a single-tile convolution's hoisted set).
+        let made = try ExecutionPolicy.concurrentMap(work.count) { i -> Ciphertext in
+            let (s, e) = work[i]
+            let a = sources[s], g = elements[s][e].0
+            let key = try galoisKey(g, level: a.level, step: elements[s][e].1)
+            let perm = context.galoisPermutation(g)
+            let (k0, c1) = context.keySwitchProducts(decompositions[slot[s]], key: key, permutation: perm)
             var c0 = k0
             try a.components[0].withUnsafeLimbs { try addPermuted($0.baseAddress!, perm, into: &c0, level: a.level) }
             return Ciphertext(context: context, components: [c0, c1], level: a.level, scale: a.scale)
         }
-        // The steps share only the decomposition (read-only), so with several threads in force
-        // each takes whole steps, one thread each: split by limbs, a step's key product and
-        // ModDown gained 1.0–1.4× from a second thread (a single-tile convolution's hoisted set).
-        return try ExecutionPolicy.concurrentMap(elements.count) { try rotated(elements[$0]) }
+        var result = sources.indices.map { s in elements[s].map { _ in sources[s] } }
+        for (i, (s, e)) in work.enumerated() { result[s][e] = made[i] }
+        return result
     }
 }
