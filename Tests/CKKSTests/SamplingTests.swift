@@ -99,6 +99,29 @@ final class SamplingTests: XCTestCase {
         XCTAssertEqual(prefix.residues, Array(a.residues.prefix(2 * 4096)))
     }
 
+    /// The in-place rejection fill takes the same words as drawing them one by one (a rejected
+    /// word drawn again), across chunk boundaries and with heavy rejection, and leaves the
+    /// stream at the same word: seeded ciphertexts and keys expand as before.
+    func testMaskedFillIsTheWordByWordRejection() throws {
+        for (q, count) in [(UInt64(17), 3000), (UInt64(786_433), 1500), ((UInt64(1) << 40) - 87, 2049), (UInt64(3), 1)] {
+            let m = try Modulus(q)
+            let mask: UInt64 = (1 << UInt64(m.bitWidth)) - 1
+            var reference = SeededStream(seed: countingSeed, domain: 9, index: 1)
+            var fast = reference
+            _ = reference.nextWord(); _ = fast.nextWord()   // start off a chunk boundary
+            var expected: [UInt64] = []
+            for _ in 0..<count {
+                var x = reference.nextWord() & mask
+                while x >= q { x = reference.nextWord() & mask }
+                expected.append(x)
+            }
+            var filled = [UInt64](repeating: .max, count: count)
+            filled.withUnsafeMutableBufferPointer { fast.fillMasked($0, mask: mask, below: q) }
+            XCTAssertEqual(filled, expected, "q = \(q)")
+            XCTAssertEqual(fast.nextWord(), reference.nextWord(), "q = \(q): the streams part after the fill")
+        }
+    }
+
     /// 2^16 residues mod 17 (5-bit mask, 15/32 rejected): chi-square with 16 degrees of freedom.
     /// Reducing the 5-bit value mod 17 instead of rejecting would make 0…14 twice as likely as
     /// 15 and 16 and give a statistic in the thousands.

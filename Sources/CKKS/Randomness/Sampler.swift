@@ -68,13 +68,8 @@ public enum Sampler {
     @inline(__always)
     static func fillUniform(_ out: UnsafeMutableBufferPointer<UInt64>, modulus: Modulus,
                             using stream: inout SeededStream) {
-        let q = modulus.value
         let mask: UInt64 = modulus.bitWidth >= 64 ? .max : (1 << UInt64(modulus.bitWidth)) &- 1
-        for j in out.indices {
-            var x = stream.nextWord() & mask
-            while x >= q { x = stream.nextWord() & mask }
-            out[j] = x
-        }
+        stream.fillMasked(out, mask: mask, below: modulus.value)
     }
 
     /// `count` residues uniform in [0, q), for tests of the rejection sampler on one modulus.

@@ -91,6 +91,32 @@ public struct SeededStream: RandomNumberGenerator, Sendable {
         return word
     }
 
+    /// The next words masked by `mask`, each kept when below `bound` and skipped otherwise,
+    /// into `out` until it is full: the same values, and the stream left at the same word, as
+    /// `x = nextWord() & mask` repeated with the rejected ones drawn again (`Sampler`'s
+    /// rejection sampling), read chunk by chunk in place (a full-batch input expands 77 M of them).
+    public mutating func fillMasked(_ out: UnsafeMutableBufferPointer<UInt64>, mask: UInt64, below bound: UInt64) {
+        guard let target = out.baseAddress else { return }
+        let n = out.count
+        var j = 0
+        while j < n {
+            if position == Self.wordsPerChunk { refill() }
+            let start = position
+            let end = words.withUnsafeBufferPointer { w -> Int in
+                var p = start
+                let source = w.baseAddress!
+                while p < Self.wordsPerChunk && j < n {
+                    let x = UInt64(littleEndian: source[p]) & mask
+                    p &+= 1
+                    target[j] = x
+                    j &+= x < bound ? 1 : 0
+                }
+                return p
+            }
+            position = end
+        }
+    }
+
     /// A double uniform in [0, 1): the top 53 bits of the next word times 2^−53.
     ///
     /// Every value k·2^−53 (0 ≤ k < 2^53) is equally likely and each is exactly representable,

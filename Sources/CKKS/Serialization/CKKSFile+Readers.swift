@@ -90,7 +90,16 @@ extension CKKSFile {
     /// Reads a ciphertext made for `context`'s parameters; a seeded one gets c_1 expanded from
     /// its seed (and keeps the seed, so it is written seeded again).
     public static func readCiphertext(_ bytes: [UInt8], context: CKKSContext) throws -> Ciphertext {
-        let body = try open(bytes, expecting: .ciphertext, context: context).ciphertext
+        try bytes.withUnsafeBytes { try readCiphertext(raw: $0, context: context) }
+    }
+
+    /// `readCiphertext` of a file held in a `Data` (a tile of an encrypted tensor, read in place).
+    public static func readCiphertext(data: Data, context: CKKSContext) throws -> Ciphertext {
+        try data.withUnsafeBytes { try readCiphertext(raw: $0, context: context) }
+    }
+
+    static func readCiphertext(raw bytes: UnsafeRawBufferPointer, context: CKKSContext) throws -> Ciphertext {
+        let body = try open(raw: bytes, expecting: .ciphertext, context: context).ciphertext
         try rejectUnknownFields(body, "the ciphertext")
         let level = try checkedLevel(body.level, context: context)
         try checkScale(body.scale)

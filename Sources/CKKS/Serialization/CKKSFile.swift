@@ -186,9 +186,14 @@ public enum CKKSFile {
     /// Calls `body` with the payload of a framed file of `kind` (checksum checked), turning frame
     /// failures into `CKKSError.invalidFormat`.
     static func framed<R>(_ bytes: [UInt8], kind: Kind, _ body: (Data) throws -> R) throws -> R {
+        try bytes.withUnsafeBytes { try framed(raw: $0, kind: kind, body) }
+    }
+
+    /// `framed` of bytes held elsewhere (valid during the call).
+    static func framed<R>(raw: UnsafeRawBufferPointer, kind: Kind, _ body: (Data) throws -> R) throws -> R {
         var result: R?
         try frameErrorOrNil {
-            try IntegrityFrame.withPayloadData(of: bytes, expecting: kind.tag, legacyAdvice: kind.remakeAdvice) { payload in
+            try IntegrityFrame.withPayloadData(ofRaw: raw, expecting: kind.tag, legacyAdvice: kind.remakeAdvice) { payload in
                 result = try body(payload)
             }
         }
@@ -216,10 +221,15 @@ public enum CKKSFile {
     /// Decodes and checks a file's envelope: magic, version, kind, body, unknown fields and
     /// (when `context` is given) the parameter fingerprint.
     static func open(_ bytes: [UInt8], expecting expected: Kind, context: CKKSContext?) throws -> Hetool_V1_Envelope {
+        try bytes.withUnsafeBytes { try open(raw: $0, expecting: expected, context: context) }
+    }
+
+    /// `open` of bytes held elsewhere (valid during the call; the envelope copies what it keeps).
+    static func open(raw bytes: UnsafeRawBufferPointer, expecting expected: Kind, context: CKKSContext?) throws -> Hetool_V1_Envelope {
         guard bytes.count <= maximumFileSize else {
             throw CKKSError.invalidFormat("\(bytes.count) bytes is more than any he-tool file (at most \(maximumFileSize))")
         }
-        let envelope: Hetool_V1_Envelope = try framed(bytes, kind: expected) { payload in
+        let envelope: Hetool_V1_Envelope = try framed(raw: bytes, kind: expected) { payload in
             do {
                 return try Hetool_V1_Envelope(serializedBytes: payload)
             } catch {

@@ -8,14 +8,19 @@ import TileTensors
 enum PlanCoding {
     /// Decodes the protobuf message inside a framed file of `tag`: the frame and its SHA-256
     /// are checked first, so a damaged file is named as such before any field is read.
+    /// With `checksumAlongside`, the checksum is computed while the message is decoded
+    /// (`IntegrityFrame.withPayloadDataCheckedAlongside`): for the large frames of encrypted tensors.
     static func framed<M: SwiftProtobuf.Message>(_ bytes: [UInt8], tag: IntegrityFrame.Tag, source: String,
-                                                  remake: String, as type: M.Type) throws -> M {
-        do {
-            return try IntegrityFrame.withPayloadData(of: bytes, expecting: tag, legacyAdvice: remake) { payload in
-                do { return try M(serializedBytes: payload) } catch {
-                    throw CompilerError.invalidFile("\(source) is not \(tag.noun) of this he-tool (\(error)); \(remake)")
-                }
+                                                  remake: String, as type: M.Type, checksumAlongside: Bool = false) throws -> M {
+        func decode(_ payload: Data) throws -> M {
+            do { return try M(serializedBytes: payload) } catch {
+                throw CompilerError.invalidFile("\(source) is not \(tag.noun) of this he-tool (\(error)); \(remake)")
             }
+        }
+        do {
+            return checksumAlongside
+                ? try IntegrityFrame.withPayloadDataCheckedAlongside(of: bytes, expecting: tag, legacyAdvice: remake, decode)
+                : try IntegrityFrame.withPayloadData(of: bytes, expecting: tag, legacyAdvice: remake, decode)
         } catch let failure as IntegrityFrame.Failure {
             throw CompilerError.invalidFile("\(source): \(failure)")
         }
