@@ -110,10 +110,7 @@ extension Evaluator {
     /// automorphism to the decomposed digits; each step then costs only the key products and
     /// ModDown. Returns step ↦ rotated ciphertext (step 0 maps to `a` itself).
     public func rotations(of a: Ciphertext, by steps: [Int]) throws -> [Int: Ciphertext] {
-        let unique = Array(Set(steps)).sorted()
-        let elements = unique.map { (context.galoisElement(forStep: $0), "rotation by \($0)") }
-        let rotated = try automorphisms(of: a, elements: elements)
-        return Dictionary(uniqueKeysWithValues: zip(unique, rotated))
+        try rotations(ofEach: [a], by: [steps])[0]
     }
 
     /// Σ_(i < span) rotate(a, i·stride), by log2(span) rotate-and-add steps; every slot of the
@@ -147,12 +144,8 @@ extension Evaluator {
         return zip(unique, rotated).map { Dictionary(uniqueKeysWithValues: zip($0, $1)) }
     }
 
-    /// Applies the automorphisms X ↦ X^g for each element to a, sharing one decomposition.
-    func automorphisms(of a: Ciphertext, elements: [(UInt64, String)]) throws -> [Ciphertext] {
-        try automorphisms(ofEach: [a], elements: [elements])[0]
-    }
-
-    /// `automorphisms(of:elements:)` of each source: the decompositions first (one source per
+    /// The automorphisms X ↦ X^g of each source's elements, each source's shared by one
+    /// decomposition: the decompositions first (one source per
     /// thread, or a lone one split by limbs), then every (source, element) key switch on the
     /// threads in force; they share only the decompositions, which are read-only.
     func automorphisms(ofEach sources: [Ciphertext], elements: [[(UInt64, String)]]) throws -> [[Ciphertext]] {

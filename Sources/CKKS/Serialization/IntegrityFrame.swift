@@ -138,10 +138,13 @@ public enum IntegrityFrame {
     /// `withPayloadData` of bytes held elsewhere (a tile of an encrypted tensor, in place).
     public static func withPayloadData<R>(ofRaw raw: UnsafeRawBufferPointer, expecting tag: Tag, legacyAdvice: String,
                                           _ body: (Data) throws -> R) throws -> R {
-        let payload = try checkedPayload(raw, expecting: tag, legacyAdvice: legacyAdvice)
-        guard let base = payload.baseAddress, !payload.isEmpty else { return try body(Data()) }
-        return try body(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: payload.count,
-                             deallocator: .none))
+        try body(sharedData(try checkedPayload(raw, expecting: tag, legacyAdvice: legacyAdvice)))
+    }
+
+    /// A `Data` over `payload`'s bytes, not copied (valid while they are).
+    private static func sharedData(_ payload: UnsafeRawBufferPointer) -> Data {
+        guard let base = payload.baseAddress, !payload.isEmpty else { return Data() }
+        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: payload.count, deallocator: .none)
     }
 
     /// `withPayloadData` with the checksum computed on a second thread while `body` decodes the
@@ -156,9 +159,7 @@ public enum IntegrityFrame {
             let payload = UnsafeRawBufferPointer(rebasing: raw[headerSize...])
             let parts = try ExecutionPolicy.concurrentMap(2) { k -> (intact: Bool, made: Result<R, Error>?) in
                 if k == 0 { return (SHA256.hash(data: payload).elementsEqual(raw[24..<56]), nil) }
-                guard let base = payload.baseAddress, !payload.isEmpty else { return (true, Result { try body(Data()) }) }
-                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: payload.count, deallocator: .none)
-                return (true, Result { try body(data) })
+                return (true, Result { try body(sharedData(payload)) })
             }
             guard parts[0].intact else { throw Failure.damaged("its SHA-256 checksum does not match its content") }
             return try parts[1].made!.get()
