@@ -20,6 +20,13 @@ public final class BasisConverter: @unchecked Sendable {
     /// the exact centred conversion's rounding correction, a table lookup per output residue.
     @usableFromInline let inverseSource: [Double]
     @usableFromInline let productMultiplesInTarget: [UInt64]
+    /// [Q/q_i]_(p_j)·2^64 mod p_j (target-major, as `puncturedInTarget`) and p_j^−1 mod 2^64:
+    /// the sums' Montgomery form, used when `montgomerySums` holds (see `accumulate`).
+    @usableFromInline let puncturedMontgomery: [UInt64]
+    @usableFromInline let targetWordInverses: [UInt64]
+    /// k·(max q_i − 1) < 2^64 and every p_j odd: a sum of k products y_i·c (y_i < q_i, c < p_j)
+    /// is below p_j·2^64, the bound of one Montgomery reduction.
+    @usableFromInline let montgomerySums: Bool
 
     /// Precomputes the constants; throws unless both bases have the same degree.
     public init(from source: RNSBasis, to target: RNSBasis) throws {
@@ -40,6 +47,20 @@ public final class BasisConverter: @unchecked Sendable {
         let productResidues = target.decompose(source.product)
         self.productMultiplesInTarget = zip(target.moduli, productResidues).flatMap { p, r in
             (0...source.count).map { v in p.multiply(UInt64(v) % p.value, r) }
+        }
+        let largest = source.moduli.map(\.value).max() ?? 0
+        self.montgomerySums = target.moduli.allSatisfy { $0.value & 1 == 1 }
+            && (largest - 1).multipliedReportingOverflow(by: UInt64(source.count)).overflow == false
+        self.puncturedMontgomery = zip(target.moduli.indices, target.moduli).flatMap { j, p in
+            // 2^64 mod p, then each constant times it.
+            let r = p.reduce(high: 1, low: 0)
+            return (0..<source.count).map { i in p.multiply(constants[j * source.count + i], r) }
+        }
+        self.targetWordInverses = target.moduli.map { p in
+            // Newton's iteration x ← x·(2 − p·x) doubles the correct low bits (p·p ≡ 1 mod 8).
+            var x = p.value
+            for _ in 0..<5 { x = x &* (2 &- p.value &* x) }
+            return x
         }
     }
 
@@ -85,9 +106,111 @@ public final class BasisConverter: @unchecked Sendable {
 
     /// out_j = Σ_i y_i·[Q/q_i]_(p_j) mod p_j for every target prime (k ≥ 2), in 128 bits; with
     /// `rounded` (values in 0 … k per coefficient), minus [rounded·Q]_(p_j) from the table.
+    ///
+    /// When `montgomerySums` holds, each sum takes its k products without reduction and is
+    /// reduced once by Montgomery's method against the constants times 2^64 (two products
+    /// instead of Barrett's five): S = Σ_i y_i·[Q/q_i]_(p_j)·2^64 mod p_j < p_j·2^64, so with
+    /// m = S·p_j^−1 mod 2^64, t = ⌊S/2^64⌋ − ⌊m·p_j/2^64⌋ is exactly (S − m·p_j)/2^64 ≡ S·2^−64
+    /// (mod p_j) and lies in (−p_j, p_j): one conditional addition gives the same reduced
+    /// residue as the Barrett path. The sums for 2, 3 and 4 source primes (the key-switching
+    /// digits and special primes) have their k fixed at compile time.
     @inlinable
     func accumulate(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
                     subtractingMultiplesOf rounded: UnsafePointer<UInt64>? = nil) {
+        if montgomerySums {
+            switch source.count {
+            case 2: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<2, UInt64>(repeating: 0))
+            case 3: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<3, UInt64>(repeating: 0))
+            case 4: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<4, UInt64>(repeating: 0))
+            default: accumulateMontgomery(y, into: output, rounded: rounded)
+            }
+            return
+        }
+        accumulateBarrett(y, into: output, subtractingMultiplesOf: rounded)
+    }
+
+    /// Montgomery sums with k = K known at compile time (`terms` only carries K): the constants
+    /// of a target prime held in registers, each coefficient's k products summed in 128 bits.
+    @inlinable @inline(__always)
+    func accumulateMontgomery<let K: Int>(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
+                                          rounded: UnsafePointer<UInt64>?, terms: InlineArray<K, UInt64>) {
+        let n = source.degree
+        puncturedMontgomery.withUnsafeBufferPointer { constants in
+            productMultiplesInTarget.withUnsafeBufferPointer { multiples in
+                for j in 0..<target.count {
+                    var w = terms
+                    for i in 0..<K { w[i] = constants[j * K + i] }
+                    let p = target.moduli[j].value, inverse = targetWordInverses[j]
+                    let correction = multiples.baseAddress! + j * (K + 1)
+                    let out = output + j * n
+                    for c in 0..<n {
+                        var high: UInt64 = 0, low: UInt64 = 0
+                        for i in 0..<K {
+                            let product = y[i * n + c].multipliedFullWidth(by: w[i])
+                            let (sum, carry) = low.addingReportingOverflow(product.low)
+                            low = sum
+                            high &+= product.high &+ (carry ? 1 : 0)
+                        }
+                        let r = Self.montgomeryReduce(high: high, low: low, modulus: p, inverse: inverse)
+                        if let rounded {
+                            let d = r &- correction[Int(rounded[c])]
+                            out[c] = d &+ (p & (0 &- (d >> 63)))
+                        } else {
+                            out[c] = r
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Montgomery sums for any k (the bound of `montgomerySums` holds).
+    @inlinable
+    func accumulateMontgomery(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
+                              rounded: UnsafePointer<UInt64>?) {
+        let n = source.degree
+        let k = source.count
+        puncturedMontgomery.withUnsafeBufferPointer { constants in
+            productMultiplesInTarget.withUnsafeBufferPointer { multiples in
+                for j in 0..<target.count {
+                    let p = target.moduli[j].value, inverse = targetWordInverses[j]
+                    let row = constants.baseAddress! + j * k
+                    let correction = multiples.baseAddress! + j * (k + 1)
+                    let out = output + j * n
+                    for c in 0..<n {
+                        var high: UInt64 = 0, low: UInt64 = 0
+                        for i in 0..<k {
+                            let product = y[i * n + c].multipliedFullWidth(by: row[i])
+                            let (sum, carry) = low.addingReportingOverflow(product.low)
+                            low = sum
+                            high &+= product.high &+ (carry ? 1 : 0)
+                        }
+                        let r = Self.montgomeryReduce(high: high, low: low, modulus: p, inverse: inverse)
+                        if let rounded {
+                            let d = r &- correction[Int(rounded[c])]
+                            out[c] = d &+ (p & (0 &- (d >> 63)))
+                        } else {
+                            out[c] = r
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// S·2^−64 mod p for S = high·2^64 + low < p·2^64, p odd, inverse = p^−1 mod 2^64; output
+    /// reduced (the argument is at `accumulate`). p < 2^62, so t's sign is its top bit.
+    @inlinable @inline(__always)
+    static func montgomeryReduce(high: UInt64, low: UInt64, modulus p: UInt64, inverse: UInt64) -> UInt64 {
+        let m = low &* inverse
+        let t = high &- m.multipliedFullWidth(by: p).high
+        return t &+ (p & (0 &- (t >> 63)))
+    }
+
+    /// The sums with Barrett's reduction, every 16 products and at the end (any k).
+    @inlinable
+    func accumulateBarrett(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
+                           subtractingMultiplesOf rounded: UnsafePointer<UInt64>?) {
         let n = source.degree
         let k = source.count
         puncturedInTarget.withUnsafeBufferPointer { constants in
@@ -162,8 +285,12 @@ public final class BasisConverter: @unchecked Sendable {
         inverseSource.withUnsafeBufferPointer { inverses in
             for c in 0..<n {
                 var sum = 0.0
-                for i in 0..<k { sum += Double(y[i * n + c]) * inverses[i] }
-                rounded[c] = UInt64(sum.rounded(.toNearestOrAwayFromZero))
+                // y_i < 2^62: its signed conversion is the same value, one instruction.
+                for i in 0..<k { sum += Double(Int64(bitPattern: y[i * n + c])) * inverses[i] }
+                // 0 ≤ sum ≤ k: rounding half away from zero is truncation, plus one when the
+                // (exact) fractional part is at least 1/2; no call into libm's round.
+                let whole = Int64(sum)
+                rounded[c] = UInt64(whole + (sum - Double(whole) >= 0.5 ? 1 : 0))
             }
         }
         accumulate(y, into: output, subtractingMultiplesOf: rounded)

@@ -101,8 +101,9 @@ final class RNSTests: XCTestCase {
     func testFastBasisConversionWithinBound() throws {
         var rng = SplitMix64(seed: 24)
         let n = 64
-        // k = 3, 8 and 20 source primes (20 exercises the accumulator's periodic reduction).
-        for k in [1, 3, 8, 20] {
+        // k = 1 … 4, 8 and 20 source primes: 2 … 4 take the Montgomery sums with k fixed at compile
+        // time, 8 the general Montgomery sums, 20 (20·2^61 > 2^64) Barrett with its periodic reduction.
+        for k in [1, 2, 3, 4, 8, 20] {
             let primes = try PrimeSearch.nttPrimes(bitSizes: Array(repeating: 61, count: k) + Array(repeating: 59, count: 4), degree: n)
             let source = try RNSBasis(degree: n, primes: Array(primes.prefix(k)))
             let target = try RNSBasis(degree: n, primes: Array(primes.suffix(4)))
@@ -129,7 +130,7 @@ final class RNSTests: XCTestCase {
         // The exact centred conversion: out ≡ x_c, the representative in (−Q/2, Q/2], with no
         // multiple of Q (the other end, x_c ∓ Q, only within 2^−40·Q of ±Q/2, where the Double
         // rounding may tie), for 2, 3, 5 and 20 source primes.
-        for k in [2, 3, 5, 20] {
+        for k in [2, 3, 4, 5, 20] {
             let primes = try PrimeSearch.nttPrimes(bitSizes: Array(repeating: 50, count: k) + [55, 55], degree: n)
             let source = try RNSBasis(degree: n, primes: Array(primes.prefix(k)))
             let target = try RNSBasis(degree: n, primes: Array(primes.suffix(2)))
