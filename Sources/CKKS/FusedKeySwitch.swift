@@ -21,10 +21,22 @@ extension CKKSContext {
     func keySwitch(_ source: UnsafePointer<UInt64>, level: Int, key: KeySwitchKey,
                    into k0: inout RNSPolynomial<Evaluation>, _ k1: inout RNSPolynomial<Evaluation>,
                    adding: Bool) {
+        keySwitchExtended(source, level: level, key: key) { out0, out1 in
+            k0.withUnsafeMutableLimbs { modDown(out0, level: level, into: $0.baseAddress!, adding: adding) }
+            k1.withUnsafeMutableLimbs { modDown(out1, level: level, into: $0.baseAddress!, adding: adding) }
+        }
+    }
+
+    /// The key product Σ_d c̃_d·(b_d, a_d) over the extended basis Q_l·P, before ModDown: `body`
+    /// receives its two polynomials (NTT form, limb-major, valid for the call), P·c·s′ plus the
+    /// key's small error. `keySwitch` divides them by P; `Evaluator.relinearizeAndRescale`
+    /// divides by P·q_l at once.
+    func keySwitchExtended(_ source: UnsafePointer<UInt64>, level: Int, key: KeySwitchKey,
+                           _ body: (UnsafePointer<UInt64>, UnsafePointer<UInt64>) -> Void) {
         guard usesFusedKeySwitch(level: level) else {
             let decomposition = decompose(source, level: level)
             defer { release(decomposition) }
-            keySwitchProducts(decomposition, key: key, permutation: nil, into: &k0, &k1, adding: adding)
+            keySwitchExtendedProducts(decomposition, key: key, permutation: nil, body)
             return
         }
         let n = degree
@@ -68,8 +80,7 @@ extension CKKSContext {
                         }
                     }
                 }
-                k0.withUnsafeMutableLimbs { modDown(UnsafePointer(out0), level: level, into: $0.baseAddress!, adding: adding) }
-                k1.withUnsafeMutableLimbs { modDown(UnsafePointer(out1), level: level, into: $0.baseAddress!, adding: adding) }
+                body(UnsafePointer(out0), UnsafePointer(out1))
             }
         }
     }

@@ -20,6 +20,13 @@ final class KeySwitchPlan: @unchecked Sendable {
     /// P^−1 mod q_i for i ≤ l, with Shoup constants.
     let inverseSpecialProduct: [UInt64]
     let inverseSpecialProductShoup: [UInt64]
+    /// ModDown and rescale at once (`CKKSContext.modDownRescaling`), for l ≥ 1: the converter
+    /// from q_l, p_0 … p_(k−1) to q_0 … q_(l−1); P mod q_l; and for j < l, q_l^−1 and
+    /// (P·q_l)^−1 mod q_j, each with its Shoup constant.
+    let rescalingModDown: BasisConverter?
+    let specialProductModLast: UInt64
+    let inverseLast: [(UInt64, UInt64)]
+    let inverseSpecialLast: [(UInt64, UInt64)]
     /// The extended basis q_0 … q_l, p_0 … p_(k−1).
     let extendedBasis: RNSBasis
     /// Number of ciphertext primes at this level (l + 1).
@@ -57,5 +64,27 @@ final class KeySwitchPlan: @unchecked Sendable {
         }
         inverseSpecialProduct = inverses
         inverseSpecialProductShoup = zip(levelBasis.moduli, inverses).map { $0.shoupConstant($1) }
+        if level >= 1 {
+            let last = levelBasis.moduli[level]
+            let top = try RNSBasis(tables: [levelBasis.ntt[level]] + specialBasis.ntt)
+            rescalingModDown = try BasisConverter(from: top, to: levelBasis.prefix(level))
+            specialProductModLast = specialBasis.product.remainder(modulo: last.value)
+            var lastInverses: [(UInt64, UInt64)] = []
+            var bothInverses: [(UInt64, UInt64)] = []
+            for j in 0..<level {
+                let m = levelBasis.moduli[j]
+                let w = try m.inverse(last.value % m.value)
+                let v = m.multiply(w, inverses[j])
+                lastInverses.append((w, m.shoupConstant(w)))
+                bothInverses.append((v, m.shoupConstant(v)))
+            }
+            inverseLast = lastInverses
+            inverseSpecialLast = bothInverses
+        } else {
+            rescalingModDown = nil
+            specialProductModLast = 0
+            inverseLast = []
+            inverseSpecialLast = []
+        }
     }
 }

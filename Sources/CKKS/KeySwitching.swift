@@ -113,6 +113,17 @@ extension CKKSContext {
                            into k0: inout RNSPolynomial<Evaluation>, _ k1: inout RNSPolynomial<Evaluation>,
                            adding: Bool) {
         let level = decomposition.level
+        keySwitchExtendedProducts(decomposition, key: key, permutation: perm) { out0, out1 in
+            k0.withUnsafeMutableLimbs { modDown(out0, level: level, into: $0.baseAddress!, adding: adding) }
+            k1.withUnsafeMutableLimbs { modDown(out1, level: level, into: $0.baseAddress!, adding: adding) }
+        }
+    }
+
+    /// Σ_d digits_d ⊙ (b_d, a_d) over Q_l·P (before ModDown), handed to `body` as two
+    /// polynomials in NTT form, limb-major, valid for the call.
+    func keySwitchExtendedProducts(_ decomposition: Decomposition, key: KeySwitchKey, permutation perm: [Int32]?,
+                                   _ body: (UnsafePointer<UInt64>, UnsafePointer<UInt64>) -> Void) {
+        let level = decomposition.level
         let extended = keySwitchPlans[level].extendedBasis
         let n = degree
         let e = extended.count
@@ -138,8 +149,7 @@ extension CKKSContext {
                     }
                 }
             }
-            k0.withUnsafeMutableLimbs { modDown(UnsafePointer(out0), level: level, into: $0.baseAddress!, adding: adding) }
-            k1.withUnsafeMutableLimbs { modDown(UnsafePointer(out1), level: level, into: $0.baseAddress!, adding: adding) }
+            body(UnsafePointer(out0), UnsafePointer(out1))
         }
     }
 
@@ -170,6 +180,52 @@ extension CKKSContext {
                     for j in 0..<n { dst[j] = m.add(dst[j], m.multiplyShoup(m.subtract(src[j], c[j]), by: w, shoup: ws)) }
                 } else {
                     for j in 0..<n { dst[j] = m.multiplyShoup(m.subtract(src[j], c[j]), by: w, shoup: ws) }
+                }
+            }
+        }
+    }
+
+    /// ModDown and rescale in one division: for x over Q_l·P (NTT form, limb-major) and c the
+    /// component over Q_l it is added to (NTT form, l + 1 limbs, rewritten in place), limbs
+    /// j < l of c become (P·c + x)/(P·q_l) rounded to nearest, over Q_(l−1); limb l is left for
+    /// the caller to drop.
+    ///
+    /// X = P·c + x is exact over Q_l·P. The exact centred conversion of [X] over the k + 1
+    /// primes q_l, p_0 … gives r ≡ X (mod P·q_l) with |r| ≤ P·q_l/2, so X − r is divisible by
+    /// P·q_l and (X − r)/(P·q_l) is X/(P·q_l) rounded; on limb j < l that is
+    /// c_j·q_l^−1 + (x_j − r_j)·(P·q_l)^−1. ModDown then rescale computes
+    /// round((c + round(x/P))/q_l), which differs from this by at most 1 per coefficient;
+    /// this one needs k + 1 inverse and l forward NTTs per component instead of k + 1 and
+    /// 2·l + 1 (ModDown's l + 1 forward, rescale's one inverse and l forward).
+    func modDownRescaling(_ x: UnsafePointer<UInt64>, level l: Int, component c: UnsafeMutablePointer<UInt64>) {
+        let plan = keySwitchPlans[l]
+        guard let converter = plan.rescalingModDown else { preconditionFailure("modDownRescaling at level 0") }
+        let n = degree
+        let levelBasis = levelBases[l]
+        let extended = plan.extendedBasis
+        let k1 = specialBasis.count + 1
+        let last = levelBasis.moduli[l]
+        scratch.with((3 * k1 + l) * n) { work in
+            let top = work, s = work + k1 * n, converted = work + 3 * k1 * n
+            // [X] over q_l: P·c_l + x_l; over p_t: x's own limb (P·c vanishes there).
+            let pModLast = plan.specialProductModLast
+            let pShoup = last.shoupConstant(pModLast)
+            let cl = c + l * n, xl = x + l * n
+            for t in 0..<n { top[t] = last.add(last.multiplyShoup(cl[t], by: pModLast, shoup: pShoup), xl[t]) }
+            top.advanced(by: n).update(from: x + (l + 1) * n, count: (k1 - 1) * n)
+            levelBasis.ntt[l].inverse(top)
+            for t in 1..<k1 { extended.ntt[l + t].inverse(top + t * n) }
+            converter.convertCentered(top, into: converted, scratch: s)
+            RNSParallelism.forEachLimb(count: l, degree: n) { j in
+                let m = levelBasis.moduli[j]
+                let r = converted + j * n
+                levelBasis.ntt[j].forward(r)
+                let (w, ws) = plan.inverseLast[j]
+                let (v, vs) = plan.inverseSpecialLast[j]
+                let xj = x + j * n, cj = c + j * n
+                for t in 0..<n {
+                    cj[t] = m.add(m.multiplyShoup(cj[t], by: w, shoup: ws),
+                                  m.multiplyShoup(m.subtract(xj[t], r[t]), by: v, shoup: vs))
                 }
             }
         }

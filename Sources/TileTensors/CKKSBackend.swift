@@ -127,6 +127,11 @@ public final class CKKSBackend: TensorBackend {
     }
     public func relinearize(_ a: Ciphertext) throws -> Ciphertext { try evaluator.relinearize(a) }
     public func rescale(_ a: Ciphertext) throws -> Ciphertext { try evaluator.rescale(a) }
+    public func relinearizeAndRescale(_ a: consuming Ciphertext) throws -> Ciphertext {
+        var x = a
+        try evaluator.relinearizeAndRescaleInPlace(&x)
+        return x
+    }
     public func dropLevel(_ a: Ciphertext, to level: Int) throws -> Ciphertext {
         var x = a
         try evaluator.dropLevelInPlace(&x, to: level)

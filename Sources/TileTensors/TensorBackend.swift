@@ -92,6 +92,10 @@ public protocol TensorBackend: AnyObject {
     func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext
     func relinearize(_ a: Ciphertext) throws -> Ciphertext
     func rescale(_ a: Ciphertext) throws -> Ciphertext
+    /// rescale(relinearize(a)): the CKKS backend divides by P·q_l at once (each coefficient
+    /// within 1 of the two-step result, almost always equal). Counted as a relinearization and
+    /// a rescale. Consuming: the three-component input is released once relinearized.
+    func relinearizeAndRescale(_ a: consuming Ciphertext) throws -> Ciphertext
     func dropLevel(_ a: Ciphertext, to level: Int) throws -> Ciphertext
     /// Slot i of the result is slot i + step of a (cyclically; negative steps rotate right).
     func rotate(_ a: Ciphertext, by step: Int) throws -> Ciphertext
@@ -120,6 +124,13 @@ extension TensorBackend {
     /// The product a ⊙ a (backends with a cheaper square override it).
     public func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {
         try multiplyWithoutRelinearization(a, a)
+    }
+
+    /// The two-step form.
+    public func relinearizeAndRescale(_ a: consuming Ciphertext) throws -> Ciphertext {
+        let relinearized = try relinearize(a)
+        _ = consume a
+        return try rescale(relinearized)
     }
 
     /// a · b relinearized (one multiplication and one relinearization).

@@ -31,7 +31,7 @@ extension TileTensor {
                     let term = try backend.multiplyWithoutRelinearization(a.tiles[i * e1 + j], b.tiles[j * e2 + k])
                     try backend.accumulate(&acc, term)
                 }
-                let summed = try backend.rescale(backend.relinearize(acc!))
+                let summed = try backend.relinearizeAndRescale(acc!)
                 tiles.append(try a.rotateAndAdd(summed, span: t1, stride: sa.slotStrides[1]))
             }
         }

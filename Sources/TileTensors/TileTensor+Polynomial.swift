@@ -11,7 +11,7 @@ extension TileTensor {
         _ = consume self
         return TileTensor(backend: backend, shape: shape, tiles: try backend.mapTiles(shape.tileCount) { t in
             let x = input.read(t)
-            return try backend.rescale(backend.relinearize(backend.squareWithoutRelinearization(x)))
+            return try backend.relinearizeAndRescale(backend.squareWithoutRelinearization(x))
         })
     }
 
@@ -64,7 +64,7 @@ extension TileTensor {
         return TileTensor(backend: backend, shape: product.shape, tiles: try backend.mapTiles(product.shape.tileCount) { t in
             let x = input.read(t)
             let shifted = try backend.add(x, encoded[b.rightTile[t]]!)
-            return try backend.rescale(backend.multiply(shifted, x))
+            return try backend.relinearizeAndRescale(backend.multiplyWithoutRelinearization(shifted, x))
         })
     }
 
@@ -89,7 +89,7 @@ extension TileTensor {
             let x = input.read(b.leftTile[t])
             var square = try backend.squareWithoutRelinearization(x)
             try backend.addInPlace(&square, backend.multiply(x, encoded[b.rightTile[t]]!))
-            return try backend.rescale(backend.relinearize(square))
+            return try backend.relinearizeAndRescale(square)
         })
     }
 }

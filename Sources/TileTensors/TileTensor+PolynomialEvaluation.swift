@@ -110,7 +110,7 @@ struct PolynomialTree<Backend: TensorBackend> {
     mutating func power(_ j: Int) throws -> Backend.Ciphertext {
         while powers.count <= j {
             let last = powers[powers.count - 1]
-            powers.append(try backend.rescale(backend.relinearize(backend.squareWithoutRelinearization(last))))
+            powers.append(try backend.relinearizeAndRescale(backend.squareWithoutRelinearization(last)))
         }
         return powers[j]
     }
@@ -153,7 +153,7 @@ struct PolynomialTree<Backend: TensorBackend> {
             if !k.isZero { term = try scaled(giant, by: k, level: level, scale: scale) }
         case let .cipher(q):
             let g = backend.level(of: giant) > level + 1 ? try backend.dropLevel(giant, to: level + 1) : giant
-            term = try backend.rescale(backend.multiply(q, g))
+            term = try backend.relinearizeAndRescale(backend.multiplyWithoutRelinearization(q, g))
         }
         switch try evaluate(Array(c[..<h]), bits: bits - 1, level: level, scale: scale) {
         case let .constant(k):

@@ -127,4 +127,47 @@ extension Evaluator {
         a.components = parts
         a.seed = nil
     }
+
+    /// `rescale(relinearize(a))` with one division instead of two: the key product of c_2 over
+    /// Q_l·P is added to P·(c_0, c_1) and the sum divided by P·q_l (`CKKSContext.modDownRescaling`),
+    /// so each component costs k + 1 inverse and l forward NTTs where ModDown then rescale cost
+    /// k + 2 and 2l + 1. The result is at level l − 1 with scale/q_l, as the two-step form,
+    /// and each coefficient within 1 of the two-step form's (both round to nearest, this one
+    /// once). A two-component ciphertext is only rescaled.
+    public func relinearizeAndRescale(_ a: Ciphertext) throws -> Ciphertext {
+        var x = a
+        try relinearizeAndRescaleInPlace(&x)
+        return x
+    }
+
+    /// In-place `relinearizeAndRescale`.
+    public func relinearizeAndRescaleInPlace(_ a: inout Ciphertext) throws {
+        try check(a)
+        if a.componentCount == 2 { return try rescaleInPlace(&a) }
+        guard a.componentCount == 3 else { throw CKKSError.componentCount(expected: 3, actual: a.componentCount) }
+        let l = a.level
+        guard l >= 1 else { throw CKKSError.levelMismatch("cannot rescale at level 0: no prime left to divide by") }
+        guard let key = keys?.relinearization else { throw CKKSError.missingRelinearizationKey }
+        let lower = try context.basis(atLevel: l - 1)
+        let last = try context.basis(atLevel: l).moduli[l]
+        var parts = a.components
+        a.components = []
+        let c2 = parts.removeLast()
+        var c1 = parts.removeLast()
+        var c0 = parts.removeLast()
+        c2.withUnsafeLimbs { source in
+            context.keySwitchExtended(source.baseAddress!, level: l, key: key) { x0, x1 in
+                c0.withUnsafeMutableLimbs { context.modDownRescaling(x0, level: l, component: $0.baseAddress!) }
+                c1.withUnsafeMutableLimbs { context.modDownRescaling(x1, level: l, component: $0.baseAddress!) }
+            }
+        }
+        try c0.restrict(to: lower)
+        try c1.restrict(to: lower)
+        parts.append(c0)
+        parts.append(c1)
+        a.components = parts
+        a.level = l - 1
+        a.scale /= Double(last.value)
+        a.seed = nil
+    }
 }
