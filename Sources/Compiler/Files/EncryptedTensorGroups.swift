@@ -1,6 +1,7 @@
 import CKKS
 import Foundation
 import RegularFiles
+import TileTensors
 
 /// A `.hect` file of one or more groups: each group one evaluation's worth of images (at most
 /// the plan's batch), one framed `EncryptedTensor` message, the frames one after another in
@@ -45,7 +46,9 @@ public enum EncryptedTensorGroups {
     }
 
     /// Calls `body` with each group of the file at `path`, in order, reading one frame at a time.
-    public static func forEach(path: String, _ body: (EncryptedTensorFile) throws -> Void) throws {
+    /// The group is handed over: nothing here keeps its bytes once `body` lets them go (an
+    /// evaluation drops them once its ciphertexts are read, 617 MB for CryptoNets' full batch).
+    public static func forEach(path: String, _ body: (consuming EncryptedTensorFile) throws -> Void) throws {
         try frames(path: path) { try body($0); return true }
     }
 
@@ -59,7 +62,7 @@ public enum EncryptedTensorGroups {
 
     /// Reads the frames of the file at `path` in order while `body` returns true; the checks
     /// across frames (`FrameOrder`) cover those read, and the whole file when every one is.
-    private static func frames(path: String, _ body: (EncryptedTensorFile) throws -> Bool) throws {
+    private static func frames(path: String, _ body: (consuming EncryptedTensorFile) throws -> Bool) throws {
         let file: RegularFile.Handle
         do { file = try RegularFile.Handle(path: path) } catch let failure as RegularFile.Failure {
             throw CompilerError.invalidFile("\(path): \(failure)")
@@ -77,7 +80,7 @@ public enum EncryptedTensorGroups {
                 let group = try EncryptedTensorFile.read(try file.read(at: offset, count: size), source: checker.name)
                 try checker.accept(group)
                 offset += size
-                guard try body(group) else { return }
+                guard try body(consume group) else { return }
             }
         } catch let failure as RegularFile.Failure {
             throw CompilerError.invalidFile("\(path): \(failure)")
@@ -91,7 +94,9 @@ public enum EncryptedTensorGroups {
         let source: String
         var next = 0
         var count: Int?
-        var first: EncryptedTensorFile?
+        /// What every group must share with the first (not the first group itself: its tiles
+        /// would stay in memory for the whole file).
+        var first: (stage: EncryptedTensorFile.Stage, plan: [UInt8], parameters: [UInt8], layout: TileShape)?
 
         init(source: String) { self.source = source }
 
@@ -103,12 +108,12 @@ public enum EncryptedTensorGroups {
                 throw CompilerError.invalidFile("\(source): frame \(next + 1) is group \(group.group + 1) of \(group.groups)\(count.map { ", the file's first frame says \($0) groups" } ?? ""); the file was cut, reordered or spliced: make it again")
             }
             if let first {
-                guard group.stage == first.stage, group.planFingerprint == first.planFingerprint,
-                      group.parametersFingerprint == first.parametersFingerprint, group.layout == first.layout else {
+                guard group.stage == first.stage, group.planFingerprint == first.plan,
+                      group.parametersFingerprint == first.parameters, group.layout == first.layout else {
                     throw CompilerError.invalidFile("\(source): group \(next + 1) was not made with group 1 (another plan, stage or layout); the file was spliced: make it again")
                 }
             } else {
-                first = group
+                first = (group.stage, group.planFingerprint, group.parametersFingerprint, group.layout)
             }
             count = group.groups
             next += 1

@@ -76,7 +76,7 @@ public struct EvaluationSession {
     /// Evaluates the model on an encrypted input under the session's policy. `progress(step,
     /// finished)` is called before and after each step. Each step's output is checked against
     /// the layout the plan says it writes.
-    public func evaluate(_ input: EncryptedTensorFile, source: String = "the encrypted input",
+    public func evaluate(_ input: consuming EncryptedTensorFile, source: String = "the encrypted input",
                          progress: (Int, Bool) -> Void = { _, _ in }) throws -> EncryptedTensorFile {
         guard input.planFingerprint == model.planFingerprint else {
             throw CompilerError.mismatch("\(source) was packed for another plan than model '\(model.modelName)' (encrypt it with this model's client profile)")
@@ -90,13 +90,16 @@ public struct EvaluationSession {
         guard input.layout == model.inputLayout else {
             throw CompilerError.mismatch("\(source) has layout \(input.layout), the model reads \(model.inputLayout)")
         }
+        let (images, group, groups) = (input.images, input.group, input.groups)
+        // Handed to `freshInput`, which drops the file's bytes once its ciphertexts are read.
+        var pending: EncryptedTensorFile? = consume input
         return try policy.run {
             let backend = CKKSBackend(context: keys.context, keys: keys, encryptor: nil, complexPacking: model.complexPacking)
             backend.plaintextCacheBytes = plaintextCacheBytes
             let planned = model.plan.steps
             // Each branch's ciphertexts are released once the last step reading them has run
             // (the input's too: no binding here keeps it alive for the whole run).
-            var x = try ChainExecution.run(model.steps, input: freshInput(input, backend: backend, source: source), tilings: model.stepTilings,
+            var x = try ChainExecution.run(model.steps, input: freshInput(pending.take()!, backend: backend, source: source), tilings: model.stepTilings,
                                            chunks: model.stepChunks,
                                            willRun: { progress($0, false) },
                                            didRun: { trace in
@@ -110,15 +113,16 @@ public struct EvaluationSession {
                 throw CompilerError.invalidFile("the evaluation ended in layout \(x.shape), the plan says \(model.outputLayout) (the model file is inconsistent)")
             }
             if let privacy = model.circuitPrivacy {
-                x = try Self.sanitized(x, privacy: privacy, images: input.images, keys: keys, modelName: model.modelName)
+                x = try Self.sanitized(x, privacy: privacy, images: images, keys: keys, modelName: model.modelName)
             }
-            return try EncryptedTensorFile(x, planFingerprint: model.planFingerprint, stage: .output, images: input.images,
-                                           group: input.group, groups: input.groups)
+            return try EncryptedTensorFile(x, planFingerprint: model.planFingerprint, stage: .output, images: images,
+                                           group: group, groups: groups)
         }
     }
 
-    /// The input's ciphertexts, checked to be fresh (at the top level).
-    private func freshInput(_ input: EncryptedTensorFile, backend: CKKSBackend, source: String) throws -> TileTensor<CKKSBackend> {
+    /// The input's ciphertexts, checked to be fresh (at the top level). Consuming: the file's
+    /// bytes are released on return, before the first step.
+    private func freshInput(_ input: consuming EncryptedTensorFile, backend: CKKSBackend, source: String) throws -> TileTensor<CKKSBackend> {
         let fresh = try input.tensor(backend: backend, source: source)
         guard fresh.level == model.parameters.maxLevel else {
             throw CompilerError.invalidFile("\(source) is at level \(fresh.level); a fresh input is at level \(model.parameters.maxLevel)")
