@@ -24,8 +24,8 @@ extension RNSPolynomial {
         let chunk = Swift.min(Self.constantSumChunk, n)
         // Sum b + 1 is b's twin when it reads the same inputs in the same order.
         let twin = (0..<count).map { b in b + 1 < count && sums[b] == sums[b + 1] }
-        let results = UnsafeMutablePointer<UInt64>.allocate(capacity: Swift.max(1, count * limbs * n))
-        defer { results.deallocate() }
+        // Each sum reduced straight into its own polynomial's storage (no buffer copied after).
+        let storages = withUninitializedStorages(count: count, words: limbs * n) { results in
         withBasePointers(inputs) { bases in
             RNSParallelism.forEachLimb(count: limbs, degree: n * Swift.max(count, 1)) { i in
                 let m = moduli[i]
@@ -75,7 +75,7 @@ extension RNSPolynomial {
                         }
                         for w in 0..<width {
                             let low = region + 2 * chunk * (b + w), high = low + chunk
-                            let limb = results + ((b + w) * limbs + i) * n + j0
+                            let limb = results[b + w] + i * n + j0
                             for j in 0..<len { limb[j] = m.reduce(high: high[j], low: low[j]) }
                         }
                         b += width
@@ -84,9 +84,33 @@ extension RNSPolynomial {
                 }
             }
         }
-        return (0..<count).map { b in
-            RNSPolynomial(basis: basis) { buffer in buffer.baseAddress!.update(from: results + b * limbs * n, count: limbs * n) }
         }
+        return storages.map { RNSPolynomial(basis: basis, storage: $0) }
+    }
+
+    /// `count` word arrays of `words` each, made uninitialised and handed to `body` as base
+    /// pointers valid for the call; `body` must write every word of every one (they are
+    /// trivially typed, and returned as written).
+    static func withUninitializedStorages(count: Int, words: Int,
+                                          _ body: ([UnsafeMutablePointer<UInt64>]) -> Void) -> [[UInt64]] {
+        var pointers: [UnsafeMutablePointer<UInt64>] = []
+        pointers.reserveCapacity(count)
+        // Each array's initializer holds its buffer while the next ones are made; the last
+        // runs `body` with all of them.
+        func make(_ k: Int) -> [[UInt64]] {
+            guard k < count else {
+                body(pointers)
+                return []
+            }
+            var rest: [[UInt64]] = []
+            let storage = [UInt64](unsafeUninitializedCapacity: words) { buffer, initialized in
+                pointers.append(buffer.baseAddress!)
+                rest = make(k + 1)
+                initialized = words
+            }
+            return [storage] + rest
+        }
+        return make(0)
     }
 
     /// Calls `body` with the base address of every polynomial's residues, each valid for the call.
