@@ -70,9 +70,13 @@ final class RelinearizeRescaleTests: XCTestCase {
         let evaluator = Evaluator(context: context, keys: try keygen.evaluationKeys(for: sk))
         let encoder = Encoder(context: context)
         let x = try Encryptor(secretKey: sk).encrypt(encoder.encode([0.5, -0.25], scale: 0x1p80, level: 2))
+        // relinearizeAndRescale of two components is rescaleInPlace; rescale writes new storage:
+        // the same residues.
         let once = try evaluator.relinearizeAndRescale(x)
         let rescaled = try evaluator.rescale(x)
         XCTAssertEqual(once.components, rescaled.components)
+        XCTAssertEqual(once.level, rescaled.level)
+        XCTAssertEqual(once.scale, rescaled.scale)
         let bottom = try Encryptor(secretKey: sk).encrypt(encoder.encode([0.5], scale: 0x1p40, level: 0))
         XCTAssertThrowsError(try evaluator.relinearizeAndRescale(evaluator.multiplyWithoutRelinearization(bottom, bottom)))
         let noKeys = Evaluator(context: context, keys: nil)

@@ -4,10 +4,49 @@ import HEMath
 extension Evaluator {
     /// Divides by the last prime q_l with rounding: c ↦ round(c / q_l) over q_0 … q_(l−1), and
     /// scale ↦ scale / q_l (the actual prime, so the scale stays exact).
+    ///
+    /// The result is written into new storage of l limbs per component, read from a's limbs:
+    /// no copy of a (a copy-on-write `var x = a` then `rescaleInPlace` copied all l + 1 limbs of
+    /// a shared input first), and l limbs of new memory instead of l + 1. The same residues as
+    /// `rescaleInPlace`.
     public func rescale(_ a: Ciphertext) throws -> Ciphertext {
-        var x = a
-        try rescaleInPlace(&x)
-        return x
+        try check(a)
+        let l = a.level
+        guard l >= 1 else { throw CKKSError.levelMismatch("cannot rescale at level 0: no prime left to divide by") }
+        let n = context.degree
+        let basis = try context.basis(atLevel: l)
+        let lower = try context.basis(atLevel: l - 1)
+        let last = basis.moduli[l]
+        let half = last.value >> 1
+        let inverses = context.rescaleInverses[l]
+        let components = a.components.map { component in
+            component.withUnsafeLimbs { c in
+                RNSPolynomial<Evaluation>(basis: lower) { out in
+                    context.scratch.with(n) { r in
+                        r.update(from: c.baseAddress! + l * n, count: n)
+                        basis.ntt[l].inverse(r)
+                        RNSParallelism.forEachLimb(count: l, degree: n) { j in
+                            // Limb j of the result holds [r]_(q_j) (centred) in NTT form first,
+                            // then (c_j − it)·q_l^−1.
+                            let m = basis.moduli[j]
+                            let lastModJ = m.reduce(last.value)
+                            let limb = out.baseAddress! + j * n
+                            for t in 0..<n {
+                                let v = m.reduce(r[t])
+                                limb[t] = r[t] > half ? m.subtract(v, lastModJ) : v
+                            }
+                            basis.ntt[j].forward(limb)
+                            let (w, ws) = inverses[j]
+                            let source = c.baseAddress! + j * n
+                            for t in 0..<n {
+                                limb[t] = m.multiplyShoup(m.subtract(source[t], limb[t]), by: w, shoup: ws)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Ciphertext(context: context, components: components, level: l - 1, scale: a.scale / Double(last.value))
     }
 
     /// In-place rescale.
