@@ -21,10 +21,10 @@ final class KeySwitchPlan: @unchecked Sendable {
     let inverseSpecialProduct: [UInt64]
     let inverseSpecialProductShoup: [UInt64]
     /// ModDown and rescale at once (`CKKSContext.modDownRescaling`), for l ≥ 1: the converter
-    /// from q_l, p_0 … p_(k−1) to q_0 … q_(l−1); P mod q_l; and for j < l, q_l^−1 and
+    /// from q_l, p_0 … p_(k−1) to q_0 … q_(l−1); P mod q_l (with its Shoup constant); and for j < l, q_l^−1 and
     /// (P·q_l)^−1 mod q_j, each with its Shoup constant.
     let rescalingModDown: BasisConverter?
-    let specialProductModLast: UInt64
+    let specialProductModLast: (UInt64, UInt64)
     let inverseLast: [(UInt64, UInt64)]
     let inverseSpecialLast: [(UInt64, UInt64)]
     /// The extended basis q_0 … q_l, p_0 … p_(k−1).
@@ -68,7 +68,8 @@ final class KeySwitchPlan: @unchecked Sendable {
             let last = levelBasis.moduli[level]
             let top = try RNSBasis(tables: [levelBasis.ntt[level]] + specialBasis.ntt)
             rescalingModDown = try BasisConverter(from: top, to: levelBasis.prefix(level))
-            specialProductModLast = specialBasis.product.remainder(modulo: last.value)
+            let pModLast = specialBasis.product.remainder(modulo: last.value)
+            specialProductModLast = (pModLast, last.shoupConstant(pModLast))
             var lastInverses: [(UInt64, UInt64)] = []
             var bothInverses: [(UInt64, UInt64)] = []
             for j in 0..<level {
@@ -82,7 +83,7 @@ final class KeySwitchPlan: @unchecked Sendable {
             inverseSpecialLast = bothInverses
         } else {
             rescalingModDown = nil
-            specialProductModLast = 0
+            specialProductModLast = (0, 0)
             inverseLast = []
             inverseSpecialLast = []
         }

@@ -208,8 +208,7 @@ extension CKKSContext {
         scratch.with((3 * k1 + l) * n) { work in
             let top = work, s = work + k1 * n, converted = work + 3 * k1 * n
             // [X] over q_l: P·c_l + x_l; over p_t: x's own limb (P·c vanishes there).
-            let pModLast = plan.specialProductModLast
-            let pShoup = last.shoupConstant(pModLast)
+            let (pModLast, pShoup) = plan.specialProductModLast
             let cl = c + l * n, xl = x + l * n
             for t in 0..<n { top[t] = last.add(last.multiplyShoup(cl[t], by: pModLast, shoup: pShoup), xl[t]) }
             top.advanced(by: n).update(from: x + (l + 1) * n, count: (k1 - 1) * n)

@@ -112,8 +112,8 @@ public final class BasisConverter: @unchecked Sendable {
     /// instead of Barrett's five): S = Σ_i y_i·[Q/q_i]_(p_j)·2^64 mod p_j < p_j·2^64, so with
     /// m = S·p_j^−1 mod 2^64, t = ⌊S/2^64⌋ − ⌊m·p_j/2^64⌋ is exactly (S − m·p_j)/2^64 ≡ S·2^−64
     /// (mod p_j) and lies in (−p_j, p_j): one conditional addition gives the same reduced
-    /// residue as the Barrett path. The sums for 2, 3 and 4 source primes (the key-switching
-    /// digits and special primes) have their k fixed at compile time.
+    /// residue as the Barrett path. It is taken for 2, 3 and 4 source primes (the key-switching
+    /// digits and special primes), with k fixed at compile time; other k take Barrett.
     @inlinable
     func accumulate(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
                     subtractingMultiplesOf rounded: UnsafePointer<UInt64>? = nil) {
@@ -122,7 +122,7 @@ public final class BasisConverter: @unchecked Sendable {
             case 2: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<2, UInt64>(repeating: 0))
             case 3: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<3, UInt64>(repeating: 0))
             case 4: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<4, UInt64>(repeating: 0))
-            default: accumulateMontgomery(y, into: output, rounded: rounded)
+            default: accumulateBarrett(y, into: output, subtractingMultiplesOf: rounded)
             }
             return
         }
@@ -147,40 +147,6 @@ public final class BasisConverter: @unchecked Sendable {
                         var high: UInt64 = 0, low: UInt64 = 0
                         for i in 0..<K {
                             let product = y[i * n + c].multipliedFullWidth(by: w[i])
-                            let (sum, carry) = low.addingReportingOverflow(product.low)
-                            low = sum
-                            high &+= product.high &+ (carry ? 1 : 0)
-                        }
-                        let r = Self.montgomeryReduce(high: high, low: low, modulus: p, inverse: inverse)
-                        if let rounded {
-                            let d = r &- correction[Int(rounded[c])]
-                            out[c] = d &+ (p & (0 &- (d >> 63)))
-                        } else {
-                            out[c] = r
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Montgomery sums for any k (the bound of `montgomerySums` holds).
-    @inlinable
-    func accumulateMontgomery(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
-                              rounded: UnsafePointer<UInt64>?) {
-        let n = source.degree
-        let k = source.count
-        puncturedMontgomery.withUnsafeBufferPointer { constants in
-            productMultiplesInTarget.withUnsafeBufferPointer { multiples in
-                for j in 0..<target.count {
-                    let p = target.moduli[j].value, inverse = targetWordInverses[j]
-                    let row = constants.baseAddress! + j * k
-                    let correction = multiples.baseAddress! + j * (k + 1)
-                    let out = output + j * n
-                    for c in 0..<n {
-                        var high: UInt64 = 0, low: UInt64 = 0
-                        for i in 0..<k {
-                            let product = y[i * n + c].multipliedFullWidth(by: row[i])
                             let (sum, carry) = low.addingReportingOverflow(product.low)
                             low = sum
                             high &+= product.high &+ (carry ? 1 : 0)

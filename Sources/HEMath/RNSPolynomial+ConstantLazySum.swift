@@ -95,22 +95,20 @@ extension RNSPolynomial {
                                           _ body: ([UnsafeMutablePointer<UInt64>]) -> Void) -> [[UInt64]] {
         var pointers: [UnsafeMutablePointer<UInt64>] = []
         pointers.reserveCapacity(count)
+        var made: [[UInt64]] = []
+        made.reserveCapacity(count)
         // Each array's initializer holds its buffer while the next ones are made; the last
-        // runs `body` with all of them.
-        func make(_ k: Int) -> [[UInt64]] {
-            guard k < count else {
-                body(pointers)
-                return []
-            }
-            var rest: [[UInt64]] = []
-            let storage = [UInt64](unsafeUninitializedCapacity: words) { buffer, initialized in
+        // runs `body` with all of them. The innermost finishes first: `made` is in reverse.
+        func make(_ k: Int) {
+            guard k < count else { return body(pointers) }
+            made.append([UInt64](unsafeUninitializedCapacity: words) { buffer, initialized in
                 pointers.append(buffer.baseAddress!)
-                rest = make(k + 1)
+                make(k + 1)
                 initialized = words
-            }
-            return [storage] + rest
+            })
         }
-        return make(0)
+        make(0)
+        return made.reversed()
     }
 
     /// Calls `body` with the base address of every polynomial's residues, each valid for the call.

@@ -102,7 +102,7 @@ final class RNSTests: XCTestCase {
         var rng = SplitMix64(seed: 24)
         let n = 64
         // k = 1 … 4, 8 and 20 source primes: 2 … 4 take the Montgomery sums with k fixed at compile
-        // time, 8 the general Montgomery sums, 20 (20·2^61 > 2^64) Barrett with its periodic reduction.
+        // time, 8 and 20 Barrett (20 with its periodic reduction).
         for k in [1, 2, 3, 4, 8, 20] {
             let primes = try PrimeSearch.nttPrimes(bitSizes: Array(repeating: 61, count: k) + Array(repeating: 59, count: 4), degree: n)
             let source = try RNSBasis(degree: n, primes: Array(primes.prefix(k)))
