@@ -40,8 +40,12 @@ extension TileTensor {
     /// One level.
     /// - Throws: `shapeMismatch` for a layout of another form or channel count, `invalidArgument`
     ///   for a stride below 1, padding ≥ K, or a kernel larger than the padded image.
-    public func conv2dInterleaved(filters: Tensor, bias: [Double]? = nil, stride s: Int, padding p: Int) throws -> TileTensor {
-        switch try interleavedConvolution(filters: filters, bias: bias, stride: s, padding: p, open: false) {
+    /// Consuming: when the caller hands its tensor over (`consume x`) and no tap rotates (one-pixel
+    /// tiles), each input tile is released after the last product that reads it, so the step's
+    /// outputs take the memory of the inputs they no longer need (CryptoNets' first convolution
+    /// held 900 input tiles beside its 845 outputs to the end before).
+    public consuming func conv2dInterleaved(filters: Tensor, bias: [Double]? = nil, stride s: Int, padding p: Int) throws -> TileTensor {
+        switch try (consume self).interleavedConvolution(filters: filters, bias: bias, stride: s, padding: p, open: false) {
         case .output(let y): return y
         case .open: preconditionFailure("a closed convolution returns its output")
         }
@@ -57,8 +61,11 @@ extension TileTensor {
     /// (`ConvolutionSums`): the same terms and weights, so the sums of the open convolutions of
     /// a split of the input channels, finished, equal the whole convolution residue for residue.
     /// An open convolution always takes the tap path (never `fullImageConvolution`).
-    func interleavedConvolution(filters: Tensor, bias: [Double]?, stride s: Int, padding p: Int, open: Bool,
-                                adding previous: consuming ConvolutionSums<Backend>? = nil) throws -> ConvolutionResult {
+    consuming func interleavedConvolution(filters: Tensor, bias: [Double]?, stride s: Int, padding p: Int, open: Bool,
+                                          adding previous: consuming ConvolutionSums<Backend>? = nil) throws -> ConvolutionResult {
+        // The backend in a local: the weight closures below must not capture `self`, which the
+        // no-rotation path hands over to release its tiles.
+        let backend = self.backend
         guard shape.rank == 5, filters.shape.count == 4, filters.shape[2] == filters.shape[3] else {
             throw TileTensorError.shapeMismatch("interleaved conv needs a [c, f, H, W, B] tile tensor and filters [F, C, K, K], got \(shape) and \(filters.shape)")
         }
@@ -274,10 +281,33 @@ extension TileTensor {
                                              switch sum { case .finished(let c), .open(let c): return c }
                                          } }))
         }
-        var sums = try rescaledSums(terms, outputs: outShape.tileCount, zeroScale: q, scalarWeights: allScalar) { try weight($0.plaintext) }
-            .map(Optional.some)
+        var sums: [Backend.Ciphertext?]
+        if terms.allSatisfy({ $0.delta == 0 }) {
+            // No tap rotates: the lazy sums read the input through a supply that releases each
+            // tile after its last product; the outputs go by their inputs (`lazySums`), so the
+            // inputs die as the outputs are made. (Freed only when `self` was the last reference.)
+            let supply = TileSupply(tiles, reads: terms.map(\.source))
+            var reached = [Bool](repeating: false, count: outShape.tileCount)
+            for term in terms { reached[term.output] = true }
+            let zeroSource: Backend.Ciphertext? = reached.allSatisfy { $0 } ? nil : tiles[0]
+            _ = consume self
+            let finish: (Backend.Ciphertext) throws -> Backend.Ciphertext = { try backend.rescale($0) }
+            var made = try Self.lazySums(terms, outputs: outShape.tileCount, workers: backend.productWorkerCount, backend: backend,
+                                         scalarWeights: allScalar, read: supply.read, finish: finish) { try weight($0.plaintext) }
+            sums = []
+            sums.reserveCapacity(made.count)
+            for output in made.indices {
+                let sum = made[output]
+                made[output] = nil
+                // An output no term reaches (unaligned interleaving only) is the zero ciphertext.
+                sums.append(try sum ?? finish(backend.multiply(zeroSource!, backend.encode([], scale: q, level: l))))
+            }
+        } else {
+            sums = try rescaledSums(terms, outputs: outShape.tileCount, zeroScale: q, scalarWeights: allScalar) { try weight($0.plaintext) }
+                .map(Optional.some)
+        }
         // The channel sums, a round of tiles at a time on the product workers.
-        let outTiles = try backend.mapInRounds(&sums) { _, sum in try rotateAndAdd(sum!, span: tc, stride: channelStride) }
+        let outTiles = try backend.mapInRounds(&sums) { _, sum in try backend.rotatedSum(sum!, span: tc, stride: channelStride) }
         return .output(try TileTensor(backend: backend, shape: outShape, tiles: consume outTiles)
             .addingConvolutionBias(bias, channelDimension: cd, inputBatch: dims[4]))
     }

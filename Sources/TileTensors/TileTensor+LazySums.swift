@@ -31,6 +31,20 @@ extension TileTensor {
                                      initial: consuming [Backend.Ciphertext?]? = nil,
                                      finish: (Backend.Ciphertext) throws -> Backend.Ciphertext,
                                      weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext?] {
+        let tiles = self.tiles
+        return try Self.lazySums(terms, outputs: outputs, workers: workers, backend: backend, scalarWeights: scalarWeights,
+                                 initial: initial.take(), read: { tiles[$0] }, finish: finish, weight: weight)
+    }
+
+    /// `lazySums` on tiles that `read(source)` hands out, once per term that reads them (a
+    /// `TileSupply` releases each tile after its last term, so a consuming step that makes its
+    /// outputs in the order of its inputs holds only the inputs still to be read beside them).
+    static func lazySums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, workers: Int, backend: Backend,
+                                            scalarWeights: Bool = false,
+                                            initial: consuming [Backend.Ciphertext?]? = nil,
+                                            read: (Int) -> Backend.Ciphertext,
+                                            finish: (Backend.Ciphertext) throws -> Backend.Ciphertext,
+                                            weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext?] {
         var byOutput = [[Term]](repeating: [], count: outputs)
         for term in terms { byOutput[term.output].append(term) }
         // Blocks of consecutive outputs: neighbouring pixels of one filter tile, whose windows
@@ -80,8 +94,10 @@ extension TileTensor {
                     for (m, output) in members.enumerated() where r * runLength < byOutput[output].count {
                         let run = byOutput[output][(r * runLength)..<min((r + 1) * runLength, byOutput[output].count)]
                         lists.append(try run.map { term in
+                            // Every term reads (a supply counts the reads); the run keeps one copy.
+                            let tile = read(term.source)
                             let index = local[term.source] ?? inputs.count
-                            if index == inputs.count { local[term.source] = index; inputs.append(tiles[term.source]) }
+                            if index == inputs.count { local[term.source] = index; inputs.append(tile) }
                             return (index, try weight(term))
                         })
                         who.append(m)

@@ -56,7 +56,7 @@ public enum ChainExecution {
         case let .convolution(filters, shape, bias, stride, padding):
             let w = try TileTensors.Tensor(shape: shape, values: filters)
             let hasBias = bias.contains { $0 != 0 }
-            return try x.conv2dInterleaved(filters: w, bias: hasBias ? bias : nil, stride: stride, padding: padding)
+            return try (consume x).conv2dInterleaved(filters: w, bias: hasBias ? bias : nil, stride: stride, padding: padding)
         case .square:
             return try (consume x).squared()
         case let .shiftedProduct(beta):
