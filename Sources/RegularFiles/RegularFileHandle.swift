@@ -39,18 +39,34 @@ extension RegularFile {
         /// The `count` bytes at `offset`.
         /// - Throws: `Failure.shrank` when the file ends before them.
         public func read(at offset: Int, count: Int) throws -> [UInt8] {
-            precondition(offset >= 0 && count >= 0, "a range inside the file")
+            try read(at: offset, count: count, pieces: 1) { _, body in try body(0) }
+        }
+
+        /// The `count` bytes at `offset`, read as `pieces` ranges that `run(pieces, body)` may read
+        /// at once (`body(k)` reads piece k; a caller's thread pool): a large frame's pages are
+        /// faulted in by several threads (CryptoNets' 708 MB input took 0.4 s on one).
+        /// - Throws: `Failure.shrank` when the file ends before them.
+        public func read(at offset: Int, count: Int, pieces: Int,
+                         run: (Int, (Int) throws -> Void) throws -> Void) throws -> [UInt8] {
+            precondition(offset >= 0 && count >= 0 && pieces >= 1, "a range inside the file")
             return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
                 initialized = 0
-                while initialized < count {
-                    let n = pread(fd, buffer.baseAddress! + initialized, count - initialized, off_t(offset + initialized))
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw systemFailure("cannot read")
+                let base = buffer.baseAddress
+                let piece = (count + pieces - 1) / pieces
+                try run(pieces) { k in
+                    let start = min(count, k * piece), end = min(count, start + piece)
+                    var done = start
+                    while done < end {
+                        let n = pread(fd, base! + done, end - done, off_t(offset + done))
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw systemFailure("cannot read")
+                        }
+                        guard n > 0 else { throw Failure.shrank(read: offset + done, of: size) }
+                        done += n
                     }
-                    guard n > 0 else { throw Failure.shrank(read: offset + initialized, of: size) }
-                    initialized += n
                 }
+                initialized = count
             }
         }
     }

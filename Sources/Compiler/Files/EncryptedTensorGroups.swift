@@ -1,5 +1,6 @@
 import CKKS
 import Foundation
+import HEMath
 import RegularFiles
 import TileTensors
 
@@ -77,7 +78,12 @@ public enum EncryptedTensorGroups {
                     if offset == 0 { _ = try EncryptedTensorFile.read(header, source: path) }
                     throw checker.damaged(at: offset, of: file.size)
                 }
-                let group = try EncryptedTensorFile.read(try file.read(at: offset, count: size), source: checker.name)
+                // Read in pieces on the threads in force (the caller's policy; every core outside one).
+                let pieces = size >= 64 << 20 ? max(1, ExecutionPolicy.current?.threads ?? ExecutionPolicy.allCores.threads) : 1
+                let bytes = try file.read(at: offset, count: size, pieces: pieces) { count, body in
+                    _ = try ExecutionPolicy.concurrentMap(count, body)
+                }
+                let group = try EncryptedTensorFile.read(bytes, source: checker.name)
                 try checker.accept(group)
                 offset += size
                 guard try body(consume group) else { return }

@@ -123,7 +123,7 @@ public struct EvaluationSession {
     /// The input's ciphertexts, checked to be fresh (at the top level). Consuming: the file's
     /// bytes are released on return, before the first step.
     private func freshInput(_ input: consuming EncryptedTensorFile, backend: CKKSBackend, source: String) throws -> TileTensor<CKKSBackend> {
-        let fresh = try input.tensor(backend: backend, source: source)
+        let fresh = try (consume input).tensor(backend: backend, source: source)
         guard fresh.level == model.parameters.maxLevel else {
             throw CompilerError.invalidFile("\(source) is at level \(fresh.level); a fresh input is at level \(model.parameters.maxLevel)")
         }
@@ -139,12 +139,13 @@ public struct EvaluationSession {
                          progress: (Int, Bool) -> Void = { _, _ in }) throws -> Int {
         var size = 0
         let staged = try StagedFile(to: URL(fileURLWithPath: outputPath), ownerOnly: false) { writer in
-            try EncryptedTensorGroups.forEach(path: inputPath) { input in
+            // The frames read under the session's policy too (their pages faulted in on its threads).
+            try policy.run { try EncryptedTensorGroups.forEach(path: inputPath) { input in
                 group(input.group, input.groups)
                 let result = try evaluate(input, source: input.groups > 1 ? "\(inputPath), group \(input.group + 1)" : inputPath,
                                           progress: progress)
                 try writer.append(try result.serialized())
-            }
+            } }
             size = writer.count
         }
         try staged.commit()
