@@ -8,6 +8,7 @@ private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 private func glibcMallocTrim(_ pad: Int) -> Int32
 private let mTrimThreshold: Int32 = -1
 private let mMmapThreshold: Int32 = -3
+private let mMmapMax: Int32 = -4
 private let mArenaMax: Int32 = -8
 #endif
 
@@ -20,6 +21,13 @@ private let mArenaMax: Int32 = -8
 /// zeroing: about 30 % of a relinearization at N = 16384 (measured with `bench ops`). Raising
 /// both thresholds keeps such buffers in the heap for reuse, which is what SEAL's memory pool
 /// achieves. Memory stays bounded by the process's peak use.
+///
+/// No mmap at all (`M_MMAP_MAX` 0): a buffer above the 32 MiB the threshold allows (an input
+/// file's frame, 708 MB for CryptoNets' full batch) came from its own mapping, returned to the
+/// kernel on free, and the ciphertexts read from it then faulted in fresh pages again; in the
+/// heap, its pages serve them once it is freed. `eval` of that batch: 553k → 385k page faults,
+/// 1.8 → 1.3 s before the first step, the same peak. (glibc still maps memory when the heap
+/// cannot grow.)
 ///
 /// One arena for every thread: with an arena per thread, the product workers' outputs and the
 /// main thread's freed sums sat in different heaps, neither reusable by the other. The
@@ -34,6 +42,7 @@ public enum MemoryTuning {
         #if os(Linux)
         _ = glibcMallopt(mMmapThreshold, 32 << 20)   // glibc's maximum for the mmap threshold
         _ = glibcMallopt(mTrimThreshold, 256 << 20)
+        _ = glibcMallopt(mMmapMax, 0)
         _ = glibcMallopt(mArenaMax, 1)
         #endif
     }()

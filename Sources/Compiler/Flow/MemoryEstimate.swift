@@ -14,7 +14,10 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// The evaluation keys held while the steps run: all of them, or for a key file read on
     /// demand its budget, a key in use and the relinearization key.
     public var keys: Int
-    /// The encrypted input as read (seeded ciphertexts), held for the whole evaluation.
+    /// The encrypted input's file frame as read (seeded ciphertexts: half their size in memory).
+    /// Held only while it is read: the frame and its decoded message beside each other, each
+    /// tile's bytes released once its ciphertext is made (the ciphertexts themselves are the
+    /// first step's, in `ciphertexts`).
     public var input: Int
     /// The most bytes of ciphertexts and plaintexts alive at once in any step.
     public var ciphertexts: Int
@@ -26,10 +29,11 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// `eval` peaks there, at 2.0× the keys (MNIST 674 MB with 317 MB of keys).
     public var keyFile: Int
 
-    /// The peak: the larger of the moment the keys are read (weights, key file and keys) and
-    /// the evaluation (weights, keys, input, ciphertexts, scratch).
+    /// The peak: the largest of the moment the keys are read (weights, key file and keys), the
+    /// moment the input is read (keys, the frame and its decoded message) and the steps (keys,
+    /// ciphertexts, scratch).
     public var total: Int {
-        baseline + weights + max(keys + keyFile, keys + input + ciphertexts + scratch)
+        baseline + weights + max(keys + keyFile, keys + 2 * input, keys + ciphertexts + scratch)
     }
 
     /// What the process holds before it reads anything: code, the Swift runtime, thread stacks
