@@ -22,9 +22,13 @@ extension NTTTables {
         let shoups = rootPowersShoup
         var t = degree >> 1
         var m = 1
-        // Stages with t ≥ 4 (or t ≥ 2 when N < 4 leaves no pair of final stages to fuse).
+        // Stages with t ≥ 4 (or t ≥ 2 when N < 4 leaves no pair of final stages to fuse): the
+        // first alone when their count is odd, then two at a time (below).
         let stop = degree >= 4 ? 2 : 1
-        while t > stop {
+        var single = 0
+        if t > stop { single = ((t / stop).trailingZeroBitCount & 1) }
+        while t > stop && single > 0 {
+            single = 0
             var x = a
             for i in 0..<m {
                 let w = roots[m &+ i]
@@ -50,6 +54,41 @@ extension NTTTables {
             }
             m &<<= 1
             t &>>= 1
+        }
+        // Stages m (pairs t apart) and 2m (pairs t/2 apart) fused on blocks of 2t values: each
+        // value loaded and stored once for both. Block i is stage m's group i (twiddle m + i) and
+        // stage 2m's groups 2i and 2i + 1 (twiddles 2m + 2i, 2m + 2i + 1): the same butterflies,
+        // twiddles and ranges as one stage at a time (operands in [0, 4q), outputs in [0, 4q)).
+        while t > stop {
+            let half = t >> 1
+            var x0 = a
+            for i in 0..<m {
+                let w = roots[m &+ i], ws = shoups[m &+ i]
+                let j = (m &+ i) &<< 1
+                let wa = roots[j], wsa = shoups[j]
+                let wb = roots[j &+ 1], wsb = shoups[j &+ 1]
+                var x1 = x0 + half
+                var x2 = x1 + half
+                var x3 = x2 + half
+                let end = x1
+                while x0 < end {
+                    let u0 = x0[0].reducedOnce(twoQ), u1 = x1[0].reducedOnce(twoQ)
+                    let v2 = x2[0].shoupLazyProduct(w, ws, q), v3 = x3[0].shoupLazyProduct(w, ws, q)
+                    let a0 = (u0 &+ v2).reducedOnce(twoQ), a2 = (u0 &- v2 &+ twoQ).reducedOnce(twoQ)
+                    let b1 = (u1 &+ v3).shoupLazyProduct(wa, wsa, q), b3 = (u1 &- v3 &+ twoQ).shoupLazyProduct(wb, wsb, q)
+                    x0[0] = a0 &+ b1
+                    x1[0] = a0 &- b1 &+ twoQ
+                    x2[0] = a2 &+ b3
+                    x3[0] = a2 &- b3 &+ twoQ
+                    x0 += 1
+                    x1 += 1
+                    x2 += 1
+                    x3 += 1
+                }
+                x0 = x3
+            }
+            m &<<= 2
+            t &>>= 2
         }
         if stop == 2 {
             // The last two stages fused (t = 2, then t = 1) on blocks of four: each value is
