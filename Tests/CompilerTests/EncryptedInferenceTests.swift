@@ -329,4 +329,33 @@ final class EncryptedInferenceTests: XCTestCase {
             XCTAssertThrowsError(try CompiledModel.read(damaged)) { XCTAssertTrue("\($0)".contains("damaged"), "\($0)") }
         }
     }
+
+    /// A group's tiles are decoded without their own checksums only as read from a frame whose
+    /// checksum was verified (which covers them): a tile put in afterwards is checked again, and
+    /// one damaged behind the group's valid checksum is refused by its fields or decodes whole.
+    func testTileChecksumsAreSkippedOnlyInsideACheckedFrame() throws {
+        let (_, c, images) = try FlowFixtures.compile("tenseal-tutorial")
+        let (_, client) = try setUp(c)
+        let input = try ClientSession(profile: client.profile, secretKey: client.secretKey).encrypt([images[0].tensor.values])
+        let backend = CKKSBackend(context: client.keys.context, keys: nil, encryptor: nil)
+        let read = try EncryptedTensorFile.read(try input.serialized())
+        let fresh = try read.tensor(backend: backend, source: "the input")
+        XCTAssertEqual(fresh.tiles.count, input.tiles.count)
+        // A tile whose last byte (a residue's) is flipped: its own checksum no longer matches.
+        var replaced = read
+        var tile = [UInt8](replaced.tiles[0])
+        tile[tile.count - 1] ^= 0x01
+        replaced.tiles[0] = Data(tile)
+        XCTAssertThrowsError(try replaced.tensor(backend: backend, source: "the input")) {
+            XCTAssertTrue("\($0)".contains("checksum"), "\($0)")
+        }
+        // The same damage sealed into a valid group frame: no trap, a CompilerError or a decoding.
+        var resealed = input
+        resealed.tiles[0] = Data(tile)
+        if let file = try? EncryptedTensorFile.read(try resealed.serialized()) {
+            do { _ = try file.tensor(backend: backend, source: "the input") } catch {
+                XCTAssertTrue(error is CompilerError, "\(error)")
+            }
+        }
+    }
 }

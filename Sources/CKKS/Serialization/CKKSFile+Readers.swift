@@ -94,12 +94,16 @@ extension CKKSFile {
     }
 
     /// `readCiphertext` of a file held in a `Data` (a tile of an encrypted tensor, read in place).
-    public static func readCiphertext(data: Data, context: CKKSContext) throws -> Ciphertext {
-        try data.withUnsafeBytes { try readCiphertext(raw: $0, context: context) }
+    /// `insideCheckedFrame`: the bytes lie inside an enclosing frame whose SHA-256 was verified
+    /// (an encrypted tensor's group), so the tile's own checksum, over a subset of those bytes,
+    /// is not computed again (708 MB hashed twice for CryptoNets' full batch); every field is
+    /// still checked.
+    public static func readCiphertext(data: Data, context: CKKSContext, insideCheckedFrame: Bool = false) throws -> Ciphertext {
+        try data.withUnsafeBytes { try readCiphertext(raw: $0, context: context, checksum: !insideCheckedFrame) }
     }
 
-    static func readCiphertext(raw bytes: UnsafeRawBufferPointer, context: CKKSContext) throws -> Ciphertext {
-        let body = try open(raw: bytes, expecting: .ciphertext, context: context).ciphertext
+    static func readCiphertext(raw bytes: UnsafeRawBufferPointer, context: CKKSContext, checksum: Bool = true) throws -> Ciphertext {
+        let body = try open(raw: bytes, expecting: .ciphertext, context: context, checksum: checksum).ciphertext
         try rejectUnknownFields(body, "the ciphertext")
         let level = try checkedLevel(body.level, context: context)
         try checkScale(body.scale)

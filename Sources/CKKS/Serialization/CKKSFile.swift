@@ -190,10 +190,10 @@ public enum CKKSFile {
     }
 
     /// `framed` of bytes held elsewhere (valid during the call).
-    static func framed<R>(raw: UnsafeRawBufferPointer, kind: Kind, _ body: (Data) throws -> R) throws -> R {
+    static func framed<R>(raw: UnsafeRawBufferPointer, kind: Kind, checksum: Bool = true, _ body: (Data) throws -> R) throws -> R {
         var result: R?
         try frameErrorOrNil {
-            try IntegrityFrame.withPayloadData(ofRaw: raw, expecting: kind.tag, legacyAdvice: kind.remakeAdvice) { payload in
+            try IntegrityFrame.withPayloadData(ofRaw: raw, expecting: kind.tag, legacyAdvice: kind.remakeAdvice, checksum: checksum) { payload in
                 result = try body(payload)
             }
         }
@@ -225,11 +225,12 @@ public enum CKKSFile {
     }
 
     /// `open` of bytes held elsewhere (valid during the call; the envelope copies what it keeps).
-    static func open(raw bytes: UnsafeRawBufferPointer, expecting expected: Kind, context: CKKSContext?) throws -> Hetool_V1_Envelope {
+    static func open(raw bytes: UnsafeRawBufferPointer, expecting expected: Kind, context: CKKSContext?,
+                     checksum: Bool = true) throws -> Hetool_V1_Envelope {
         guard bytes.count <= maximumFileSize else {
             throw CKKSError.invalidFormat("\(bytes.count) bytes is more than any he-tool file (at most \(maximumFileSize))")
         }
-        let envelope: Hetool_V1_Envelope = try framed(raw: bytes, kind: expected) { payload in
+        let envelope: Hetool_V1_Envelope = try framed(raw: bytes, kind: expected, checksum: checksum) { payload in
             do {
                 return try Hetool_V1_Envelope(serializedBytes: payload)
             } catch {

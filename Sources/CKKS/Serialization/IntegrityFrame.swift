@@ -136,9 +136,15 @@ public enum IntegrityFrame {
     }
 
     /// `withPayloadData` of bytes held elsewhere (a tile of an encrypted tensor, in place).
+    /// `checksum` false skips the SHA-256 (the header is still checked): only for bytes inside
+    /// an enclosing frame whose checksum was verified, which covers every one of them.
     public static func withPayloadData<R>(ofRaw raw: UnsafeRawBufferPointer, expecting tag: Tag, legacyAdvice: String,
-                                          _ body: (Data) throws -> R) throws -> R {
-        try body(sharedData(try checkedPayload(raw, expecting: tag, legacyAdvice: legacyAdvice)))
+                                          checksum: Bool = true, _ body: (Data) throws -> R) throws -> R {
+        guard checksum else {
+            try checkHeader(raw, fileSize: raw.count, expecting: tag, legacyAdvice: legacyAdvice)
+            return try body(sharedData(UnsafeRawBufferPointer(rebasing: raw[headerSize...])))
+        }
+        return try body(sharedData(try checkedPayload(raw, expecting: tag, legacyAdvice: legacyAdvice)))
     }
 
     /// A `Data` over `payload`'s bytes, not copied (valid while they are).

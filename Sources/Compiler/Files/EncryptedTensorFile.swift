@@ -17,7 +17,10 @@ public struct EncryptedTensorFile: Sendable {
     /// Each a he-tool ciphertext file, in tile order. Held as the protobuf decoder gives them
     /// (`Data`): a full-batch input is 0.6–2.6 GB, and copying it into arrays on one thread
     /// took 1.5 s of CryptoNets' evaluation.
-    public var tiles: [Data]
+    public var tiles: [Data] { didSet { tilesInsideCheckedFrame = false } }
+    /// Whether `tiles` are as read from a frame whose SHA-256 `read` verified (which covers
+    /// their own checksums' bytes): their decoding skips those. Any change to them clears it.
+    private var tilesInsideCheckedFrame = false
     /// This group's place (0-based) among the file's `groups` (≥ 1).
     public var group: Int
     public var groups: Int
@@ -95,9 +98,11 @@ public struct EncryptedTensorFile: Sendable {
         guard m.groups >= 1, m.groups <= maximumGroups, m.group < m.groups else {
             throw CompilerError.invalidFile("\(source): group \(m.group) of \(m.groups) (a file holds 1 … \(maximumGroups) groups, numbered from 0)")
         }
-        return EncryptedTensorFile(parametersFingerprint: Array(m.parametersFingerprint), planFingerprint: Array(m.planFingerprint),
-                                   stage: stage, layout: layout, images: Int(m.images), tiles: m.tiles,
-                                   group: Int(m.group), groups: Int(m.groups))
+        var file = EncryptedTensorFile(parametersFingerprint: Array(m.parametersFingerprint), planFingerprint: Array(m.planFingerprint),
+                                       stage: stage, layout: layout, images: Int(m.images), tiles: m.tiles,
+                                       group: Int(m.group), groups: Int(m.groups))
+        file.tilesInsideCheckedFrame = true
+        return file
     }
 
     /// The tiles read as ciphertexts of `backend`'s parameters (each validated by the CKKS reader).
@@ -117,6 +122,7 @@ public struct EncryptedTensorFile: Sendable {
         // The first bad tile's error is thrown, as when they were read in order.
         let context = backend.context
         let layout = self.layout
+        let checked = tilesInsideCheckedFrame
         let pending = Locked(tiles.map(Optional.some))
         tiles = []
         let cts = try ExecutionPolicy.concurrentMap(pending.withLock { $0.count }) { i -> Ciphertext in
@@ -125,7 +131,7 @@ public struct EncryptedTensorFile: Sendable {
                 all[i] = nil
                 return tile
             }
-            do { return try CKKSFile.readCiphertext(data: bytes, context: context) } catch {
+            do { return try CKKSFile.readCiphertext(data: bytes, context: context, insideCheckedFrame: checked) } catch {
                 throw CompilerError.invalidFile("\(source), tile \(i): \(error)")
             }
         }
