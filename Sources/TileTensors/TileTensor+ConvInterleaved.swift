@@ -287,21 +287,12 @@ extension TileTensor {
             // tile after its last product; the outputs go by their inputs (`lazySums`), so the
             // inputs die as the outputs are made. (Freed only when `self` was the last reference.)
             let supply = TileSupply(tiles, reads: terms.map(\.source))
-            var reached = [Bool](repeating: false, count: outShape.tileCount)
-            for term in terms { reached[term.output] = true }
-            let zeroSource: Backend.Ciphertext? = reached.allSatisfy { $0 } ? nil : tiles[0]
+            let zeroSource = tiles[0]   // one tile kept, for an output no term reaches
             _ = consume self
-            let finish: (Backend.Ciphertext) throws -> Backend.Ciphertext = { try backend.rescale($0) }
-            var made = try Self.lazySums(terms, outputs: outShape.tileCount, workers: backend.productWorkerCount, backend: backend,
-                                         scalarWeights: allScalar, read: supply.read, finish: finish) { try weight($0.plaintext) }
-            sums = []
-            sums.reserveCapacity(made.count)
-            for output in made.indices {
-                let sum = made[output]
-                made[output] = nil
-                // An output no term reaches (unaligned interleaving only) is the zero ciphertext.
-                sums.append(try sum ?? finish(backend.multiply(zeroSource!, backend.encode([], scale: q, level: l))))
-            }
+            let made = try Self.lazySums(terms, outputs: outShape.tileCount, workers: backend.productWorkerCount, backend: backend,
+                                         scalarWeights: allScalar, read: supply.read, finish: { try backend.rescale($0) }) { try weight($0.plaintext) }
+            sums = try Self.rescaled(made.map { $0.map(HoistedSum.finished) }, backend: backend, zeroSource: zeroSource, zeroScale: q, level: l)
+                .map(Optional.some)
         } else {
             sums = try rescaledSums(terms, outputs: outShape.tileCount, zeroScale: q, scalarWeights: allScalar) { try weight($0.plaintext) }
                 .map(Optional.some)
@@ -320,18 +311,24 @@ extension TileTensor {
     /// 1,568 of its sums at the top level (3.7 GB) before this.
     func rescaledSums<Term: HoistedTerm>(_ terms: [Term], outputs: Int, zeroScale: Double, scalarWeights: Bool = false,
                                          weight: (Term) throws -> TermWeight<Backend.Plaintext>) throws -> [Backend.Ciphertext] {
-        let finish: (Backend.Ciphertext) throws -> Backend.Ciphertext = { try backend.rescale($0) }
-        var sums = try hoistedProducts(terms, outputs: outputs, scalarWeights: scalarWeights, finish: finish, weight: weight)
+        let sums = try hoistedProducts(terms, outputs: outputs, scalarWeights: scalarWeights, finish: { try backend.rescale($0) }, weight: weight)
+        return try Self.rescaled(sums, backend: backend, zeroSource: tiles[0], zeroScale: zeroScale, level: level)
+    }
+
+    /// Each sum rescaled unless it already is, each released once rescaled (not every sum beside
+    /// its rescaled copy); an output no term reached is the zero ciphertext (`zeroSource` times a
+    /// zero plaintext at `zeroScale`, rescaled).
+    static func rescaled(_ sums: consuming [HoistedSum<Backend.Ciphertext>?], backend: Backend, zeroSource: Backend.Ciphertext,
+                         zeroScale: Double, level: Int) throws -> [Backend.Ciphertext] {
         var result: [Backend.Ciphertext] = []
-        result.reserveCapacity(outputs)
+        result.reserveCapacity(sums.count)
         for output in sums.indices {
-            // Each sum released once rescaled (not every sum beside its rescaled copy).
             let sum = sums[output]
             sums[output] = nil
             switch sum {
             case .finished(let c)?: result.append(c)
-            case .open(let c)?: result.append(try finish(c))
-            case nil: result.append(try finish(backend.multiply(tiles[0], backend.encode([], scale: zeroScale, level: level))))
+            case .open(let c)?: result.append(try backend.rescale(c))
+            case nil: result.append(try backend.rescale(backend.multiply(zeroSource, backend.encode([], scale: zeroScale, level: level))))
             }
         }
         return result

@@ -121,11 +121,10 @@ public struct EncryptedTensorFile: Sendable {
         // ciphertexts; one at a time, CryptoNets' took 2.6 s of a 24 s evaluation).
         // The first bad tile's error is thrown, as when they were read in order.
         let context = backend.context
-        let layout = self.layout
-        let checked = tilesInsideCheckedFrame
+        let checked = tilesInsideCheckedFrame, count = tiles.count
         let pending = Locked(tiles.map(Optional.some))
         tiles = []
-        let cts = try ExecutionPolicy.concurrentMap(pending.withLock { $0.count }) { i -> Ciphertext in
+        let cts = try ExecutionPolicy.concurrentMap(count) { i -> Ciphertext in
             let bytes = pending.withLock { all in
                 let tile = all[i]!
                 all[i] = nil

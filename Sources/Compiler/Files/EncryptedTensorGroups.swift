@@ -79,7 +79,7 @@ public enum EncryptedTensorGroups {
                     throw checker.damaged(at: offset, of: file.size)
                 }
                 // Read in pieces on the threads in force (the caller's policy; every core outside one).
-                let pieces = size >= 64 << 20 ? max(1, ExecutionPolicy.current?.threads ?? ExecutionPolicy.allCores.threads) : 1
+                let pieces = size >= 64 << 20 ? (ExecutionPolicy.current ?? .allCores).threads : 1
                 let bytes = try file.read(at: offset, count: size, pieces: pieces) { count, body in
                     _ = try ExecutionPolicy.concurrentMap(count, body)
                 }
