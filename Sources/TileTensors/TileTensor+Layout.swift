@@ -1,3 +1,5 @@
+import CKKS
+
 /// Moving elements between slots: shifts and cyclic rotations along a dimension, layout
 /// conversion, and reshapes that need no data movement.
 extension TileTensor {
@@ -70,99 +72,146 @@ extension TileTensor {
 
     /// The general data movement: target element I takes source element `source(I)` (nil: zero).
     ///
-    /// Each target slot σ reads source tile S at slot σ′; slots are grouped by (S, δ = σ′ − σ).
-    /// Target tile R = Σ_groups mask_group ⊙ rot(tile S, δ), the rotations of one source tile
-    /// hoisted together; the masked products are added and rescaled once. When every target tile
-    /// is one whole source tile rotated by one δ (a whole-tile move, or a cyclic rotation of the
-    /// outermost dimension) no mask or level is spent: only the rotations with δ ≠ 0.
+    /// Each target slot σ reads source tile S at slot σ′; slots are grouped by (S, δ = σ′ − σ)
+    /// (`RemapGroups`). Target tile R = Σ_groups mask_group ⊙ rot(tile S, δ), the rotations of one
+    /// source tile hoisted together; the masked products are added and rescaled once. When every
+    /// target tile is one whole source tile rotated by one δ (a whole-tile move, or a cyclic
+    /// rotation of the outermost dimension) no mask or level is spent: only the rotations with
+    /// δ ≠ 0. Otherwise the cheapest (`RemapCost.score`) of four ways is taken: the groups as
+    /// they are or in baby-step giant-step form (`RemapGroups.babyGiantSplit`), each either
+    /// into the target itself or, when the target has replicated dimensions, into its first
+    /// copy alone followed by log2(t) rotate-and-add steps per replicated dimension (every copy
+    /// read by its own masks multiplies the steps by the copies: AlexNet's dense output into
+    /// 64 copies of one-pixel tiles took 4,148 steps).
     ///
-    /// Counts (G groups, R target tiles, H source tiles with a nonzero δ, D distinct nonzero
-    /// (S, δ)): G encodes, G plaintext products, G − R additions, R rescales, H hoisted sets of
-    /// D rotations in all; without masks only the H hoisted sets of D rotations.
+    /// Counts, direct (G groups, R target tiles, H source tiles with a nonzero δ, D distinct
+    /// nonzero (S, δ)): G encodes, G plaintext products, G − R additions, R rescales, H hoisted
+    /// sets of D rotations in all; without masks only the H hoisted sets of D rotations. Baby-step
+    /// giant-step: the same products, a rescale and (for g ≠ 0) a rotation per (target, g), the
+    /// babies' hoisted sets. One level either way.
     func remapped(to target: TileShape, source: ([Int]) -> [Int]?) throws -> TileTensor {
         guard target.slotsPerTile == backend.slotCount else {
             throw TileTensorError.slotMismatch(tileSlots: target.slotsPerTile, backendSlots: backend.slotCount)
         }
         let slots = backend.slotCount
-        // Each group's slots, numbered in order of appearance. Neighbouring slots mostly fall in
-        // one group, so the last group is tried before the dictionary: hashing every slot's key
-        // was a quarter of AlexNet's compile (the optimizer prices hundreds of conversions).
-        var groupSlots: [[Int]] = []
-        var groupOf: [RemapKey: Int] = [:]
-        var order: [RemapKey] = []
-        var last: (key: RemapKey, group: Int)?
-        var validPerTile = [Int](repeating: 0, count: target.tileCount)
-        var failure: Error?
-        target.forEachSlot { tile, slot, index in
-            guard failure == nil, let index else { return }
-            validPerTile[tile] += 1
-            guard let j = source(index) else { return }
-            do {
-                let (s, sigma) = try shape.location(of: j)
-                let key = RemapKey(target: tile, source: s, delta: ((sigma - slot) % slots + slots) % slots)
-                let g: Int
-                if let last, last.key == key {
-                    g = last.group
-                } else if let found = groupOf[key] {
-                    g = found
-                } else {
-                    g = order.count
-                    groupOf[key] = g
-                    order.append(key)
-                    groupSlots.append([])
+        let groups = try RemapGroups(from: shape, to: target, slots: slots, source: source)
+        if groups.wholeTiles { return try movedWhole(groups, to: target) }
+
+        // The target's replicated dimensions as one copy (the rest of the tile zero), then copied.
+        let copies = target.dimensions.indices.filter { target.dimensions[$0].isReplicated && target.dimensions[$0].tileSize > 1 }
+        var best: (cost: RemapCost, firstCopy: Bool, split: RemapSplit?) = (groups.direct, false, nil)
+        func offer(_ cost: RemapCost, firstCopy: Bool, split: RemapSplit?) {
+            if cost.score < best.cost.score { best = (cost, firstCopy, split) }
+        }
+        let split = groups.babyGiantSplit(slots: slots)
+        offer(split.cost, firstCopy: false, split: split)
+        var firstCopyShape: TileShape?, firstCopyGroups: RemapGroups?
+        if !copies.isEmpty {
+            var dims = target.dimensions
+            for d in copies { dims[d] = try .plain(1, tile: dims[d].tileSize) }
+            let one = try TileShape(dims)
+            let oneGroups = try RemapGroups(from: shape, to: one, slots: slots, source: source)
+            // Each replicated dimension: log2(t) rotations per tile by multiples of its stride.
+            var copying = RemapCost(rotations: 0, steps: [])
+            for d in copies {
+                var k = 1
+                while k < target.dimensions[d].tileSize {
+                    copying.rotations += target.tileCount
+                    copying.steps.insert(((-k * one.slotStrides[d]) % slots + slots) % slots)
+                    k <<= 1
                 }
-                last = (key, g)
-                groupSlots[g].append(slot)
-            } catch { failure = error }
+            }
+            firstCopyShape = one
+            firstCopyGroups = oneGroups
+            let oneSplit = oneGroups.babyGiantSplit(slots: slots)
+            offer(oneGroups.direct.then(copying), firstCopy: true, split: nil)
+            offer(oneSplit.cost.then(copying), firstCopy: true, split: oneSplit)
         }
-        if let failure { throw failure }
+        guard best.firstCopy, let one = firstCopyShape, let oneGroups = firstCopyGroups else {
+            return try maskedSums(groups, to: target, split: best.split)
+        }
+        var result = try maskedSums(oneGroups, to: one, split: best.split)
+        for d in copies { result = try result.duplicated(along: d) }
+        return result
+    }
 
-        // Every target tile is one source tile rotated by one step, covering all its elements:
-        // no masks, no level (a cyclic rotation of the outermost dimension, a whole-tile move).
-        var groupsOfTarget = [[Int]](repeating: [], count: target.tileCount)
-        for (g, key) in order.enumerated() { groupsOfTarget[key.target].append(g) }
-        let wholeTiles = (0..<target.tileCount).allSatisfy { r in
-            groupsOfTarget[r].count == 1 && groupSlots[groupsOfTarget[r][0]].count == validPerTile[r]
-        }
-        if wholeTiles {
-            let keys = (0..<target.tileCount).map { r in order[groupsOfTarget[r][0]] }
-            // The sources' hoisted sets at once, their steps dealt to the threads.
-            let sources = Set(keys.map(\.source)).sorted()
-            let sets = try backend.rotations(ofEach: sources.map { tiles[$0] },
-                                             by: sources.map { s in Array(Set(keys.filter { $0.source == s }.map(\.delta))) })
-            let rotated = Dictionary(uniqueKeysWithValues: zip(sources, sets))
-            let moved = keys.map { rotated[$0.source]![$0.delta]! }
-            // Target padding holds what the source tile has there: zero only when nothing moved
-            // within the tile, the source is known and its valid slots are exactly the target's.
-            let sourceValid = shape.validityMasks().map { $0.reduce(0, +) }
-            let garbage = shape.hasUnknowns || keys.contains { $0.delta != 0 }
-                || (0..<target.tileCount).contains { r in Int(sourceValid[keys[r].source]) != validPerTile[r] }
-            let marked = try TileShape(target.dimensions.map { garbage && $0.hasPadding ? $0.withUnknowns(true) : $0 })
-            return TileTensor(backend: backend, shape: marked, tiles: moved)
-        }
+    /// A remap in which every target tile is one whole source tile rotated by one step: the
+    /// sources' hoisted sets at once, their steps dealt to the threads; no mask, no level.
+    private func movedWhole(_ groups: RemapGroups, to target: TileShape) throws -> TileTensor {
+        let keys = (0..<target.tileCount).map { r in groups.order[groups.ofTarget[r][0]] }
+        let sources = Set(keys.map(\.source)).sorted()
+        let sets = try backend.rotations(ofEach: sources.map { tiles[$0] },
+                                         by: sources.map { s in Array(Set(keys.filter { $0.source == s }.map(\.delta))) })
+        let rotated = Dictionary(uniqueKeysWithValues: zip(sources, sets))
+        let moved = keys.map { rotated[$0.source]![$0.delta]! }
+        // Target padding holds what the source tile has there: zero only when nothing moved
+        // within the tile, the source is known and its valid slots are exactly the target's.
+        let sourceValid = shape.validityMasks().map { $0.reduce(0, +) }
+        let garbage = shape.hasUnknowns || keys.contains { $0.delta != 0 }
+            || (0..<target.tileCount).contains { r in Int(sourceValid[keys[r].source]) != groups.validPerTile[r] }
+        let marked = try TileShape(target.dimensions.map { garbage && $0.hasPadding ? $0.withUnknowns(true) : $0 })
+        return TileTensor(backend: backend, shape: marked, tiles: moved)
+    }
 
+    /// The masked products of `groups` summed into the target's tiles and rescaled: directly
+    /// (`split` nil), or in baby-step giant-step form. One level.
+    private func maskedSums(_ groups: RemapGroups, to target: TileShape, split: RemapSplit?) throws -> TileTensor {
+        let slots = backend.slotCount
         let l = level
         let q = backend.rescalePrime(atLevel: l)
-        // One source tile at a time (its rotations hoisted, its masked products added into the
-        // targets, then dropped): holding every source's rotations at once took 20 GB for the
-        // conversion of AlexNet's 512-tile dense output into one-pixel tiles.
-        // An all-zero tile: any tile times the zero mask.
-        let result = try rescaledSums(order, outputs: target.tileCount, zeroScale: q) { key in
-            // A mask over every slot is the weight 1 alone: a scalar product.
-            let members = groupSlots[groupOf[key]!]
+        // A group's mask, its slots moved by `offset` (rot(mask, −g) for a giant step g); a mask
+        // over every slot is the weight 1 alone: a scalar product.
+        func mask(_ g: Int, offset: Int) throws -> TermWeight<Backend.Plaintext> {
+            let members = groups.members[g]
             if members.count == slots { return .scalar(1, scale: q) }
-            var mask = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
-            if backend.computesValues { for slot in members { mask[slot] = 1 } }
-            return .plaintext(try backend.encode(mask, scale: q, level: l))
+            var values = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
+            if backend.computesValues { for slot in members { values[(slot + offset) % slots] = 1 } }
+            return .plaintext(try backend.encode(values, scale: q, level: l))
+        }
+        guard let split else {
+            // One source tile at a time (its rotations hoisted, its masked products added into
+            // the targets, then dropped): holding every source's rotations at once took 20 GB
+            // for the conversion of AlexNet's 512-tile dense output into one-pixel tiles.
+            // An all-zero tile: any tile times the zero mask.
+            var groupOf: [RemapKey: Int] = [:]
+            for (g, key) in groups.order.enumerated() { groupOf[key] = g }
+            let result = try rescaledSums(groups.order, outputs: target.tileCount, zeroScale: q) { key in
+                try mask(groupOf[key]!, offset: 0)
+            }
+            return TileTensor(backend: backend, shape: target.clearingUnknowns, tiles: result)
+        }
+        // Baby steps: each group's masked product of rot(S, b) into its (target, g) sum.
+        var pairs: [(target: Int, giant: Int)] = []
+        var pairOf: [StepPair: Int] = [:]
+        var terms: [RemapSplitTerm] = []
+        for (g, key) in groups.order.enumerated() {
+            let pairKey = StepPair(key.target, split.giant[g])
+            let p = pairOf[pairKey] ?? pairs.count
+            if p == pairs.count { pairOf[pairKey] = p; pairs.append((key.target, split.giant[g])) }
+            terms.append(RemapSplitTerm(output: p, source: key.source, delta: split.baby[g], group: g))
+        }
+        var sums = try rescaledSums(terms, outputs: pairs.count, zeroScale: q) { term in
+            try mask(term.group, offset: split.giant[term.group])
+        }
+        // Giant steps: each (target, g) sum rotated by g and added, a target per product worker,
+        // each sum released once added.
+        var pairsOfTarget = [[Int]](repeating: [], count: target.tileCount)
+        for (p, pair) in pairs.enumerated() { pairsOfTarget[pair.target].append(p) }
+        let zero = pairsOfTarget.contains { $0.isEmpty }
+            ? try backend.rescale(backend.multiply(tiles[0], backend.encode([], scale: q, level: l))) : nil
+        let pending = Locked(sums.map { Optional($0) })
+        sums.removeAll()
+        let result = try backend.mapTiles(target.tileCount) { r in
+            var acc: Backend.Ciphertext?
+            for p in pairsOfTarget[r] {
+                let sum = pending.withLock { all -> Backend.Ciphertext in
+                    defer { all[p] = nil }
+                    return all[p]!
+                }
+                try backend.accumulate(&acc, pairs[p].giant == 0 ? sum : try backend.rotate(sum, by: pairs[p].giant))
+            }
+            return acc ?? zero!
         }
         return TileTensor(backend: backend, shape: target.clearingUnknowns, tiles: result)
     }
-}
-
-/// A group of target slots that read one source tile rotated by one step.
-struct RemapKey: Hashable, HoistedTerm {
-    let target: Int
-    let source: Int
-    let delta: Int
-    var output: Int { target }
 }

@@ -117,3 +117,51 @@ final class CyclicRotationTests: XCTestCase {
         XCTAssertEqual(mock.counts.hoistedRotations, 1 + 1 + 4)   // k = ±1: only the wrapping tile; k = 5 = e + 1: every tile moves
     }
 }
+
+/// A conversion of a one-pixel image from multi-pixel tiles (a few channels per tile, the rest
+/// of each tile the image's empty pixels) into one-pixel tiles, as AlexNet's dense output: the
+/// sources differ by a shift, so the baby-step giant-step form and one copy then replicated
+/// need far fewer rotations and steps than a masked rotation per (source, δ), with the same
+/// values on the mock and on CKKS.
+final class RegroupingConversionTests: XCTestCase {
+    func testOnePixelRegroupingTakesFewRotationSteps() throws {
+        var rng = TestRNG(seed: 15)
+        let source = try TileShape(parsing: "[*/4, 32/4, 1~/4, 1~/8, 1/1]")   // 8 tiles of 4 channels
+        let x = Fixtures.random(source.logicalShape, &rng)
+        for text in ["[*/16, 32/32, 1~/1, 1~/1, 1/1]", "[*/32, 32/16, 1~/1, 1~/1, 1/1]"] {
+            let target = try TileShape(parsing: text)
+            let mock = Fixtures.mock(slots: 512)
+            let t = try TileTensor(encrypting: x, shape: source, backend: mock)
+            let direct = try RemapGroups(from: source, to: target, slots: 512) { $0 }.direct
+            mock.resetCounts()
+            let converted = try t.converted(to: target)
+            XCTAssertEqual(converted.shape.description, text)
+            XCTAssertEqual(try converted.decrypt(), x, text)
+            XCTAssertEqual(converted.level, t.level - 1, "one level (the masks)")
+            let rotations = mock.counts.rotations + mock.counts.hoistedRotations
+            XCTAssertLessThan(rotations, direct.rotations / 2, "\(text): \(mock.counts)")
+            XCTAssertLessThan(mock.rotationSteps.count, direct.steps.count / 2, "\(text): steps \(mock.rotationSteps.sorted())")
+            let ckks = try Fixtures.ckks(rotations: mock.rotationSteps)
+            let onCKKS = try TileTensor(encrypting: x, shape: source, backend: ckks).converted(to: target).decrypt()
+            XCTAssertGreaterThan(precisionBits(onCKKS, x), 18, text)
+        }
+    }
+
+    /// The baby-step giant-step form alone (no replicated target dimension): the same values.
+    func testBabyGiantSplitWithoutCopies() throws {
+        var rng = TestRNG(seed: 16)
+        let source = try TileShape(parsing: "[32/4, 1/4, 1~/4, 1~/8, 1/1]")
+        let target = try TileShape(parsing: "[32/32, 1/16, 1~/1, 1~/1, 1/1]")
+        let x = Fixtures.random(source.logicalShape, &rng)
+        let groups = try RemapGroups(from: source, to: target, slots: 512) { $0 }
+        let split = groups.babyGiantSplit(slots: 512)
+        XCTAssertLessThan(split.cost.score, groups.direct.score)
+        let mock = Fixtures.mock(slots: 512)
+        let converted = try TileTensor(encrypting: x, shape: source, backend: mock).converted(to: target)
+        XCTAssertEqual(try converted.decrypt(), x)
+        XCTAssertEqual(mock.rotationSteps, split.cost.steps)
+        let ckks = try Fixtures.ckks(rotations: mock.rotationSteps)
+        let onCKKS = try TileTensor(encrypting: x, shape: source, backend: ckks).converted(to: target).decrypt()
+        XCTAssertGreaterThan(precisionBits(onCKKS, x), 18)
+    }
+}

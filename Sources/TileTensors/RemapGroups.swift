@@ -1,0 +1,147 @@
+/// How the slots of a data movement (`TileTensor.remapped`) read their sources: target slot σ
+/// of target tile R reads source tile S at slot σ + δ, and the slots are grouped by (R, S, δ).
+/// Each group is one masked product of `rot(S, δ)`; what a plan of them costs is its rotations
+/// (one per distinct (S, δ ≠ 0), the hoisted sets of the sources) and its rotation steps (one
+/// evaluation key each).
+struct RemapGroups {
+    /// The groups in order of first appearance (target slots in order).
+    var order: [RemapKey] = []
+    /// Each group's target slots, ascending.
+    var members: [[Int]] = []
+    /// Each target tile's groups.
+    var ofTarget: [[Int]]
+    /// Each target tile's valid (element-holding) slots.
+    var validPerTile: [Int]
+
+    /// Groups the slots of `target` by where they read in `shape` (`source(I)`: the source
+    /// element of target element I, nil for a zero).
+    init(from shape: TileShape, to target: TileShape, slots: Int, source: ([Int]) -> [Int]?) throws {
+        // Neighbouring slots mostly fall in one group, so the last group is tried before the
+        // dictionary: hashing every slot's key was a quarter of AlexNet's compile (the
+        // optimizer prices hundreds of conversions).
+        var groupOf: [RemapKey: Int] = [:]
+        var last: (key: RemapKey, group: Int)?
+        var valid = [Int](repeating: 0, count: target.tileCount)
+        var failure: Error?
+        var order: [RemapKey] = [], members: [[Int]] = []
+        target.forEachSlot { tile, slot, index in
+            guard failure == nil, let index else { return }
+            valid[tile] += 1
+            guard let j = source(index) else { return }
+            do {
+                let (s, sigma) = try shape.location(of: j)
+                let key = RemapKey(target: tile, source: s, delta: ((sigma - slot) % slots + slots) % slots)
+                let g: Int
+                if let last, last.key == key {
+                    g = last.group
+                } else if let found = groupOf[key] {
+                    g = found
+                } else {
+                    g = order.count
+                    groupOf[key] = g
+                    order.append(key)
+                    members.append([])
+                }
+                last = (key, g)
+                members[g].append(slot)
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
+        self.order = order
+        self.members = members
+        validPerTile = valid
+        ofTarget = [[Int]](repeating: [], count: target.tileCount)
+        for (g, key) in order.enumerated() { ofTarget[key.target].append(g) }
+    }
+
+    /// Every target tile is one source tile rotated by one step, covering all its elements.
+    var wholeTiles: Bool {
+        ofTarget.indices.allSatisfy { r in ofTarget[r].count == 1 && members[ofTarget[r][0]].count == validPerTile[r] }
+    }
+
+    /// One masked product per group of `rot(S, δ)`, each source's rotations hoisted.
+    var direct: RemapCost {
+        var rotations = Set<StepPair>(), steps = Set<Int>()
+        for key in order where key.delta != 0 {
+            rotations.insert(StepPair(key.source, key.delta))
+            steps.insert(key.delta)
+        }
+        return RemapCost(rotations: rotations.count, steps: steps)
+    }
+
+    /// The baby-step giant-step form of the same movement: δ = b + g with one baby b per
+    /// (target, source) pair (its smallest δ, read as a signed step), so that
+    /// R = Σ_g rot(Σ_(S, b) rot(mask, −g) ⊙ rot(S, b), g): the sources' baby rotations
+    /// hoisted, the giant rotations made once per (target, g) on the sum of every source's
+    /// masked products. When the sources of a target differ by a shift (channels of several
+    /// tiles packed side by side), the babies align them and the giants are the few offsets
+    /// inside one source: AlexNet's 512 tiles of 8 channels into 16 one-pixel tiles took
+    /// 4,096 rotations by 256 steps directly, 624 by 38 steps so.
+    func babyGiantSplit(slots: Int) -> RemapSplit {
+        var babyOfPair: [StepPair: Int] = [:]
+        for key in order {
+            let signed = key.delta > slots / 2 ? key.delta - slots : key.delta
+            let pair = StepPair(key.target, key.source)
+            if let b = babyOfPair[pair] { babyOfPair[pair] = min(b, signed) } else { babyOfPair[pair] = signed }
+        }
+        var baby: [Int] = [], giant: [Int] = []
+        // Baby rotations are per (source, b), giant ones per (target, g): counted apart.
+        var babies = Set<StepPair>(), giants = Set<StepPair>(), steps = Set<Int>()
+        for key in order {
+            let b = ((babyOfPair[StepPair(key.target, key.source)]! % slots) + slots) % slots
+            let g = ((key.delta - b) % slots + slots) % slots
+            baby.append(b)
+            giant.append(g)
+            if b != 0 { babies.insert(StepPair(key.source, b)); steps.insert(b) }
+            if g != 0 { giants.insert(StepPair(key.target, g)); steps.insert(g) }
+        }
+        return RemapSplit(baby: baby, giant: giant, cost: RemapCost(rotations: babies.count + giants.count, steps: steps))
+    }
+}
+
+/// What a way of making a remap costs in rotations and rotation steps (evaluation keys).
+struct RemapCost {
+    var rotations: Int
+    var steps: Set<Int>
+
+    /// Rotations plus `keyWeight` per step: a key at N = 32768 is about 50 MB that every client
+    /// makes and uploads and the server holds or reads again, worth some ten rotations of
+    /// evaluation time; the cheaper way by this score is taken.
+    var score: Int { rotations + Self.keyWeight * steps.count }
+    static let keyWeight = 16
+
+    /// The cost of doing this, then `other` (steps shared).
+    func then(_ other: RemapCost) -> RemapCost {
+        RemapCost(rotations: rotations + other.rotations, steps: steps.union(other.steps))
+    }
+}
+
+/// `RemapGroups.babyGiantSplit`: each group's baby and giant step (b + g ≡ δ) and the cost.
+struct RemapSplit {
+    var baby: [Int]
+    var giant: [Int]
+    var cost: RemapCost
+}
+
+/// Two integers as a dictionary key (a tile and a step, two tiles).
+struct StepPair: Hashable {
+    let a: Int, b: Int
+    init(_ a: Int, _ b: Int) { self.a = a; self.b = b }
+}
+
+/// A group of target slots that read one source tile rotated by one step.
+struct RemapKey: Hashable, HoistedTerm {
+    let target: Int
+    let source: Int
+    let delta: Int
+    var output: Int { target }
+}
+
+/// One masked product of a baby-step giant-step remap: group `group`'s mask times
+/// rot(source, delta = b), summed into the (target, g) pair `output`.
+struct RemapSplitTerm: HoistedTerm {
+    let output: Int
+    let source: Int
+    let delta: Int
+    let group: Int
+}
