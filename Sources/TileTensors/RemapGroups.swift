@@ -75,8 +75,9 @@ struct RemapGroups {
     /// hoisted, the giant rotations made once per (target, g) on the sum of every source's
     /// masked products. When the sources of a target differ by a shift (channels of several
     /// tiles packed side by side), the babies align them and the giants are the few offsets
-    /// inside one source: AlexNet's 512 tiles of 8 channels into 16 one-pixel tiles took
-    /// 4,096 rotations by 256 steps directly, 624 by 38 steps so.
+    /// inside one source: AlexNet's 6×6×256 pool output from 8×8×16×16 into 64×4×8×8 tiles took
+    /// 49,120 rotations by 1,535 steps directly, 1,888 by 30 steps so (into one copy, then
+    /// replicated).
     func babyGiantSplit(slots: Int) -> RemapSplit {
         var babyOfPair: [StepPair: Int] = [:]
         for key in order {

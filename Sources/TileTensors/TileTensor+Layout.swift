@@ -81,8 +81,9 @@ extension TileTensor {
     /// they are or in baby-step giant-step form (`RemapGroups.babyGiantSplit`), each either
     /// into the target itself or, when the target has replicated dimensions, into its first
     /// copy alone followed by log2(t) rotate-and-add steps per replicated dimension (every copy
-    /// read by its own masks multiplies the steps by the copies: AlexNet's dense output into
-    /// 64 copies of one-pixel tiles took 4,148 steps).
+    /// read by its own masks multiplies the steps by the copies). AlexNet's 6×6×256 pool output
+    /// from 8×8×16×16 into 64×4×8×8 tiles: 49,120 rotations by 1,535 steps directly, 1,888 by
+    /// 30 steps as one copy in baby-step giant-step form, then replicated.
     ///
     /// Counts, direct (G groups, R target tiles, H source tiles with a nonzero δ, D distinct
     /// nonzero (S, δ)): G encodes, G plaintext products, G − R additions, R rescales, H hoisted
