@@ -89,8 +89,10 @@ extension TileTensor {
     /// nonzero (S, δ)): G encodes, G plaintext products, G − R additions, R rescales, H hoisted
     /// sets of D rotations in all; without masks only the H hoisted sets of D rotations. Baby-step
     /// giant-step: the same products, a rescale and (for g ≠ 0) a rotation per (target, g), the
-    /// babies' hoisted sets. One level either way.
-    func remapped(to target: TileShape, source: ([Int]) -> [Int]?) throws -> TileTensor {
+    /// babies' hoisted sets (made again for a source whose targets fall in two chunks of
+    /// `splitSumsAtOnce` sums). One level either way.
+    /// (`sumsAtOnce`: the chunk of `maskedSums`, smaller in tests.)
+    func remapped(to target: TileShape, sumsAtOnce: Int = splitSumsAtOnce, source: ([Int]) -> [Int]?) throws -> TileTensor {
         guard target.slotsPerTile == backend.slotCount else {
             throw TileTensorError.slotMismatch(tileSlots: target.slotsPerTile, backendSlots: backend.slotCount)
         }
@@ -129,9 +131,9 @@ extension TileTensor {
             offer(oneSplit.cost.then(copying), firstCopy: true, split: oneSplit)
         }
         guard best.firstCopy, let one = firstCopyShape, let oneGroups = firstCopyGroups else {
-            return try maskedSums(groups, to: target, split: best.split)
+            return try maskedSums(groups, to: target, split: best.split, sumsAtOnce: sumsAtOnce)
         }
-        var result = try maskedSums(oneGroups, to: one, split: best.split)
+        var result = try maskedSums(oneGroups, to: one, split: best.split, sumsAtOnce: sumsAtOnce)
         for d in copies { result = try result.duplicated(along: d) }
         return result
     }
@@ -156,7 +158,7 @@ extension TileTensor {
 
     /// The masked products of `groups` summed into the target's tiles and rescaled: directly
     /// (`split` nil), or in baby-step giant-step form. One level.
-    private func maskedSums(_ groups: RemapGroups, to target: TileShape, split: RemapSplit?) throws -> TileTensor {
+    private func maskedSums(_ groups: RemapGroups, to target: TileShape, split: RemapSplit?, sumsAtOnce: Int) throws -> TileTensor {
         let slots = backend.slotCount
         let l = level
         let q = backend.rescalePrime(atLevel: l)
@@ -181,38 +183,62 @@ extension TileTensor {
             }
             return TileTensor(backend: backend, shape: target.clearingUnknowns, tiles: result)
         }
-        // Baby steps: each group's masked product of rot(S, b) into its (target, g) sum.
-        var pairs: [(target: Int, giant: Int)] = []
+        // Baby steps: each group's masked product of rot(S, b) into its (target, g) sum; giant
+        // steps: each sum rotated by g and added into its target. Targets in chunks of at most
+        // `sumsAtOnce` sums (consecutive targets, which mostly share their sources): every
+        // target's sums alive at once were about 1,500 ciphertexts (5.5 GB) in AlexNet's
+        // conversion into 64×4×8×8 tiles. A source read by two chunks has its babies made twice.
+        var pairGiants: [Int] = []
         var pairOf: [StepPair: Int] = [:]
-        var terms: [RemapSplitTerm] = []
+        var pairOfGroup = [Int](repeating: 0, count: groups.order.count)
+        var pairsOfTarget = [[Int]](repeating: [], count: target.tileCount)
         for (g, key) in groups.order.enumerated() {
             let pairKey = StepPair(key.target, split.giant[g])
-            let p = pairOf[pairKey] ?? pairs.count
-            if p == pairs.count { pairOf[pairKey] = p; pairs.append((key.target, split.giant[g])) }
-            terms.append(RemapSplitTerm(output: p, source: key.source, delta: split.baby[g], group: g))
+            let p = pairOf[pairKey] ?? pairGiants.count
+            if p == pairGiants.count { pairOf[pairKey] = p; pairGiants.append(split.giant[g]); pairsOfTarget[key.target].append(p) }
+            pairOfGroup[g] = p
         }
-        var sums = try rescaledSums(terms, outputs: pairs.count, zeroScale: q) { term in
-            try mask(term.group, offset: split.giant[term.group])
-        }
-        // Giant steps: each (target, g) sum rotated by g and added, a target per product worker,
-        // each sum released once added.
-        var pairsOfTarget = [[Int]](repeating: [], count: target.tileCount)
-        for (p, pair) in pairs.enumerated() { pairsOfTarget[pair.target].append(p) }
         let zero = pairsOfTarget.contains { $0.isEmpty }
             ? try backend.rescale(backend.multiply(tiles[0], backend.encode([], scale: q, level: l))) : nil
-        let pending = Locked(sums.map { Optional($0) })
-        sums.removeAll()
-        let result = try backend.mapTiles(target.tileCount) { r in
-            var acc: Backend.Ciphertext?
-            for p in pairsOfTarget[r] {
-                let sum = pending.withLock { all -> Backend.Ciphertext in
-                    defer { all[p] = nil }
-                    return all[p]!
-                }
-                try backend.accumulate(&acc, pairs[p].giant == 0 ? sum : try backend.rotate(sum, by: pairs[p].giant))
-            }
-            return acc ?? zero!
+        var chunks: [[Int]] = [[]]
+        var inChunk = 0
+        for r in 0..<target.tileCount where !pairsOfTarget[r].isEmpty {
+            if inChunk > 0 && inChunk + pairsOfTarget[r].count > sumsAtOnce { chunks.append([]); inChunk = 0 }
+            chunks[chunks.count - 1].append(r)
+            inChunk += pairsOfTarget[r].count
         }
-        return TileTensor(backend: backend, shape: target.clearingUnknowns, tiles: result)
+        var result = [Backend.Ciphertext?](repeating: zero, count: target.tileCount)
+        for chunk in chunks where !chunk.isEmpty {
+            var local: [Int: Int] = [:]
+            for r in chunk { for p in pairsOfTarget[r] { local[p] = local.count } }
+            let terms = chunk.flatMap { r in
+                groups.ofTarget[r].map { g in
+                    RemapSplitTerm(output: local[pairOfGroup[g]]!, source: groups.order[g].source, delta: split.baby[g], group: g)
+                }
+            }
+            let sums = try rescaledSums(terms, outputs: local.count, zeroScale: q) { term in
+                try mask(term.group, offset: split.giant[term.group])
+            }
+            // A target per product worker, each sum released once added.
+            let pending = Locked(sums.map { Optional($0) })
+            _ = consume sums
+            let made = try backend.mapTiles(chunk.count) { k in
+                var acc: Backend.Ciphertext?
+                for p in pairsOfTarget[chunk[k]] {
+                    let i = local[p]!
+                    let sum = pending.withLock { all -> Backend.Ciphertext in
+                        defer { all[i] = nil }
+                        return all[i]!
+                    }
+                    try backend.accumulate(&acc, pairGiants[p] == 0 ? sum : try backend.rotate(sum, by: pairGiants[p]))
+                }
+                return acc!
+            }
+            for (k, r) in chunk.enumerated() { result[r] = made[k] }
+        }
+        return TileTensor(backend: backend, shape: target.clearingUnknowns, tiles: result.map { $0! })
     }
+
+    /// The most (target, giant step) sums a baby-step giant-step remap holds at once.
+    static var splitSumsAtOnce: Int { 64 }
 }

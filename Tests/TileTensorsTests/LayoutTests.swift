@@ -144,6 +144,12 @@ final class RegroupingConversionTests: XCTestCase {
             let ckks = try Fixtures.ckks(rotations: mock.rotationSteps)
             let onCKKS = try TileTensor(encrypting: x, shape: source, backend: ckks).converted(to: target).decrypt()
             XCTAssertGreaterThan(precisionBits(onCKKS, x), 18, text)
+            // Made one target at a time (the chunks of a large conversion): the same values on
+            // the mock, the same residues' worth on CKKS.
+            let chunked = try t.remapped(to: target, sumsAtOnce: 1) { $0 }
+            XCTAssertEqual(try chunked.decrypt(), x, "\(text), one target at a time")
+            let chunkedOnCKKS = try TileTensor(encrypting: x, shape: source, backend: ckks).remapped(to: target, sumsAtOnce: 1) { $0 }.decrypt()
+            XCTAssertGreaterThan(precisionBits(chunkedOnCKKS, x), 18, text)
         }
     }
 
@@ -163,5 +169,13 @@ final class RegroupingConversionTests: XCTestCase {
         let ckks = try Fixtures.ckks(rotations: mock.rotationSteps)
         let onCKKS = try TileTensor(encrypting: x, shape: source, backend: ckks).converted(to: target).decrypt()
         XCTAssertGreaterThan(precisionBits(onCKKS, x), 18)
+        // One target at a time: the babies of a source read by two chunks made again, the
+        // same values.
+        let before = mock.counts.hoistedRotations
+        let chunked = try TileTensor(encrypting: x, shape: source, backend: mock).remapped(to: target, sumsAtOnce: 1) { $0 }
+        XCTAssertEqual(try chunked.decrypt(), x)
+        XCTAssertGreaterThan(mock.counts.hoistedRotations - before, 0)
+        let chunkedOnCKKS = try TileTensor(encrypting: x, shape: source, backend: ckks).remapped(to: target, sumsAtOnce: 1) { $0 }.decrypt()
+        XCTAssertGreaterThan(precisionBits(chunkedOnCKKS, x), 18)
     }
 }
