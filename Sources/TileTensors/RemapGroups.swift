@@ -105,8 +105,8 @@ struct RemapCost {
     var rotations: Int
     var steps: Set<Int>
 
-    /// Rotations plus `keyWeight` per step: a key at N = 32768 is about 50 MB that every client
-    /// makes and uploads and the server holds or reads again, worth some ten rotations of
+    /// Rotations plus `keyWeight` per step: a key at N = 32768 is about 40 MB that every client
+    /// makes and uploads and the server holds or reads again, counted as 16 rotations of
     /// evaluation time; the cheaper way by this score is taken.
     var score: Int { rotations + Self.keyWeight * steps.count }
     static let keyWeight = 16
