@@ -131,16 +131,15 @@ struct StepPair: Hashable {
 }
 
 /// A group of target slots that read one source tile rotated by one step.
-struct RemapKey: Hashable, HoistedTerm {
+struct RemapKey: Hashable {
     let target: Int
     let source: Int
     let delta: Int
-    var output: Int { target }
 }
 
-/// One masked product of a baby-step giant-step remap: group `group`'s mask times
-/// rot(source, delta = b), summed into the (target, g) pair `output`.
-struct RemapSplitTerm: HoistedTerm {
+/// One masked product of a remap: group `group`'s mask times rot(source, delta) summed into
+/// `output` (a target tile, or in baby-step giant-step form a (target, g) sum with delta = b).
+struct RemapTerm: HoistedTerm {
     let output: Int
     let source: Int
     let delta: Int

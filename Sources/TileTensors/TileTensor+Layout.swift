@@ -176,10 +176,11 @@ extension TileTensor {
             // the targets, then dropped): holding every source's rotations at once took 20 GB
             // for the conversion of AlexNet's 512-tile dense output into one-pixel tiles.
             // An all-zero tile: any tile times the zero mask.
-            var groupOf: [RemapKey: Int] = [:]
-            for (g, key) in groups.order.enumerated() { groupOf[key] = g }
-            let result = try rescaledSums(groups.order, outputs: target.tileCount, zeroScale: q) { key in
-                try mask(groupOf[key]!, offset: 0)
+            let terms = groups.order.enumerated().map { g, key in
+                RemapTerm(output: key.target, source: key.source, delta: key.delta, group: g)
+            }
+            let result = try rescaledSums(terms, outputs: target.tileCount, zeroScale: q) { term in
+                try mask(term.group, offset: 0)
             }
             return TileTensor(backend: backend, shape: target.clearingUnknowns, tiles: result)
         }
@@ -213,7 +214,7 @@ extension TileTensor {
             for r in chunk { for p in pairsOfTarget[r] { local[p] = local.count } }
             let terms = chunk.flatMap { r in
                 groups.ofTarget[r].map { g in
-                    RemapSplitTerm(output: local[pairOfGroup[g]]!, source: groups.order[g].source, delta: split.baby[g], group: g)
+                    RemapTerm(output: local[pairOfGroup[g]]!, source: groups.order[g].source, delta: split.baby[g], group: g)
                 }
             }
             let sums = try rescaledSums(terms, outputs: local.count, zeroScale: q) { term in
