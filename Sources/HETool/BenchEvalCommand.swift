@@ -79,7 +79,8 @@ struct BenchEvalCommand: ParsableCommand {
         report.rows.append(("evaluate", summary))
         if let store = session.keys.store {
             let s = store.statistics
-            report.notes.append("Galois keys on demand: \(s.reads) reads from the file over \(reps + 1) evaluations, \(s.residentBytes >> 20) MB of keys in memory at the end (limit \(store.residentBytes >> 20) MB)")
+            report.notes.append(String(format: "Galois keys on demand: %d reads from the file over %d evaluations (%.0f MB, %.1f s of reading), %d MB of keys in memory at the end (limit %d MB)",
+                                      s.reads, reps + 1, Double(s.readBytes) / 1e6, s.readSeconds, s.residentBytes >> 20, store.residentBytes >> 20))
         }
         report.rows.append(("evaluate_per_image", Stopwatch.Summary(median: summary.median / Double(images), minimum: summary.minimum / Double(images))))
         report.notes.append("per step: median measured vs the optimizer's estimate")

@@ -100,7 +100,7 @@ struct EvalCommand: AsyncParsableCommand {
                                                 keyMemoryBytes: keyMemoryMB.map { $0 << 20 })
         if let plaintextCacheMB { session.plaintextCacheBytes = plaintextCacheMB << 20 }
         let model = session.model
-        let progress = EvalProgress(model: model, quiet: quiet)
+        let progress = EvalProgress(model: model, quiet: quiet, keys: session.keys.store)
         let size = try session.evaluate(inputPath: input, outputPath: out, group: progress.startGroup, progress: progress.report)
         progress.finish()
         if !quiet {
@@ -113,7 +113,8 @@ struct EvalCommand: AsyncParsableCommand {
             print("eval: memory estimate by part: \(estimate.description)")
             if let store = session.keys.store {
                 let s = store.statistics
-                print("eval: Galois keys read from \(evalKeys) when needed: \(s.reads) reads of \(store.elements.count) keys, at most \(store.residentBytes >> 20) MB of them in memory")
+                print(String(format: "eval: Galois keys read from %@ when needed: %d reads of %d keys (%.0f MB, %.1f s of reading), at most %d MB of them in memory",
+                             evalKeys, s.reads, store.elements.count, Double(s.readBytes) / 1e6, s.readSeconds, store.residentBytes >> 20))
             }
         }
     }
@@ -129,9 +130,14 @@ final class EvalProgress {
     var stepStart = Date()
     var elapsed: Double { Date().timeIntervalSince(start) }
 
-    init(model: CompiledModel, quiet: Bool) {
+    /// Keys read on demand: each step's line says what it read.
+    let keys: GaloisKeyStore?
+    var keysBefore = GaloisKeyStore.Statistics()
+
+    init(model: CompiledModel, quiet: Bool, keys: GaloisKeyStore? = nil) {
         self.model = model
         self.quiet = quiet
+        self.keys = keys
     }
 
     /// The group being evaluated (0-based) and the file's group count: the bar and the time
@@ -162,13 +168,19 @@ final class EvalProgress {
             let line = String(format: "\r[%@] %@ %@  elapsed %.1f s, ~%.1f s left", bar, where_, kind, elapsed, remaining)
             FileHandle.standardError.write(Data((line.padding(toLength: 100, withPad: " ", startingAt: 0)).utf8))
         } else if finished {
-            FlowFiles.log(String(format: "eval: step %d/%d %@ done in %.1f ms (estimate %.1f ms), elapsed %.2f s, ~%.1f s left; resident %.0f MB, peak %.0f MB (the step's ciphertexts %.0f MB estimated)", step + 1,
+            var read = ""
+            if let now = keys?.statistics, now.reads > keysBefore.reads {
+                read = String(format: "; %d keys read (%.0f MB, %.1f s)", now.reads - keysBefore.reads,
+                              Double(now.readBytes - keysBefore.readBytes) / 1e6, now.readSeconds - keysBefore.readSeconds)
+            }
+            FlowFiles.log(String(format: "eval: step %d/%d %@ done in %.1f ms (estimate %.1f ms), elapsed %.2f s, ~%.1f s left; resident %.0f MB, peak %.0f MB (the step's ciphertexts %.0f MB estimated)%@", step + 1,
                                  model.steps.count, kind, Date().timeIntervalSince(stepStart) * 1000, estimates[step] / 1000, elapsed, remaining,
-                                 Double(PeakMemory.currentBytes) / 1e6, PeakMemory.megabytes, Double(model.plan.steps[step].estimatedPeakBytes) / 1e6))
-        } else {
-            stepStart = Date()
+                                 Double(PeakMemory.currentBytes) / 1e6, PeakMemory.megabytes, Double(model.plan.steps[step].estimatedPeakBytes) / 1e6, read as NSString))
         }
-        if !finished { stepStart = Date() }
+        if !finished {
+            stepStart = Date()
+            if let now = keys?.statistics { keysBefore = now }
+        }
     }
 
     func finish() {

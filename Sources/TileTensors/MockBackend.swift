@@ -55,6 +55,25 @@ public final class MockBackend: TensorBackend {
     public private(set) var countsByLevel: [Int: OperationCounts] = [:]
     /// Every nonzero rotation step used (normalized to 0 ..< slotCount): the Galois keys a plan needs.
     public private(set) var rotationSteps: Set<Int> = []
+    /// Every (rotation step, level) a key switch ran at: the Galois keys cut at that level that
+    /// a server reading keys on demand loads (`GaloisKeyStore`), in the order first used.
+    public private(set) var rotationCuts: [RotationCut] = []
+    private var cutsSeen: Set<RotationCut> = []
+
+    /// A rotation step and the level its key switch ran at.
+    public struct RotationCut: Hashable, Sendable {
+        public let step: Int
+        public let level: Int
+        public init(step: Int, level: Int) {
+            self.step = step
+            self.level = level
+        }
+    }
+
+    private func noteCut(_ step: Int, level: Int) {
+        let cut = RotationCut(step: step, level: level)
+        if cutsSeen.insert(cut).inserted { rotationCuts.append(cut) }
+    }
 
     /// Simulated CKKS errors: nil computes exact values. When set (on a mock that tracks
     /// values), every encoding, encryption, rescale and key switch adds to every slot an error
@@ -426,6 +445,7 @@ public final class MockBackend: TensorBackend {
         if k == 0 { return a }
         try count(\.rotations, level: a.level)
         rotationSteps.insert(k)
+        noteCut(k, level: a.level)
         var r = a
         r.values = rotated(a.values, k)
         perturb(&r.values, coefficientDeviation: { $0.keySwitching[a.level] }, scale: a.scale)
@@ -439,6 +459,7 @@ public final class MockBackend: TensorBackend {
             try count(\.hoistedRotationSets, level: a.level)
             try count(\.hoistedRotations, level: a.level, nonzero.count)
             rotationSteps.formUnion(nonzero)
+            for k in nonzero.sorted() { noteCut(k, level: a.level) }
         }
         var result: [Int: Ciphertext] = [:]
         for step in Set(steps) {

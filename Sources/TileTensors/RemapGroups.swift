@@ -85,11 +85,35 @@ struct RemapGroups {
             let pair = StepPair(key.target, key.source)
             if let b = babyOfPair[pair] { babyOfPair[pair] = min(b, signed) } else { babyOfPair[pair] = signed }
         }
+        return split(slots: slots) { key in babyOfPair[StepPair(key.target, key.source)]! }
+    }
+
+    /// The baby-step giant-step form with baby δ mod m and giant δ − (δ mod m): when the moves
+    /// combine offsets along two dimensions (a strided pool's compaction: output pixel (y, x)
+    /// reads (s·y, s·x), δ = y·stride₂ + x·stride₃ with distinct x and y), m = the outer
+    /// dimension's slot stride makes a baby per inner offset and a giant per outer one: AlexNet's
+    /// last pool, 36 offsets per tile, 10 rotations where the direct form takes 35.
+    func babyGiantSplit(slots: Int, modulus m: Int) -> RemapSplit {
+        split(slots: slots) { key in key.delta % m }
+    }
+
+    /// The cheapest (`RemapCost.score`) of the pairwise split and the splits by each modulus.
+    func cheapestSplit(slots: Int, moduli: [Int]) -> RemapSplit {
+        var best = babyGiantSplit(slots: slots)
+        for m in Set(moduli) where m > 1 && m < slots {
+            let candidate = babyGiantSplit(slots: slots, modulus: m)
+            if candidate.cost.score < best.cost.score { best = candidate }
+        }
+        return best
+    }
+
+    /// The split with each group's baby `baby(key)` (any step; its giant makes up δ).
+    private func split(slots: Int, baby babyOf: (RemapKey) -> Int) -> RemapSplit {
         var baby: [Int] = [], giant: [Int] = []
         // Baby rotations are per (source, b), giant ones per (target, g): counted apart.
         var babies = Set<StepPair>(), giants = Set<StepPair>(), steps = Set<Int>()
         for key in order {
-            let b = ((babyOfPair[StepPair(key.target, key.source)]! % slots) + slots) % slots
+            let b = ((babyOf(key) % slots) + slots) % slots
             let g = ((key.delta - b) % slots + slots) % slots
             baby.append(b)
             giant.append(g)

@@ -91,14 +91,18 @@ extension TileTensor {
     /// giant-step: the same products, a rescale and (for g ≠ 0) a rotation per (target, g), the
     /// babies' hoisted sets (made again for a source whose targets fall in two chunks of
     /// `splitSumsAtOnce` sums). One level either way.
-    /// (`sumsAtOnce`: the chunk of `maskedSums`, smaller in tests.)
-    func remapped(to target: TileShape, sumsAtOnce: Int = splitSumsAtOnce, source: ([Int]) -> [Int]?) throws -> TileTensor {
+    /// (`sumsAtOnce`: the chunk of `maskedSums`, smaller in tests.) With masks, each moved
+    /// element is multiplied by `weight` (a pool's 1/k²), the masks encoded at `maskScale`
+    /// (default q_level: the scale kept); without masks `weight` must be 1.
+    func remapped(to target: TileShape, sumsAtOnce: Int = splitSumsAtOnce, weight: Double = 1, maskScale: Double? = nil,
+                  source: ([Int]) -> [Int]?) throws -> TileTensor {
         guard target.slotsPerTile == backend.slotCount else {
             throw TileTensorError.slotMismatch(tileSlots: target.slotsPerTile, backendSlots: backend.slotCount)
         }
         let slots = backend.slotCount
         let groups = try RemapGroups(from: shape, to: target, slots: slots, source: source)
-        if groups.wholeTiles { return try movedWhole(groups, to: target) }
+        if groups.wholeTiles && weight == 1 && maskScale == nil { return try movedWhole(groups, to: target) }
+        let masks = Masks(weight: weight, scale: maskScale ?? backend.rescalePrime(atLevel: level))
 
         // The target's replicated dimensions as one copy (the rest of the tile zero), then copied.
         let copies = target.dimensions.indices.filter { target.dimensions[$0].isReplicated && target.dimensions[$0].tileSize > 1 }
@@ -106,7 +110,7 @@ extension TileTensor {
         func offer(_ cost: RemapCost, firstCopy: Bool, split: RemapSplit?) {
             if cost.score < best.cost.score { best = (cost, firstCopy, split) }
         }
-        let split = groups.babyGiantSplit(slots: slots)
+        let split = groups.cheapestSplit(slots: slots, moduli: target.slotStrides)
         offer(split.cost, firstCopy: false, split: split)
         var firstCopyShape: TileShape?, firstCopyGroups: RemapGroups?
         if !copies.isEmpty {
@@ -126,14 +130,14 @@ extension TileTensor {
             }
             firstCopyShape = one
             firstCopyGroups = oneGroups
-            let oneSplit = oneGroups.babyGiantSplit(slots: slots)
+            let oneSplit = oneGroups.cheapestSplit(slots: slots, moduli: one.slotStrides)
             offer(oneGroups.direct.then(copying), firstCopy: true, split: nil)
             offer(oneSplit.cost.then(copying), firstCopy: true, split: oneSplit)
         }
         guard best.firstCopy, let one = firstCopyShape, let oneGroups = firstCopyGroups else {
-            return try maskedSums(groups, to: target, split: best.split, sumsAtOnce: sumsAtOnce)
+            return try maskedSums(groups, to: target, split: best.split, sumsAtOnce: sumsAtOnce, masks: masks)
         }
-        var result = try maskedSums(oneGroups, to: one, split: best.split, sumsAtOnce: sumsAtOnce)
+        var result = try maskedSums(oneGroups, to: one, split: best.split, sumsAtOnce: sumsAtOnce, masks: masks)
         for d in copies { result = try result.duplicated(along: d) }
         return result
     }
@@ -156,19 +160,26 @@ extension TileTensor {
         return TileTensor(backend: backend, shape: marked, tiles: moved)
     }
 
+    /// What a remap's masks hold: the weight at the slots they keep, at this scale.
+    struct Masks {
+        let weight: Double
+        let scale: Double
+    }
+
     /// The masked products of `groups` summed into the target's tiles and rescaled: directly
     /// (`split` nil), or in baby-step giant-step form. One level.
-    private func maskedSums(_ groups: RemapGroups, to target: TileShape, split: RemapSplit?, sumsAtOnce: Int) throws -> TileTensor {
+    private func maskedSums(_ groups: RemapGroups, to target: TileShape, split: RemapSplit?, sumsAtOnce: Int,
+                            masks: Masks) throws -> TileTensor {
         let slots = backend.slotCount
         let l = level
-        let q = backend.rescalePrime(atLevel: l)
+        let q = masks.scale
         // A group's mask, its slots moved by `offset` (rot(mask, −g) for a giant step g); a mask
-        // over every slot is the weight 1 alone: a scalar product.
+        // over every slot is the weight alone: a scalar product.
         func mask(_ g: Int, offset: Int) throws -> TermWeight<Backend.Plaintext> {
             let members = groups.members[g]
-            if members.count == slots { return .scalar(1, scale: q) }
+            if members.count == slots { return .scalar(masks.weight, scale: q) }
             var values = [Double](repeating: 0, count: backend.computesValues ? slots : 0)
-            if backend.computesValues { for slot in members { values[(slot + offset) % slots] = 1 } }
+            if backend.computesValues { for slot in members { values[(slot + offset) % slots] = masks.weight } }
             return .plaintext(try backend.encode(values, scale: q, level: l))
         }
         guard let split else {

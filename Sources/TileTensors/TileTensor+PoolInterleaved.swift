@@ -53,6 +53,9 @@ extension TileTensor {
                 }
             }
         }
+        if let compacted = try compactedPoolIfCheaper(window: k, stride: s, weight: weight, scale: q, terms: terms, into: outShape) {
+            return compacted
+        }
         // The masks depend only on the pixel positions: few, each encoded once and kept.
         // Shared by the product workers (`hoistedProducts`): kept under a lock.
         let masks = Locked<[PoolMask: Backend.Plaintext]>([:])

@@ -136,4 +136,47 @@ final class KeysOnDemandTests: XCTestCase {
                        4 * GaloisKeyStore.keyBytes(context) + 4 * (0..<context.maxLevel).reduce(0) { $0 + GaloisKeyStore.keyBytes(context, level: $1) })
         XCTAssertLessThan(GaloisKeyStore.keyBytes(context, level: 0), GaloisKeyStore.keyBytes(context) / 4)
     }
+
+    /// Threads asking at once: a cut another thread is reading is waited for, not read twice
+    /// (each of six cuts is asked for twice, twelve requests, six reads), different cuts are
+    /// read at the same time, each read spread over three threads, and every key rotates as
+    /// the whole key in memory does; the statistics count the bytes read.
+    func testConcurrentRequestsReadEachCutOnce() throws {
+        let context = try TestParameters.small(primeBits: [60, 40, 40, 40, 40, 40], specialPrimeBits: [60, 60], digits: 3)
+        let keygen = KeyGenerator(context: context)
+        let sk = keygen.secretKey()
+        let steps = [1, 2, -5]
+        let keys = try keygen.evaluationKeys(for: sk, rotations: steps)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keys-concurrent-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("k.heevk").path
+        try CKKSFile.write(CKKSFile.serialize(keys), to: URL(fileURLWithPath: path), ownerOnly: false)
+        let lazy = try CKKSFile.openEvaluationKeys(path: path, context: context, residentBytes: 1 << 30, readThreads: 3)
+        let store = try XCTUnwrap(lazy.store)
+        XCTAssertEqual(store.readThreads, 3)
+        let eager = Evaluator(context: context, keys: keys), onDemand = Evaluator(context: context, keys: lazy)
+        var rng = TestRNG(seed: 12)
+        let values = (0..<context.slotCount).map { _ in Double.random(in: -1...1, using: &rng) }
+        let fresh = try Encryptor(secretKey: sk).encrypt(Encoder(context: context).encode(values, scale: context.parameters.scale, level: context.maxLevel))
+        // Request r: level 2 or 4 (r % 2), step r % 3: six cuts, each asked for twice.
+        let requests = 12
+        let inputs = try (0..<requests).map { r -> Ciphertext in
+            var c = fresh
+            try eager.dropLevelInPlace(&c, to: 2 + 2 * (r % 2))
+            return c
+        }
+        let results = Locked<[Int: Bool]>([:])
+        DispatchQueue.concurrentPerform(iterations: requests) { r in
+            let same = (try? onDemand.rotate(inputs[r], by: steps[r % 3]).components == eager.rotate(inputs[r], by: steps[r % 3]).components) ?? false
+            results.withLock { $0[r] = same }
+        }
+        XCTAssertEqual(results.withLock { $0 }, Dictionary(uniqueKeysWithValues: (0..<requests).map { ($0, true) }))
+        let s = store.statistics
+        XCTAssertEqual(s.reads, 6)
+        let bytes = 3 * (GaloisKeyStore.keyBytes(context, level: 2) + GaloisKeyStore.keyBytes(context, level: 4))
+        XCTAssertEqual(s.readBytes, bytes)
+        XCTAssertEqual(s.residentBytes, bytes)
+        XCTAssertGreaterThan(s.readSeconds, 0)
+    }
 }

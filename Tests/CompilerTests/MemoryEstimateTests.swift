@@ -1,3 +1,4 @@
+import CKKS
 import Foundation
 import XCTest
 @testable import Compiler
@@ -51,5 +52,41 @@ final class MemoryEstimateTests: XCTestCase {
         // The input's ciphertexts alone are at most the first step's peak.
         let p = c.model.parameters
         XCTAssertGreaterThanOrEqual(peaks[0], c.model.inputLayout.tileCount * 2 * p.ciphertextPrimes.count * p.degree * 8)
+    }
+
+    /// Each step records the Galois keys it is the first to read, cut at its levels: a server
+    /// reading keys on demand reads exactly those bytes in that step (checked against the key
+    /// store's own count, step by step, on a plan with conversions between tilings), and the
+    /// estimate's keys part is what it holds, not the whole budget.
+    func testPlanRecordsTheKeysEachStepReads() throws {
+        let (graph, c, samples) = try FlowFixtures.compile("mnist", conversions: true)
+        let model = try CompiledModel.read(try c.model.serialized())
+        let expected = model.plan.steps.map(\.estimatedKeyBytes)
+        XCTAssertGreaterThan(expected.filter { $0 > 0 }.count, 1, "\(expected)")
+        let context = try CKKSContext(parameters: model.parameters)
+        let sk = KeyGenerator(context: context).secretKey()
+        let client = try ClientSession(profile: c.profile, secretKey: sk)
+        let dir = try temporaryDirectory()
+        let path = dir.appendingPathComponent("me.heevk").path
+        try CKKSFile.write(CKKSFile.serialize(try client.evaluationKeys()), to: URL(fileURLWithPath: path), ownerOnly: false)
+        let keys = try CKKSFile.openEvaluationKeys(path: path, context: context, residentBytes: 1 << 30, readThreads: 2)
+        let store = try XCTUnwrap(keys.store)
+        var before = 0
+        var read = [Int](repeating: 0, count: expected.count)
+        let output = try EvaluationSession(model: model, keys: keys).evaluate(try client.encrypt([samples[0].tensor.values])) { step, finished in
+            let now = store.statistics.readBytes
+            if finished { read[step] = now - before } else { before = now }
+        }
+        XCTAssertEqual(read, expected)
+        let all = expected.reduce(0, +)
+        XCTAssertEqual(store.statistics.residentBytes, all)
+        XCTAssertLessThan(all, model.rotationSteps.count * GaloisKeyStore.keyBytes(context), "keys cut below the top level")
+        // The estimate's keys: those read and the relinearization key, under a large budget;
+        // under a small one the budget and a key in use beside it.
+        let whole = GaloisKeyStore.keyBytes(context)
+        XCTAssertEqual(model.memoryEstimate(residentKeyBytes: 1 << 30).keys, all + whole)
+        XCTAssertEqual(model.memoryEstimate(residentKeyBytes: all / 2).keys, max(all / 2, whole) + 2 * whole)
+        let logits = try client.decrypt(output)[0], want = try FlowFixtures.plainLogits(graph, samples[0].tensor.values)
+        XCTAssertEqual(FlowFixtures.argmax(logits), FlowFixtures.argmax(want))
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HEMath
 import RegularFiles
 import SwiftProtobuf
 
@@ -9,9 +10,11 @@ extension CKKSFile {
     /// is checked as `readEvaluationKeys` checks it — the frame's SHA-256 (streamed), the
     /// envelope, and every key decoded and validated once, one at a time — so a bad file is
     /// refused here, not half-way through an evaluation. The file may be larger than one he-tool
-    /// file held whole (2 GiB).
+    /// file held whole (2 GiB). A key read later spreads its limbs over `readThreads` threads
+    /// (default: the policy in force, or every core).
     /// - Throws: `CKKSError` naming what is wrong.
-    public static func openEvaluationKeys(path: String, context: CKKSContext, residentBytes: Int) throws -> EvaluationKeys {
+    public static func openEvaluationKeys(path: String, context: CKKSContext, residentBytes: Int,
+                                          readThreads: Int? = nil) throws -> EvaluationKeys {
         let file: RegularFile.Handle
         do { file = try RegularFile.Handle(path: path) } catch let failure as RegularFile.Failure {
             throw fileSystemError(failure, path: path)
@@ -24,13 +27,15 @@ extension CKKSFile {
             throw fileSystemError(failure, path: path)
         }
         do {
-            return try readByEntries(file, context: context, residentBytes: residentBytes)
+            return try readByEntries(file, context: context, residentBytes: residentBytes,
+                                     readThreads: readThreads ?? (ExecutionPolicy.current ?? .allCores).threads)
         } catch let failure as RegularFile.Failure {
             throw fileSystemError(failure, path: path)
         }
     }
 
-    private static func readByEntries(_ file: RegularFile.Handle, context: CKKSContext, residentBytes: Int) throws -> EvaluationKeys {
+    private static func readByEntries(_ file: RegularFile.Handle, context: CKKSContext, residentBytes: Int,
+                                      readThreads: Int) throws -> EvaluationKeys {
         // The envelope: its small fields gathered as they are encoded, the body (field 13) found.
         var scan = WireScan(file: file, start: IntegrityFrame.headerSize, end: file.size)
         var header: [UInt8] = []
@@ -93,7 +98,7 @@ extension CKKSFile {
             }
         }
         let store = GaloisKeyStore(handle: file, context: context, entries: entries,
-                                   residentBytes: max(residentBytes, GaloisKeyStore.keyBytes(context)))
+                                   residentBytes: max(residentBytes, GaloisKeyStore.keyBytes(context)), readThreads: readThreads)
         return EvaluationKeys(context: context, relinearization: relinearization, galois: [:], publicKey: publicKey, store: store)
     }
 

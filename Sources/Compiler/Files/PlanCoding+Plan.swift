@@ -72,6 +72,7 @@ extension PlanCoding {
         m.estimatedMicroseconds = s.estimatedMicroseconds
         m.estimatedPeakBytes = UInt64(s.estimatedPeakBytes)
         if s.chunks > 1 { m.chunks = UInt32(s.chunks) }
+        m.estimatedKeyBytes = UInt64(s.estimatedKeyBytes)
         m.inputLevel = UInt32(s.inputLevel)
         m.tiling = tiling(s.tiling)
         m.outputLayout = layout(s.outputLayout)
@@ -233,7 +234,7 @@ extension PlanCoding {
             guard output == input else { throw CompilerError.invalidFile("\(where_): an elementwise step changes the shape") }
         }
         guard m.estimatedMicroseconds.isFinite, m.estimatedMicroseconds >= 0, m.inputLevel <= UInt32(parameters.maxLevel),
-              m.estimatedPeakBytes <= 1 << 50 else {
+              m.estimatedPeakBytes <= 1 << 50, m.estimatedKeyBytes <= 1 << 50 else {
             throw CompilerError.invalidFile("\(where_) has an invalid estimate or level")
         }
         guard m.sources.count <= 1024, m.sources.allSatisfy({ $0.utf8.count <= 1024 }) else {
@@ -252,7 +253,7 @@ extension PlanCoding {
                            tiling: try tiling(m.tiling, slots: slots, source: where_), inputLevel: Int(m.inputLevel),
                            outputLayout: try layout(m.outputLayout, present: m.hasOutputLayout, slots: slots, "output layout", where_),
                            estimatedMicroseconds: m.estimatedMicroseconds, estimatedPeakBytes: Int(m.estimatedPeakBytes),
-                           chunks: max(1, Int(m.chunks)))
+                           chunks: max(1, Int(m.chunks)), estimatedKeyBytes: Int(m.estimatedKeyBytes))
     }
 
     /// The executable step of a planned step and its weights.

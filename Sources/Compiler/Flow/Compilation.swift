@@ -155,6 +155,9 @@ public struct Compilation: Sendable {
         // The client shows as many decimals as the predicted precision supports (the rounding
         // takes at most a quarter of the error target): at least 3, more for small logits.
         let decimals = min(12, max(3, Int((-log10(0.5 * target * max(precision.largestLogit, 1e-12))).rounded(.up))))
+        // The plan taken, priced with its own parameters' calibration (other digit counts were
+        // priced by scaling: only this one is measured when the machine has none).
+        plans[0] = Optimizer.pricedWithOwnCalibration(plans[0], costModel: costModel, progress: progress)
         let (model, profile) = try files(for: plans[0], chain: chain, graph: graph, name: name, outputDecimals: decimals)
         return Compilation(model: model, profile: profile, chain: chain, plans: plans, otherLoweringPlans: losers,
                            outputBits: outputBits, outputBoundSource: source,
@@ -222,7 +225,8 @@ public struct Compilation: Sendable {
                                sources: step.sources, inputs: step.inputs, tiling: simulated.tiling, inputLevel: top - simulated.depthBefore,
                                outputLayout: simulated.outputLayout, estimatedMicroseconds: plan.stepMicroseconds[i],
                                estimatedPeakBytes: sim.peakBytes(step: i, maxLevel: top),
-                               chunks: sim.chunks.isEmpty ? 1 : sim.chunks[i])
+                               chunks: sim.chunks.isEmpty ? 1 : sim.chunks[i],
+                               estimatedKeyBytes: sim.keyBytes(step: i, parameters: plan.choice.parameters))
         }
         var value = Plan(header: header, steps: planned, fingerprint: [])
         value.fingerprint = try CompiledModel.fingerprint(plan: value, steps: chain.steps)

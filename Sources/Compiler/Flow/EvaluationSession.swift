@@ -40,7 +40,8 @@ public struct EvaluationSession {
         let large = stat(keysPath, &status) == 0 && Int(status.st_size) > CKKSFile.maximumFileSize
         if let keyMemoryBytes = keyMemoryBytes ?? (large ? defaultKeyMemoryBytes : nil) {
             keys = try FlowFile.naming(keysPath, mismatch: "\(keysPath) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile") {
-                try CKKSFile.openEvaluationKeys(path: keysPath, context: context, residentBytes: keyMemoryBytes)
+                try CKKSFile.openEvaluationKeys(path: keysPath, context: context, residentBytes: keyMemoryBytes,
+                                                readThreads: policy.threads)
             }
         } else {
             keys = try FlowFile.evaluationKeys(try FlowFile.bytes(keysPath), path: keysPath, context: context, modelPath: modelPath)

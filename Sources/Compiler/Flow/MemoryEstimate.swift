@@ -12,7 +12,8 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// file and its decoded message beside them.
     public var weights: Int
     /// The evaluation keys held while the steps run: all of them, or for a key file read on
-    /// demand its budget, a key in use and the relinearization key.
+    /// demand the cut keys the plan reads (at most the budget, then with a key in use beside
+    /// them) and the relinearization key.
     public var keys: Int
     /// The encrypted input's file frame as read (seeded ciphertexts: half their size in memory).
     /// Held only while it is read: the frame and its decoded message beside each other, each
@@ -28,12 +29,22 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// decoded message beside the keys (0 when read on demand). Measured: the bundled models'
     /// `eval` peaks there, at 2.0× the keys (MNIST 674 MB with 317 MB of keys).
     public var keyFile: Int
+    /// Keys read on demand accumulate step by step: the most bytes of keys and ciphertexts
+    /// resident together while a step runs (each step with the keys read up to its end, within
+    /// the budget); nil when every key is resident from the start (then `keys + ciphertexts`).
+    /// AlexNet (`--key-memory-mb 3000`): 0.5 GB of keys beside its first step's 3.1 GB of
+    /// ciphertexts, 3.0 GB beside the last pool's 1.0 GB; counting the final keys beside the
+    /// first step's ciphertexts overstated the peak by 28%.
+    public var keysWithCiphertexts: Int?
+    /// The keys resident while the input is read (on demand: the relinearization key alone).
+    public var keysBeforeSteps: Int?
 
     /// The peak: the largest of the moment the keys are read (weights, key file and keys), the
     /// moment the input is read (keys, the frame and its decoded message) and the steps (keys,
     /// ciphertexts, scratch).
     public var total: Int {
-        baseline + weights + max(keys + keyFile, keys + 2 * input, keys + ciphertexts + scratch)
+        baseline + weights + max(keys + keyFile, (keysBeforeSteps ?? keys) + 2 * input,
+                                 (keysWithCiphertexts ?? keys + ciphertexts) + scratch)
     }
 
     /// What the process holds before it reads anything: code, the Swift runtime, thread stacks
@@ -45,13 +56,18 @@ public struct MemoryEstimate: Sendable, Equatable {
     public static func server(plan: Plan, weightCount: Int, residentKeyBytes: Int? = nil) -> MemoryEstimate {
         server(parameters: plan.header.parameters, rotationKeys: plan.header.galoisKeyCount,
                inputCiphertexts: plan.header.inputLayout.tileCount, ciphertexts: plan.steps.map(\.estimatedPeakBytes).max() ?? 0,
-               weightCount: weightCount, residentKeyBytes: residentKeyBytes)
+               weightCount: weightCount, residentKeyBytes: residentKeyBytes,
+               steps: plan.steps.map { (ciphertexts: $0.estimatedPeakBytes, keyBytes: $0.estimatedKeyBytes) })
     }
 
     /// The estimate of a plan with these parameters, `rotationKeys` Galois keys, an input of
-    /// `inputCiphertexts` ciphertexts and a simulated peak of `ciphertexts` bytes.
+    /// `inputCiphertexts` ciphertexts and a simulated peak of `ciphertexts` bytes; `steps` are
+    /// each step's peak of ciphertexts and the Galois keys it is the first to read, cut at its
+    /// levels (`PlannedStep.estimatedPeakBytes`, `estimatedKeyBytes`; none with keys: not known,
+    /// the whole budget counts as resident throughout).
     public static func server(parameters p: CKKSParameters, rotationKeys: Int, inputCiphertexts: Int, ciphertexts: Int,
-                              weightCount: Int, residentKeyBytes: Int? = nil) -> MemoryEstimate {
+                              weightCount: Int, residentKeyBytes: Int? = nil,
+                              steps: [(ciphertexts: Int, keyBytes: Int)] = []) -> MemoryEstimate {
         let n = p.degree
         let keyBasis = p.ciphertextPrimes.count + p.specialPrimes.count
         // In memory a key holds b and a (the file stores a's seed).
@@ -59,7 +75,25 @@ public struct MemoryEstimate: Sendable, Equatable {
         let allKeys = (rotationKeys + 1) * perKey
         // On demand: the Galois keys cached within the budget, the one a key switch is using
         // (it may have just been evicted), and the relinearization key, which is always in memory.
-        let keys = residentKeyBytes.map { min(allKeys, max(min($0, allKeys), perKey) + 2 * perKey) } ?? allKeys
+        // With the plan's cut keys known: those read so far (each read once and kept) while the
+        // budget holds them, else the budget and a key in use. AlexNet's 185 cuts are 4.4 GB;
+        // under the default 6 GB budget, counting the whole budget overstated its peak by 42%.
+        let cutKeyBytes = steps.reduce(0) { $0 + $1.keyBytes }
+        func resident(_ read: Int, budget: Int) -> Int {
+            min(read, budget) + (read > budget ? perKey : 0) + perKey
+        }
+        var keysWithCiphertexts: Int?
+        let keys = residentKeyBytes.map { budget in
+            let budget = max(budget, perKey)
+            guard cutKeyBytes > 0 else { return min(allKeys, min(budget, allKeys) + 2 * perKey) }
+            var read = 0, together = 0
+            for step in steps {
+                read += step.keyBytes
+                together = max(together, resident(read, budget: budget) + step.ciphertexts)
+            }
+            keysWithCiphertexts = together
+            return resident(cutKeyBytes, budget: budget)
+        } ?? allKeys
         // Per concurrent key switch: the decomposition (dnum polynomials over the extended
         // basis), the ModUp/ModDown temporaries and two accumulators over the same basis.
         let scratch = (p.keySwitchDigits + 5) * keyBasis * n * 8
@@ -67,12 +101,14 @@ public struct MemoryEstimate: Sendable, Equatable {
             baseline: baselineBytes, weights: 8 * weightCount, keys: keys,
             input: inputCiphertexts * p.ciphertextPrimes.count * n * 8,
             ciphertexts: ciphertexts, scratch: scratch,
-            keyFile: residentKeyBytes == nil ? allKeys : 0)
+            keyFile: residentKeyBytes == nil ? allKeys : 0,
+            keysWithCiphertexts: keysWithCiphertexts, keysBeforeSteps: keysWithCiphertexts == nil ? nil : perKey)
     }
 
     /// One line: the total and its parts, in MB.
     public var description: String {
         func mb(_ b: Int) -> String { String(format: "%.0f", Double(b) / 1e6) }
-        return "\(mb(total)) MB (keys \(mb(keys)), ciphertexts \(mb(ciphertexts)), key-switching scratch \(mb(scratch)), input \(mb(input)), weights \(mb(weights)), process \(mb(baseline)))"
+        let together = keysWithCiphertexts.map { ", keys and ciphertexts at once \(mb($0))" } ?? ""
+        return "\(mb(total)) MB (keys \(mb(keys)), ciphertexts \(mb(ciphertexts))\(together), key-switching scratch \(mb(scratch)), input \(mb(input)), weights \(mb(weights)), process \(mb(baseline)))"
     }
 }

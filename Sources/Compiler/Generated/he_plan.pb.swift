@@ -647,6 +647,15 @@ nonisolated struct Hetool_Plan_V1_PlannedStep: @unchecked Sendable {
     set {_uniqueStorage()._chunks = newValue}
   }
 
+  /// Bytes of the Galois keys this step reads that no earlier step read, each cut for key
+  /// switching at the level the step rotates at (what a server reading keys on demand loads
+  /// here); 0 when not estimated (files written before it was). Added without a version change,
+  /// as field 18 was.
+  var estimatedKeyBytes: UInt64 {
+    get {_storage._estimatedKeyBytes}
+    set {_uniqueStorage()._estimatedKeyBytes = newValue}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Operation: Equatable, Sendable {
@@ -1416,7 +1425,7 @@ nonisolated extension Hetool_Plan_V1_Tiling: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".PlannedStep"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{3}scale_channels\0\u{1}add\0\u{1}concat\0\u{3}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0\u{1}inputs\0\u{3}output_layout\0\u{3}estimated_peak_bytes\0\u{1}chunks\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}convolution\0\u{1}square\0\u{3}shifted_product\0\u{3}add_channel_constants\0\u{1}polynomial\0\u{3}window_sum\0\u{3}scale_channels\0\u{1}add\0\u{1}concat\0\u{3}input_shape\0\u{3}output_shape\0\u{1}sources\0\u{3}estimated_microseconds\0\u{3}input_level\0\u{1}tiling\0\u{1}inputs\0\u{3}output_layout\0\u{3}estimated_peak_bytes\0\u{1}chunks\0\u{3}estimated_key_bytes\0")
 
   fileprivate class _StorageClass {
     var _operation: Hetool_Plan_V1_PlannedStep.OneOf_Operation?
@@ -1430,6 +1439,7 @@ nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftPr
     var _outputLayout: Hetool_Plan_V1_TileLayout? = nil
     var _estimatedPeakBytes: UInt64 = 0
     var _chunks: UInt32 = 0
+    var _estimatedKeyBytes: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1451,6 +1461,7 @@ nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftPr
       _outputLayout = source._outputLayout
       _estimatedPeakBytes = source._estimatedPeakBytes
       _chunks = source._chunks
+      _estimatedKeyBytes = source._estimatedKeyBytes
     }
   }
 
@@ -1596,6 +1607,7 @@ nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftPr
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._outputLayout) }()
         case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._estimatedPeakBytes) }()
         case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._chunks) }()
+        case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._estimatedKeyBytes) }()
         default: break
         }
       }
@@ -1677,6 +1689,9 @@ nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftPr
       if _storage._chunks != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._chunks, fieldNumber: 19)
       }
+      if _storage._estimatedKeyBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._estimatedKeyBytes, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1697,6 +1712,7 @@ nonisolated extension Hetool_Plan_V1_PlannedStep: SwiftProtobuf.Message, SwiftPr
         if _storage._outputLayout != rhs_storage._outputLayout {return false}
         if _storage._estimatedPeakBytes != rhs_storage._estimatedPeakBytes {return false}
         if _storage._chunks != rhs_storage._chunks {return false}
+        if _storage._estimatedKeyBytes != rhs_storage._estimatedKeyBytes {return false}
         return true
       }
       if !storagesAreEqual {return false}

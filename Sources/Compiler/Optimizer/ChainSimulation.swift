@@ -31,6 +31,9 @@ public struct ChainSimulation: Sendable {
         public var peakPolynomials: Int
         /// The values the step reads (0 the input, k + 1 step k's output).
         public var inputs: [Int]
+        /// The Galois keys the step is the first to use, each with the depth its key switch ran
+        /// at: what a server reading keys on demand loads during the step (`keyBytes(step:parameters:)`).
+        public var firstKeyCuts: [KeyCut] = []
         public var totalCounts: OperationCounts { countsByDepth.values.reduce(OperationCounts(), +) }
     }
 
@@ -38,6 +41,11 @@ public struct ChainSimulation: Sendable {
     public var tiling: InterleavedTiling { steps.first?.tiling ?? inputTiling }
     var inputTiling: InterleavedTiling
     public var steps: [Step]
+    /// A rotation step and how many levels below the top its key switch ran.
+    public struct KeyCut: Hashable, Sendable {
+        public let step: Int
+        public let depth: Int
+    }
     public var inputLayout: TileShape
     public var outputLayout: TileShape
     public var rotationSteps: [Int]
@@ -105,6 +113,7 @@ public struct ChainSimulation: Sendable {
         mock.resetCounts()
         var result: [Step] = []
         var spent: [Int: OperationCounts] = [:]
+        var cutsTaken = 0
         if let budget {
             mock.budget = { counts in
                 var total = spent
@@ -125,7 +134,9 @@ public struct ChainSimulation: Sendable {
             result.append(Step(countsByDepth: byDepth, tiling: tilings[k], converted: trace.converted, inputLayout: trace.operandShapes[0],
                                outputLayout: trace.output.shape, depthBefore: top - trace.operandLevels.min()!,
                                depthAfter: top - trace.output.level, outputBytes: trace.output.memory, liveBytes: trace.liveBytes,
-                               peakBytes: memory.peak, peakPolynomials: memory.peakPolynomials, inputs: steps[k].inputs))
+                               peakBytes: memory.peak, peakPolynomials: memory.peakPolynomials, inputs: steps[k].inputs,
+                               firstKeyCuts: mock.rotationCuts[cutsTaken...].map { KeyCut(step: $0.step, depth: top - $0.level) }))
+            cutsTaken = mock.rotationCuts.count
         }
         return ChainSimulation(inputTiling: tilings[0], steps: result, inputLayout: input, outputLayout: y.shape,
                                rotationSteps: mock.rotationSteps.sorted(), simulatedMaxLevel: top,
@@ -166,6 +177,19 @@ extension ChainSimulation {
     public func peakBytes(step i: Int, maxLevel: Int) -> Int {
         let step = steps[i]
         return max(0, step.peakBytes - (simulatedMaxLevel - maxLevel) * step.peakPolynomials * 2 * inputLayout.slotsPerTile * 8)
+    }
+
+    /// Bytes of the Galois keys step `i` is the first to use, each cut for key switching at its
+    /// level under `parameters` (`GaloisKeyStore.keyBytes(_:level:)`: b and a of the digits
+    /// that level has, over its primes and the special ones).
+    public func keyBytes(step i: Int, parameters p: CKKSParameters) -> Int {
+        steps[i].firstKeyCuts.reduce(0) { $0 + Self.keyBytes(level: max(0, p.maxLevel - $1.depth), parameters: p) }
+    }
+
+    /// Bytes of a Galois key cut for key switching at `level`.
+    static func keyBytes(level: Int, parameters p: CKKSParameters) -> Int {
+        let digits = (level + p.primesPerDigit) / p.primesPerDigit
+        return 2 * digits * (level + 1 + p.specialPrimes.count) * p.degree * 8
     }
 
     /// The counting mock (counting only unless `values`) with `levels` rescaling primes of 2^logScale above a 60-bit base: it

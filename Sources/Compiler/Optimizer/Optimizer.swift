@@ -218,11 +218,8 @@ public enum Optimizer {
                             continue
                         }
                         let priced = try model(choice)
-                        let top = choice.parameters.maxLevel
                         func price(_ simulation: ChainSimulation) throws -> [Double] {
-                            try simulation.steps.map { step in
-                                try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
-                            }
+                            try stepMicroseconds(simulation, parameters: choice.parameters, model: priced)
                         }
                         var candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: try price(simulation), batch: images)
                         var memory = candidate.leastMemoryBytes(weightCount: weightCount)
@@ -295,11 +292,7 @@ public enum Optimizer {
                 progress("optimizer: conversion path \(name) needs depth \(simulation.depth), which N = \(2 * slots) does not hold")
                 continue
             }
-            let priced = try model(choice)
-            let top = choice.parameters.maxLevel
-            let micro = try simulation.steps.map { step in
-                try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
-            }
+            let micro = try stepMicroseconds(simulation, parameters: choice.parameters, model: model(choice))
             let candidate = Candidate(simulation: simulation, choice: choice, stepMicroseconds: micro, batch: reference.batch)
             progress(String(format: "optimizer: conversion path %@: %.1f s estimated (one tiling: %.1f s), depth %d, %d MB at its peak with keys on demand",
                             name, candidate.totalMicroseconds / 1e6, reference.totalMicroseconds / 1e6, simulation.depth,
@@ -362,10 +355,39 @@ public enum Optimizer {
         return result
     }
 
+    /// Each step's estimated microseconds: its counts at the levels they run at under
+    /// `parameters`, priced by `model`.
+    static func stepMicroseconds(_ simulation: ChainSimulation, parameters: CKKSParameters, model: CostModel) throws -> [Double] {
+        let top = parameters.maxLevel
+        return try simulation.steps.map { step in
+            try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try model.microseconds($1.value, level: top - $1.key)) }
+        }
+    }
+
+    /// `plan` priced with the calibration of its own parameters (measured now when this machine
+    /// has none), where `withBestDigits` priced another digit count by scaling: the compile
+    /// calibrates the plan it writes, not every variant it considered (AlexNet's cold compile
+    /// calibrated five key-switching structures of N = 32768, 1,365 s of which 565 s warm).
+    /// Unchanged when that calibration cannot be made.
+    public static func pricedWithOwnCalibration(_ plan: Candidate,
+                                                costModel: (ParameterSelection.Choice) throws -> CostModel,
+                                                progress: (String) -> Void = { _ in }) -> Candidate {
+        guard let calibrated = try? costModel(plan.choice),
+              let micro = try? stepMicroseconds(plan.simulation, parameters: plan.choice.parameters, model: calibrated) else { return plan }
+        var priced = plan
+        priced.stepMicroseconds = micro
+        if abs(priced.totalMicroseconds - plan.totalMicroseconds) > 1e-6 * plan.totalMicroseconds {
+            progress(String(format: "optimizer: %@ priced with its own calibration: %.1f s (%.1f s scaled from another digit count's)",
+                            plan.choice.preset.name, priced.totalMicroseconds / 1e6, plan.totalMicroseconds / 1e6))
+        }
+        return priced
+    }
+
     /// `plan` with the number of key-switching digits that makes it fastest among those whose
     /// evaluation keys fit `maximumKeyBytes` (or the smallest keys when none fits). Variants
     /// are priced from the plan's calibrated costs with key switches scaled by their relative
-    /// work (`ParameterSelection.keySwitchWork`); the caller's calibration prices the set taken.
+    /// work (`ParameterSelection.keySwitchWork`), nothing calibrated for them: the compile
+    /// prices the plan it takes with its own calibration (`pricedWithOwnCalibration`).
     static func withBestDigits(_ plan: Candidate, options: Options,
                                model: (ParameterSelection.Choice) throws -> CostModel) throws -> Candidate {
         let variants = ParameterSelection.digitVariants(of: plan.choice, outputBits: options.outputBits,
@@ -376,24 +398,12 @@ public enum Optimizer {
         var offers: [Candidate] = [plan]
         for v in variants where v.parameters.maxLevel == plan.choice.parameters.maxLevel {
             let priced = base.scalingKeySwitches(by: ParameterSelection.keySwitchWork(v.parameters) / work, name: v.preset.name)
-            let top = v.parameters.maxLevel
-            let micro = try plan.simulation.steps.map { step in
-                try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try priced.microseconds($1.value, level: top - $1.key)) }
-            }
+            let micro = try stepMicroseconds(plan.simulation, parameters: v.parameters, model: priced)
             offers.append(Candidate(simulation: plan.simulation, choice: v, stepMicroseconds: micro, batch: plan.batch))
         }
         let within = offers.filter { $0.evaluationKeyBytes <= options.maximumKeyBytes }
-        var best = within.isEmpty ? offers.min { $0.evaluationKeyBytes < $1.evaluationKeyBytes }!
-                                  : within.min { $0.totalMicroseconds < $1.totalMicroseconds }!
-        guard best.choice != plan.choice else { return plan }
-        // Priced with its own calibration once taken (the scaled estimate only chose it).
-        if let calibrated = try? model(best.choice) {
-            let top = best.choice.parameters.maxLevel
-            best.stepMicroseconds = try plan.simulation.steps.map { step in
-                try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try calibrated.microseconds($1.value, level: top - $1.key)) }
-            }
-        }
-        return best
+        return within.isEmpty ? offers.min { $0.evaluationKeyBytes < $1.evaluationKeyBytes }!
+                              : within.min { $0.totalMicroseconds < $1.totalMicroseconds }!
     }
 
     /// The depth of the network with one pixel per tile, where window sums cost no level: the

@@ -93,10 +93,14 @@ public struct PlannedStep: Equatable, Sendable {
     /// For a convolution that starts a chunked segment (`ChunkedSegment`), the chunks its output
     /// channels are made in; 1: whole. The result is the same bit for bit; the peak is lower.
     public var chunks: Int
+    /// Bytes of the Galois keys the step is the first to use, each cut at the level it runs at:
+    /// what a server reading keys on demand loads here (`ChainSimulation.keyBytes`); 0 when not
+    /// estimated (a file written before it was, or a step without rotations).
+    public var estimatedKeyBytes: Int
 
     public init(structure: StepStructure, inputShape: [Int], outputShape: [Int], sources: [String], inputs: [Int],
                 tiling: InterleavedTiling, inputLevel: Int, outputLayout: TileShape, estimatedMicroseconds: Double,
-                estimatedPeakBytes: Int = 0, chunks: Int = 1) {
+                estimatedPeakBytes: Int = 0, chunks: Int = 1, estimatedKeyBytes: Int = 0) {
         self.structure = structure
         self.inputShape = inputShape
         self.outputShape = outputShape
@@ -108,6 +112,7 @@ public struct PlannedStep: Equatable, Sendable {
         self.estimatedMicroseconds = estimatedMicroseconds
         self.estimatedPeakBytes = estimatedPeakBytes
         self.chunks = chunks
+        self.estimatedKeyBytes = estimatedKeyBytes
     }
 }
 
