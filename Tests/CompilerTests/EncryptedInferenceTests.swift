@@ -63,6 +63,11 @@ final class EncryptedInferenceTests: XCTestCase {
         XCTAssertLessThan(fitted.leastMemoryBytes(weightCount: weightCount), wholeBytes)
         XCTAssertEqual(fitted.simulation.steps.map(\.outputLayout), whole.simulation.steps.map(\.outputLayout))
         XCTAssertEqual(fitted.simulation.steps.map(\.depthAfter), whole.simulation.steps.map(\.depthAfter))
+        // The same keys at the same levels, each read once (a segment's by its first step).
+        let p = whole.choice.parameters
+        func keyBytes(_ s: ChainSimulation) -> Int { s.steps.indices.reduce(0) { $0 + s.keyBytes(step: $1, parameters: p) } }
+        XCTAssertEqual(keyBytes(fitted.simulation), keyBytes(whole.simulation))
+        XCTAssertGreaterThan(keyBytes(whole.simulation), 0)
         var chunked = c
         (chunked.model, chunked.profile) = try Compilation.files(for: fitted, chain: c.chain, graph: graph, name: "mnist")
         let (model, client) = try setUp(chunked)

@@ -93,8 +93,8 @@ public struct CalibrationCache {
 
     /// The cost model of `parameters` from its family's profile (`CostProfile`), measured now
     /// when this machine has none deep enough (`progress` says so, and says when the
-    /// measurements were noisy) and cached.
-    public func model(for parameters: CKKSParameters, name: String, calibrator: Calibrator = Calibrator(),
+    /// measurements were noisy: measured once, `Calibrator.remeasureNoisyProfiles`) and cached.
+    public func model(for parameters: CKKSParameters, name: String, calibrator: Calibrator = Calibrator(remeasureNoisyProfiles: false),
                       progress: (String) -> Void = { _ in }) throws -> CostModel {
         var table = memo.table ?? loadOrFresh(progress: progress)
         if table.profile(for: parameters) == nil {

@@ -1,5 +1,6 @@
 import CKKS
 import Foundation
+import RegularFiles
 
 /// Reading and writing the flow's files by path, with errors that name the path: what the
 /// sessions, the command line and the server share.
@@ -22,6 +23,22 @@ public enum FlowFile {
         }
         return try naming(path, mismatch: "\(path) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile") {
             try CKKSFile.readEvaluationKeys(data, context: context)
+        }
+    }
+
+    /// Every evaluation key of the file at `path` for `context`, read one key at a time
+    /// (`CKKSFile.readEvaluationKeys`: the keys and one key's bytes in memory, not the file and
+    /// its message beside the keys); never a secret key.
+    public static func evaluationKeys(path: String, context: CKKSContext, modelPath: String) throws -> EvaluationKeys {
+        // The frame's header only (a regular file, opened without blocking): a secret key is
+        // named as such before anything else is read.
+        let handle = try? RegularFile.Handle(path: path)
+        let header = handle.flatMap { try? $0.read(at: 0, count: min($0.size, IntegrityFrame.headerSize)) } ?? []
+        if let tag = IntegrityFrame.tag(of: header), tag != .evaluationKeys {
+            throw CompilerError.mismatch("\(path) holds \(tag.noun), not evaluation keys\(tag == .secretKey ? " — never give a secret key to the server" : "")")
+        }
+        return try naming(path, mismatch: "\(path) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile") {
+            try CKKSFile.readEvaluationKeys(path: path, context: context)
         }
     }
 

@@ -44,7 +44,7 @@ public struct EvaluationSession {
                                                 readThreads: policy.threads)
             }
         } else {
-            keys = try FlowFile.evaluationKeys(try FlowFile.bytes(keysPath), path: keysPath, context: context, modelPath: modelPath)
+            keys = try FlowFile.evaluationKeys(path: keysPath, context: context, modelPath: modelPath)
         }
         return try EvaluationSession(model: model, keys: keys, policy: policy, keysSource: keysPath)
     }

@@ -25,9 +25,10 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// Key switching's pooled scratch (decompositions, accumulators, ModDown temporaries),
     /// kept for re-use once made.
     public var scratch: Int
-    /// While the key file is read whole: its bytes (half the keys': a's are seeds) and their
-    /// decoded message beside the keys (0 when read on demand). Measured: the bundled models'
-    /// `eval` peaks there, at 2.0× the keys (MNIST 674 MB with 317 MB of keys).
+    /// While every key is read into memory: the key being decoded beside those read (its bytes,
+    /// half a key's, and its message; 0 when read on demand). The file read whole and its
+    /// message beside the keys had peaked at 2.0× the keys (MNIST 674 MB with 317 MB of keys);
+    /// read a key at a time (`CKKSFile.readEvaluationKeys`) it is one key.
     public var keyFile: Int
     /// Keys read on demand accumulate step by step: the most bytes of keys and ciphertexts
     /// resident together while a step runs (each step with the keys read up to its end, within
@@ -101,7 +102,7 @@ public struct MemoryEstimate: Sendable, Equatable {
             baseline: baselineBytes, weights: 8 * weightCount, keys: keys,
             input: inputCiphertexts * p.ciphertextPrimes.count * n * 8,
             ciphertexts: ciphertexts, scratch: scratch,
-            keyFile: residentKeyBytes == nil ? allKeys : 0,
+            keyFile: residentKeyBytes == nil ? perKey : 0,
             keysWithCiphertexts: keysWithCiphertexts, keysBeforeSteps: keysWithCiphertexts == nil ? nil : perKey)
     }
 

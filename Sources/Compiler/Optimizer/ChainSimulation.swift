@@ -156,6 +156,7 @@ public struct ChainSimulation: Sendable {
         let x = try TileTensor(encrypting: TileTensors.Tensor(zeros: inputLayout.logicalShape), shape: inputLayout, backend: mock)
         var result = self
         result.chunks = chunks
+        var cutsTaken = 0
         _ = try ChainExecution.run(chainSteps, input: consume x, tilings: tilings, chunks: chunks, willRun: { _ in
             mock.resetCounts()
             memory.resetPeak()
@@ -163,6 +164,11 @@ public struct ChainSimulation: Sendable {
             var byDepth: [Int: OperationCounts] = [:]
             for (level, counts) in mock.countsByLevel { byDepth[simulatedMaxLevel - level] = counts }
             result.steps[trace.index].countsByDepth = byDepth
+            // A segment's keys are read while its first step runs, as its counts are.
+            result.steps[trace.index].firstKeyCuts = mock.rotationCuts[cutsTaken...].map {
+                KeyCut(step: $0.step, depth: simulatedMaxLevel - $0.level)
+            }
+            cutsTaken = mock.rotationCuts.count
             result.steps[trace.index].peakBytes = memory.peak
             result.steps[trace.index].peakPolynomials = memory.peakPolynomials
         }
