@@ -100,7 +100,8 @@ struct RemapGroups {
     /// The cheapest (`RemapCost.score`) of the pairwise split and the splits by each modulus.
     func cheapestSplit(slots: Int, moduli: [Int]) -> RemapSplit {
         var best = babyGiantSplit(slots: slots)
-        for m in Set(moduli) where m > 1 && m < slots {
+        // In order: a tie keeps the smaller modulus, the same plan on every run.
+        for m in Set(moduli).sorted() where m > 1 && m < slots {
             let candidate = babyGiantSplit(slots: slots, modulus: m)
             if candidate.cost.score < best.cost.score { best = candidate }
         }

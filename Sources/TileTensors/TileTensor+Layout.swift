@@ -93,7 +93,7 @@ extension TileTensor {
     /// `splitSumsAtOnce` sums). One level either way.
     /// (`sumsAtOnce`: the chunk of `maskedSums`, smaller in tests.) With masks, each moved
     /// element is multiplied by `weight` (a pool's 1/k²), the masks encoded at `maskScale`
-    /// (default q_level: the scale kept); without masks `weight` must be 1.
+    /// (default q_level: the scale kept); a whole-tile move with either is made with masks too.
     func remapped(to target: TileShape, sumsAtOnce: Int = splitSumsAtOnce, weight: Double = 1, maskScale: Double? = nil,
                   source: ([Int]) -> [Int]?) throws -> TileTensor {
         guard target.slotsPerTile == backend.slotCount else {

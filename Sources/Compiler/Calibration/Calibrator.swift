@@ -149,7 +149,7 @@ public struct Calibrator {
                 // A term's price does not depend on how many a sum has (each reads its input once
                 // for the block's sums; the sum is reduced once at the end): scalar sums are
                 // timed over a quarter of their 128 terms, which at N = 32768 took 4,096
-                // products a call and 43% of a cold compile's calibration.
+                // products a call and 29% of a cold AlexNet compile's CPU time (`perf record`).
                 let perSum = scalar ? TileTensor<CKKSBackend>.scalarLazySumTerms / 4 : TileTensor<CKKSBackend>.lazySumTerms
                 let block = scalar ? TileTensor<CKKSBackend>.scalarLazySumBlock : TileTensor<CKKSBackend>.lazySumBlock
                 return time {
