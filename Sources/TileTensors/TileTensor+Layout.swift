@@ -94,13 +94,15 @@ extension TileTensor {
     /// (`sumsAtOnce`: the chunk of `maskedSums`, smaller in tests.) With masks, each moved
     /// element is multiplied by `weight` (a pool's 1/k²), the masks encoded at `maskScale`
     /// (default q_level: the scale kept); a whole-tile move with either is made with masks too.
+    /// `groups`: `source`'s groups into `target` when the caller has already made them (to price
+    /// this remap), so that the slots are not grouped twice.
     func remapped(to target: TileShape, sumsAtOnce: Int = splitSumsAtOnce, weight: Double = 1, maskScale: Double? = nil,
-                  source: ([Int]) -> [Int]?) throws -> TileTensor {
+                  groups known: RemapGroups? = nil, source: ([Int]) -> [Int]?) throws -> TileTensor {
         guard target.slotsPerTile == backend.slotCount else {
             throw TileTensorError.slotMismatch(tileSlots: target.slotsPerTile, backendSlots: backend.slotCount)
         }
         let slots = backend.slotCount
-        let groups = try RemapGroups(from: shape, to: target, slots: slots, source: source)
+        let groups = try known ?? RemapGroups(from: shape, to: target, slots: slots, source: source)
         if groups.wholeTiles && weight == 1 && maskScale == nil { return try movedWhole(groups, to: target) }
         let masks = Masks(weight: weight, scale: maskScale ?? backend.rescalePrime(atLevel: level))
 

@@ -26,9 +26,11 @@ extension TileTensor {
         let dims = shape.dimensions
         guard s > 1, dims[2].tileCount == 1, dims[3].tileCount == 1 else { return nil }
         let slots = backend.slotCount
-        func normalized(_ delta: Int) -> Int { ((delta % slots) + slots) % slots }
         var tapSteps: [Int: Set<Int>] = [:]
-        for term in terms where normalized(term.delta) != 0 { tapSteps[term.source, default: []].insert(normalized(term.delta)) }
+        for term in terms {
+            let step = backend.normalizedStep(term.delta)
+            if step != 0 { tapSteps[term.source, default: []].insert(step) }
+        }
         let taps = RemapCost(rotations: tapSteps.values.reduce(0) { $0 + $1.count }, steps: tapSteps.values.reduce(into: Set<Int>()) { $0.formUnion($1) })
 
         let rowSteps = (1..<max(k, 1)).map { $0 * shape.slotStrides[2] }
@@ -36,7 +38,7 @@ extension TileTensor {
         let summedShape = try TileShape(dims.map { $0.hasPadding ? $0.withUnknowns(true) : $0 })
         let compaction = { (i: [Int]) -> [Int]? in [i[0], i[1], s * i[2], s * i[3], i[4]] }
         let groups = try RemapGroups(from: summedShape, to: outShape, slots: slots, source: compaction)
-        let sums = RemapCost(rotations: tiles.count * (rowSteps.count + columnSteps.count), steps: Set((rowSteps + columnSteps).map(normalized)))
+        let sums = RemapCost(rotations: tiles.count * (rowSteps.count + columnSteps.count), steps: Set((rowSteps + columnSteps).map(backend.normalizedStep)))
         let direct = groups.direct, split = groups.cheapestSplit(slots: slots, moduli: outShape.slotStrides).cost
         let compacted = sums.then(direct.score <= split.score ? direct : split)
         guard compacted.score < taps.score, groups.order.count <= terms.count else { return nil }
@@ -45,7 +47,7 @@ extension TileTensor {
             try windowSum(windowSum(tiles[t], steps: rowSteps), steps: columnSteps)
         }
         return try TileTensor(backend: backend, shape: summedShape, tiles: summedTiles)
-            .remapped(to: outShape, weight: weight, maskScale: scale, source: compaction)
+            .remapped(to: outShape, weight: weight, maskScale: scale, groups: groups, source: compaction)
     }
 
     /// a + Σ rot(a, step) over `steps` (one hoisted set).

@@ -18,10 +18,8 @@ public enum FlowFile {
 
     /// Evaluation keys from `data` (read from `path`) for `context`; never a secret key.
     public static func evaluationKeys(_ data: [UInt8], path: String, context: CKKSContext, modelPath: String) throws -> EvaluationKeys {
-        if let tag = IntegrityFrame.tag(of: data), tag != .evaluationKeys {
-            throw CompilerError.mismatch("\(path) holds \(tag.noun), not evaluation keys\(tag == .secretKey ? " — never give a secret key to the server" : "")")
-        }
-        return try naming(path, mismatch: "\(path) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile") {
+        try refuseOtherKind(IntegrityFrame.tag(of: data), path: path)
+        return try naming(path, mismatch: otherParameters(path, modelPath: modelPath)) {
             try CKKSFile.readEvaluationKeys(data, context: context)
         }
     }
@@ -34,12 +32,20 @@ public enum FlowFile {
         // named as such before anything else is read.
         let handle = try? RegularFile.Handle(path: path)
         let header = handle.flatMap { try? $0.read(at: 0, count: min($0.size, IntegrityFrame.headerSize)) } ?? []
-        if let tag = IntegrityFrame.tag(of: header), tag != .evaluationKeys {
-            throw CompilerError.mismatch("\(path) holds \(tag.noun), not evaluation keys\(tag == .secretKey ? " — never give a secret key to the server" : "")")
-        }
-        return try naming(path, mismatch: "\(path) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile") {
+        try refuseOtherKind(IntegrityFrame.tag(of: header), path: path)
+        return try naming(path, mismatch: otherParameters(path, modelPath: modelPath)) {
             try CKKSFile.readEvaluationKeys(path: path, context: context)
         }
+    }
+
+    /// A file of another kind than evaluation keys named as such (a secret key with a warning).
+    private static func refuseOtherKind(_ tag: IntegrityFrame.Tag?, path: String) throws {
+        guard let tag, tag != .evaluationKeys else { return }
+        throw CompilerError.mismatch("\(path) holds \(tag.noun), not evaluation keys\(tag == .secretKey ? " — never give a secret key to the server" : "")")
+    }
+
+    private static func otherParameters(_ path: String, modelPath: String) -> String {
+        "\(path) holds evaluation keys for other parameters than \(modelPath); make them with `he-tool keygen` and that model's client profile"
     }
 
     /// Writes `bytes` at `path` through a temporary file renamed into place.
