@@ -198,7 +198,8 @@ public final class MockBackend: TensorBackend {
                 : counter == \.rescales ? \.concurrentRescales
                 : counter == \.rotations ? \.concurrentRotations
                 : counter == \.hoistedRotationSets ? \.concurrentHoistedRotationSets
-                : counter == \.hoistedRotations ? \.concurrentHoistedRotations : nil
+                : counter == \.hoistedRotations ? \.concurrentHoistedRotations
+                : counter == \.fusedRescales ? \.concurrentFusedRescales : nil
             if let concurrent { countsByLevel[level, default: OperationCounts()][keyPath: concurrent] += n }
         }
         guard let budget else { return }
@@ -353,6 +354,19 @@ public final class MockBackend: TensorBackend {
         return tracked(r)
     }
 
+    /// The sums one by one (`sumOfProducts`), and with scalar weights only, each input read
+    /// once for all of them (`OperationCounts.lazyScalarInputs`), as the CKKS kernel loads it.
+    public func sumsOfProducts(inputs: [Ciphertext], sums: [[(Int, TermWeight<Plaintext>)]]) throws -> [Ciphertext] {
+        let made = try sums.map { terms in try sumOfProducts(terms.map { (inputs[$0.0], $0.1) }) }
+        let scalar = sums.allSatisfy { $0.allSatisfy { if case .scalar = $0.1 { return true } else { return false } } }
+        if scalar, let level = made.first?.level {
+            var read = [Bool](repeating: false, count: inputs.count)
+            for terms in sums { for (s, _) in terms { read[s] = true } }
+            try count(\.lazyScalarInputs, level: level, read.filter { $0 }.count, concurrent: false)
+        }
+        return made
+    }
+
     /// Counted as one scalar product (no encode, no separate addition).
     public func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws {
         try count(\.scalarMultiplications, level: a.level)
@@ -407,6 +421,17 @@ public final class MockBackend: TensorBackend {
         if square { y = x } else { perturb(&y, coefficientDeviation: { $0.keySwitching[level] }, scale: b.scale) }
         return tracked(Ciphertext(values: tracksValues ? zip(x, y).map(*) : [], level: level,
                                   scale: Evaluator.partProductScaleFactor * a.scale * b.scale, componentCount: 3))
+    }
+
+    /// As the CKKS backend makes it: a relinearization and a rescale, counted also as one fused
+    /// rescale (the cost model prices the fused form's saving).
+    public func relinearizeAndRescale(_ a: consuming Ciphertext) throws -> Ciphertext {
+        let fused = a.componentCount == 3
+        let relinearized = try relinearize(a)
+        _ = consume a
+        let result = try rescale(relinearized)
+        if fused { try count(\.fusedRescales, level: relinearized.level) }
+        return result
     }
 
     public func relinearize(_ a: Ciphertext) throws -> Ciphertext {

@@ -40,6 +40,12 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     /// accumulation included; priced at the lazy rates.
     public var lazyPlainProducts = 0
     public var lazyScalarProducts = 0
+    /// The inputs of lazy sums with scalar weights, one per input per call
+    /// (`TensorBackend.sumsOfProducts`): each is loaded from memory once for all the call's sums
+    /// and its terms then read it from cache, so a step whose sums share few inputs (a
+    /// convolution's filters at one pixel) loads more per term than a dense layer's 16 sums over
+    /// the same inputs. Priced apart from the terms (lazy_scalar_input).
+    public var lazyScalarInputs = 0
     /// Of the multiplications, relinearizations and rescales, those of elementwise steps made
     /// tile by tile in product workers (`TensorBackend.mapTiles`): priced at the concurrent
     /// rates (a multiplication with its relinearization as one concurrent_multiply_relinearize).
@@ -52,6 +58,12 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     public var concurrentRotations = 0
     public var concurrentHoistedRotationSets = 0
     public var concurrentHoistedRotations = 0
+    /// Of the relinearizations, those whose rescale follows at once (`relinearizeAndRescale`:
+    /// one division by P·q_l, fewer NTTs than the two steps): each is also counted as a
+    /// relinearization and a rescale, and the cost model prices the difference. Of those, the
+    /// ones made by product workers.
+    public var fusedRescales = 0
+    public var concurrentFusedRescales = 0
 
     public init() {}
 
@@ -72,12 +84,15 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentScalarMultiplications += b.concurrentScalarMultiplications
         r.lazyPlainProducts += b.lazyPlainProducts
         r.lazyScalarProducts += b.lazyScalarProducts
+        r.lazyScalarInputs += b.lazyScalarInputs
         r.concurrentMultiplications += b.concurrentMultiplications
         r.concurrentRelinearizations += b.concurrentRelinearizations
         r.concurrentRescales += b.concurrentRescales
         r.concurrentRotations += b.concurrentRotations
         r.concurrentHoistedRotationSets += b.concurrentHoistedRotationSets
         r.concurrentHoistedRotations += b.concurrentHoistedRotations
+        r.fusedRescales += b.fusedRescales
+        r.concurrentFusedRescales += b.concurrentFusedRescales
         return r
     }
 
@@ -95,12 +110,15 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentScalarMultiplications -= b.concurrentScalarMultiplications
         r.lazyPlainProducts -= b.lazyPlainProducts
         r.lazyScalarProducts -= b.lazyScalarProducts
+        r.lazyScalarInputs -= b.lazyScalarInputs
         r.concurrentMultiplications -= b.concurrentMultiplications
         r.concurrentRelinearizations -= b.concurrentRelinearizations
         r.concurrentRescales -= b.concurrentRescales
         r.concurrentRotations -= b.concurrentRotations
         r.concurrentHoistedRotationSets -= b.concurrentHoistedRotationSets
         r.concurrentHoistedRotations -= b.concurrentHoistedRotations
+        r.fusedRescales -= b.fusedRescales
+        r.concurrentFusedRescales -= b.concurrentFusedRescales
         return r
     }
 

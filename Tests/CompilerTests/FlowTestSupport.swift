@@ -45,8 +45,10 @@ enum FlowFixtures {
                                             // product's accumulation included), so plans are priced as before.
                                             .concurrentEncode: 6, .concurrentMultiplyPlain: 3,
                                             .multiplyScalar: 1, .concurrentMultiplyScalar: 1,
-                                            .lazyMultiplyPlain: 2, .lazyMultiplyScalar: 1,
-                                            .concurrentMultiplyRelinearize: 40, .concurrentRescale: 8]
+                                            .lazyMultiplyPlain: 2, .lazyMultiplyScalar: 1, .lazyScalarInput: 0.01,
+                                            .concurrentMultiplyRelinearize: 40, .concurrentRescale: 8,
+                                            // The fused form at the two steps' price: plans priced as before.
+                                            .multiplyRelinearizeRescale: 48, .concurrentMultiplyRelinearizeRescale: 48]
         var micro: [String: [Double]] = [:]
         for primitive in Primitive.allCases {
             micro[primitive.rawValue] = (0...p.maxLevel).map { Double($0 + 1) * unit * (factors[primitive] ?? 10) }

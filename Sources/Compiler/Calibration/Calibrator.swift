@@ -143,7 +143,7 @@ public struct Calibrator {
                 try evaluator.add(a, a)
             }
             var drawn = 0
-            func lazy(_ weight: ProductWeight) throws -> Double {
+            func lazy(_ weight: ProductWeight, block sumsPerBlock: Int? = nil) throws -> Double {
                 let scalar: Bool
                 if case .constant = weight { scalar = true } else { scalar = false }
                 // A term's price does not depend on how many a sum has (each reads its input once
@@ -151,7 +151,7 @@ public struct Calibrator {
                 // timed over a quarter of their 128 terms, which at N = 32768 took 4,096
                 // products a call and 29% of a cold AlexNet compile's CPU time (`perf record`).
                 let perSum = scalar ? TileTensor<CKKSBackend>.scalarLazySumTerms / 4 : TileTensor<CKKSBackend>.lazySumTerms
-                let block = scalar ? TileTensor<CKKSBackend>.scalarLazySumBlock : TileTensor<CKKSBackend>.lazySumBlock
+                let block = sumsPerBlock ?? (scalar ? TileTensor<CKKSBackend>.scalarLazySumBlock : TileTensor<CKKSBackend>.lazySumBlock)
                 return time {
                     try ProductWorkers.run(workers) { w in
                         let mine = (0..<perSum).map { inputs[(drawn + w * perSum + $0) % inputs.count] }
@@ -162,7 +162,14 @@ public struct Calibrator {
                 } / Double(workers * perSum * block)
             }
             rows[.lazyMultiplyPlain]![i] = try lazy(.plaintext(encoder.encode(values, scale: 2 * parameters.scale, level: level)))
-            rows[.lazyMultiplyScalar]![i] = try lazy(.constant(weight, scale: weightScale))
+            // Per term t = c + r/B for B sums over the same inputs (r: an input's load, c: a
+            // term's work): timed at B = 16 (the kernels' block) and B = 2, solved for c and r.
+            let wide = try lazy(.constant(weight, scale: weightScale))
+            let narrow = try lazy(.constant(weight, scale: weightScale), block: 2)
+            let wideBlock = Double(TileTensor<CKKSBackend>.scalarLazySumBlock)
+            let load = max((narrow - wide) / (0.5 - 1 / wideBlock), 0.01 * wide)
+            rows[.lazyScalarInput]![i] = load
+            rows[.lazyMultiplyScalar]![i] = max(wide - load / wideBlock, 0.05 * wide)
             rows[.multiplyRelinearize]![i] = time { _ = try evaluator.multiply(a, a) }
             // Elementwise steps tile by tile: T workers, each its own products, one thread each.
             rows[.concurrentMultiplyRelinearize]![i] = time {
@@ -175,6 +182,17 @@ public struct Calibrator {
             rows[.rescale]![i] = time { _ = try evaluator.rescale(product) }
             rows[.concurrentRescale]![i] = time {
                 try ProductWorkers.run(workers) { _ in for _ in 0..<2 { _ = try evaluator.rescale(product) } }
+            } / Double(workers * 2)
+            // The product relinearized and rescaled at once, as every square of a network is made
+            // (the same tensor product as multiply_relinearize: the difference is the fusion's).
+            let above = try evaluator.droppingLevel(top, to: r)
+            rows[.multiplyRelinearizeRescale]![i] = time {
+                _ = try evaluator.relinearizeAndRescale(evaluator.multiplyWithoutRelinearization(above, above))
+            }
+            rows[.concurrentMultiplyRelinearizeRescale]![i] = time {
+                try ProductWorkers.run(workers) { _ in
+                    for _ in 0..<2 { _ = try evaluator.relinearizeAndRescale(evaluator.multiplyWithoutRelinearization(above, above)) }
+                }
             } / Double(workers * 2)
             let single = time { _ = try evaluator.rotate(a, by: 1) }
             let set = time { _ = try evaluator.rotations(of: a, by: steps) }

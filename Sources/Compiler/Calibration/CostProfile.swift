@@ -19,8 +19,8 @@ public struct CostProfile: Codable, Sendable, Equatable {
     public var specialPrimes: Int
     /// The largest level measured: the profile prices chains up to this level.
     public var maxLevel: Int
-    /// Levels measured, and per primitive the measured microseconds at those levels (rescale:
-    /// nothing at level 0, recorded as 0 there and left out of its fit).
+    /// Levels measured, and per primitive the measured microseconds at those levels (rescales:
+    /// nothing at level 0, recorded as level 1's and left out of their fit).
     public var levels: [Int]
     public var measured: [String: [Double]]
     /// Per primitive the fitted coefficients (2 for the per-limb forms, 3 for key switches).
@@ -59,7 +59,16 @@ public struct CostProfile: Codable, Sendable, Equatable {
     /// with one-prime digits three times (44, 50, 52 limbs; 10.6 GB for 2.8 GB keys).
     public func covers(level: Int) -> Bool { level <= maxLevel + maxLevel / 4 }
 
-    static func isKeySwitch(_ p: Primitive) -> Bool { [.rotate, .hoistedRotation, .multiplyRelinearize, .concurrentMultiplyRelinearize].contains(p) }
+    static func isKeySwitch(_ p: Primitive) -> Bool {
+        [.rotate, .hoistedRotation, .multiplyRelinearize, .concurrentMultiplyRelinearize,
+         .multiplyRelinearizeRescale, .concurrentMultiplyRelinearizeRescale].contains(p)
+    }
+
+    /// Primitives that divide by the last prime: level 0 has none, and its entry is level 1's
+    /// (`Calibrator.measure`), left out of the fit.
+    static func rescales(_ p: Primitive) -> Bool {
+        [.rescale, .concurrentRescale, .multiplyRelinearizeRescale, .concurrentMultiplyRelinearizeRescale].contains(p)
+    }
 
     /// The features of level `level` for `primitive`.
     static func features(_ p: Primitive, level: Int, primesPerDigit: Int, specialPrimes: Int) -> [Double] {
@@ -85,7 +94,7 @@ public struct CostProfile: Codable, Sendable, Equatable {
         var worst = 0.0
         for p in Primitive.allCases {
             let row = measured[p.rawValue] ?? []
-            let points = zip(levels, row).filter { $0.1 > 0 && !(p == .rescale && $0.0 == 0) }
+            let points = zip(levels, row).filter { $0.1 > 0 && !(rescales(p) && $0.0 == 0) }
             let xs = points.map { features(p, level: $0.0, primesPerDigit: primesPerDigit, specialPrimes: specialPrimes) }
             // Relative least squares (each point weighted by 1/y): every level counts alike.
             let c = leastSquares(xs, points.map(\.1), weights: points.map { 1 / $0.1 })

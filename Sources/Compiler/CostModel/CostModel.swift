@@ -14,10 +14,13 @@ import TileTensors
 /// workers (`OperationCounts.concurrentEncodes`, …) → concurrent_encode, concurrent_multiply_plain
 /// (which includes their accumulation: their additions are not priced again); scalar products
 /// (their accumulation included) → multiply_scalar, concurrent_multiply_scalar; the terms of
-/// lazy sums (`lazyPlainProducts`, `lazyScalarProducts`) → lazy_multiply_plain, lazy_multiply_scalar;
+/// lazy sums (`lazyPlainProducts`, `lazyScalarProducts`) → lazy_multiply_plain, lazy_multiply_scalar,
+/// and each input a scalar lazy sum call loads (`lazyScalarInputs`) → lazy_scalar_input;
 /// elementwise products and rescales made tile by tile in workers → concurrent_multiply_relinearize
 /// (the product with its relinearization), concurrent_rescale; rotations made in workers at the
-/// rotation rates times concurrent_multiply_relinearize / multiply_relinearize.
+/// rotation rates times concurrent_multiply_relinearize / multiply_relinearize. A
+/// relinearization rescaled at once (`OperationCounts.fusedRescales`) is priced as the two
+/// steps less their difference to multiply_relinearize_rescale (or its concurrent rate).
 /// Encryptions happen on the client and are not priced.
 public struct CostModel: Sendable {
     public let costs: CostTable.ParameterCosts
@@ -52,9 +55,18 @@ public struct CostModel: Sendable {
                 return max(product[l] - r, 0.1 * product[l]) + r * ratio
             }
         }
-        if let product = costs.microseconds[Primitive.multiplyRelinearize.rawValue] {
-            c.microseconds[Primitive.multiplyRelinearize.rawValue] = product.indices.map { l in
+        for key in [Primitive.multiplyRelinearize, .multiplyRelinearizeRescale].map(\.rawValue) {
+            guard let product = costs.microseconds[key] else { continue }
+            c.microseconds[key] = product.indices.map { l in
                 let r = l < rotate.count ? rotate[l] : 0
+                return max(product[l] - r, 0.1 * product[l]) + r * ratio
+            }
+        }
+        if let product = costs.microseconds[Primitive.concurrentMultiplyRelinearizeRescale.rawValue] {
+            let single = costs.microseconds[Primitive.multiplyRelinearizeRescale.rawValue] ?? []
+            c.microseconds[Primitive.concurrentMultiplyRelinearizeRescale.rawValue] = product.indices.map { l in
+                let share = l < single.count && single[l] > 0 ? product[l] / single[l] : 1
+                let r = (l < rotate.count ? rotate[l] : 0) * share
                 return max(product[l] - r, 0.1 * product[l]) + r * ratio
             }
         }
@@ -88,6 +100,7 @@ public struct CostModel: Sendable {
             + Double(counts.plainMultiplications - counts.concurrentPlainMultiplications - counts.lazyPlainProducts) * cost(.multiplyPlain, level)
             + Double(counts.lazyPlainProducts) * cost(.lazyMultiplyPlain, level)
             + Double(counts.lazyScalarProducts) * cost(.lazyMultiplyScalar, level)
+            + Double(counts.lazyScalarInputs) * cost(.lazyScalarInput, level)
             + Double(counts.encodes - counts.concurrentEncodes) * cost(.encode, level)
             + Double(counts.concurrentPlainMultiplications) * cost(.concurrentMultiplyPlain, level)
             + Double(counts.concurrentEncodes) * cost(.concurrentEncode, level)
@@ -105,6 +118,25 @@ public struct CostModel: Sendable {
             + Double(concurrentExtraHoisted) * cost(.hoistedRotation, level) * concurrency
             // A drop copies the limbs it keeps: at most an addition's passes.
             + Double(counts.levelDrops) * cost(.add, level)
+            + fusionSaving(counts, level: level, product: product)
+    }
+
+    /// What relinearizing and rescaling at once saves (a negative figure): each fused pair was
+    /// priced above as a relinearization (in its product) and a rescale, and costs the measured
+    /// difference to multiply_relinearize_rescale, at the workers' rates for those made in
+    /// workers. Never more than half of the two steps and never a surcharge (the fused form does
+    /// strictly less work; the bound keeps a noisy calibration from pricing it below that).
+    private func fusionSaving(_ counts: OperationCounts, level: Int, product: Double) throws -> Double {
+        guard counts.fusedRescales > 0 else { return 0 }
+        func saving(fused: Primitive, product: Double, rescale: Primitive) throws -> Double {
+            let twoSteps = try product + cost(rescale, level)
+            return try min(max(cost(fused, level) - twoSteps, -0.5 * twoSteps), 0)
+        }
+        let single = try saving(fused: .multiplyRelinearizeRescale, product: product, rescale: .rescale)
+        let concurrent = try saving(fused: .concurrentMultiplyRelinearizeRescale,
+                                    product: cost(.concurrentMultiplyRelinearize, level), rescale: .concurrentRescale)
+        return Double(counts.fusedRescales - counts.concurrentFusedRescales) * single
+            + Double(counts.concurrentFusedRescales) * concurrent
     }
 
     /// Estimated microseconds of counts split by level (as `MockBackend.countsByLevel` records them).
