@@ -354,19 +354,6 @@ public final class MockBackend: TensorBackend {
         return tracked(r)
     }
 
-    /// The sums one by one (`sumOfProducts`), and with scalar weights only, each input read
-    /// once for all of them (`OperationCounts.lazyScalarInputs`), as the CKKS kernel loads it.
-    public func sumsOfProducts(inputs: [Ciphertext], sums: [[(Int, TermWeight<Plaintext>)]]) throws -> [Ciphertext] {
-        let made = try sums.map { terms in try sumOfProducts(terms.map { (inputs[$0.0], $0.1) }) }
-        let scalar = sums.allSatisfy { $0.allSatisfy { if case .scalar = $0.1 { return true } else { return false } } }
-        if scalar, let level = made.first?.level {
-            var read = [Bool](repeating: false, count: inputs.count)
-            for terms in sums { for (s, _) in terms { read[s] = true } }
-            try count(\.lazyScalarInputs, level: level, read.filter { $0 }.count, concurrent: false)
-        }
-        return made
-    }
-
     /// Counted as one scalar product (no encode, no separate addition).
     public func addScalarProduct(_ acc: inout Ciphertext?, _ a: Ciphertext, _ c: Double, scale: Double) throws {
         try count(\.scalarMultiplications, level: a.level)

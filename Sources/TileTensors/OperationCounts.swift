@@ -40,12 +40,6 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     /// accumulation included; priced at the lazy rates.
     public var lazyPlainProducts = 0
     public var lazyScalarProducts = 0
-    /// The inputs of lazy sums with scalar weights, one per input per call
-    /// (`TensorBackend.sumsOfProducts`): each is loaded from memory once for all the call's sums
-    /// and its terms then read it from cache, so a step whose sums share few inputs (a
-    /// convolution's filters at one pixel) loads more per term than a dense layer's 16 sums over
-    /// the same inputs. Priced apart from the terms (lazy_scalar_input).
-    public var lazyScalarInputs = 0
     /// Of the multiplications, relinearizations and rescales, those of elementwise steps made
     /// tile by tile in product workers (`TensorBackend.mapTiles`): priced at the concurrent
     /// rates (a multiplication with its relinearization as one concurrent_multiply_relinearize).
@@ -84,7 +78,6 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentScalarMultiplications += b.concurrentScalarMultiplications
         r.lazyPlainProducts += b.lazyPlainProducts
         r.lazyScalarProducts += b.lazyScalarProducts
-        r.lazyScalarInputs += b.lazyScalarInputs
         r.concurrentMultiplications += b.concurrentMultiplications
         r.concurrentRelinearizations += b.concurrentRelinearizations
         r.concurrentRescales += b.concurrentRescales
@@ -110,7 +103,6 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentScalarMultiplications -= b.concurrentScalarMultiplications
         r.lazyPlainProducts -= b.lazyPlainProducts
         r.lazyScalarProducts -= b.lazyScalarProducts
-        r.lazyScalarInputs -= b.lazyScalarInputs
         r.concurrentMultiplications -= b.concurrentMultiplications
         r.concurrentRelinearizations -= b.concurrentRelinearizations
         r.concurrentRescales -= b.concurrentRescales

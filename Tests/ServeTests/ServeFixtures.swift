@@ -91,7 +91,7 @@ final class ServeFixtures: @unchecked Sendable {
                                             // product's accumulation included), so plans are priced as before.
                                             .concurrentEncode: 6, .concurrentMultiplyPlain: 3,
                                             .multiplyScalar: 1, .concurrentMultiplyScalar: 1,
-                                            .lazyMultiplyPlain: 2, .lazyMultiplyScalar: 1, .lazyScalarInput: 0.01,
+                                            .lazyMultiplyPlain: 2, .lazyMultiplyScalar: 1,
                                             .concurrentMultiplyRelinearize: 40, .concurrentRescale: 8,
                                             // The fused form at the two steps' price: plans priced as before.
                                             .multiplyRelinearizeRescale: 48, .concurrentMultiplyRelinearizeRescale: 48]

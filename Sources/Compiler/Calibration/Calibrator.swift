@@ -143,7 +143,7 @@ public struct Calibrator {
                 try evaluator.add(a, a)
             }
             var drawn = 0
-            func lazy(_ weight: ProductWeight, block sumsPerBlock: Int? = nil) throws -> Double {
+            func lazy(_ weight: ProductWeight) throws -> Double {
                 let scalar: Bool
                 if case .constant = weight { scalar = true } else { scalar = false }
                 // A term's price does not depend on how many a sum has (each reads its input once
@@ -151,7 +151,7 @@ public struct Calibrator {
                 // timed over a quarter of their 128 terms, which at N = 32768 took 4,096
                 // products a call and 29% of a cold AlexNet compile's CPU time (`perf record`).
                 let perSum = scalar ? TileTensor<CKKSBackend>.scalarLazySumTerms / 4 : TileTensor<CKKSBackend>.lazySumTerms
-                let block = sumsPerBlock ?? (scalar ? TileTensor<CKKSBackend>.scalarLazySumBlock : TileTensor<CKKSBackend>.lazySumBlock)
+                let block = scalar ? TileTensor<CKKSBackend>.scalarLazySumBlock : TileTensor<CKKSBackend>.lazySumBlock
                 return time {
                     try ProductWorkers.run(workers) { w in
                         let mine = (0..<perSum).map { inputs[(drawn + w * perSum + $0) % inputs.count] }
@@ -162,14 +162,7 @@ public struct Calibrator {
                 } / Double(workers * perSum * block)
             }
             rows[.lazyMultiplyPlain]![i] = try lazy(.plaintext(encoder.encode(values, scale: 2 * parameters.scale, level: level)))
-            // Per term t = c + r/B for B sums over the same inputs (r: an input's load, c: a
-            // term's work): timed at B = 16 (the kernels' block) and B = 2, solved for c and r.
-            let wide = try lazy(.constant(weight, scale: weightScale))
-            let narrow = try lazy(.constant(weight, scale: weightScale), block: 2)
-            let wideBlock = Double(TileTensor<CKKSBackend>.scalarLazySumBlock)
-            let load = max((narrow - wide) / (0.5 - 1 / wideBlock), 0.01 * wide)
-            rows[.lazyScalarInput]![i] = load
-            rows[.lazyMultiplyScalar]![i] = max(wide - load / wideBlock, 0.05 * wide)
+            rows[.lazyMultiplyScalar]![i] = try lazy(.constant(weight, scale: weightScale))
             rows[.multiplyRelinearize]![i] = time { _ = try evaluator.multiply(a, a) }
             // Elementwise steps tile by tile: T workers, each its own products, one thread each.
             rows[.concurrentMultiplyRelinearize]![i] = time {

@@ -26,8 +26,7 @@ public struct CostTable: Codable, Sendable, Equatable {
     /// concurrent encode and multiply-accumulate; version 5 the scalar multiply-accumulate
     /// (one thread and product workers); version 6 the terms of lazy sums of products; version 7
     /// the elementwise products and rescales of product workers; version 8 the products
-    /// relinearized and rescaled at once and the input loads of scalar lazy sums: older tables
-    /// are measured again.
+    /// relinearized and rescaled at once: older tables are measured again.
     public static let formatVersion = 8
 
     public var formatVersion: Int

@@ -29,15 +29,8 @@ public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
     /// One term of a lazy sum of plaintext products (`Evaluator.sumOfProducts`) by one of T
     /// product workers at once, its operands cold in cache: the elapsed time over the terms.
     case lazyMultiplyPlain = "lazy_multiply_plain"
-    /// The same with scalar weights, apart from the loads of its inputs (lazy_scalar_input):
-    /// the multiply-accumulate of a term whose input is in cache.
+    /// The same with scalar weights.
     case lazyMultiplyScalar = "lazy_multiply_scalar"
-    /// An input of a lazy sum call with scalar weights loaded from memory, once for all the
-    /// call's sums: measured as the difference between blocks of 2 and of 16 sums over the same
-    /// inputs. The sums of a convolution with few filters share fewer inputs than a dense
-    /// layer's (CryptoNets' first convolution at 16,384 images ran 32–57% over an estimate that
-    /// priced every term at the dense layer's rate).
-    case lazyScalarInput = "lazy_scalar_input"
     /// Ciphertext × ciphertext with relinearization by one of T product workers at once (an
     /// elementwise step tile by tile): the elapsed time over the products.
     case concurrentMultiplyRelinearize = "concurrent_multiply_relinearize"
