@@ -112,8 +112,10 @@ public final class BasisConverter: @unchecked Sendable {
     /// instead of Barrett's five): S = Σ_i y_i·[Q/q_i]_(p_j)·2^64 mod p_j < p_j·2^64, so with
     /// m = S·p_j^−1 mod 2^64, t = ⌊S/2^64⌋ − ⌊m·p_j/2^64⌋ is exactly (S − m·p_j)/2^64 ≡ S·2^−64
     /// (mod p_j) and lies in (−p_j, p_j): one conditional addition gives the same reduced
-    /// residue as the Barrett path. It is taken for 2, 3 and 4 source primes (the key-switching
-    /// digits and special primes), with k fixed at compile time; other k take Barrett.
+    /// residue as the Barrett path. It is taken for 2 to 8 source primes (the key-switching
+    /// digits and special primes), with k fixed at compile time; other k take Barrett. (Up to
+    /// 4 at first: the AlexNet conv stack's 6-prime digits spent 17% of its first pool in the
+    /// Barrett sums, `perf record`.)
     @inlinable
     func accumulate(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
                     subtractingMultiplesOf rounded: UnsafePointer<UInt64>? = nil) {
@@ -122,6 +124,10 @@ public final class BasisConverter: @unchecked Sendable {
             case 2: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<2, UInt64>(repeating: 0))
             case 3: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<3, UInt64>(repeating: 0))
             case 4: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<4, UInt64>(repeating: 0))
+            case 5: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<5, UInt64>(repeating: 0))
+            case 6: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<6, UInt64>(repeating: 0))
+            case 7: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<7, UInt64>(repeating: 0))
+            case 8: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<8, UInt64>(repeating: 0))
             default: accumulateBarrett(y, into: output, subtractingMultiplesOf: rounded)
             }
             return

@@ -101,9 +101,10 @@ final class RNSTests: XCTestCase {
     func testFastBasisConversionWithinBound() throws {
         var rng = SplitMix64(seed: 24)
         let n = 64
-        // k = 1 … 4, 8 and 20 source primes: 2 … 4 take the Montgomery sums with k fixed at compile
-        // time, 8 and 20 Barrett (20 with its periodic reduction).
-        for k in [1, 2, 3, 4, 8, 20] {
+        // k = 1 … 8 and 20 source primes: 2 … 8 take the Montgomery sums with k fixed at compile
+        // time (8 at its bound: 8·(q − 1) < 2^64 for 61-bit q), 20 Barrett with its periodic
+        // reduction.
+        for k in [1, 2, 3, 4, 5, 6, 7, 8, 20] {
             let primes = try PrimeSearch.nttPrimes(bitSizes: Array(repeating: 61, count: k) + Array(repeating: 59, count: 4), degree: n)
             let source = try RNSBasis(degree: n, primes: Array(primes.prefix(k)))
             let target = try RNSBasis(degree: n, primes: Array(primes.suffix(4)))
