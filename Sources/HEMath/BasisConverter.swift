@@ -114,8 +114,8 @@ public final class BasisConverter: @unchecked Sendable {
     /// (mod p_j) and lies in (−p_j, p_j): one conditional addition gives the same reduced
     /// residue as the Barrett path. It is taken for 2 to 8 source primes (the key-switching
     /// digits and special primes), with k fixed at compile time; other k take Barrett. (Up to
-    /// 4 at first: the AlexNet conv stack's 6-prime digits spent 17% of its first pool in the
-    /// Barrett sums, `perf record`.)
+    /// 4 at first: the AlexNet conv stack's 6-prime digits spent 8.7% of its first pool in
+    /// Barrett's sums, `perf record`.)
     @inlinable
     func accumulate(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
                     subtractingMultiplesOf rounded: UnsafePointer<UInt64>? = nil) {

@@ -38,8 +38,9 @@ public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
     case concurrentRescale = "concurrent_rescale"
     /// Ciphertext × ciphertext, relinearized and rescaled by one division by P·q_l
     /// (`Evaluator.relinearizeAndRescale`): every square and product of a network is made so,
-    /// and it saves NTTs against multiply_relinearize + rescale (AlexNet's squares ran 18–23%
-    /// under estimates that priced the two steps).
+    /// and it saves NTTs against multiply_relinearize + rescale, which had priced AlexNet's
+    /// squares (they ran 18–23% under those estimates; the saving measured 0–19% per level on
+    /// this project's noisy machine, and the squares still ran under).
     case multiplyRelinearizeRescale = "multiply_relinearize_rescale"
     /// The same by one of T product workers at once (an elementwise step tile by tile).
     case concurrentMultiplyRelinearizeRescale = "concurrent_multiply_relinearize_rescale"
