@@ -110,6 +110,7 @@ final class MatrixTests: XCTestCase {
             counts.additions = outTiles * (e1 - 1) + outTiles * log2(t1)
             counts.relinearizations = outTiles
             counts.rescales = outTiles
+            counts.fusedRescales = outTiles   // each relinearized and rescaled at once
             counts.rotations = outTiles * log2(t1)
             XCTAssertEqual(mock.counts, counts, "\(sa) × \(sb)")
             let ck = slots == 512 ? try run(Fixtures.ckks(rotations: mock.rotationSteps)) : nil

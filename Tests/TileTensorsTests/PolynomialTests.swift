@@ -32,6 +32,8 @@ final class PolynomialTests: XCTestCase {
                 counts.relinearizations = (3 + 7) * tiles
                 counts.plainMultiplications = 8 * tiles
                 counts.rescales = (3 + 15) * tiles
+                // Every product is relinearized and rescaled at once.
+                counts.fusedRescales = (3 + 7) * tiles
                 counts.additions = 15 * tiles
                 // Drops to the level a product needs: x for 7 of the 8 degree-1 leaves (not the one
                 // under three giant products, whose level is one below x), x² for 3 of
