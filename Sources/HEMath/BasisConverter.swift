@@ -112,9 +112,9 @@ public final class BasisConverter: @unchecked Sendable {
     /// instead of Barrett's five): S = Σ_i y_i·[Q/q_i]_(p_j)·2^64 mod p_j < p_j·2^64, so with
     /// m = S·p_j^−1 mod 2^64, t = ⌊S/2^64⌋ − ⌊m·p_j/2^64⌋ is exactly (S − m·p_j)/2^64 ≡ S·2^−64
     /// (mod p_j) and lies in (−p_j, p_j): one conditional addition gives the same reduced
-    /// residue as the Barrett path. It is taken for 2 to 8 source primes (the key-switching
-    /// digits and special primes), with k fixed at compile time; other k take Barrett. (Up to
-    /// 4 at first: the AlexNet conv stack's 6-prime digits spent 8.7% of its first pool in
+    /// residue as the Barrett path. It is taken for 2 to 12 source primes (the key-switching
+    /// digits and special primes: ResNet-20's plan has digits of 9), with k fixed at compile
+    /// time; other k take Barrett. (Up to 4 at first: the AlexNet conv stack's 6-prime digits spent 8.7% of its first pool in
     /// Barrett's sums, `perf record`.)
     @inlinable
     func accumulate(_ y: UnsafePointer<UInt64>, into output: UnsafeMutablePointer<UInt64>,
@@ -128,6 +128,10 @@ public final class BasisConverter: @unchecked Sendable {
             case 6: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<6, UInt64>(repeating: 0))
             case 7: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<7, UInt64>(repeating: 0))
             case 8: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<8, UInt64>(repeating: 0))
+            case 9: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<9, UInt64>(repeating: 0))
+            case 10: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<10, UInt64>(repeating: 0))
+            case 11: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<11, UInt64>(repeating: 0))
+            case 12: accumulateMontgomery(y, into: output, rounded: rounded, terms: InlineArray<12, UInt64>(repeating: 0))
             default: accumulateBarrett(y, into: output, subtractingMultiplesOf: rounded)
             }
             return

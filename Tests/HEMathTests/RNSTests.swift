@@ -101,11 +101,12 @@ final class RNSTests: XCTestCase {
     func testFastBasisConversionWithinBound() throws {
         var rng = SplitMix64(seed: 24)
         let n = 64
-        // k = 1 … 8 and 20 source primes: 2 … 8 take the Montgomery sums with k fixed at compile
-        // time (8 at its bound: 8·(q − 1) < 2^64 for 61-bit q), 20 Barrett with its periodic
-        // reduction.
-        for k in [1, 2, 3, 4, 5, 6, 7, 8, 20] {
-            let primes = try PrimeSearch.nttPrimes(bitSizes: Array(repeating: 61, count: k) + Array(repeating: 59, count: 4), degree: n)
+        // k = 1 … 12 and 20 source primes: 2 … 12 take the Montgomery sums with k fixed at
+        // compile time (8 at its bound: 8·(q − 1) < 2^64 for 61-bit q; 9 … 12 with 59-bit q),
+        // 20 Barrett with its periodic reduction, and 9 with 61-bit q Barrett (past the bound).
+        for (k, bits) in [(1, 61), (2, 61), (3, 61), (4, 61), (5, 61), (6, 61), (7, 61), (8, 61), (9, 61),
+                          (9, 59), (10, 59), (11, 59), (12, 59), (20, 61)] {
+            let primes = try PrimeSearch.nttPrimes(bitSizes: Array(repeating: bits, count: k) + Array(repeating: 59, count: 4), degree: n)
             let source = try RNSBasis(degree: n, primes: Array(primes.prefix(k)))
             let target = try RNSBasis(degree: n, primes: Array(primes.suffix(4)))
             let converter = try BasisConverter(from: source, to: target)
