@@ -45,26 +45,19 @@ public struct CostModel: Sendable {
         for key in [Primitive.rotate, .hoistedRotation].map(\.rawValue) {
             c.microseconds[key] = costs.microseconds[key]?.map { $0 * ratio }
         }
-        // A concurrent product is its key switch and its tensor product too.
-        if let product = costs.microseconds[Primitive.concurrentMultiplyRelinearize.rawValue] {
-            let single = costs.microseconds[Primitive.multiplyRelinearize.rawValue] ?? []
-            c.microseconds[Primitive.concurrentMultiplyRelinearize.rawValue] = product.indices.map { l in
-                let share = l < single.count && single[l] > 0 ? product[l] / single[l] : 1
-                let r = (l < rotate.count ? rotate[l] : 0) * share
-                return max(product[l] - r, 0.1 * product[l]) + r * ratio
-            }
-        }
-        for key in [Primitive.multiplyRelinearize, .multiplyRelinearizeRescale].map(\.rawValue) {
-            guard let product = costs.microseconds[key] else { continue }
-            c.microseconds[key] = product.indices.map { l in
-                let r = l < rotate.count ? rotate[l] : 0
-                return max(product[l] - r, 0.1 * product[l]) + r * ratio
-            }
-        }
-        if let product = costs.microseconds[Primitive.concurrentMultiplyRelinearizeRescale.rawValue] {
-            let single = costs.microseconds[Primitive.multiplyRelinearizeRescale.rawValue] ?? []
-            c.microseconds[Primitive.concurrentMultiplyRelinearizeRescale.rawValue] = product.indices.map { l in
-                let share = l < single.count && single[l] > 0 ? product[l] / single[l] : 1
+        // A product's key switch scales, its tensor product (and rescale) does not. A workers'
+        // product (elapsed time over T at once) holds its key switch at the share its rate has
+        // of the single product's.
+        let products: [(Primitive, single: Primitive?)] = [
+            (.multiplyRelinearize, nil), (.multiplyRelinearizeRescale, nil),
+            (.concurrentMultiplyRelinearize, .multiplyRelinearize),
+            (.concurrentMultiplyRelinearizeRescale, .multiplyRelinearizeRescale)]
+        for (primitive, singlePrimitive) in products {
+            guard let product = costs.microseconds[primitive.rawValue] else { continue }
+            let single = singlePrimitive.flatMap { costs.microseconds[$0.rawValue] }
+            c.microseconds[primitive.rawValue] = product.indices.map { l in
+                var share = 1.0
+                if let single { share = l < single.count && single[l] > 0 ? product[l] / single[l] : 1 }
                 let r = (l < rotate.count ? rotate[l] : 0) * share
                 return max(product[l] - r, 0.1 * product[l]) + r * ratio
             }
