@@ -45,7 +45,7 @@ final class CalibrationTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cache = CalibrationCache(directory: directory, threads: 1)
         XCTAssertNil(try cache.load())
-        var table = CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: 1)
+        var table = CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.calibrationKey, threads: 1)
         table.merge(try fastCalibrator().calibrate(name: "small", parameters: smallParameters()))
         try cache.save(table)
         XCTAssertEqual(try cache.load(), table)
@@ -55,6 +55,12 @@ final class CalibrationTests: XCTestCase {
         elsewhere.machine = "another CPU × 64"
         try cache.save(elsewhere)
         XCTAssertNil(try cache.load())
+        // The same version built for another CPU target (native against portable): not used.
+        var otherBuild = table
+        otherBuild.engineVersion = EngineVersion.string + "-" + (EngineVersion.codeGeneration == "native" ? "portable" : "native")
+        try cache.save(otherBuild)
+        XCTAssertNil(try cache.load())
+        XCTAssertTrue(cache.file.lastPathComponent.contains(EngineVersion.codeGeneration), cache.file.lastPathComponent)
         // Damaged files: a clear error naming the file; ensure() measures afresh instead.
         for damage in [Data("{".utf8), Data("{\"format_version\": \(CostTable.formatVersion)}".utf8)] {
             try damage.write(to: cache.file)

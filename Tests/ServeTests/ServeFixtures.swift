@@ -99,7 +99,7 @@ final class ServeFixtures: @unchecked Sendable {
         for primitive in Primitive.allCases {
             micro[primitive.rawValue] = (0...p.maxLevel).map { Double($0 + 1) * unit * (factors[primitive] ?? 10) }
         }
-        var table = CostTable(machine: "test", engineVersion: EngineVersion.string, threads: 1)
+        var table = CostTable(machine: "test", engineVersion: EngineVersion.calibrationKey, threads: 1)
         table.merge(.init(name: choice.preset.name, fingerprint: p.fingerprintHex, logDegree: p.logDegree, microseconds: micro))
         return try CostModel(table: table, parameters: p)
     }

@@ -24,7 +24,7 @@ public struct CalibrationCache {
     }
 
     public var file: URL {
-        directory.appendingPathComponent("calibration-\(EngineVersion.string)-\(threads)t.json")
+        directory.appendingPathComponent("calibration-\(EngineVersion.calibrationKey)-\(threads)t.json")
     }
 
     /// The cached table for this machine, version and thread count; nil when there is none (or
@@ -43,7 +43,7 @@ public struct CalibrationCache {
         do { try table.validate() } catch let error as CompilerError {
             throw CompilerError.invalidCalibration("\(file.path): \(error); delete it or run `he-tool calibrate`")
         }
-        guard table.machine == MachineIdentity.current, table.engineVersion == EngineVersion.string,
+        guard table.machine == MachineIdentity.current, table.engineVersion == EngineVersion.calibrationKey,
               table.threads == threads else { return nil }
         return table
     }
@@ -54,7 +54,9 @@ public struct CalibrationCache {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(table).write(to: file, options: .atomic)
+            // StagedFile rather than Data.write(options: .atomic): Foundation's atomic write on
+            // Linux leaves an empty TemporaryDirectory.* behind in /tmp on every save.
+            try StagedFile(Array(encoder.encode(table)), to: file, ownerOnly: false).commit()
         } catch {
             throw CompilerError.fileSystem("cannot write the calibration cache \(file.path): \(error.localizedDescription)")
         }
@@ -68,7 +70,7 @@ public struct CalibrationCache {
         } catch {
             progress("\(error); measuring afresh")
         }
-        return CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.string, threads: threads)
+        return CostTable(machine: MachineIdentity.current, engineVersion: EngineVersion.calibrationKey, threads: threads)
     }
 
     /// The table with every requested preset calibrated: cached ones are reused, missing ones are
