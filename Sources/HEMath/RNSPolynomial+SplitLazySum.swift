@@ -1,0 +1,245 @@
+/// The constant-factor lazy sums on limbs whose prime is below 2^52, eight residues at a time:
+/// each residue x and weight w is split into 26-bit halves (x = x_h·2^26 + x_l), and the three
+/// partial sums Σ x_h·w_h, Σ (x_h·w_l + x_l·w_h) and Σ x_l·w_l are kept in 64-bit lanes. Every
+/// partial product is a 32 × 32-bit one, which the vector units make eight at a time (`vpmuludq`),
+/// where the word kernel makes one 64 × 64 → 128-bit product per instruction.
+///
+/// Ranges and correctness: x, w < q < 2^52, so every half is below 2^26, x_h·w_h and x_l·w_l are
+/// below 2^52 and the cross sum below 2^53. After k ≤ `splitCapacity` = 2047 terms (on top of a
+/// reduced value < 2^52 in the low sum) the sums are below 2^63, 2^64 and 2^63: no lane wraps.
+/// The sum of products is exactly A·2^52 + B·2^26 + C < 2^116, reduced by the 128-bit Barrett
+/// (`Modulus.reduce(high:low:)`, exact for any 128-bit value). Terms beyond the capacity fold
+/// the sums into C first (A = B = 0, C = the reduced value). Same result as the word kernel,
+/// residue for residue.
+///
+/// Measured in isolation (845 terms over 1024 coefficients, two sums over the same inputs, this
+/// machine, native build): 0.29 ns per product against 0.84 for the word kernel.
+extension RNSPolynomial {
+    /// Primes below this take the split kernel.
+    @usableFromInline static var splitPrimeBound: UInt64 { 1 << 52 }
+    /// Terms a split accumulator takes between folds (see the type's comment).
+    @usableFromInline static var splitCapacity: Int { 2047 }
+
+    typealias Lanes = SIMD8<UInt64>
+
+    /// One limb (prime m, limb index i) of `constantLazySums` by the split kernel: the sums'
+    /// residues of limb i written to `results[b] + i·n`. `region` holds at least 3·n·count/2
+    /// words; n ≥ 16.
+    static func splitLimb(_ i: Int, modulus m: Modulus, degree n: Int, sums: [[Int]], twin: [Bool],
+                          weights: [[UInt64]], bases: [UnsafePointer<UInt64>],
+                          region: UnsafeMutablePointer<UInt64>, results: [UnsafeMutablePointer<UInt64>]) {
+        // 3·chunk words per sum (A, B, C), within the 2·n the caller gives each; chunk a multiple of 8.
+        let chunk = Swift.min(Self.constantSumChunk, n / 2)
+        let count = sums.count
+        var j0 = 0
+        while j0 < n {
+            var b = 0
+            while b < count {
+                let pair = twin[b]
+                let width = pair ? 2 : 1
+                let accA = region + 3 * chunk * b, accB = accA + 3 * chunk
+                accA.update(repeating: 0, count: 3 * chunk * width)
+                let terms = sums[b]
+                var pending = 0
+                var k = 0
+                while k < terms.count {
+                    let take = Swift.min(4, terms.count - k)
+                    if pending + take > Self.splitCapacity {
+                        for w in 0..<width { splitFold(accA + 3 * chunk * w, chunk, m) }
+                        pending = 0
+                    }
+                    let u0 = bases[terms[k]] + i * n + j0
+                    if take == 4 {
+                        // Four terms a pass: the accumulators read and written once per four products.
+                        let u = (u0, bases[terms[k + 1]] + i * n + j0, bases[terms[k + 2]] + i * n + j0, bases[terms[k + 3]] + i * n + j0)
+                        for w in 0..<width {
+                            let c = weights[b + w]
+                            splitAccumulate(u, (c[k], c[k + 1], c[k + 2], c[k + 3]), into: accA + 3 * chunk * w, chunk)
+                        }
+                    } else if take >= 2 {
+                        let u1 = bases[terms[k + 1]] + i * n + j0
+                        if pair {
+                            splitAccumulate(u0, u1, weights[b][k], weights[b][k + 1], weights[b + 1][k], weights[b + 1][k + 1],
+                                            into: accA, accB, chunk)
+                        } else {
+                            splitAccumulate(u0, u1, weights[b][k], weights[b][k + 1], into: accA, chunk)
+                        }
+                        if take == 3 {
+                            let u2 = bases[terms[k + 2]] + i * n + j0
+                            for w in 0..<width { splitAccumulate(u2, weights[b + w][k + 2], into: accA + 3 * chunk * w, chunk) }
+                        }
+                    } else {
+                        splitAccumulate(u0, weights[b][k], into: accA, chunk)
+                        if pair { splitAccumulate(u0, weights[b + 1][k], into: accB, chunk) }
+                    }
+                    pending += take
+                    k += take
+                }
+                for w in 0..<width {
+                    let acc = accA + 3 * chunk * w
+                    let limb = results[b + w] + i * n + j0
+                    for j in 0..<chunk { limb[j] = splitValue(acc[j], acc[chunk + j], acc[2 * chunk + j], m) }
+                }
+                b += width
+            }
+            j0 += chunk
+        }
+    }
+
+    /// A·2^52 + B·2^26 + C mod q (A < 2^63, B, C < 2^64: the sum is below 2^116).
+    @inline(__always)
+    static func splitValue(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ m: Modulus) -> UInt64 {
+        var low = a &<< 52
+        var high = a &>> 12
+        var carry: Bool
+        (low, carry) = low.addingReportingOverflow(b &<< 26)
+        high = high &+ (b &>> 38) &+ (carry ? 1 : 0)
+        (low, carry) = low.addingReportingOverflow(c)
+        high = high &+ (carry ? 1 : 0)
+        return m.reduce(high: high, low: low)
+    }
+
+    /// The sums folded: C ← their value mod q, A ← 0, B ← 0 (room for another `splitCapacity` terms).
+    @inline(__always)
+    static func splitFold(_ acc: UnsafeMutablePointer<UInt64>, _ len: Int, _ m: Modulus) {
+        for j in 0..<len {
+            acc[2 * len + j] = splitValue(acc[j], acc[len + j], acc[2 * len + j], m)
+            acc[j] = 0
+            acc[len + j] = 0
+        }
+    }
+
+    /// (A, B, C)[j] += the split products of u0[j]·w0 + u1[j]·w1, j < len (len a multiple of 8).
+    @inline(__always)
+    static func splitAccumulate(_ u0: UnsafePointer<UInt64>, _ u1: UnsafePointer<UInt64>, _ w0: UInt64, _ w1: UInt64,
+                                into acc: UnsafeMutablePointer<UInt64>, _ len: Int) {
+        let low26 = Lanes(repeating: (1 << 26) - 1)
+        // Halves masked in the vector code (not before the broadcast) so that the compiler sees
+        // 32-bit operands and multiplies with `vpmuludq`.
+        let w0l = Lanes(repeating: w0) & low26, w0h = Lanes(repeating: w0 &>> 26) & low26
+        let w1l = Lanes(repeating: w1) & low26, w1h = Lanes(repeating: w1 &>> 26) & low26
+        let x0s = UnsafeRawPointer(u0), x1s = UnsafeRawPointer(u1)
+        let sums = UnsafeMutableRawPointer(acc)
+        let stride = 8 * len
+        var o = 0
+        while o < stride {
+            let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            let x1 = x1s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            let x0l = x0 & low26, x0h = (x0 &>> 26) & low26
+            let x1l = x1 & low26, x1h = (x1 &>> 26) & low26
+            var a = sums.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            var b = sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
+            var c = sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
+            a &+= x0h &* w0h &+ x1h &* w1h
+            b &+= x0h &* w0l &+ x0l &* w0h &+ x1h &* w1l &+ x1l &* w1h
+            c &+= x0l &* w0l &+ x1l &* w1l
+            sums.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
+            sums.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
+            sums.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
+            o += 64
+        }
+    }
+
+    /// (A, B, C)[j] += the split products of Σ_t u_t[j]·w_t over four terms, j < len (a multiple of 8).
+    @inline(__always)
+    static func splitAccumulate(_ u: (UnsafePointer<UInt64>, UnsafePointer<UInt64>, UnsafePointer<UInt64>, UnsafePointer<UInt64>),
+                                _ w: (UInt64, UInt64, UInt64, UInt64),
+                                into acc: UnsafeMutablePointer<UInt64>, _ len: Int) {
+        let low26 = Lanes(repeating: (1 << 26) - 1)
+        let w0l = Lanes(repeating: w.0) & low26, w0h = Lanes(repeating: w.0 &>> 26) & low26
+        let w1l = Lanes(repeating: w.1) & low26, w1h = Lanes(repeating: w.1 &>> 26) & low26
+        let w2l = Lanes(repeating: w.2) & low26, w2h = Lanes(repeating: w.2 &>> 26) & low26
+        let w3l = Lanes(repeating: w.3) & low26, w3h = Lanes(repeating: w.3 &>> 26) & low26
+        let x0s = UnsafeRawPointer(u.0), x1s = UnsafeRawPointer(u.1), x2s = UnsafeRawPointer(u.2), x3s = UnsafeRawPointer(u.3)
+        let sums = UnsafeMutableRawPointer(acc)
+        let stride = 8 * len
+        var o = 0
+        while o < stride {
+            let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            let x1 = x1s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            let x2 = x2s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            let x3 = x3s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            let x0l = x0 & low26, x0h = (x0 &>> 26) & low26
+            let x1l = x1 & low26, x1h = (x1 &>> 26) & low26
+            let x2l = x2 & low26, x2h = (x2 &>> 26) & low26
+            let x3l = x3 & low26, x3h = (x3 &>> 26) & low26
+            var a = sums.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            var b = sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
+            var c = sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
+            a &+= (x0h &* w0h &+ x1h &* w1h) &+ (x2h &* w2h &+ x3h &* w3h)
+            b &+= (x0h &* w0l &+ x0l &* w0h &+ x1h &* w1l &+ x1l &* w1h) &+ (x2h &* w2l &+ x2l &* w2h &+ x3h &* w3l &+ x3l &* w3h)
+            c &+= (x0l &* w0l &+ x1l &* w1l) &+ (x2l &* w2l &+ x3l &* w3l)
+            sums.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
+            sums.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
+            sums.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
+            o += 64
+        }
+    }
+
+    /// Two sums over the same two inputs, each input residue loaded once: (A, B, C)_a[j] +=
+    /// u0[j]·a0 + u1[j]·a1 and (A, B, C)_b[j] += u0[j]·b0 + u1[j]·b1, split, j < len (a multiple of 8).
+    @inline(__always)
+    static func splitAccumulate(_ u0: UnsafePointer<UInt64>, _ u1: UnsafePointer<UInt64>,
+                                _ a0: UInt64, _ a1: UInt64, _ b0: UInt64, _ b1: UInt64,
+                                into accA: UnsafeMutablePointer<UInt64>, _ accB: UnsafeMutablePointer<UInt64>, _ len: Int) {
+        let low26 = Lanes(repeating: (1 << 26) - 1)
+        let a0l = Lanes(repeating: a0) & low26, a0h = Lanes(repeating: a0 &>> 26) & low26
+        let a1l = Lanes(repeating: a1) & low26, a1h = Lanes(repeating: a1 &>> 26) & low26
+        let b0l = Lanes(repeating: b0) & low26, b0h = Lanes(repeating: b0 &>> 26) & low26
+        let b1l = Lanes(repeating: b1) & low26, b1h = Lanes(repeating: b1 &>> 26) & low26
+        let x0s = UnsafeRawPointer(u0), x1s = UnsafeRawPointer(u1)
+        let sa = UnsafeMutableRawPointer(accA), sb = UnsafeMutableRawPointer(accB)
+        let stride = 8 * len
+        var o = 0
+        while o < stride {
+            let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            let x1 = x1s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            let x0l = x0 & low26, x0h = (x0 &>> 26) & low26
+            let x1l = x1 & low26, x1h = (x1 &>> 26) & low26
+            var a = sa.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            var b = sa.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
+            var c = sa.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
+            a &+= x0h &* a0h &+ x1h &* a1h
+            b &+= x0h &* a0l &+ x0l &* a0h &+ x1h &* a1l &+ x1l &* a1h
+            c &+= x0l &* a0l &+ x1l &* a1l
+            sa.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
+            sa.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
+            sa.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
+            a = sb.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            b = sb.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
+            c = sb.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
+            a &+= x0h &* b0h &+ x1h &* b1h
+            b &+= x0h &* b0l &+ x0l &* b0h &+ x1h &* b1l &+ x1l &* b1h
+            c &+= x0l &* b0l &+ x1l &* b1l
+            sb.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
+            sb.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
+            sb.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
+            o += 64
+        }
+    }
+
+    /// (A, B, C)[j] += the split products of u0[j]·w0, j < len (len a multiple of 8).
+    @inline(__always)
+    static func splitAccumulate(_ u0: UnsafePointer<UInt64>, _ w0: UInt64, into acc: UnsafeMutablePointer<UInt64>, _ len: Int) {
+        let low26 = Lanes(repeating: (1 << 26) - 1)
+        let w0l = Lanes(repeating: w0) & low26, w0h = Lanes(repeating: w0 &>> 26) & low26
+        let x0s = UnsafeRawPointer(u0)
+        let sums = UnsafeMutableRawPointer(acc)
+        let stride = 8 * len
+        var o = 0
+        while o < stride {
+            let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            let x0l = x0 & low26, x0h = (x0 &>> 26) & low26
+            var a = sums.loadUnaligned(fromByteOffset: o, as: Lanes.self)
+            var b = sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
+            var c = sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
+            a &+= x0h &* w0h
+            b &+= x0h &* w0l &+ x0l &* w0h
+            c &+= x0l &* w0l
+            sums.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
+            sums.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
+            sums.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
+            o += 64
+        }
+    }
+}
