@@ -8,8 +8,8 @@
 ///
 /// Measured in isolation (845 inputs of 4 limbs at N = 16384, 4 sums of 32 terms): 0.68 ns per
 /// product against 0.94 for one term at a time over whole limbs. That is the word kernel, for
-/// primes of 52 bits and more; below, limbs take the split kernel (RNSPolynomial+SplitLazySum),
-/// eight residues per vector instruction.
+/// primes above 2^58; smaller ones take the split kernel (RNSPolynomial+SplitLazySum), eight
+/// residues per vector instruction.
 extension RNSPolynomial {
     /// Coefficients per block of the constant-factor kernel: 2 · 8 KB of accumulator per sum and
     /// 8 KB per input of a run (32 inputs: 256 KB), within L2.
@@ -34,8 +34,8 @@ extension RNSPolynomial {
                 let capacity = m.lazyProductCapacity
                 let weights = constants.map { terms in terms.map { m.reduce($0[i]) } }
                 let region = scratch + 2 * n * count * i
-                if m.value < Self.splitPrimeBound, n >= 16 {
-                    // Primes below 2^52: eight residues at a time (RNSPolynomial+SplitLazySum).
+                if Self.splitHalfWidth(m) != nil, n >= 16 {
+                    // Primes of up to 58 bits: eight residues at a time (RNSPolynomial+SplitLazySum).
                     splitLimb(i, modulus: m, degree: n, sums: sums, twin: twin, weights: weights, bases: bases,
                               region: region, results: results)
                     return

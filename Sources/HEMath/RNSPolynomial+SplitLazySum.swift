@@ -1,26 +1,55 @@
-/// The constant-factor lazy sums on limbs whose prime is below 2^52, eight residues at a time:
-/// each residue x and weight w is split into 26-bit halves (x = x_h·2^26 + x_l), and the three
-/// partial sums Σ x_h·w_h, Σ (x_h·w_l + x_l·w_h) and Σ x_l·w_l are kept in 64-bit lanes. Every
-/// partial product is a 32 × 32-bit one, which the vector units make eight at a time (`vpmuludq`),
-/// where the word kernel makes one 64 × 64 → 128-bit product per instruction.
+/// The constant-factor lazy sums on limbs whose prime has at most 58 bits, eight residues at a
+/// time: with h = ⌈b/2⌉ for a b-bit prime, each residue x and weight w is split into h-bit halves
+/// (x = x_h·2^h + x_l), and the three partial sums A = Σ x_h·w_h, B = Σ (x_h·w_l + x_l·w_h) and
+/// C = Σ x_l·w_l are kept in 64-bit lanes. Every partial product is a 32 × 32-bit one (h ≤ 29),
+/// which the vector units make eight at a time (`vpmuludq`), where the word kernel makes one
+/// 64 × 64 → 128-bit product per instruction.
 ///
-/// Ranges and correctness: x, w < q < 2^52, so every half is below 2^26, x_h·w_h and x_l·w_l are
-/// below 2^52 and the cross sum below 2^53. After k ≤ `splitCapacity` = 2047 terms (on top of a
-/// reduced value < 2^52 in the low sum) the sums are below 2^63, 2^64 and 2^63: no lane wraps.
-/// The sum of products is exactly A·2^52 + B·2^26 + C < 2^116, reduced by the 128-bit Barrett
-/// (`Modulus.reduce(high:low:)`, exact for any 128-bit value). Terms beyond the capacity fold
-/// the sums into C first (A = B = 0, C = the reduced value). Same result as the word kernel,
-/// residue for residue.
+/// Ranges and correctness: x, w < q < 2^(2h), so every half is below 2^h, x_h·w_h and x_l·w_l
+/// are below 2^(2h) and the cross sum below 2^(2h+1). After k ≤ 2^(63−2h) − 1 terms
+/// (`splitCapacity`) on top of a reduced value < 2^(2h) in C, A and C are below 2^63 and B below
+/// 2^64: no lane wraps. The sum of products is exactly A·2^(2h) + B·2^h + C < 2^(64+2h) ≤ 2^122,
+/// reduced by the 128-bit Barrett (`Modulus.reduce(high:low:)`, exact for any 128-bit value).
+/// Terms beyond the capacity fold the sums into C first (A = B = 0, C = the reduced value). The
+/// result is the word kernel's, residue for residue. Primes above 2^58 would fold every few
+/// terms (capacity below 31): they keep the word kernel.
 ///
 /// Measured in isolation (845 terms over 1024 coefficients, two sums over the same inputs, this
 /// machine, native build): 0.29 ns per product against 0.84 for the word kernel.
 extension RNSPolynomial {
-    /// Primes below this take the split kernel.
-    @usableFromInline static var splitPrimeBound: UInt64 { 1 << 52 }
-    /// Terms a split accumulator takes between folds (see the type's comment).
-    @usableFromInline static var splitCapacity: Int { 2047 }
+    /// The half width h of the split kernel for prime m, or nil when m keeps the word kernel.
+    @inline(__always)
+    static func splitHalfWidth(_ m: Modulus) -> Int? {
+        let h = (m.bitWidth + 1) / 2
+        return h <= 29 ? h : nil
+    }
+
+    /// Terms a split accumulator of half width h takes between folds (see the type's comment).
+    @inline(__always)
+    static func splitCapacity(halfWidth h: Int) -> Int { (1 << (63 - 2 * h)) - 1 }
+
+    /// The halves of eight residues: (x & mask, x >> h), each masked to 32 bits as well so
+    /// that the compiler sees 32-bit operands and multiplies with `vpmuludq` (h is not a
+    /// constant; the values are below 2^29 either way).
+    @inline(__always)
+    static func halves(_ x: Lanes, _ mask: Lanes, _ h: UInt64) -> (low: Lanes, high: Lanes) {
+        let low32 = Lanes(repeating: 0xffff_ffff)
+        return ((x & mask) & low32, (x &>> h) & low32)
+    }
 
     typealias Lanes = SIMD8<UInt64>
+
+    /// A split kernel's half width h, 2h, and the mask of h bits.
+    struct SplitShape {
+        let h: UInt64
+        let twoH: UInt64
+        let mask: UInt64
+        init(h: Int) {
+            self.h = UInt64(h)
+            twoH = UInt64(2 * h)
+            mask = (1 << UInt64(h)) - 1
+        }
+    }
 
     /// One limb (prime m, limb index i) of `constantLazySums` by the split kernel: the sums'
     /// residues of limb i written to `results[b] + i·n`. `region` holds at least 3·n·count/2
@@ -30,6 +59,9 @@ extension RNSPolynomial {
                           region: UnsafeMutablePointer<UInt64>, results: [UnsafeMutablePointer<UInt64>]) {
         // 3·chunk words per sum (A, B, C), within the 2·n the caller gives each; chunk a multiple of 8.
         let chunk = Swift.min(Self.constantSumChunk, n / 2)
+        guard let h = splitHalfWidth(m) else { preconditionFailure("splitLimb for a prime of \(m.bitWidth) bits") }
+        let capacity = splitCapacity(halfWidth: h)
+        let shape = SplitShape(h: h)
         let count = sums.count
         var j0 = 0
         while j0 < n {
@@ -44,8 +76,8 @@ extension RNSPolynomial {
                 var k = 0
                 while k < terms.count {
                     let take = Swift.min(4, terms.count - k)
-                    if pending + take > Self.splitCapacity {
-                        for w in 0..<width { splitFold(accA + 3 * chunk * w, chunk, m) }
+                    if pending + take > capacity {
+                        for w in 0..<width { splitFold(accA + 3 * chunk * w, chunk, shape, m) }
                         pending = 0
                     }
                     let u0 = bases[terms[k]] + i * n + j0
@@ -54,23 +86,23 @@ extension RNSPolynomial {
                         let u = (u0, bases[terms[k + 1]] + i * n + j0, bases[terms[k + 2]] + i * n + j0, bases[terms[k + 3]] + i * n + j0)
                         for w in 0..<width {
                             let c = weights[b + w]
-                            splitAccumulate(u, (c[k], c[k + 1], c[k + 2], c[k + 3]), into: accA + 3 * chunk * w, chunk)
+                            splitAccumulate(u, (c[k], c[k + 1], c[k + 2], c[k + 3]), into: accA + 3 * chunk * w, chunk, shape)
                         }
                     } else if take >= 2 {
                         let u1 = bases[terms[k + 1]] + i * n + j0
                         if pair {
                             splitAccumulate(u0, u1, weights[b][k], weights[b][k + 1], weights[b + 1][k], weights[b + 1][k + 1],
-                                            into: accA, accB, chunk)
+                                            into: accA, accB, chunk, shape)
                         } else {
-                            splitAccumulate(u0, u1, weights[b][k], weights[b][k + 1], into: accA, chunk)
+                            splitAccumulate(u0, u1, weights[b][k], weights[b][k + 1], into: accA, chunk, shape)
                         }
                         if take == 3 {
                             let u2 = bases[terms[k + 2]] + i * n + j0
-                            for w in 0..<width { splitAccumulate(u2, weights[b + w][k + 2], into: accA + 3 * chunk * w, chunk) }
+                            for w in 0..<width { splitAccumulate(u2, weights[b + w][k + 2], into: accA + 3 * chunk * w, chunk, shape) }
                         }
                     } else {
-                        splitAccumulate(u0, weights[b][k], into: accA, chunk)
-                        if pair { splitAccumulate(u0, weights[b + 1][k], into: accB, chunk) }
+                        splitAccumulate(u0, weights[b][k], into: accA, chunk, shape)
+                        if pair { splitAccumulate(u0, weights[b + 1][k], into: accB, chunk, shape) }
                     }
                     pending += take
                     k += take
@@ -78,7 +110,7 @@ extension RNSPolynomial {
                 for w in 0..<width {
                     let acc = accA + 3 * chunk * w
                     let limb = results[b + w] + i * n + j0
-                    for j in 0..<chunk { limb[j] = splitValue(acc[j], acc[chunk + j], acc[2 * chunk + j], m) }
+                    for j in 0..<chunk { limb[j] = splitValue(acc[j], acc[chunk + j], acc[2 * chunk + j], shape, m) }
                 }
                 b += width
             }
@@ -86,24 +118,24 @@ extension RNSPolynomial {
         }
     }
 
-    /// A·2^52 + B·2^26 + C mod q (A < 2^63, B, C < 2^64: the sum is below 2^116).
+    /// A·2^(2h) + B·2^h + C mod q (A < 2^63, B, C < 2^64, h ≤ 29: the sum is below 2^122).
     @inline(__always)
-    static func splitValue(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ m: Modulus) -> UInt64 {
-        var low = a &<< 52
-        var high = a &>> 12
+    static func splitValue(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ shape: SplitShape, _ m: Modulus) -> UInt64 {
+        var low = a &<< shape.twoH
+        var high = a &>> (64 &- shape.twoH)
         var carry: Bool
-        (low, carry) = low.addingReportingOverflow(b &<< 26)
-        high = high &+ (b &>> 38) &+ (carry ? 1 : 0)
+        (low, carry) = low.addingReportingOverflow(b &<< shape.h)
+        high = high &+ (b &>> (64 &- shape.h)) &+ (carry ? 1 : 0)
         (low, carry) = low.addingReportingOverflow(c)
         high = high &+ (carry ? 1 : 0)
         return m.reduce(high: high, low: low)
     }
 
-    /// The sums folded: C ← their value mod q, A ← 0, B ← 0 (room for another `splitCapacity` terms).
+    /// The sums folded: C ← their value mod q, A ← 0, B ← 0 (room for another capacity of terms).
     @inline(__always)
-    static func splitFold(_ acc: UnsafeMutablePointer<UInt64>, _ len: Int, _ m: Modulus) {
+    static func splitFold(_ acc: UnsafeMutablePointer<UInt64>, _ len: Int, _ shape: SplitShape, _ m: Modulus) {
         for j in 0..<len {
-            acc[2 * len + j] = splitValue(acc[j], acc[len + j], acc[2 * len + j], m)
+            acc[2 * len + j] = splitValue(acc[j], acc[len + j], acc[2 * len + j], shape, m)
             acc[j] = 0
             acc[len + j] = 0
         }
@@ -112,12 +144,10 @@ extension RNSPolynomial {
     /// (A, B, C)[j] += the split products of u0[j]·w0 + u1[j]·w1, j < len (len a multiple of 8).
     @inline(__always)
     static func splitAccumulate(_ u0: UnsafePointer<UInt64>, _ u1: UnsafePointer<UInt64>, _ w0: UInt64, _ w1: UInt64,
-                                into acc: UnsafeMutablePointer<UInt64>, _ len: Int) {
-        let low26 = Lanes(repeating: (1 << 26) - 1)
-        // Halves masked in the vector code (not before the broadcast) so that the compiler sees
-        // 32-bit operands and multiplies with `vpmuludq`.
-        let w0l = Lanes(repeating: w0) & low26, w0h = Lanes(repeating: w0 &>> 26) & low26
-        let w1l = Lanes(repeating: w1) & low26, w1h = Lanes(repeating: w1 &>> 26) & low26
+                                into acc: UnsafeMutablePointer<UInt64>, _ len: Int, _ shape: SplitShape) {
+        let mask = Lanes(repeating: shape.mask), h = shape.h
+        let (w0l, w0h) = halves(Lanes(repeating: w0), mask, h)
+        let (w1l, w1h) = halves(Lanes(repeating: w1), mask, h)
         let x0s = UnsafeRawPointer(u0), x1s = UnsafeRawPointer(u1)
         let sums = UnsafeMutableRawPointer(acc)
         let stride = 8 * len
@@ -125,8 +155,8 @@ extension RNSPolynomial {
         while o < stride {
             let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
             let x1 = x1s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            let x0l = x0 & low26, x0h = (x0 &>> 26) & low26
-            let x1l = x1 & low26, x1h = (x1 &>> 26) & low26
+            let (x0l, x0h) = halves(x0, mask, h)
+            let (x1l, x1h) = halves(x1, mask, h)
             var a = sums.loadUnaligned(fromByteOffset: o, as: Lanes.self)
             var b = sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
             var c = sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
@@ -144,12 +174,12 @@ extension RNSPolynomial {
     @inline(__always)
     static func splitAccumulate(_ u: (UnsafePointer<UInt64>, UnsafePointer<UInt64>, UnsafePointer<UInt64>, UnsafePointer<UInt64>),
                                 _ w: (UInt64, UInt64, UInt64, UInt64),
-                                into acc: UnsafeMutablePointer<UInt64>, _ len: Int) {
-        let low26 = Lanes(repeating: (1 << 26) - 1)
-        let w0l = Lanes(repeating: w.0) & low26, w0h = Lanes(repeating: w.0 &>> 26) & low26
-        let w1l = Lanes(repeating: w.1) & low26, w1h = Lanes(repeating: w.1 &>> 26) & low26
-        let w2l = Lanes(repeating: w.2) & low26, w2h = Lanes(repeating: w.2 &>> 26) & low26
-        let w3l = Lanes(repeating: w.3) & low26, w3h = Lanes(repeating: w.3 &>> 26) & low26
+                                into acc: UnsafeMutablePointer<UInt64>, _ len: Int, _ shape: SplitShape) {
+        let mask = Lanes(repeating: shape.mask), h = shape.h
+        let (w0l, w0h) = halves(Lanes(repeating: w.0), mask, h)
+        let (w1l, w1h) = halves(Lanes(repeating: w.1), mask, h)
+        let (w2l, w2h) = halves(Lanes(repeating: w.2), mask, h)
+        let (w3l, w3h) = halves(Lanes(repeating: w.3), mask, h)
         let x0s = UnsafeRawPointer(u.0), x1s = UnsafeRawPointer(u.1), x2s = UnsafeRawPointer(u.2), x3s = UnsafeRawPointer(u.3)
         let sums = UnsafeMutableRawPointer(acc)
         let stride = 8 * len
@@ -159,10 +189,10 @@ extension RNSPolynomial {
             let x1 = x1s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
             let x2 = x2s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
             let x3 = x3s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            let x0l = x0 & low26, x0h = (x0 &>> 26) & low26
-            let x1l = x1 & low26, x1h = (x1 &>> 26) & low26
-            let x2l = x2 & low26, x2h = (x2 &>> 26) & low26
-            let x3l = x3 & low26, x3h = (x3 &>> 26) & low26
+            let (x0l, x0h) = halves(x0, mask, h)
+            let (x1l, x1h) = halves(x1, mask, h)
+            let (x2l, x2h) = halves(x2, mask, h)
+            let (x3l, x3h) = halves(x3, mask, h)
             var a = sums.loadUnaligned(fromByteOffset: o, as: Lanes.self)
             var b = sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
             var c = sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
@@ -181,12 +211,13 @@ extension RNSPolynomial {
     @inline(__always)
     static func splitAccumulate(_ u0: UnsafePointer<UInt64>, _ u1: UnsafePointer<UInt64>,
                                 _ a0: UInt64, _ a1: UInt64, _ b0: UInt64, _ b1: UInt64,
-                                into accA: UnsafeMutablePointer<UInt64>, _ accB: UnsafeMutablePointer<UInt64>, _ len: Int) {
-        let low26 = Lanes(repeating: (1 << 26) - 1)
-        let a0l = Lanes(repeating: a0) & low26, a0h = Lanes(repeating: a0 &>> 26) & low26
-        let a1l = Lanes(repeating: a1) & low26, a1h = Lanes(repeating: a1 &>> 26) & low26
-        let b0l = Lanes(repeating: b0) & low26, b0h = Lanes(repeating: b0 &>> 26) & low26
-        let b1l = Lanes(repeating: b1) & low26, b1h = Lanes(repeating: b1 &>> 26) & low26
+                                into accA: UnsafeMutablePointer<UInt64>, _ accB: UnsafeMutablePointer<UInt64>, _ len: Int,
+                                _ shape: SplitShape) {
+        let mask = Lanes(repeating: shape.mask), h = shape.h
+        let (a0l, a0h) = halves(Lanes(repeating: a0), mask, h)
+        let (a1l, a1h) = halves(Lanes(repeating: a1), mask, h)
+        let (b0l, b0h) = halves(Lanes(repeating: b0), mask, h)
+        let (b1l, b1h) = halves(Lanes(repeating: b1), mask, h)
         let x0s = UnsafeRawPointer(u0), x1s = UnsafeRawPointer(u1)
         let sa = UnsafeMutableRawPointer(accA), sb = UnsafeMutableRawPointer(accB)
         let stride = 8 * len
@@ -194,8 +225,8 @@ extension RNSPolynomial {
         while o < stride {
             let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
             let x1 = x1s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            let x0l = x0 & low26, x0h = (x0 &>> 26) & low26
-            let x1l = x1 & low26, x1h = (x1 &>> 26) & low26
+            let (x0l, x0h) = halves(x0, mask, h)
+            let (x1l, x1h) = halves(x1, mask, h)
             var a = sa.loadUnaligned(fromByteOffset: o, as: Lanes.self)
             var b = sa.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
             var c = sa.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
@@ -220,16 +251,17 @@ extension RNSPolynomial {
 
     /// (A, B, C)[j] += the split products of u0[j]·w0, j < len (len a multiple of 8).
     @inline(__always)
-    static func splitAccumulate(_ u0: UnsafePointer<UInt64>, _ w0: UInt64, into acc: UnsafeMutablePointer<UInt64>, _ len: Int) {
-        let low26 = Lanes(repeating: (1 << 26) - 1)
-        let w0l = Lanes(repeating: w0) & low26, w0h = Lanes(repeating: w0 &>> 26) & low26
+    static func splitAccumulate(_ u0: UnsafePointer<UInt64>, _ w0: UInt64, into acc: UnsafeMutablePointer<UInt64>, _ len: Int,
+                                _ shape: SplitShape) {
+        let mask = Lanes(repeating: shape.mask), h = shape.h
+        let (w0l, w0h) = halves(Lanes(repeating: w0), mask, h)
         let x0s = UnsafeRawPointer(u0)
         let sums = UnsafeMutableRawPointer(acc)
         let stride = 8 * len
         var o = 0
         while o < stride {
             let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            let x0l = x0 & low26, x0h = (x0 &>> 26) & low26
+            let (x0l, x0h) = halves(x0, mask, h)
             var a = sums.loadUnaligned(fromByteOffset: o, as: Lanes.self)
             var b = sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
             var c = sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)

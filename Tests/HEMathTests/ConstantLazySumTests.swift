@@ -2,19 +2,19 @@ import XCTest
 @testable import HEMath
 
 /// The constant-factor lazy sums (`RNSPolynomial.lazySums` with scalar weights) against the
-/// products reduced and added one by one, on both kernels: the split one (primes below 2^52,
-/// eight residues per vector instruction) and the word one (2^52 and above).
+/// products reduced and added one by one, on both kernels: the split one (primes of up to 58
+/// bits, eight residues per vector instruction) and the word one (larger primes).
 final class ConstantLazySumTests: XCTestCase {
-    /// Primes of 40 and 52 bits (split; the 52-bit one just below 2^52), 53 and 61 bits (word);
-    /// residues and weights at their largest (q − 1) and random, weights given unreduced; a sum
-    /// of 4,099 terms (two folds of the split sums at 2,047 terms, an odd count), twins over the
+    /// Primes of 30 to 58 bits (split, with 2^(63−2h) − 1 terms between folds: 2,047 at 52 bits,
+    /// 511 at 53, 31 at 58) and of 59 and 61 bits (word); residues and weights at their largest
+    /// (q − 1) and random, weights given unreduced; a sum of 4,099 terms (an odd count), twins over the
     /// same inputs in the same order, short sums of every length modulo four, and an empty one.
     func testSplitAndWordKernelsEqualProductsAddedOneByOne() throws {
         let n = 64
-        let primes = try PrimeSearch.nttPrimes(bitSizes: [40, 52, 53, 61], degree: n)
-        XCTAssertLessThan(primes[1], 1 << 52)
-        XCTAssertGreaterThanOrEqual(primes[2], 1 << 52)
+        let primes = try PrimeSearch.nttPrimes(bitSizes: [30, 40, 52, 53, 58, 59, 61], degree: n)
         let basis = try RNSBasis(degree: n, primes: primes)
+        // Split with half widths 15, 20, 26, 27 (511 terms between folds), 29 (31 terms); word kernel for 59 and 61 bits.
+        XCTAssertEqual(basis.moduli.map { RNSPolynomial<Evaluation>.splitHalfWidth($0) }, [15, 20, 26, 27, 29, nil, nil])
         var rng = SystemRandomNumberGenerator()
         let inputs: [RNSPolynomial<Evaluation>] = try (0..<40).map { s in
             let residues = basis.moduli.flatMap { m in
@@ -53,7 +53,7 @@ final class ConstantLazySumTests: XCTestCase {
             }
             lazy[b].withUnsafeLimbs { got in
                 for (i, m) in basis.moduli.enumerated() {
-                    let kernel = m.value < 1 << 52 ? "split" : "word"
+                    let kernel = RNSPolynomial<Evaluation>.splitHalfWidth(m).map { "split, h = \($0)" } ?? "word"
                     XCTAssertEqual(Array(got[(i * n)..<((i + 1) * n)]), Array(expected[(i * n)..<((i + 1) * n)]),
                                    "sum \(b), limb \(i) (\(kernel) kernel)")
                 }
