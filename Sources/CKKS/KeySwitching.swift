@@ -280,6 +280,12 @@ enum KeySwitchInnerProduct {
                      b: UnsafePointer<UInt64>, a: UnsafePointer<UInt64>, keyStride: Int,
                      permutation: UnsafePointer<Int32>?,
                      out0: UnsafeMutablePointer<UInt64>, out1: UnsafeMutablePointer<UInt64>) {
+        if permutation == nil, SplitInnerProduct.applies(modulus: m, digits: digits, degree: n) {
+            // Primes of up to 58 bits, in order: eight coefficients per vector instruction.
+            SplitInnerProduct.limb(modulus: m, degree: n, digits: digits, x: x, xStride: xStride, b: b, a: a,
+                                   keyStride: keyStride, out0: out0, out1: out1)
+            return
+        }
         if permutation != nil || digits <= 16 {
             perCoefficient(modulus: m, degree: n, digits: digits, x: x, xStride: xStride, b: b, a: a,
                            keyStride: keyStride, permutation: permutation, out0: out0, out1: out1)
