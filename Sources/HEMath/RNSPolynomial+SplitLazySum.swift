@@ -67,9 +67,8 @@ extension RNSPolynomial {
         while j0 < n {
             var b = 0
             while b < count {
-                let pair = twin[b]
-                let width = pair ? 2 : 1
-                let accA = region + 3 * chunk * b, accB = accA + 3 * chunk
+                let width = twin[b] ? 2 : 1   // a twin pair: the same inputs, two sums
+                let accA = region + 3 * chunk * b
                 accA.update(repeating: 0, count: 3 * chunk * width)
                 let terms = sums[b]
                 var pending = 0
@@ -88,21 +87,12 @@ extension RNSPolynomial {
                             let c = weights[b + w]
                             splitAccumulate(u, (c[k], c[k + 1], c[k + 2], c[k + 3]), into: accA + 3 * chunk * w, chunk, shape)
                         }
-                    } else if take >= 2 {
-                        let u1 = bases[terms[k + 1]] + i * n + j0
-                        if pair {
-                            splitAccumulate(u0, u1, weights[b][k], weights[b][k + 1], weights[b + 1][k], weights[b + 1][k + 1],
-                                            into: accA, accB, chunk, shape)
-                        } else {
-                            splitAccumulate(u0, u1, weights[b][k], weights[b][k + 1], into: accA, chunk, shape)
-                        }
-                        if take == 3 {
-                            let u2 = bases[terms[k + 2]] + i * n + j0
-                            for w in 0..<width { splitAccumulate(u2, weights[b + w][k + 2], into: accA + 3 * chunk * w, chunk, shape) }
-                        }
                     } else {
-                        splitAccumulate(u0, weights[b][k], into: accA, chunk, shape)
-                        if pair { splitAccumulate(u0, weights[b + 1][k], into: accB, chunk, shape) }
+                        // The last one to three terms one at a time (a sum's remainder).
+                        for t in 0..<take {
+                            let u = bases[terms[k + t]] + i * n + j0
+                            for w in 0..<width { splitAccumulate(u, weights[b + w][k + t], into: accA + 3 * chunk * w, chunk, shape) }
+                        }
                     }
                     pending += take
                     k += take
@@ -141,33 +131,14 @@ extension RNSPolynomial {
         }
     }
 
-    /// (A, B, C)[j] += the split products of u0[j]·w0 + u1[j]·w1, j < len (len a multiple of 8).
+    /// (A, B, C) at byte offset o of a sum's three rows (`stride` bytes apart) += `terms`.
     @inline(__always)
-    static func splitAccumulate(_ u0: UnsafePointer<UInt64>, _ u1: UnsafePointer<UInt64>, _ w0: UInt64, _ w1: UInt64,
-                                into acc: UnsafeMutablePointer<UInt64>, _ len: Int, _ shape: SplitShape) {
-        let mask = Lanes(repeating: shape.mask), h = shape.h
-        let (w0l, w0h) = halves(Lanes(repeating: w0), mask, h)
-        let (w1l, w1h) = halves(Lanes(repeating: w1), mask, h)
-        let x0s = UnsafeRawPointer(u0), x1s = UnsafeRawPointer(u1)
-        let sums = UnsafeMutableRawPointer(acc)
-        let stride = 8 * len
-        var o = 0
-        while o < stride {
-            let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            let x1 = x1s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            let (x0l, x0h) = halves(x0, mask, h)
-            let (x1l, x1h) = halves(x1, mask, h)
-            var a = sums.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            var b = sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
-            var c = sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
-            a &+= x0h &* w0h &+ x1h &* w1h
-            b &+= x0h &* w0l &+ x0l &* w0h &+ x1h &* w1l &+ x1l &* w1h
-            c &+= x0l &* w0l &+ x1l &* w1l
-            sums.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
-            sums.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
-            sums.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
-            o += 64
-        }
+    static func addToSums(_ sums: UnsafeMutableRawPointer, _ o: Int, _ stride: Int, _ terms: (Lanes, Lanes, Lanes)) {
+        sums.storeBytes(of: sums.loadUnaligned(fromByteOffset: o, as: Lanes.self) &+ terms.0, toByteOffset: o, as: Lanes.self)
+        sums.storeBytes(of: sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self) &+ terms.1,
+                        toByteOffset: o + stride, as: Lanes.self)
+        sums.storeBytes(of: sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self) &+ terms.2,
+                        toByteOffset: o + 2 * stride, as: Lanes.self)
     }
 
     /// (A, B, C)[j] += the split products of Σ_t u_t[j]·w_t over four terms, j < len (a multiple of 8).
@@ -193,58 +164,10 @@ extension RNSPolynomial {
             let (x1l, x1h) = halves(x1, mask, h)
             let (x2l, x2h) = halves(x2, mask, h)
             let (x3l, x3h) = halves(x3, mask, h)
-            var a = sums.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            var b = sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
-            var c = sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
-            a &+= (x0h &* w0h &+ x1h &* w1h) &+ (x2h &* w2h &+ x3h &* w3h)
-            b &+= (x0h &* w0l &+ x0l &* w0h &+ x1h &* w1l &+ x1l &* w1h) &+ (x2h &* w2l &+ x2l &* w2h &+ x3h &* w3l &+ x3l &* w3h)
-            c &+= (x0l &* w0l &+ x1l &* w1l) &+ (x2l &* w2l &+ x3l &* w3l)
-            sums.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
-            sums.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
-            sums.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
-            o += 64
-        }
-    }
-
-    /// Two sums over the same two inputs, each input residue loaded once: (A, B, C)_a[j] +=
-    /// u0[j]·a0 + u1[j]·a1 and (A, B, C)_b[j] += u0[j]·b0 + u1[j]·b1, split, j < len (a multiple of 8).
-    @inline(__always)
-    static func splitAccumulate(_ u0: UnsafePointer<UInt64>, _ u1: UnsafePointer<UInt64>,
-                                _ a0: UInt64, _ a1: UInt64, _ b0: UInt64, _ b1: UInt64,
-                                into accA: UnsafeMutablePointer<UInt64>, _ accB: UnsafeMutablePointer<UInt64>, _ len: Int,
-                                _ shape: SplitShape) {
-        let mask = Lanes(repeating: shape.mask), h = shape.h
-        let (a0l, a0h) = halves(Lanes(repeating: a0), mask, h)
-        let (a1l, a1h) = halves(Lanes(repeating: a1), mask, h)
-        let (b0l, b0h) = halves(Lanes(repeating: b0), mask, h)
-        let (b1l, b1h) = halves(Lanes(repeating: b1), mask, h)
-        let x0s = UnsafeRawPointer(u0), x1s = UnsafeRawPointer(u1)
-        let sa = UnsafeMutableRawPointer(accA), sb = UnsafeMutableRawPointer(accB)
-        let stride = 8 * len
-        var o = 0
-        while o < stride {
-            let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            let x1 = x1s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            let (x0l, x0h) = halves(x0, mask, h)
-            let (x1l, x1h) = halves(x1, mask, h)
-            var a = sa.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            var b = sa.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
-            var c = sa.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
-            a &+= x0h &* a0h &+ x1h &* a1h
-            b &+= x0h &* a0l &+ x0l &* a0h &+ x1h &* a1l &+ x1l &* a1h
-            c &+= x0l &* a0l &+ x1l &* a1l
-            sa.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
-            sa.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
-            sa.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
-            a = sb.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            b = sb.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
-            c = sb.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
-            a &+= x0h &* b0h &+ x1h &* b1h
-            b &+= x0h &* b0l &+ x0l &* b0h &+ x1h &* b1l &+ x1l &* b1h
-            c &+= x0l &* b0l &+ x1l &* b1l
-            sb.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
-            sb.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
-            sb.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
+            addToSums(sums, o, stride,
+                      ((x0h &* w0h &+ x1h &* w1h) &+ (x2h &* w2h &+ x3h &* w3h),
+                       (x0h &* w0l &+ x0l &* w0h &+ x1h &* w1l &+ x1l &* w1h) &+ (x2h &* w2l &+ x2l &* w2h &+ x3h &* w3l &+ x3l &* w3h),
+                       (x0l &* w0l &+ x1l &* w1l) &+ (x2l &* w2l &+ x3l &* w3l)))
             o += 64
         }
     }
@@ -262,15 +185,7 @@ extension RNSPolynomial {
         while o < stride {
             let x0 = x0s.loadUnaligned(fromByteOffset: o, as: Lanes.self)
             let (x0l, x0h) = halves(x0, mask, h)
-            var a = sums.loadUnaligned(fromByteOffset: o, as: Lanes.self)
-            var b = sums.loadUnaligned(fromByteOffset: o + stride, as: Lanes.self)
-            var c = sums.loadUnaligned(fromByteOffset: o + 2 * stride, as: Lanes.self)
-            a &+= x0h &* w0h
-            b &+= x0h &* w0l &+ x0l &* w0h
-            c &+= x0l &* w0l
-            sums.storeBytes(of: a, toByteOffset: o, as: Lanes.self)
-            sums.storeBytes(of: b, toByteOffset: o + stride, as: Lanes.self)
-            sums.storeBytes(of: c, toByteOffset: o + 2 * stride, as: Lanes.self)
+            addToSums(sums, o, stride, (x0h &* w0h, x0h &* w0l &+ x0l &* w0h, x0l &* w0l))
             o += 64
         }
     }
