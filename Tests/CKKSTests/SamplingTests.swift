@@ -35,15 +35,22 @@ final class SamplingTests: XCTestCase {
         XCTAssertEqual(words(1, seed: zeroSeed, domain: 0, index: 0), [0x903d_f1a0_ade0_b876])
     }
 
-    /// Nonce layout (domain LE ‖ index LE) and counter continuity across a 4 KiB refill, against
-    /// values computed with Python's `cryptography` ChaCha20 (key 00…1f, nonce 07 00…00 03 00 00 00).
+    /// Nonce layout (domain LE ‖ index LE) and counter continuity across refills, against values
+    /// computed with Python's `cryptography` ChaCha20 (words 0–513) and an RFC 8439 block function
+    /// written in Python from the RFC's text (words 4095–4097, which also gives 0–513) (key 00…1f,
+    /// nonce 07 00…00 03 00 00 00). Words 511/512 were a 4 KiB chunk's edge, 4095/4096 the
+    /// 32 KiB one's (block 512).
     func testKnownAnswerNonceLayoutAndRefill() {
-        let w = words(514, seed: countingSeed, domain: 7, index: 3)
+        let w = words(4098, seed: countingSeed, domain: 7, index: 3)
         XCTAssertEqual(w[0], 0xa292_bffd_130c_6a5a)
         XCTAssertEqual(w[1], 0x3b25_5270_faaa_cb25)
-        XCTAssertEqual(w[511], 0xae5a_538d_12ea_8c01)  // last word of the first chunk
-        XCTAssertEqual(w[512], 0x8d7b_62a1_4c98_36b6)  // first word of the second chunk (block 64)
+        XCTAssertEqual(w[511], 0xae5a_538d_12ea_8c01)
+        XCTAssertEqual(w[512], 0x8d7b_62a1_4c98_36b6)  // block 64
         XCTAssertEqual(w[513], 0x0283_ec49_caf4_e0b2)
+        XCTAssertEqual(w[4095], 0x75eb_dad1_a950_6d54)  // last word of the first chunk
+        XCTAssertEqual(w[4096], 0xbbf3_2a44_01a3_17ac)  // first word of the second chunk (block 512)
+        XCTAssertEqual(w[4097], 0x9b1c_bc8a_fea9_54f9)
+        XCTAssertEqual(SeededStream.chunkByteCount, 32_768, "the words above test the chunk edge at this size")
     }
 
     func testDeterminismAndSeparation() {

@@ -18,15 +18,6 @@ extension Evaluator {
     /// (x² + β·x) use this one value.
     public static let partProductScaleFactor: Double = 4
 
-    /// a · X^e, every component (scale and level unchanged; exact).
-    func multiplyByMonomial(_ a: Ciphertext, exponent e: Int) throws -> Ciphertext {
-        let x = try context.monomial(e, level: a.level)
-        var r = a
-        for i in r.components.indices { try r.components[i].multiply(x) }
-        r.seed = nil
-        return r
-    }
-
     /// a + p in both parts: a + (1 + i)·p, for a plaintext p encoded with real values at a
     /// level ≥ a's and a's scale (i·p is p times X^{N/2}, exact).
     public func addToBothParts(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
@@ -65,11 +56,39 @@ extension Evaluator {
     }
 
     /// (u, v) of a packed ciphertext z: u = z + z̄ (2a), v = X^{3N/4}·(z − z̄) (2iα·b).
+    /// One pass over z and z̄ per component: u into a new polynomial, v over z̄'s own (z̄ is not
+    /// needed after). Made as an addition, a subtraction and a product by X^{3N/4}, each copied its operand
+    /// first: three copies and two more passes, 2.6% of CryptoNets' full-batch evaluation in
+    /// `memmove` (`perf record`).
     private func partsForProduct(_ z: Ciphertext) throws -> (Ciphertext, Ciphertext) {
         guard z.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: z.componentCount) }
-        let zc = try conjugate(z)
-        let u = try add(z, zc)
-        let v = try multiplyByMonomial(subtract(z, zc), exponent: 3 * context.degree / 4)
+        var v = try conjugate(z)
+        let alpha = try context.monomial(3 * context.degree / 4, level: z.level)
+        let n = context.degree
+        let moduli = alpha.basis.moduli
+        var u = z
+        for c in 0..<2 {
+            let sum = RNSPolynomial<Evaluation>(basis: alpha.basis) { out in
+                z.components[c].withUnsafeLimbs { x in
+                    v.components[c].withUnsafeMutableLimbs { y in
+                        alpha.withUnsafeLimbs { a in
+                            let o = out.baseAddress!, xp = x.baseAddress!, yp = y.baseAddress!, ap = a.baseAddress!
+                            RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
+                                let m = moduli[i]
+                                for j in (i * n)..<((i + 1) * n) {
+                                    let zj = xp[j], cj = yp[j]
+                                    o[j] = m.add(zj, cj)
+                                    yp[j] = m.multiplyReduced(m.subtract(zj, cj), ap[j])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            u.components[c] = sum
+        }
+        u.seed = nil
+        v.seed = nil
         return (u, v)
     }
 
