@@ -15,6 +15,7 @@ final class CalibrationTests: XCTestCase {
         c.minimumReps = 1
         c.maximumReps = 3
         c.budgetSeconds = 0.001
+        c.firstTouch = FirstTouchCost(regionBytes: 4 << 20, maximumBytes: 12 << 20)
         return c
     }
 
@@ -38,6 +39,27 @@ final class CalibrationTests: XCTestCase {
         XCTAssertThrowsError(try table.cost(.rotate, level: 0, fingerprint: String(repeating: "0", count: 64))) { error in
             XCTAssertTrue("\(error)".contains("he-tool calibrate"))
         }
+    }
+
+    /// The first-touch probe goes past pages the system still backs to the rate after them
+    /// (three regions in a row at 2.5× the first), or to its cap, and takes the last three's median.
+    func testFirstTouchProbeSettlesAfterTheJumpOrAtItsCap() {
+        let probe = FirstTouchCost(regionBytes: 1 << 20, maximumBytes: 10 << 20)
+        var rates: [Double] = []
+        for rate in [210.0, 200, 230, 220, 1_300, 1_450, 1_380] {
+            XCTAssertTrue(probe.needsAnotherRegion(after: rates), "\(rates)")
+            rates.append(rate)
+        }
+        XCTAssertFalse(probe.needsAnotherRegion(after: rates))
+        XCTAssertEqual(FirstTouchCost.settledRate(rates), 1_380)
+        // Level rates (no hypervisor): on to the cap, ten regions of 1 MiB.
+        let level = [Double](repeating: 250, count: 9)
+        XCTAssertTrue(probe.needsAnotherRegion(after: level))
+        XCTAssertFalse(probe.needsAnotherRegion(after: level + [260]))
+        XCTAssertEqual(FirstTouchCost.settledRate([250, 240, 260, 255]), 255)
+        // A real measurement: positive and finite.
+        let measured = FirstTouchCost(regionBytes: 4 << 20, maximumBytes: 12 << 20).measure(threads: 2)
+        XCTAssertTrue(measured.map { $0 > 0 && $0.isFinite } ?? false, "\(String(describing: measured))")
     }
 
     func testCacheRoundTripsAndRejectsDamageAndOtherMachines() throws {
@@ -75,6 +97,16 @@ final class CalibrationTests: XCTestCase {
         negative.sets[0].microseconds["rotate"]![0] = -1
         try JSONEncoder().encode(negative).write(to: cache.file)
         XCTAssertThrowsError(try cache.load())
+        // The first-touch figure: absent is read (measured later), not a positive number is refused.
+        var touched = table
+        touched.firstTouchMicrosecondsPerMB = 850
+        try cache.save(touched)
+        XCTAssertEqual(try cache.load()?.firstTouchMicrosecondsPerMB, 850)
+        for bad in [-1.0, 0, 2e6] {
+            touched.firstTouchMicrosecondsPerMB = bad
+            try JSONEncoder().encode(touched).write(to: cache.file)
+            XCTAssertThrowsError(try cache.load(), "\(bad)")
+        }
         var wrongVersion = table
         wrongVersion.formatVersion = 99
         try JSONEncoder().encode(wrongVersion).write(to: cache.file)
@@ -147,11 +179,18 @@ final class CostProfileTests: XCTestCase {
         calibrator.minimumReps = 3
         calibrator.maximumReps = 5
         calibrator.budgetSeconds = 0.01
+        calibrator.firstTouch = FirstTouchCost(regionBytes: 4 << 20, maximumBytes: 12 << 20)
         let shallow = try CKKSParameters(logDegree: 10, primeBits: [50, 30, 30], specialPrimeBits: [50], logScale: 30,
                                          keySwitchDigits: nil, security: .insecureTestingOnly)
         var lines: [String] = []
         let model = try cache.model(for: shallow, name: "shallow", calibrator: calibrator) { lines.append($0) }
         XCTAssertEqual(lines.filter { $0.hasPrefix("calibrating") }.count, 1, "\(lines)")
+        // The first-touch cost is measured with the first profile, cached, and priced.
+        XCTAssertEqual(lines.filter { $0.hasPrefix("measuring what memory") }.count, 1, "\(lines)")
+        let rate = try XCTUnwrap(try cache.load()?.firstTouchMicrosecondsPerMB)
+        XCTAssertGreaterThan(rate, 0)
+        XCTAssertEqual(model.firstTouchMicrosecondsPerMB, rate)
+        XCTAssertEqual(model.firstTouchMicroseconds(bytes: 3_000_000), 3 * rate, accuracy: 1e-9 * rate)
         XCTAssertEqual(model.costs.fingerprint, shallow.fingerprintHex)
         for p in Primitive.allCases {
             let row = try XCTUnwrap(model.costs.microseconds[p.rawValue])
@@ -163,7 +202,7 @@ final class CostProfileTests: XCTestCase {
                                             keySwitchDigits: nil, security: .insecureTestingOnly)
         lines = []
         _ = try cache.model(for: otherScale, name: "other scale", calibrator: calibrator) { lines.append($0) }
-        XCTAssertFalse(lines.contains { $0.hasPrefix("calibrating") }, "\(lines)")
+        XCTAssertFalse(lines.contains { $0.hasPrefix("calibrating") || $0.hasPrefix("measuring") }, "\(lines)")
         // Another digit structure or a deeper chain: measured (and cached beside it).
         let twoDigits = try CKKSParameters(logDegree: 10, primeBits: [50, 30, 30, 30], specialPrimeBits: [50, 50], logScale: 30,
                                            keySwitchDigits: 2, security: .insecureTestingOnly)

@@ -54,6 +54,31 @@ final class MemoryEstimateTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(peaks[0], c.model.inputLayout.tileCount * 2 * p.ciphertextPrimes.count * p.degree * 8)
     }
 
+    /// Each step is charged the memory it touches first: the bytes by which its peak exceeds
+    /// the input's read and every earlier step's peak (together the plan's peak over the read),
+    /// at the calibrated rate, on top of its operations.
+    func testStepsArePricedForTheMemoryTheyTouchFirst() throws {
+        let (_, c, _) = try FlowFixtures.compile("mnist")
+        let plan = c.plans[0], p = plan.choice.parameters
+        let fresh = plan.simulation.firstTouchBytes(parameters: p)
+        let peaks = plan.simulation.steps.indices.map { plan.simulation.peakBytes(step: $0, maxLevel: p.maxLevel) }
+        let read = 2 * plan.simulation.inputLayout.tileCount * p.ciphertextPrimes.count * p.degree * 8
+        XCTAssertTrue(fresh.allSatisfy { $0 >= 0 }, "\(fresh)")
+        XCTAssertEqual(fresh.reduce(0, +), max(0, peaks.max()! - read), "\(fresh) \(peaks) \(read)")
+        for i in fresh.indices where fresh[i] > 0 {
+            XCTAssertEqual(peaks[i], max(read, peaks[..<i].max() ?? 0) + fresh[i], "step \(i)")
+        }
+        let model = try FlowFixtures.costModel(plan.choice)
+        XCTAssertEqual(model.firstTouchMicrosecondsPerMB, 0, "the fixtures' table has no first-touch figure")
+        let touching = CostModel(costs: model.costs, firstTouchMicrosecondsPerMB: 1_400)
+        let without = try Optimizer.stepMicroseconds(plan.simulation, parameters: p, model: model)
+        let with = try Optimizer.stepMicroseconds(plan.simulation, parameters: p, model: touching)
+        for i in fresh.indices {
+            XCTAssertEqual(with[i] - without[i], Double(fresh[i]) / 1e6 * 1_400, accuracy: 1e-6 * max(with[i], 1), "step \(i)")
+        }
+        XCTAssertGreaterThan(fresh.reduce(0, +), 0, "the MNIST plan's steps grow past its input's read")
+    }
+
     /// Each step records the Galois keys it is the first to read, cut at its levels: a server
     /// reading keys on demand reads exactly those bytes in that step (checked against the key
     /// store's own count, step by step, on a plan with conversions between tilings), and the

@@ -80,7 +80,7 @@ public struct CalibrationCache {
     public func ensure(_ presets: [ParameterPreset], force: Bool = false, calibrator: Calibrator = Calibrator(),
                        progress: (String) -> Void = { _ in }) throws -> CostTable {
         var table = loadOrFresh(progress: progress)
-        var changed = false
+        var changed = measureFirstTouchIfMissing(&table, force: force, calibrator: calibrator, progress: progress)
         for preset in presets {
             let parameters = try preset.parameters()
             if !force, table.costs(fingerprint: parameters.fingerprintHex) != nil { continue }
@@ -99,12 +99,14 @@ public struct CalibrationCache {
     public func model(for parameters: CKKSParameters, name: String, calibrator: Calibrator = Calibrator(remeasureNoisyProfiles: false),
                       progress: (String) -> Void = { _ in }) throws -> CostModel {
         var table = memo.table ?? loadOrFresh(progress: progress)
+        var changed = measureFirstTouchIfMissing(&table, calibrator: calibrator, progress: progress)
         if table.profile(for: parameters) == nil {
             let key = CostProfile.Key(parameters)
             progress("calibrating \(key) on this machine (a few levels, once for every plan of that structure; cached in \(file.path))")
             table.merge(try ExecutionPolicy(threads: threads).run { try calibrator.profile(for: parameters, progress: progress) })
-            try save(table)
+            changed = true
         }
+        if changed { try save(table) }
         // The optimizer asks for every candidate: the file is read once per process.
         memo.table = table
         let profile = table.profile(for: parameters)!
@@ -112,7 +114,20 @@ public struct CalibrationCache {
             let why = profile.noisy.map { String(format: "disagreed with itself by %.0f%%", 100 * $0) } ?? "ran on a busy machine (\(profile.busy!))"
             progress("note: the calibration of \(profile.key) \(why); estimates may be off: run `he-tool calibrate --force` on a quiet machine")
         }
-        return CostModel(costs: try profile.costs(for: parameters, name: name))
+        return CostModel(costs: try profile.costs(for: parameters, name: name),
+                         firstTouchMicrosecondsPerMB: table.firstTouchMicrosecondsPerMB ?? 0)
+    }
+
+    /// Measures the first-touch cost (`FirstTouchCost`, with the cache's threads) into `table`
+    /// when it has none (or `force`) and the calibrator takes it; true when it was measured.
+    func measureFirstTouchIfMissing(_ table: inout CostTable, force: Bool = false, calibrator: Calibrator,
+                                    progress: (String) -> Void) -> Bool {
+        guard force || table.firstTouchMicrosecondsPerMB == nil, let probe = calibrator.firstTouch else { return false }
+        progress("measuring what memory touched for the first time costs on this machine (once; cached in \(file.path))")
+        guard let rate = probe.measure(threads: threads) else { return false }
+        progress(String(format: "first-touched memory: %.0f µs per MB on %d thread(s)", rate, threads))
+        table.firstTouchMicrosecondsPerMB = rate
+        return true
     }
 }
 

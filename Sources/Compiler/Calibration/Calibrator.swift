@@ -21,6 +21,9 @@ public struct Calibrator {
     /// pass disagreed as much (36–69%) and doubled a cold AlexNet compile's 7 minutes of
     /// calibration; the profile is marked noisy either way and `calibrate --force` remakes it.
     public var remeasureNoisyProfiles = true
+    /// How the first-touch cost of memory is measured (`FirstTouchCost`) when a table has none;
+    /// nil: not measured (the cost model then prices no first touch).
+    public var firstTouch: FirstTouchCost? = FirstTouchCost()
 
     public init(remeasureNoisyProfiles: Bool = true) {
         self.remeasureNoisyProfiles = remeasureNoisyProfiles

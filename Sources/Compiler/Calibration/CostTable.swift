@@ -37,12 +37,16 @@ public struct CostTable: Codable, Sendable, Equatable {
     public var sets: [ParameterCosts]
     /// Fitted costs per ring and key-switching structure (`CostProfile`): what compiles use.
     public var profiles: [CostProfile] = []
+    /// Microseconds per megabyte of memory first touched by the table's threads
+    /// (`FirstTouchCost`); nil in tables measured before it (measured at the next compile).
+    public var firstTouchMicrosecondsPerMB: Double?
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version"
         case machine
         case engineVersion = "engine_version"
         case threads, sets, profiles
+        case firstTouchMicrosecondsPerMB = "first_touch_us_per_mb"
     }
 
     public init(machine: String, engineVersion: String, threads: Int, sets: [ParameterCosts] = []) {
@@ -97,6 +101,9 @@ public struct CostTable: Codable, Sendable, Equatable {
         }
         guard !machine.isEmpty, !engineVersion.isEmpty, threads >= 1 else {
             throw CompilerError.invalidCalibration("calibration without machine, version or thread count")
+        }
+        if let rate = firstTouchMicrosecondsPerMB, !(rate.isFinite && rate > 0 && rate < 1e6) {
+            throw CompilerError.invalidCalibration("calibration's first-touch cost \(rate) µs/MB is not a positive figure below a second per megabyte")
         }
         for profile in profiles { try profile.validate() }
         for set in sets {

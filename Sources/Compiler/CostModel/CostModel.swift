@@ -23,6 +23,10 @@ import TileTensors
 /// Encryptions happen on the client and are not priced.
 public struct CostModel: Sendable {
     public let costs: CostTable.ParameterCosts
+    /// Microseconds per megabyte of memory a step touches first (`FirstTouchCost`; 0: not
+    /// priced). `Optimizer.stepMicroseconds` charges each step the bytes by which it raises the
+    /// evaluation's resident memory (`ChainSimulation.firstTouchBytes`).
+    public let firstTouchMicrosecondsPerMB: Double
 
     /// The model for `parameters`, or an error saying to run `he-tool calibrate`.
     public init(table: CostTable, parameters: CKKSParameters) throws {
@@ -30,9 +34,18 @@ public struct CostModel: Sendable {
             throw CompilerError.notCalibrated("no calibration for these parameters on this machine; run `he-tool calibrate --params …` first")
         }
         self.costs = costs
+        self.firstTouchMicrosecondsPerMB = table.firstTouchMicrosecondsPerMB ?? 0
     }
 
-    init(costs: CostTable.ParameterCosts) { self.costs = costs }
+    init(costs: CostTable.ParameterCosts, firstTouchMicrosecondsPerMB: Double = 0) {
+        self.costs = costs
+        self.firstTouchMicrosecondsPerMB = firstTouchMicrosecondsPerMB
+    }
+
+    /// Estimated microseconds of touching `bytes` of memory for the first time.
+    public func firstTouchMicroseconds(bytes: Int) -> Double {
+        Double(max(bytes, 0)) / 1e6 * firstTouchMicrosecondsPerMB
+    }
 
     /// The same costs with each key switch `ratio` times as dear: the estimate for the same
     /// chain with another number of key-switching digits (`ParameterSelection.keySwitchWork`),
@@ -62,7 +75,7 @@ public struct CostModel: Sendable {
                 return max(product[l] - r, 0.1 * product[l]) + r * ratio
             }
         }
-        return CostModel(costs: c)
+        return CostModel(costs: c, firstTouchMicrosecondsPerMB: firstTouchMicrosecondsPerMB)
     }
 
     private func cost(_ primitive: Primitive, _ level: Int) throws -> Double {

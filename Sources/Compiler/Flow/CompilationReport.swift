@@ -52,6 +52,10 @@ public enum CompilationReport {
                           best.microsecondsPerImage / 1000, best.images))
         out.append("memory: most ciphertexts and plaintexts alive at once \(mb(peak)), input \(sim.inputLayout.tileCount) ciphertext(s), output \(sim.outputLayout.tileCount)")
         out.append("memory: the server's peak resident set, estimated with every key in memory: \(c.model.memoryEstimate().description)")
+        let fresh = sim.firstTouchBytes(parameters: p).reduce(0, +)
+        if fresh > 0 {
+            out.append("memory: the steps touch \(mb(fresh)) beyond the input's read for the first time (a fresh process's page faults, priced in the steps' estimates at this machine's calibrated rate)")
+        }
         out.append("upload: input \(mb(inputBytes)) (seeded), evaluation keys \(mb(keys)) (relinearization + \(sim.galoisKeyCount) Galois, once per client); download: \(mb(outputBytes))")
         if let saved = c.zeroBlockSavings {
             out.append("zero weight blocks: \(saved.plainProducts) plaintext products and \(saved.rotations) rotations not made in this plan"

@@ -185,6 +185,21 @@ extension ChainSimulation {
         return max(0, step.peakBytes - (simulatedMaxLevel - maxLevel) * step.peakPolynomials * 2 * inputLayout.slotsPerTile * 8)
     }
 
+    /// Per step, the bytes by which it raises an evaluation's resident memory above every
+    /// earlier moment: the input's read (its frame and decoded message, twice the seeded
+    /// input's bytes, as `MemoryEstimate` counts it; freed, its pages serve the first step)
+    /// and the earlier steps' peaks. A fresh process touches those pages for the first time
+    /// during that step (`CostModel.firstTouchMicroseconds`). Their sum is the peak's excess
+    /// over the input's read.
+    public func firstTouchBytes(parameters p: CKKSParameters) -> [Int] {
+        var highest = 2 * inputLayout.tileCount * p.ciphertextPrimes.count * p.degree * 8
+        return steps.indices.map { i in
+            let peak = peakBytes(step: i, maxLevel: p.maxLevel)
+            defer { highest = max(highest, peak) }
+            return max(0, peak - highest)
+        }
+    }
+
     /// Bytes of the Galois keys step `i` is the first to use, each cut for key switching at its
     /// level under `parameters` (`GaloisKeyStore.keyBytes(_:level:)`: b and a of the digits
     /// that level has, over its primes and the special ones).

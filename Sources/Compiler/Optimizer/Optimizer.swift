@@ -356,11 +356,15 @@ public enum Optimizer {
     }
 
     /// Each step's estimated microseconds: its counts at the levels they run at under
-    /// `parameters`, priced by `model`.
+    /// `parameters`, priced by `model`, and the memory it touches first
+    /// (`ChainSimulation.firstTouchBytes`) at the model's first-touch rate.
     static func stepMicroseconds(_ simulation: ChainSimulation, parameters: CKKSParameters, model: CostModel) throws -> [Double] {
         let top = parameters.maxLevel
-        return try simulation.steps.map { step in
-            try step.countsByDepth.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + (try model.microseconds($1.value, level: top - $1.key)) }
+        let fresh = simulation.firstTouchBytes(parameters: parameters)
+        return try simulation.steps.indices.map { i in
+            try simulation.steps[i].countsByDepth.sorted(by: { $0.key < $1.key })
+                .reduce(0.0) { $0 + (try model.microseconds($1.value, level: top - $1.key)) }
+                + model.firstTouchMicroseconds(bytes: fresh[i])
         }
     }
 
