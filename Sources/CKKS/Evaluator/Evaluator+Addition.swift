@@ -84,10 +84,13 @@ extension Evaluator {
         let residues = try ConstantEncoding.residues(of: c, scale: a.scale, basis: context.basis(atLevel: a.level))
         let n = context.degree
         let moduli = try context.basis(atLevel: a.level).moduli
+        // Limbs in parallel (`RNSParallelism`): a step adding a constant to every tile runs
+        // its tiles one after the other.
         a.components[0].withUnsafeMutableLimbs { x in
-            for i in moduli.indices {
+            let p = x.baseAddress!
+            RNSParallelism.forEachLimb(count: moduli.count, degree: n) { i in
                 let m = moduli[i]
-                for j in (i * n)..<((i + 1) * n) { x[j] = m.add(x[j], residues[i]) }
+                for j in (i * n)..<((i + 1) * n) { p[j] = m.add(p[j], residues[i]) }
             }
         }
     }
