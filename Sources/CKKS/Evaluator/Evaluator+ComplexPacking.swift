@@ -43,9 +43,8 @@ extension Evaluator {
     }
 
     /// a with c0[j] + term(q, l, j) for every residue j of its first component (l its limb, q the
-    /// limb's prime), written into a new polynomial in one pass, limbs in parallel
-    /// (`RNSParallelism`): a step that adds to every tile (MNIST's +γ, 3,136 tiles) ran on one
-    /// thread, copying each c0 before the pass, at 1.6× an addition's price.
+    /// limb's prime), written into a new polynomial in one pass (not a copy, then a pass), limbs
+    /// in parallel (`RNSParallelism`: a step adding to every tile makes its tiles one by one).
     @inline(__always)
     private func addingToFirstComponent(_ a: Ciphertext, _ term: (Modulus, Int, Int) -> UInt64) -> Ciphertext {
         let n = context.degree
@@ -68,9 +67,9 @@ extension Evaluator {
 
     /// (u, v) of a packed ciphertext z: u = z + z̄ (2a), v = X^{3N/4}·(z − z̄) (2iα·b).
     /// One pass over z and z̄ per component: u into a new polynomial, v over z̄'s own (z̄ is not
-    /// needed after). Made as an addition, a subtraction and a product by X^{3N/4}, each copied its operand
-    /// first: three copies and two more passes, 2.6% of CryptoNets' full-batch evaluation in
-    /// `memmove` (`perf record`).
+    /// needed after). Made as an addition, a subtraction and a product by X^{3N/4}, each copied
+    /// its operand first: three copies and two more passes, 2.6% of CryptoNets' full-batch
+    /// evaluation in `memmove` (`perf record`).
     private func partsForProduct(_ z: Ciphertext) throws -> (Ciphertext, Ciphertext) {
         guard z.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: z.componentCount) }
         var v = try conjugate(z)

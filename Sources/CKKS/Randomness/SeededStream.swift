@@ -25,8 +25,9 @@ import Foundation
 /// Cost: the keystream is produced in chunks of `chunkByteCount` bytes (512 ChaCha20 blocks per
 /// call), so the per-word cost is a buffer read plus 1/4096 of a call. Each call allocates (the
 /// key's copy, the keystream's `Data`): with 4 KiB chunks a full-batch input's expansion made
-/// about 600,000 allocations, and its two threads waited on the allocator's one lock. A stream holds at most
-/// 2^32 blocks (256 GiB); reading past that is a precondition failure rather than a repeat.
+/// about 600,000 allocations, and its two threads waited on the allocator's one lock. A stream
+/// holds at most 2^32 blocks (256 GiB); reading past that is a precondition failure rather than
+/// a repeat.
 public struct SeededStream: RandomNumberGenerator, Sendable {
     /// Bytes of keystream generated per refill: 32 KiB, 512 ChaCha20 blocks, 4,096 words (a
     /// limb of N = 16384 in four refills). The words do not depend on it.
