@@ -43,7 +43,7 @@ public enum CompilationReport {
         if sim.chunks.contains(where: { $0 > 1 }) {
             out.append("chunks: \(Optimizer.chunkSummary(sim.chunks)), each through the steps after it into the next convolution (its output never whole; the estimate and peak of a segment are on its first step)")
         }
-        let inputBytes = sim.inputLayout.tileCount * p.ciphertextPrimes.count * p.degree * 8 // seeded: one polynomial
+        let inputBytes = MemoryEstimate.seededInputBytes(ciphertexts: sim.inputLayout.tileCount, parameters: p)
         let outputBytes = sim.outputLayout.tileCount * 2 * p.degree * 8
         let keys = best.evaluationKeyBytes
         let peak = best.largestIntermediateBytes

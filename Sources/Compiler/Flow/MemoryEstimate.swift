@@ -101,10 +101,16 @@ public struct MemoryEstimate: Sendable, Equatable {
         let scratch = (p.keySwitchDigits + 5) * keyBasis * n * 8
         return MemoryEstimate(
             baseline: baselineBytes, weights: 8 * weightCount, keys: keys,
-            input: inputCiphertexts * p.ciphertextPrimes.count * n * 8,
+            input: seededInputBytes(ciphertexts: inputCiphertexts, parameters: p),
             ciphertexts: ciphertexts, scratch: scratch,
             keyFile: residentKeyBytes == nil ? perKey : 0,
             keysWithCiphertexts: keysWithCiphertexts, keysBeforeSteps: keysWithCiphertexts == nil ? nil : perKey)
+    }
+
+    /// Bytes of an encrypted input of `ciphertexts` seeded ciphertexts at the top level (each
+    /// one polynomial; the other is its seed): its file frame, what `input` counts.
+    public static func seededInputBytes(ciphertexts: Int, parameters p: CKKSParameters) -> Int {
+        ciphertexts * p.ciphertextPrimes.count * p.degree * 8
     }
 
     /// One line: the total and its parts, in MB.

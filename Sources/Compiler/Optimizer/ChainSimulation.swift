@@ -192,7 +192,7 @@ extension ChainSimulation {
     /// during that step (`CostModel.firstTouchMicroseconds`). Their sum is the peak's excess
     /// over the input's read.
     public func firstTouchBytes(parameters p: CKKSParameters) -> [Int] {
-        var highest = 2 * inputLayout.tileCount * p.ciphertextPrimes.count * p.degree * 8
+        var highest = 2 * MemoryEstimate.seededInputBytes(ciphertexts: inputLayout.tileCount, parameters: p)
         return steps.indices.map { i in
             let peak = peakBytes(step: i, maxLevel: p.maxLevel)
             defer { highest = max(highest, peak) }
