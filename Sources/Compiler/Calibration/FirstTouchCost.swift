@@ -23,10 +23,12 @@ public struct FirstTouchCost: Sendable {
     public var maximumBytes: Int
     public var jump: Double
 
-    /// Regions of 128 MiB up to 3 GiB or an eighth of the machine's memory, unmapped at the
-    /// end: 1–2 s once per machine and thread count.
+    /// Regions of 128 MiB up to 3 GiB or an eighth of the machine's memory (at least three
+    /// regions), unmapped at the end: 1–2 s once per machine and thread count.
     public init(regionBytes: Int = 128 << 20, maximumBytes: Int? = nil, jump: Double = 2.5) {
-        let cap = maximumBytes ?? min(3 << 30, Int(ProcessInfo.processInfo.physicalMemory / 8))
+        // At least three regions even on a machine with under 3 GiB (an eighth of its memory
+        // would be fewer): the default probe must not trap where he-tool runs.
+        let cap = maximumBytes ?? max(3 * regionBytes, min(3 << 30, Int(ProcessInfo.processInfo.physicalMemory / 8)))
         precondition(regionBytes >= 1 << 20 && cap >= 3 * regionBytes, "at least three regions of a mebibyte")
         self.regionBytes = regionBytes
         self.maximumBytes = cap
