@@ -17,9 +17,9 @@ struct RemapGroups {
     /// element of target element I, nil for a zero).
     init(from shape: TileShape, to target: TileShape, slots: Int, source: ([Int]) -> [Int]?) throws {
         // Neighbouring slots mostly fall in one group, so the last group is tried before the
-        // dictionary: hashing every slot's key was a quarter of AlexNet's compile (the
-        // optimizer prices hundreds of conversions).
-        var groupOf: [RemapKey: Int] = [:]
+        // table: hashing every slot's key was a quarter of AlexNet's compile (the optimizer
+        // prices hundreds of conversions). The table's key: (target, source · slots + δ).
+        var groupOf = PairTable(capacity: 64)
         var last: (key: RemapKey, group: Int)?
         var valid = [Int](repeating: 0, count: target.tileCount)
         var failure: Error?
@@ -34,13 +34,13 @@ struct RemapGroups {
                 let g: Int
                 if let last, last.key == key {
                     g = last.group
-                } else if let found = groupOf[key] {
-                    g = found
                 } else {
-                    g = order.count
-                    groupOf[key] = g
-                    order.append(key)
-                    members.append([])
+                    let (found, inserted) = groupOf.value(key.target, key.source * slots + key.delta, orInsert: order.count)
+                    g = found
+                    if inserted {
+                        order.append(key)
+                        members.append([])
+                    }
                 }
                 last = (key, g)
                 members[g].append(slot)
@@ -61,12 +61,12 @@ struct RemapGroups {
 
     /// One masked product per group of `rot(S, δ)`, each source's rotations hoisted.
     var direct: RemapCost {
-        var rotations = Set<StepPair>(), steps = Set<Int>()
+        var rotations = PairTable(capacity: order.count), steps = DistinctSteps()
         for key in order where key.delta != 0 {
-            rotations.insert(StepPair(key.source, key.delta))
+            rotations.insert(key.source, key.delta)
             steps.insert(key.delta)
         }
-        return RemapCost(rotations: rotations.count, steps: steps)
+        return RemapCost(rotations: rotations.count, steps: steps.set)
     }
 
     /// The baby-step giant-step form of the same movement: δ = b + g with one baby b per
@@ -79,13 +79,17 @@ struct RemapGroups {
     /// 49,120 rotations by 1,535 steps directly, 1,888 by 30 steps so (into one copy, then
     /// replicated).
     func babyGiantSplit(slots: Int) -> RemapSplit {
-        var babyOfPair: [StepPair: Int] = [:]
-        for key in order {
+        // Per (target, source) pair, an index into `babies`, which keeps the pair's smallest step.
+        var pairs = PairTable(capacity: order.count)
+        var babies: [Int] = []
+        var pairOfGroup = [Int](repeating: 0, count: order.count)
+        for (g, key) in order.enumerated() {
             let signed = key.delta > slots / 2 ? key.delta - slots : key.delta
-            let pair = StepPair(key.target, key.source)
-            if let b = babyOfPair[pair] { babyOfPair[pair] = min(b, signed) } else { babyOfPair[pair] = signed }
+            let (p, inserted) = pairs.value(key.target, key.source, orInsert: babies.count)
+            if inserted { babies.append(signed) } else { babies[p] = min(babies[p], signed) }
+            pairOfGroup[g] = p
         }
-        return split(slots: slots) { key in babyOfPair[StepPair(key.target, key.source)]! }
+        return split(slots: slots) { g, _ in babies[pairOfGroup[g]] }
     }
 
     /// The baby-step giant-step form with baby δ mod m and giant δ − (δ mod m): when the moves
@@ -94,7 +98,7 @@ struct RemapGroups {
     /// dimension's slot stride makes a baby per inner offset and a giant per outer one: AlexNet's
     /// last pool, 36 offsets per tile, 10 rotations where the direct form takes 35.
     func babyGiantSplit(slots: Int, modulus m: Int) -> RemapSplit {
-        split(slots: slots) { key in key.delta % m }
+        split(slots: slots) { _, key in key.delta % m }
     }
 
     /// The cheapest (`RemapCost.score`) of the pairwise split and the splits by each modulus.
@@ -108,21 +112,35 @@ struct RemapGroups {
         return best
     }
 
-    /// The split with each group's baby `baby(key)` (any step; its giant makes up δ).
-    private func split(slots: Int, baby babyOf: (RemapKey) -> Int) -> RemapSplit {
+    /// The split with group g's baby `baby(g, key)` (any step; its giant makes up δ).
+    private func split(slots: Int, baby babyOf: (Int, RemapKey) -> Int) -> RemapSplit {
         var baby: [Int] = [], giant: [Int] = []
+        baby.reserveCapacity(order.count)
+        giant.reserveCapacity(order.count)
         // Baby rotations are per (source, b), giant ones per (target, g): counted apart.
-        var babies = Set<StepPair>(), giants = Set<StepPair>(), steps = Set<Int>()
-        for key in order {
-            let b = ((babyOf(key) % slots) + slots) % slots
+        var babies = PairTable(capacity: order.count), giants = PairTable(capacity: order.count)
+        var steps = DistinctSteps()
+        for (k, key) in order.enumerated() {
+            let b = ((babyOf(k, key) % slots) + slots) % slots
             let g = ((key.delta - b) % slots + slots) % slots
             baby.append(b)
             giant.append(g)
-            if b != 0 { babies.insert(StepPair(key.source, b)); steps.insert(b) }
-            if g != 0 { giants.insert(StepPair(key.target, g)); steps.insert(g) }
+            if b != 0 { babies.insert(key.source, b); steps.insert(b) }
+            if g != 0 { giants.insert(key.target, g); steps.insert(g) }
         }
-        return RemapSplit(baby: baby, giant: giant, cost: RemapCost(rotations: babies.count + giants.count, steps: steps))
+        return RemapSplit(baby: baby, giant: giant, cost: RemapCost(rotations: babies.count + giants.count, steps: steps.set))
     }
+}
+
+/// The distinct rotation steps of a remap, gathered per group without hashing each into a `Set`
+/// (a remap has tens of thousands of groups and a few dozen steps).
+struct DistinctSteps {
+    private var seen = PairTable(capacity: 64)
+    private var list: [Int] = []
+    mutating func insert(_ step: Int) {
+        if seen.insert(0, step) { list.append(step) }
+    }
+    var set: Set<Int> { Set(list) }
 }
 
 /// What a way of making a remap costs in rotations and rotation steps (evaluation keys).
@@ -147,12 +165,6 @@ struct RemapSplit {
     var baby: [Int]
     var giant: [Int]
     var cost: RemapCost
-}
-
-/// Two integers as a dictionary key (a tile and a step, two tiles).
-struct StepPair: Hashable {
-    let a: Int, b: Int
-    init(_ a: Int, _ b: Int) { self.a = a; self.b = b }
 }
 
 /// A group of target slots that read one source tile rotated by one step.

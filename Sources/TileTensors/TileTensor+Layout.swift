@@ -203,13 +203,12 @@ extension TileTensor {
         // target's sums alive at once were about 1,500 ciphertexts (5.5 GB) in AlexNet's
         // conversion into 64×4×8×8 tiles. A source read by two chunks has its babies made twice.
         var pairGiants: [Int] = []
-        var pairOf: [StepPair: Int] = [:]
+        var pairOf = PairTable(capacity: groups.order.count)
         var pairOfGroup = [Int](repeating: 0, count: groups.order.count)
         var pairsOfTarget = [[Int]](repeating: [], count: target.tileCount)
         for (g, key) in groups.order.enumerated() {
-            let pairKey = StepPair(key.target, split.giant[g])
-            let p = pairOf[pairKey] ?? pairGiants.count
-            if p == pairGiants.count { pairOf[pairKey] = p; pairGiants.append(split.giant[g]); pairsOfTarget[key.target].append(p) }
+            let (p, inserted) = pairOf.value(key.target, split.giant[g], orInsert: pairGiants.count)
+            if inserted { pairGiants.append(split.giant[g]); pairsOfTarget[key.target].append(p) }
             pairOfGroup[g] = p
         }
         let zero = pairsOfTarget.contains { $0.isEmpty }

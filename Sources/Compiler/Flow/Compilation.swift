@@ -77,6 +77,9 @@ public struct Compilation: Sendable {
             // outputs, then check that on the calibration inputs once the plan is known.
             options.circuitPrivacy!.slotBits = outputBits + Self.garbageMarginBits
         }
+        // The planning rounds (with and without the input's packing, again at a larger scale
+        // or for circuit privacy) share their simulations and conversion paths.
+        if options.memo == nil { options.memo = PlanningMemo() }
         var chain = packed
         var plans = try Optimizer.plans(for: chain, options: options, costModel: costModel, progress: progress)
         var losers: [Optimizer.Candidate] = []

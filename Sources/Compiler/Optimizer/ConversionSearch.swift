@@ -23,6 +23,12 @@ enum ConversionSearch {
     static let successors = 5
     static let tileRatio = 64
 
+    /// A block's input converted from one tiling into another.
+    struct Move: Hashable {
+        var from: InterleavedTiling
+        var to: InterleavedTiling
+    }
+
     struct State {
         var cost: Double
         var path: [InterleavedTiling]
@@ -31,17 +37,24 @@ enum ConversionSearch {
     /// Tiling paths (one tiling per step), best first by the DP's estimate.
     static func paths(_ chain: NetworkLowering.Result, reference: ChainSimulation, tilings: [InterleavedTiling],
                       logScale: Int, levels: Int, price: @escaping ([Int: OperationCounts]) -> Double,
-                      progress: (String) -> Void) -> [[InterleavedTiling]] {
+                      memo: PlanningMemo? = nil, progress: (String) -> Void) -> [[InterleavedTiling]] {
         let blocks = chain.blocks
         let n = blocks.count
+        // A block's cost, nil when it does not run or costs more than `limit` (whether or not
+        // the budget stopped it: so a block kept by the memo counts as a fresh one).
         func simulate(_ b: Int, in t: InterleavedTiling, from input: TileShape, limit: Double) -> Double? {
             let r = blocks[b]
-            guard let sim = try? ChainSimulation.segment(Array(chain.steps[r]), first: r.lowerBound,
-                                                         tilings: Array(repeating: t, count: r.count), input: input,
-                                                         depth: reference.steps[r.lowerBound].depthBefore, logScale: logScale, levels: levels,
-                                                         budget: limit.isFinite ? { price($0) <= limit } : nil)
-            else { return nil }
-            return sim.steps.reduce(0.0) { $0 + price($1.countsByDepth) }
+            let depth = reference.steps[r.lowerBound].depthBefore
+            func run() -> [[Int: OperationCounts]]? {
+                (try? ChainSimulation.segment(Array(chain.steps[r]), first: r.lowerBound,
+                                              tilings: Array(repeating: t, count: r.count), input: input,
+                                              depth: depth, logScale: logScale, levels: levels,
+                                              budget: limit.isFinite ? { price($0) <= limit } : nil))?.steps.map(\.countsByDepth)
+            }
+            let counts = memo.map { $0.blockCounts(chain, steps: r, tiling: t, input: input, depth: depth, levels: levels, simulate: run) } ?? run()
+            guard let counts else { return nil }
+            let cost = counts.reduce(0.0) { $0 + price($1) }
+            return cost <= limit ? cost : nil
         }
         // stay[b][T]: block b in T, from the form its input has when block b − 1 also ran in T.
         // Blocks are independent here: simulated on every core (the mock backend of each
@@ -97,10 +110,22 @@ enum ConversionSearch {
                     for to in targets where to != from { jobs.append((k, s, to, input)) }
                 }
             }
-            let costs = parallelMap(jobs.count) { simulate(b, in: jobs[$0].to, from: jobs[$0].input, limit: .infinity) }
-            for (job, cost) in zip(jobs, costs) {
-                guard let cost else { continue }
-                conversions += 1
+            // A conversion's cost depends only on its two tilings (the input form is the
+            // predecessor's), so a move offered after no and after one conversion is simulated
+            // once (45 of AlexNet's 431).
+            var moveOf: [Move: Int] = [:]
+            var moves: [(to: InterleavedTiling, input: TileShape)] = []
+            let jobMoves = jobs.map { job -> Int in
+                let move = Move(from: job.from.path[job.from.path.count - 1], to: job.to)
+                if let known = moveOf[move] { return known }
+                moveOf[move] = moves.count
+                moves.append((job.to, job.input))
+                return moves.count - 1
+            }
+            let moveCosts = parallelMap(moves.count) { simulate(b, in: moves[$0].to, from: moves[$0].input, limit: .infinity) }
+            conversions += moveCosts.filter { $0 != nil }.count
+            for (job, move) in zip(jobs, jobMoves) {
+                guard let cost = moveCosts[move] else { continue }
                 offer(job.k + 1, job.to, State(cost: job.from.cost + cost, path: job.from.path + [job.to]))
             }
             states = next

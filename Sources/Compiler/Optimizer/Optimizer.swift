@@ -53,6 +53,9 @@ public enum Optimizer {
         /// linear layers' work halves per image, each product of ciphertexts adds a conjugation
         /// per operand) and the cheaper per image is taken. Not with circuit privacy.
         public var complexPacking = true
+        /// Simulations and conversion paths shared by the planning rounds of one compile
+        /// (`PlanningMemo`); nil: every round simulates afresh.
+        public var memo: PlanningMemo?
         public init() {}
     }
 
@@ -145,6 +148,12 @@ public enum Optimizer {
         func lowerBound(_ counts: [Int: OperationCounts]) -> Double {
             counts.sorted(by: { $0.key < $1.key }).reduce(0.0) { $0 + ((try? boundModel.microseconds($1.value, level: max(0, boundTop - $1.key))) ?? 0) }
         }
+        // A whole simulation of `chain` in `tilings`: the memo's, when an earlier round made it.
+        func simulated(_ tilings: [InterleavedTiling], batch: Int, complexPacking: Bool,
+                       _ simulate: () throws -> ChainSimulation) throws -> ChainSimulation {
+            guard let memo = options.memo else { return try simulate() }
+            return try memo.simulation(chain, tilings: tilings, batch: batch, complexPacking: complexPacking, simulate: simulate)
+        }
         var objectives: [Double] = []
         var pruned = 0
         var result: [Candidate] = []
@@ -186,26 +195,47 @@ public enum Optimizer {
                 }
                 ringTilings += tilings
                 let packings = options.objective == .throughput && options.complexPacking && options.circuitPrivacy == nil ? [false, true] : [false]
-                for (n, tiling) in ordered.enumerated() {
-                    if n > 0 && n % 20 == 0 { progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)") }
-                    for complexPacking in packings {
+                // A few tilings at once, one per core, with the budget of the batch's start (they
+                // ran one at a time on one core: AlexNet's 59 took 90 s). The pruning spares
+                // every plan within 10% of the third best, so the core count changes only which
+                // dearer plans it stops, never the best three.
+                let jobs = ordered.enumerated().flatMap { n, tiling in packings.map { (n: n, tiling: tiling, complexPacking: $0) } }
+                let width = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+                for start in stride(from: 0, to: jobs.count, by: width) {
+                    let batchJobs = Array(jobs[start..<min(start + width, jobs.count)])
+                    let threshold = min(objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity, (options.knownBest ?? .infinity) * 1.1)
+                    let outcomes = ConversionSearch.parallelMap(batchJobs.count) { k -> Result<ChainSimulation, Error> in
+                        let (tiling, complexPacking) = (batchJobs[k].tiling, batchJobs[k].complexPacking)
                         let images = options.objective == .throughput ? tiling.tB : batch
                         let perImage = Double(complexPacking ? 2 * images : images)
+                        return Result {
+                            try simulated(Array(repeating: tiling, count: chain.steps.count), batch: images,
+                                          complexPacking: complexPacking) {
+                                try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
+                                                        logScale: options.minimumScaleBits, levels: levels,
+                                                        complexPacking: complexPacking,
+                                                        budget: threshold.isFinite ? { counts in
+                                    let cost = lowerBound(counts)
+                                    return (options.objective == .throughput ? cost / perImage : cost) <= threshold
+                                } : nil)
+                            }
+                        }
+                    }
+                    for (job, outcome) in zip(batchJobs, outcomes) {
+                        let (n, tiling, complexPacking) = job
+                        if n > 0 && n % 20 == 0 && complexPacking == packings[0] {
+                            progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)")
+                        }
+                        let images = options.objective == .throughput ? tiling.tB : batch
                         let simulation: ChainSimulation
-                        let threshold = min(objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity, (options.knownBest ?? .infinity) * 1.1)
-                        do {
-                            simulation = try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
-                                                                 logScale: options.minimumScaleBits, levels: levels,
-                                                                 complexPacking: complexPacking,
-                                                                 budget: threshold.isFinite ? { counts in
-                                let cost = lowerBound(counts)
-                                return (options.objective == .throughput ? cost / perImage : cost) <= threshold
-                            } : nil)
-                        } catch TileTensorError.budgetExceeded {
+                        switch outcome {
+                        case .success(let made):
+                            simulation = made
+                        case .failure(TileTensorError.budgetExceeded):
                             pruned += 1
                             layoutOnly = false
                             continue
-                        } catch {
+                        case .failure(let error):
                             failures.append("\(tiling): \(error)")
                             continue
                         }
@@ -269,8 +299,24 @@ public enum Optimizer {
         // Throughput plans keep one tiling: there a tile holds thousands of images and pricing a
         // conversion still walks every slot (the MNIST throughput DP passed 11 CPU-minutes).
         let dpTilings = ringTilings.filter { $0.slots == slots }
-        let paths = !options.searchConversions || options.objective == .throughput ? [] : ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
-                                           logScale: options.minimumScaleBits, levels: levels, price: lowerBound, progress: progress)
+        var paths: [[InterleavedTiling]] = []
+        if options.searchConversions && options.objective != .throughput {
+            func search() -> [[InterleavedTiling]] {
+                ConversionSearch.paths(chain, reference: reference.simulation, tilings: dpTilings,
+                                       logScale: options.minimumScaleBits, levels: levels, price: lowerBound,
+                                       memo: options.memo, progress: progress)
+            }
+            if let memo = options.memo {
+                let found = memo.paths(chain, reference: reference.simulation.tiling, batch: reference.batch,
+                                       prices: boundModel.costs.microseconds, search: search)
+                if found.reused {
+                    progress("optimizer: the conversion search's \(found.paths.count) paths from the previous planning round (the same reference tiling and prices; the operation counts do not depend on the scale)")
+                }
+                paths = found.paths
+            } else {
+                paths = search()
+            }
+        }
         // Each path also with its first tiling replaced by the reference's: the DP's block costs
         // are estimates, and a path that converts late (the dense layers of AlexNet) can win
         // from the exact one-tiling plan while the DP preferred to start elsewhere.
@@ -283,7 +329,9 @@ public enum Optimizer {
             let name = pathName(path)
             let simulation: ChainSimulation
             do {
-                simulation = try ChainSimulation.run(chain, tilings: path, batch: reference.batch, logScale: options.minimumScaleBits, levels: levels)
+                simulation = try simulated(path, batch: reference.batch, complexPacking: false) {
+                    try ChainSimulation.run(chain, tilings: path, batch: reference.batch, logScale: options.minimumScaleBits, levels: levels)
+                }
             } catch {
                 progress("optimizer: conversion path \(name) does not run: \(error)")
                 continue
