@@ -143,8 +143,9 @@ final class CostProfileTests: XCTestCase {
         XCTAssertNil(try JSONDecoder().decode(CostProfile.self, from: JSONSerialization.data(withJSONObject: object)).busy)
     }
 
-    /// Measurements that follow the forms exactly are fitted exactly, and the fit prices the
-    /// levels that were not measured (including digit boundaries between measured levels).
+    /// Measurements that follow the forms exactly are fitted exactly (digit boundaries between
+    /// measured levels included); the profile prices the measured levels as measured, the levels
+    /// between them by linear interpolation, and those beyond by the form.
     func testFitRecoversTheFormsAtUnmeasuredLevels() throws {
         for (alpha, k) in [(1, 1), (2, 2), (3, 2), (5, 3)] {
             let levels = [0, 3, 6, 9, 12, 15]
@@ -163,8 +164,19 @@ final class CostProfileTests: XCTestCase {
             let (profile, worst) = CostProfile.fit(logDegree: 14, primesPerDigit: alpha, specialPrimes: k, levels: levels, measured: measured)
             XCTAssertLessThan(worst, 1e-9)
             for p in Primitive.allCases {
-                for level in 0...15 where !(CostProfile.rescales(p) && level == 0) {
-                    XCTAssertEqual(profile.microseconds(p, level: level), value(p, level), accuracy: 1e-6 * value(p, level), "\(p) α \(alpha) level \(level)")
+                for level in 0...18 where !(CostProfile.rescales(p) && level == 0) {
+                    XCTAssertEqual(profile.fitted(p, level: level), value(p, level), accuracy: 1e-6 * value(p, level), "\(p) α \(alpha) level \(level)")
+                    // A rescale's level 0 is not a measurement of its own.
+                    let usable = levels.filter { !(CostProfile.rescales(p) && $0 == 0) }
+                    let want: Double
+                    if level < usable.first! || level > usable.last! {
+                        want = value(p, level)
+                    } else {
+                        let lower = usable.last { $0 <= level }!, upper = usable.first { $0 >= level }!
+                        want = lower == upper ? value(p, lower)
+                            : value(p, lower) + (value(p, upper) - value(p, lower)) * Double(level - lower) / Double(upper - lower)
+                    }
+                    XCTAssertEqual(profile.microseconds(p, level: level), want, accuracy: 1e-6 * want, "\(p) α \(alpha) level \(level)")
                 }
             }
             XCTAssertNoThrow(try profile.validate())
