@@ -113,23 +113,17 @@ public struct CostProfile: Codable, Sendable, Equatable {
         return zip(c, x).reduce(0) { $0 + $1.0 * $1.1 }
     }
 
-    /// measured / fitted at the measured levels (those the fit used: positive, not a rescale's
-    /// level 0), linearly interpolated at `level` and held constant beyond the first and last;
-    /// 1 where no ratio is usable (a fit not positive there).
+    /// measured / fitted at the measured level nearest `level` among those the fit used
+    /// (positive, not a rescale's level 0): what scales the form beyond the measured levels so
+    /// that it meets the last measurement; 1 where none is usable (a fit not positive there).
     func residualRatio(_ p: Primitive, level: Int) -> Double {
         let row = measured[p.rawValue] ?? []
-        let points = zip(levels, row).compactMap { l, y -> (Double, Double)? in
+        let points = zip(levels, row).compactMap { l, y -> (level: Int, ratio: Double)? in
             guard y > 0, !(Self.rescales(p) && l == 0) else { return nil }
             let f = fitted(p, level: l)
-            return f > 0 ? (Double(l), y / f) : nil
-        }.sorted { $0.0 < $1.0 }
-        guard let first = points.first, let last = points.last else { return 1 }
-        let x = Double(level)
-        if x <= first.0 { return first.1 }
-        if x >= last.0 { return last.1 }
-        let k = points.firstIndex { $0.0 >= x }!
-        let (a, b) = (points[k - 1], points[k])
-        return a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
+            return f > 0 ? (l, y / f) : nil
+        }
+        return points.min { abs($0.level - level) < abs($1.level - level) }?.ratio ?? 1
     }
 
     /// Fits the forms to measurements; returns the profile and the largest relative residual.
