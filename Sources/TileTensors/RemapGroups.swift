@@ -18,7 +18,8 @@ struct RemapGroups {
     init(from shape: TileShape, to target: TileShape, slots: Int, source: ([Int]) -> [Int]?) throws {
         // Neighbouring slots mostly fall in one group, so the last group is tried before the
         // table: hashing every slot's key was a quarter of AlexNet's compile (the optimizer
-        // prices hundreds of conversions). The table's key: (target, source · slots + δ).
+        // prices hundreds of conversions). The table's key: (target, source · slots + δ), below
+        // the source shape's total slots, which `TileShape.init` bounds (no overflow).
         var groupOf = PairTable(capacity: 64)
         var last: (key: RemapKey, group: Int)?
         var valid = [Int](repeating: 0, count: target.tileCount)

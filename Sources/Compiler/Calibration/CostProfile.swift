@@ -97,13 +97,18 @@ public struct CostProfile: Codable, Sendable, Equatable {
     /// The measured values linearly interpolated at `level` when it lies between two measured
     /// levels (nil outside them).
     func interpolated(_ p: Primitive, level: Int) -> Double? {
-        let row = measured[p.rawValue] ?? []
-        let points = zip(levels, row).filter { $0.1 > 0 && !(Self.rescales(p) && $0.0 == 0) }.sorted { $0.0 < $1.0 }
-        guard let first = points.first, let last = points.last, (first.0...last.0).contains(level) else { return nil }
-        let k = points.firstIndex { $0.0 >= level }!
-        if points[k].0 == level || k == 0 { return points[k].1 }
+        let points = Self.fitPoints(p, levels: levels, row: measured[p.rawValue] ?? []).sorted { $0.level < $1.level }
+        guard let first = points.first, let last = points.last, (first.level...last.level).contains(level) else { return nil }
+        let k = points.firstIndex { $0.level >= level }!
+        if points[k].level == level { return points[k].value }
         let (a, b) = (points[k - 1], points[k])
-        return a.1 + (b.1 - a.1) * Double(level - a.0) / Double(b.0 - a.0)
+        return a.value + (b.value - a.value) * Double(level - a.level) / Double(b.level - a.level)
+    }
+
+    /// The measurements of `p` the fit uses: positive ones, not a rescale's level 0 (which
+    /// records level 1's). Interpolation and the form's scaling read the same points.
+    static func fitPoints(_ p: Primitive, levels: [Int], row: [Double]) -> [(level: Int, value: Double)] {
+        zip(levels, row).filter { $0.1 > 0 && !(rescales(p) && $0.0 == 0) }.map { (level: $0.0, value: $0.1) }
     }
 
     /// The fitted form of `primitive` at `level`.
@@ -117,11 +122,9 @@ public struct CostProfile: Codable, Sendable, Equatable {
     /// (positive, not a rescale's level 0): what scales the form beyond the measured levels so
     /// that it meets the last measurement; 1 where none is usable (a fit not positive there).
     func residualRatio(_ p: Primitive, level: Int) -> Double {
-        let row = measured[p.rawValue] ?? []
-        let points = zip(levels, row).compactMap { l, y -> (level: Int, ratio: Double)? in
-            guard y > 0, !(Self.rescales(p) && l == 0) else { return nil }
-            let f = fitted(p, level: l)
-            return f > 0 ? (l, y / f) : nil
+        let points = Self.fitPoints(p, levels: levels, row: measured[p.rawValue] ?? []).compactMap { point -> (level: Int, ratio: Double)? in
+            let f = fitted(p, level: point.level)
+            return f > 0 ? (point.level, point.value / f) : nil
         }
         return points.min { abs($0.level - level) < abs($1.level - level) }?.ratio ?? 1
     }
@@ -132,11 +135,10 @@ public struct CostProfile: Codable, Sendable, Equatable {
         var coefficients: [String: [Double]] = [:]
         var worst = 0.0
         for p in Primitive.allCases {
-            let row = measured[p.rawValue] ?? []
-            let points = zip(levels, row).filter { $0.1 > 0 && !(rescales(p) && $0.0 == 0) }
-            let xs = points.map { features(p, level: $0.0, primesPerDigit: primesPerDigit, specialPrimes: specialPrimes) }
+            let points = fitPoints(p, levels: levels, row: measured[p.rawValue] ?? [])
+            let xs = points.map { features(p, level: $0.level, primesPerDigit: primesPerDigit, specialPrimes: specialPrimes) }
             // Relative least squares (each point weighted by 1/y): every level counts alike.
-            let c = leastSquares(xs, points.map(\.1), weights: points.map { 1 / $0.1 })
+            let c = leastSquares(xs, points.map(\.value), weights: points.map { 1 / $0.value })
             coefficients[p.rawValue] = c
             for ((level, y), x) in zip(points, xs) {
                 // Relative to at least a tenth of a rotation at that level (see `Calibrator.measure`).

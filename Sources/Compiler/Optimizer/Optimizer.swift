@@ -199,14 +199,16 @@ public enum Optimizer {
                 // ran one at a time on one core: AlexNet's 59 took 90 s). The pruning spares
                 // every plan within 10% of the third best, so the core count changes only which
                 // dearer plans it stops, never the best three.
-                let jobs = ordered.enumerated().flatMap { n, tiling in packings.map { (n: n, tiling: tiling, complexPacking: $0) } }
+                let jobs = ordered.enumerated().flatMap { n, tiling in
+                    packings.map { (n: n, tiling: tiling, complexPacking: $0,
+                                    images: options.objective == .throughput ? tiling.tB : batch) }
+                }
                 let width = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
                 for start in stride(from: 0, to: jobs.count, by: width) {
                     let batchJobs = Array(jobs[start..<min(start + width, jobs.count)])
                     let threshold = min(objectives.count >= 3 ? objectives[2] * 1.1 : Double.infinity, (options.knownBest ?? .infinity) * 1.1)
                     let outcomes = ConversionSearch.parallelMap(batchJobs.count) { k -> Result<ChainSimulation, Error> in
-                        let (tiling, complexPacking) = (batchJobs[k].tiling, batchJobs[k].complexPacking)
-                        let images = options.objective == .throughput ? tiling.tB : batch
+                        let (tiling, complexPacking, images) = (batchJobs[k].tiling, batchJobs[k].complexPacking, batchJobs[k].images)
                         let perImage = Double(complexPacking ? 2 * images : images)
                         return Result {
                             try simulated(Array(repeating: tiling, count: chain.steps.count), batch: images,
@@ -222,11 +224,10 @@ public enum Optimizer {
                         }
                     }
                     for (job, outcome) in zip(batchJobs, outcomes) {
-                        let (n, tiling, complexPacking) = job
+                        let (n, tiling, complexPacking, images) = job
                         if n > 0 && n % 20 == 0 && complexPacking == packings[0] {
                             progress("optimizer: \(n) of \(tilings.count) tilings simulated (\(pruned) stopped early)")
                         }
-                        let images = options.objective == .throughput ? tiling.tB : batch
                         let simulation: ChainSimulation
                         switch outcome {
                         case .success(let made):
