@@ -16,6 +16,7 @@ final class CalibrationTests: XCTestCase {
         c.maximumReps = 3
         c.budgetSeconds = 0.001
         c.firstTouch = FirstTouchCost(regionBytes: 4 << 20, maximumBytes: 12 << 20)
+        c.keyRead = KeyReadCost(logDegree: 12, keys: 2, rounds: 2)
         return c
     }
 
@@ -107,6 +108,16 @@ final class CalibrationTests: XCTestCase {
             try JSONEncoder().encode(touched).write(to: cache.file)
             XCTAssertThrowsError(try cache.load(), "\(bad)")
         }
+        // The key-read figure likewise.
+        var reading = table
+        reading.keyReadMicrosecondsPerMB = 790
+        try cache.save(reading)
+        XCTAssertEqual(try cache.load()?.keyReadMicrosecondsPerMB, 790)
+        for bad in [-1.0, 0, 2e6] {
+            reading.keyReadMicrosecondsPerMB = bad
+            try JSONEncoder().encode(reading).write(to: cache.file)
+            XCTAssertThrowsError(try cache.load(), "\(bad)")
+        }
         var wrongVersion = table
         wrongVersion.formatVersion = 99
         try JSONEncoder().encode(wrongVersion).write(to: cache.file)
@@ -192,6 +203,7 @@ final class CostProfileTests: XCTestCase {
         calibrator.maximumReps = 5
         calibrator.budgetSeconds = 0.01
         calibrator.firstTouch = FirstTouchCost(regionBytes: 4 << 20, maximumBytes: 12 << 20)
+        calibrator.keyRead = KeyReadCost(logDegree: 12, keys: 2, rounds: 3)
         let shallow = try CKKSParameters(logDegree: 10, primeBits: [50, 30, 30], specialPrimeBits: [50], logScale: 30,
                                          keySwitchDigits: nil, security: .insecureTestingOnly)
         var lines: [String] = []
@@ -203,6 +215,12 @@ final class CostProfileTests: XCTestCase {
         XCTAssertGreaterThan(rate, 0)
         XCTAssertEqual(model.firstTouchMicrosecondsPerMB, rate)
         XCTAssertEqual(model.firstTouchMicroseconds(bytes: 3_000_000), 3 * rate, accuracy: 1e-9 * rate)
+        // So is the cost of reading keys from their file, through the key store.
+        XCTAssertEqual(lines.filter { $0.hasPrefix("measuring what reading evaluation keys") }.count, 1, "\(lines)")
+        let keyRate = try XCTUnwrap(try cache.load()?.keyReadMicrosecondsPerMB)
+        XCTAssertGreaterThan(keyRate, 0)
+        XCTAssertEqual(model.keyReadMicrosecondsPerMB, keyRate)
+        XCTAssertEqual(model.keyReadMicroseconds(bytes: 2_000_000), 2 * keyRate, accuracy: 1e-9 * keyRate)
         XCTAssertEqual(model.costs.fingerprint, shallow.fingerprintHex)
         for p in Primitive.allCases {
             let row = try XCTUnwrap(model.costs.microseconds[p.rawValue])

@@ -79,6 +79,27 @@ final class MemoryEstimateTests: XCTestCase {
         XCTAssertGreaterThan(fresh.reduce(0, +), 0, "the MNIST plan's steps grow past its input's read")
     }
 
+    /// When the plan's key file is read key by key (larger than one he-tool file), each step is
+    /// charged the keys it is the first to read at the calibrated rate; a file read whole
+    /// before the first step (the bundled plans') charges no step.
+    func testStepsArePricedForTheKeysTheyReadFromTheirFile() throws {
+        let (_, c, _) = try FlowFixtures.compile("mnist", conversions: true)
+        let plan = c.plans[0], p = plan.choice.parameters
+        let keyBytes = plan.simulation.steps.indices.map { plan.simulation.keyBytes(step: $0, parameters: p) }
+        XCTAssertGreaterThan(keyBytes.filter { $0 > 0 }.count, 1, "\(keyBytes)")
+        XCTAssertFalse(Optimizer.keysReadOnDemand(plan.simulation, parameters: p), "the fixture's keys fit one file")
+        let model = try FlowFixtures.costModel(plan.choice)
+        XCTAssertEqual(model.keyReadMicrosecondsPerMB, 0, "the fixtures' table has no key-read figure")
+        let reading = CostModel(costs: model.costs, keyReadMicrosecondsPerMB: 800)
+        let without = try Optimizer.stepMicroseconds(plan.simulation, parameters: p, model: model)
+        XCTAssertEqual(try Optimizer.stepMicroseconds(plan.simulation, parameters: p, model: reading), without,
+                       "keys read whole before the first step are no step's cost")
+        let onDemand = try Optimizer.stepMicroseconds(plan.simulation, parameters: p, model: reading, keyFileLimit: 0)
+        for i in keyBytes.indices {
+            XCTAssertEqual(onDemand[i] - without[i], Double(keyBytes[i]) / 1e6 * 800, accuracy: 1e-6 * max(onDemand[i], 1), "step \(i)")
+        }
+    }
+
     /// Each step records the Galois keys it is the first to read, cut at its levels: a server
     /// reading keys on demand reads exactly those bytes in that step (checked against the key
     /// store's own count, step by step, on a plan with conversions between tilings), and the

@@ -81,6 +81,7 @@ public struct CalibrationCache {
                        progress: (String) -> Void = { _ in }) throws -> CostTable {
         var table = loadOrFresh(progress: progress)
         var changed = measureFirstTouchIfMissing(&table, force: force, calibrator: calibrator, progress: progress)
+        changed = measureKeyReadIfMissing(&table, force: force, calibrator: calibrator, progress: progress) || changed
         for preset in presets {
             let parameters = try preset.parameters()
             if !force, table.costs(fingerprint: parameters.fingerprintHex) != nil { continue }
@@ -100,6 +101,7 @@ public struct CalibrationCache {
                       progress: (String) -> Void = { _ in }) throws -> CostModel {
         var table = memo.table ?? loadOrFresh(progress: progress)
         var changed = measureFirstTouchIfMissing(&table, calibrator: calibrator, progress: progress)
+        changed = measureKeyReadIfMissing(&table, calibrator: calibrator, progress: progress) || changed
         if table.profile(for: parameters) == nil {
             let key = CostProfile.Key(parameters)
             progress("calibrating \(key) on this machine (a few levels, once for every plan of that structure; cached in \(file.path))")
@@ -115,7 +117,8 @@ public struct CalibrationCache {
             progress("note: the calibration of \(profile.key) \(why); estimates may be off: run `he-tool calibrate --force` on a quiet machine")
         }
         return CostModel(costs: try profile.costs(for: parameters, name: name),
-                         firstTouchMicrosecondsPerMB: table.firstTouchMicrosecondsPerMB ?? 0)
+                         firstTouchMicrosecondsPerMB: table.firstTouchMicrosecondsPerMB ?? 0,
+                         keyReadMicrosecondsPerMB: table.keyReadMicrosecondsPerMB ?? 0)
     }
 
     /// Measures the first-touch cost (`FirstTouchCost`, with the cache's threads) into `table`
@@ -127,6 +130,19 @@ public struct CalibrationCache {
         guard let rate = probe.measure(threads: threads) else { return false }
         progress(String(format: "first-touched memory: %.0f µs per MB on %d thread(s)", rate, threads))
         table.firstTouchMicrosecondsPerMB = rate
+        return true
+    }
+
+    /// Measures what reading Galois keys from their file costs (`KeyReadCost`: one thread per
+    /// read, as an evaluation's workers read them) into `table` when it has none (or `force`)
+    /// and the calibrator takes it; true when it was measured.
+    func measureKeyReadIfMissing(_ table: inout CostTable, force: Bool = false, calibrator: Calibrator,
+                                 progress: (String) -> Void) -> Bool {
+        guard force || table.keyReadMicrosecondsPerMB == nil, let probe = calibrator.keyRead else { return false }
+        progress("measuring what reading evaluation keys from their file costs on this machine (once; cached in \(file.path))")
+        guard let rate = probe.measure(threads: 1) else { return false }
+        progress(String(format: "Galois keys read from their file: %.0f µs per MB on one thread", rate))
+        table.keyReadMicrosecondsPerMB = rate
         return true
     }
 }

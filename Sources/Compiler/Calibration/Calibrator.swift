@@ -24,6 +24,9 @@ public struct Calibrator {
     /// How the first-touch cost of memory is measured (`FirstTouchCost`) when a table has none;
     /// nil: not measured (the cost model then prices no first touch).
     public var firstTouch: FirstTouchCost? = FirstTouchCost()
+    /// How reading Galois keys from their file is measured (`KeyReadCost`) when a table has
+    /// none; nil: not measured (the cost model then prices no key reads).
+    public var keyRead: KeyReadCost? = KeyReadCost()
 
     public init(remeasureNoisyProfiles: Bool = true) {
         self.remeasureNoisyProfiles = remeasureNoisyProfiles

@@ -40,6 +40,9 @@ public struct CostTable: Codable, Sendable, Equatable {
     /// Microseconds per megabyte of memory first touched by the table's threads
     /// (`FirstTouchCost`); nil in tables measured before it (measured at the next compile).
     public var firstTouchMicrosecondsPerMB: Double?
+    /// Microseconds per megabyte of Galois keys read from their file when a step first needs
+    /// them (`KeyReadCost`, one thread per read); nil in tables measured before it.
+    public var keyReadMicrosecondsPerMB: Double?
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version"
@@ -47,6 +50,7 @@ public struct CostTable: Codable, Sendable, Equatable {
         case engineVersion = "engine_version"
         case threads, sets, profiles
         case firstTouchMicrosecondsPerMB = "first_touch_us_per_mb"
+        case keyReadMicrosecondsPerMB = "key_read_us_per_mb"
     }
 
     public init(machine: String, engineVersion: String, threads: Int, sets: [ParameterCosts] = []) {
@@ -104,6 +108,9 @@ public struct CostTable: Codable, Sendable, Equatable {
         }
         if let rate = firstTouchMicrosecondsPerMB, !(rate.isFinite && rate > 0 && rate < 1e6) {
             throw CompilerError.invalidCalibration("calibration's first-touch cost \(rate) µs/MB is not a positive figure below a second per megabyte")
+        }
+        if let rate = keyReadMicrosecondsPerMB, !(rate.isFinite && rate > 0 && rate < 1e6) {
+            throw CompilerError.invalidCalibration("calibration's key-read cost \(rate) µs/MB is not a positive figure below a second per megabyte")
         }
         for profile in profiles { try profile.validate() }
         for set in sets {

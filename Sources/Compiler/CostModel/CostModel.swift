@@ -27,6 +27,10 @@ public struct CostModel: Sendable {
     /// priced). `Optimizer.stepMicroseconds` charges each step the bytes by which it raises the
     /// evaluation's resident memory (`ChainSimulation.firstTouchBytes`).
     public let firstTouchMicrosecondsPerMB: Double
+    /// Microseconds per megabyte of Galois keys read from their file (`KeyReadCost`; 0: not
+    /// priced). `Optimizer.stepMicroseconds` charges each step the keys it is the first to use
+    /// when the plan's key file is read key by key (`Optimizer.keysReadOnDemand`).
+    public let keyReadMicrosecondsPerMB: Double
 
     /// The model for `parameters`, or an error saying to run `he-tool calibrate`.
     public init(table: CostTable, parameters: CKKSParameters) throws {
@@ -35,16 +39,23 @@ public struct CostModel: Sendable {
         }
         self.costs = costs
         self.firstTouchMicrosecondsPerMB = table.firstTouchMicrosecondsPerMB ?? 0
+        self.keyReadMicrosecondsPerMB = table.keyReadMicrosecondsPerMB ?? 0
     }
 
-    init(costs: CostTable.ParameterCosts, firstTouchMicrosecondsPerMB: Double = 0) {
+    init(costs: CostTable.ParameterCosts, firstTouchMicrosecondsPerMB: Double = 0, keyReadMicrosecondsPerMB: Double = 0) {
         self.costs = costs
         self.firstTouchMicrosecondsPerMB = firstTouchMicrosecondsPerMB
+        self.keyReadMicrosecondsPerMB = keyReadMicrosecondsPerMB
     }
 
     /// Estimated microseconds of touching `bytes` of memory for the first time.
     public func firstTouchMicroseconds(bytes: Int) -> Double {
         Double(max(bytes, 0)) / 1e6 * firstTouchMicrosecondsPerMB
+    }
+
+    /// Estimated microseconds of reading `bytes` of Galois keys (as held in memory) from their file.
+    public func keyReadMicroseconds(bytes: Int) -> Double {
+        Double(max(bytes, 0)) / 1e6 * keyReadMicrosecondsPerMB
     }
 
     /// The same costs with each key switch `ratio` times as dear: the estimate for the same
@@ -75,7 +86,7 @@ public struct CostModel: Sendable {
                 return max(product[l] - r, 0.1 * product[l]) + r * ratio
             }
         }
-        return CostModel(costs: c, firstTouchMicrosecondsPerMB: firstTouchMicrosecondsPerMB)
+        return CostModel(costs: c, firstTouchMicrosecondsPerMB: firstTouchMicrosecondsPerMB, keyReadMicrosecondsPerMB: keyReadMicrosecondsPerMB)
     }
 
     private func cost(_ primitive: Primitive, _ level: Int) throws -> Double {

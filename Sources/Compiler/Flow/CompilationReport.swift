@@ -56,6 +56,9 @@ public enum CompilationReport {
         if fresh > 0 {
             out.append("memory: the steps touch \(mb(fresh)) beyond the input's read for the first time (a fresh process's page faults, priced in the steps' estimates at this machine's calibrated rate)")
         }
+        if Optimizer.keysReadOnDemand(sim, parameters: p) {
+            out.append("keys: the key file is larger than one he-tool file, so an evaluation reads each Galois key when a step first needs it (the steps' estimates price those reads at this machine's calibrated rate; keys read again after eviction under `--key-memory-mb` are not priced)")
+        }
         out.append("upload: input \(mb(inputBytes)) (seeded), evaluation keys \(mb(keys)) (relinearization + \(sim.galoisKeyCount) Galois, once per client); download: \(mb(outputBytes))")
         if let saved = c.zeroBlockSavings {
             out.append("zero weight blocks: \(saved.plainProducts) plaintext products and \(saved.rotations) rotations not made in this plan"

@@ -85,13 +85,8 @@ public enum Optimizer {
                                   weightCount: weightCount, residentKeyBytes: 0).total
         }
 
-        /// Bytes of the evaluation keys: relinearization + one Galois key per rotation step, each
-        /// with its digits over the key basis and a seeded uniform half.
-        public var evaluationKeyBytes: Int {
-            let p = choice.parameters
-            let limbs = p.ciphertextPrimes.count + p.specialPrimes.count
-            return (simulation.galoisKeyCount + 1) * p.keySwitchDigits * limbs * p.degree * 8
-        }
+        /// Bytes of the evaluation keys (`Optimizer.evaluationKeyBytes`).
+        public var evaluationKeyBytes: Int { Optimizer.evaluationKeyBytes(simulation, parameters: choice.parameters) }
     }
 
     /// "A (steps 0–12) → B (13–17)": a tiling path by its runs.
@@ -405,16 +400,38 @@ public enum Optimizer {
     }
 
     /// Each step's estimated microseconds: its counts at the levels they run at under
-    /// `parameters`, priced by `model`, and the memory it touches first
-    /// (`ChainSimulation.firstTouchBytes`) at the model's first-touch rate.
-    static func stepMicroseconds(_ simulation: ChainSimulation, parameters: CKKSParameters, model: CostModel) throws -> [Double] {
+    /// `parameters`, priced by `model`, the memory it touches first
+    /// (`ChainSimulation.firstTouchBytes`) at the model's first-touch rate, and when the plan's
+    /// key file is read key by key (`keysReadOnDemand`) the keys it is the first to use
+    /// (`ChainSimulation.keyBytes(step:parameters:)`) at the model's key-read rate.
+    static func stepMicroseconds(_ simulation: ChainSimulation, parameters: CKKSParameters, model: CostModel,
+                                 keyFileLimit: Int = CKKSFile.maximumFileSize) throws -> [Double] {
         let top = parameters.maxLevel
         let fresh = simulation.firstTouchBytes(parameters: parameters)
+        let reads = keysReadOnDemand(simulation, parameters: parameters, keyFileLimit: keyFileLimit)
         return try simulation.steps.indices.map { i in
             try simulation.steps[i].countsByDepth.sorted(by: { $0.key < $1.key })
                 .reduce(0.0) { $0 + (try model.microseconds($1.value, level: top - $1.key)) }
                 + model.firstTouchMicroseconds(bytes: fresh[i])
+                + (reads ? model.keyReadMicroseconds(bytes: simulation.keyBytes(step: i, parameters: parameters)) : 0)
         }
+    }
+
+    /// Whether an evaluation reads the plan's Galois keys from their file when steps first need
+    /// them: always when the key file is larger than one he-tool file read whole
+    /// (`EvaluationSession.open`); a smaller file is read whole before the first step (or key
+    /// by key with `eval --key-memory-mb`, which these estimates do not assume).
+    /// (`keyFileLimit`: that size, for tests.)
+    static func keysReadOnDemand(_ simulation: ChainSimulation, parameters p: CKKSParameters,
+                                 keyFileLimit: Int = CKKSFile.maximumFileSize) -> Bool {
+        evaluationKeyBytes(simulation, parameters: p) > keyFileLimit
+    }
+
+    /// Bytes of a plan's evaluation keys: relinearization + one Galois key per rotation step,
+    /// each with its digits over the key basis and a seeded uniform half (about the key file's size).
+    static func evaluationKeyBytes(_ simulation: ChainSimulation, parameters p: CKKSParameters) -> Int {
+        let limbs = p.ciphertextPrimes.count + p.specialPrimes.count
+        return (simulation.galoisKeyCount + 1) * p.keySwitchDigits * limbs * p.degree * 8
     }
 
     /// `plan` priced with the calibration of its own parameters (measured now when this machine
