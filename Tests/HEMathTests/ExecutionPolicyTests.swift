@@ -38,4 +38,27 @@ final class ExecutionPolicyTests: XCTestCase {
         }
         XCTAssertEqual(order, Array(0..<8))
     }
+
+    /// Items run one per thread in whole rounds; a last, partial round's items share the
+    /// threads (a lone one under the caller's policy), results in order, errors by index.
+    func testConcurrentMapSharesThePartialRoundsThreads() throws {
+        func threadsSeen(_ count: Int, under threads: Int) throws -> [Int] {
+            try ExecutionPolicy(threads: threads).run {
+                try ExecutionPolicy.concurrentMap(count) { _ in ExecutionPolicy.current?.threads ?? 0 }
+            }
+        }
+        XCTAssertEqual(try threadsSeen(4, under: 2), [1, 1, 1, 1])
+        XCTAssertEqual(try threadsSeen(3, under: 2), [1, 1, 2], "the third item takes both threads")
+        XCTAssertEqual(try threadsSeen(1, under: 2), [2])
+        XCTAssertEqual(try threadsSeen(6, under: 4), [1, 1, 1, 1, 2, 2])
+        XCTAssertEqual(try threadsSeen(5, under: 4), [1, 1, 1, 1, 4])
+        XCTAssertEqual(try threadsSeen(3, under: 4), [1, 1, 1])
+        XCTAssertEqual(try threadsSeen(5, under: 1), [1, 1, 1, 1, 1])
+        let squares = try ExecutionPolicy(threads: 2).run { try ExecutionPolicy.concurrentMap(7) { $0 * $0 } }
+        XCTAssertEqual(squares, (0..<7).map { $0 * $0 })
+        struct Failure: Error, Equatable { let index: Int }
+        XCTAssertThrowsError(try ExecutionPolicy(threads: 2).run {
+            try ExecutionPolicy.concurrentMap(5) { i -> Int in if i == 2 || i == 4 { throw Failure(index: i) }; return i }
+        }) { XCTAssertEqual($0 as? Failure, Failure(index: 2)) }
+    }
 }
