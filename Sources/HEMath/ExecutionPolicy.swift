@@ -63,8 +63,9 @@ extension ExecutionPolicy {
     /// split further; the items of a last, partial round share every thread (a lone one on the
     /// calling thread under its policy, split by limbs), where they had left threads idle: with
     /// two threads, the third key switch of a hoisted set ran on one thread while the other
-    /// waited (AlexNet's pools, whose rounds are mostly of one to three key switches, ran 35–46%
-    /// over estimates that take every key switch as made two at a time). With one thread or one
+    /// waited. AlexNet's pools, whose rounds are mostly of one to three key switches, ran 35–46%
+    /// over estimates that take every key switch as made two at a time; the first ran 11.3 s
+    /// before this and 10.0 s after on the same plan (one run each). With one thread or one
     /// item, on the calling thread under its policy. The first error by index is rethrown once
     /// every item has run. For independent pieces of one operation (the steps of a hoisted
     /// rotation set, the tiles of an encrypted input).

@@ -13,8 +13,8 @@ import HEMath
 /// the page cache, as after `keygen` or a server's first evaluation) and read back with at
 /// most one key kept, each read a whole key on one thread; the store's own read time over its
 /// bytes. One thread, because in an evaluation the worker that needs a key reads it while the
-/// others compute their key switches: AlexNet's steps read at 1.3–1.7 ms per MB (2.6 in its
-/// first step), where two idle threads read at 0.73 on the same machine.
+/// others compute their key switches: AlexNet's steps read at 1.2–2.4 ms per MB (2.6–2.8 in
+/// its first step), where two idle threads read at 0.73 and one at 1.11 on the same machine.
 public struct KeyReadCost: Sendable {
     /// Ring of the probe's keys (log N).
     public var logDegree: Int
