@@ -6,8 +6,8 @@ import HEMath
 /// held in memory: a key file larger than one he-tool file (2 GiB) is always read key by key
 /// when a step first needs a key (`GaloisKeyStore`: `pread` of the limbs, each checked against
 /// its SHA-256, the uniform half expanded again from its seed). AlexNet's plan reads 5 GB of
-/// keys so; its pools, the cheapest steps that need new keys, ran 35–46% over estimates that
-/// left this out.
+/// keys so: 8.8 s of a 1,011-s evaluation, 2.8 s of them in the layout conversion that reads
+/// 112 keys.
 ///
 /// Measured through the real reader: keys of a small ring written to a temporary file (so in
 /// the page cache, as after `keygen` or a server's first evaluation) and read back with at
