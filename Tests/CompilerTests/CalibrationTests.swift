@@ -98,25 +98,18 @@ final class CalibrationTests: XCTestCase {
         negative.sets[0].microseconds["rotate"]![0] = -1
         try JSONEncoder().encode(negative).write(to: cache.file)
         XCTAssertThrowsError(try cache.load())
-        // The first-touch figure: absent is read (measured later), not a positive number is refused.
-        var touched = table
-        touched.firstTouchMicrosecondsPerMB = 850
-        try cache.save(touched)
-        XCTAssertEqual(try cache.load()?.firstTouchMicrosecondsPerMB, 850)
-        for bad in [-1.0, 0, 2e6] {
-            touched.firstTouchMicrosecondsPerMB = bad
-            try JSONEncoder().encode(touched).write(to: cache.file)
-            XCTAssertThrowsError(try cache.load(), "\(bad)")
-        }
-        // The key-read figure likewise.
-        var reading = table
-        reading.keyReadMicrosecondsPerMB = 790
-        try cache.save(reading)
-        XCTAssertEqual(try cache.load()?.keyReadMicrosecondsPerMB, 790)
-        for bad in [-1.0, 0, 2e6] {
-            reading.keyReadMicrosecondsPerMB = bad
-            try JSONEncoder().encode(reading).write(to: cache.file)
-            XCTAssertThrowsError(try cache.load(), "\(bad)")
+        // The first-touch and key-read figures: absent is read (measured later), not a positive
+        // number is refused.
+        for (rate, good) in [(\CostTable.firstTouchMicrosecondsPerMB, 850.0), (\CostTable.keyReadMicrosecondsPerMB, 790.0)] {
+            var rated = table
+            rated[keyPath: rate] = good
+            try cache.save(rated)
+            XCTAssertEqual(try cache.load()?[keyPath: rate], good)
+            for bad in [-1.0, 0, 2e6] {
+                rated[keyPath: rate] = bad
+                try JSONEncoder().encode(rated).write(to: cache.file)
+                XCTAssertThrowsError(try cache.load(), "\(rate): \(bad)")
+            }
         }
         var wrongVersion = table
         wrongVersion.formatVersion = 99

@@ -80,8 +80,7 @@ public struct CalibrationCache {
     public func ensure(_ presets: [ParameterPreset], force: Bool = false, calibrator: Calibrator = Calibrator(),
                        progress: (String) -> Void = { _ in }) throws -> CostTable {
         var table = loadOrFresh(progress: progress)
-        var changed = measureFirstTouchIfMissing(&table, force: force, calibrator: calibrator, progress: progress)
-        changed = measureKeyReadIfMissing(&table, force: force, calibrator: calibrator, progress: progress) || changed
+        var changed = measureRatesIfMissing(&table, force: force, calibrator: calibrator, progress: progress)
         for preset in presets {
             let parameters = try preset.parameters()
             if !force, table.costs(fingerprint: parameters.fingerprintHex) != nil { continue }
@@ -100,8 +99,7 @@ public struct CalibrationCache {
     public func model(for parameters: CKKSParameters, name: String, calibrator: Calibrator = Calibrator(remeasureNoisyProfiles: false),
                       progress: (String) -> Void = { _ in }) throws -> CostModel {
         var table = memo.table ?? loadOrFresh(progress: progress)
-        var changed = measureFirstTouchIfMissing(&table, calibrator: calibrator, progress: progress)
-        changed = measureKeyReadIfMissing(&table, calibrator: calibrator, progress: progress) || changed
+        var changed = measureRatesIfMissing(&table, calibrator: calibrator, progress: progress)
         if table.profile(for: parameters) == nil {
             let key = CostProfile.Key(parameters)
             progress("calibrating \(key) on this machine (a few levels, once for every plan of that structure; cached in \(file.path))")
@@ -121,29 +119,28 @@ public struct CalibrationCache {
                          keyReadMicrosecondsPerMB: table.keyReadMicrosecondsPerMB ?? 0)
     }
 
-    /// Measures the first-touch cost (`FirstTouchCost`, with the cache's threads) into `table`
-    /// when it has none (or `force`) and the calibrator takes it; true when it was measured.
-    func measureFirstTouchIfMissing(_ table: inout CostTable, force: Bool = false, calibrator: Calibrator,
-                                    progress: (String) -> Void) -> Bool {
-        guard force || table.firstTouchMicrosecondsPerMB == nil, let probe = calibrator.firstTouch else { return false }
-        progress("measuring what memory touched for the first time costs on this machine (once; cached in \(file.path))")
-        guard let rate = probe.measure(threads: threads) else { return false }
-        progress(String(format: "first-touched memory: %.0f µs per MB on %d thread(s)", rate, threads))
-        table.firstTouchMicrosecondsPerMB = rate
-        return true
-    }
-
-    /// Measures what reading Galois keys from their file costs (`KeyReadCost`: one thread per
-    /// read, as an evaluation's workers read them) into `table` when it has none (or `force`)
-    /// and the calibrator takes it; true when it was measured.
-    func measureKeyReadIfMissing(_ table: inout CostTable, force: Bool = false, calibrator: Calibrator,
-                                 progress: (String) -> Void) -> Bool {
-        guard force || table.keyReadMicrosecondsPerMB == nil, let probe = calibrator.keyRead else { return false }
-        progress("measuring what reading evaluation keys from their file costs on this machine (once; cached in \(file.path))")
-        guard let rate = probe.measure(threads: 1) else { return false }
-        progress(String(format: "Galois keys read from their file: %.0f µs per MB on one thread", rate))
-        table.keyReadMicrosecondsPerMB = rate
-        return true
+    /// Measures the machine's rates a table holds beside its profiles, each when the table has
+    /// none (or `force`) and the calibrator takes it: the first-touch cost (`FirstTouchCost`,
+    /// with the cache's threads) and the cost of reading Galois keys from their file
+    /// (`KeyReadCost`: one thread per read, as an evaluation's workers read them). True when
+    /// either was measured.
+    func measureRatesIfMissing(_ table: inout CostTable, force: Bool = false, calibrator: Calibrator,
+                               progress: (String) -> Void) -> Bool {
+        func measure(_ rate: WritableKeyPath<CostTable, Double?>, what: String, on threadNote: String,
+                     _ probe: (() -> Double?)?) -> Bool {
+            guard force || table[keyPath: rate] == nil, let probe else { return false }
+            progress("measuring what \(what) costs on this machine (once; cached in \(file.path))")
+            guard let measured = probe() else { return false }
+            progress(String(format: "%@: %.0f µs per MB %@", what, measured, threadNote))
+            table[keyPath: rate] = measured
+            return true
+        }
+        let threads = self.threads
+        let touched = measure(\.firstTouchMicrosecondsPerMB, what: "memory touched for the first time", on: "on \(threads) thread(s)",
+                              calibrator.firstTouch.map { probe in { probe.measure(threads: threads) } })
+        let read = measure(\.keyReadMicrosecondsPerMB, what: "reading evaluation keys from their file", on: "on one thread",
+                           calibrator.keyRead.map { probe in { probe.measure(threads: 1) } })
+        return touched || read
     }
 }
 

@@ -106,11 +106,10 @@ public struct CostTable: Codable, Sendable, Equatable {
         guard !machine.isEmpty, !engineVersion.isEmpty, threads >= 1 else {
             throw CompilerError.invalidCalibration("calibration without machine, version or thread count")
         }
-        if let rate = firstTouchMicrosecondsPerMB, !(rate.isFinite && rate > 0 && rate < 1e6) {
-            throw CompilerError.invalidCalibration("calibration's first-touch cost \(rate) µs/MB is not a positive figure below a second per megabyte")
-        }
-        if let rate = keyReadMicrosecondsPerMB, !(rate.isFinite && rate > 0 && rate < 1e6) {
-            throw CompilerError.invalidCalibration("calibration's key-read cost \(rate) µs/MB is not a positive figure below a second per megabyte")
+        for (rate, what) in [(firstTouchMicrosecondsPerMB, "first-touch"), (keyReadMicrosecondsPerMB, "key-read")] {
+            if let rate, !(rate.isFinite && rate > 0 && rate < 1e6) {
+                throw CompilerError.invalidCalibration("calibration's \(what) cost \(rate) µs/MB is not a positive figure below a second per megabyte")
+            }
         }
         for profile in profiles { try profile.validate() }
         for set in sets {
