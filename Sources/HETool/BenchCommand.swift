@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time the engine's primitives (median and minimum microseconds per call).",
-        subcommands: [BenchNTTCommand.self, BenchOpsCommand.self, BenchConvCommand.self, BenchMatmulCommand.self, BenchEvalCommand.self,
+        subcommands: [BenchNTTCommand.self, BenchOpsCommand.self, BenchConvCommand.self, BenchMatmulCommand.self, BenchEvalCommand.self, BenchLazyCommand.self,
                       BenchServeCommand.self]
     )
 }

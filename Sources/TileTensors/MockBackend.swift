@@ -322,10 +322,12 @@ public final class MockBackend: TensorBackend {
     }
 
     /// Counted per term as a plaintext or scalar product and as a lazy one (never as a
-    /// concurrent one: the lazy rates are measured with the workers), no additions.
+    /// concurrent one: the lazy rates are measured with the workers), no additions; a sum with
+    /// scalar weights also as one lazy scalar sum.
     public func sumOfProducts(_ terms: [(Ciphertext, TermWeight<Plaintext>)]) throws -> Ciphertext {
         guard let first = terms.first else { throw TileTensorError.invalidArgument("a sum of products needs at least one term") }
         let level = first.0.level
+        if case .scalar = first.1 { try count(\.lazyScalarSums, level: level, concurrent: false) }
         var r = first.0
         r.values = [Double](repeating: 0, count: tracksValues ? first.0.values.count : 0)
         var productScale: Double?

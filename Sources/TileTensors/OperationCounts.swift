@@ -40,6 +40,12 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     /// accumulation included; priced at the lazy rates.
     public var lazyPlainProducts = 0
     public var lazyScalarProducts = 0
+    /// The lazy sums with scalar weights themselves: one per sum the kernel makes (an output's
+    /// run of at most `scalarLazySumTerms` terms). Each clears, reduces and writes its
+    /// accumulators once whatever its term count, about 13 terms' work (`he-tool bench lazy`):
+    /// priced per sum (lazy_scalar_sum) beside the per-term rate, so a convolution's sums of 25
+    /// terms and a dense layer's runs of 128 are both priced as they run.
+    public var lazyScalarSums = 0
     /// Of the multiplications, relinearizations and rescales, those of elementwise steps made
     /// tile by tile in product workers (`TensorBackend.mapTiles`): priced at the concurrent
     /// rates (a multiplication with its relinearization as one concurrent_multiply_relinearize).
@@ -78,6 +84,7 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentScalarMultiplications += b.concurrentScalarMultiplications
         r.lazyPlainProducts += b.lazyPlainProducts
         r.lazyScalarProducts += b.lazyScalarProducts
+        r.lazyScalarSums += b.lazyScalarSums
         r.concurrentMultiplications += b.concurrentMultiplications
         r.concurrentRelinearizations += b.concurrentRelinearizations
         r.concurrentRescales += b.concurrentRescales
@@ -103,6 +110,7 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
         r.concurrentScalarMultiplications -= b.concurrentScalarMultiplications
         r.lazyPlainProducts -= b.lazyPlainProducts
         r.lazyScalarProducts -= b.lazyScalarProducts
+        r.lazyScalarSums -= b.lazyScalarSums
         r.concurrentMultiplications -= b.concurrentMultiplications
         r.concurrentRelinearizations -= b.concurrentRelinearizations
         r.concurrentRescales -= b.concurrentRescales

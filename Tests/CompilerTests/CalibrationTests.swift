@@ -157,7 +157,7 @@ final class CostProfileTests: XCTestCase {
                                                 .rotate: [100, 20, 7], .hoistedRotation: [20, 9, 5], .multiplyRelinearize: [150, 30, 7],
                                                 .concurrentEncode: [110, 13], .concurrentMultiplyPlain: [3, 2],
                                                 .multiplyScalar: [2, 1], .concurrentMultiplyScalar: [1, 1],
-                                                .lazyMultiplyPlain: [2, 2], .lazyMultiplyScalar: [1, 1],
+                                                .lazyMultiplyPlain: [2, 2], .lazyMultiplyScalar: [1, 1], .lazyScalarSum: [30, 12],
                                                 .concurrentMultiplyRelinearize: [90, 20, 5], .concurrentRescale: [30, 20],
                                                 .multiplyRelinearizeRescale: [170, 35, 7], .concurrentMultiplyRelinearizeRescale: [100, 25, 5]]
             func value(_ p: Primitive, _ level: Int) -> Double {

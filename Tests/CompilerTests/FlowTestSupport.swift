@@ -46,6 +46,8 @@ enum FlowFixtures {
                                             .concurrentEncode: 6, .concurrentMultiplyPlain: 3,
                                             .multiplyScalar: 1, .concurrentMultiplyScalar: 1,
                                             .lazyMultiplyPlain: 2, .lazyMultiplyScalar: 1,
+                                            // A scalar sum's own work next to nothing: plans priced as before.
+                                            .lazyScalarSum: 0.01,
                                             .concurrentMultiplyRelinearize: 40, .concurrentRescale: 8,
                                             // The fused form at the two steps' price: plans priced as before.
                                             .multiplyRelinearizeRescale: 48, .concurrentMultiplyRelinearizeRescale: 48]

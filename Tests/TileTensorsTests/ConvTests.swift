@@ -486,6 +486,29 @@ final class ConvTests: XCTestCase {
                     ckks: ConvTests.fromTiles(try c.decrypt(), channelsIn: 0), bits: 15)
     }
 
+    /// A scalar lazy sum is counted once per run of at most `scalarLazySumTerms` terms (each run
+    /// clears, reduces and writes its accumulators: priced apart from its terms), and a sum of
+    /// 150 terms split into runs of 128 and 22 agrees with the naive loops.
+    func testScalarLazySumsAreCountedPerRun() throws {
+        var rng = TestRNG(seed: 41)
+        let nb = 512, cIn = 150, filters = 2
+        XCTAssertLessThan(TileTensor<MockBackend>.scalarLazySumTerms, cIn)
+        let x = Fixtures.random([nb, cIn, 1, 1], &rng)
+        let w = Fixtures.random([filters, cIn, 1, 1], &rng)
+        let shape = try TileShape([.plain(cIn, tile: 1), .replicated(tile: 1), .plain(1, tile: 1), .plain(1, tile: 1), .plain(nb, tile: 512)])
+        let mock = Fixtures.mock()
+        let t = try TileTensor(encrypting: ConvTests.toTiles(x, channelsIn: 0), shape: shape, backend: mock)
+        mock.resetCounts()
+        let y = try t.conv2dInterleaved(filters: w, stride: 1, padding: 0)
+        let c = mock.counts
+        XCTAssertEqual(c.lazyScalarProducts, filters * cIn)
+        let runs = (cIn + TileTensor<MockBackend>.scalarLazySumTerms - 1) / TileTensor<MockBackend>.scalarLazySumTerms
+        XCTAssertEqual(c.lazyScalarSums, filters * runs, "two runs per output: 128 terms and 22")
+        XCTAssertEqual(c.plainMultiplications, 0)
+        assertAgree("a 150-term scalar sum in two runs", reference: ConvTests.naiveConv(x, w, nil, stride: 1, padding: 0),
+                    mock: ConvTests.fromTiles(try y.decrypt(), channelsIn: y.shape.dimensions[0].isReplicated ? 1 : 0), ckks: nil)
+    }
+
     /// CryptoNets' layout with the batch filling the slots (one-pixel tiles, one channel and one
     /// filter per tile): every tap is a scalar product, nothing is encoded but the bias, the
     /// pooling masks are scalars too, and conv → x² → pool → full-image conv agrees with the
@@ -507,6 +530,7 @@ final class ConvTests: XCTestCase {
                 let taps = validTaps(h, 3, 1, 1) * validTaps(h, 3, 1, 1)
                 XCTAssertEqual(c.scalarMultiplications, taps * 2 * 3)
                 XCTAssertEqual(c.lazyScalarProducts, c.scalarMultiplications, "no rotation: summed lazily, output by output")
+                XCTAssertEqual(c.lazyScalarSums, 3 * h * h, "one lazy sum per output pixel and filter (each under 128 terms)")
                 XCTAssertEqual(c.plainMultiplications, 0)
                 XCTAssertEqual(c.encodes, 0, "taps and bias are scalars: nothing encoded")
                 XCTAssertEqual(c.keySwitches, 0)

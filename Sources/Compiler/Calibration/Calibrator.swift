@@ -149,14 +149,13 @@ public struct Calibrator {
                 try evaluator.add(a, a)
             }
             var drawn = 0
-            func lazy(_ weight: ProductWeight) throws -> Double {
+            func lazy(_ weight: ProductWeight, terms: Int? = nil) throws -> Double {
                 let scalar: Bool
                 if case .constant = weight { scalar = true } else { scalar = false }
-                // A term's price does not depend on how many a sum has (each reads its input once
-                // for the block's sums; the sum is reduced once at the end): scalar sums are
-                // timed over a quarter of their 128 terms, which at N = 32768 took 4,096
-                // products a call and 29% of a cold AlexNet compile's CPU time (`perf record`).
-                let perSum = scalar ? TileTensor<CKKSBackend>.scalarLazySumTerms / 4 : TileTensor<CKKSBackend>.lazySumTerms
+                // Scalar sums are timed over a quarter of their 128 terms (at N = 32768 all 128
+                // took 4,096 products a call and 29% of a cold AlexNet compile's CPU time, `perf
+                // record`) and over 4, which separates a term's price from the sum's own.
+                let perSum = terms ?? (scalar ? TileTensor<CKKSBackend>.scalarLazySumTerms / 4 : TileTensor<CKKSBackend>.lazySumTerms)
                 let block = scalar ? TileTensor<CKKSBackend>.scalarLazySumBlock : TileTensor<CKKSBackend>.lazySumBlock
                 return time {
                     try ProductWorkers.run(workers) { w in
@@ -168,7 +167,16 @@ public struct Calibrator {
                 } / Double(workers * perSum * block)
             }
             rows[.lazyMultiplyPlain]![i] = try lazy(.plaintext(encoder.encode(values, scale: 2 * parameters.scale, level: level)))
-            rows[.lazyMultiplyScalar]![i] = try lazy(.constant(weight, scale: weightScale))
+            // A scalar sum clears, reduces (a 128-bit reduction per residue) and writes its
+            // accumulators once: about 13 terms' work (`he-tool bench lazy`), so a term cost
+            // 20% less in a dense layer's runs of 128 than in sums of 32, and 10% more in
+            // CryptoNets' convolution (25 terms a sum). Per term r(T) = c + s/T from T = 32 and
+            // T = 4: s = (r4 − r32)·32/7, c = r32 − s/32; clamped positive against timing noise.
+            let constant = ProductWeight.constant(weight, scale: weightScale)
+            let long = try lazy(constant), short = try lazy(constant, terms: 4)
+            let perSum = max((short - long) * 32 / 7, 0.05 * long)
+            rows[.lazyMultiplyScalar]![i] = max(long - perSum / 32, 0.05 * long)
+            rows[.lazyScalarSum]![i] = perSum
             rows[.multiplyRelinearize]![i] = time { _ = try evaluator.multiply(a, a) }
             // Elementwise steps tile by tile: T workers, each its own products, one thread each.
             rows[.concurrentMultiplyRelinearize]![i] = time {

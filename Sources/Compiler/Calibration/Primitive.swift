@@ -29,8 +29,11 @@ public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
     /// One term of a lazy sum of plaintext products (`Evaluator.sumOfProducts`) by one of T
     /// product workers at once, its operands cold in cache: the elapsed time over the terms.
     case lazyMultiplyPlain = "lazy_multiply_plain"
-    /// The same with scalar weights.
+    /// The same with scalar weights, the sum's own work apart (lazy_scalar_sum).
     case lazyMultiplyScalar = "lazy_multiply_scalar"
+    /// One lazy sum with scalar weights beside its terms: its accumulators cleared, reduced
+    /// once (a 128-bit reduction per residue) and written, whatever its term count.
+    case lazyScalarSum = "lazy_scalar_sum"
     /// Ciphertext × ciphertext with relinearization by one of T product workers at once (an
     /// elementwise step tile by tile): the elapsed time over the products.
     case concurrentMultiplyRelinearize = "concurrent_multiply_relinearize"

@@ -14,7 +14,8 @@ import TileTensors
 /// workers (`OperationCounts.concurrentEncodes`, …) → concurrent_encode, concurrent_multiply_plain
 /// (which includes their accumulation: their additions are not priced again); scalar products
 /// (their accumulation included) → multiply_scalar, concurrent_multiply_scalar; the terms of
-/// lazy sums (`lazyPlainProducts`, `lazyScalarProducts`) → lazy_multiply_plain, lazy_multiply_scalar;
+/// lazy sums (`lazyPlainProducts`, `lazyScalarProducts`) → lazy_multiply_plain, lazy_multiply_scalar,
+/// and each scalar sum itself (`lazyScalarSums`) → lazy_scalar_sum;
 /// elementwise products and rescales made tile by tile in workers → concurrent_multiply_relinearize
 /// (the product with its relinearization), concurrent_rescale; rotations made in workers at the
 /// rotation rates times concurrent_multiply_relinearize / multiply_relinearize. A
@@ -116,6 +117,7 @@ public struct CostModel: Sendable {
             + Double(counts.plainMultiplications - counts.concurrentPlainMultiplications - counts.lazyPlainProducts) * cost(.multiplyPlain, level)
             + Double(counts.lazyPlainProducts) * cost(.lazyMultiplyPlain, level)
             + Double(counts.lazyScalarProducts) * cost(.lazyMultiplyScalar, level)
+            + Double(counts.lazyScalarSums) * cost(.lazyScalarSum, level)
             + Double(counts.encodes - counts.concurrentEncodes) * cost(.encode, level)
             + Double(counts.concurrentPlainMultiplications) * cost(.concurrentMultiplyPlain, level)
             + Double(counts.concurrentEncodes) * cost(.concurrentEncode, level)
