@@ -55,6 +55,18 @@ final class CostModelTests: XCTestCase {
         XCTAssertEqual(try model.microseconds(c, level: 1), expected, accuracy: 1e-9)
     }
 
+    /// A scalar lazy sum is priced per term (lazy_multiply_scalar) and once per sum
+    /// (lazy_scalar_sum: its accumulators cleared, reduced and written), nothing else.
+    func testScalarLazySumsArePricedPerTermAndPerSum() throws {
+        let p = try parameters()
+        let t = table(for: p)
+        let model = try CostModel(table: t, parameters: p)
+        var c = OperationCounts()
+        c.scalarMultiplications = 5; c.lazyScalarProducts = 5; c.lazyScalarSums = 2
+        func row(_ q: Primitive) -> Double { t.sets[0].microseconds[q.rawValue]![1] }
+        XCTAssertEqual(try model.microseconds(c, level: 1), 5 * row(.lazyMultiplyScalar) + 2 * row(.lazyScalarSum), accuracy: 1e-9)
+    }
+
     /// A relinearization rescaled at once is priced as the two steps less the measured
     /// difference to multiply_relinearize_rescale (at the workers' rates for those made in
     /// workers), never as a surcharge; the mock counts `relinearizeAndRescale` as fused.

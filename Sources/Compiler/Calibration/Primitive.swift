@@ -31,9 +31,6 @@ public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
     case lazyMultiplyPlain = "lazy_multiply_plain"
     /// The same with scalar weights, the sum's own work apart (lazy_scalar_sum).
     case lazyMultiplyScalar = "lazy_multiply_scalar"
-    /// One lazy sum with scalar weights beside its terms: its accumulators cleared, reduced
-    /// once (a 128-bit reduction per residue) and written, whatever its term count.
-    case lazyScalarSum = "lazy_scalar_sum"
     /// Ciphertext × ciphertext with relinearization by one of T product workers at once (an
     /// elementwise step tile by tile): the elapsed time over the products.
     case concurrentMultiplyRelinearize = "concurrent_multiply_relinearize"
@@ -47,6 +44,9 @@ public enum Primitive: String, CaseIterable, Codable, Sendable, Comparable {
     case multiplyRelinearizeRescale = "multiply_relinearize_rescale"
     /// The same by one of T product workers at once (an elementwise step tile by tile).
     case concurrentMultiplyRelinearizeRescale = "concurrent_multiply_relinearize_rescale"
+    /// One lazy sum with scalar weights beside its terms: its accumulators cleared, reduced
+    /// once (a 128-bit reduction per residue) and written, whatever its term count.
+    case lazyScalarSum = "lazy_scalar_sum"
 
     public static func < (a: Primitive, b: Primitive) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
