@@ -169,7 +169,7 @@ public struct Calibrator {
             rows[.lazyMultiplyPlain]![i] = try lazy(.plaintext(encoder.encode(values, scale: 2 * parameters.scale, level: level)))
             // A scalar sum clears, reduces (a 128-bit reduction per residue) and writes its
             // accumulators once: about 13 terms' work (`he-tool bench lazy`), so a term cost
-            // 20% less in a dense layer's runs of 128 than in sums of 32, and 10% more in
+            // 16–23% less in a dense layer's runs of 128 than in sums of 32, and 6–9% more in
             // CryptoNets' convolution (25 terms a sum). Per term r(T) = c + s/T from T = 32 and
             // T = 4: s = (r4 − r32)·32/7, c = r32 − s/32; clamped positive against timing noise.
             let constant = ProductWeight.constant(weight, scale: weightScale)

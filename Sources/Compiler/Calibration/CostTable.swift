@@ -26,8 +26,9 @@ public struct CostTable: Codable, Sendable, Equatable {
     /// concurrent encode and multiply-accumulate; version 5 the scalar multiply-accumulate
     /// (one thread and product workers); version 6 the terms of lazy sums of products; version 7
     /// the elementwise products and rescales of product workers; version 8 the products
-    /// relinearized and rescaled at once: older tables are measured again.
-    public static let formatVersion = 8
+    /// relinearized and rescaled at once; version 9 a scalar lazy sum's own work beside its
+    /// terms' (lazy_scalar_sum): older tables are measured again.
+    public static let formatVersion = 9
 
     public var formatVersion: Int
     /// What the table was measured on and with (see `MachineIdentity`).
