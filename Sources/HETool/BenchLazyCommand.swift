@@ -45,12 +45,16 @@ struct BenchLazyCommand: ParsableCommand {
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
-        guard sums >= 1, group >= 1 else { throw ValidationError("--sums and --group must be at least 1") }
-        guard !termCounts.isEmpty, termCounts.allSatisfy({ $0 >= 1 && $0 <= 4096 }) else {
-            throw ValidationError("--terms: comma-separated counts from 1 to 4096 (got '\(terms)')")
+        guard (1...256).contains(sums), (1...256).contains(group) else {
+            throw ValidationError("--sums and --group must be from 1 to 256")
+        }
+        let entries = terms.split(separator: ",", omittingEmptySubsequences: false)
+        guard !entries.isEmpty, entries.allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { (1...1024).contains($0) } ?? false }) else {
+            throw ValidationError("--terms: comma-separated counts from 1 to 1024 (got '\(terms)')")
         }
     }
 
+    /// The term counts of `--terms` (every entry checked by `validate`).
     var termCounts: [Int] { terms.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func run() throws {
