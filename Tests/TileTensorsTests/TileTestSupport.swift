@@ -93,3 +93,16 @@ enum Naive {
         return r
     }
 }
+
+extension OperationCounts {
+    /// These counts with the hoisted sets' concurrent share cleared. How many of a call's sets
+    /// and key switches the mock counts as running at once depends on the threads in force
+    /// (`MockBackend.rotations(ofEach:by:)`; `ProductWorkersTests` checks that rule); the
+    /// closed forms of the layout tests count what a step makes, on any machine.
+    var hoistedConcurrencyCleared: OperationCounts {
+        var c = self
+        c.concurrentHoistedRotationSets = 0
+        c.concurrentHoistedRotations = 0
+        return c
+    }
+}
