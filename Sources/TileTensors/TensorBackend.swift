@@ -65,6 +65,13 @@ public protocol TensorBackend: AnyObject {
     func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws
     func subtract(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
     func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext
+    /// Encodes reals to be added with `add(_:addend:)`, not multiplied: under complex packing
+    /// they go into both parts of the slots (v + i·v), so that each addition is a plain one
+    /// (`add(_:_:)` of a real plaintext multiplies it by 1 + i in every addition).
+    func encodeAddend(_ values: [Double], scale: Double, level: Int) throws -> Plaintext
+    /// a + p for p from `encodeAddend`: the values added to both parts under complex packing.
+    /// Counted as one addition.
+    func add(_ a: Ciphertext, addend p: Plaintext) throws -> Ciphertext
     /// a + c in every slot (encoded at a's scale; no level).
     func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext
     func multiply(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext
@@ -120,6 +127,12 @@ extension TensorBackend {
     }
 
     public var complexPacking: Bool { false }
+
+    /// A real plaintext: `add(_:_:)` adds it to both parts (the mock's own addition does).
+    public func encodeAddend(_ values: [Double], scale: Double, level: Int) throws -> Plaintext {
+        try encode(values, scale: scale, level: level)
+    }
+    public func add(_ a: Ciphertext, addend p: Plaintext) throws -> Ciphertext { try add(a, p) }
 
     /// The product a ⊙ a (backends with a cheaper square override it).
     public func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {

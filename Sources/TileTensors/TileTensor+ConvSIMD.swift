@@ -132,9 +132,9 @@ extension TileTensor {
                     if biasPlaintext == nil || bt == 0 {
                         var plain = [Double](repeating: 0, count: slots)
                         for slot in 0..<slots where (slot % (tu * tv)) / tv < oh && slot % tv < ow { plain[slot] = bias[fi] }
-                        biasPlaintext = try backend.encode(plain, scale: backend.scale(of: map), level: backend.level(of: map))
+                        biasPlaintext = try backend.encodeAddend(plain, scale: backend.scale(of: map), level: backend.level(of: map))
                     }
-                    map = try backend.add(map, biasPlaintext!)
+                    map = try backend.add(map, addend: biasPlaintext!)
                 }
                 maps.append(map)
             }

@@ -68,7 +68,7 @@ extension TileTensor {
         if let bias {
             var plain = [Double](repeating: 0, count: slots)
             for fi in 0..<f { for y in 0..<oh { for x in 0..<ow { plain[fi * plane + y * tv + x] = bias[fi] } } }
-            out = try backend.add(out, backend.encode(plain, scale: backend.scale(of: out), level: backend.level(of: out)))
+            out = try backend.add(out, addend: backend.encodeAddend(plain, scale: backend.scale(of: out), level: backend.level(of: out)))
         }
         let outShape = try TileShape([.plain(f, tile: block), .plain(1, tile: 1), .plain(1, tile: 1), .plain(oh, tile: tu), .plain(ow, tile: tv)])
         return TileTensor(backend: backend, shape: outShape, tiles: [out])

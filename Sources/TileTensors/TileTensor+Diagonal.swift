@@ -63,7 +63,7 @@ extension TileTensor {
         }
         if let bias {
             let plain = (0..<slots).map { s in s % d < m ? bias[s % d] : 0 }
-            result = try backend.add(result, backend.encode(plain, scale: backend.scale(of: result), level: backend.level(of: result)))
+            result = try backend.add(result, addend: backend.encodeAddend(plain, scale: backend.scale(of: result), level: backend.level(of: result)))
         }
         let outShape = try TileShape([.replicated(tile: r), .plain(m, tile: d)])
         return TileTensor(backend: backend, shape: outShape, tiles: [result])

@@ -62,8 +62,8 @@ extension TileTensor {
         let result = try (0..<b.shape.tileCount).map { t -> Backend.Ciphertext in
             let k = b.rightTile[t]
             let ct = input.read(b.leftTile[t])
-            if encoded[k] == nil { encoded[k] = try backend.encode(slots[k], scale: backend.scale(of: ct), level: backend.level(of: ct)) }
-            return try backend.add(ct, encoded[k]!)
+            if encoded[k] == nil { encoded[k] = try backend.encodeAddend(slots[k], scale: backend.scale(of: ct), level: backend.level(of: ct)) }
+            return try backend.add(ct, addend: encoded[k]!)
         }
         return TileTensor(backend: backend, shape: b.shape, tiles: result)
     }

@@ -57,13 +57,13 @@ extension TileTensor {
         // β's tiles encoded once each, in tile order (as the unfused addition encodes them).
         var encoded: [Int: Backend.Plaintext] = [:]
         for t in tiles.indices where encoded[b.rightTile[t]] == nil {
-            encoded[b.rightTile[t]] = try backend.encode(slots[b.rightTile[t]], scale: backend.scale(of: tiles[t]), level: backend.level(of: tiles[t]))
+            encoded[b.rightTile[t]] = try backend.encodeAddend(slots[b.rightTile[t]], scale: backend.scale(of: tiles[t]), level: backend.level(of: tiles[t]))
         }
         let input = TileSupply(tiles, reads: Array(tiles.indices))
         _ = consume self
         return TileTensor(backend: backend, shape: product.shape, tiles: try backend.mapTiles(product.shape.tileCount) { t in
             let x = input.read(t)
-            let shifted = try backend.add(x, encoded[b.rightTile[t]]!)
+            let shifted = try backend.add(x, addend: encoded[b.rightTile[t]]!)
             return try backend.relinearizeAndRescale(backend.multiplyWithoutRelinearization(shifted, x))
         })
     }

@@ -131,7 +131,7 @@ struct PolynomialTree<Backend: TensorBackend> {
         if c.isZero { return y }
         switch c {
         case let .constant(k): return try backend.add(y, constant: k)
-        case let .slots(v): return try backend.add(y, backend.encode(v, scale: backend.scale(of: y), level: backend.level(of: y)))
+        case let .slots(v): return try backend.add(y, addend: backend.encodeAddend(v, scale: backend.scale(of: y), level: backend.level(of: y)))
         }
     }
 

@@ -73,6 +73,32 @@ final class TileTensorOperatorTests: XCTestCase {
         }
     }
 
+    /// Under complex packing a plaintext tensor added (`adding(plain:shape:)`, the +γ of a
+    /// quadratic) lands in both parts: encoded once as v + i·v (`encodeAddend`), then plain
+    /// additions. Both parts agree with the naive loops, on the mock and on CKKS, and the
+    /// mock counts one encode per distinct tile and one addition per tile.
+    func testPlainAddendReachesBothPartsUnderComplexPacking() throws {
+        var rng = TestRNG(seed: 31)
+        let a = try TileShape(parsing: "[5~/8, 3/4, 20/16]"), w = try TileShape(parsing: "[*/8, 3/4, 20/16]")
+        let x = Fixtures.random(a.logicalShape, &rng), y = Fixtures.random(a.logicalShape, &rng)
+        let g = Fixtures.random(w.logicalShape, &rng)
+        func run<B: TensorBackend>(_ backend: B) throws -> (real: Tensor, imaginary: Tensor) {
+            XCTAssertTrue(backend.complexPacking)
+            return try TileTensor(encryptingParts: x, y, shape: a, backend: backend).adding(plain: g, shape: w).decryptParts()
+        }
+        let mock = MockBackend(slotCount: 512, parameters: Fixtures.parameters, complexPacking: true)
+        let m = try run(mock)
+        XCTAssertEqual(mock.counts.encodes, 2 + 2, "two input tiles encrypted, γ's two tiles encoded once each")
+        XCTAssertEqual(mock.counts.additions, 2)
+        let keygen = KeyGenerator(context: Fixtures.context)
+        let sk = keygen.secretKey()
+        let ckks = CKKSBackend(context: Fixtures.context, keys: try keygen.evaluationKeys(for: sk, rotations: []),
+                               encryptor: Encryptor(secretKey: sk), decryptor: Decryptor(secretKey: sk), complexPacking: true)
+        let c = try run(ckks)
+        assertAgree("+γ, real parts", reference: Naive.broadcast(x, g, +), mock: m.real, ckks: c.real, bits: 25)
+        assertAgree("+γ, imaginary parts", reference: Naive.broadcast(y, g, +), mock: m.imaginary, ckks: c.imaginary, bits: 25)
+    }
+
     func testBroadcastMismatchesThrow() throws {
         let mock = Fixtures.mock(slots: 8)
         let a = try TileTensor(encrypting: Tensor(zeros: [3, 5]), shape: TileShape(parsing: "[3/2, 5/4]"), backend: mock)
