@@ -37,6 +37,37 @@ final class PlanningMemoTests: XCTestCase {
         }
     }
 
+    /// A simulation its budget stopped keeps the counts it had reached: a later budget that
+    /// refuses them stops it at once, without simulating; one that allows them simulates it
+    /// (then kept whole, and handed back under any budget).
+    func testAStoppedSimulationStopsAgainWithoutRunning() throws {
+        let chain = try NetworkLowering.lower(PrecisionPlanningTests.network(headScale: 1))
+        var options = Optimizer.Options()
+        options.searchConversions = false
+        let tiling = try Optimizer.plans(for: chain, options: options, costModel: FlowFixtures.costModel)[0].simulation.tiling
+        let levels = chain.steps.count * 4 + 2
+        let path = Array(repeating: tiling, count: chain.steps.count)
+        let memo = PlanningMemo()
+        var runs = 0
+        func simulate(_ budget: (([Int: OperationCounts]) -> Bool)?) throws -> ChainSimulation {
+            runs += 1
+            return try ChainSimulation.run(chain, tiling: tiling, batch: 1, logDegree: tiling.slots.trailingZeroBitCount + 1,
+                                           logScale: 30, levels: levels, budget: budget)
+        }
+        let nothing: ([Int: OperationCounts]) -> Bool = { counts in counts.values.allSatisfy { $0 == OperationCounts() } }
+        for round in 0..<2 {
+            XCTAssertThrowsError(try memo.simulation(chain, tilings: path, batch: 1, complexPacking: false, budget: nothing, simulate: simulate),
+                                 "round \(round)") { XCTAssertEqual($0 as? TileTensorError, .budgetExceeded) }
+        }
+        XCTAssertEqual(runs, 1, "the second round is stopped by the counts the first reached")
+        let whole = try memo.simulation(chain, tilings: path, batch: 1, complexPacking: false, budget: { _ in true }, simulate: simulate)
+        XCTAssertEqual(runs, 2)
+        let kept = try memo.simulation(chain, tilings: path, batch: 1, complexPacking: false, budget: nothing, simulate: simulate)
+        XCTAssertEqual(runs, 2, "a whole simulation is kept")
+        XCTAssertEqual(kept.steps.map(\.countsByDepth), whole.steps.map(\.countsByDepth))
+        XCTAssertGreaterThan(whole.steps.count, 1)
+    }
+
     /// A join's level depends on its operands' scales, so a chain with one keeps nothing.
     func testChainsWithJoinsAreNotKept() throws {
         let residual = try NetworkLowering.lower(ResidualGraphTests.residual(projection: false))

@@ -145,9 +145,11 @@ public enum Optimizer {
         }
         // A whole simulation of `chain` in `tilings`: the memo's, when an earlier round made it.
         func simulated(_ tilings: [InterleavedTiling], batch: Int, complexPacking: Bool,
-                       _ simulate: () throws -> ChainSimulation) throws -> ChainSimulation {
-            guard let memo = options.memo else { return try simulate() }
-            return try memo.simulation(chain, tilings: tilings, batch: batch, complexPacking: complexPacking, simulate: simulate)
+                       budget: (([Int: OperationCounts]) -> Bool)? = nil,
+                       _ simulate: ((([Int: OperationCounts]) -> Bool)?) throws -> ChainSimulation) throws -> ChainSimulation {
+            guard let memo = options.memo else { return try simulate(budget) }
+            return try memo.simulation(chain, tilings: tilings, batch: batch, complexPacking: complexPacking,
+                                       budget: budget, simulate: simulate)
         }
         var objectives: [Double] = []
         var pruned = 0
@@ -205,16 +207,16 @@ public enum Optimizer {
                     let outcomes = ConversionSearch.parallelMap(batchJobs.count) { k -> Result<ChainSimulation, Error> in
                         let (tiling, complexPacking, images) = (batchJobs[k].tiling, batchJobs[k].complexPacking, batchJobs[k].images)
                         let perImage = Double(complexPacking ? 2 * images : images)
+                        let budget: (([Int: OperationCounts]) -> Bool)? = threshold.isFinite ? { counts in
+                            let cost = lowerBound(counts)
+                            return (options.objective == .throughput ? cost / perImage : cost) <= threshold
+                        } : nil
                         return Result {
                             try simulated(Array(repeating: tiling, count: chain.steps.count), batch: images,
-                                          complexPacking: complexPacking) {
+                                          complexPacking: complexPacking, budget: budget) { budget in
                                 try ChainSimulation.run(chain, tiling: tiling, batch: images, logDegree: logN,
                                                         logScale: options.minimumScaleBits, levels: levels,
-                                                        complexPacking: complexPacking,
-                                                        budget: threshold.isFinite ? { counts in
-                                    let cost = lowerBound(counts)
-                                    return (options.objective == .throughput ? cost / perImage : cost) <= threshold
-                                } : nil)
+                                                        complexPacking: complexPacking, budget: budget)
                             }
                         }
                     }
@@ -325,7 +327,7 @@ public enum Optimizer {
             let name = pathName(path)
             let simulation: ChainSimulation
             do {
-                simulation = try simulated(path, batch: reference.batch, complexPacking: false) {
+                simulation = try simulated(path, batch: reference.batch, complexPacking: false) { _ in
                     try ChainSimulation.run(chain, tilings: path, batch: reference.batch, logScale: options.minimumScaleBits, levels: levels)
                 }
             } catch {

@@ -9,7 +9,10 @@ import TileTensors
 /// search took 215 s of each round.
 ///
 /// Only chains without joins are kept (`ChainSimulation` of a join depends on the operands'
-/// scales). A simulation is kept only when it ran to its end (not stopped by a budget).
+/// scales). A simulation is kept when it ran to its end; one stopped by its budget keeps the
+/// counts it had reached, a lower bound of its whole counts (they only grow as a run goes on):
+/// a later round whose budget already refuses them stops it without simulating (AlexNet's
+/// second round at 2^31 simulated 37 stopped tilings again, 118 of a 973 s compile).
 public final class PlanningMemo: Sendable {
     /// A chain by what tells this compile's lowerings apart: the input's packing and shape.
     struct ChainKey: Hashable {
@@ -49,6 +52,7 @@ public final class PlanningMemo: Sendable {
     }
 
     private let simulations = Locked<[SimulationKey: ChainSimulation]>([:])
+    private let stopped = Locked<[SimulationKey: [Int: OperationCounts]]>([:])
     private let blocks = Locked<[BlockKey: [[Int: OperationCounts]]]>([:])
     private let searches = Locked<[SearchKey: [[InterleavedTiling]]]>([:])
 
@@ -60,16 +64,33 @@ public final class PlanningMemo: Sendable {
         return ChainKey(packed: chain.packing != nil, inputShape: chain.inputShape, steps: chain.steps.count)
     }
 
-    /// `chain` in `tilings` on `batch` images: a kept simulation, or `simulate()` (kept when it
-    /// completes and the chain has no join).
+    /// `chain` in `tilings` on `batch` images under `budget` (a monotone test of the counts so
+    /// far by depth, as `ChainSimulation.run` takes it): a kept simulation; `budgetExceeded` at
+    /// once when an earlier run stopped at counts this budget refuses; or `simulate(budget)`,
+    /// kept when it completes and the chain has no join, its counts kept when the budget stops it.
     func simulation(_ chain: NetworkLowering.Result, tilings: [InterleavedTiling], batch: Int, complexPacking: Bool,
-                    simulate: () throws -> ChainSimulation) throws -> ChainSimulation {
-        guard let c = Self.chainKey(chain) else { return try simulate() }
+                    budget: (([Int: OperationCounts]) -> Bool)? = nil,
+                    simulate: ((([Int: OperationCounts]) -> Bool)?) throws -> ChainSimulation) throws -> ChainSimulation {
+        guard let c = Self.chainKey(chain) else { return try simulate(budget) }
         let key = SimulationKey(chain: c, tilings: tilings, batch: batch, complexPacking: complexPacking)
         if let kept = simulations.withLock({ $0[key] }) { return kept }
-        let made = try simulate()
-        simulations.withLock { $0[key] = made }
-        return made
+        if let budget, let reached = stopped.withLock({ $0[key] }), !budget(reached) { throw TileTensorError.budgetExceeded }
+        let last = Locked<[Int: OperationCounts]>([:])
+        let watched = budget.map { within in
+            { (counts: [Int: OperationCounts]) -> Bool in
+                last.withLock { $0 = counts }
+                return within(counts)
+            }
+        }
+        do {
+            let made = try simulate(watched)
+            simulations.withLock { $0[key] = made }
+            return made
+        } catch TileTensorError.budgetExceeded {
+            let reached = last.withLock { $0 }
+            stopped.withLock { $0[key] = reached }
+            throw TileTensorError.budgetExceeded
+        }
     }
 
     /// Each step's counts by depth of `chain`'s steps `range` in `tiling` from `input` at
