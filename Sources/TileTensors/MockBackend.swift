@@ -185,6 +185,13 @@ public final class MockBackend: TensorBackend {
         for w in 0..<count { try body(w) }
     }
 
+    /// An addition of a plaintext or a constant: an addition, and outside product workers a
+    /// plain one (`OperationCounts.plainAdditions`).
+    private func countPlainAddition(level: Int) throws {
+        try count(\.additions, level: level)
+        if !inProductWorkers { countsByLevel[level, default: OperationCounts()].plainAdditions += 1 }
+    }
+
     /// Adds `n` to one counter at `level` (and to its concurrent counter inside product workers).
     private func count(_ counter: WritableKeyPath<OperationCounts, Int>, level: Int, _ n: Int = 1, concurrent: Bool = true) throws {
         countsByLevel[level, default: OperationCounts()][keyPath: counter] += n
@@ -289,14 +296,14 @@ public final class MockBackend: TensorBackend {
     public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
         try requireSameScale(a.scale, p.scale)
-        try count(\.additions, level: a.level)
+        try countPlainAddition(level: a.level)
         var r = a
         if tracksValues { for i in r.values.indices { r.values[i] += p.values[i % p.values.count] } }
         return tracked(r)
     }
 
     public func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext {
-        try count(\.additions, level: a.level)
+        try countPlainAddition(level: a.level)
         var r = a
         let c = encoded(c, scale: a.scale)
         for i in r.values.indices { r.values[i] += c }

@@ -7,6 +7,12 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     public var encryptions = 0
     /// Ciphertext + ciphertext, ± plaintext, ± constant.
     public var additions = 0
+    /// Of the additions not made by product workers, those of a plaintext or a constant: they
+    /// read and write one polynomial of the ciphertext, not two (a new first component beside
+    /// the shared second one), so they cost half a ciphertext addition's memory traffic and are
+    /// priced at half its rate. Priced whole, the MNIST model's +γ step at full batch ran in
+    /// 0.52 s against 0.91 s estimated.
+    public var plainAdditions = 0
     /// Ciphertext × plaintext and ciphertext × constant.
     public var plainMultiplications = 0
     /// Ciphertext × ciphertext (tensor product, before relinearization).
@@ -73,6 +79,7 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     public static func + (a: OperationCounts, b: OperationCounts) -> OperationCounts {
         var r = a
         r.encodes += b.encodes; r.encryptions += b.encryptions; r.additions += b.additions
+        r.plainAdditions += b.plainAdditions
         r.plainMultiplications += b.plainMultiplications; r.multiplications += b.multiplications
         r.relinearizations += b.relinearizations; r.rescales += b.rescales; r.rotations += b.rotations
         r.hoistedRotationSets += b.hoistedRotationSets; r.hoistedRotations += b.hoistedRotations
@@ -99,6 +106,7 @@ public struct OperationCounts: Hashable, Sendable, CustomStringConvertible {
     public static func - (a: OperationCounts, b: OperationCounts) -> OperationCounts {
         var r = a
         r.encodes -= b.encodes; r.encryptions -= b.encryptions; r.additions -= b.additions
+        r.plainAdditions -= b.plainAdditions
         r.plainMultiplications -= b.plainMultiplications; r.multiplications -= b.multiplications
         r.relinearizations -= b.relinearizations; r.rescales -= b.rescales; r.rotations -= b.rotations
         r.hoistedRotationSets -= b.hoistedRotationSets; r.hoistedRotations -= b.hoistedRotations

@@ -67,6 +67,17 @@ final class CostModelTests: XCTestCase {
         XCTAssertEqual(try model.microseconds(c, level: 1), 5 * row(.lazyMultiplyScalar) + 2 * row(.lazyScalarSum), accuracy: 1e-9)
     }
 
+    /// A plaintext's or a constant's addition (one polynomial of two) at half an addition's rate.
+    func testPlainAdditionsArePricedAtHalfAnAddition() throws {
+        let p = try parameters()
+        let t = table(for: p)
+        let model = try CostModel(table: t, parameters: p)
+        var c = OperationCounts()
+        c.additions = 5; c.plainAdditions = 2
+        func row(_ q: Primitive) -> Double { t.sets[0].microseconds[q.rawValue]![1] }
+        XCTAssertEqual(try model.microseconds(c, level: 1), 4 * row(.add), accuracy: 1e-9)
+    }
+
     /// A relinearization rescaled at once is priced as the two steps less the measured
     /// difference to multiply_relinearize_rescale (at the workers' rates for those made in
     /// workers), never as a surcharge; the mock counts `relinearizeAndRescale` as fused.

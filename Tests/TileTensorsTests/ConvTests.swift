@@ -94,7 +94,7 @@ final class ConvTests: XCTestCase {
             let eC = (c + t[cd] - 1) / t[cd], eF = (f + t[fd] - 1) / t[fd], eB = (nb + t[2] - 1) / t[2]
             let v = validTaps(h, k, s, p) * validTaps(w, k, s, p), o = oh * ow * eF * eB, l = t[cd].trailingZeroBitCount
             var counts = OperationCounts()
-            if !onePerPixel { counts = mock.counts.hoistedConcurrencyCleared }   // closed form below is for one tile per pixel
+            if !onePerPixel { counts = mock.counts.closedForm }   // closed form below is for one tile per pixel
             counts.encodes = onePerPixel ? k * k * eC * eF + (bias == nil ? 0 : eF * eB) : counts.encodes
             if onePerPixel {
                 // No tap rotates: each output tile is a lazy sum of its v(y)·v(x)·e_C products,
@@ -135,7 +135,7 @@ final class ConvTests: XCTestCase {
             if h == k, w == k, p == 0, k > 1, tx * ty > 1, mock.counts.hoistedRotations == 0 {
                 counts.rotations += outTiles * (tx * ty).trailingZeroBitCount
             }
-            XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, counts, "\(shape) conv \(filters.shape) s\(s) p\(p)")
+            XCTAssertEqual(mock.counts.closedForm, counts, "\(shape) conv \(filters.shape) s\(s) p\(p)")
 
             let want = ConvTests.naiveConv(x, filters, bias, stride: s, padding: p)
             let m = ConvTests.fromTiles(try out.decrypt(), channelsIn: fd)
@@ -229,7 +229,7 @@ final class ConvTests: XCTestCase {
                 counts.concurrentRescales = o
                 counts.concurrentRotations = o * logs
             }
-            XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, counts, "\(shape) conv \(filters.shape)")
+            XCTAssertEqual(mock.counts.closedForm, counts, "\(shape) conv \(filters.shape)")
             XCTAssertEqual(out.shape.dimensions[2].size, 1)
             XCTAssertEqual(out.shape.dimensions[cd].isReplicated, cd == 0)
             let want = ConvTests.naiveConv(x, filters, bias, stride: 1, padding: 0)
@@ -345,7 +345,7 @@ final class ConvTests: XCTestCase {
             counts.additions = f * (d - 1) + f * l + (bias == nil ? 0 : f)
             counts.rescales = f
             counts.rotations = f * l
-            XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, counts, "SIMD C\(c) F\(f) \(h)×\(w) K\(k) s\(s) p\(p)")
+            XCTAssertEqual(mock.counts.closedForm, counts, "SIMD C\(c) F\(f) \(h)×\(w) K\(k) s\(s) p\(p)")
             let want = ConvTests.naiveConv(x, filters, bias, stride: s, padding: p)
             let ck = slots == 512 ? try run(Fixtures.ckks(rotations: mock.rotationSteps)) : nil
             assertAgree("SIMD conv C\(c) F\(f) \(h)×\(w) K\(k) s\(s) p\(p)", reference: want, mock: m, ckks: ck)

@@ -70,7 +70,8 @@ final class MatrixTests: XCTestCase {
         want.concurrentAdditions = e0 * (e1 - 1) + e0 * log2(t1)
         want.concurrentRescales = e0
         want.concurrentRotations = e0 * log2(t1)
-        XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, want)
+        XCTAssertEqual(mock.counts.closedForm, want)
+        XCTAssertEqual(mock.counts.plainAdditions, e0, "the bias's additions, one a result tile, outside the workers")
         // Column orientation.
         let column = try TileTensor(encrypting: Fixtures.random([n, 1], &rng), shape: TileShape([.plain(n, tile: t0), .replicated(tile: t1)]), backend: mock)
         mock.resetCounts()
@@ -82,7 +83,8 @@ final class MatrixTests: XCTestCase {
         want.additions = e1 * (e0 - 1) + e1 * log2(t0) + e1
         want.rescales = e1
         want.rotations = e1 * log2(t0)
-        XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, want)
+        XCTAssertEqual(mock.counts.closedForm, want)
+        XCTAssertEqual(mock.counts.plainAdditions, e1, "the bias's additions, one a result tile")
     }
 
     func testMatrixProduct() throws {
@@ -112,7 +114,7 @@ final class MatrixTests: XCTestCase {
             counts.rescales = outTiles
             counts.fusedRescales = outTiles   // each relinearized and rescaled at once
             counts.rotations = outTiles * log2(t1)
-            XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, counts, "\(sa) × \(sb)")
+            XCTAssertEqual(mock.counts.closedForm, counts, "\(sa) × \(sb)")
             let ck = slots == 512 ? try run(Fixtures.ckks(rotations: mock.rotationSteps)) : nil
             assertAgree("matrix product \(sa) × \(sb)", reference: want, mock: m, ckks: ck)
         }
@@ -143,7 +145,7 @@ final class MatrixTests: XCTestCase {
                 counts.rotations = n2 - 1
                 counts.rescales = n2
                 counts.additions = d - 1 + 1
-                XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, counts)
+                XCTAssertEqual(mock.counts.closedForm, counts)
             }
             let ck = slots == 512 ? try run(Fixtures.ckks(rotations: mock.rotationSteps)).decrypt() : nil
             assertAgree("diagonal \(m)×\(n) in d = \(d)", reference: want, mock: try result.decrypt(), ckks: ck)

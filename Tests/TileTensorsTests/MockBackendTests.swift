@@ -51,4 +51,26 @@ final class MockBackendTests: XCTestCase {
         XCTAssertEqual(mock.counts.relinearizations, 3)
         XCTAssertEqual(mock.counts.rescales, 3)
     }
+
+    /// A plaintext's or a constant's addition is a plain one outside product workers (priced
+    /// at half an addition); a ciphertext's is not, nor is any addition inside workers (their
+    /// additions are the workers' accumulation, not priced).
+    func testPlainAdditionsAreCountedApart() throws {
+        let mock = Fixtures.mock()
+        let a = try mock.encrypt(mock.encode([1, 2], scale: mock.defaultScale, level: 3))
+        let p = try mock.encode([3], scale: mock.defaultScale, level: 3)
+        let q = try mock.encodeAddend([4], scale: mock.defaultScale, level: 3)
+        mock.resetCounts()
+        _ = try mock.add(a, p)
+        _ = try mock.add(a, constant: 1)
+        _ = try mock.add(a, addend: q)
+        _ = try mock.add(a, a)
+        XCTAssertEqual(mock.counts.additions, 4)
+        XCTAssertEqual(mock.counts.plainAdditions, 3)
+        mock.resetCounts()
+        try mock.runProductWorkers(2, outputs: 2) { _ in _ = try mock.add(a, p) }
+        XCTAssertEqual(mock.counts.additions, 2)
+        XCTAssertEqual(mock.counts.concurrentAdditions, 2)
+        XCTAssertEqual(mock.counts.plainAdditions, 0)
+    }
 }

@@ -49,7 +49,7 @@ final class StackedSIMDConvTests: XCTestCase {
         counts.plainMultiplications = c * k * k
         counts.additions = c * k * k - 1 + 1
         counts.rescales = 1
-        XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, counts)
+        XCTAssertEqual(mock.counts.closedForm, counts)
     }
 }
 
@@ -93,7 +93,7 @@ final class BatchedSIMDConvTests: XCTestCase {
             counts.additions = f * eB * (d - 1) + f * eB * log + f * eB
             counts.rescales = f * eB
             counts.rotations = f * eB * log
-            XCTAssertEqual(mock.counts.hoistedConcurrencyCleared, counts, "batch \(nb) in \(tb)")
+            XCTAssertEqual(mock.counts.closedForm, counts, "batch \(nb) in \(tb)")
             let want = ConvTests.naiveConv(x, filters, bias, stride: s, padding: p)
             let ck = try run(Fixtures.ckks(rotations: mock.rotationSteps))
             assertAgree("batched SIMD conv B\(nb) C\(c) F\(f) K\(k) s\(s) p\(p)", reference: want, mock: m, ckks: ck)

@@ -95,14 +95,16 @@ enum Naive {
 }
 
 extension OperationCounts {
-    /// These counts with the hoisted sets' concurrent share cleared. How many of a call's sets
-    /// and key switches the mock counts as running at once depends on the threads in force
-    /// (`MockBackend.rotations(ofEach:by:)`; `ProductWorkersTests` checks that rule); the
-    /// closed forms of the layout tests count what a step makes, on any machine.
-    var hoistedConcurrencyCleared: OperationCounts {
+    /// These counts as the layout tests' closed forms state them: the hoisted sets' concurrent
+    /// share cleared (how many of a call's sets and key switches the mock counts as running at
+    /// once depends on the threads in force: `MockBackend.rotations(ofEach:by:)`, checked in
+    /// `ProductWorkersTests`) and the plain additions' share of the additions cleared (a split
+    /// for pricing, checked in `MockBackendTests`). The closed forms count what a step makes.
+    var closedForm: OperationCounts {
         var c = self
         c.concurrentHoistedRotationSets = 0
         c.concurrentHoistedRotations = 0
+        c.plainAdditions = 0
         return c
     }
 }

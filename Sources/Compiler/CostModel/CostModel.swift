@@ -5,7 +5,8 @@ import TileTensors
 /// times the cost measured on this machine at that level. The optimizer compares plans with it,
 /// and the estimate is printed beside measured times so that it can be checked.
 ///
-/// The counters map to calibrated primitives as follows: additions → add, plaintext and constant
+/// The counters map to calibrated primitives as follows: additions → add (a plaintext's or a
+/// constant's, `plainAdditions`, at half: one polynomial of two), plaintext and constant
 /// products → multiply_plain, encodes → encode, rescales → rescale, single rotations → rotate,
 /// a hoisted set of k steps → rotate + (k − 1) · hoisted_rotation. A relinearization is one key
 /// switch, priced as a rotation (the same ModUp, key product and ModDown), and a ciphertext
@@ -113,7 +114,7 @@ public struct CostModel: Sendable {
         // Product workers' encodes and products at the concurrent rates; their additions are
         // the fused accumulation, inside concurrent_multiply_plain. (A rotate-and-add chain made
         // by a worker adds once per rotation, a few percent of it, and that goes unpriced.)
-        return try Double(counts.additions - counts.concurrentAdditions) * cost(.add, level)
+        return try (Double(counts.additions - counts.concurrentAdditions) - 0.5 * Double(counts.plainAdditions)) * cost(.add, level)
             + Double(counts.plainMultiplications - counts.concurrentPlainMultiplications - counts.lazyPlainProducts) * cost(.multiplyPlain, level)
             + Double(counts.lazyPlainProducts) * cost(.lazyMultiplyPlain, level)
             + Double(counts.lazyScalarProducts) * cost(.lazyMultiplyScalar, level)
