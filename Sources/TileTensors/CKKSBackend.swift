@@ -69,9 +69,6 @@ public final class CKKSBackend: TensorBackend {
     public func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws {
         if a.level == b.level { try evaluator.addInPlace(&a, b) } else { a = try evaluator.add(a, b) }
     }
-    public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
-        complexPacking ? try evaluator.addToBothParts(a, p) : try evaluator.add(a, p)
-    }
     /// Under complex packing the values in both parts (v·(1 + i)), encoded once; then each
     /// addition is a plain one. Adding a real plaintext to both parts instead costs a Barrett
     /// product per residue in every addition (`Evaluator.addToBothParts`): the MNIST model's

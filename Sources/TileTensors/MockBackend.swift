@@ -293,7 +293,8 @@ public final class MockBackend: TensorBackend {
         if memoryTracker != nil, memory(of: a) != before { a = tracked(a) }
     }
 
-    public func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext {
+    /// Under complex packing a real plaintext (`encodeAddend`'s) adds to both parts.
+    public func add(_ a: Ciphertext, addend p: Plaintext) throws -> Ciphertext {
         guard p.level >= a.level else { throw CKKSError.levelMismatch("the plaintext is at level \(p.level), below the ciphertext's \(a.level)") }
         try requireSameScale(a.scale, p.scale)
         try countPlainAddition(level: a.level)

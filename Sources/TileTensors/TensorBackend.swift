@@ -38,7 +38,7 @@ public protocol TensorBackend: AnyObject {
 
     /// Whether every slot carries two images, one in its real part and one in its imaginary
     /// part (complex packing: twice the images per ciphertext for the same linear work). Then
-    /// `add` of a plaintext or a constant adds it to both parts, and a product of ciphertexts
+    /// an addend (`encodeAddend`) or a constant is added to both parts, and a product of ciphertexts
     /// multiplies part by part at four times the product of the scales (CKKS:
     /// `Evaluator.multiplyPartsWithoutRelinearization`, a conjugation per operand).
     var complexPacking: Bool { get }
@@ -64,13 +64,12 @@ public protocol TensorBackend: AnyObject {
     /// a += b, reusing a's storage when it can (same level); counted as one addition.
     func addInPlace(_ a: inout Ciphertext, _ b: Ciphertext) throws
     func subtract(_ a: Ciphertext, _ b: Ciphertext) throws -> Ciphertext
-    func add(_ a: Ciphertext, _ p: Plaintext) throws -> Ciphertext
     /// Encodes reals to be added with `add(_:addend:)`, not multiplied: under complex packing
     /// they go into both parts of the slots (v + i·v), so that each addition is a plain one
-    /// (`add(_:_:)` of a real plaintext multiplies it by 1 + i in every addition).
+    /// (a real plaintext added to both parts costs a product by 1 + i in every addition).
     func encodeAddend(_ values: [Double], scale: Double, level: Int) throws -> Plaintext
-    /// a + p for p from `encodeAddend`: the values added to both parts under complex packing.
-    /// Counted as one addition.
+    /// a + p for p from `encodeAddend` at a level ≥ a's and a's scale: the values added to both
+    /// parts under complex packing. Counted as one addition (a plain one outside workers).
     func add(_ a: Ciphertext, addend p: Plaintext) throws -> Ciphertext
     /// a + c in every slot (encoded at a's scale; no level).
     func add(_ a: Ciphertext, constant c: Double) throws -> Ciphertext
@@ -128,11 +127,11 @@ extension TensorBackend {
 
     public var complexPacking: Bool { false }
 
-    /// A real plaintext: `add(_:_:)` adds it to both parts (the mock's own addition does).
+    /// A real plaintext (a backend without complex packing, or whose addition of a real
+    /// plaintext reaches both parts, as the mock's does).
     public func encodeAddend(_ values: [Double], scale: Double, level: Int) throws -> Plaintext {
         try encode(values, scale: scale, level: level)
     }
-    public func add(_ a: Ciphertext, addend p: Plaintext) throws -> Ciphertext { try add(a, p) }
 
     /// The product a ⊙ a (backends with a cheaper square override it).
     public func squareWithoutRelinearization(_ a: Ciphertext) throws -> Ciphertext {

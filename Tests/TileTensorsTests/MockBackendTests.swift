@@ -61,14 +61,14 @@ final class MockBackendTests: XCTestCase {
         let p = try mock.encode([3], scale: mock.defaultScale, level: 3)
         let q = try mock.encodeAddend([4], scale: mock.defaultScale, level: 3)
         mock.resetCounts()
-        _ = try mock.add(a, p)
+        _ = try mock.add(a, addend: p)
         _ = try mock.add(a, constant: 1)
         _ = try mock.add(a, addend: q)
         _ = try mock.add(a, a)
         XCTAssertEqual(mock.counts.additions, 4)
         XCTAssertEqual(mock.counts.plainAdditions, 3)
         mock.resetCounts()
-        try mock.runProductWorkers(2, outputs: 2) { _ in _ = try mock.add(a, p) }
+        try mock.runProductWorkers(2, outputs: 2) { _ in _ = try mock.add(a, addend: p) }
         XCTAssertEqual(mock.counts.additions, 2)
         XCTAssertEqual(mock.counts.concurrentAdditions, 2)
         XCTAssertEqual(mock.counts.plainAdditions, 0)

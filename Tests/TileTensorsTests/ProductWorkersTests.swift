@@ -86,8 +86,8 @@ final class ProductWorkersTests: XCTestCase {
         XCTAssertGreaterThan(counts.concurrentEncodes, 0)
         XCTAssertEqual(counts.concurrentEncodes, counts.encodes - 2, "all but the bias's two encodes (filter tiles)")
         XCTAssertGreaterThanOrEqual(counts.hoistedRotationSets, 8, "a set per source tile that a tap rotates")
-        XCTAssertGreaterThanOrEqual(counts.concurrentHoistedRotationSets, counts.hoistedRotationSets / 2,
-                                    "sources in pairs: most sets made two at once (a pair with one moving source, or the ninth, alone)")
+        XCTAssertEqual(counts.concurrentHoistedRotationSets, counts.hoistedRotationSets - 2,
+                       "sources in pairs, each pair's sets made two at once; the ninth source's set and the one of a pair with one moving source alone")
         XCTAssertLessThan(counts.concurrentHoistedRotationSets, counts.hoistedRotationSets)
         XCTAssertGreaterThan(counts.rotations, 0, "the channel positions' rotate-and-add")
         XCTAssertEqual(counts.concurrentRotations, counts.rotations, "rotate-and-add chains a round of tiles at a time")
